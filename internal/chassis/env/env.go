@@ -1,0 +1,258 @@
+// Package env reads a process's bootstrap settings from the environment
+// (factor III) into a typed struct. A bad value is an error that names the
+// variable and what it expected; secrets are held in a type that never prints.
+package env
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Secret holds a value that must never be printed, logged or shown unmasked.
+type Secret struct{ value string }
+
+// NewSecret wraps a value.
+func NewSecret(v string) Secret { return Secret{v} }
+
+// Reveal returns the value for the one place that needs it.
+func (s Secret) Reveal() string { return s.value }
+
+// Set reports whether the secret has a value.
+func (s Secret) Set() bool { return s.value != "" }
+
+func (s Secret) String() string {
+	if s.value == "" {
+		return ""
+	}
+	return "******"
+}
+
+// MarshalJSON keeps secrets masked in every JSON output.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.String())), nil }
+
+// LogValue keeps secrets masked in logs.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Bootstrap is what a process needs before it can reach the registry and the
+// config center. Everything else comes from the config center.
+type Bootstrap struct {
+	Service       string        `json:"service"`
+	InstanceID    string        `json:"instance_id"`
+	Version       string        `json:"version"`
+	Color         string        `json:"color"`
+	Profiles      []string      `json:"profiles"`
+	Registry      []string      `json:"registry"`
+	Listen        string        `json:"listen"`
+	MgmtListen    string        `json:"mgmt_listen"`
+	AdvertiseHost string        `json:"advertise_host"`
+	DataDir       string        `json:"data_dir"`
+	DatabaseURL   Secret        `json:"database_url"`
+	RedisURL      Secret        `json:"redis_url"`
+	MgmtToken     Secret        `json:"mgmt_token"`
+	LogLevel      slog.Level    `json:"log_level"`
+	LogFormat     string        `json:"log_format"`
+	DrainTimeout  time.Duration `json:"drain_timeout"`
+	LeaseTTL      time.Duration `json:"lease_ttl"`
+}
+
+// Var documents one environment variable; Vars is the list the README and
+// `sanshi help env` show.
+type Var struct{ Name, Default, Meaning string }
+
+// Vars lists every variable a service reads at start.
+var Vars = []Var{
+	{"SANSHI_REGISTRY", "127.0.0.1:2379", "etcd endpoints, comma-separated (host:port or http://host:port)"},
+	{"SANSHI_PROFILES", "default", "config profiles, comma-separated, e.g. prod,a"},
+	{"SANSHI_COLOR", "A", "release color of this instance: A or B"},
+	{"SANSHI_VERSION", "build version", "version this instance announces"},
+	{"SANSHI_INSTANCE_ID", "service-host-pid", "unique id of this instance in the registry"},
+	{"SANSHI_LISTEN", "127.0.0.1:0", "public listen address (port 0 = a free port)"},
+	{"SANSHI_MGMT_LISTEN", "127.0.0.1:0", "management (/actuator) listen address"},
+	{"SANSHI_ADVERTISE_HOST", "the listen host, or 127.0.0.1", "host other services use to reach this one (a pod IP on Kubernetes)"},
+	{"SANSHI_DATA_DIR", ".sanshi", "folder for local state (SQLite files, uploads)"},
+	{"DATABASE_URL", "sqlite:$SANSHI_DATA_DIR/<service>.db", "sqlite:PATH or postgres://user:pass@host/db"},
+	{"REDIS_URL", "(none)", "redis://host:6379/0 for shared cache and counters"},
+	{"SANSHI_MGMT_TOKEN", "(none: changes refused)", "token that management changes must carry (secret)"},
+	{"SANSHI_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"SANSHI_LOG_FORMAT", "auto", "json, text, or auto (text on a terminal)"},
+	{"SANSHI_DRAIN_TIMEOUT", "10s", "how long a stopping instance finishes in-flight requests"},
+	{"SANSHI_LEASE_TTL", "2s", "registry lease; a crashed instance disappears within about this long"},
+}
+
+// Parse reads the bootstrap settings of service. buildVersion is the version
+// compiled into the binary. All problems are reported together.
+func Parse(service, buildVersion string, getenv func(string) string) (Bootstrap, error) {
+	p := parser{getenv: getenv}
+	b := Bootstrap{Service: service}
+	b.Registry = p.list("SANSHI_REGISTRY", "127.0.0.1:2379", "comma-separated etcd endpoints (host:port)", validEndpoint)
+	b.Profiles = p.list("SANSHI_PROFILES", "default", "comma-separated profile names (letters, digits, - and _)", validName)
+	b.Color = p.oneOf("SANSHI_COLOR", "A", "A", "B")
+	b.Version = p.str("SANSHI_VERSION", buildVersion)
+	b.Listen = p.addr("SANSHI_LISTEN", "127.0.0.1:0")
+	b.MgmtListen = p.addr("SANSHI_MGMT_LISTEN", "127.0.0.1:0")
+	b.AdvertiseHost = p.str("SANSHI_ADVERTISE_HOST", "")
+	b.DataDir = p.str("SANSHI_DATA_DIR", ".sanshi")
+	b.DatabaseURL = NewSecret(p.dbURL("DATABASE_URL", "sqlite:"+filepath.Join(b.DataDir, service+".db")))
+	b.RedisURL = NewSecret(p.redisURL("REDIS_URL"))
+	b.MgmtToken = NewSecret(p.str("SANSHI_MGMT_TOKEN", ""))
+	b.LogLevel = p.level("SANSHI_LOG_LEVEL", slog.LevelInfo)
+	b.LogFormat = p.oneOf("SANSHI_LOG_FORMAT", "auto", "auto", "json", "text")
+	b.DrainTimeout = p.duration("SANSHI_DRAIN_TIMEOUT", 10*time.Second, 0, 10*time.Minute)
+	b.LeaseTTL = p.duration("SANSHI_LEASE_TTL", 2*time.Second, 2*time.Second, time.Minute)
+	b.InstanceID = p.str("SANSHI_INSTANCE_ID", "")
+	if b.InstanceID != "" && !validName(b.InstanceID) {
+		p.fail("SANSHI_INSTANCE_ID", "letters, digits, '-', '_' and '.'", b.InstanceID)
+	}
+	if len(p.errs) > 0 {
+		return b, errors.Join(p.errs...)
+	}
+	return b, nil
+}
+
+type parser struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (p *parser) fail(name, expected, got string) {
+	p.errs = append(p.errs, fmt.Errorf("%s: expected %s, got %q", name, expected, got))
+}
+
+func (p *parser) str(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) oneOf(name, def string, allowed ...string) string {
+	v := p.str(name, def)
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a
+		}
+	}
+	p.fail(name, "one of "+strings.Join(allowed, ", "), v)
+	return def
+}
+
+func (p *parser) list(name, def, expected string, valid func(string) bool) []string {
+	var out []string
+	for _, part := range strings.Split(p.str(name, def), ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !valid(part) {
+			p.fail(name, expected, p.getenv(name))
+			return nil
+		}
+		out = append(out, part)
+	}
+	return out
+}
+
+func (p *parser) addr(name, def string) string {
+	v := p.str(name, def)
+	if _, port, err := net.SplitHostPort(v); err != nil || !validPort(port) {
+		p.fail(name, "host:port with a port from 0 to 65535", v)
+		return def
+	}
+	return v
+}
+
+func (p *parser) level(name string, def slog.Level) slog.Level {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		p.fail(name, "debug, info, warn or error", v)
+		return def
+	}
+	return l
+}
+
+func (p *parser) duration(name string, def, min, max time.Duration) time.Duration {
+	v := p.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < min || d > max {
+		p.fail(name, fmt.Sprintf("a duration from %s to %s such as 10s", min, max), v)
+		return def
+	}
+	return d
+}
+
+func (p *parser) dbURL(name, def string) string {
+	v := p.str(name, def)
+	switch {
+	case strings.HasPrefix(v, "sqlite:") && len(v) > len("sqlite:"):
+		return v
+	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):
+		if _, err := url.Parse(v); err == nil {
+			return v
+		}
+	}
+	// Never echo a database URL: it may carry a password.
+	p.fail(name, "sqlite:PATH or postgres://user:pass@host:port/db", MaskURL(v))
+	return def
+}
+
+func (p *parser) redisURL(name string) string {
+	v := p.str(name, "")
+	if v == "" {
+		return ""
+	}
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		p.fail(name, "redis://[:password@]host:port[/db]", MaskURL(v))
+		return ""
+	}
+	return v
+}
+
+// MaskURL hides the password of a URL; anything unparsable is hidden whole.
+func MaskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "******"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxxx")
+			return strings.Replace(u.String(), "xxxxxx", "******", 1)
+		}
+	}
+	return u.String()
+}
+
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+func validEndpoint(s string) bool {
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "http://"), "https://")
+	_, port, err := net.SplitHostPort(s)
+	return err == nil && validPort(port) && port != "0"
+}
+
+func validName(s string) bool {
+	for _, r := range s {
+		ok := r == '-' || r == '_' || r == '.' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !ok {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,0 +1,233 @@
+// Package httpclient is the one client every call between services goes
+// through: it finds instances in the registry, picks one by power of two
+// choices on in-flight requests, takes its deadline from the context, retries
+// on another instance only when that is safe, passes the request id and the
+// caller's identity, and stops sending to instances that keep failing.
+package httpclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/httpx"
+	"sanshi/internal/chassis/registry"
+)
+
+// Resolver lists the instances of a service.
+type Resolver interface {
+	Instances(service string) []registry.Instance
+}
+
+// Client calls services by name.
+type Client struct {
+	resolver Resolver
+	http     *http.Client
+	now      func() time.Time
+	mu       sync.Mutex
+	peers    map[string]*peer // by address
+	// MaxAttempts bounds the instances one request may try.
+	MaxAttempts int
+	// Filter, when set, further restricts the instances a request may use
+	// (the gateway uses it for colors).
+	Filter func(*http.Request, []registry.Instance) []registry.Instance
+}
+
+// New returns a client that resolves through r.
+func New(r Resolver, now func() time.Time) *Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	tr.DialContext = (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return &Client{resolver: r, http: &http.Client{Transport: tr}, now: now, peers: map[string]*peer{}, MaxAttempts: 3}
+}
+
+// Request is one call to a service. Body is held as bytes so that it can be
+// sent again to another instance.
+type Request struct {
+	Service string
+	Method  string
+	Path    string // path and query, e.g. /api/v1/projects?page=2
+	Header  http.Header
+	Body    []byte
+}
+
+// Idempotent reports whether sending r twice does no harm: safe methods, or a
+// request carrying an idempotency key.
+func (r Request) Idempotent() bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return r.Header.Get("Idempotency-Key") != ""
+}
+
+// ErrNoInstance means the registry has no usable instance of the service.
+var ErrNoInstance = errors.New("no instance available")
+
+// Do sends req and returns the response of the first instance that answered.
+// A 502/503/504 or a transport error moves an idempotent request to another
+// instance; a request that never reached an instance (connection refused)
+// moves whatever its method.
+func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
+	tried := map[string]bool{}
+	var lastErr error
+	for attempt := 0; attempt < c.MaxAttempts; attempt++ {
+		p, inst, err := c.pick(req, tried)
+		if err != nil {
+			if lastErr != nil {
+				return nil, lastErr
+			}
+			return nil, errs.E(errs.Unavailable, "%s: %v", req.Service, err)
+		}
+		tried[inst.Address] = true
+		resp, err := c.send(ctx, p, inst, req)
+		if err == nil && !retryableStatus(resp.StatusCode) {
+			return resp, nil
+		}
+		if err == nil {
+			// Keep the answer in case no other instance does better.
+			if attempt == c.MaxAttempts-1 || !req.Idempotent() {
+				return resp, nil
+			}
+			drain(resp)
+			lastErr = errs.E(errs.Unavailable, "%s answered %d", req.Service, resp.StatusCode)
+			continue
+		}
+		lastErr = errs.E(errs.Unavailable, "%s: %v", req.Service, err)
+		if ctx.Err() != nil {
+			return nil, errs.E(errs.Unavailable, "%s: %v", req.Service, ctx.Err())
+		}
+		if !req.Idempotent() && !neverReached(err) {
+			return nil, lastErr
+		}
+	}
+	return nil, lastErr
+}
+
+func (c *Client) send(ctx context.Context, p *peer, inst registry.Instance, req Request) (*http.Response, error) {
+	hr, err := http.NewRequestWithContext(ctx, req.Method, "http://"+inst.Address+req.Path, bytes.NewReader(req.Body))
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range req.Header {
+		hr.Header[k] = append([]string(nil), vs...)
+	}
+	if id := httpx.RequestID(ctx); id != "" {
+		hr.Header.Set(httpx.HeaderRequestID, id)
+	}
+	if ident := httpx.Identity(ctx); ident != "" {
+		hr.Header.Set(httpx.HeaderIdentity, ident)
+	}
+	p.begin()
+	start := c.now()
+	resp, err := c.http.Do(hr)
+	failed := err != nil || retryableStatus(resp.StatusCode)
+	if err != nil && ctx.Err() != nil {
+		failed = false // our deadline, not the instance's fault
+	}
+	p.end(c.now(), c.now().Sub(start), failed)
+	return resp, err
+}
+
+// pick chooses the better of two random usable instances: fewer requests in
+// flight, then lower recent latency.
+func (c *Client) pick(req Request, tried map[string]bool) (*peer, registry.Instance, error) {
+	all := c.resolver.Instances(req.Service)
+	if c.Filter != nil {
+		hr, _ := http.NewRequest(req.Method, req.Path, nil)
+		if hr != nil {
+			hr.Header = req.Header
+			all = c.Filter(hr, all)
+		}
+	}
+	now := c.now()
+	var cands []registry.Instance
+	var peers []*peer
+	for _, in := range all {
+		if in.Status == registry.StatusOutOfService || tried[in.Address] {
+			continue
+		}
+		p := c.peer(in.Address)
+		if !p.allow(now) {
+			continue
+		}
+		cands, peers = append(cands, in), append(peers, p)
+	}
+	switch len(cands) {
+	case 0:
+		return nil, registry.Instance{}, ErrNoInstance
+	case 1:
+		return peers[0], cands[0], nil
+	}
+	i := rand.IntN(len(cands))
+	j := rand.IntN(len(cands) - 1)
+	if j >= i {
+		j++
+	}
+	if peers[j].better(peers[i]) {
+		i = j
+	}
+	return peers[i], cands[i], nil
+}
+
+func (c *Client) peer(addr string) *peer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.peers[addr]
+	if !ok {
+		p = &peer{}
+		c.peers[addr] = p
+	}
+	return p
+}
+
+// BreakerOpen reports whether calls to addr are being held back.
+func (c *Client) BreakerOpen(addr string) bool {
+	return !c.peer(addr).allow(c.now())
+}
+
+func retryableStatus(code int) bool {
+	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
+}
+
+// neverReached reports whether err shows that no byte reached the instance.
+func neverReached(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}
+
+// ReadJSONError turns a non-2xx service answer into an *errs.Error, keeping
+// the service's code and fields.
+func ReadJSONError(resp *http.Response) error {
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	e := parseError(body)
+	if e == nil {
+		return errs.E(errs.Unavailable, "service answered %d", resp.StatusCode)
+	}
+	return e
+}
+
+func parseError(body []byte) *errs.Error {
+	var wrapper struct {
+		Error *errs.Error `json:"error"`
+	}
+	if err := json.Unmarshal(body, &wrapper); err != nil || wrapper.Error == nil || wrapper.Error.Code == "" {
+		return nil
+	}
+	return wrapper.Error
+}

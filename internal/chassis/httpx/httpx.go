@@ -1,0 +1,177 @@
+// Package httpx is the HTTP plumbing every service's public listener shares:
+// request ids, the caller's identity passed between services, an access-log
+// line and metrics per request, and panic recovery.
+package httpx
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sanshi/internal/chassis/errs"
+)
+
+// Headers passed on every call between services.
+const (
+	HeaderRequestID = "X-Request-Id"
+	// HeaderIdentity carries the caller's verified identity between services.
+	HeaderIdentity = "X-Sanshi-Identity"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	identityKey
+)
+
+// WithRequestID returns ctx carrying id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+// RequestID returns the request id in ctx, or "".
+func RequestID(ctx context.Context) string {
+	s, _ := ctx.Value(requestIDKey).(string)
+	return s
+}
+
+// WithIdentity returns ctx carrying the caller identity header value.
+func WithIdentity(ctx context.Context, identity string) context.Context {
+	return context.WithValue(ctx, identityKey, identity)
+}
+
+// Identity returns the identity header value in ctx, or "".
+func Identity(ctx context.Context) string {
+	s, _ := ctx.Value(identityKey).(string)
+	return s
+}
+
+// NewRequestID returns a random 128-bit id in hex.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// validRequestID keeps a client from filling logs with junk ids.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || r == '_' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')) {
+			return false
+		}
+	}
+	return true
+}
+
+// Metrics are the per-route request counters and latency histograms.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewMetrics registers the HTTP metrics in reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_total", Help: "HTTP requests served, by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "http_request_duration_seconds", Help: "HTTP request latency, by route, method and status.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method", "status"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// Recorder captures status and size of a response.
+type Recorder struct {
+	http.ResponseWriter
+	Status int
+	Bytes  int64
+}
+
+func (r *Recorder) WriteHeader(code int) {
+	if r.Status == 0 {
+		r.Status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *Recorder) Write(p []byte) (int, error) {
+	if r.Status == 0 {
+		r.Status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.Bytes += int64(n)
+	return n, err
+}
+
+// Flush lets streaming responses (server-sent events) through.
+func (r *Recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Middleware wraps a service's public handler: it takes or makes the request
+// id, carries the identity header into the context, recovers panics as 500s,
+// and writes one access-log line and the metrics for every request.
+func Middleware(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get(HeaderRequestID)
+		if !validRequestID(id) {
+			id = NewRequestID()
+			r.Header.Set(HeaderRequestID, id)
+		}
+		w.Header().Set(HeaderRequestID, id)
+		ctx := WithRequestID(r.Context(), id)
+		if ident := r.Header.Get(HeaderIdentity); ident != "" {
+			ctx = WithIdentity(ctx, ident)
+		}
+		r = r.WithContext(ctx)
+		rec := &Recorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.Error("panic serving request", "request_id", id, "panic", p)
+				if rec.Status == 0 {
+					errs.Write(rec, errs.E(errs.Internal, "internal error"))
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			if rec.Status == 0 {
+				rec.Status = http.StatusOK
+			}
+			status := strconv.Itoa(rec.Status)
+			d := time.Since(start)
+			m.requests.WithLabelValues(route, r.Method, status).Inc()
+			m.duration.WithLabelValues(route, r.Method, status).Observe(d.Seconds())
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("request_id", id), slog.String("method", r.Method),
+				slog.String("route", route), slog.String("path", r.URL.Path),
+				slog.Int("status", rec.Status), slog.Int64("bytes", rec.Bytes),
+				slog.Duration("duration", d))
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}

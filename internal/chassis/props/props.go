@@ -1,0 +1,158 @@
+// Package props holds a service's effective configuration: defaults declared
+// by the service, then what the config center serves, then runtime overrides
+// set through /actuator/env. Later layers win.
+package props
+
+import (
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Layer names, lowest precedence first.
+const (
+	Defaults  = "defaults"
+	Center    = "configCenter"
+	Overrides = "runtimeOverrides"
+)
+
+var order = []string{Defaults, Center, Overrides}
+
+// Props is safe for concurrent use.
+type Props struct {
+	mu       sync.RWMutex
+	layers   map[string]map[string]string
+	revision string
+}
+
+// New starts with defaults.
+func New(defaults map[string]string) *Props {
+	p := &Props{layers: map[string]map[string]string{}}
+	p.layers[Defaults] = clone(defaults)
+	return p
+}
+
+// Get returns the effective value of key.
+func (p *Props) Get(key string) (string, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for i := len(order) - 1; i >= 0; i-- {
+		if v, ok := p.layers[order[i]][key]; ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// SetCenter replaces what came from the config center and records its revision.
+func (p *Props) SetCenter(values map[string]string, revision string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.layers[Center] = clone(values)
+	p.revision = revision
+}
+
+// Revision is the config center revision applied, or "".
+func (p *Props) Revision() string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.revision
+}
+
+// Override sets a runtime override; it lives until the process stops.
+func (p *Props) Override(key, value string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.layers[Overrides] == nil {
+		p.layers[Overrides] = map[string]string{}
+	}
+	p.layers[Overrides][key] = value
+}
+
+// ClearOverride removes a runtime override and reports whether there was one.
+func (p *Props) ClearOverride(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.layers[Overrides][key]
+	delete(p.layers[Overrides], key)
+	return ok
+}
+
+// Source is one layer as shown by /actuator/env.
+type Source struct {
+	Name       string            `json:"name"`
+	Properties map[string]string `json:"properties"`
+}
+
+// Sources returns every layer, highest precedence first, with secret values
+// masked.
+func (p *Props) Sources() []Source {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var out []Source
+	for i := len(order) - 1; i >= 0; i-- {
+		m := map[string]string{}
+		for k, v := range p.layers[order[i]] {
+			m[k] = MaskValue(k, v)
+		}
+		out = append(out, Source{Name: order[i], Properties: m})
+	}
+	return out
+}
+
+// Effective returns every key's effective value, secrets masked, sorted keys.
+func (p *Props) Effective() map[string]string {
+	p.mu.RLock()
+	keys := map[string]bool{}
+	for _, l := range p.layers {
+		for k := range l {
+			keys[k] = true
+		}
+	}
+	p.mu.RUnlock()
+	out := map[string]string{}
+	for k := range keys {
+		v, _ := p.Get(k)
+		out[k] = MaskValue(k, v)
+	}
+	return out
+}
+
+// Keys lists the keys with an effective value.
+func (p *Props) Keys() []string {
+	var ks []string
+	for k := range p.Effective() {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+var secretWords = []string{"password", "secret", "token", "key", "credential", "private"}
+
+// IsSecret reports whether a key names a secret by its wording.
+func IsSecret(key string) bool {
+	k := strings.ToLower(key)
+	for _, w := range secretWords {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// MaskValue hides the value of a secret key and any {cipher} value.
+func MaskValue(key, value string) string {
+	if value != "" && (IsSecret(key) || strings.HasPrefix(value, "{cipher}")) {
+		return "******"
+	}
+	return value
+}
+
+func clone(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,198 @@
+// Package store opens a service's own database from DATABASE_URL (SQLite or
+// PostgreSQL) and applies the SQL migrations the service embeds.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	_ "modernc.org/sqlite"             // registers "sqlite"
+)
+
+// Dialects.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// DB is a service's database. Queries use $1-style placeholders, which both
+// dialects accept.
+type DB struct {
+	*sql.DB
+	Dialect string
+}
+
+// Open connects to url ("sqlite:PATH" or "postgres://...") and checks that the
+// database answers.
+func Open(ctx context.Context, url string) (*DB, error) {
+	var db *DB
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		path := strings.TrimPrefix(url, "sqlite:")
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("create folder for %s: %w", path, err)
+		}
+		// WAL lets readers run beside the writer; the busy timeout makes
+		// concurrent writers (several instances on one file) wait, not fail.
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		sdb, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, err
+		}
+		sdb.SetMaxOpenConns(8)
+		db = &DB{DB: sdb, Dialect: SQLite}
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		sdb, err := sql.Open("pgx", url)
+		if err != nil {
+			return nil, err
+		}
+		sdb.SetMaxOpenConns(20)
+		sdb.SetConnMaxIdleTime(5 * time.Minute)
+		db = &DB{DB: sdb, Dialect: Postgres}
+	default:
+		return nil, fmt.Errorf("DATABASE_URL: expected sqlite:PATH or postgres://..., got another scheme")
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database does not answer: %w", err)
+	}
+	return db, nil
+}
+
+// Tx runs fn in a transaction, committing when fn returns nil.
+func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Migration is one numbered SQL file.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// LoadMigrations reads files named NNN_name.sql from fsys. A file named
+// NNN_name.postgres.sql or NNN_name.sqlite.sql replaces the plain one for
+// that dialect.
+func LoadMigrations(fsys fs.FS, dialect string) ([]Migration, error) {
+	if fsys == nil {
+		return nil, nil
+	}
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	byVersion := map[int]Migration{}
+	specific := map[int]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		base := strings.TrimSuffix(name, ".sql")
+		only := ""
+		for _, d := range []string{SQLite, Postgres} {
+			if b, ok := strings.CutSuffix(base, "."+d); ok {
+				base, only = b, d
+			}
+		}
+		if only != "" && only != dialect {
+			continue
+		}
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must be NNN_description.sql", name)
+		}
+		if specific[v] {
+			continue // the dialect's own file wins over the plain one
+		}
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		byVersion[v] = Migration{Version: v, Name: base, SQL: string(body)}
+		specific[v] = only != ""
+	}
+	var out []Migration
+	for _, m := range byVersion {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
+// Migrate applies the migrations not yet applied, each in its own
+// transaction, and returns how many it applied. Several instances starting at
+// once are serialised by a lock (an advisory lock on PostgreSQL, the write
+// lock on SQLite).
+func Migrate(ctx context.Context, db *DB, fsys fs.FS) (int, error) {
+	migs, err := LoadMigrations(fsys, db.Dialect)
+	if err != nil {
+		return 0, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if db.Dialect == Postgres {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7210301)`); err != nil {
+			return 0, fmt.Errorf("migration lock: %w", err)
+		}
+		defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(7210301)`)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		return 0, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied := 0
+	for _, m := range migs {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return applied, err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.Version).Scan(&n); err != nil {
+			tx.Rollback()
+			return applied, err
+		}
+		if n > 0 {
+			tx.Rollback()
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			tx.Rollback()
+			return applied, fmt.Errorf("migration %s: %w", m.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+			m.Version, m.Name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			tx.Rollback()
+			return applied, err
+		}
+		if err := tx.Commit(); err != nil {
+			return applied, err
+		}
+		applied++
+	}
+	return applied, nil
+}

@@ -1,0 +1,243 @@
+// Package cli holds the sanshi subcommands.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"sanshi/internal/bench"
+	"sanshi/internal/buildinfo"
+	"sanshi/internal/cashier"
+	"sanshi/internal/chassis/env"
+	"sanshi/internal/chassis/service"
+	"sanshi/internal/configcenter"
+	"sanshi/internal/console"
+	"sanshi/internal/devrun"
+	"sanshi/internal/etcdnode"
+	"sanshi/internal/gateway"
+	"sanshi/internal/member"
+	"sanshi/internal/order"
+	"sanshi/internal/project"
+)
+
+// Services are the services `sanshi serve` runs, by name.
+var Services = map[string]func() service.Spec{
+	"gateway": gateway.Spec,
+	"member":  member.Spec,
+	"project": project.Spec,
+	"order":   order.Spec,
+	"cashier": cashier.Spec,
+	"config":  configcenter.Spec,
+	"console": console.Spec,
+}
+
+// UsageError is a mistake in the command line (exit code 2).
+type UsageError struct{ msg string }
+
+func (e UsageError) Error() string { return e.msg }
+
+func usage(format string, args ...any) error { return UsageError{fmt.Sprintf(format, args...)} }
+
+// ExitCode maps an error from Run to a process exit code.
+func ExitCode(err error) int {
+	var u UsageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+type command struct {
+	name, args, help string
+	run              func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"dev", "[flags]", "run the whole platform on this machine (embedded etcd, every service as a process)", runDev},
+		{"serve", "SERVICE", "run one service, configured from the environment (what a container runs)", runServe},
+		{"registry", "[flags]", "run a standalone embedded etcd node (registry and config store)", runRegistry},
+		{"migrate", "SERVICE|all", "apply a service's database migrations (DATABASE_URL or the dev data folder)", runMigrate},
+		{"bench", "startup", "measure start-up time and idle memory of services and of the platform", runBench},
+		{"version", "", "print version, commit and build time", runVersion},
+		{"help", "[env]", "list commands, or the environment variables (help env)", nil},
+	}
+}
+
+// Run runs the sanshi command line.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		help(stdout)
+		return usage("no command given")
+	}
+	name, rest := args[0], args[1:]
+	if name == "help" || name == "-h" || name == "--help" {
+		if len(rest) > 0 && rest[0] == "env" {
+			helpEnv(stdout)
+			return nil
+		}
+		help(stdout)
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == name && c.run != nil {
+			return c.run(ctx, rest, getenv, stdout, stderr)
+		}
+	}
+	return usage("unknown command %q (run 'sanshi help')", name)
+}
+
+func help(w io.Writer) {
+	fmt.Fprintln(w, "sanshi — the Sanshi (三拾众筹) crowdfunding platform")
+	fmt.Fprintln(w, "\nUsage: sanshi COMMAND [ARGS]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %-12s %s\n", c.name, c.args, c.help)
+	}
+	fmt.Fprintf(w, "\nServices: %s\n", strings.Join(serviceNames(), ", "))
+}
+
+func helpEnv(w io.Writer) {
+	fmt.Fprintln(w, "Environment variables read by `sanshi serve`:")
+	for _, v := range env.Vars {
+		fmt.Fprintf(w, "  %-22s default %-32s %s\n", v.Name, v.Default, v.Meaning)
+	}
+}
+
+func serviceNames() []string {
+	var ns []string
+	for n := range Services {
+		ns = append(ns, n)
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+func runVersion(_ context.Context, _ []string, _ func(string) string, stdout, _ io.Writer) error {
+	fmt.Fprintf(stdout, "sanshi %s (commit %s, built %s)\n", buildinfo.Version, buildinfo.CommitOrVCS(), buildinfo.Time)
+	return nil
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) != 1 {
+		return usage("usage: sanshi serve SERVICE (one of %s)", strings.Join(serviceNames(), ", "))
+	}
+	spec, ok := Services[args[0]]
+	if !ok {
+		return usage("unknown service %q (one of %s)", args[0], strings.Join(serviceNames(), ", "))
+	}
+	boot, err := env.Parse(args[0], buildinfo.Version, getenv)
+	if err != nil {
+		return fmt.Errorf("bad environment:\n%w", err)
+	}
+	return service.Run(ctx, spec(), boot, stdout)
+}
+
+func runRegistry(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("registry", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("data", filepath.Join(".sanshi", "etcd"), "etcd data folder")
+	listen := fs.String("listen", "127.0.0.1:2379", "client address")
+	if err := fs.Parse(args); err != nil {
+		return usage("%v", err)
+	}
+	node, err := etcdnode.Start(ctx, *dir, *listen)
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	fmt.Fprintf(stdout, "etcd registry serving on %s (data in %s); Ctrl-C stops it\n", node.ClientURL, *dir)
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-node.Err():
+		return err
+	}
+}
+
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, _ io.Writer) error {
+	if len(args) != 1 {
+		return usage("usage: sanshi migrate SERVICE|all")
+	}
+	names := args
+	if args[0] == "all" {
+		names = serviceNames()
+	}
+	for _, name := range names {
+		mk, ok := Services[name]
+		if !ok {
+			return usage("unknown service %q", name)
+		}
+		spec := mk()
+		if spec.Migrations == nil {
+			if args[0] != "all" {
+				fmt.Fprintf(stdout, "%s keeps no database\n", name)
+			}
+			continue
+		}
+		boot, err := env.Parse(name, buildinfo.Version, getenv)
+		if err != nil {
+			return fmt.Errorf("bad environment:\n%w", err)
+		}
+		db, err := service.OpenDB(ctx, spec, boot.DatabaseURL.Reveal(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			return err
+		}
+		var n int
+		err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n)
+		db.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: database %s is at migration %d\n", name, env.MaskURL(boot.DatabaseURL.Reveal()), n)
+	}
+	return nil
+}
+
+func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	opts, err := devrun.ParseFlags(args, stderr)
+	if err != nil {
+		return usage("%v", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	opts.Executable = exe
+	return devrun.Run(ctx, opts, getenv, stdout)
+}
+
+func runBench(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "startup" {
+		return usage("usage: sanshi bench startup [--runs N] [--services a,b]")
+	}
+	fs := flag.NewFlagSet("bench startup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	runs := fs.Int("runs", 5, "starts per service")
+	services := fs.String("services", strings.Join(serviceNames(), ","), "services to measure")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usage("%v", err)
+	}
+	if *runs < 1 || *runs > 100 {
+		return usage("--runs: expected 1 to 100")
+	}
+	var names []string
+	for _, n := range strings.Split(*services, ",") {
+		if _, ok := Services[n]; !ok {
+			return usage("--services: unknown service %q", n)
+		}
+		names = append(names, n)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return bench.Startup(ctx, exe, names, *runs, stdout)
+}

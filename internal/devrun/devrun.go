@@ -1,0 +1,254 @@
+package devrun
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"sanshi/internal/chassis/registry"
+	"sanshi/internal/etcdnode"
+)
+
+// Run starts the platform and blocks until ctx ends, then stops every process
+// in reverse start order and the registry last.
+func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.Writer) error {
+	begin := time.Now()
+	dir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("data folder %s: %w", dir, err)
+	}
+	unlock, err := lockDataDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := checkPorts(o); err != nil {
+		return err
+	}
+	token, err := mgmtToken(dir)
+	if err != nil {
+		return err
+	}
+	out := newPrinter(stdout)
+	out.system("starting Sanshi in %s", dir)
+	node, err := etcdnode.Start(ctx, filepath.Join(dir, "etcd"), fmt.Sprintf("127.0.0.1:%d", o.EtcdPort))
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	out.system("registry (embedded etcd) ready at %s", node.ClientURL)
+
+	base := childEnv(os.Environ(), map[string]string{
+		"SANSHI_REGISTRY":   fmt.Sprintf("127.0.0.1:%d", o.EtcdPort),
+		"SANSHI_DATA_DIR":   dir,
+		"SANSHI_MGMT_TOKEN": token,
+		"SANSHI_PROFILES":   "dev",
+		"SANSHI_LOG_FORMAT": "json",
+		"SANSHI_LOG_LEVEL":  getenvOr(getenv, "SANSHI_LOG_LEVEL", "info"),
+	})
+	var groups [][]*child
+	for _, svc := range Order {
+		var group []*child
+		for i := 1; i <= o.Replicas[svc]; i++ {
+			c := &child{service: svc, id: fmt.Sprintf("%s-%d", svc, i), exe: o.Executable, out: out}
+			c.env = append(append([]string(nil), base...), "SANSHI_INSTANCE_ID="+c.id, "SANSHI_LISTEN="+listenAddr(o, svc, i))
+			c.start(ctx)
+			group = append(group, c)
+		}
+		groups = append(groups, group)
+	}
+
+	cli, err := registry.Connect([]string{node.ClientURL})
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	if waitReady(ctx, cli, groups, out) {
+		printSummary(out, o, dir, groups, cli, time.Since(begin))
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-node.Err():
+		out.system("registry failed: %v", err)
+	}
+	out.system("stopping (reverse start order)…")
+	for i := len(groups) - 1; i >= 0; i-- {
+		stopGroup(groups[i])
+	}
+	out.system("all services stopped; stopping the registry")
+	return nil
+}
+
+func listenAddr(o Options, svc string, replica int) string {
+	fixed := map[string]int{"gateway": o.SitePort, "console": o.ConsolePort, "config": o.ConfigPort}
+	if p, ok := fixed[svc]; ok && replica == 1 {
+		return fmt.Sprintf("127.0.0.1:%d", p)
+	}
+	return "127.0.0.1:0"
+}
+
+// childEnv is the parent's environment without any Sanshi settings, plus set.
+func childEnv(environ []string, set map[string]string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "SANSHI_") || k == "DATABASE_URL" || k == "REDIS_URL" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	for k, v := range set {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+func getenvOr(getenv func(string) string, k, def string) string {
+	if v := getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// lockDataDir makes sure one `sanshi dev` uses a data folder at a time.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "dev.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		owner, _ := os.ReadFile(path)
+		f.Close()
+		return nil, fmt.Errorf("another `sanshi dev` (pid %s) is already using %s; stop it or pass --data with another folder",
+			strings.TrimSpace(string(owner)), dir)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() { f.Close(); os.Remove(path) }, nil
+}
+
+func checkPorts(o Options) error {
+	for _, p := range []struct {
+		what, flag string
+		port       int
+	}{{"site (gateway)", "--site-port", o.SitePort}, {"console", "--console-port", o.ConsolePort},
+		{"config center", "--config-port", o.ConfigPort}, {"registry (etcd)", "--etcd-port", o.EtcdPort}} {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.port))
+		if err != nil {
+			return fmt.Errorf("port %d for the %s is busy (%v); free it or pass %s", p.port, p.what, err, p.flag)
+		}
+		l.Close()
+	}
+	return nil
+}
+
+// mgmtToken reads the data folder's management token, creating it once.
+func mgmtToken(dir string) (string, error) {
+	path := filepath.Join(dir, "mgmt-token")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// waitReady waits until every child has registered itself (the record names
+// the child's own pid, so a stale record from an earlier run does not count).
+func waitReady(ctx context.Context, cli *clientv3.Client, groups [][]*child, out *printer) bool {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		missing := notRegistered(ctx, cli, groups)
+		if len(missing) == 0 {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if time.Now().After(deadline) {
+			out.system("still waiting for %s after 60s; see their logs above", strings.Join(missing, ", "))
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func notRegistered(ctx context.Context, cli *clientv3.Client, groups [][]*child) []string {
+	recs := registered(ctx, cli)
+	var missing []string
+	for _, g := range groups {
+		for _, c := range g {
+			if in, ok := recs[c.id]; !ok || in.PID != c.pid() {
+				missing = append(missing, c.id)
+			}
+		}
+	}
+	return missing
+}
+
+func registered(ctx context.Context, cli *clientv3.Client) map[string]registry.Instance {
+	out := map[string]registry.Instance{}
+	opCtx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	resp, err := cli.Get(opCtx, registry.Prefix, clientv3.WithPrefix())
+	if err != nil {
+		return out
+	}
+	for _, kv := range resp.Kvs {
+		var in registry.Instance
+		if json.Unmarshal(kv.Value, &in) == nil {
+			out[in.ID] = in
+		}
+	}
+	return out
+}
+
+func printSummary(out *printer, o Options, dir string, groups [][]*child, cli *clientv3.Client, took time.Duration) {
+	recs := registered(context.Background(), cli)
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n  %-9s %-10s %-24s %-24s %s\n", "SERVICE", "INSTANCE", "ADDRESS", "MANAGEMENT", "STATUS")
+	for _, g := range groups {
+		for _, c := range g {
+			in := recs[c.id]
+			fmt.Fprintf(&b, "  %-9s %-10s %-24s %-24s %s\n", c.service, c.id, in.Address, in.MgmtAddress, "ready")
+		}
+	}
+	fmt.Fprintf(&b, "\n  Site and API   http://localhost:%d\n", o.SitePort)
+	fmt.Fprintf(&b, "  Console        http://localhost:%d\n", o.ConsolePort)
+	fmt.Fprintf(&b, "  Config center  http://localhost:%d\n", o.ConfigPort)
+	fmt.Fprintf(&b, "  Registry       http://127.0.0.1:%d (etcd)\n", o.EtcdPort)
+	fmt.Fprintf(&b, "  Data folder    %s (management token in %s)\n", dir, filepath.Join(dir, "mgmt-token"))
+	fmt.Fprintf(&b, "\n  All %d instances ready in %s. Press Ctrl-C to stop.\n", countChildren(groups), took.Round(time.Millisecond))
+	out.block(b.String())
+}
+
+func countChildren(groups [][]*child) int {
+	n := 0
+	for _, g := range groups {
+		n += len(g)
+	}
+	return n
+}

@@ -1,0 +1,76 @@
+// Package devrun is `sanshi dev`: the whole platform on one machine, every
+// service as its own supervised process around an embedded etcd node.
+package devrun
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Order is the start order; services stop in reverse.
+var Order = []string{"config", "member", "project", "cashier", "order", "console", "gateway"}
+
+// Options are the flags of `sanshi dev`.
+type Options struct {
+	DataDir     string
+	SitePort    int
+	ConsolePort int
+	ConfigPort  int
+	EtcdPort    int
+	Replicas    map[string]int
+	Executable  string // the sanshi binary the children run
+}
+
+// ParseFlags reads the command line of `sanshi dev`.
+func ParseFlags(args []string, stderr io.Writer) (Options, error) {
+	o := Options{Replicas: map[string]int{}}
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.DataDir, "data", ".sanshi", "folder for all local state")
+	fs.IntVar(&o.SitePort, "site-port", 8080, "port of the site and API (gateway)")
+	fs.IntVar(&o.ConsolePort, "console-port", 8090, "port of the service console")
+	fs.IntVar(&o.ConfigPort, "config-port", 8888, "port of the config center")
+	fs.IntVar(&o.EtcdPort, "etcd-port", 2379, "client port of the embedded etcd")
+	replicas := fs.String("replicas", "", "instances per service, e.g. order=2,project=2")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, p := range []struct {
+		name string
+		v    int
+	}{{"site-port", o.SitePort}, {"console-port", o.ConsolePort}, {"config-port", o.ConfigPort}, {"etcd-port", o.EtcdPort}} {
+		if p.v < 1 || p.v > 65535 {
+			return o, fmt.Errorf("--%s: expected a port from 1 to 65535, got %d", p.name, p.v)
+		}
+	}
+	var err error
+	o.Replicas, err = parseReplicas(*replicas)
+	return o, err
+}
+
+func parseReplicas(s string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, svc := range Order {
+		out[svc] = 1
+	}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, num, ok := strings.Cut(part, "=")
+		n, err := strconv.Atoi(num)
+		if _, known := out[name]; !ok || !known || err != nil || n < 1 || n > 16 {
+			return nil, fmt.Errorf("--replicas: expected SERVICE=N with a service of %s and N from 1 to 16, got %q",
+				strings.Join(Order, ", "), part)
+		}
+		out[name] = n
+	}
+	return out, nil
+}

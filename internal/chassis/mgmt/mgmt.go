@@ -238,7 +238,7 @@ func (s *Server) setLogger(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Logs.SetLevel(name, level)
-	s.audit(r, "loggers.set", "logger", name, "level", s.Logs.Effective(name).String())
+	s.audit(r, "loggers.set", "target", name, "level", s.Logs.Effective(name).String())
 	errs.WriteJSON(w, http.StatusOK, s.view(name))
 }
 

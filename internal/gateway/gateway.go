@@ -37,7 +37,7 @@ const maxBody = 10 << 20
 
 // Spec describes the gateway to the chassis.
 func Spec() service.Spec {
-	return service.Spec{Name: "gateway", Build: build}
+	return service.Spec{Name: "gateway", Edge: true, Build: build}
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {

@@ -130,9 +130,16 @@ func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // Middleware wraps a service's public handler: it takes or makes the request
 // id, carries the identity header into the context, recovers panics as 500s,
 // and writes one access-log line and the metrics for every request.
-func Middleware(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
+//
+// At the edge (the gateway) nothing a client sends is trusted: the request id
+// is always generated and any identity header is dropped.
+func Middleware(next http.Handler, log *slog.Logger, m *Metrics, edge bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if edge {
+			r.Header.Del(HeaderIdentity)
+			r.Header.Del(HeaderRequestID)
+		}
 		id := r.Header.Get(HeaderRequestID)
 		if !validRequestID(id) {
 			id = NewRequestID()

@@ -38,6 +38,9 @@ type Spec struct {
 	// Migrations are the service's embedded SQL files; nil means the service
 	// keeps no database.
 	Migrations fs.FS
+	// Edge marks the public entry (the gateway), which trusts no request id
+	// or identity header a client sends.
+	Edge bool
 	// Defaults are the service's configuration defaults.
 	Defaults map[string]string
 	// Build wires the service and returns its public handler.
@@ -131,7 +134,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 		Readiness: rt.readiness,
 		Audit:     logs.Logger("management"),
 	}
-	public := &http.Server{Handler: httpx.Middleware(handler, logs.Logger("http.access"), httpMetrics),
+	public := &http.Server{Handler: httpx.Middleware(handler, logs.Logger("http.access"), httpMetrics, spec.Edge),
 		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	management := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 2)

@@ -1,0 +1,197 @@
+package devrun_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"sanshi/internal/chassis/registry"
+	"sanshi/internal/devrun"
+	"sanshi/internal/testkit"
+)
+
+type platform struct {
+	cmd   *exec.Cmd
+	out   *testkit.SafeBuffer
+	ports map[string]string
+	dir   string
+	done  chan struct{}
+}
+
+func port(t *testing.T) string {
+	_, p, _ := net.SplitHostPort(testkit.FreeAddr(t))
+	return p
+}
+
+func startDev(t *testing.T, dir string, ports map[string]string, extra ...string) *platform {
+	t.Helper()
+	args := []string{"dev", "--data", dir, "--site-port", ports["site"], "--console-port", ports["console"],
+		"--config-port", ports["config"], "--etcd-port", ports["etcd"]}
+	cmd := exec.Command(testkit.Binary(t), append(args, extra...)...)
+	p := &platform{cmd: cmd, out: &testkit.SafeBuffer{}, ports: ports, dir: dir, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("sanshi dev output:\n%s", p.out.String())
+		}
+	})
+	return p
+}
+
+func (p *platform) waitFor(t *testing.T, text string, within time.Duration) {
+	t.Helper()
+	testkit.Eventually(t, within, "output "+strconv.Quote(text), func() bool { return strings.Contains(p.out.String(), text) })
+}
+
+func instances(t *testing.T, etcdPort string) map[string]registry.Instance {
+	cli, err := registry.Connect([]string{"127.0.0.1:" + etcdPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := cli.Get(ctx, registry.Prefix, clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]registry.Instance{}
+	for _, kv := range resp.Kvs {
+		var in registry.Instance
+		json.Unmarshal(kv.Value, &in)
+		out[in.ID] = in
+	}
+	return out
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+func TestDevRunsTheWholePlatform(t *testing.T) {
+	ports := map[string]string{"site": port(t), "console": port(t), "config": port(t), "etcd": port(t)}
+	dir := t.TempDir()
+	p := startDev(t, dir, ports, "--replicas", "order=2")
+	p.waitFor(t, "instances ready in", 60*time.Second)
+
+	ins := instances(t, ports["etcd"])
+	want := len(devrun.Order) + 1 // order has two replicas
+	if len(ins) != want {
+		t.Fatalf("%d instances registered, want %d: %v", len(ins), want, ins)
+	}
+	for id, in := range ins {
+		code, body := testkit.Do(t, "GET", "http://"+in.MgmtAddress+"/actuator/health", "", nil)
+		if code != 200 || !strings.Contains(string(body), `"status":"UP"`) {
+			t.Fatalf("%s not healthy: %d %s", id, code, body)
+		}
+	}
+	if ins["gateway-1"].Address != "127.0.0.1:"+ports["site"] || ins["console-1"].Address != "127.0.0.1:"+ports["console"] {
+		t.Fatalf("fixed ports not used: %+v", ins)
+	}
+	out := p.out.String()
+	for _, s := range []string{"http://localhost:" + ports["site"], "http://localhost:" + ports["console"], "order-2", "project-1 │"} {
+		if !strings.Contains(out, s) {
+			t.Fatalf("output lacks %q", s)
+		}
+	}
+
+	// The gateway routes through discovery to the project service.
+	code, body := testkit.Do(t, "GET", "http://127.0.0.1:"+ports["site"]+"/api/v1/categories", "", nil)
+	if code != 200 || !strings.Contains(string(body), `"slug":"film"`) {
+		t.Fatalf("categories through the gateway: %d %s", code, body)
+	}
+	code, body = testkit.Do(t, "GET", "http://127.0.0.1:"+ports["site"]+"/api/v1/nothing", "", nil)
+	if code != 404 || !strings.Contains(string(body), `"code":"not_found"`) {
+		t.Fatalf("unknown API: %d %s", code, body)
+	}
+
+	// A second `sanshi dev` on the same data folder is refused at once.
+	second := exec.Command(testkit.Binary(t), "dev", "--data", dir, "--site-port", port(t), "--console-port", port(t),
+		"--config-port", port(t), "--etcd-port", port(t))
+	msg, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(msg), "already using") {
+		t.Fatalf("second dev on the same folder: %v %s", err, msg)
+	}
+
+	// A killed child is restarted and registers again.
+	victim := ins["member-1"]
+	if err := syscall.Kill(victim.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "member-1 restarted", 15*time.Second)
+	testkit.Eventually(t, 15*time.Second, "member-1 back with a new pid", func() bool {
+		in, ok := instances(t, ports["etcd"])["member-1"]
+		return ok && in.PID != victim.PID && alive(in.PID)
+	})
+
+	// SIGINT stops everything and exits 0.
+	pids := []int{}
+	for _, in := range instances(t, ports["etcd"]) {
+		pids = append(pids, in.PID)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("sanshi dev did not stop within 60s of SIGINT")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d after SIGINT", code)
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Fatalf("child %d still running after sanshi dev exited", pid)
+		}
+	}
+	// Stopped in reverse start order: the gateway's "stopped" comes before config's.
+	o := p.out.String()
+	if gi, ci := strings.LastIndex(o, "gateway-1 │"), strings.LastIndex(o, "config-1  │"); gi > ci {
+		t.Fatalf("gateway should stop before config")
+	}
+
+	// A second run reuses the data folder (and its management token).
+	tok1, _ := os.ReadFile(dir + "/mgmt-token")
+	p2 := startDev(t, dir, ports)
+	p2.waitFor(t, "instances ready in", 60*time.Second)
+	tok2, _ := os.ReadFile(dir + "/mgmt-token")
+	if string(tok1) != string(tok2) || len(tok1) == 0 {
+		t.Fatal("second run did not reuse the data folder")
+	}
+	_ = p2.cmd.Process.Signal(syscall.SIGINT)
+	<-p2.done
+}
+
+func TestDevRefusesABusyPort(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, busy, _ := net.SplitHostPort(l.Addr().String())
+	cmd := exec.Command(testkit.Binary(t), "dev", "--data", t.TempDir(), "--site-port", busy,
+		"--console-port", port(t), "--config-port", port(t), "--etcd-port", port(t))
+	done := make(chan []byte)
+	go func() { out, _ := cmd.CombinedOutput(); done <- out }()
+	select {
+	case out := <-done:
+		if cmd.ProcessState.ExitCode() == 0 || !strings.Contains(string(out), "port "+busy) || !strings.Contains(string(out), "--site-port") {
+			t.Fatalf("busy port: exit %d, %s", cmd.ProcessState.ExitCode(), out)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("a busy port must be an error, not a hang")
+	}
+}

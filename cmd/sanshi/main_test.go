@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"sanshi/internal/cli"
+)
+
+func noEnv(string) string { return "" }
+
+func TestVersionAndHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, noEnv, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "sanshi dev (commit ") || !strings.Contains(out.String(), "built dev") {
+		t.Fatalf("version: %q", out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"help"}, noEnv, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"dev", "serve", "registry", "migrate", "bench", "version", "help"} {
+		if !strings.Contains(out.String(), "\n  "+cmd+" ") {
+			t.Errorf("help does not list %s:\n%s", cmd, out.String())
+		}
+	}
+	out.Reset()
+	run(context.Background(), []string{"help", "env"}, noEnv, &out, &out)
+	if !strings.Contains(out.String(), "SANSHI_MGMT_TOKEN") || !strings.Contains(out.String(), "DATABASE_URL") {
+		t.Fatalf("help env: %s", out.String())
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"serve"}, {"serve", "bank"}, {"migrate"}, {"dev", "--replicas", "order=0"}, {"dev", "--site-port", "70000"}} {
+		var out bytes.Buffer
+		err := run(context.Background(), args, noEnv, &out, &out)
+		if err == nil || cli.ExitCode(err) != 2 {
+			t.Errorf("%v: want a usage error (exit 2), got %v", args, err)
+		}
+	}
+}
+
+func TestMigrateAppliesEachServiceSchema(t *testing.T) {
+	dir := t.TempDir()
+	getenv := func(k string) string {
+		if k == "SANSHI_DATA_DIR" {
+			return dir
+		}
+		return ""
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate", "all"}, getenv, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range []string{"member", "project", "order", "cashier"} {
+		if !strings.Contains(out.String(), svc+": database sqlite:"+dir+"/"+svc+".db is at migration 1") {
+			t.Errorf("migrate output lacks %s:\n%s", svc, out.String())
+		}
+	}
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs every test of Sanshi. On Debian it first installs and starts what the
+# tests need (PostgreSQL, Redis, Chromium) when they are missing, so a fresh
+# machine with Go needs nothing else. Extra arguments go to `go test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m== %s\033[0m\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+need=()
+command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v chromium >/dev/null || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null; then
+    say "installing ${need[*]} (Debian packages)"
+    as_root apt-get update -qq || say "apt-get update failed; trying the install anyway"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null \
+      || say "WARNING: could not install ${need[*]}; tests that need them will say SKIPPED"
+  else
+    say "WARNING: no apt-get; install ${need[*]} yourself or tests that need them will say SKIPPED"
+  fi
+fi
+
+# PostgreSQL: start the cluster if it is not running, and make sure the tests
+# can log in over TCP as the postgres user.
+if command -v pg_ctlcluster >/dev/null; then
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    say "starting PostgreSQL"
+    for v in $(ls /etc/postgresql 2>/dev/null); do as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start || true; done
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+  fi
+  url="${SANSHI_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
+  if ! psql "$url" -Atqc 'select 1' >/dev/null 2>&1; then
+    # A fresh Debian cluster wants a password over TCP: give the postgres
+    # user one for the tests.
+    as_root su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'sanshi-test'\"" >/dev/null 2>&1 || true
+    url="postgres://postgres:sanshi-test@127.0.0.1:5432/postgres?sslmode=disable"
+  fi
+  export SANSHI_TEST_POSTGRES="$url"
+fi
+
+# Redis: start it if nothing answers on 6379.
+if command -v redis-server >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  say "starting Redis"
+  as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null || true
+fi
+export REDIS_TEST_URL="${REDIS_TEST_URL:-redis://127.0.0.1:6379/15}"
+
+say "go vet"
+go vet ./...
+say "go test (race detector on)"
+go test -race -count=1 -timeout 15m "$@" ./...

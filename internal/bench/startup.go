@@ -27,7 +27,7 @@ import (
 // Startup measures exec-to-registered time and idle RSS of each service over
 // runs starts, then `sanshi dev` to all-ready and the idle RSS of its
 // children. exe is the sanshi binary.
-func Startup(ctx context.Context, exe string, services []string, runs int, out io.Writer) error {
+func Startup(ctx context.Context, exe string, services []string, runs int, out, progress io.Writer) error {
 	tmp, err := os.MkdirTemp("", "sanshi-bench-")
 	if err != nil {
 		return err
@@ -37,7 +37,7 @@ func Startup(ctx context.Context, exe string, services []string, runs int, out i
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "starting an embedded etcd for the measurement…\n")
+	fmt.Fprintf(progress, "starting an embedded etcd for the measurement…\n")
 	node, err := etcdnode.Start(ctx, filepath.Join(tmp, "etcd"), etcdAddr)
 	if err != nil {
 		return err
@@ -54,7 +54,7 @@ func Startup(ctx context.Context, exe string, services []string, runs int, out i
 		var times []time.Duration
 		var rss int64
 		for i := 0; i < runs; i++ {
-			fmt.Fprintf(out, "\r%-8s run %d/%d…", svc, i+1, runs)
+			fmt.Fprintf(progress, "\r%-8s run %d/%d… ", svc, i+1, runs)
 			d, r, err := oneStart(ctx, cli, exe, svc, etcdAddr, tmp, i == runs-1)
 			if err != nil {
 				return fmt.Errorf("%s: %w", svc, err)
@@ -65,9 +65,10 @@ func Startup(ctx context.Context, exe string, services []string, runs int, out i
 			}
 		}
 		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-		fmt.Fprintf(out, "\r%-8s %5d %12s %12s %12s %9.1f MB\n", svc, runs, ms(times[0]), ms(times[len(times)/2]), ms(times[len(times)-1]), float64(rss)/(1<<20))
+		fmt.Fprintf(progress, "\r%30s\r", "")
+		fmt.Fprintf(out, "%-8s %5d %12s %12s %12s %9.1f MB\n", svc, runs, ms(times[0]), ms(times[len(times)/2]), ms(times[len(times)-1]), float64(rss)/(1<<20))
 	}
-	return platform(ctx, exe, tmp, out)
+	return platform(ctx, exe, tmp, out, progress)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
@@ -105,7 +106,7 @@ func oneStart(ctx context.Context, cli *clientv3.Client, exe, svc, etcdAddr, tmp
 
 // platform times `sanshi dev` from exec to its all-ready summary and reads
 // each child's idle RSS.
-func platform(ctx context.Context, exe, tmp string, out io.Writer) error {
+func platform(ctx context.Context, exe, tmp string, out, progress io.Writer) error {
 	var ports []string
 	for i := 0; i < 4; i++ {
 		a, err := FreeAddr()
@@ -119,7 +120,7 @@ func platform(ctx context.Context, exe, tmp string, out io.Writer) error {
 		"--console-port", ports[1], "--config-port", ports[2], "--etcd-port", ports[3])
 	pipe, _ := cmd.StdoutPipe()
 	cmd.Stderr = cmd.Stdout
-	fmt.Fprintf(out, "\nstarting `sanshi dev`…\n")
+	fmt.Fprintf(progress, "starting `sanshi dev`…\n")
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return err

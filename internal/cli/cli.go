@@ -239,5 +239,5 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	return bench.Startup(ctx, exe, names, *runs, stdout)
+	return bench.Startup(ctx, exe, names, *runs, stdout, stderr)
 }

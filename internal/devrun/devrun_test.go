@@ -20,11 +20,8 @@ import (
 )
 
 type platform struct {
-	cmd   *exec.Cmd
-	out   *testkit.SafeBuffer
-	ports map[string]string
-	dir   string
-	done  chan struct{}
+	*testkit.Proc
+	out *testkit.SafeBuffer
 }
 
 func port(t *testing.T) string {
@@ -36,21 +33,8 @@ func startDev(t *testing.T, dir string, ports map[string]string, extra ...string
 	t.Helper()
 	args := []string{"dev", "--data", dir, "--site-port", ports["site"], "--console-port", ports["console"],
 		"--config-port", ports["config"], "--etcd-port", ports["etcd"]}
-	cmd := exec.Command(testkit.Binary(t), append(args, extra...)...)
-	p := &platform{cmd: cmd, out: &testkit.SafeBuffer{}, ports: ports, dir: dir, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("sanshi dev output:\n%s", p.out.String())
-		}
-	})
-	return p
+	p := testkit.Start(t, "sanshi dev", append(args, extra...))
+	return &platform{Proc: p, out: p.Log}
 }
 
 func (p *platform) waitFor(t *testing.T, text string, within time.Duration) {
@@ -142,13 +126,8 @@ func TestDevRunsTheWholePlatform(t *testing.T) {
 	for _, in := range instances(t, ports["etcd"]) {
 		pids = append(pids, in.PID)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-p.done:
-	case <-time.After(60 * time.Second):
-		t.Fatal("sanshi dev did not stop within 60s of SIGINT")
-	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+	p.Signal(t, syscall.SIGINT, true)
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("exit code %d after SIGINT", code)
 	}
 	for _, pid := range pids {
@@ -170,8 +149,7 @@ func TestDevRunsTheWholePlatform(t *testing.T) {
 	if string(tok1) != string(tok2) || len(tok1) == 0 {
 		t.Fatal("second run did not reuse the data folder")
 	}
-	_ = p2.cmd.Process.Signal(syscall.SIGINT)
-	<-p2.done
+	p2.Signal(t, syscall.SIGINT, true)
 }
 
 func TestDevRefusesABusyPort(t *testing.T) {

@@ -135,11 +135,19 @@ func Serve(t testing.TB, e *Etcd, service string, env ...string) *Proc {
 // StartServe starts the process without waiting for it.
 func StartServe(t testing.TB, e *Etcd, service, id string, env ...string) *Proc {
 	t.Helper()
-	cmd := exec.Command(Binary(t), "serve", service)
-	cmd.Env = append(os.Environ(), "SANSHI_REGISTRY="+e.Addr, "SANSHI_DATA_DIR="+t.TempDir(),
-		"SANSHI_INSTANCE_ID="+id, "SANSHI_LOG_FORMAT=json", "SANSHI_MGMT_TOKEN=test-token-0123456789")
-	cmd.Env = append(cmd.Env, env...)
-	p := &Proc{Cmd: cmd, ID: id, Log: &SafeBuffer{}, done: make(chan struct{})}
+	base := []string{"SANSHI_REGISTRY=" + e.Addr, "SANSHI_DATA_DIR=" + t.TempDir(),
+		"SANSHI_INSTANCE_ID=" + id, "SANSHI_LOG_FORMAT=json", "SANSHI_MGMT_TOKEN=test-token-0123456789"}
+	return Start(t, id, []string{"serve", service}, append(base, env...)...)
+}
+
+// Start runs the sanshi binary with args and extra environment, capturing its
+// output; it is killed at the end of the test and its output shown if the
+// test failed.
+func Start(t testing.TB, name string, args []string, env ...string) *Proc {
+	t.Helper()
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	p := &Proc{Cmd: cmd, ID: name, Log: &SafeBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.Log, p.Log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -149,13 +157,13 @@ func StartServe(t testing.TB, e *Etcd, service, id string, env ...string) *Proc 
 		_ = cmd.Process.Kill()
 		<-p.done
 		if t.Failed() {
-			t.Logf("log of %s:\n%s", id, p.Log.String())
+			t.Logf("output of %s:\n%s", name, p.Log.String())
 		}
 	})
 	return p
 }
 
-// Signal sends sig and, with wait, waits up to 20 s for the exit.
+// Signal sends sig and, with wait, waits up to 60 s for the exit.
 func (p *Proc) Signal(t testing.TB, sig syscall.Signal, wait bool) {
 	t.Helper()
 	_ = p.Cmd.Process.Signal(sig)
@@ -164,8 +172,8 @@ func (p *Proc) Signal(t testing.TB, sig syscall.Signal, wait bool) {
 	}
 	select {
 	case <-p.done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s did not exit after %v", p.ID, sig)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s did not exit within 60s of %v", p.ID, sig)
 	}
 }
 

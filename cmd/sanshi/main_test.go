@@ -5,8 +5,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"sanshi/internal/chassis/registry"
 	"sanshi/internal/cli"
+	"sanshi/internal/testkit"
 )
 
 func noEnv(string) string { return "" }
@@ -61,5 +64,28 @@ func TestMigrateAppliesEachServiceSchema(t *testing.T) {
 		if !strings.Contains(out.String(), svc+": database sqlite:"+dir+"/"+svc+".db is at migration 1") {
 			t.Errorf("migrate output lacks %s:\n%s", svc, out.String())
 		}
+	}
+}
+
+func TestRegistryCommandServesEtcd(t *testing.T) {
+	addr := testkit.FreeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out testkit.SafeBuffer
+	go func() { done <- run(ctx, []string{"registry", "--data", t.TempDir(), "--listen", addr}, noEnv, &out, &out) }()
+	testkit.Eventually(t, 20*time.Second, "etcd serving", func() bool { return strings.Contains(out.String(), "serving on") })
+	cli, err := registry.Connect([]string{addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer pcancel()
+	if _, err := cli.Put(pctx, "/sanshi/probe", "1"); err != nil {
+		t.Fatalf("put through the standalone registry: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("registry exited with %v", err)
 	}
 }

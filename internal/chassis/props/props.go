@@ -4,7 +4,6 @@
 package props
 
 import (
-	"sort"
 	"strings"
 	"sync"
 )
@@ -50,6 +49,13 @@ func (p *Props) SetCenter(values map[string]string, revision string) {
 	defer p.mu.Unlock()
 	p.layers[Center] = clone(values)
 	p.revision = revision
+}
+
+// CenterValues returns a copy of what came from the config center.
+func (p *Props) CenterValues() map[string]string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return clone(p.layers[Center])
 }
 
 // Revision is the config center revision applied, or "".
@@ -116,16 +122,6 @@ func (p *Props) Effective() map[string]string {
 		out[k] = MaskValue(k, v)
 	}
 	return out
-}
-
-// Keys lists the keys with an effective value.
-func (p *Props) Keys() []string {
-	var ks []string
-	for k := range p.Effective() {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 var secretWords = []string{"password", "secret", "token", "key", "credential", "private"}

@@ -63,6 +63,7 @@ type Runtime struct {
 	Registrar *registry.Registrar
 	ready     atomic.Bool
 	draining  atomic.Bool
+	onConfig  []func(changed []string)
 }
 
 // Draining reports whether the instance is shutting down.
@@ -132,6 +133,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 		Info:      func() map[string]any { return info(rt, started) },
 		Checks:    checks(rt),
 		Readiness: rt.readiness,
+		Refresh:   func(ctx context.Context) (any, error) { return rt.refreshConfig(ctx) },
 		Audit:     logs.Logger("management"),
 	}
 	public := &http.Server{Handler: httpx.Middleware(handler, logs.Logger("http.access"), httpMetrics, spec.Edge),
@@ -141,6 +143,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	go func() { serveErr <- public.Serve(pub) }()
 	go func() { serveErr <- management.Serve(mgl) }()
 
+	go rt.watchConfig(bg)
 	rt.Registrar.Start(bg)
 	rt.ready.Store(true)
 	log.Info("started", "address", inst.Address, "management", inst.MgmtAddress, "version", boot.Version,

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"sanshi/internal/chassis/configstore"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/registry"
 	"sanshi/internal/testkit"
@@ -290,5 +293,53 @@ func TestBadEnvironmentStopsWithAMessage(t *testing.T) {
 		if !strings.Contains(string(out), c.name+":") || strings.Contains(string(out), "pw@") {
 			t.Fatalf("%s: message should name %s (and hide secrets): %s", c.env, c.name, out)
 		}
+	}
+}
+
+func TestConfigFromTheRegistryStoreIsAppliedAtOnce(t *testing.T) {
+	e := testkit.StartEtcd(t)
+	p := testkit.Serve(t, e, "order", "SANSHI_PROFILES=prod,a")
+	mg := "http://" + p.Instance.MgmtAddress
+	cli := e.Client(t)
+	put := func(rev string, sources map[string]map[string]string) {
+		ops := []clientv3.Op{}
+		for name, vals := range sources {
+			b, _ := json.Marshal(vals)
+			ops = append(ops, clientv3.OpPut(configstore.SourcesPrefix+name, string(b)))
+		}
+		meta, _ := json.Marshal(configstore.Meta{Revision: rev, AppliedAt: time.Now()})
+		ops = append(ops, clientv3.OpPut(configstore.MetaKey, string(meta)))
+		if _, err := cli.Txn(context.Background()).Then(ops...).Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("c0ffee1", map[string]map[string]string{
+		"application":      {"order.payment-timeout": "15m", "site.name": "Sanshi"},
+		"application-prod": {"site.name": "三拾众筹"},
+		"order":            {"order.payment-timeout": "20m", "cashier.secret": "s3cr3t-value"},
+		"order-a":          {"order.payment-timeout": "25m"},
+		"order-b":          {"order.payment-timeout": "99m"},
+		"project-prod":     {"project.page-size": "24"},
+	})
+	var env struct{ Effective map[string]string }
+	took := testkit.Eventually(t, 2*time.Second, "config applied", func() bool {
+		_, body := testkit.Do(t, "GET", mg+"/actuator/env", "", nil)
+		json.Unmarshal(body, &env)
+		return env.Effective["order.payment-timeout"] == "25m"
+	})
+	t.Logf("config commit applied on the instance %s after the store write", took)
+	if env.Effective["site.name"] != "三拾众筹" || env.Effective["project.page-size"] != "" || env.Effective["cashier.secret"] != "******" {
+		t.Fatalf("effective config: %v", env.Effective)
+	}
+	testkit.Eventually(t, 2*time.Second, "revision in the registry record", func() bool {
+		return testkit.WaitRegistered(t, e, "order", p.ID, 0, time.Second).ConfigRevision == "c0ffee1"
+	})
+	_, body := testkit.Do(t, "GET", mg+"/actuator/info", "", nil)
+	if !strings.Contains(string(body), `"config_revision":"c0ffee1"`) {
+		t.Fatalf("info: %s", body)
+	}
+	code, body := testkit.Do(t, "POST", mg+"/actuator/refresh", token, nil)
+	if code != 200 || !strings.Contains(string(body), `"revision":"c0ffee1"`) {
+		t.Fatalf("refresh: %d %s", code, body)
 	}
 }

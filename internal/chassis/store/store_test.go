@@ -102,7 +102,7 @@ func TestConcurrentTransactions(t *testing.T) {
 					for i := 0; i < 25; i++ {
 						err := db.Tx(ctx, func(tx *sql.Tx) error {
 							var q int
-							if err := tx.QueryRow(`SELECT qty FROM items WHERE id = 7`+forUpdate(dialect)).Scan(&q); err != nil {
+							if err := tx.QueryRow(`SELECT qty FROM items WHERE id = 7` + forUpdate(dialect)).Scan(&q); err != nil {
 								return err
 							}
 							_, err := tx.Exec(`UPDATE items SET qty = $1 WHERE id = 7`, q+1)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/httpx"
@@ -76,7 +77,7 @@ func (g *Gateway) match(path string) (Route, bool) {
 // hopHeaders are connection-level headers never forwarded (RFC 9110 §7.6.1),
 // plus the identity header, which only the gateway may set.
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", httpx.HeaderIdentity}
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", auth.Header}
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route, ok := g.match(r.URL.Path)
@@ -98,7 +99,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, h := range hopHeaders {
 		hdr.Del(h)
 	}
-	hdr.Set("X-Forwarded-For", clientIP(r))
+	hdr.Set("X-Forwarded-For", httpx.PeerIP(r))
 	ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
 	defer cancel()
 	resp, err := g.client.Do(ctx, httpclient.Request{Service: route.Service, Method: r.Method,
@@ -116,14 +117,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
-}
-
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
 }
 
 func (g *Gateway) home(w http.ResponseWriter, r *http.Request) {

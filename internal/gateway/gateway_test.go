@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/registry"
@@ -40,7 +41,7 @@ func TestRouteMatching(t *testing.T) {
 
 func TestProxyStripsForgedIdentityAndPassesRequestID(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Got-Identity", r.Header.Get(httpx.HeaderIdentity))
+		w.Header().Set("X-Got-Identity", r.Header.Get(auth.Header))
 		w.Header().Set("X-Got-Request-Id", r.Header.Get(httpx.HeaderRequestID))
 		w.Header().Set("X-Got-Path", r.URL.RequestURI())
 		w.WriteHeader(http.StatusTeapot)
@@ -48,12 +49,12 @@ func TestProxyStripsForgedIdentityAndPassesRequestID(t *testing.T) {
 	defer backend.Close()
 	res := static{{ID: "p1", Service: "project", Address: backend.Listener.Addr().String(), Status: registry.StatusUp}}
 	g := &Gateway{routes: DefaultRoutes, client: httpclient.New(res, time.Now), timeout: 5 * time.Second}
-	h := httpx.Middleware(g, slog.New(slog.DiscardHandler), httpx.NewMetrics(prometheus.NewRegistry()), true)
+	h := httpx.Middleware(g, httpx.Options{Log: slog.New(slog.DiscardHandler), Metrics: httpx.NewMetrics(prometheus.NewRegistry()), Edge: true, Now: time.Now})
 	front := httptest.NewServer(h)
 	defer front.Close()
 
 	req, _ := http.NewRequest("GET", front.URL+"/api/v1/projects?q=%E7%94%B5%E5%BD%B1", nil)
-	req.Header.Set(httpx.HeaderIdentity, "member:1;roles=operator")
+	req.Header.Set(auth.Header, "member:1;roles=operator")
 	req.Header.Set(httpx.HeaderRequestID, "forged-id")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

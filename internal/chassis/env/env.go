@@ -56,6 +56,7 @@ type Bootstrap struct {
 	DatabaseURL   Secret        `json:"database_url"`
 	RedisURL      Secret        `json:"redis_url"`
 	MgmtToken     Secret        `json:"mgmt_token"`
+	InternalKey   Secret        `json:"internal_key"`
 	LogLevel      slog.Level    `json:"log_level"`
 	LogFormat     string        `json:"log_format"`
 	DrainTimeout  time.Duration `json:"drain_timeout"`
@@ -80,6 +81,7 @@ var Vars = []Var{
 	{"DATABASE_URL", "sqlite:$SANSHI_DATA_DIR/<service>.db", "sqlite:PATH or postgres://user:pass@host/db"},
 	{"REDIS_URL", "(none)", "redis://host:6379/0 for shared cache and counters"},
 	{"SANSHI_MGMT_TOKEN", "(none: changes refused)", "token that management changes must carry (secret)"},
+	{"SANSHI_INTERNAL_KEY", "(none: a random key per process)", "key (32+ characters) that signs identities between services; the same on every instance (secret)"},
 	{"SANSHI_LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"SANSHI_LOG_FORMAT", "auto", "json, text, or auto (text on a terminal)"},
 	{"SANSHI_DRAIN_TIMEOUT", "10s", "how long a stopping instance finishes in-flight requests"},
@@ -102,6 +104,10 @@ func Parse(service, buildVersion string, getenv func(string) string) (Bootstrap,
 	b.DatabaseURL = NewSecret(p.dbURL("DATABASE_URL", "sqlite:"+filepath.Join(b.DataDir, service+".db")))
 	b.RedisURL = NewSecret(p.redisURL("REDIS_URL"))
 	b.MgmtToken = NewSecret(p.str("SANSHI_MGMT_TOKEN", ""))
+	b.InternalKey = NewSecret(p.str("SANSHI_INTERNAL_KEY", ""))
+	if k := b.InternalKey.Reveal(); k != "" && len(k) < 32 {
+		p.fail("SANSHI_INTERNAL_KEY", "at least 32 characters", "(hidden)")
+	}
 	b.LogLevel = p.level("SANSHI_LOG_LEVEL", slog.LevelInfo)
 	b.LogFormat = p.oneOf("SANSHI_LOG_FORMAT", "auto", "auto", "json", "text")
 	b.DrainTimeout = p.duration("SANSHI_DRAIN_TIMEOUT", 10*time.Second, 0, 10*time.Minute)

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/registry"
@@ -37,6 +38,9 @@ type Client struct {
 	peers    map[string]*peer // by address
 	// MaxAttempts bounds the instances one request may try.
 	MaxAttempts int
+	// Sign, when set, makes the signed identity header for a request from
+	// the identity in its context.
+	Sign func(ctx context.Context) string
 	// Filter, when set, further restricts the instances a request may use
 	// (the gateway uses it for colors).
 	Filter func(*http.Request, []registry.Instance) []registry.Instance
@@ -124,8 +128,8 @@ func (c *Client) send(ctx context.Context, p *peer, inst registry.Instance, req 
 	if id := httpx.RequestID(ctx); id != "" {
 		hr.Header.Set(httpx.HeaderRequestID, id)
 	}
-	if ident := httpx.Identity(ctx); ident != "" {
-		hr.Header.Set(httpx.HeaderIdentity, ident)
+	if c.Sign != nil {
+		hr.Header.Set(auth.Header, c.Sign(ctx))
 	}
 	p.begin()
 	start := c.now()

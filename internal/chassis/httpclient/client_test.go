@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/registry"
 )
@@ -23,7 +24,7 @@ func server(t *testing.T, status int, hits *atomic.Int64) registry.Instance {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		w.Header().Set("X-Seen-Request-Id", r.Header.Get(httpx.HeaderRequestID))
-		w.Header().Set("X-Seen-Identity", r.Header.Get(httpx.HeaderIdentity))
+		w.Header().Set("X-Seen-Identity", r.Header.Get(auth.Header))
 		w.WriteHeader(status)
 	}))
 	t.Cleanup(srv.Close)
@@ -103,13 +104,14 @@ func (o *orderedResolver) Instances(string) []registry.Instance {
 func TestPassesRequestIDAndIdentity(t *testing.T) {
 	var hits atomic.Int64
 	cl := New(static{server(t, 200, &hits)}, time.Now)
-	ctx := httpx.WithIdentity(httpx.WithRequestID(context.Background(), "req-1"), "member:42")
+	cl.Sign = func(ctx context.Context) string { return "signed:" + auth.From(ctx).Member }
+	ctx := auth.With(httpx.WithRequestID(context.Background(), "req-1"), auth.Identity{Member: "42"})
 	resp, err := cl.Do(ctx, Request{Service: "x", Method: "GET", Path: "/"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.Header.Get("X-Seen-Request-Id") != "req-1" || resp.Header.Get("X-Seen-Identity") != "member:42" {
+	if resp.Header.Get("X-Seen-Request-Id") != "req-1" || resp.Header.Get("X-Seen-Identity") != "signed:42" {
 		t.Fatalf("headers not passed: %v", resp.Header)
 	}
 }

@@ -10,26 +10,46 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
 )
 
-// Headers passed on every call between services.
-const (
-	HeaderRequestID = "X-Request-Id"
-	// HeaderIdentity carries the caller's verified identity between services.
-	HeaderIdentity = "X-Sanshi-Identity"
-)
+// identity is the verified identity of a request; a missing, forged or
+// expired header leaves it anonymous, with the peer's address.
+func identity(r *http.Request, o Options, log *slog.Logger) auth.Identity {
+	anon := auth.Identity{IP: PeerIP(r)}
+	h := r.Header.Get(auth.Header)
+	if h == "" || o.Signer == nil {
+		return anon
+	}
+	id, err := o.Signer.Verify(h, o.Now())
+	if err != nil {
+		log.Warn("identity header refused", "error", err, "remote", r.RemoteAddr)
+		return anon
+	}
+	return id
+}
+
+// PeerIP is the address of the connection's other end, without the port.
+func PeerIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+// HeaderRequestID is passed on every call between services.
+const HeaderRequestID = "X-Request-Id"
 
 type ctxKey int
 
-const (
-	requestIDKey ctxKey = iota
-	identityKey
-)
+const requestIDKey ctxKey = iota
 
 // WithRequestID returns ctx carrying id.
 func WithRequestID(ctx context.Context, id string) context.Context {
@@ -39,17 +59,6 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 // RequestID returns the request id in ctx, or "".
 func RequestID(ctx context.Context) string {
 	s, _ := ctx.Value(requestIDKey).(string)
-	return s
-}
-
-// WithIdentity returns ctx carrying the caller identity header value.
-func WithIdentity(ctx context.Context, identity string) context.Context {
-	return context.WithValue(ctx, identityKey, identity)
-}
-
-// Identity returns the identity header value in ctx, or "".
-func Identity(ctx context.Context) string {
-	s, _ := ctx.Value(identityKey).(string)
 	return s
 }
 
@@ -127,17 +136,28 @@ func (r *Recorder) Flush() {
 // Unwrap gives http.ResponseController the underlying writer.
 func (r *Recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// Options configure Middleware.
+type Options struct {
+	Log     *slog.Logger
+	Metrics *Metrics
+	// Signer verifies the identity header; nil trusts no identity.
+	Signer *auth.Signer
+	Now    func() time.Time
+	// Edge marks the public entry (the gateway): nothing a client sends is
+	// trusted, so the request id is always made here and any identity
+	// header is dropped.
+	Edge bool
+}
+
 // Middleware wraps a service's public handler: it takes or makes the request
-// id, carries the identity header into the context, recovers panics as 500s,
-// and writes one access-log line and the metrics for every request.
-//
-// At the edge (the gateway) nothing a client sends is trusted: the request id
-// is always generated and any identity header is dropped.
-func Middleware(next http.Handler, log *slog.Logger, m *Metrics, edge bool) http.Handler {
+// id, verifies the signed identity header into the context, recovers panics
+// as 500s, and writes one access-log line and the metrics for every request.
+func Middleware(next http.Handler, o Options) http.Handler {
+	log, m := o.Log, o.Metrics
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		if edge {
-			r.Header.Del(HeaderIdentity)
+		if o.Edge {
+			r.Header.Del(auth.Header)
 			r.Header.Del(HeaderRequestID)
 		}
 		id := r.Header.Get(HeaderRequestID)
@@ -147,9 +167,7 @@ func Middleware(next http.Handler, log *slog.Logger, m *Metrics, edge bool) http
 		}
 		w.Header().Set(HeaderRequestID, id)
 		ctx := WithRequestID(r.Context(), id)
-		if ident := r.Header.Get(HeaderIdentity); ident != "" {
-			ctx = WithIdentity(ctx, ident)
-		}
+		ctx = auth.With(ctx, identity(r, o, log))
 		r = r.WithContext(ctx)
 		rec := &Recorder{ResponseWriter: w}
 		defer func() {

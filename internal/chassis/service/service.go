@@ -5,6 +5,7 @@ package service
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"sanshi/internal/buildinfo"
+	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/env"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpclient"
@@ -56,6 +58,7 @@ type Runtime struct {
 	Etcd      *clientv3.Client
 	Discovery *registry.Discovery
 	Client    *httpclient.Client
+	Signer    *auth.Signer
 	Props     *props.Props
 	Metrics   prometheus.Registerer
 	Now       func() time.Time
@@ -101,6 +104,12 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	defer stopBG()
 	go rt.Discovery.Run(bg)
 	rt.Client = httpclient.New(rt.Discovery, rt.Now)
+	rt.Signer = signer(boot, log)
+	rt.Client.Sign = func(ctx context.Context) string {
+		id := auth.From(ctx)
+		id.Service = spec.Name
+		return rt.Signer.Sign(id, rt.Now())
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -136,7 +145,8 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 		Refresh:   func(ctx context.Context) (any, error) { return rt.refreshConfig(ctx) },
 		Audit:     logs.Logger("management"),
 	}
-	public := &http.Server{Handler: httpx.Middleware(handler, logs.Logger("http.access"), httpMetrics, spec.Edge),
+	public := &http.Server{Handler: httpx.Middleware(handler, httpx.Options{Log: logs.Logger("http.access"),
+		Metrics: httpMetrics, Signer: rt.Signer, Now: rt.Now, Edge: spec.Edge}),
 		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	management := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 2)
@@ -232,6 +242,18 @@ func info(rt *Runtime, started time.Time) map[string]any {
 		"config_revision": rt.Props.Revision(), "address": inst.Address, "management_address": inst.MgmtAddress,
 		"pid": inst.PID,
 	}
+}
+
+// signer uses SANSHI_INTERNAL_KEY, or a random key that only this process
+// knows (then no other service's identity is accepted, which is safe).
+func signer(boot env.Bootstrap, log *slog.Logger) *auth.Signer {
+	if boot.InternalKey.Set() {
+		return auth.NewSigner(boot.InternalKey.Reveal())
+	}
+	log.Warn("SANSHI_INTERNAL_KEY is not set: identities from other services will be refused")
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return auth.NewSigner(string(b[:]))
 }
 
 // OpenDB opens the service's database and applies its migrations.

@@ -191,7 +191,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 			return err
 		}
 		var n int
-		err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n)
+		err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE component = $1`, name).Scan(&n)
 		db.Close()
 		if err != nil {
 			return err

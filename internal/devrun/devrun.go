@@ -40,7 +40,11 @@ func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.W
 	if err := checkPorts(o); err != nil {
 		return err
 	}
-	token, err := mgmtToken(dir)
+	token, err := secretFile(dir, "mgmt-token")
+	if err != nil {
+		return err
+	}
+	internalKey, err := secretFile(dir, "internal-key")
 	if err != nil {
 		return err
 	}
@@ -54,12 +58,13 @@ func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.W
 	out.system("registry (embedded etcd) ready at %s", node.ClientURL)
 
 	base := childEnv(os.Environ(), map[string]string{
-		"SANSHI_REGISTRY":   fmt.Sprintf("127.0.0.1:%d", o.EtcdPort),
-		"SANSHI_DATA_DIR":   dir,
-		"SANSHI_MGMT_TOKEN": token,
-		"SANSHI_PROFILES":   "dev",
-		"SANSHI_LOG_FORMAT": "json",
-		"SANSHI_LOG_LEVEL":  getenvOr(getenv, "SANSHI_LOG_LEVEL", "info"),
+		"SANSHI_REGISTRY":     fmt.Sprintf("127.0.0.1:%d", o.EtcdPort),
+		"SANSHI_DATA_DIR":     dir,
+		"SANSHI_MGMT_TOKEN":   token,
+		"SANSHI_INTERNAL_KEY": internalKey,
+		"SANSHI_PROFILES":     "dev",
+		"SANSHI_LOG_FORMAT":   "json",
+		"SANSHI_LOG_LEVEL":    getenvOr(getenv, "SANSHI_LOG_LEVEL", "info"),
 	})
 	var groups [][]*child
 	for _, svc := range Order {
@@ -159,9 +164,9 @@ func checkPorts(o Options) error {
 	return nil
 }
 
-// mgmtToken reads the data folder's management token, creating it once.
-func mgmtToken(dir string) (string, error) {
-	path := filepath.Join(dir, "mgmt-token")
+// secretFile reads a random secret kept in the data folder, creating it once.
+func secretFile(dir, name string) (string, error) {
+	path := filepath.Join(dir, name)
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
 		return strings.TrimSpace(string(b)), nil
 	}

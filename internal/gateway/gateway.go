@@ -42,7 +42,7 @@ func Spec() service.Spec {
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
-	g := &Gateway{routes: DefaultRoutes, client: rt.Client, timeout: 30 * time.Second}
+	g := &Gateway{routes: DefaultRoutes, client: rt.Client, timeout: 30 * time.Second, sessions: NewSessions(rt.Client, rt.Now)}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", g)
 	mux.HandleFunc("GET /{$}", g.home)
@@ -54,9 +54,10 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 
 // Gateway proxies API calls to services.
 type Gateway struct {
-	routes  []Route
-	client  *httpclient.Client
-	timeout time.Duration
+	routes   []Route
+	client   *httpclient.Client
+	timeout  time.Duration
+	sessions *Sessions
 }
 
 // match returns the route for path: the longest prefix that ends at a path
@@ -85,6 +86,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		errs.Write(w, errs.E(errs.NotFound, "no API at %s", r.URL.Path))
 		return
 	}
+	r, token, err := g.identify(r)
+	if err != nil {
+		errs.Write(w, err)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -109,6 +115,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+	if r.Method == http.MethodDelete && r.URL.Path == "/api/v1/sessions/current" && resp.StatusCode == http.StatusNoContent {
+		g.sessions.Forget(token)
+	}
 	for k, vs := range resp.Header {
 		w.Header()[k] = vs
 	}

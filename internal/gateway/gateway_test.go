@@ -48,7 +48,7 @@ func TestProxyStripsForgedIdentityAndPassesRequestID(t *testing.T) {
 	}))
 	defer backend.Close()
 	res := static{{ID: "p1", Service: "project", Address: backend.Listener.Addr().String(), Status: registry.StatusUp}}
-	g := &Gateway{routes: DefaultRoutes, client: httpclient.New(res, time.Now), timeout: 5 * time.Second}
+	g := &Gateway{routes: DefaultRoutes, client: httpclient.New(res, time.Now), timeout: 5 * time.Second, sessions: NewSessions(nil, time.Now)}
 	h := httpx.Middleware(g, httpx.Options{Log: slog.New(slog.DiscardHandler), Metrics: httpx.NewMetrics(prometheus.NewRegistry()), Edge: true, Now: time.Now})
 	front := httptest.NewServer(h)
 	defer front.Close()

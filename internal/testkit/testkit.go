@@ -132,11 +132,15 @@ func Serve(t testing.TB, e *Etcd, service string, env ...string) *Proc {
 	return p
 }
 
+// InternalKey signs identities between the services a test starts.
+const InternalKey = "test-internal-key-0123456789abcdef0123456789"
+
 // StartServe starts the process without waiting for it.
 func StartServe(t testing.TB, e *Etcd, service, id string, env ...string) *Proc {
 	t.Helper()
 	base := []string{"SANSHI_REGISTRY=" + e.Addr, "SANSHI_DATA_DIR=" + t.TempDir(),
-		"SANSHI_INSTANCE_ID=" + id, "SANSHI_LOG_FORMAT=json", "SANSHI_MGMT_TOKEN=test-token-0123456789"}
+		"SANSHI_INSTANCE_ID=" + id, "SANSHI_LOG_FORMAT=json", "SANSHI_MGMT_TOKEN=test-token-0123456789",
+		"SANSHI_INTERNAL_KEY=" + InternalKey}
 	return Start(t, id, []string{"serve", service}, append(base, env...)...)
 }
 

@@ -29,6 +29,7 @@ import (
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/logging"
 	"sanshi/internal/chassis/mgmt"
+	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/props"
 	"sanshi/internal/chassis/registry"
 	"sanshi/internal/chassis/store"
@@ -59,9 +60,11 @@ type Runtime struct {
 	Discovery *registry.Discovery
 	Client    *httpclient.Client
 	Signer    *auth.Signer
-	Props     *props.Props
-	Metrics   prometheus.Registerer
-	Now       func() time.Time
+	// Outbox delivers messages to other services (nil without a database).
+	Outbox  *outbox.Outbox
+	Props   *props.Props
+	Metrics prometheus.Registerer
+	Now     func() time.Time
 	// Self is the instance record once listening; Registrar announces it.
 	Registrar *registry.Registrar
 	ready     atomic.Bool
@@ -115,6 +118,11 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rt.Metrics = reg
 	httpMetrics := httpx.NewMetrics(reg)
+
+	if rt.DB != nil {
+		rt.Outbox = outbox.New(rt.DB, rt.Client, logs.Logger("outbox"), rt.Now)
+		go rt.Outbox.Run(bg)
+	}
 
 	handler, err := spec.Build(ctx, rt)
 	if err != nil {
@@ -262,7 +270,12 @@ func OpenDB(ctx context.Context, spec Spec, url string, log *slog.Logger) (*stor
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL (%s): %w", env.MaskURL(url), err)
 	}
-	n, err := store.Migrate(ctx, db, spec.Migrations)
+	n, err := store.Migrate(ctx, db, spec.Name, spec.Migrations)
+	if err == nil {
+		var m int
+		m, err = store.Migrate(ctx, db, "outbox", outbox.Migrations())
+		n += m
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: migrate: %w", spec.Name, err)

@@ -4,7 +4,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base32"
 	"fmt"
 	"io/fs"
 	"os"
@@ -69,6 +71,34 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	return db, nil
 }
+
+// TimeFormat stores times as fixed-width UTC text, so that they sort and
+// compare as text the same way on SQLite and PostgreSQL.
+const TimeFormat = "2006-01-02T15:04:05.000000Z"
+
+// TS formats t for storage.
+func TS(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// ParseTS reads a stored time; the zero time for "".
+func ParseTS(s string) time.Time {
+	t, _ := time.Parse(TimeFormat, s)
+	return t
+}
+
+// NewID returns a random, roughly time-ordered id of 20 lowercase
+// characters, safe in URLs.
+func NewID() string {
+	var b [12]byte
+	ms := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:])
+	return strings.ToLower(idEncoding.EncodeToString(b[:]))[:20]
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // Tx runs fn in a transaction, committing when fn returns nil.
 func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -141,11 +171,12 @@ func LoadMigrations(fsys fs.FS, dialect string) ([]Migration, error) {
 	return out, nil
 }
 
-// Migrate applies the migrations not yet applied, each in its own
-// transaction, and returns how many it applied. Several instances starting at
-// once are serialised by a lock (an advisory lock on PostgreSQL, the write
-// lock on SQLite).
-func Migrate(ctx context.Context, db *DB, fsys fs.FS) (int, error) {
+// Migrate applies the migrations of component (a service, or a chassis part
+// such as the outbox) not yet applied, each in its own transaction, and
+// returns how many it applied. Several instances starting at once are
+// serialised by a lock (an advisory lock on PostgreSQL, the write lock on
+// SQLite).
+func Migrate(ctx context.Context, db *DB, component string, fsys fs.FS) (int, error) {
 	migs, err := LoadMigrations(fsys, db.Dialect)
 	if err != nil {
 		return 0, err
@@ -162,7 +193,8 @@ func Migrate(ctx context.Context, db *DB, fsys fs.FS) (int, error) {
 		defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(7210301)`)
 	}
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,
+		PRIMARY KEY (component, version))`); err != nil {
 		return 0, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	applied := 0
@@ -172,7 +204,7 @@ func Migrate(ctx context.Context, db *DB, fsys fs.FS) (int, error) {
 			return applied, err
 		}
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.Version).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE component = $1 AND version = $2`, component, m.Version).Scan(&n); err != nil {
 			tx.Rollback()
 			return applied, err
 		}
@@ -184,8 +216,8 @@ func Migrate(ctx context.Context, db *DB, fsys fs.FS) (int, error) {
 			tx.Rollback()
 			return applied, fmt.Errorf("migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-			m.Version, m.Name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ($1, $2, $3, $4)`,
+			component, m.Version, m.Name, TS(time.Now())); err != nil {
 			tx.Rollback()
 			return applied, err
 		}

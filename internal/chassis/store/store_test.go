@@ -43,11 +43,11 @@ func TestMigrationsOnBothDialects(t *testing.T) {
 	for dialect, db := range openBoth(t) {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			n, err := Migrate(ctx, db, migrations)
+			n, err := Migrate(ctx, db, "test", migrations)
 			if err != nil || n != 2 {
 				t.Fatalf("first migrate: %d %v", n, err)
 			}
-			n, err = Migrate(ctx, db, migrations)
+			n, err = Migrate(ctx, db, "test", migrations)
 			if err != nil || n != 0 {
 				t.Fatalf("second migrate must apply nothing: %d %v", n, err)
 			}
@@ -70,7 +70,7 @@ func TestBadMigrationIsReportedAndNotRecorded(t *testing.T) {
 	for dialect, db := range openBoth(t) {
 		t.Run(dialect, func(t *testing.T) {
 			bad := fstest.MapFS{"001_ok.sql": {Data: []byte(`CREATE TABLE a (x INTEGER);`)}, "002_bad.sql": {Data: []byte(`CREATE TABLE oops (;`)}}
-			n, err := Migrate(context.Background(), db, bad)
+			n, err := Migrate(context.Background(), db, "test", bad)
 			if err == nil || !strings.Contains(err.Error(), "002_bad") || n != 1 {
 				t.Fatalf("expected the bad migration named: %d %v", n, err)
 			}
@@ -89,7 +89,7 @@ func TestConcurrentTransactions(t *testing.T) {
 	for dialect, db := range openBoth(t) {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			if _, err := Migrate(ctx, db, migrations); err != nil {
+			if _, err := Migrate(ctx, db, "test", migrations); err != nil {
 				t.Fatal(err)
 			}
 			db.Exec(`INSERT INTO items (id, name, qty) VALUES (7, 'counter', 0)`)

@@ -1,0 +1,221 @@
+package member
+
+import (
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/errs"
+)
+
+// Member is an account. Roles always include backer.
+type Member struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Nickname  string    `json:"nickname"`
+	Bio       string    `json:"bio"`
+	AvatarURL string    `json:"avatar_url,omitempty"`
+	Roles     []string  `json:"roles"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Public is what anyone may see of a member.
+type Public struct {
+	ID        string `json:"id"`
+	Nickname  string `json:"nickname"`
+	Bio       string `json:"bio"`
+	AvatarURL string `json:"avatar_url,omitempty"`
+}
+
+// Public returns the public profile.
+func (m Member) Public() Public {
+	return Public{ID: m.ID, Nickname: m.Nickname, Bio: m.Bio, AvatarURL: m.AvatarURL}
+}
+
+// SignUp is a sign-up request.
+type SignUp struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Nickname string `json:"nickname"`
+}
+
+// Normalize trims what people type by accident and lower-cases the email.
+func (s *SignUp) Normalize() {
+	s.Email = strings.ToLower(strings.TrimSpace(s.Email))
+	s.Nickname = strings.TrimSpace(s.Nickname)
+}
+
+// Validate checks every field and reports each problem.
+func (s SignUp) Validate() error {
+	f := map[string]string{}
+	if msg := checkEmail(s.Email); msg != "" {
+		f["email"] = msg
+	}
+	switch n := utf8.RuneCountInString(s.Password); {
+	case n < 8:
+		f["password"] = "at least 8 characters"
+	case n > 128:
+		f["password"] = "at most 128 characters"
+	}
+	if msg := checkText(s.Nickname, 1, 32); msg != "" {
+		f["nickname"] = msg
+	}
+	return fieldErr(f)
+}
+
+func checkEmail(e string) string {
+	if e == "" {
+		return "required"
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || len(e) > 254 || !strings.Contains(e[strings.LastIndexByte(e, '@'):], ".") {
+		return "not a valid e-mail address"
+	}
+	return ""
+}
+
+// checkText requires min..max characters (any script) and no control characters.
+func checkText(s string, min, max int) string {
+	n := utf8.RuneCountInString(s)
+	switch {
+	case n == 0 && min > 0:
+		return "required"
+	case n < min:
+		return "too short"
+	case n > max:
+		return "at most " + itoa(max) + " characters"
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' {
+			return "contains control characters"
+		}
+	}
+	return ""
+}
+
+// ProfilePatch changes a profile; nil fields stay.
+type ProfilePatch struct {
+	Nickname *string `json:"nickname"`
+	Bio      *string `json:"bio"`
+}
+
+// Validate checks the fields that are set.
+func (p ProfilePatch) Validate() error {
+	f := map[string]string{}
+	if p.Nickname != nil {
+		*p.Nickname = strings.TrimSpace(*p.Nickname)
+		if msg := checkText(*p.Nickname, 1, 32); msg != "" {
+			f["nickname"] = msg
+		}
+	}
+	if p.Bio != nil {
+		if msg := checkText(*p.Bio, 0, 500); msg != "" {
+			f["bio"] = msg
+		}
+	}
+	return fieldErr(f)
+}
+
+// Address is a shipping address.
+type Address struct {
+	ID        string    `json:"id"`
+	Recipient string    `json:"recipient"`
+	Phone     string    `json:"phone"`
+	Province  string    `json:"province"`
+	City      string    `json:"city"`
+	District  string    `json:"district"`
+	Detail    string    `json:"detail"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+var phonePattern = regexp.MustCompile(`^\+?[0-9][0-9 -]{5,19}$`)
+
+// Validate checks every field of a new address.
+func (a *Address) Validate() error {
+	for _, p := range []*string{&a.Recipient, &a.Phone, &a.Province, &a.City, &a.District, &a.Detail} {
+		*p = strings.TrimSpace(*p)
+	}
+	f := map[string]string{}
+	for name, v := range map[string]string{"recipient": a.Recipient, "province": a.Province, "city": a.City, "district": a.District} {
+		if msg := checkText(v, 1, 32); msg != "" {
+			f[name] = msg
+		}
+	}
+	if msg := checkText(a.Detail, 1, 200); msg != "" {
+		f["detail"] = msg
+	}
+	if !phonePattern.MatchString(a.Phone) {
+		f["phone"] = "a phone number such as 13800138000"
+	}
+	return fieldErr(f)
+}
+
+// MaxAddresses bounds a member's address book.
+const MaxAddresses = 20
+
+// Login throttling: failures counted over a window, per account and per
+// client address.
+const (
+	ThrottleWindow     = 15 * time.Minute
+	MaxFailuresAccount = 5
+	MaxFailuresAddress = 20
+	SessionLifetime    = 30 * 24 * time.Hour
+	SessionCookie      = "sanshi_session"
+)
+
+// Throttled decides whether a login may be tried, given the times of recent
+// failures (oldest first) for the account and the address. It returns how
+// long to wait when not.
+func Throttled(now time.Time, account, address []time.Time) (bool, time.Duration) {
+	wait := func(fails []time.Time, max int) time.Duration {
+		var recent []time.Time
+		for _, t := range fails {
+			if now.Sub(t) < ThrottleWindow {
+				recent = append(recent, t)
+			}
+		}
+		if len(recent) < max {
+			return 0
+		}
+		// Allowed again once the oldest counted failure leaves the window.
+		return recent[len(recent)-max].Add(ThrottleWindow).Sub(now)
+	}
+	w := max(wait(account, MaxFailuresAccount), wait(address, MaxFailuresAddress))
+	return w > 0, w
+}
+
+// WithRole adds role to roles once, keeping backer first.
+func WithRole(roles []string, role string) []string {
+	if slices.Contains(roles, role) {
+		return roles
+	}
+	return append(slices.Clone(roles), role)
+}
+
+// ValidRole reports whether role can be granted.
+func ValidRole(role string) bool {
+	return role == auth.RoleCreator || role == auth.RoleOperator || role == auth.RoleBacker
+}
+
+func fieldErr(f map[string]string) error {
+	if len(f) == 0 {
+		return nil
+	}
+	return errs.Fields(f)
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}

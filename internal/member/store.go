@@ -1,0 +1,312 @@
+package member
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/store"
+)
+
+// Store is the member service's storage.
+type Store struct {
+	db *store.DB
+}
+
+// NewStore uses db.
+func NewStore(db *store.DB) *Store { return &Store{db: db} }
+
+const memberCols = `id, email, nickname, bio, avatar, roles, created_at`
+
+func scanMember(row interface{ Scan(...any) error }) (Member, error) {
+	var m Member
+	var roles, created, avatar string
+	if err := row.Scan(&m.ID, &m.Email, &m.Nickname, &m.Bio, &avatar, &roles, &created); err != nil {
+		return m, err
+	}
+	m.Roles = strings.Split(roles, ",")
+	m.CreatedAt = store.ParseTS(created)
+	if avatar != "" {
+		m.AvatarURL = "/api/v1/members/" + m.ID + "/avatar"
+	}
+	return m, nil
+}
+
+// Create stores a new member; a taken e-mail is a duplicate error.
+func (s *Store) Create(ctx context.Context, su SignUp, now time.Time) (Member, error) {
+	m := Member{ID: store.NewID(), Email: su.Email, Nickname: su.Nickname, Roles: []string{"backer"}, CreatedAt: now.UTC()}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO members (id, email, password_hash, nickname, roles, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING`,
+		m.ID, m.Email, HashPassword(su.Password), m.Nickname, "backer", store.TS(now))
+	if err != nil {
+		return m, errs.Wrap(err, "create member")
+	}
+	// ON CONFLICT DO NOTHING leaves no row of ours: the e-mail was taken.
+	got, err := s.ByID(ctx, m.ID)
+	if err != nil {
+		if errs.CodeOf(err) == errs.NotFound {
+			return m, &errs.Error{Code: "duplicate", Message: "this e-mail is already registered", Fields: map[string]string{"email": "already registered"}}
+		}
+		return m, err
+	}
+	return got, nil
+}
+
+// ByID reads a member.
+func (s *Store) ByID(ctx context.Context, id string) (Member, error) {
+	m, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberCols+` FROM members WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, errs.E(errs.NotFound, "no such member")
+	}
+	if err != nil {
+		return m, errs.Wrap(err, "read member")
+	}
+	return m, nil
+}
+
+// Credentials returns the member id and password hash for an e-mail.
+func (s *Store) Credentials(ctx context.Context, email string) (id, hash string, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT id, password_hash FROM members WHERE email = $1`, email).Scan(&id, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", errs.Wrap(err, "read credentials")
+	}
+	return id, hash, nil
+}
+
+// UpdateProfile applies a patch.
+func (s *Store) UpdateProfile(ctx context.Context, id string, p ProfilePatch) (Member, error) {
+	if p.Nickname != nil {
+		if _, err := s.db.ExecContext(ctx, `UPDATE members SET nickname = $1 WHERE id = $2`, *p.Nickname, id); err != nil {
+			return Member{}, errs.Wrap(err, "update nickname")
+		}
+	}
+	if p.Bio != nil {
+		if _, err := s.db.ExecContext(ctx, `UPDATE members SET bio = $1 WHERE id = $2`, *p.Bio, id); err != nil {
+			return Member{}, errs.Wrap(err, "update bio")
+		}
+	}
+	return s.ByID(ctx, id)
+}
+
+// SetAvatar records the avatar blob key.
+func (s *Store) SetAvatar(ctx context.Context, id, key string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE members SET avatar = $1 WHERE id = $2`, key, id)
+	return err
+}
+
+// AvatarKey returns the avatar blob key of a member.
+func (s *Store) AvatarKey(ctx context.Context, id string) (string, error) {
+	var key string
+	err := s.db.QueryRowContext(ctx, `SELECT avatar FROM members WHERE id = $1`, id).Scan(&key)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && key == "") {
+		return "", errs.E(errs.NotFound, "no avatar")
+	}
+	return key, err
+}
+
+// GrantRole adds a role to a member (idempotent).
+func (s *Store) GrantRole(ctx context.Context, id, role string) (Member, error) {
+	var m Member
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var roles string
+		if err := tx.QueryRowContext(ctx, `SELECT roles FROM members WHERE id = $1`, id).Scan(&roles); err != nil {
+			return err
+		}
+		next := strings.Join(WithRole(strings.Split(roles, ","), role), ",")
+		_, err := tx.ExecContext(ctx, `UPDATE members SET roles = $1 WHERE id = $2`, next, id)
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, errs.E(errs.NotFound, "no such member")
+	}
+	if err != nil {
+		return m, errs.Wrap(err, "grant role")
+	}
+	return s.ByID(ctx, id)
+}
+
+// GrantRoleByEmail adds a role to the member with an e-mail.
+func (s *Store) GrantRoleByEmail(ctx context.Context, email, role string) (Member, error) {
+	id, _, err := s.Credentials(ctx, strings.ToLower(strings.TrimSpace(email)))
+	if err != nil {
+		return Member{}, err
+	}
+	if id == "" {
+		return Member{}, errs.E(errs.NotFound, "no member with e-mail %s", email)
+	}
+	return s.GrantRole(ctx, id, role)
+}
+
+// Session is a stored login.
+type Session struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Member    Member    `json:"member"`
+}
+
+func hashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// NewSession creates a session with a random 256-bit token; only its hash is kept.
+func (s *Store) NewSession(ctx context.Context, m Member, now time.Time) (Session, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return Session{}, errs.Wrap(err, "random token")
+	}
+	token := base64.RawURLEncoding.EncodeToString(b)
+	exp := now.Add(SessionLifetime).UTC()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (token_hash, member_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		hashToken(token), m.ID, store.TS(now), store.TS(exp))
+	if err != nil {
+		return Session{}, errs.Wrap(err, "create session")
+	}
+	return Session{Token: token, ExpiresAt: exp, Member: m}, nil
+}
+
+// SessionMember returns the member of a live session, or 401.
+func (s *Store) SessionMember(ctx context.Context, token string, now time.Time) (Member, time.Time, error) {
+	var id, exp string
+	var revoked sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT member_id, expires_at, revoked_at FROM sessions WHERE token_hash = $1`, hashToken(token)).
+		Scan(&id, &exp, &revoked)
+	if errors.Is(err, sql.ErrNoRows) || revoked.Valid || (err == nil && !store.ParseTS(exp).After(now)) {
+		return Member{}, time.Time{}, errs.E(errs.Unauthorized, "session expired or logged out; please log in again")
+	}
+	if err != nil {
+		return Member{}, time.Time{}, errs.Wrap(err, "read session")
+	}
+	m, err := s.ByID(ctx, id)
+	return m, store.ParseTS(exp), err
+}
+
+// Revoke ends a session.
+func (s *Store) Revoke(ctx context.Context, token string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL`, store.TS(now), hashToken(token))
+	return err
+}
+
+// Failures returns the times of recent failed logins for a subject, oldest first.
+func (s *Store) Failures(ctx context.Context, subject string, now time.Time) ([]time.Time, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT at FROM login_failures WHERE subject = $1 AND at > $2 ORDER BY at`,
+		subject, store.TS(now.Add(-ThrottleWindow)))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var at string
+		if err := rows.Scan(&at); err != nil {
+			return nil, err
+		}
+		out = append(out, store.ParseTS(at))
+	}
+	return out, rows.Err()
+}
+
+// RecordFailure notes a failed login for each subject and forgets old ones.
+func (s *Store) RecordFailure(ctx context.Context, now time.Time, subjects ...string) error {
+	for _, sub := range subjects {
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO login_failures (subject, at) VALUES ($1, $2)`, sub, store.TS(now)); err != nil {
+			return err
+		}
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE at < $1`, store.TS(now.Add(-ThrottleWindow)))
+	return err
+}
+
+// ClearFailures forgets an account's failures after a good login.
+func (s *Store) ClearFailures(ctx context.Context, subject string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE subject = $1`, subject)
+	return err
+}
+
+const addressCols = `id, recipient, phone, province, city, district, detail, created_at`
+
+func scanAddress(row interface{ Scan(...any) error }) (Address, error) {
+	var a Address
+	var created string
+	err := row.Scan(&a.ID, &a.Recipient, &a.Phone, &a.Province, &a.City, &a.District, &a.Detail, &created)
+	a.CreatedAt = store.ParseTS(created)
+	return a, err
+}
+
+// Addresses lists a member's addresses, newest first.
+func (s *Store) Addresses(ctx context.Context, memberID string) ([]Address, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+addressCols+` FROM addresses WHERE member_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC`, memberID)
+	if err != nil {
+		return nil, errs.Wrap(err, "list addresses")
+	}
+	defer rows.Close()
+	out := []Address{}
+	for rows.Next() {
+		a, err := scanAddress(rows)
+		if err != nil {
+			return nil, errs.Wrap(err, "read address")
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Address reads one of a member's addresses; another member's is not found.
+func (s *Store) Address(ctx context.Context, memberID, id string) (Address, error) {
+	a, err := scanAddress(s.db.QueryRowContext(ctx, `SELECT `+addressCols+` FROM addresses WHERE id = $1 AND member_id = $2 AND deleted_at IS NULL`, id, memberID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, errs.E(errs.NotFound, "no such address")
+	}
+	if err != nil {
+		return a, errs.Wrap(err, "read address")
+	}
+	return a, nil
+}
+
+// AddAddress stores a new address, up to MaxAddresses per member.
+func (s *Store) AddAddress(ctx context.Context, memberID string, a Address, now time.Time) (Address, error) {
+	a.ID, a.CreatedAt = store.NewID(), now.UTC()
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM addresses WHERE member_id = $1 AND deleted_at IS NULL`, memberID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= MaxAddresses {
+			return errs.E(errs.Conflict, "at most %d addresses; delete one first", MaxAddresses)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO addresses (id, member_id, recipient, phone, province, city, district, detail, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, a.ID, memberID, a.Recipient, a.Phone, a.Province, a.City, a.District, a.Detail, store.TS(now))
+		return err
+	})
+	if err != nil {
+		var e *errs.Error
+		if errors.As(err, &e) {
+			return a, e
+		}
+		return a, errs.Wrap(err, "add address")
+	}
+	return a, nil
+}
+
+// DeleteAddress removes one of a member's addresses. Orders keep their own
+// copy, so deleting never changes an order.
+func (s *Store) DeleteAddress(ctx context.Context, memberID, id string, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE addresses SET deleted_at = $1 WHERE id = $2 AND member_id = $3 AND deleted_at IS NULL`, store.TS(now), id, memberID)
+	if err != nil {
+		return errs.Wrap(err, "delete address")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.E(errs.NotFound, "no such address")
+	}
+	return nil
+}

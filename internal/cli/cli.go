@@ -16,6 +16,7 @@ import (
 	"sanshi/internal/bench"
 	"sanshi/internal/buildinfo"
 	"sanshi/internal/cashier"
+	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/env"
 	"sanshi/internal/chassis/service"
 	"sanshi/internal/configcenter"
@@ -66,6 +67,7 @@ func commands() []command {
 		{"serve", "SERVICE", "run one service, configured from the environment (what a container runs)", runServe},
 		{"registry", "[flags]", "run a standalone embedded etcd node (registry and config store)", runRegistry},
 		{"migrate", "SERVICE|all", "apply a service's database migrations (DATABASE_URL or the dev data folder)", runMigrate},
+		{"admin", "grant-operator EMAIL", "make a member an operator (acts on the member database)", runAdmin},
 		{"bench", "startup", "measure start-up time and idle memory of services and of the platform", runBench},
 		{"version", "", "print version, commit and build time", runVersion},
 		{"help", "[env]", "list commands, or the environment variables (help env)", nil},
@@ -99,7 +101,7 @@ func help(w io.Writer) {
 	fmt.Fprintln(w, "sanshi — the Sanshi (三拾众筹) crowdfunding platform")
 	fmt.Fprintln(w, "\nUsage: sanshi COMMAND [ARGS]\n\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %-12s %s\n", c.name, c.args, c.help)
+		fmt.Fprintf(w, "  %-9s %-21s %s\n", c.name, c.args, c.help)
 	}
 	fmt.Fprintf(w, "\nServices: %s\n", strings.Join(serviceNames(), ", "))
 }
@@ -240,4 +242,25 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 		return err
 	}
 	return bench.Startup(ctx, exe, names, *runs, stdout, stderr)
+}
+
+func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, _ io.Writer) error {
+	if len(args) != 2 || args[0] != "grant-operator" {
+		return usage("usage: sanshi admin grant-operator EMAIL")
+	}
+	boot, err := env.Parse("member", buildinfo.Version, getenv)
+	if err != nil {
+		return fmt.Errorf("bad environment:\n%w", err)
+	}
+	db, err := service.OpenDB(ctx, member.Spec(), boot.DatabaseURL.Reveal(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	m, err := member.NewStore(db).GrantRoleByEmail(ctx, args[1], auth.RoleOperator)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s (%s) is now an operator; roles: %s\n", m.Email, m.Nickname, strings.Join(m.Roles, ", "))
+	return nil
 }

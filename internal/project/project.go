@@ -1,28 +1,26 @@
 // Package project is the project service (众筹项目): projects, reward tiers,
-// review, campaign lifecycle, funding totals, updates, comments, follows,
-// categories and search.
+// review, campaign lifecycle and deadlines, funding totals, updates,
+// comments, follows, categories and search.
 package project
 
 import (
 	"context"
 	"embed"
 	"io/fs"
+	"log/slog"
 	"net/http"
+	"path/filepath"
+	"time"
 
-	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/blob"
+	"sanshi/internal/chassis/cache"
+	"sanshi/internal/chassis/httpx"
+	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/service"
-	"sanshi/internal/chassis/store"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
-
-// Category is a kind of project shown in navigation.
-type Category struct {
-	Slug   string `json:"slug"`
-	NameZH string `json:"name_zh"`
-	NameEN string `json:"name_en"`
-}
 
 // Spec describes the project service to the chassis.
 func Spec() service.Spec {
@@ -30,39 +28,65 @@ func Spec() service.Spec {
 	return service.Spec{Name: "project", Migrations: sub, Build: build}
 }
 
+// CacheTTL bounds how stale a cached project read may be: totals and stock
+// are never more than this old.
+const CacheTTL = time.Second
+
+// API serves the project endpoints.
+type API struct {
+	store  *Store
+	blobs  blob.Store
+	cache  cache.Cache
+	outbox *outbox.Outbox
+	now    func() time.Time
+	log    *slog.Logger
+	// wake tells the deadline loop that a deadline may have been set.
+	wake chan struct{}
+}
+
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
-	s := &Store{db: rt.DB}
+	a := &API{
+		store: NewStore(rt.DB), blobs: blob.Disk{Dir: filepath.Join(rt.Boot.DataDir, "uploads", "project")},
+		cache: rt.Cache, outbox: rt.Outbox, now: rt.Now, log: rt.Log, wake: make(chan struct{}, 1),
+	}
+	d := &Deadlines{store: a.store, now: rt.Now, log: rt.Logs.Logger("deadlines"), wake: a.wake, settled: a.settled}
+	go d.Run(rt.Background())
+	return a.Routes(), nil
+}
+
+// Routes maps the public and internal endpoints.
+func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/categories", func(w http.ResponseWriter, r *http.Request) {
-		cats, err := s.Categories(r.Context())
-		if err != nil {
-			rt.Log.Error("list categories", "error", err)
-			errs.Write(w, err)
-			return
-		}
-		errs.WriteJSON(w, http.StatusOK, map[string]any{"categories": cats})
-	})
+	mux.HandleFunc("GET /api/v1/categories", a.categories)
+	mux.HandleFunc("GET /api/v1/projects", a.list)
+	mux.HandleFunc("POST /api/v1/projects", a.create)
+	mux.HandleFunc("GET /api/v1/projects/{id}", a.get)
+	mux.HandleFunc("PATCH /api/v1/projects/{id}", a.patch)
+	mux.HandleFunc("PUT /api/v1/projects/{id}/cover", a.putCover)
+	mux.HandleFunc("GET /api/v1/projects/{id}/cover", a.cover)
+	mux.HandleFunc("POST /api/v1/projects/{id}/rewards", a.addReward)
+	mux.HandleFunc("PATCH /api/v1/projects/{id}/rewards/{rid}", a.patchReward)
+	mux.HandleFunc("DELETE /api/v1/projects/{id}/rewards/{rid}", a.deleteReward)
+	mux.HandleFunc("POST /api/v1/projects/{id}/submit", a.submit)
+	mux.HandleFunc("POST /api/v1/projects/{id}/approve", a.approve)
+	mux.HandleFunc("POST /api/v1/projects/{id}/reject", a.reject)
+	mux.HandleFunc("POST /api/v1/projects/{id}/cancel", a.cancel)
+	mux.HandleFunc("PUT /api/v1/projects/{id}/featured", a.feature(true))
+	mux.HandleFunc("DELETE /api/v1/projects/{id}/featured", a.feature(false))
+	mux.HandleFunc("GET /api/v1/projects/{id}/updates", a.listUpdates)
+	mux.HandleFunc("POST /api/v1/projects/{id}/updates", a.addUpdate)
+	mux.HandleFunc("GET /api/v1/projects/{id}/comments", a.listComments)
+	mux.HandleFunc("POST /api/v1/projects/{id}/comments", a.addComment)
+	mux.HandleFunc("GET /api/v1/projects/{id}/follow", a.following)
+	mux.HandleFunc("PUT /api/v1/projects/{id}/follow", a.follow)
+	mux.HandleFunc("DELETE /api/v1/projects/{id}/follow", a.unfollow)
+	mux.HandleFunc("POST /internal/v1/reservations", a.reserve)
+	mux.HandleFunc("DELETE /internal/v1/reservations/{order}", a.release)
+	mux.HandleFunc("PUT /internal/v1/projects/{id}/pledges/{order}", a.addPledge)
+	mux.HandleFunc("DELETE /internal/v1/projects/{id}/pledges/{order}", a.removePledge)
+	mux.HandleFunc("GET /internal/v1/projects/{id}", a.internalGet)
 	mux.HandleFunc("/", service.NotFound)
-	return mux, nil
+	return mux
 }
 
-// Store is the project service's storage.
-type Store struct{ db *store.DB }
-
-// Categories lists categories in navigation order.
-func (s *Store) Categories(ctx context.Context) ([]Category, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT slug, name_zh, name_en FROM categories ORDER BY position`)
-	if err != nil {
-		return nil, errs.Wrap(err, "list categories")
-	}
-	defer rows.Close()
-	var out []Category
-	for rows.Next() {
-		var c Category
-		if err := rows.Scan(&c.Slug, &c.NameZH, &c.NameEN); err != nil {
-			return nil, errs.Wrap(err, "read category")
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) { httpx.Fail(a.log, w, r, err) }

@@ -23,6 +23,7 @@ import (
 
 	"sanshi/internal/buildinfo"
 	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/cache"
 	"sanshi/internal/chassis/env"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpclient"
@@ -60,6 +61,8 @@ type Runtime struct {
 	Discovery *registry.Discovery
 	Client    *httpclient.Client
 	Signer    *auth.Signer
+	// Cache is the service's own cache: in-process, or Redis with REDIS_URL.
+	Cache cache.Cache
 	// Outbox delivers messages to other services (nil without a database).
 	Outbox  *outbox.Outbox
 	Props   *props.Props
@@ -70,7 +73,12 @@ type Runtime struct {
 	ready     atomic.Bool
 	draining  atomic.Bool
 	onConfig  []func(changed []string)
+	bg        context.Context
 }
+
+// Background is a context for the service's own loops: it ends when the
+// instance stops.
+func (rt *Runtime) Background() context.Context { return rt.bg }
 
 // Draining reports whether the instance is shutting down.
 func (rt *Runtime) Draining() bool { return rt.draining.Load() }
@@ -105,6 +113,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	rt.Discovery = registry.NewDiscovery(cli, logs.Logger("registry.discovery"))
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
+	rt.bg = bg
 	go rt.Discovery.Run(bg)
 	rt.Client = httpclient.New(rt.Discovery, rt.Now)
 	rt.Signer = signer(boot, log)
@@ -119,6 +128,15 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	rt.Metrics = reg
 	httpMetrics := httpx.NewMetrics(reg)
 
+	rt.Cache = cache.NewLocal(10_000, rt.Now)
+	if boot.RedisURL.Set() {
+		rc, err := cache.NewRedis(boot.RedisURL.Reveal(), spec.Name)
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
+		}
+		defer rc.Close()
+		rt.Cache = rc
+	}
 	if rt.DB != nil {
 		rt.Outbox = outbox.New(rt.DB, rt.Client, logs.Logger("outbox"), rt.Now)
 		go rt.Outbox.Run(bg)
@@ -227,6 +245,14 @@ func checks(rt *Runtime) map[string]mgmt.Check {
 			}
 			return mgmt.Component{Status: mgmt.Up, Details: d}
 		},
+	}
+	if rt.Boot.RedisURL.Set() {
+		cs["cache"] = func(ctx context.Context) mgmt.Component {
+			if err := rt.Cache.Ping(ctx); err != nil {
+				return mgmt.Component{Status: mgmt.Down, Details: map[string]any{"kind": "redis", "error": err.Error()}}
+			}
+			return mgmt.Component{Status: mgmt.Up, Details: map[string]any{"kind": "redis"}}
+		}
 	}
 	if rt.DB != nil {
 		cs["database"] = func(ctx context.Context) mgmt.Component {

@@ -100,6 +100,16 @@ func NewID() string {
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
+// ForUpdate is the row-locking suffix of a SELECT in a transaction: FOR
+// UPDATE on PostgreSQL; nothing on SQLite, whose transactions begin
+// IMMEDIATE and so already hold the write lock.
+func (db *DB) ForUpdate() string {
+	if db.Dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 // Tx runs fn in a transaction, committing when fn returns nil.
 func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)

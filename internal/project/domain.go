@@ -1,0 +1,419 @@
+package project
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"sanshi/internal/chassis/errs"
+)
+
+// Status is where a project is in its lifecycle:
+// draft → in_review → live → succeeded | failed, plus rejected (back to
+// draft on edit) and cancelled.
+type Status string
+
+// Project statuses.
+const (
+	Draft     Status = "draft"
+	InReview  Status = "in_review"
+	Live      Status = "live"
+	Succeeded Status = "succeeded"
+	Failed    Status = "failed"
+	Rejected  Status = "rejected"
+	Cancelled Status = "cancelled"
+)
+
+// Limits of a project and its rewards. Money is in fen.
+const (
+	MinGoal        = 100_00
+	MaxMoney       = 100_000_000_00
+	MinPrice       = 1_00
+	MinDuration    = 1
+	MaxDuration    = 60
+	MaxStory       = 50_000
+	MaxRewards     = 30
+	MaxRewardLimit = 1_000_000
+	Day            = 24 * time.Hour
+)
+
+// Project is a crowdfunding campaign.
+type Project struct {
+	ID           string     `json:"id"`
+	CreatorID    string     `json:"creator_id"`
+	Status       Status     `json:"status"`
+	Title        string     `json:"title"`
+	Subtitle     string     `json:"subtitle"`
+	Category     string     `json:"category"`
+	Story        string     `json:"story"`
+	StoryHTML    string     `json:"story_html"`
+	Goal         int64      `json:"goal"`
+	DurationDays int        `json:"duration_days"`
+	Pledged      int64      `json:"pledged"`
+	Backers      int        `json:"backers"`
+	Featured     bool       `json:"featured"`
+	CoverURL     string     `json:"cover_url,omitempty"`
+	RejectReason string     `json:"reject_reason,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	LaunchedAt   *time.Time `json:"launched_at"`
+	Deadline     *time.Time `json:"deadline"`
+	SettledAt    *time.Time `json:"settled_at,omitempty"`
+	Rewards      []Reward   `json:"rewards"`
+	Followers    int        `json:"followers"`
+	// Derived for readers; see View.
+	Percent        int   `json:"percent"`
+	SecondsLeft    int64 `json:"seconds_left"`
+	AcceptsPledges bool  `json:"accepts_pledges"`
+	cover          string
+	version        int64
+}
+
+// Reward is a reward tier.
+type Reward struct {
+	ID            string `json:"id"`
+	Title         string `json:"title"`
+	Description   string `json:"description"`
+	Price         int64  `json:"price"`
+	Limit         *int   `json:"limit"`
+	Reserved      int    `json:"-"`
+	Remaining     *int   `json:"remaining"`
+	Ships         bool   `json:"ships"`
+	DeliveryMonth string `json:"delivery_month"`
+	Position      int    `json:"position"`
+}
+
+// SoldOut reports whether a limited reward has no unit left.
+func (r Reward) SoldOut() bool { return r.Limit != nil && r.Reserved >= *r.Limit }
+
+// View fills the derived fields a reader sees at now.
+func (p *Project) View(now time.Time) {
+	p.Percent = Percent(p.Pledged, p.Goal)
+	p.Tick(now)
+	for i := range p.Rewards {
+		r := &p.Rewards[i]
+		if r.Limit != nil {
+			left := max(*r.Limit-r.Reserved, 0)
+			r.Remaining = &left
+		}
+	}
+}
+
+// Tick refreshes the fields that change with the clock alone.
+func (p *Project) Tick(now time.Time) {
+	p.SecondsLeft = 0
+	if p.Status == Live && p.Deadline != nil && now.Before(*p.Deadline) {
+		p.SecondsLeft = int64(p.Deadline.Sub(now) / time.Second)
+	}
+	p.AcceptsPledges = p.AcceptsPledgesAt(now)
+}
+
+// Percent is pledged as a whole percentage of goal (may pass 100).
+func Percent(pledged, goal int64) int {
+	if goal <= 0 {
+		return 0
+	}
+	return int(pledged * 100 / goal)
+}
+
+// AcceptsPledgesAt reports whether pledges may be made at now: live and
+// strictly before the deadline.
+func (p *Project) AcceptsPledgesAt(now time.Time) bool {
+	return p.Status == Live && p.Deadline != nil && now.Before(*p.Deadline)
+}
+
+// Draft is what a creator writes.
+type DraftInput struct {
+	Title        *string `json:"title"`
+	Subtitle     *string `json:"subtitle"`
+	Category     *string `json:"category"`
+	Story        *string `json:"story"`
+	Goal         *int64  `json:"goal"`
+	DurationDays *int    `json:"duration_days"`
+}
+
+// Validate checks the fields given; with complete it also requires every
+// field a new project needs.
+func (in *DraftInput) Validate(categories map[string]bool, complete bool) error {
+	f := map[string]string{}
+	trim(in.Title, in.Subtitle, in.Category)
+	required := func(name string, set bool) bool {
+		if !set && complete {
+			f[name] = "required"
+		}
+		return set
+	}
+	if required("title", in.Title != nil) {
+		text(f, "title", *in.Title, 1, 60)
+	}
+	if in.Subtitle != nil {
+		text(f, "subtitle", *in.Subtitle, 0, 120)
+	}
+	if required("category", in.Category != nil) && !categories[*in.Category] {
+		f["category"] = "unknown category"
+	}
+	if in.Story != nil && utf8.RuneCountInString(*in.Story) > MaxStory {
+		f["story"] = fmt.Sprintf("at most %d characters", MaxStory)
+	}
+	if required("goal", in.Goal != nil) && (*in.Goal < MinGoal || *in.Goal > MaxMoney) {
+		f["goal"] = fmt.Sprintf("from %d to %d fen (¥100 to ¥100,000,000)", MinGoal, MaxMoney)
+	}
+	if required("duration_days", in.DurationDays != nil) && (*in.DurationDays < MinDuration || *in.DurationDays > MaxDuration) {
+		f["duration_days"] = fmt.Sprintf("from %d to %d days", MinDuration, MaxDuration)
+	}
+	return fieldErr(f)
+}
+
+// LiveEditable lists the fields a creator may still change once live.
+var liveEditable = "subtitle, story and cover"
+
+// Edit applies a validated draft patch, following the lifecycle rules: a
+// draft or rejected project takes any change (a rejected one goes back to
+// draft); a live one only its subtitle and story; others none.
+func (p *Project) Edit(in DraftInput) error {
+	switch p.Status {
+	case Draft, Rejected:
+	case Live:
+		if in.Title != nil || in.Category != nil || in.Goal != nil || in.DurationDays != nil {
+			return errs.E("wrong_state", "a live project can change only its %s", liveEditable)
+		}
+	default:
+		return errs.E("wrong_state", "a project that is %s cannot be edited", p.Status)
+	}
+	set(&p.Title, in.Title)
+	set(&p.Subtitle, in.Subtitle)
+	set(&p.Category, in.Category)
+	set(&p.Story, in.Story)
+	if in.Goal != nil {
+		p.Goal = *in.Goal
+	}
+	if in.DurationDays != nil {
+		p.DurationDays = *in.DurationDays
+	}
+	if p.Status == Rejected {
+		p.Status, p.RejectReason = Draft, ""
+	}
+	return nil
+}
+
+// RewardsEditable reports whether reward tiers may be added, changed or
+// removed: only before review.
+func (p *Project) RewardsEditable() error {
+	if p.Status != Draft && p.Status != Rejected {
+		return errs.E("wrong_state", "reward tiers can be changed only while the project is a draft")
+	}
+	return nil
+}
+
+// Submit sends a draft to review.
+func (p *Project) Submit() error {
+	if p.Status != Draft && p.Status != Rejected {
+		return errs.E("wrong_state", "only a draft can be submitted (this project is %s)", p.Status)
+	}
+	f := map[string]string{}
+	if strings.TrimSpace(p.Story) == "" {
+		f["story"] = "tell backers about the project before submitting"
+	}
+	if len(f) > 0 {
+		return fieldErr(f)
+	}
+	p.Status, p.RejectReason = InReview, ""
+	return nil
+}
+
+// Approve launches a project under review: its deadline is set from now.
+func (p *Project) Approve(now time.Time) error {
+	if p.Status != InReview {
+		return errs.E("wrong_state", "only a project in review can be approved (this project is %s)", p.Status)
+	}
+	launched := now.UTC()
+	deadline := launched.Add(time.Duration(p.DurationDays) * Day)
+	p.Status, p.LaunchedAt, p.Deadline = Live, &launched, &deadline
+	return nil
+}
+
+// Reject returns a project under review to its creator with a reason.
+func (p *Project) Reject(reason string) error {
+	if p.Status != InReview {
+		return errs.E("wrong_state", "only a project in review can be rejected (this project is %s)", p.Status)
+	}
+	reason = strings.TrimSpace(reason)
+	if f := text(map[string]string{}, "reason", reason, 1, 500); len(f) > 0 {
+		return fieldErr(f)
+	}
+	p.Status, p.RejectReason = Rejected, reason
+	return nil
+}
+
+// Cancel stops a project for good. A live one's paid pledges are refunded.
+func (p *Project) Cancel(now time.Time) error {
+	switch p.Status {
+	case Draft, InReview, Rejected, Live:
+		t := now.UTC()
+		p.Status, p.SettledAt = Cancelled, &t
+		return nil
+	}
+	return errs.E("wrong_state", "a project that is %s cannot be cancelled", p.Status)
+}
+
+// Settle ends a live project at its deadline: all or nothing. It reports
+// false when the project is not live or the deadline has not come.
+func (p *Project) Settle(now time.Time) bool {
+	if p.Status != Live || p.Deadline == nil || now.Before(*p.Deadline) {
+		return false
+	}
+	t := now.UTC()
+	p.SettledAt = &t
+	if p.Pledged >= p.Goal {
+		p.Status = Succeeded
+	} else {
+		p.Status = Failed
+	}
+	return true
+}
+
+// RewardInput is a reward tier as a creator writes it.
+type RewardInput struct {
+	Title         *string `json:"title"`
+	Description   *string `json:"description"`
+	Price         *int64  `json:"price"`
+	Limit         OptInt  `json:"limit"` // null = unlimited; absent = unchanged
+	Ships         *bool   `json:"ships"`
+	DeliveryMonth *string `json:"delivery_month"`
+	Position      *int    `json:"position"`
+}
+
+// Validate checks the fields given; complete requires those a new tier needs.
+func (in *RewardInput) Validate(complete bool) error {
+	f := map[string]string{}
+	trim(in.Title, in.Description, in.DeliveryMonth)
+	if in.Title == nil && complete {
+		f["title"] = "required"
+	} else if in.Title != nil {
+		text(f, "title", *in.Title, 1, 60)
+	}
+	if in.Description != nil {
+		text(f, "description", *in.Description, 0, 1000)
+	}
+	if in.Price == nil && complete {
+		f["price"] = "required"
+	} else if in.Price != nil && (*in.Price < MinPrice || *in.Price > MaxMoney) {
+		f["price"] = fmt.Sprintf("from %d fen (¥1) to %d fen", MinPrice, MaxMoney)
+	}
+	if l := in.Limit.Value; l != nil && (*l < 1 || *l > MaxRewardLimit) {
+		f["limit"] = fmt.Sprintf("null for unlimited, or from 1 to %d", MaxRewardLimit)
+	}
+	if in.DeliveryMonth == nil && complete {
+		f["delivery_month"] = "required, as YYYY-MM"
+	} else if in.DeliveryMonth != nil {
+		if _, err := time.Parse("2006-01", *in.DeliveryMonth); err != nil {
+			f["delivery_month"] = "a month as YYYY-MM, e.g. 2027-03"
+		}
+	}
+	if in.Position != nil && (*in.Position < 0 || *in.Position > 1000) {
+		f["position"] = "from 0 to 1000"
+	}
+	return fieldErr(f)
+}
+
+// Apply writes the given fields onto r.
+func (in RewardInput) Apply(r *Reward) {
+	set(&r.Title, in.Title)
+	set(&r.Description, in.Description)
+	set(&r.DeliveryMonth, in.DeliveryMonth)
+	if in.Price != nil {
+		r.Price = *in.Price
+	}
+	if in.Limit.Set {
+		r.Limit = in.Limit.Value
+	}
+	if in.Ships != nil {
+		r.Ships = *in.Ships
+	}
+	if in.Position != nil {
+		r.Position = *in.Position
+	}
+}
+
+// Reservation outcomes for a pledge's reward unit.
+const (
+	Held     = "held"
+	Released = "released"
+)
+
+// CanReserve checks that one more unit of reward may be held for a pledge
+// on p at now.
+func (p *Project) CanReserve(r Reward, now time.Time) error {
+	if !p.AcceptsPledgesAt(now) {
+		return errs.E("wrong_state", "this project is not accepting pledges")
+	}
+	if r.SoldOut() {
+		return errs.E("sold_out", "this reward is sold out")
+	}
+	return nil
+}
+
+// OptInt is a JSON number that may be absent (Set false), null or a value.
+type OptInt struct {
+	Set   bool
+	Value *int
+}
+
+// UnmarshalJSON records that the field was present.
+func (o *OptInt) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Value = nil
+		return nil
+	}
+	var v int
+	if err := json.Unmarshal(b, &v); err != nil {
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeOf(v), Field: "limit"}
+	}
+	o.Value = &v
+	return nil
+}
+
+func set(dst *string, v *string) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func trim(ps ...*string) {
+	for _, p := range ps {
+		if p != nil {
+			*p = strings.TrimSpace(*p)
+		}
+	}
+}
+
+func text(f map[string]string, name, v string, min, max int) map[string]string {
+	n := utf8.RuneCountInString(v)
+	switch {
+	case n < min && n == 0:
+		f[name] = "required"
+	case n < min:
+		f[name] = "too short"
+	case n > max:
+		f[name] = fmt.Sprintf("at most %d characters", max)
+	default:
+		for _, r := range v {
+			if unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' {
+				f[name] = "contains control characters"
+				break
+			}
+		}
+	}
+	return f
+}
+
+func fieldErr(f map[string]string) error {
+	if len(f) == 0 {
+		return nil
+	}
+	return errs.Fields(f)
+}

@@ -1,0 +1,425 @@
+package project
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/outbox"
+	"sanshi/internal/chassis/store"
+)
+
+// Store is the project service's storage. Business decisions are made by
+// the domain methods on Project; the store loads, locks and saves.
+type Store struct {
+	db *store.DB
+}
+
+// NewStore uses db.
+func NewStore(db *store.DB) *Store { return &Store{db: db} }
+
+type scanner interface{ Scan(...any) error }
+
+const projectCols = `id, creator_id, status, title, subtitle, category, story, story_html, goal, duration_days,
+	pledged, backers, featured, cover, reject_reason, created_at, launched_at, deadline, settled_at, version`
+
+func scanProject(row scanner) (Project, error) {
+	var p Project
+	var status, created string
+	var launched, deadline, settled sql.NullString
+	var featured int
+	err := row.Scan(&p.ID, &p.CreatorID, &status, &p.Title, &p.Subtitle, &p.Category, &p.Story, &p.StoryHTML, &p.Goal,
+		&p.DurationDays, &p.Pledged, &p.Backers, &featured, &p.cover, &p.RejectReason, &created, &launched, &deadline, &settled, &p.version)
+	p.Status, p.Featured, p.CreatedAt = Status(status), featured == 1, store.ParseTS(created)
+	p.LaunchedAt, p.Deadline, p.SettledAt = optTime(launched), optTime(deadline), optTime(settled)
+	if p.cover != "" {
+		p.CoverURL = "/api/v1/projects/" + p.ID + "/cover"
+	}
+	p.Rewards = []Reward{}
+	return p, err
+}
+
+func optTime(s sql.NullString) *time.Time {
+	if !s.Valid || s.String == "" {
+		return nil
+	}
+	t := store.ParseTS(s.String)
+	return &t
+}
+
+func optTS(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return store.TS(*t)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// CategorySet returns the slugs of all categories.
+func (s *Store) CategorySet(ctx context.Context) (map[string]bool, error) {
+	cats, err := s.Categories(ctx)
+	out := map[string]bool{}
+	for _, c := range cats {
+		out[c.Slug] = true
+	}
+	return out, err
+}
+
+// Create stores a new draft. The creator is granted the creator role
+// through the outbox, in the same transaction.
+func (s *Store) Create(ctx context.Context, creator string, in DraftInput, storyHTML string, now time.Time) (Project, error) {
+	p := Project{ID: store.NewID(), CreatorID: creator, Status: Draft, CreatedAt: now.UTC()}
+	p.Edit(in)
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO projects (id, creator_id, status, title, subtitle, category, story, story_html,
+			goal, duration_days, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			p.ID, creator, string(Draft), p.Title, p.Subtitle, p.Category, p.Story, storyHTML, p.Goal, p.DurationDays, store.TS(now))
+		if err != nil {
+			return err
+		}
+		return outbox.Enqueue(ctx, tx, outbox.Message{Key: "creator-role:" + creator, Service: "member", Method: "POST",
+			Path: "/internal/v1/members/" + creator + "/roles", Body: map[string]string{"role": "creator"}}, now)
+	})
+	if err != nil {
+		return p, errs.Wrap(err, "create project")
+	}
+	return s.Get(ctx, p.ID)
+}
+
+// Get reads a project with its rewards and follower count.
+func (s *Store) Get(ctx context.Context, id string) (Project, error) {
+	return s.get(ctx, s.db.DB, id, "")
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (s *Store) get(ctx context.Context, q querier, id, lock string) (Project, error) {
+	p, err := scanProject(q.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`+lock, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, errs.E(errs.NotFound, "no such project")
+	}
+	if err != nil {
+		return p, errs.Wrap(err, "read project")
+	}
+	if p.Rewards, err = s.rewards(ctx, q, id); err != nil {
+		return p, err
+	}
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM follows WHERE project_id = $1`, id).Scan(&p.Followers); err != nil {
+		return p, errs.Wrap(err, "count followers")
+	}
+	return p, nil
+}
+
+const rewardCols = `id, title, description, price, stock_limit, reserved, ships, delivery_month, position`
+
+func scanReward(row scanner) (Reward, error) {
+	var r Reward
+	var limit sql.NullInt64
+	var ships int
+	err := row.Scan(&r.ID, &r.Title, &r.Description, &r.Price, &limit, &r.Reserved, &ships, &r.DeliveryMonth, &r.Position)
+	if limit.Valid {
+		l := int(limit.Int64)
+		r.Limit = &l
+	}
+	r.Ships = ships == 1
+	return r, err
+}
+
+func (s *Store) rewards(ctx context.Context, q querier, projectID string) ([]Reward, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+rewardCols+` FROM rewards WHERE project_id = $1 AND deleted = 0 ORDER BY position, price, id`, projectID)
+	if err != nil {
+		return nil, errs.Wrap(err, "list rewards")
+	}
+	defer rows.Close()
+	out := []Reward{}
+	for rows.Next() {
+		r, err := scanReward(rows)
+		if err != nil {
+			return nil, errs.Wrap(err, "read reward")
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Change loads a project under a lock, lets change decide (domain rules),
+// and saves what it changed, with any outbox messages it returns, in one
+// transaction.
+func (s *Store) Change(ctx context.Context, id string, now time.Time, change func(p *Project) ([]outbox.Message, error)) (Project, error) {
+	var out Project
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		p, err := s.get(ctx, tx, id, s.db.ForUpdate())
+		if err != nil {
+			return err
+		}
+		msgs, err := change(&p)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE projects SET status = $1, title = $2, subtitle = $3, category = $4, story = $5,
+			story_html = $6, goal = $7, duration_days = $8, featured = $9, cover = $10, reject_reason = $11, launched_at = $12,
+			deadline = $13, settled_at = $14, version = version + 1 WHERE id = $15 AND version = $16`,
+			string(p.Status), p.Title, p.Subtitle, p.Category, p.Story, p.StoryHTML, p.Goal, p.DurationDays, b2i(p.Featured),
+			p.cover, p.RejectReason, optTS(p.LaunchedAt), optTS(p.Deadline), optTS(p.SettledAt), p.ID, p.version)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errs.E(errs.Conflict, "the project changed meanwhile; please try again")
+		}
+		for _, m := range msgs {
+			if err := outbox.Enqueue(ctx, tx, m, now); err != nil {
+				return err
+			}
+		}
+		out = p
+		return nil
+	})
+	if err != nil {
+		return out, asErr(err, "change project")
+	}
+	return s.Get(ctx, id)
+}
+
+// ChangeReward runs change on the project (locked) and then saves or
+// creates the reward it returns; deleted removes it.
+func (s *Store) ChangeReward(ctx context.Context, projectID, rewardID string, change func(p *Project, r *Reward) (deleted bool, err error)) (Reward, error) {
+	var saved Reward
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		p, err := s.get(ctx, tx, projectID, s.db.ForUpdate())
+		if err != nil {
+			return err
+		}
+		r := Reward{ID: store.NewID()}
+		if rewardID != "" {
+			found := false
+			for _, x := range p.Rewards {
+				if x.ID == rewardID {
+					r, found = x, true
+				}
+			}
+			if !found {
+				return errs.E(errs.NotFound, "no such reward in this project")
+			}
+		} else if len(p.Rewards) >= MaxRewards {
+			return errs.E(errs.Conflict, "at most %d reward tiers", MaxRewards)
+		}
+		deleted, err := change(&p, &r)
+		if err != nil {
+			return err
+		}
+		var limit any
+		if r.Limit != nil {
+			limit = *r.Limit
+		}
+		switch {
+		case deleted:
+			_, err = tx.ExecContext(ctx, `UPDATE rewards SET deleted = 1 WHERE id = $1`, r.ID)
+		case rewardID == "":
+			_, err = tx.ExecContext(ctx, `INSERT INTO rewards (id, project_id, title, description, price, stock_limit, ships, delivery_month, position)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, r.ID, projectID, r.Title, r.Description, r.Price, limit, b2i(r.Ships), r.DeliveryMonth, r.Position)
+		default:
+			_, err = tx.ExecContext(ctx, `UPDATE rewards SET title = $1, description = $2, price = $3, stock_limit = $4, ships = $5,
+				delivery_month = $6, position = $7 WHERE id = $8`, r.Title, r.Description, r.Price, limit, b2i(r.Ships), r.DeliveryMonth, r.Position, r.ID)
+		}
+		saved = r
+		return err
+	})
+	return saved, asErr(err, "change reward")
+}
+
+// Reservation is a reward unit held (or given back) for an order.
+type Reservation struct {
+	OrderID   string `json:"order_id"`
+	ProjectID string `json:"project_id"`
+	RewardID  string `json:"reward_id"`
+	State     string `json:"state"`
+}
+
+// Reserve holds one unit of a reward for an order. The same order again
+// returns the first answer; a unit is never held beyond the reward's limit.
+func (s *Store) Reserve(ctx context.Context, projectID, rewardID, orderID string, now time.Time) (Reservation, bool, error) {
+	res := Reservation{OrderID: orderID, ProjectID: projectID, RewardID: rewardID, State: Held}
+	created := false
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var prev Reservation
+		err := tx.QueryRowContext(ctx, `SELECT project_id, reward_id, state FROM reservations WHERE order_id = $1`, orderID).
+			Scan(&prev.ProjectID, &prev.RewardID, &prev.State)
+		if err == nil {
+			prev.OrderID = orderID
+			if prev.ProjectID != projectID || prev.RewardID != rewardID {
+				return errs.E(errs.Conflict, "this order already reserved another reward")
+			}
+			res = prev
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		p, err := scanProject(tx.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`+s.db.ForUpdate(), projectID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.E(errs.NotFound, "no such project")
+		}
+		if err != nil {
+			return err
+		}
+		r, err := scanReward(tx.QueryRowContext(ctx, `SELECT `+rewardCols+` FROM rewards WHERE id = $1 AND project_id = $2 AND deleted = 0`+s.db.ForUpdate(), rewardID, projectID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.E(errs.NotFound, "no such reward in this project")
+		}
+		if err != nil {
+			return err
+		}
+		if err := p.CanReserve(r, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE rewards SET reserved = reserved + 1 WHERE id = $1`, rewardID); err != nil {
+			return err
+		}
+		created = true
+		_, err = tx.ExecContext(ctx, `INSERT INTO reservations (order_id, project_id, reward_id, state, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $5)`, orderID, projectID, rewardID, Held, store.TS(now))
+		return err
+	})
+	return res, created, asErr(err, "reserve")
+}
+
+// Release gives an order's unit back. Releasing twice, or before the
+// reservation arrived, is harmless: a release remembered first makes a late
+// reserve of the same order a no-op.
+func (s *Store) Release(ctx context.Context, orderID string, now time.Time) (Reservation, error) {
+	res := Reservation{OrderID: orderID, State: Released}
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT project_id, reward_id, state FROM reservations WHERE order_id = $1`+s.db.ForUpdate(), orderID).
+			Scan(&res.ProjectID, &res.RewardID, &res.State)
+		if errors.Is(err, sql.ErrNoRows) {
+			res.State = Released
+			_, err = tx.ExecContext(ctx, `INSERT INTO reservations (order_id, project_id, reward_id, state, created_at, updated_at)
+				VALUES ($1, '', '', $2, $3, $3)`, orderID, Released, store.TS(now))
+			return err
+		}
+		if err != nil || res.State == Released {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE rewards SET reserved = reserved - 1 WHERE id = $1`, res.RewardID); err != nil {
+			return err
+		}
+		res.State = Released
+		_, err = tx.ExecContext(ctx, `UPDATE reservations SET state = $1, updated_at = $2 WHERE order_id = $3`, Released, store.TS(now), orderID)
+		return err
+	})
+	return res, asErr(err, "release")
+}
+
+// AddPledge counts an order's paid pledge in the project's totals, once.
+func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID string, amount int64, now time.Time) (Project, error) {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pledges WHERE order_id = $1`, orderID).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		p, err := scanProject(tx.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`+s.db.ForUpdate(), projectID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.E(errs.NotFound, "no such project")
+		}
+		if err != nil {
+			return err
+		}
+		if !p.AcceptsPledgesAt(now) {
+			return errs.E("wrong_state", "the project no longer accepts pledges (it is %s)", p.Status)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO pledges (order_id, project_id, member_id, amount, added_at) VALUES ($1, $2, $3, $4, $5)`,
+			orderID, projectID, memberID, amount, store.TS(now)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE projects SET pledged = pledged + $1, backers = backers + 1 WHERE id = $2`, amount, projectID)
+		return err
+	})
+	if err != nil {
+		return Project{}, asErr(err, "add pledge")
+	}
+	return s.Get(ctx, projectID)
+}
+
+// RemovePledge takes a refunded pledge out of the totals, once.
+func (s *Store) RemovePledge(ctx context.Context, projectID, orderID string, now time.Time) (Project, error) {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var amount int64
+		var removed sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT amount, removed_at FROM pledges WHERE order_id = $1 AND project_id = $2`+s.db.ForUpdate(), orderID, projectID).
+			Scan(&amount, &removed)
+		if errors.Is(err, sql.ErrNoRows) || removed.Valid {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE pledges SET removed_at = $1 WHERE order_id = $2`, store.TS(now), orderID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE projects SET pledged = pledged - $1, backers = backers - 1 WHERE id = $2`, amount, projectID)
+		return err
+	})
+	if err != nil {
+		return Project{}, asErr(err, "remove pledge")
+	}
+	return s.Get(ctx, projectID)
+}
+
+// IsBacker reports whether a member has a counted pledge on a project.
+func (s *Store) IsBacker(ctx context.Context, projectID, memberID string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pledges WHERE project_id = $1 AND member_id = $2 AND removed_at IS NULL`, projectID, memberID).Scan(&n)
+	return n > 0, err
+}
+
+// DueDeadlines lists live projects whose deadline is at or before now.
+func (s *Store) DueDeadlines(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM projects WHERE status = $1 AND deadline <= $2 ORDER BY deadline LIMIT 100`, string(Live), store.TS(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// NextDeadline is the earliest deadline of a live project (zero if none).
+func (s *Store) NextDeadline(ctx context.Context) (time.Time, error) {
+	var d sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT MIN(deadline) FROM projects WHERE status = $1`, string(Live)).Scan(&d)
+	if err != nil || !d.Valid {
+		return time.Time{}, err
+	}
+	return store.ParseTS(d.String), nil
+}
+
+// asErr keeps domain errors and wraps everything else as internal.
+func asErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return errs.Wrap(err, "%s", what)
+}

@@ -371,7 +371,7 @@ func (o *OptInt) UnmarshalJSON(b []byte) error {
 	}
 	var v int
 	if err := json.Unmarshal(b, &v); err != nil {
-		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeOf(v), Field: "limit"}
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeOf(v)}
 	}
 	o.Value = &v
 	return nil

@@ -3,9 +3,14 @@
 package blob
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	_ "image/gif"  // registers GIF for DecodeConfig
+	_ "image/jpeg" // registers JPEG
+	_ "image/png"  // registers PNG
 	"io"
 	"net/http"
 	"os"
@@ -72,6 +77,9 @@ func (d Disk) Get(_ context.Context, key string) ([]byte, string, error) {
 	return data, string(ct), nil
 }
 
+// maxSide bounds image dimensions (a small file can claim huge ones).
+const maxSide = 10_000
+
 // Image types accepted for uploads, by sniffed content.
 var imageTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
 
@@ -92,6 +100,15 @@ func ReadImage(w http.ResponseWriter, r *http.Request, field string, max int64) 
 	ct := http.DetectContentType(data)
 	if !imageTypes[ct] {
 		return nil, "", errs.Fields(map[string]string{field: "must be a PNG, JPEG, GIF or WebP image"})
+	}
+	if ct != "image/webp" { // the standard library reads the others' headers
+		cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+		if err != nil {
+			return nil, "", errs.Fields(map[string]string{field: "the image is damaged or not really " + ct})
+		}
+		if cfg.Width > maxSide || cfg.Height > maxSide {
+			return nil, "", errs.Fields(map[string]string{field: fmt.Sprintf("at most %d×%d pixels", maxSide, maxSide)})
+		}
 	}
 	return data, ct, nil
 }

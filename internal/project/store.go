@@ -253,25 +253,27 @@ func (s *Store) Reserve(ctx context.Context, projectID, rewardID, orderID string
 	res := Reservation{OrderID: orderID, ProjectID: projectID, RewardID: rewardID, State: Held}
 	created := false
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// The project row lock serialises everything that changes its
+		// rewards and totals, so the checks below cannot race.
+		p, err := scanProject(tx.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`+s.db.ForUpdate(), projectID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.E(errs.NotFound, "no such project")
+		}
+		if err != nil {
+			return err
+		}
 		var prev Reservation
-		err := tx.QueryRowContext(ctx, `SELECT project_id, reward_id, state FROM reservations WHERE order_id = $1`, orderID).
+		err = tx.QueryRowContext(ctx, `SELECT project_id, reward_id, state FROM reservations WHERE order_id = $1`, orderID).
 			Scan(&prev.ProjectID, &prev.RewardID, &prev.State)
 		if err == nil {
 			prev.OrderID = orderID
-			if prev.ProjectID != projectID || prev.RewardID != rewardID {
+			if prev.State == Held && (prev.ProjectID != projectID || prev.RewardID != rewardID) {
 				return errs.E(errs.Conflict, "this order already reserved another reward")
 			}
 			res = prev
 			return nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		p, err := scanProject(tx.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`+s.db.ForUpdate(), projectID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return errs.E(errs.NotFound, "no such project")
-		}
-		if err != nil {
 			return err
 		}
 		r, err := scanReward(tx.QueryRowContext(ctx, `SELECT `+rewardCols+` FROM rewards WHERE id = $1 AND project_id = $2 AND deleted = 0`+s.db.ForUpdate(), rewardID, projectID))
@@ -287,10 +289,16 @@ func (s *Store) Reserve(ctx context.Context, projectID, rewardID, orderID string
 		if _, err := tx.ExecContext(ctx, `UPDATE rewards SET reserved = reserved + 1 WHERE id = $1`, rewardID); err != nil {
 			return err
 		}
+		ins, err := tx.ExecContext(ctx, `INSERT INTO reservations (order_id, project_id, reward_id, state, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (order_id) DO NOTHING`, orderID, projectID, rewardID, Held, store.TS(now))
+		if err != nil {
+			return err
+		}
+		if n, _ := ins.RowsAffected(); n != 1 {
+			return errs.E(errs.Conflict, "this order is being reserved elsewhere; try again")
+		}
 		created = true
-		_, err = tx.ExecContext(ctx, `INSERT INTO reservations (order_id, project_id, reward_id, state, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $5)`, orderID, projectID, rewardID, Held, store.TS(now))
-		return err
+		return nil
 	})
 	return res, created, asErr(err, "reserve")
 }
@@ -306,7 +314,7 @@ func (s *Store) Release(ctx context.Context, orderID string, now time.Time) (Res
 		if errors.Is(err, sql.ErrNoRows) {
 			res.State = Released
 			_, err = tx.ExecContext(ctx, `INSERT INTO reservations (order_id, project_id, reward_id, state, created_at, updated_at)
-				VALUES ($1, '', '', $2, $3, $3)`, orderID, Released, store.TS(now))
+				VALUES ($1, '', '', $2, $3, $3) ON CONFLICT (order_id) DO NOTHING`, orderID, Released, store.TS(now))
 			return err
 		}
 		if err != nil || res.State == Released {
@@ -325,16 +333,16 @@ func (s *Store) Release(ctx context.Context, orderID string, now time.Time) (Res
 // AddPledge counts an order's paid pledge in the project's totals, once.
 func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID string, amount int64, now time.Time) (Project, error) {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pledges WHERE order_id = $1`, orderID).Scan(&n); err != nil || n > 0 {
-			return err
-		}
 		p, err := scanProject(tx.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`+s.db.ForUpdate(), projectID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return errs.E(errs.NotFound, "no such project")
 		}
 		if err != nil {
 			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pledges WHERE order_id = $1`, orderID).Scan(&n); err != nil || n > 0 {
+			return err // already counted: nothing to do
 		}
 		if !p.AcceptsPledgesAt(now) {
 			return errs.E("wrong_state", "the project no longer accepts pledges (it is %s)", p.Status)
@@ -355,9 +363,12 @@ func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID stri
 // RemovePledge takes a refunded pledge out of the totals, once.
 func (s *Store) RemovePledge(ctx context.Context, projectID, orderID string, now time.Time) (Project, error) {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SELECT id FROM projects WHERE id = $1`+s.db.ForUpdate(), projectID); err != nil {
+			return err
+		}
 		var amount int64
 		var removed sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT amount, removed_at FROM pledges WHERE order_id = $1 AND project_id = $2`+s.db.ForUpdate(), orderID, projectID).
+		err := tx.QueryRowContext(ctx, `SELECT amount, removed_at FROM pledges WHERE order_id = $1 AND project_id = $2`, orderID, projectID).
 			Scan(&amount, &removed)
 		if errors.Is(err, sql.ErrNoRows) || removed.Valid {
 			return nil

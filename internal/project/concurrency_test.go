@@ -1,0 +1,126 @@
+package project_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/store"
+	"sanshi/internal/testkit"
+)
+
+// internal calls a project instance's internal endpoint as the order service.
+func internal(t *testing.T, addr, method, path string, body any) (int, map[string]any) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, "http://"+addr+path, bytes.NewReader(b))
+	req.Header.Set(auth.Header, auth.NewSigner(testkit.InternalKey).Sign(auth.Identity{Service: "order"}, time.Now()))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("%s %s: %v", method, path, err)
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// liveProject creates and launches a project with one tier limited to units.
+func liveProject(t *testing.T, p *testkit.Platform, units int) (projectID, rewardID string) {
+	creator := p.SignUp(t, fmt.Sprintf("c%d@example.cn", time.Now().UnixNano()), "创作者")
+	op := p.Operator(t, fmt.Sprintf("op%d@example.cn", time.Now().UnixNano()))
+	projectID = creator.Must(201, "POST", "/api/v1/projects", draft("限量手办", "只有五十个", "games")).Field("id")
+	rewardID = creator.Must(201, "POST", "/api/v1/projects/"+projectID+"/rewards",
+		map[string]any{"title": "手办", "price": 29900, "limit": units, "ships": true, "delivery_month": "2027-05"}).Field("id")
+	creator.Must(200, "POST", "/api/v1/projects/"+projectID+"/submit", nil)
+	op.Must(200, "POST", "/api/v1/projects/"+projectID+"/approve", nil)
+	return projectID, rewardID
+}
+
+func TestReservationsNeverOversell(t *testing.T) {
+	for _, dialect := range []string{store.SQLite, store.Postgres} {
+		t.Run(dialect, func(t *testing.T) {
+			p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: []string{"member", "project"},
+				Replicas: map[string]int{"project": 2}, Postgres: dialect == store.Postgres})
+			projectID, rewardID := liveProject(t, p, 50)
+			instances := p.Procs["project"]
+
+			var ok, soldOut, other atomic.Int64
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := 0; i < 200; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					<-start
+					addr := instances[i%2].Instance.Address
+					code, body := internal(t, addr, "POST", "/internal/v1/reservations",
+						map[string]string{"order_id": fmt.Sprintf("order-%03d", i), "project_id": projectID, "reward_id": rewardID})
+					switch {
+					case code == 201:
+						ok.Add(1)
+					case code == 409 && body["error"].(map[string]any)["code"] == "sold_out":
+						soldOut.Add(1)
+					default:
+						other.Add(1)
+						t.Errorf("reservation %d: %d %v", i, code, body)
+					}
+				}(i)
+			}
+			close(start)
+			wg.Wait()
+			t.Logf("%s: 200 parallel reservations over 2 instances: %d held, %d sold out", dialect, ok.Load(), soldOut.Load())
+			if ok.Load() != 50 || soldOut.Load() != 150 || other.Load() != 0 {
+				t.Fatalf("held %d, sold out %d, other %d; want exactly 50 held", ok.Load(), soldOut.Load(), other.Load())
+			}
+			// The same order again gets the same answer, never a second unit.
+			for i := 0; i < 200; i++ {
+				code, _ := internal(t, instances[(i+1)%2].Instance.Address, "POST", "/internal/v1/reservations",
+					map[string]string{"order_id": fmt.Sprintf("order-%03d", i), "project_id": projectID, "reward_id": rewardID})
+				if code != 200 && code != 409 {
+					t.Fatalf("repeat %d: %d", i, code)
+				}
+			}
+			db, err := store.Open(context.Background(), p.DBURLs["project"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var reserved, held int
+			db.QueryRow(`SELECT reserved FROM rewards WHERE id = $1`, rewardID).Scan(&reserved)
+			db.QueryRow(`SELECT COUNT(*) FROM reservations WHERE reward_id = $1 AND state = 'held'`, rewardID).Scan(&held)
+			if reserved != 50 || held != 50 {
+				t.Fatalf("stored: reserved %d, held %d", reserved, held)
+			}
+			testkit.Eventually(t, 3*time.Second, "remaining 0 on the page", func() bool {
+				r := p.Client(t).Must(200, "GET", "/api/v1/projects/"+projectID, nil)
+				return bytes.Contains(r.Body, []byte(`"remaining":0`))
+			})
+
+			// Releasing (twice) gives exactly one unit back; a late reserve
+			// of a released order does not take it again.
+			var heldOrder string
+			db.QueryRow(`SELECT order_id FROM reservations WHERE reward_id = $1 AND state = 'held' ORDER BY order_id LIMIT 1`, rewardID).Scan(&heldOrder)
+			for i := 0; i < 2; i++ {
+				if code, _ := internal(t, instances[i].Instance.Address, "DELETE", "/internal/v1/reservations/"+heldOrder, nil); code != 200 {
+					t.Fatalf("release: %d", code)
+				}
+			}
+			if code, _ := internal(t, instances[0].Instance.Address, "POST", "/internal/v1/reservations",
+				map[string]string{"order_id": heldOrder, "project_id": projectID, "reward_id": rewardID}); code != 409 {
+				t.Fatalf("reserve after release: %d", code)
+			}
+			db.QueryRow(`SELECT reserved FROM rewards WHERE id = $1`, rewardID).Scan(&reserved)
+			if reserved != 49 {
+				t.Fatalf("after one release: reserved %d", reserved)
+			}
+		})
+	}
+}

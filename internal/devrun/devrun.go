@@ -84,7 +84,8 @@ func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.W
 	}
 	defer cli.Close()
 	if waitReady(ctx, cli, groups, out) {
-		printSummary(out, o, dir, groups, cli, time.Since(begin))
+		took := time.Since(begin)
+		printSummary(out, o, dir, groups, cli, took, seedOperator(o, dir))
 	}
 
 	select {
@@ -231,7 +232,7 @@ func registered(ctx context.Context, cli *clientv3.Client) map[string]registry.I
 	return out
 }
 
-func printSummary(out *printer, o Options, dir string, groups [][]*child, cli *clientv3.Client, took time.Duration) {
+func printSummary(out *printer, o Options, dir string, groups [][]*child, cli *clientv3.Client, took time.Duration, operator string) {
 	recs := registered(context.Background(), cli)
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n  %-9s %-10s %-24s %-24s %s\n", "SERVICE", "INSTANCE", "ADDRESS", "MANAGEMENT", "STATUS")
@@ -246,6 +247,7 @@ func printSummary(out *printer, o Options, dir string, groups [][]*child, cli *c
 	fmt.Fprintf(&b, "  Config center  http://localhost:%d\n", o.ConfigPort)
 	fmt.Fprintf(&b, "  Registry       http://127.0.0.1:%d (etcd)\n", o.EtcdPort)
 	fmt.Fprintf(&b, "  Data folder    %s (management token in %s)\n", dir, filepath.Join(dir, "mgmt-token"))
+	fmt.Fprintf(&b, "  %s\n", operator)
 	fmt.Fprintf(&b, "\n  All %d instances ready in %s. Press Ctrl-C to stop.\n", countChildren(groups), took.Round(time.Millisecond))
 	out.block(b.String())
 }

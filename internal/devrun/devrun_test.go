@@ -92,8 +92,18 @@ func TestDevRunsTheWholePlatform(t *testing.T) {
 		}
 	}
 
+	// The first start creates an operator account and shows its password once.
+	if !strings.Contains(out, "operator@sanshi.local / ") {
+		t.Fatalf("no operator account shown")
+	}
+	pw := strings.Fields(out[strings.Index(out, "operator@sanshi.local / ")+len("operator@sanshi.local / "):])[0]
+	code, body := testkit.Do(t, "POST", "http://127.0.0.1:"+ports["site"]+"/api/v1/sessions", "", map[string]string{"email": "operator@sanshi.local", "password": pw})
+	if code != 201 || !strings.Contains(string(body), `"operator"`) {
+		t.Fatalf("operator log-in: %d %s", code, body)
+	}
+
 	// The gateway routes through discovery to the project service.
-	code, body := testkit.Do(t, "GET", "http://127.0.0.1:"+ports["site"]+"/api/v1/categories", "", nil)
+	code, body = testkit.Do(t, "GET", "http://127.0.0.1:"+ports["site"]+"/api/v1/categories", "", nil)
 	if code != 200 || !strings.Contains(string(body), `"slug":"film"`) {
 		t.Fatalf("categories through the gateway: %d %s", code, body)
 	}
@@ -145,6 +155,9 @@ func TestDevRunsTheWholePlatform(t *testing.T) {
 	tok1, _ := os.ReadFile(dir + "/mgmt-token")
 	p2 := startDev(t, dir, ports)
 	p2.waitFor(t, "instances ready in", 60*time.Second)
+	if strings.Contains(p2.out.String(), "operator@sanshi.local / ") {
+		t.Fatal("the operator password must be shown only on the first start")
+	}
 	tok2, _ := os.ReadFile(dir + "/mgmt-token")
 	if string(tok1) != string(tok2) || len(tok1) == 0 {
 		t.Fatal("second run did not reuse the data folder")

@@ -124,3 +124,69 @@ func TestReservationsNeverOversell(t *testing.T) {
 		})
 	}
 }
+
+// Deadlines fire by themselves in the running service, once, with two
+// instances watching. The test moves the deadline close instead of waiting
+// a day.
+func TestDeadlineFiresOnTimeInTheRunningService(t *testing.T) {
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: []string{"member", "project"}, Replicas: map[string]int{"project": 2}})
+	projectID, _ := liveProject(t, p, 5)
+	db, err := store.Open(context.Background(), p.DBURLs["project"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	if _, err := db.Exec(`UPDATE projects SET deadline = $1 WHERE id = $2`, store.TS(deadline), projectID); err != nil {
+		t.Fatal(err)
+	}
+	var status string
+	testkit.Eventually(t, 5*time.Second, "project settled", func() bool {
+		db.QueryRow(`SELECT status FROM projects WHERE id = $1`, projectID).Scan(&status)
+		return status != "live"
+	})
+	late := time.Since(deadline)
+	t.Logf("settled %s after its deadline", late.Round(time.Millisecond))
+	if status != "failed" {
+		t.Fatalf("status %s, want failed (nothing pledged)", status)
+	}
+	settledBy := 0
+	for _, proc := range p.Procs["project"] {
+		settledBy += bytes.Count([]byte(proc.Log.String()), []byte("project settled at its deadline"))
+	}
+	if settledBy != 1 {
+		t.Fatalf("settled by %d instances, want 1", settledBy)
+	}
+}
+
+// With REDIS_URL the project instances share one cache, and a write through
+// one instance is seen at once through the other.
+func TestSharedRedisCacheIsNeverStale(t *testing.T) {
+	url := testkit.RedisURL(t)
+	if url == "" {
+		t.Skip("SKIPPED: needs Redis")
+	}
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: []string{"member", "project"},
+		Replicas: map[string]int{"project": 2}, Env: []string{"REDIS_URL=" + url}})
+	projectID, rewardID := liveProject(t, p, 3)
+	anon := p.Client(t)
+	for i := 0; i < 3; i++ {
+		// Read (filling the shared cache), then reserve through the other
+		// instance: the next read must show the new count.
+		anon.Must(200, "GET", "/api/v1/projects/"+projectID, nil)
+		addr := p.Procs["project"][i%2].Instance.Address
+		if code, _ := internal(t, addr, "POST", "/internal/v1/reservations",
+			map[string]string{"order_id": fmt.Sprintf("r-%d", i), "project_id": projectID, "reward_id": rewardID}); code != 201 {
+			t.Fatalf("reserve: %d", code)
+		}
+		want := fmt.Sprintf(`"remaining":%d`, 2-i)
+		if r := anon.Must(200, "GET", "/api/v1/projects/"+projectID, nil); !bytes.Contains(r.Body, []byte(want)) {
+			t.Fatalf("after reservation %d the page is stale: %s", i, r.Body)
+		}
+	}
+	// The health of each instance names its Redis cache.
+	code, body := testkit.Do(t, "GET", "http://"+p.Procs["project"][0].Instance.MgmtAddress+"/actuator/health", "", nil)
+	if code != 200 || !bytes.Contains(body, []byte(`"cache":{"status":"UP","details":{"kind":"redis"}}`)) {
+		t.Fatalf("health: %d %s", code, body)
+	}
+}

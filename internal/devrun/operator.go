@@ -1,0 +1,57 @@
+package devrun
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// OperatorEmail is the operator account `sanshi dev` creates on first start.
+const OperatorEmail = "operator@sanshi.local"
+
+// seedOperator creates the first operator account once per data folder and
+// returns a line to show (with the password, which is shown only now).
+func seedOperator(o Options, dir string) string {
+	marker := filepath.Join(dir, "operator-created")
+	if _, err := os.Stat(marker); err == nil {
+		return fmt.Sprintf("Operator       %s (password shown at the first start)", OperatorEmail)
+	}
+	password := randomPassword()
+	body, _ := json.Marshal(map[string]string{"email": OperatorEmail, "password": password, "nickname": "运营"})
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Post(fmt.Sprintf("http://127.0.0.1:%d/api/v1/members", o.SitePort), "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "Operator       not created: " + err.Error()
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusConflict {
+		_ = os.WriteFile(marker, []byte(OperatorEmail+"\n"), 0o600)
+		return fmt.Sprintf("Operator       %s already exists", OperatorEmail)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Sprintf("Operator       not created: the member service answered %d", resp.StatusCode)
+	}
+	cmd := exec.Command(o.Executable, "admin", "grant-operator", OperatorEmail)
+	cmd.Env = childEnv(os.Environ(), map[string]string{"SANSHI_DATA_DIR": dir})
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Sprintf("Operator       not granted: %v %s", err, out)
+	}
+	_ = os.WriteFile(marker, []byte(OperatorEmail+"\n"), 0o600)
+	return fmt.Sprintf("Operator       %s / %s  (shown once: note it now)", OperatorEmail, password)
+}
+
+func randomPassword() string {
+	const letters = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 14)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return string(b)
+}

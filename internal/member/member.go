@@ -4,6 +4,7 @@ package member
 
 import (
 	"context"
+	"errors"
 	"embed"
 	"io/fs"
 	"log/slog"
@@ -51,43 +52,38 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 // Routes maps the public and internal endpoints.
 func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v1/members", a.signUp)
+	handle := func(pattern string, h httpx.Handler) { mux.HandleFunc(pattern, httpx.JSON(a.log, h)) }
+	handle("POST /api/v1/members", a.signUp)
 	mux.HandleFunc("POST /api/v1/sessions", a.logIn)
 	mux.HandleFunc("DELETE /api/v1/sessions/current", a.logOut)
-	mux.HandleFunc("GET /api/v1/members/me", a.me)
-	mux.HandleFunc("PATCH /api/v1/members/me", a.patchMe)
+	handle("GET /api/v1/members/me", a.me)
+	handle("PATCH /api/v1/members/me", a.patchMe)
 	mux.HandleFunc("PUT /api/v1/members/me/avatar", a.putAvatar)
-	mux.HandleFunc("GET /api/v1/members/me/addresses", a.listAddresses)
-	mux.HandleFunc("POST /api/v1/members/me/addresses", a.addAddress)
-	mux.HandleFunc("GET /api/v1/members/me/addresses/{id}", a.getAddress)
-	mux.HandleFunc("DELETE /api/v1/members/me/addresses/{id}", a.deleteAddress)
-	mux.HandleFunc("GET /api/v1/members/{id}", a.publicProfile)
+	handle("GET /api/v1/members/me/addresses", a.listAddresses)
+	handle("POST /api/v1/members/me/addresses", a.addAddress)
+	handle("GET /api/v1/members/me/addresses/{id}", a.getAddress)
+	handle("DELETE /api/v1/members/me/addresses/{id}", a.deleteAddress)
+	handle("GET /api/v1/members/{id}", a.publicProfile)
 	mux.HandleFunc("GET /api/v1/members/{id}/avatar", a.avatar)
-	mux.HandleFunc("GET /internal/v1/sessions/current", a.verify)
-	mux.HandleFunc("POST /internal/v1/members/{id}/roles", a.grantRole)
+	handle("GET /internal/v1/sessions/current", a.verify)
+	handle("POST /internal/v1/members/{id}/roles", a.grantRole)
 	mux.HandleFunc("/", service.NotFound)
 	return mux
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) { httpx.Fail(a.log, w, r, err) }
 
-func (a *API) signUp(w http.ResponseWriter, r *http.Request) {
+func (a *API) signUp(r *http.Request) (int, any, error) {
 	var su SignUp
-	if err := httpx.DecodeJSON(w, r, &su, maxJSON); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := httpx.DecodeJSON(r, &su, maxJSON); err != nil {
+		return 0, nil, err
 	}
 	su.Normalize()
 	if err := su.Validate(); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	m, err := a.store.Create(r.Context(), su, a.now())
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusCreated, m)
+	return http.StatusCreated, m, err
 }
 
 type credentials struct {
@@ -96,10 +92,21 @@ type credentials struct {
 }
 
 func (a *API) logIn(w http.ResponseWriter, r *http.Request) {
-	var c credentials
-	if err := httpx.DecodeJSON(w, r, &c, maxJSON); err != nil {
+	sess, err := a.session(r)
+	if err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: sess.Token, Path: "/", Expires: sess.ExpiresAt,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.Header.Get("X-Forwarded-Proto") == "https"})
+	errs.WriteJSON(w, http.StatusCreated, sess)
+}
+
+// session checks credentials, with throttling, and opens a session.
+func (a *API) session(r *http.Request) (Session, error) {
+	var c credentials
+	if err := httpx.DecodeJSON(r, &c, maxJSON); err != nil {
+		return Session{}, err
 	}
 	c.Email = strings.ToLower(strings.TrimSpace(c.Email))
 	f := map[string]string{}
@@ -110,49 +117,38 @@ func (a *API) logIn(w http.ResponseWriter, r *http.Request) {
 		f["password"] = "required"
 	}
 	if len(f) > 0 {
-		a.fail(w, r, errs.Fields(f))
-		return
+		return Session{}, errs.Fields(f)
 	}
 	ctx, now := r.Context(), a.now()
 	account, address := "email:"+c.Email, "ip:"+auth.From(ctx).IP
 	accFails, err1 := a.store.Failures(ctx, account, now)
 	ipFails, err2 := a.store.Failures(ctx, address, now)
-	if err1 != nil || err2 != nil {
-		a.fail(w, r, errs.Wrap(err1, "read login failures"))
-		return
+	if err := errors.Join(err1, err2); err != nil {
+		return Session{}, errs.Wrap(err, "read login failures")
 	}
 	if limited, wait := Throttled(now, accFails, ipFails); limited {
-		w.Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
-		a.fail(w, r, errs.E(errs.RateLimited, "too many failed logins; try again in %d seconds", int(wait.Seconds())+1))
-		return
+		secs := int(wait.Seconds()) + 1
+		e := errs.E(errs.RateLimited, "too many failed logins; try again in %d seconds", secs)
+		e.RetryAfter = secs
+		return Session{}, e
 	}
 	id, hash, err := a.store.Credentials(ctx, c.Email)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return Session{}, err
 	}
 	if id == "" {
 		CheckPassword(dummyHash, c.Password) // same time whether or not the account exists
 	}
 	if id == "" || !CheckPassword(hash, c.Password) {
 		_ = a.store.RecordFailure(ctx, now, account, address)
-		a.fail(w, r, errs.E(errs.Unauthorized, "wrong e-mail or password"))
-		return
+		return Session{}, errs.E(errs.Unauthorized, "wrong e-mail or password")
 	}
 	_ = a.store.ClearFailures(ctx, account)
 	m, err := a.store.ByID(ctx, id)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return Session{}, err
 	}
-	sess, err := a.store.NewSession(ctx, m, now)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: sess.Token, Path: "/", Expires: sess.ExpiresAt,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.Header.Get("X-Forwarded-Proto") == "https"})
-	errs.WriteJSON(w, http.StatusCreated, sess)
+	return a.store.NewSession(ctx, m, now)
 }
 
 // Token returns the session token of a request: the bearer token, else the
@@ -181,72 +177,54 @@ func (a *API) logOut(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *API) me(w http.ResponseWriter, r *http.Request) {
+func (a *API) me(r *http.Request) (int, any, error) {
 	id, err := auth.Member(r.Context())
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	m, err := a.store.ByID(r.Context(), id.Member)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusOK, m)
+	return http.StatusOK, m, err
 }
 
-func (a *API) patchMe(w http.ResponseWriter, r *http.Request) {
+func (a *API) patchMe(r *http.Request) (int, any, error) {
 	id, err := auth.Member(r.Context())
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	var p ProfilePatch
-	if err := httpx.DecodeJSON(w, r, &p, maxJSON); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := httpx.DecodeJSON(r, &p, maxJSON); err != nil {
+		return 0, nil, err
 	}
 	if err := p.Validate(); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	m, err := a.store.UpdateProfile(r.Context(), id.Member, p)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusOK, m)
+	return http.StatusOK, m, err
 }
 
 // MaxAvatar is the largest avatar upload.
 const MaxAvatar = 2 << 20
 
 func (a *API) putAvatar(w http.ResponseWriter, r *http.Request) {
-	id, err := auth.Member(r.Context())
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	data, ct, err := blob.ReadImage(w, r, "avatar", MaxAvatar)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	key := "avatars/" + id.Member
-	if err := a.blobs.Put(r.Context(), key, ct, data); err != nil {
-		a.fail(w, r, errs.Wrap(err, "store avatar"))
-		return
-	}
-	if err := a.store.SetAvatar(r.Context(), id.Member, key); err != nil {
-		a.fail(w, r, errs.Wrap(err, "record avatar"))
-		return
-	}
-	m, err := a.store.ByID(r.Context(), id.Member)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusOK, m)
+	httpx.JSON(a.log, func(r *http.Request) (int, any, error) {
+		id, err := auth.Member(r.Context())
+		if err != nil {
+			return 0, nil, err
+		}
+		data, ct, err := blob.ReadImage(w, r, "avatar", MaxAvatar)
+		if err != nil {
+			return 0, nil, err
+		}
+		key := "avatars/" + id.Member
+		if err := a.blobs.Put(r.Context(), key, ct, data); err != nil {
+			return 0, nil, errs.Wrap(err, "store avatar")
+		}
+		if err := a.store.SetAvatar(r.Context(), id.Member, key); err != nil {
+			return 0, nil, errs.Wrap(err, "record avatar")
+		}
+		m, err := a.store.ByID(r.Context(), id.Member)
+		return http.StatusOK, m, err
+	})(w, r)
 }
 
 func (a *API) avatar(w http.ResponseWriter, r *http.Request) {
@@ -258,81 +236,54 @@ func (a *API) avatar(w http.ResponseWriter, r *http.Request) {
 	blob.Serve(w, r, a.blobs, key)
 }
 
-func (a *API) publicProfile(w http.ResponseWriter, r *http.Request) {
+func (a *API) publicProfile(r *http.Request) (int, any, error) {
 	m, err := a.store.ByID(r.Context(), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusOK, m.Public())
+	return http.StatusOK, m.Public(), err
 }
 
-func (a *API) listAddresses(w http.ResponseWriter, r *http.Request) {
+func (a *API) listAddresses(r *http.Request) (int, any, error) {
 	id, err := auth.Member(r.Context())
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	list, err := a.store.Addresses(r.Context(), id.Member)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusOK, map[string]any{"addresses": list})
+	return http.StatusOK, map[string]any{"addresses": list}, err
 }
 
-func (a *API) getAddress(w http.ResponseWriter, r *http.Request) {
+func (a *API) getAddress(r *http.Request) (int, any, error) {
 	id, err := auth.Member(r.Context())
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	addr, err := a.store.Address(r.Context(), id.Member, r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusOK, addr)
+	return http.StatusOK, addr, err
 }
 
-func (a *API) addAddress(w http.ResponseWriter, r *http.Request) {
+func (a *API) addAddress(r *http.Request) (int, any, error) {
 	id, err := auth.Member(r.Context())
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	var addr Address
-	if err := httpx.DecodeJSON(w, r, &addr, maxJSON); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := httpx.DecodeJSON(r, &addr, maxJSON); err != nil {
+		return 0, nil, err
 	}
 	if addr.ID != "" || !addr.CreatedAt.IsZero() {
-		a.fail(w, r, errs.Fields(map[string]string{"id": "set by the server"}))
-		return
+		return 0, nil, errs.Fields(map[string]string{"id": "set by the server"})
 	}
 	if err := addr.Validate(); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	addr, err = a.store.AddAddress(r.Context(), id.Member, addr, a.now())
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusCreated, addr)
+	return http.StatusCreated, addr, err
 }
 
-func (a *API) deleteAddress(w http.ResponseWriter, r *http.Request) {
+func (a *API) deleteAddress(r *http.Request) (int, any, error) {
 	id, err := auth.Member(r.Context())
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
-	if err := a.store.DeleteAddress(r.Context(), id.Member, r.PathValue("id"), a.now()); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return http.StatusNoContent, nil, a.store.DeleteAddress(r.Context(), id.Member, r.PathValue("id"), a.now())
 }
 
 // Verified is what the gateway learns about a session token.
@@ -342,39 +293,27 @@ type Verified struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-func (a *API) verify(w http.ResponseWriter, r *http.Request) {
+func (a *API) verify(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "gateway", "console"); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	m, exp, err := a.store.SessionMember(r.Context(), Token(r), a.now())
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusOK, Verified{MemberID: m.ID, Roles: m.Roles, ExpiresAt: exp})
+	return http.StatusOK, Verified{MemberID: m.ID, Roles: m.Roles, ExpiresAt: exp}, err
 }
 
-func (a *API) grantRole(w http.ResponseWriter, r *http.Request) {
+func (a *API) grantRole(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "project"); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	var body struct {
 		Role string `json:"role"`
 	}
-	if err := httpx.DecodeJSON(w, r, &body, maxJSON); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := httpx.DecodeJSON(r, &body, maxJSON); err != nil {
+		return 0, nil, err
 	}
 	if body.Role != auth.RoleCreator {
-		a.fail(w, r, errs.Fields(map[string]string{"role": "only the creator role is granted this way"}))
-		return
+		return 0, nil, errs.Fields(map[string]string{"role": "only the creator role is granted this way"})
 	}
 	m, err := a.store.GrantRole(r.Context(), r.PathValue("id"), body.Role)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusOK, m)
+	return http.StatusOK, m, err
 }

@@ -64,16 +64,12 @@ func (a *API) settled(p Project) []outbox.Message {
 		Path: "/internal/v1/projects/" + p.ID + "/ended", Body: map[string]any{"project_id": p.ID, "status": p.Status}}}
 }
 
-func (a *API) categories(w http.ResponseWriter, r *http.Request) {
+func (a *API) categories(r *http.Request) (int, any, error) {
 	cats, err := a.store.Categories(r.Context())
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusOK, map[string]any{"categories": cats})
+	return http.StatusOK, map[string]any{"categories": cats}, err
 }
 
-func (a *API) list(w http.ResponseWriter, r *http.Request) {
+func (a *API) list(r *http.Request) (int, any, error) {
 	q := r.URL.Query()
 	id := auth.From(r.Context())
 	lq := ListQuery{Category: q.Get("category"), Q: q.Get("q"), Sort: q.Get("sort"), Featured: q.Get("featured") == "true"}
@@ -108,15 +104,13 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	case st == string(InReview) && id.Has(auth.RoleOperator):
 		lq.Statuses = []Status{InReview}
 	case st == string(InReview):
-		a.fail(w, r, errs.E(errs.Forbidden, "the review queue is for operators"))
-		return
+		return 0, nil, errs.E(errs.Forbidden, "the review queue is for operators")
 	default:
 		f["status"] = "one of live, succeeded, failed, cancelled (in_review for operators)"
 	}
 	if q.Get("creator") == "me" {
 		if id.Member == "" {
-			a.fail(w, r, errs.E(errs.Unauthorized, "please log in"))
-			return
+			return 0, nil, errs.E(errs.Unauthorized, "please log in")
 		}
 		lq.Creator = id.Member
 		if q.Get("status") == "" {
@@ -124,20 +118,15 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(f) > 0 {
-		a.fail(w, r, errs.Fields(f))
-		return
+		return 0, nil, errs.Fields(f)
 	}
 	now := a.now()
 	list, total, err := a.store.List(r.Context(), lq, now)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	for i := range list {
 		list[i].View(now)
 		list[i].Story, list[i].StoryHTML = "", "" // cards do not carry the story
 	}
-	errs.WriteJSON(w, http.StatusOK, map[string]any{"projects": list, "page": max(lq.Page, 1), "page_size": PageSize, "total": total})
+	return http.StatusOK, map[string]any{"projects": list, "page": max(lq.Page, 1), "page_size": PageSize, "total": total}, err
 }
 
 // read returns a project as readers see it, from the cache when fresh.
@@ -156,51 +145,41 @@ func (a *API) read(ctx context.Context, id string) (Project, error) {
 	return p, nil
 }
 
-func (a *API) get(w http.ResponseWriter, r *http.Request) {
-	p, err := a.read(r.Context(), r.PathValue("id"))
-	if err == nil && !visible(p, auth.From(r.Context())) {
-		err = errs.E(errs.NotFound, "no such project")
-	}
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusOK, p)
+func (a *API) get(r *http.Request) (int, any, error) {
+	p, _, err := a.public(r.Context(), r.PathValue("id"))
+	return http.StatusOK, p, err
 }
 
-func (a *API) internalGet(w http.ResponseWriter, r *http.Request) {
+func (a *API) internalGet(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "order", "cashier"); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	p, err := a.store.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	p.View(a.now())
-	errs.WriteJSON(w, http.StatusOK, p)
+	return http.StatusOK, p, err
 }
 
-func (a *API) create(w http.ResponseWriter, r *http.Request) {
-	id, err := auth.Member(r.Context())
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
+// draftInput reads and checks a draft body; complete for a new project.
+func (a *API) draftInput(r *http.Request, complete bool) (DraftInput, error) {
 	var in DraftInput
-	if err := httpx.DecodeJSON(w, r, &in, maxJSON); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := httpx.DecodeJSON(r, &in, maxJSON); err != nil {
+		return in, err
 	}
 	cats, err := a.store.CategorySet(r.Context())
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return in, err
 	}
-	if err := in.Validate(cats, true); err != nil {
-		a.fail(w, r, err)
-		return
+	return in, in.Validate(cats, complete)
+}
+
+func (a *API) create(r *http.Request) (int, any, error) {
+	id, err := auth.Member(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	in, err := a.draftInput(r, true)
+	if err != nil {
+		return 0, nil, err
 	}
 	html := ""
 	if in.Story != nil {
@@ -208,34 +187,22 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := a.store.Create(r.Context(), id.Member, in, html, a.now())
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	a.outbox.Kick()
 	p.View(a.now())
-	errs.WriteJSON(w, http.StatusCreated, p)
+	return http.StatusCreated, p, nil
 }
 
-func (a *API) patch(w http.ResponseWriter, r *http.Request) {
+func (a *API) patch(r *http.Request) (int, any, error) {
 	if _, _, err := a.owned(r.Context(), r.PathValue("id")); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
-	var in DraftInput
-	if err := httpx.DecodeJSON(w, r, &in, maxJSON); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	cats, err := a.store.CategorySet(r.Context())
+	in, err := a.draftInput(r, false)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
-	if err := in.Validate(cats, false); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	a.transition(w, r, func(p *Project) ([]outbox.Message, error) {
+	return a.transition(r, func(p *Project) ([]outbox.Message, error) {
 		if err := p.Edit(in); err != nil {
 			return nil, err
 		}
@@ -248,42 +215,39 @@ func (a *API) patch(w http.ResponseWriter, r *http.Request) {
 
 // transition applies a domain change to the project in the path and answers
 // with the project as it is afterwards.
-func (a *API) transition(w http.ResponseWriter, r *http.Request, change func(p *Project) ([]outbox.Message, error)) {
+func (a *API) transition(r *http.Request, change func(p *Project) ([]outbox.Message, error)) (int, any, error) {
 	id := r.PathValue("id")
 	p, err := a.store.Change(r.Context(), id, a.now(), change)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	a.changed(r.Context(), id)
 	p.View(a.now())
-	errs.WriteJSON(w, http.StatusOK, p)
+	return http.StatusOK, p, nil
 }
 
 func (a *API) putCover(w http.ResponseWriter, r *http.Request) {
-	p, _, err := a.owned(r.Context(), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if p.Status != Draft && p.Status != Rejected && p.Status != Live {
-		a.fail(w, r, errs.E("wrong_state", "the cover cannot change once the project is %s", p.Status))
-		return
-	}
-	data, ct, err := blob.ReadImage(w, r, "cover", maxCover)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	key := "covers/" + p.ID + "-" + strconv.FormatInt(a.now().UnixNano(), 36)
-	if err := a.blobs.Put(r.Context(), key, ct, data); err != nil {
-		a.fail(w, r, errs.Wrap(err, "store cover"))
-		return
-	}
-	a.transition(w, r, func(p *Project) ([]outbox.Message, error) {
-		p.cover = key
-		return nil, nil
-	})
+	httpx.JSON(a.log, func(r *http.Request) (int, any, error) {
+		p, _, err := a.owned(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return 0, nil, err
+		}
+		if p.Status != Draft && p.Status != Rejected && p.Status != Live {
+			return 0, nil, errs.E("wrong_state", "the cover cannot change once the project is %s", p.Status)
+		}
+		data, ct, err := blob.ReadImage(w, r, "cover", maxCover)
+		if err != nil {
+			return 0, nil, err
+		}
+		key := "covers/" + p.ID + "-" + strconv.FormatInt(a.now().UnixNano(), 36)
+		if err := a.blobs.Put(r.Context(), key, ct, data); err != nil {
+			return 0, nil, errs.Wrap(err, "store cover")
+		}
+		return a.transition(r, func(p *Project) ([]outbox.Message, error) {
+			p.cover = key
+			return nil, nil
+		})
+	})(w, r)
 }
 
 func (a *API) cover(w http.ResponseWriter, r *http.Request) {
@@ -298,114 +262,96 @@ func (a *API) cover(w http.ResponseWriter, r *http.Request) {
 	blob.Serve(w, r, a.blobs, p.cover)
 }
 
-func (a *API) rewardInput(w http.ResponseWriter, r *http.Request, complete bool) (RewardInput, bool) {
+// rewardChange reads a reward body (complete for a new tier) and returns the
+// change to apply to the tier.
+func (a *API) rewardChange(r *http.Request, complete, remove bool) (func(*Project, *Reward) (bool, error), error) {
 	if _, _, err := a.owned(r.Context(), r.PathValue("id")); err != nil {
-		a.fail(w, r, err)
-		return RewardInput{}, false
+		return nil, err
 	}
 	var in RewardInput
-	if err := httpx.DecodeJSON(w, r, &in, maxJSON); err != nil {
-		a.fail(w, r, err)
-		return in, false
+	if !remove {
+		if err := httpx.DecodeJSON(r, &in, maxJSON); err != nil {
+			return nil, err
+		}
+		if err := in.Validate(complete); err != nil {
+			return nil, err
+		}
 	}
-	if err := in.Validate(complete); err != nil {
-		a.fail(w, r, err)
-		return in, false
-	}
-	return in, true
+	return func(p *Project, rw *Reward) (bool, error) {
+		in.Apply(rw)
+		return remove, p.RewardsEditable()
+	}, nil
 }
 
-func (a *API) addReward(w http.ResponseWriter, r *http.Request) {
-	in, ok := a.rewardInput(w, r, true)
-	if ok {
-		a.saveReward(w, r, "", http.StatusCreated, func(p *Project, rw *Reward) (bool, error) {
-			in.Apply(rw)
-			return false, p.RewardsEditable()
-		})
-	}
+func (a *API) addReward(r *http.Request) (int, any, error) {
+	return a.saveReward(r, "", http.StatusCreated, true, false)
 }
 
-func (a *API) patchReward(w http.ResponseWriter, r *http.Request) {
-	in, ok := a.rewardInput(w, r, false)
-	if ok {
-		a.saveReward(w, r, r.PathValue("rid"), http.StatusOK, func(p *Project, rw *Reward) (bool, error) {
-			in.Apply(rw)
-			return false, p.RewardsEditable()
-		})
-	}
+func (a *API) patchReward(r *http.Request) (int, any, error) {
+	return a.saveReward(r, r.PathValue("rid"), http.StatusOK, false, false)
 }
 
-func (a *API) deleteReward(w http.ResponseWriter, r *http.Request) {
-	if _, _, err := a.owned(r.Context(), r.PathValue("id")); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	a.saveReward(w, r, r.PathValue("rid"), http.StatusNoContent, func(p *Project, rw *Reward) (bool, error) {
-		return true, p.RewardsEditable()
-	})
+func (a *API) deleteReward(r *http.Request) (int, any, error) {
+	return a.saveReward(r, r.PathValue("rid"), http.StatusNoContent, false, true)
 }
 
-func (a *API) saveReward(w http.ResponseWriter, r *http.Request, rid string, status int, change func(*Project, *Reward) (bool, error)) {
+func (a *API) saveReward(r *http.Request, rid string, status int, complete, remove bool) (int, any, error) {
+	change, err := a.rewardChange(r, complete, remove)
+	if err != nil {
+		return 0, nil, err
+	}
 	pid := r.PathValue("id")
 	rw, err := a.store.ChangeReward(r.Context(), pid, rid, change)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	a.changed(r.Context(), pid)
-	if status == http.StatusNoContent {
-		w.WriteHeader(status)
-		return
-	}
 	p := Project{Rewards: []Reward{rw}}
 	p.View(a.now())
-	errs.WriteJSON(w, status, p.Rewards[0])
+	return status, p.Rewards[0], nil
 }
 
-func (a *API) submit(w http.ResponseWriter, r *http.Request) {
+func (a *API) submit(r *http.Request) (int, any, error) {
 	if _, _, err := a.owned(r.Context(), r.PathValue("id")); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
-	a.transition(w, r, func(p *Project) ([]outbox.Message, error) { return nil, p.Submit() })
+	return a.transition(r, func(p *Project) ([]outbox.Message, error) { return nil, p.Submit() })
 }
 
-func (a *API) approve(w http.ResponseWriter, r *http.Request) {
+func (a *API) approve(r *http.Request) (int, any, error) {
 	if _, err := auth.Operator(r.Context()); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	now := a.now()
-	a.transition(w, r, func(p *Project) ([]outbox.Message, error) { return nil, p.Approve(now) })
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
+	defer func() {
+		select {
+		case a.wake <- struct{}{}:
+		default:
+		}
+	}()
+	return a.transition(r, func(p *Project) ([]outbox.Message, error) { return nil, p.Approve(now) })
 }
 
-func (a *API) reject(w http.ResponseWriter, r *http.Request) {
+func (a *API) reject(r *http.Request) (int, any, error) {
 	if _, err := auth.Operator(r.Context()); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	var body struct {
 		Reason string `json:"reason"`
 	}
-	if err := httpx.DecodeJSON(w, r, &body, maxJSON); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := httpx.DecodeJSON(r, &body, maxJSON); err != nil {
+		return 0, nil, err
 	}
-	a.transition(w, r, func(p *Project) ([]outbox.Message, error) { return nil, p.Reject(body.Reason) })
+	return a.transition(r, func(p *Project) ([]outbox.Message, error) { return nil, p.Reject(body.Reason) })
 }
 
-func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
+func (a *API) cancel(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	if _, _, err := a.owned(ctx, r.PathValue("id")); err != nil && !(errs.CodeOf(err) == errs.Forbidden && auth.From(ctx).Has(auth.RoleOperator)) {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	now := a.now()
-	a.transition(w, r, func(p *Project) ([]outbox.Message, error) {
+	return a.transition(r, func(p *Project) ([]outbox.Message, error) {
 		wasLive := p.Status == Live
 		if err := p.Cancel(now); err != nil {
 			return nil, err
@@ -417,13 +363,12 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (a *API) feature(on bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (a *API) feature(on bool) httpx.Handler {
+	return func(r *http.Request) (int, any, error) {
 		if _, err := auth.Operator(r.Context()); err != nil {
-			a.fail(w, r, err)
-			return
+			return 0, nil, err
 		}
-		a.transition(w, r, func(p *Project) ([]outbox.Message, error) {
+		return a.transition(r, func(p *Project) ([]outbox.Message, error) {
 			if on && !launched(p.Status) {
 				return nil, errs.E("wrong_state", "only a launched project can be featured")
 			}
@@ -443,16 +388,14 @@ func (a *API) public(ctx context.Context, projectID string) (Project, auth.Ident
 	return p, id, err
 }
 
-func (a *API) listUpdates(w http.ResponseWriter, r *http.Request) {
+func (a *API) listUpdates(r *http.Request) (int, any, error) {
 	p, id, err := a.public(r.Context(), r.PathValue("id"))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	ups, err := a.store.Updates(r.Context(), p.ID)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	insider := id.Member != "" && (id.Member == p.CreatorID || id.Has(auth.RoleOperator))
 	if !insider && id.Member != "" {
@@ -463,19 +406,17 @@ func (a *API) listUpdates(w http.ResponseWriter, r *http.Request) {
 			ups[i].Body, ups[i].BodyHTML, ups[i].Locked = "", "", true
 		}
 	}
-	errs.WriteJSON(w, http.StatusOK, map[string]any{"updates": ups})
+	return http.StatusOK, map[string]any{"updates": ups}, nil
 }
 
-func (a *API) addUpdate(w http.ResponseWriter, r *http.Request) {
+func (a *API) addUpdate(r *http.Request) (int, any, error) {
 	p, _, err := a.owned(r.Context(), r.PathValue("id"))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	var u Update
-	if err := httpx.DecodeJSON(w, r, &u, maxJSON); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := httpx.DecodeJSON(r, &u, maxJSON); err != nil {
+		return 0, nil, err
 	}
 	u.Title, u.Body = strings.TrimSpace(u.Title), strings.TrimSpace(u.Body)
 	f := text(map[string]string{}, "title", u.Title, 1, 100)
@@ -484,121 +425,92 @@ func (a *API) addUpdate(w http.ResponseWriter, r *http.Request) {
 		f["id"] = "id, locked and body_html are set by the server"
 	}
 	if len(f) > 0 {
-		a.fail(w, r, errs.Fields(f))
-		return
+		return 0, nil, errs.Fields(f)
 	}
 	if !launched(p.Status) {
-		a.fail(w, r, errs.E("wrong_state", "updates can be posted once the project is live"))
-		return
+		return 0, nil, errs.E("wrong_state", "updates can be posted once the project is live")
 	}
 	u.BodyHTML = RenderMarkdown(u.Body)
 	u, err = a.store.AddUpdate(r.Context(), p.ID, u, a.now())
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusCreated, u)
+	return http.StatusCreated, u, err
 }
 
-func (a *API) listComments(w http.ResponseWriter, r *http.Request) {
+func (a *API) listComments(r *http.Request) (int, any, error) {
 	p, _, err := a.public(r.Context(), r.PathValue("id"))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	list, total, err := a.store.Comments(r.Context(), p.ID, page)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusOK, map[string]any{"comments": list, "total": total, "page": max(page, 1)})
+	return http.StatusOK, map[string]any{"comments": list, "total": total, "page": max(page, 1)}, err
 }
 
-func (a *API) addComment(w http.ResponseWriter, r *http.Request) {
-	id, err := auth.Member(r.Context())
+func (a *API) addComment(r *http.Request) (int, any, error) {
+	p, id, err := a.memberOnPublic(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	p, _, err := a.public(r.Context(), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	var body struct {
 		Body     string `json:"body"`
 		ParentID string `json:"parent_id"`
 	}
-	if err := httpx.DecodeJSON(w, r, &body, maxJSON); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := httpx.DecodeJSON(r, &body, maxJSON); err != nil {
+		return 0, nil, err
 	}
 	body.Body = strings.TrimSpace(body.Body)
 	if f := text(map[string]string{}, "body", body.Body, 1, 1000); len(f) > 0 {
-		a.fail(w, r, errs.Fields(f))
-		return
+		return 0, nil, errs.Fields(f)
 	}
 	if !launched(p.Status) {
-		a.fail(w, r, errs.E("wrong_state", "comments open once the project is live"))
-		return
+		return 0, nil, errs.E("wrong_state", "comments open once the project is live")
 	}
 	c, err := a.store.AddComment(r.Context(), p.ID, Comment{MemberID: id.Member, ParentID: body.ParentID, Body: body.Body,
 		ByCreator: id.Member == p.CreatorID}, a.now())
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	errs.WriteJSON(w, http.StatusCreated, c)
+	return http.StatusCreated, c, err
 }
 
-func (a *API) followTarget(w http.ResponseWriter, r *http.Request) (Project, auth.Identity, bool) {
+// memberOnPublic returns the project in the path for a logged-in member who
+// may read it.
+func (a *API) memberOnPublic(r *http.Request) (Project, auth.Identity, error) {
 	id, err := auth.Member(r.Context())
 	if err != nil {
-		a.fail(w, r, err)
-		return Project{}, id, false
+		return Project{}, id, err
 	}
 	p, _, err := a.public(r.Context(), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return p, id, false
-	}
-	return p, id, true
+	return p, id, err
 }
 
-func (a *API) following(w http.ResponseWriter, r *http.Request) {
-	p, id, ok := a.followTarget(w, r)
-	if !ok {
-		return
+func (a *API) following(r *http.Request) (int, any, error) {
+	p, id, err := a.memberOnPublic(r)
+	if err != nil {
+		return 0, nil, err
 	}
 	f, err := a.store.Following(r.Context(), p.ID, id.Member)
-	if err != nil {
-		a.fail(w, r, errs.Wrap(err, "read follow"))
-		return
-	}
-	errs.WriteJSON(w, http.StatusOK, map[string]any{"following": f})
+	return http.StatusOK, map[string]any{"following": f}, err
 }
 
-func (a *API) follow(w http.ResponseWriter, r *http.Request) {
-	if p, id, ok := a.followTarget(w, r); ok {
-		a.respond(w, r, p.ID, a.store.Follow(r.Context(), p.ID, id.Member, a.now()))
+func (a *API) follow(r *http.Request) (int, any, error) {
+	p, id, err := a.memberOnPublic(r)
+	if err == nil {
+		err = a.store.Follow(r.Context(), p.ID, id.Member, a.now())
 	}
+	return a.written(r, p.ID, err)
 }
 
-func (a *API) unfollow(w http.ResponseWriter, r *http.Request) {
-	if p, id, ok := a.followTarget(w, r); ok {
-		a.respond(w, r, p.ID, a.store.Unfollow(r.Context(), p.ID, id.Member))
+func (a *API) unfollow(r *http.Request) (int, any, error) {
+	p, id, err := a.memberOnPublic(r)
+	if err == nil {
+		err = a.store.Unfollow(r.Context(), p.ID, id.Member)
 	}
+	return a.written(r, p.ID, err)
 }
 
-// respond answers 204 after a successful write to a project.
-func (a *API) respond(w http.ResponseWriter, r *http.Request, projectID string, err error) {
-	if err != nil {
-		a.fail(w, r, err)
-		return
+// written answers 204 after a successful write to a project.
+func (a *API) written(r *http.Request, projectID string, err error) (int, any, error) {
+	if err == nil {
+		a.changed(r.Context(), projectID)
 	}
-	a.changed(r.Context(), projectID)
-	w.WriteHeader(http.StatusNoContent)
+	return http.StatusNoContent, nil, err
 }
 
 // Internal endpoints for the order service.
@@ -609,15 +521,13 @@ type reserveBody struct {
 	RewardID  string `json:"reward_id"`
 }
 
-func (a *API) reserve(w http.ResponseWriter, r *http.Request) {
+func (a *API) reserve(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "order"); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	var b reserveBody
-	if err := httpx.DecodeJSON(w, r, &b, maxJSON); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := httpx.DecodeJSON(r, &b, maxJSON); err != nil {
+		return 0, nil, err
 	}
 	f := map[string]string{}
 	for name, v := range map[string]string{"order_id": b.OrderID, "project_id": b.ProjectID, "reward_id": b.RewardID} {
@@ -626,77 +536,63 @@ func (a *API) reserve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(f) > 0 {
-		a.fail(w, r, errs.Fields(f))
-		return
+		return 0, nil, errs.Fields(f)
 	}
 	res, created, err := a.store.Reserve(r.Context(), b.ProjectID, b.RewardID, b.OrderID, a.now())
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	if res.State == Released {
-		a.fail(w, r, errs.E("wrong_state", "this order's reservation was already released"))
-		return
+		return 0, nil, errs.E("wrong_state", "this order's reservation was already released")
 	}
 	a.changed(r.Context(), b.ProjectID)
-	status := http.StatusOK
 	if created {
-		status = http.StatusCreated
+		return http.StatusCreated, res, nil
 	}
-	errs.WriteJSON(w, status, res)
+	return http.StatusOK, res, nil
 }
 
-func (a *API) release(w http.ResponseWriter, r *http.Request) {
+func (a *API) release(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "order"); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	res, err := a.store.Release(r.Context(), r.PathValue("order"), a.now())
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if res.ProjectID != "" {
+	if err == nil && res.ProjectID != "" {
 		a.changed(r.Context(), res.ProjectID)
 	}
-	errs.WriteJSON(w, http.StatusOK, res)
+	return http.StatusOK, res, err
 }
 
-func (a *API) addPledge(w http.ResponseWriter, r *http.Request) {
+func (a *API) addPledge(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "order"); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	var b struct {
 		MemberID string `json:"member_id"`
 		Amount   int64  `json:"amount"`
 	}
-	if err := httpx.DecodeJSON(w, r, &b, maxJSON); err != nil {
-		a.fail(w, r, err)
-		return
+	if err := httpx.DecodeJSON(r, &b, maxJSON); err != nil {
+		return 0, nil, err
 	}
 	if b.Amount < MinPrice || b.Amount > MaxMoney || b.MemberID == "" {
-		a.fail(w, r, errs.Fields(map[string]string{"amount": "a pledge amount in fen", "member_id": "required"}))
-		return
+		return 0, nil, errs.Fields(map[string]string{"amount": "a pledge amount in fen", "member_id": "required"})
 	}
 	p, err := a.store.AddPledge(r.Context(), r.PathValue("id"), r.PathValue("order"), b.MemberID, b.Amount, a.now())
-	a.totals(w, r, p, err)
+	return a.totals(r, p, err)
 }
 
-func (a *API) removePledge(w http.ResponseWriter, r *http.Request) {
+func (a *API) removePledge(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "order"); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	p, err := a.store.RemovePledge(r.Context(), r.PathValue("id"), r.PathValue("order"), a.now())
-	a.totals(w, r, p, err)
+	return a.totals(r, p, err)
 }
 
-func (a *API) totals(w http.ResponseWriter, r *http.Request, p Project, err error) {
+func (a *API) totals(r *http.Request, p Project, err error) (int, any, error) {
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	a.changed(r.Context(), p.ID)
-	errs.WriteJSON(w, http.StatusOK, map[string]any{"project_id": p.ID, "pledged": p.Pledged, "backers": p.Backers, "status": p.Status})
+	return http.StatusOK, map[string]any{"project_id": p.ID, "pledged": p.Pledged, "backers": p.Backers, "status": p.Status}, nil
 }

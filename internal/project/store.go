@@ -239,6 +239,17 @@ func (s *Store) ChangeReward(ctx context.Context, projectID, rewardID string, ch
 	return saved, asErr(err, "change reward")
 }
 
+// lock reads a project's row (without rewards) and locks it for the
+// transaction: everything that changes its rewards and totals takes this
+// lock first, so their checks cannot race.
+func (s *Store) lock(ctx context.Context, tx *sql.Tx, projectID string) (Project, error) {
+	p, err := scanProject(tx.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`+s.db.ForUpdate(), projectID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, errs.E(errs.NotFound, "no such project")
+	}
+	return p, err
+}
+
 // Reservation is a reward unit held (or given back) for an order.
 type Reservation struct {
 	OrderID   string `json:"order_id"`
@@ -253,12 +264,7 @@ func (s *Store) Reserve(ctx context.Context, projectID, rewardID, orderID string
 	res := Reservation{OrderID: orderID, ProjectID: projectID, RewardID: rewardID, State: Held}
 	created := false
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		// The project row lock serialises everything that changes its
-		// rewards and totals, so the checks below cannot race.
-		p, err := scanProject(tx.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`+s.db.ForUpdate(), projectID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return errs.E(errs.NotFound, "no such project")
-		}
+		p, err := s.lock(ctx, tx, projectID)
 		if err != nil {
 			return err
 		}
@@ -333,10 +339,7 @@ func (s *Store) Release(ctx context.Context, orderID string, now time.Time) (Res
 // AddPledge counts an order's paid pledge in the project's totals, once.
 func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID string, amount int64, now time.Time) (Project, error) {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		p, err := scanProject(tx.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`+s.db.ForUpdate(), projectID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return errs.E(errs.NotFound, "no such project")
-		}
+		p, err := s.lock(ctx, tx, projectID)
 		if err != nil {
 			return err
 		}
@@ -363,7 +366,7 @@ func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID stri
 // RemovePledge takes a refunded pledge out of the totals, once.
 func (s *Store) RemovePledge(ctx context.Context, projectID, orderID string, now time.Time) (Project, error) {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `SELECT id FROM projects WHERE id = $1`+s.db.ForUpdate(), projectID); err != nil {
+		if _, err := s.lock(ctx, tx, projectID); err != nil {
 			return err
 		}
 		var amount int64

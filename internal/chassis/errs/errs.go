@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // Codes shared by every service. Services may add more specific conflict codes
@@ -46,6 +47,8 @@ type Error struct {
 	Fields  map[string]string `json:"fields,omitempty"`
 	// Cause is kept for logs and never sent to a client.
 	Cause error `json:"-"`
+	// RetryAfter, in seconds, is sent as the Retry-After header of a 429/503.
+	RetryAfter int `json:"-"`
 }
 
 // E builds an Error with a code and a formatted message.
@@ -106,9 +109,7 @@ func Write(w http.ResponseWriter, err error) {
 		body.Message = "internal error"
 	}
 	if e.Code == RateLimited || e.Code == Unavailable {
-		if w.Header().Get("Retry-After") == "" {
-			w.Header().Set("Retry-After", "1")
-		}
+		w.Header().Set("Retry-After", strconv.Itoa(max(e.RetryAfter, 1)))
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -21,10 +21,29 @@ func Fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 	errs.Write(w, err)
 }
 
+// Handler is an HTTP handler that returns its answer: a status with a value
+// sent as JSON (nothing for 204), or an error sent in the error shape.
+type Handler func(r *http.Request) (status int, body any, err error)
+
+// JSON adapts h to net/http.
+func JSON(log *slog.Logger, h Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		status, body, err := h(r)
+		switch {
+		case err != nil:
+			Fail(log, w, r, err)
+		case status == http.StatusNoContent:
+			w.WriteHeader(status)
+		default:
+			errs.WriteJSON(w, status, body)
+		}
+	}
+}
+
 // DecodeJSON reads a JSON object body of at most max bytes into v. Bad
 // input becomes a 400 (413 when too large) that names the field at fault.
-func DecodeJSON(w http.ResponseWriter, r *http.Request, v any, max int64) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
+func DecodeJSON(r *http.Request, v any, max int64) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, max))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {

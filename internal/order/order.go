@@ -1,13 +1,20 @@
-// Package order is the order service (订单): pledges with reward reservation,
-// payment deadlines, cancellation, refunds, fulfilment and backer lists.
+// Package order is the order service (订单): pledges with reward
+// reservation, payment deadlines, cancellation, refunds, fulfilment and
+// backer lists.
 package order
 
 import (
 	"context"
 	"embed"
 	"io/fs"
+	"log/slog"
 	"net/http"
+	"time"
 
+	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/chassis/httpx"
+	"sanshi/internal/chassis/outbox"
+	"sanshi/internal/chassis/props"
 	"sanshi/internal/chassis/service"
 )
 
@@ -17,11 +24,65 @@ var migrations embed.FS
 // Spec describes the order service to the chassis.
 func Spec() service.Spec {
 	sub, _ := fs.Sub(migrations, "migrations")
-	return service.Spec{Name: "order", Migrations: sub, Build: build}
+	return service.Spec{Name: "order", Migrations: sub, Build: build,
+		Defaults: map[string]string{"order.payment-timeout": "15m"}}
+}
+
+// API serves the order endpoints.
+type API struct {
+	store  *Store
+	client *httpclient.Client
+	outbox *outbox.Outbox
+	props  *props.Props
+	now    func() time.Time
+	log    *slog.Logger
+	wake   chan struct{}
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
+	a := &API{store: NewStore(rt.DB), client: rt.Client, outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
+		wake: make(chan struct{}, 1)}
+	go a.runExpiry(rt.Background(), rt.Logs.Logger("expiry"))
+	go a.runRecovery(rt.Background())
+	return a.Routes(), nil
+}
+
+// Routes maps the public and internal endpoints.
+func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
+	handle := func(pattern string, h httpx.Handler) { mux.HandleFunc(pattern, httpx.JSON(a.log, h)) }
+	handle("POST /api/v1/orders", a.create)
+	mux.HandleFunc("GET /api/v1/orders", a.list)
+	handle("GET /api/v1/orders/reconciliation", a.reconciliation)
+	handle("GET /api/v1/orders/{id}", a.get)
+	handle("POST /api/v1/orders/{id}/cancel", a.cancel)
+	handle("POST /api/v1/orders/{id}/ship", a.ship)
+	handle("POST /api/v1/orders/{id}/receive", a.receive)
+	handle("GET /internal/v1/orders/{id}", a.internalGet)
+	handle("POST /internal/v1/orders/{id}/paid", a.paid)
+	handle("POST /internal/v1/orders/{id}/refunded", a.refunded)
+	handle("POST /internal/v1/orders/{id}/pledge-refused", a.pledgeRefused)
+	handle("POST /internal/v1/projects/{id}/ended", a.projectEnded)
+	handle("GET /internal/v1/reconciliation", a.internalReconciliation)
 	mux.HandleFunc("/", service.NotFound)
-	return mux, nil
+	return mux
+}
+
+// paymentTimeout is how long a pledge waits for its payment (config key
+// order.payment-timeout).
+func (a *API) paymentTimeout() time.Duration {
+	v, _ := a.props.Get("order.payment-timeout")
+	if d, err := time.ParseDuration(v); err == nil && d >= 10*time.Second && d <= 24*time.Hour {
+		return d
+	}
+	return 15 * time.Minute
+}
+
+// kick sends outbox messages now and wakes the expiry loop.
+func (a *API) kick() {
+	a.outbox.Kick()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
 }

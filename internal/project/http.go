@@ -577,8 +577,12 @@ func (a *API) addPledge(r *http.Request) (int, any, error) {
 	if b.Amount < MinPrice || b.Amount > MaxMoney || b.MemberID == "" {
 		return 0, nil, errs.Fields(map[string]string{"amount": "a pledge amount in fen", "member_id": "required"})
 	}
-	p, err := a.store.AddPledge(r.Context(), r.PathValue("id"), r.PathValue("order"), b.MemberID, b.Amount, a.now())
-	return a.totals(r, p, err)
+	p, refused, err := a.store.AddPledge(r.Context(), r.PathValue("id"), r.PathValue("order"), b.MemberID, b.Amount, a.now())
+	code, body, err := a.totals(r, p, err)
+	if m, ok := body.(map[string]any); ok {
+		m["refused"] = refused
+	}
+	return code, body, err
 }
 
 func (a *API) removePledge(r *http.Request) (int, any, error) {
@@ -587,6 +591,14 @@ func (a *API) removePledge(r *http.Request) (int, any, error) {
 	}
 	p, err := a.store.RemovePledge(r.Context(), r.PathValue("id"), r.PathValue("order"), a.now())
 	return a.totals(r, p, err)
+}
+
+func (a *API) allTotals(r *http.Request) (int, any, error) {
+	if _, err := auth.FromService(r.Context(), "order"); err != nil {
+		return 0, nil, err
+	}
+	list, err := a.store.Totals(r.Context())
+	return http.StatusOK, map[string]any{"projects": list}, err
 }
 
 func (a *API) totals(r *http.Request, p Project, err error) (int, any, error) {

@@ -86,6 +86,7 @@ func (a *API) Routes() http.Handler {
 	handle("PUT /internal/v1/projects/{id}/pledges/{order}", a.addPledge)
 	handle("DELETE /internal/v1/projects/{id}/pledges/{order}", a.removePledge)
 	handle("GET /internal/v1/projects/{id}", a.internalGet)
+	handle("GET /internal/v1/totals", a.allTotals)
 	mux.HandleFunc("/", service.NotFound)
 	return mux
 }

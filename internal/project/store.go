@@ -336,8 +336,11 @@ func (s *Store) Release(ctx context.Context, orderID string, now time.Time) (Res
 	return res, asErr(err, "release")
 }
 
-// AddPledge counts an order's paid pledge in the project's totals, once.
-func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID string, amount int64, now time.Time) (Project, error) {
+// AddPledge counts an order's paid pledge in the project's totals, once. A
+// pledge arriving after the project stopped accepting pledges is refused
+// (reported true) and the order service is told to refund it.
+func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID string, amount int64, now time.Time) (Project, bool, error) {
+	refused := false
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		p, err := s.lock(ctx, tx, projectID)
 		if err != nil {
@@ -348,7 +351,16 @@ func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID stri
 			return err // already counted: nothing to do
 		}
 		if !p.AcceptsPledgesAt(now) {
-			return errs.E("wrong_state", "the project no longer accepts pledges (it is %s)", p.Status)
+			// Too late: the project ended while the payment was on its way.
+			// Remember the refusal (so a repeat changes nothing) and tell
+			// the order service, which refunds it.
+			refused = true
+			if _, err := tx.ExecContext(ctx, `INSERT INTO pledges (order_id, project_id, member_id, amount, added_at, removed_at)
+				VALUES ($1, $2, $3, $4, $5, $5)`, orderID, projectID, memberID, amount, store.TS(now)); err != nil {
+				return err
+			}
+			return outbox.Enqueue(ctx, tx, outbox.Message{Key: "pledge-refused:" + orderID, Service: "order", Method: "POST",
+				Path: "/internal/v1/orders/" + orderID + "/pledge-refused", Body: map[string]string{"project_id": projectID}}, now)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO pledges (order_id, project_id, member_id, amount, added_at) VALUES ($1, $2, $3, $4, $5)`,
 			orderID, projectID, memberID, amount, store.TS(now)); err != nil {
@@ -358,9 +370,10 @@ func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID stri
 		return err
 	})
 	if err != nil {
-		return Project{}, asErr(err, "add pledge")
+		return Project{}, refused, asErr(err, "add pledge")
 	}
-	return s.Get(ctx, projectID)
+	p, err := s.Get(ctx, projectID)
+	return p, refused, err
 }
 
 // RemovePledge takes a refunded pledge out of the totals, once.
@@ -389,6 +402,40 @@ func (s *Store) RemovePledge(ctx context.Context, projectID, orderID string, now
 		return Project{}, asErr(err, "remove pledge")
 	}
 	return s.Get(ctx, projectID)
+}
+
+// Totals is the project side of the books, for reconciliation.
+func (s *Store) Totals(ctx context.Context) ([]map[string]any, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT p.id, p.pledged, p.backers, r.id, r.stock_limit, r.reserved
+		FROM projects p LEFT JOIN rewards r ON r.project_id = p.id ORDER BY p.id`)
+	if err != nil {
+		return nil, errs.Wrap(err, "read totals")
+	}
+	defer rows.Close()
+	out := []map[string]any{}
+	var cur map[string]any
+	for rows.Next() {
+		var id string
+		var pledged int64
+		var backers int
+		var rid sql.NullString
+		var limit, reserved sql.NullInt64
+		if err := rows.Scan(&id, &pledged, &backers, &rid, &limit, &reserved); err != nil {
+			return nil, errs.Wrap(err, "read totals")
+		}
+		if cur == nil || cur["id"] != id {
+			cur = map[string]any{"id": id, "pledged": pledged, "backers": backers, "rewards": []map[string]any{}}
+			out = append(out, cur)
+		}
+		if rid.Valid {
+			r := map[string]any{"id": rid.String, "reserved": reserved.Int64, "limit": nil}
+			if limit.Valid {
+				r["limit"] = limit.Int64
+			}
+			cur["rewards"] = append(cur["rewards"].([]map[string]any), r)
+		}
+	}
+	return out, rows.Err()
 }
 
 // IsBacker reports whether a member has a counted pledge on a project.

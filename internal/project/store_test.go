@@ -69,10 +69,10 @@ func TestDeadlinesSettleOnceAcrossInstances(t *testing.T) {
 			funded := launch(t, s, t0, 1000_00, 1)
 			short := launch(t, s, t0, 1000_00, 1)
 			later := launch(t, s, t0, 1000_00, 2)
-			if _, err := s.AddPledge(ctx, funded.ID, "o1", "m1", 1000_00, t0.Add(time.Hour)); err != nil {
+			if _, _, err := s.AddPledge(ctx, funded.ID, "o1", "m1", 1000_00, t0.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.AddPledge(ctx, short.ID, "o2", "m1", 999_99, t0.Add(time.Hour)); err != nil {
+			if _, _, err := s.AddPledge(ctx, short.ID, "o2", "m1", 999_99, t0.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			var settledMsgs atomic.Int64
@@ -105,7 +105,7 @@ func TestDeadlinesSettleOnceAcrossInstances(t *testing.T) {
 				}
 			}
 			// A pledge arriving after the deadline is refused, not counted.
-			if _, err := s.AddPledge(ctx, later.ID, "o3", "m2", 500, t0.Add(2*Day)); errs.CodeOf(err) != "wrong_state" {
+			if _, _, err := s.AddPledge(ctx, later.ID, "o3", "m2", 500, t0.Add(2*Day)); errs.CodeOf(err) != "wrong_state" {
 				t.Fatalf("pledge after the deadline: %v", err)
 			}
 			// After a restart (a new runner, long after), overdue ones settle.
@@ -133,7 +133,7 @@ func TestPledgeTotalsAreExactAndIdempotent(t *testing.T) {
 				wg.Add(1)
 				go func(i int) {
 					defer wg.Done()
-					if _, err := s.AddPledge(ctx, p.ID, "order-"+itoa(i%40), "m", 100_00, at); err != nil {
+					if _, _, err := s.AddPledge(ctx, p.ID, "order-"+itoa(i%40), "m", 100_00, at); err != nil {
 						t.Error(err)
 					}
 				}(i)

@@ -235,3 +235,36 @@ func parseError(body []byte) *errs.Error {
 	}
 	return wrapper.Error
 }
+
+// JSON calls a service with a JSON body (nil for none) and decodes a 2xx
+// answer into out (nil to ignore it). Other answers become the service's own
+// error (code, message, fields).
+func (c *Client) JSON(ctx context.Context, service, method, path string, body, out any, header http.Header) error {
+	var b []byte
+	if body != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			return err
+		}
+	}
+	if header == nil {
+		header = http.Header{}
+	}
+	header.Set("Content-Type", "application/json")
+	resp, err := c.Do(ctx, Request{Service: service, Method: method, Path: path, Header: header, Body: b})
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return ReadJSONError(resp)
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return errs.E(errs.Unavailable, "%s answered with unreadable JSON", service)
+	}
+	return nil
+}

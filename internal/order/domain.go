@@ -1,0 +1,251 @@
+package order
+
+import (
+	"fmt"
+	"time"
+
+	"sanshi/internal/chassis/errs"
+)
+
+// Status is where an order is:
+// pending_payment → paid → (shipped → received), pending_payment → expired |
+// cancelled, paid → refunding → refunded. Two more never reach a backer's
+// list: reserving (while its reward unit is being reserved) and rejected
+// (the reward sold out meanwhile).
+type Status string
+
+// Order statuses.
+const (
+	Reserving      Status = "reserving"
+	Rejected       Status = "rejected"
+	PendingPayment Status = "pending_payment"
+	Paid           Status = "paid"
+	Shipped        Status = "shipped"
+	Received       Status = "received"
+	Expired        Status = "expired"
+	Cancelled      Status = "cancelled"
+	Refunding      Status = "refunding"
+	Refunded       Status = "refunded"
+)
+
+// Money limits in fen.
+const (
+	MinAmount = 1_00
+	MaxAmount = 100_000_000_00
+)
+
+// LastHour is the time before a project's deadline when paid pledges can no
+// longer be cancelled.
+const LastHour = time.Hour
+
+// Address is the copy of a shipping address kept on an order.
+type Address struct {
+	Recipient string `json:"recipient"`
+	Phone     string `json:"phone"`
+	Province  string `json:"province"`
+	City      string `json:"city"`
+	District  string `json:"district"`
+	Detail    string `json:"detail"`
+}
+
+// Order is a backer's pledge.
+type Order struct {
+	ID           string     `json:"id"`
+	Status       Status     `json:"status"`
+	MemberID     string     `json:"member_id"`
+	ProjectID    string     `json:"project_id"`
+	RewardID     *string    `json:"reward_id"`
+	RewardTitle  string     `json:"reward_title,omitempty"`
+	Amount       int64      `json:"amount"`
+	Address      *Address   `json:"address,omitempty"`
+	ExpiresAt    time.Time  `json:"expires_at"`
+	CreatedAt    time.Time  `json:"created_at"`
+	PaidAt       *time.Time `json:"paid_at,omitempty"`
+	PaymentID    string     `json:"payment_id,omitempty"`
+	Tracking     string     `json:"tracking_number,omitempty"`
+	RefundReason string     `json:"refund_reason,omitempty"`
+	CreatorID    string     `json:"-"`
+	UnitHeld     bool       `json:"-"`
+	Counted      bool       `json:"-"` // the project counts this pledge
+	version      int64
+}
+
+// CreateInput is a pledge as a backer sends it.
+type CreateInput struct {
+	ProjectID string  `json:"project_id"`
+	RewardID  *string `json:"reward_id"`
+	Amount    int64   `json:"amount"`
+	AddressID *string `json:"address_id"`
+}
+
+// Validate checks the body on its own (the project checks come later).
+func (in CreateInput) Validate() error {
+	f := map[string]string{}
+	if in.ProjectID == "" {
+		f["project_id"] = "required"
+	}
+	if in.RewardID != nil && *in.RewardID == "" {
+		f["reward_id"] = "a reward id, or null for no reward"
+	}
+	if in.Amount < MinAmount || in.Amount > MaxAmount {
+		f["amount"] = fmt.Sprintf("from %d fen (¥1) to %d fen", MinAmount, MaxAmount)
+	}
+	if len(f) > 0 {
+		return errs.Fields(f)
+	}
+	return nil
+}
+
+// ProjectView is what the order service needs to know about a project.
+type ProjectView struct {
+	ID             string       `json:"id"`
+	Status         string       `json:"status"`
+	CreatorID      string       `json:"creator_id"`
+	Title          string       `json:"title"`
+	Deadline       *time.Time   `json:"deadline"`
+	AcceptsPledges bool         `json:"accepts_pledges"`
+	Rewards        []RewardView `json:"rewards"`
+}
+
+// RewardView is a reward tier as the order service sees it.
+type RewardView struct {
+	ID        string `json:"id"`
+	Title     string `json:"title"`
+	Price     int64  `json:"price"`
+	Ships     bool   `json:"ships"`
+	Remaining *int   `json:"remaining"`
+}
+
+// CheckPledge applies the pledge rules to a project: live and before its
+// deadline, the reward its own, the amount at least the reward's price, an
+// address when the reward ships. It returns the chosen reward (nil for none).
+func CheckPledge(in CreateInput, p ProjectView, now time.Time) (*RewardView, error) {
+	if !p.AcceptsPledges || p.Deadline == nil || !now.Before(*p.Deadline) {
+		return nil, errs.E("wrong_state", "this project is not accepting pledges")
+	}
+	if in.RewardID == nil {
+		return nil, nil
+	}
+	for _, r := range p.Rewards {
+		if r.ID != *in.RewardID {
+			continue
+		}
+		f := map[string]string{}
+		if in.Amount < r.Price {
+			f["amount"] = fmt.Sprintf("at least the reward's price, %d fen", r.Price)
+		}
+		if r.Ships && (in.AddressID == nil || *in.AddressID == "") {
+			f["address_id"] = "this reward ships: choose a shipping address"
+		}
+		if len(f) > 0 {
+			return nil, errs.Fields(f)
+		}
+		return &r, nil
+	}
+	return nil, errs.Fields(map[string]string{"reward_id": "no such reward in this project"})
+}
+
+// Visible reports whether the order is shown to people (not an internal
+// step of creation).
+func (o *Order) Visible() bool { return o.Status != Reserving && o.Status != Rejected }
+
+// Expire ends an unpaid order at its deadline; it reports whether it did.
+func (o *Order) Expire(now time.Time) bool {
+	if o.Status != PendingPayment || now.Before(o.ExpiresAt) {
+		return false
+	}
+	o.Status = Expired
+	return true
+}
+
+// PayResult is what to do with a successful payment.
+type PayResult int
+
+// Outcomes of Pay.
+const (
+	PayAccepted  PayResult = iota // the order is now paid
+	PayDuplicate                  // this payment was already applied
+	PayRefund                     // the money must go back
+)
+
+// Pay applies a successful payment. A payment for an order that is no longer
+// pending (expired, cancelled, or paid by another payment) must be refunded.
+func (o *Order) Pay(paymentID string, amount int64, now time.Time) (PayResult, error) {
+	if o.PaymentID == paymentID && o.Status != PendingPayment && o.Status != Reserving {
+		return PayDuplicate, nil
+	}
+	if amount != o.Amount {
+		return 0, errs.E(errs.Invalid, "payment amount %d does not match the order's %d", amount, o.Amount)
+	}
+	if o.Status != PendingPayment {
+		return PayRefund, nil
+	}
+	t := now.UTC()
+	o.Status, o.PaidAt, o.PaymentID = Paid, &t, paymentID
+	return PayAccepted, nil
+}
+
+// Cancel is a backer's cancellation: an unpaid order is simply cancelled; a
+// paid one is refunded if the project's deadline is more than an hour away.
+func (o *Order) Cancel(now time.Time, deadline *time.Time) error {
+	switch o.Status {
+	case PendingPayment:
+		o.Status = Cancelled
+		return nil
+	case Paid:
+		if deadline == nil || !now.Before(deadline.Add(-LastHour)) {
+			return errs.E("wrong_state", "a paid pledge cannot be cancelled in the project's last hour or after its deadline")
+		}
+		o.Status, o.RefundReason = Refunding, "cancelled by the backer"
+		return nil
+	}
+	return errs.E("wrong_state", "an order that is %s cannot be cancelled", o.Status)
+}
+
+// StartRefund moves a paid order to refunding (its project failed or was
+// cancelled, or the project refused the late pledge).
+func (o *Order) StartRefund(reason string) bool {
+	if o.Status != Paid && o.Status != Shipped {
+		return false
+	}
+	o.Status, o.RefundReason = Refunding, reason
+	return true
+}
+
+// Refunded records that the money went back.
+func (o *Order) Refunded() bool {
+	if o.Status != Refunding {
+		return false
+	}
+	o.Status = Refunded
+	return true
+}
+
+// Ship records the creator's dispatch.
+func (o *Order) Ship(tracking string) error {
+	if o.Status != Paid {
+		return errs.E("wrong_state", "only a paid order can be shipped (this one is %s)", o.Status)
+	}
+	if o.Address == nil {
+		return errs.E("wrong_state", "this pledge has nothing to ship")
+	}
+	if tracking == "" || len(tracking) > 64 {
+		return errs.Fields(map[string]string{"tracking_number": "1 to 64 characters"})
+	}
+	o.Status, o.Tracking = Shipped, tracking
+	return nil
+}
+
+// Receive records the backer's confirmation.
+func (o *Order) Receive() error {
+	if o.Status != Shipped {
+		return errs.E("wrong_state", "only a shipped order can be received (this one is %s)", o.Status)
+	}
+	o.Status = Received
+	return nil
+}
+
+// HoldsPledge reports whether the order's money is with the platform.
+func (o *Order) HoldsPledge() bool {
+	return o.Status == Paid || o.Status == Shipped || o.Status == Received
+}

@@ -1,0 +1,294 @@
+package order
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/outbox"
+	"sanshi/internal/chassis/store"
+)
+
+// Store is the order service's storage.
+type Store struct{ db *store.DB }
+
+// NewStore uses db.
+func NewStore(db *store.DB) *Store { return &Store{db: db} }
+
+const orderCols = `id, member_id, project_id, creator_id, reward_id, reward_title, amount, status, address, expires_at,
+	created_at, paid_at, payment_id, tracking, refund_reason, unit_held, counted, version`
+
+type scanner interface{ Scan(...any) error }
+
+func scanOrder(row scanner) (Order, error) {
+	var o Order
+	var reward, addr, paid sql.NullString
+	var status, expires, created string
+	var held, counted int
+	err := row.Scan(&o.ID, &o.MemberID, &o.ProjectID, &o.CreatorID, &reward, &o.RewardTitle, &o.Amount, &status, &addr, &expires,
+		&created, &paid, &o.PaymentID, &o.Tracking, &o.RefundReason, &held, &counted, &o.version)
+	if err != nil {
+		return o, err
+	}
+	o.Status, o.ExpiresAt, o.CreatedAt = Status(status), store.ParseTS(expires), store.ParseTS(created)
+	o.UnitHeld, o.Counted = held == 1, counted == 1
+	if reward.Valid {
+		r := reward.String
+		o.RewardID = &r
+	}
+	if addr.Valid {
+		o.Address = &Address{}
+		_ = json.Unmarshal([]byte(addr.String), o.Address)
+	}
+	if paid.Valid {
+		t := store.ParseTS(paid.String)
+		o.PaidAt = &t
+	}
+	return o, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Insert stores a new order under the member's idempotency key. When the
+// key was used before it returns the earlier order and false.
+func (s *Store) Insert(ctx context.Context, o Order, key string) (Order, bool, error) {
+	var addr any
+	if o.Address != nil {
+		b, _ := json.Marshal(o.Address)
+		addr = string(b)
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO orders (id, member_id, idem_key, project_id, creator_id, reward_id, reward_title,
+		amount, status, address, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		ON CONFLICT (member_id, idem_key) DO NOTHING`,
+		o.ID, o.MemberID, key, o.ProjectID, o.CreatorID, o.RewardID, o.RewardTitle, o.Amount, string(o.Status), addr,
+		store.TS(o.ExpiresAt), store.TS(o.CreatedAt))
+	if err != nil {
+		return o, false, errs.Wrap(err, "insert order")
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		got, err := s.Get(ctx, o.ID)
+		return got, true, err
+	}
+	got, err := scanOrder(s.db.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE member_id = $1 AND idem_key = $2`, o.MemberID, key))
+	if err != nil {
+		return o, false, errs.Wrap(err, "read order by key")
+	}
+	return got, false, nil
+}
+
+// ByKey returns the member's order made with an idempotency key, if any.
+func (s *Store) ByKey(ctx context.Context, memberID, key string) (Order, bool, error) {
+	o, err := scanOrder(s.db.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE member_id = $1 AND idem_key = $2`, memberID, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, false, nil
+	}
+	return o, err == nil, asErr(err, "read order by key")
+}
+
+// Get reads an order.
+func (s *Store) Get(ctx context.Context, id string) (Order, error) {
+	o, err := scanOrder(s.db.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, errs.E(errs.NotFound, "no such order")
+	}
+	return o, asErr(err, "read order")
+}
+
+// Change loads an order under a lock, lets change decide, and saves it with
+// the outbox messages change returns, in one transaction. A change that
+// returns errNoChange leaves everything as it was.
+func (s *Store) Change(ctx context.Context, id string, now time.Time, change func(o *Order) ([]outbox.Message, error)) (Order, error) {
+	var out Order
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		o, err := scanOrder(tx.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`+s.db.ForUpdate(), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.E(errs.NotFound, "no such order")
+		}
+		if err != nil {
+			return err
+		}
+		msgs, err := change(&o)
+		if err != nil {
+			return err
+		}
+		var paid any
+		if o.PaidAt != nil {
+			paid = store.TS(*o.PaidAt)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE orders SET status = $1, paid_at = $2, payment_id = $3, tracking = $4,
+			refund_reason = $5, unit_held = $6, counted = $7, version = version + 1 WHERE id = $8 AND version = $9`,
+			string(o.Status), paid, o.PaymentID, o.Tracking, o.RefundReason, b2i(o.UnitHeld), b2i(o.Counted), o.ID, o.version)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errs.E(errs.Conflict, "the order changed meanwhile; try again")
+		}
+		for _, m := range msgs {
+			if err := outbox.Enqueue(ctx, tx, m, now); err != nil {
+				return err
+			}
+		}
+		out = o
+		return nil
+	})
+	return out, asErr(err, "change order")
+}
+
+// errNoChange tells Change to write nothing.
+var errNoChange = errors.New("no change")
+
+// ids runs a query returning one id column.
+func (s *Store) ids(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// DueExpiries lists pending orders whose payment deadline has passed, using
+// the (status, expires_at) index: it never scans the whole table.
+func (s *Store) DueExpiries(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	return s.ids(ctx, `SELECT id FROM orders WHERE status = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT $3`,
+		string(PendingPayment), store.TS(now), limit)
+}
+
+// NextExpiry is the earliest payment deadline of a pending order.
+func (s *Store) NextExpiry(ctx context.Context) (time.Time, error) {
+	var t sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT MIN(expires_at) FROM orders WHERE status = $1`, string(PendingPayment)).Scan(&t)
+	if err != nil || !t.Valid {
+		return time.Time{}, err
+	}
+	return store.ParseTS(t.String), nil
+}
+
+// StaleReserving lists orders stuck while reserving (their creator crashed
+// or timed out) for recovery.
+func (s *Store) StaleReserving(ctx context.Context, before time.Time) ([]string, error) {
+	return s.ids(ctx, `SELECT id FROM orders WHERE status = $1 AND created_at <= $2 LIMIT 100`, string(Reserving), store.TS(before))
+}
+
+// ProjectOrders lists a project's orders in the given statuses.
+func (s *Store) ProjectOrders(ctx context.Context, projectID string, statuses ...Status) ([]Order, error) {
+	args := []any{projectID}
+	in := ""
+	for i, st := range statuses {
+		if i > 0 {
+			in += ", "
+		}
+		args = append(args, string(st))
+		in += "$" + strconv.Itoa(len(args))
+	}
+	return s.list(ctx, `SELECT `+orderCols+` FROM orders WHERE project_id = $1 AND status IN (`+in+`) ORDER BY created_at, id`, args...)
+}
+
+// MemberOrders lists a member's visible orders, newest first.
+func (s *Store) MemberOrders(ctx context.Context, memberID string) ([]Order, error) {
+	return s.list(ctx, `SELECT `+orderCols+` FROM orders WHERE member_id = $1 AND status NOT IN ($2, $3) ORDER BY created_at DESC LIMIT 500`,
+		memberID, string(Reserving), string(Rejected))
+}
+
+func (s *Store) list(ctx context.Context, query string, args ...any) ([]Order, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, errs.Wrap(err, "list orders")
+	}
+	defer rows.Close()
+	out := []Order{}
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, errs.Wrap(err, "read order")
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// Books are the order side of the reconciliation, per project.
+type Books struct {
+	Paid      map[string]int64          // project → sum of orders holding a pledge
+	UnitsHeld map[string]map[string]int // project → reward → orders holding a unit
+	Pending   int                       // orders still pending payment
+	Moving    int                       // orders reserving or refunding
+}
+
+// Books sums the orders.
+func (s *Store) Books(ctx context.Context) (Books, error) {
+	b := Books{Paid: map[string]int64{}, UnitsHeld: map[string]map[string]int{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT project_id, status, COALESCE(SUM(amount), 0), COUNT(*) FROM orders GROUP BY project_id, status`)
+	if err != nil {
+		return b, err
+	}
+	for rows.Next() {
+		var pid, st string
+		var sum int64
+		var n int
+		if err := rows.Scan(&pid, &st, &sum, &n); err != nil {
+			rows.Close()
+			return b, err
+		}
+		o := Order{Status: Status(st)}
+		if o.HoldsPledge() {
+			b.Paid[pid] += sum
+		}
+		switch o.Status {
+		case PendingPayment:
+			b.Pending += n
+		case Reserving, Refunding:
+			b.Moving += n
+		}
+	}
+	rows.Close()
+	rows, err = s.db.QueryContext(ctx, `SELECT project_id, reward_id, COUNT(*) FROM orders WHERE unit_held = 1 GROUP BY project_id, reward_id`)
+	if err != nil {
+		return b, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid, rid string
+		var n int
+		if err := rows.Scan(&pid, &rid, &n); err != nil {
+			return b, err
+		}
+		if b.UnitsHeld[pid] == nil {
+			b.UnitsHeld[pid] = map[string]int{}
+		}
+		b.UnitsHeld[pid][rid] = n
+	}
+	return b, rows.Err()
+}
+
+func asErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, errNoChange) {
+		return err
+	}
+	return errs.Wrap(err, "%s", what)
+}

@@ -1,27 +1,95 @@
-// Package cashier is the cashier service (收银台): payments across channels,
-// signed provider notifications, refunds and reconciliation.
+// Package cashier is the cashier service (收银台): payments across channels
+// (sandbox, Alipay, WeChat Pay), signed provider notifications, refunds and
+// reconciliation totals.
 package cashier
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"embed"
 	"io/fs"
+	"log/slog"
 	"net/http"
+	"sort"
+	"time"
 
+	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/chassis/httpx"
+	"sanshi/internal/chassis/outbox"
+	"sanshi/internal/chassis/props"
 	"sanshi/internal/chassis/service"
 )
 
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Spec describes the cashier service to the chassis.
+// Spec describes the cashier to the chassis.
 func Spec() service.Spec {
 	sub, _ := fs.Sub(migrations, "migrations")
-	return service.Spec{Name: "cashier", Migrations: sub, Build: build}
+	return service.Spec{Name: "cashier", Migrations: sub, Build: build, Defaults: channelDefaults()}
+}
+
+// API serves the cashier endpoints.
+type API struct {
+	store    *Store
+	client   *httpclient.Client
+	outbox   *outbox.Outbox
+	props    *props.Props
+	sandbox  *Sandbox
+	channels map[string]Channel
+	now      func() time.Time
+	log      *slog.Logger
+	kickRef  chan struct{}
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
+	// The sandbox's secret is derived from the internal key, so every
+	// cashier instance signs and verifies alike.
+	m := hmac.New(sha256.New, []byte(rt.Boot.InternalKey.Reveal()))
+	m.Write([]byte("sanshi-sandbox-provider"))
+	a := &API{store: &Store{db: rt.DB}, client: rt.Client, outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
+		kickRef: make(chan struct{}, 1)}
+	a.sandbox = NewSandbox(rt.DB, m.Sum(nil), rt.Client, rt.Now, rt.Logs.Logger("sandbox"))
+	a.channels = configuredChannels(rt.Props, a.sandbox, rt.Logs.Logger("channels"))
+	rt.OnConfigChange(func([]string) { a.channels = configuredChannels(rt.Props, a.sandbox, rt.Logs.Logger("channels")) })
+	go a.sandbox.Run(rt.Background())
+	go a.runRefunds(rt.Background())
+	go a.runQueries(rt.Background())
+	return a.Routes(), nil
+}
+
+// Routes maps the public and internal endpoints.
+func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
+	handle := func(pattern string, h httpx.Handler) { mux.HandleFunc(pattern, httpx.JSON(a.log, h)) }
+	handle("GET /api/v1/payments/channels", a.listChannels)
+	handle("POST /api/v1/payments", a.create)
+	handle("GET /api/v1/payments/{id}", a.get)
+	mux.HandleFunc("POST /api/v1/payments/notify/{channel}", a.notify)
+	mux.HandleFunc("GET /api/v1/payments/sandbox/{trade}", a.sandbox.Page)
+	mux.HandleFunc("POST /api/v1/payments/sandbox/{trade}", a.sandbox.Page)
+	handle("POST /internal/v1/payments/{id}/refunds", a.requestRefund)
+	handle("GET /internal/v1/totals", a.totals)
 	mux.HandleFunc("/", service.NotFound)
-	return mux, nil
+	return mux
+}
+
+func (a *API) listChannels(r *http.Request) (int, any, error) {
+	var out []ChannelInfo
+	for name := range a.channels {
+		out = append(out, channelInfo[name])
+	}
+	sort.Slice(out, func(i, j int) bool { return order(out[i].Name) < order(out[j].Name) })
+	return http.StatusOK, map[string]any{"channels": out}, nil
+}
+
+var channelInfo = map[string]ChannelInfo{
+	"sandbox":   {Name: "sandbox", NameZH: "沙箱支付", NameEN: "Sandbox"},
+	"alipay":    {Name: "alipay", NameZH: "支付宝", NameEN: "Alipay"},
+	"wechatpay": {Name: "wechatpay", NameZH: "微信支付", NameEN: "WeChat Pay"},
+}
+
+func order(name string) int {
+	return map[string]int{"alipay": 1, "wechatpay": 2, "sandbox": 3}[name]
 }

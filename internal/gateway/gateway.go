@@ -106,6 +106,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Del(h)
 	}
 	hdr.Set("X-Forwarded-For", httpx.PeerIP(r))
+	hdr.Set("X-Forwarded-Host", r.Host)
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	hdr.Set("X-Forwarded-Proto", proto)
 	ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
 	defer cancel()
 	resp, err := g.client.Do(ctx, httpclient.Request{Service: route.Service, Method: r.Method,

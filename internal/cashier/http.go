@@ -1,0 +1,302 @@
+package cashier
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/httpx"
+	"sanshi/internal/chassis/outbox"
+	"sanshi/internal/chassis/store"
+)
+
+const maxJSON = 16 << 10
+
+// orderView is what the cashier needs to know about an order.
+type orderView struct {
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	MemberID  string    `json:"member_id"`
+	ProjectID string    `json:"project_id"`
+	Amount    int64     `json:"amount"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (a *API) create(r *http.Request) (int, any, error) {
+	ctx := r.Context()
+	id, err := auth.Member(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	key := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
+	if key == "" || len(key) > 100 {
+		return 0, nil, errs.Fields(map[string]string{"Idempotency-Key": "required header, 1 to 100 characters, the same when retrying"})
+	}
+	if p, found, err := a.store.ByKey(ctx, id.Member, key); err != nil || found {
+		return http.StatusOK, p, err
+	}
+	var in struct {
+		OrderID string `json:"order_id"`
+		Channel string `json:"channel"`
+	}
+	if err := httpx.DecodeJSON(r, &in, maxJSON); err != nil {
+		return 0, nil, err
+	}
+	ch, ok := a.channels[in.Channel]
+	f := map[string]string{}
+	if !ok {
+		f["channel"] = "not an offered channel (see /api/v1/payments/channels)"
+	}
+	if in.OrderID == "" {
+		f["order_id"] = "required"
+	}
+	if len(f) > 0 {
+		return 0, nil, errs.Fields(f)
+	}
+	var o orderView
+	err = a.client.JSON(ctx, "order", http.MethodGet, "/internal/v1/orders/"+in.OrderID, nil, &o, nil)
+	if errs.CodeOf(err) == errs.NotFound || (err == nil && o.MemberID != id.Member) {
+		return 0, nil, errs.Fields(map[string]string{"order_id": "no such order of yours"})
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	now := a.now()
+	if o.Status != "pending_payment" || !now.Before(o.ExpiresAt) {
+		return 0, nil, errs.E("wrong_state", "this order is %s and cannot be paid", o.Status)
+	}
+	// The amount comes from the order, never from the client.
+	p := Payment{ID: store.NewID(), MemberID: id.Member, OrderID: o.ID, ProjectID: o.ProjectID, Channel: ch.Name(),
+		Amount: o.Amount, Status: Pending, CreatedAt: now.UTC(), ExpiresAt: o.ExpiresAt}
+	p, created, err := a.store.Insert(ctx, p, key)
+	if err != nil || !created {
+		return http.StatusOK, p, err
+	}
+	url, err := ch.Create(ctx, p)
+	if err != nil {
+		a.log.Warn("channel refused the payment", "channel", ch.Name(), "payment", p.ID, "error", err)
+		a.store.Change(ctx, p.ID, now, func(p *Payment) ([]outbox.Message, error) { p.Status = Failed; return nil, nil })
+		return 0, nil, errs.E(errs.Unavailable, "the %s channel is not answering; try another channel", ch.Name())
+	}
+	if strings.HasPrefix(url, "/") {
+		url = siteBase(r) + url
+	}
+	p.PayURL = url
+	return http.StatusCreated, p, a.store.SetPayURL(ctx, p.ID, url)
+}
+
+// siteBase is the site's address as the client reached it through the gateway.
+func siteBase(r *http.Request) string {
+	host := r.Header.Get("X-Forwarded-Host")
+	if host == "" {
+		host = r.Host
+	}
+	proto := r.Header.Get("X-Forwarded-Proto")
+	if proto != "https" {
+		proto = "http"
+	}
+	return proto + "://" + host
+}
+
+func (a *API) get(r *http.Request) (int, any, error) {
+	id, err := auth.Member(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	p, err := a.store.Get(r.Context(), r.PathValue("id"))
+	if err == nil && p.MemberID != id.Member && !id.Has(auth.RoleOperator) {
+		err = errs.E(errs.NotFound, "no such payment")
+	}
+	return http.StatusOK, p, err
+}
+
+// notify takes a provider's notification: verified first, then applied once,
+// and answered as the provider expects.
+func (a *API) notify(w http.ResponseWriter, r *http.Request) {
+	ch, ok := a.channels[r.PathValue("channel")]
+	if !ok {
+		errs.Write(w, errs.E(errs.NotFound, "no such channel"))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		ch.Reply(w, false)
+		return
+	}
+	n, err := ch.Verify(r, body)
+	if err == nil {
+		err = a.apply(r.Context(), n)
+	}
+	if err != nil {
+		a.log.Warn("notification refused", "channel", ch.Name(), "payment", n.PaymentID, "error", err)
+		ch.Reply(w, false)
+		return
+	}
+	ch.Reply(w, true)
+}
+
+// apply records what a provider says about a payment; the order service
+// learns of a success through the outbox, in the same transaction.
+func (a *API) apply(ctx context.Context, n Notice) error {
+	_, err := a.store.Change(ctx, n.PaymentID, a.now(), func(p *Payment) ([]outbox.Message, error) {
+		status, changed, err := p.Apply(n, a.now())
+		if err != nil {
+			return nil, err
+		}
+		if !changed {
+			return nil, errNoChange
+		}
+		if status == Succeeded {
+			return []outbox.Message{{Key: "paid:" + p.ID, Service: "order", Method: http.MethodPost,
+				Path: "/internal/v1/orders/" + p.OrderID + "/paid", Body: map[string]any{"payment_id": p.ID, "amount": p.Amount}}}, nil
+		}
+		return nil, nil
+	})
+	if err == errNoChange {
+		return nil
+	}
+	if err == nil {
+		a.outbox.Kick()
+	}
+	return err
+}
+
+func (a *API) requestRefund(r *http.Request) (int, any, error) {
+	if _, err := auth.FromService(r.Context(), "order"); err != nil {
+		return 0, nil, err
+	}
+	var b struct {
+		OrderID string `json:"order_id"`
+		Reason  string `json:"reason"`
+	}
+	if err := httpx.DecodeJSON(r, &b, maxJSON); err != nil {
+		return 0, nil, err
+	}
+	p, err := a.store.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	if p.OrderID != b.OrderID {
+		return 0, nil, errs.Fields(map[string]string{"order_id": "not this payment's order"})
+	}
+	if p.Status != Succeeded && p.Status != Refunded {
+		return 0, nil, errs.E("wrong_state", "a %s payment cannot be refunded", p.Status)
+	}
+	created, err := a.store.RequestRefund(r.Context(), p, b.Reason, a.now())
+	if err != nil {
+		return 0, nil, err
+	}
+	select {
+	case a.kickRef <- struct{}{}:
+	default:
+	}
+	return http.StatusAccepted, map[string]any{"payment_id": p.ID, "requested": created}, nil
+}
+
+func (a *API) totals(r *http.Request) (int, any, error) {
+	if _, err := auth.FromService(r.Context(), "order"); err != nil {
+		return 0, nil, err
+	}
+	projects, pending, err := a.store.Totals(r.Context())
+	return http.StatusOK, map[string]any{"projects": projects, "pending_refunds": pending}, err
+}
+
+// runRefunds performs requested refunds, retrying with growing pauses until
+// the provider has refunded.
+func (a *API) runRefunds(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		ids, _ := a.store.DueRefunds(ctx, a.now())
+		for _, id := range ids {
+			a.refund(ctx, id)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-a.kickRef:
+		}
+	}
+}
+
+func (a *API) refund(ctx context.Context, paymentID string) {
+	now := a.now()
+	if !a.store.ClaimRefund(ctx, paymentID, now) {
+		return
+	}
+	p, err := a.store.Get(ctx, paymentID)
+	if err != nil {
+		return
+	}
+	ch, ok := a.channels[p.Channel]
+	done := false
+	if !ok {
+		err = errs.E(errs.Unavailable, "channel %s is not configured", p.Channel)
+	} else {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		done, err = ch.Refund(cctx, p, "RF"+p.ID, p.Amount)
+		cancel()
+	}
+	if !done {
+		n, delay := a.store.RefundFailed(ctx, paymentID, errString(err), a.now())
+		a.log.Warn("refund not done yet; retrying", "payment", paymentID, "attempts", n, "retry_in", delay, "error", err)
+		return
+	}
+	msg := outbox.Message{Key: "refunded:" + p.ID, Service: "order", Method: http.MethodPost,
+		Path: "/internal/v1/orders/" + p.OrderID + "/refunded", Body: map[string]any{"payment_id": p.ID}}
+	if err := a.store.RefundDone(ctx, paymentID, a.now(), msg); err == nil {
+		a.outbox.Kick()
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "not finished"
+	}
+	return err.Error()
+}
+
+// runQueries asks the provider about payments still pending when their
+// order is about to expire, so a payment whose notification is late still
+// counts before the order expires.
+func (a *API) runQueries(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ids, _ := a.store.PendingNearDeadline(ctx, a.now(), time.Minute)
+		for _, id := range ids {
+			a.query(ctx, id)
+		}
+	}
+}
+
+func (a *API) query(ctx context.Context, id string) {
+	p, err := a.store.Get(ctx, id)
+	ch, ok := a.channels[p.Channel]
+	if err != nil || !ok {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err := ch.Query(cctx, p)
+	if err != nil {
+		a.log.Debug("payment query failed", "payment", id, "error", err)
+		return
+	}
+	if n.State != StateWaiting {
+		n.PaymentID = p.ID
+		if err := a.apply(ctx, n); err != nil {
+			a.log.Warn("query result refused", "payment", id, "error", err)
+		}
+	}
+}

@@ -1,0 +1,317 @@
+package cashier
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/chassis/store"
+)
+
+// Sandbox is the sandbox payment provider. It behaves like a real one: a
+// hosted pay page, then a signed asynchronous notification to the cashier,
+// retried with backoff until the cashier answers "success". It runs inside
+// the cashier process, with its own table, and talks to the cashier only over
+// HTTP, as a real provider would.
+type Sandbox struct {
+	db     *store.DB
+	secret []byte
+	client *httpclient.Client
+	now    func() time.Time
+	log    *slog.Logger
+	kick   chan struct{}
+}
+
+// NewSandbox signs with secret and notifies through client.
+func NewSandbox(db *store.DB, secret []byte, client *httpclient.Client, now func() time.Time, log *slog.Logger) *Sandbox {
+	return &Sandbox{db: db, secret: secret, client: client, now: now, log: log, kick: make(chan struct{}, 1)}
+}
+
+// SandboxNotifyPath is where the sandbox sends notifications.
+const SandboxNotifyPath = "/api/v1/payments/notify/sandbox"
+
+// sign makes the signature of a set of fields: HMAC-SHA256 over "k=v" pairs
+// sorted by key and joined by "&", leaving out the signature itself.
+func sign(secret []byte, v url.Values) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		if k != "sign" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(k + "=" + v.Get(k))
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// --- the provider's side ---
+
+func (s *Sandbox) createTrade(ctx context.Context, paymentID string, amount int64) (string, error) {
+	trade := "SB" + store.NewID()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sandbox_trades (trade_no, payment_id, amount, state, created_at)
+		VALUES ($1, $2, $3, 'waiting', $4) ON CONFLICT (payment_id) DO NOTHING`, trade, paymentID, amount, store.TS(s.now()))
+	if err != nil {
+		return "", err
+	}
+	err = s.db.QueryRowContext(ctx, `SELECT trade_no FROM sandbox_trades WHERE payment_id = $1`, paymentID).Scan(&trade)
+	return trade, err
+}
+
+type trade struct {
+	No, PaymentID, State string
+	Amount              int64
+	Refunded            bool
+}
+
+func (s *Sandbox) trade(ctx context.Context, where string, arg string) (trade, error) {
+	var t trade
+	var refunded int
+	err := s.db.QueryRowContext(ctx, `SELECT trade_no, payment_id, amount, state, refunded FROM sandbox_trades WHERE `+where+` = $1`, arg).
+		Scan(&t.No, &t.PaymentID, &t.Amount, &t.State, &refunded)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, errs.E(errs.NotFound, "no such sandbox trade")
+	}
+	t.Refunded = refunded == 1
+	return t, err
+}
+
+var payPage = template.Must(template.New("pay").Parse(`<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>沙箱支付 · Sandbox pay</title>
+<style>body{font-family:sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}button{font-size:1.1rem;padding:.6rem 1.2rem;margin:.3rem}</style>
+</head><body>
+<h1>沙箱支付</h1>
+<p>交易号 {{.No}}</p>
+<p style="font-size:2rem">¥{{.Yuan}}</p>
+{{if eq .State "waiting"}}
+<form method="post">
+<button name="action" value="pay" type="submit">确认支付 Pay</button>
+<button name="action" value="fail" type="submit">模拟失败 Fail</button>
+</form>
+{{else}}<p id="state">{{if eq .State "paid"}}已支付 Paid{{else}}已关闭 Closed{{end}}</p>{{end}}
+</body></html>`))
+
+// Page serves the hosted pay page (GET) and takes the payer's choice
+// (POST action=pay or action=fail).
+func (s *Sandbox) Page(w http.ResponseWriter, r *http.Request) {
+	t, err := s.trade(r.Context(), "trade_no", r.PathValue("trade"))
+	if err != nil {
+		errs.Write(w, err)
+		return
+	}
+	if r.Method == http.MethodPost {
+		if t, err = s.decide(r, t); err != nil {
+			errs.Write(w, err)
+			return
+		}
+		if strings.Contains(r.Header.Get("Accept"), "application/json") {
+			errs.WriteJSON(w, http.StatusOK, map[string]string{"trade_no": t.No, "state": t.State})
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	payPage.Execute(w, map[string]any{"No": t.No, "State": t.State, "Yuan": fmt.Sprintf("%d.%02d", t.Amount/100, t.Amount%100)})
+}
+
+func (s *Sandbox) decide(r *http.Request, t trade) (trade, error) {
+	r.Body = http.MaxBytesReader(nil, r.Body, 4<<10)
+	action := r.FormValue("action")
+	state := map[string]string{"pay": "paid", "fail": "closed"}[action]
+	if state == "" {
+		return t, errs.Fields(map[string]string{"action": "pay or fail"})
+	}
+	res, err := s.db.ExecContext(r.Context(), `UPDATE sandbox_trades SET state = $1, notify_next_at = $2 WHERE trade_no = $3 AND state = 'waiting'`,
+		state, store.TS(s.now()), t.No)
+	if err != nil {
+		return t, errs.Wrap(err, "sandbox decide")
+	}
+	if n, _ := res.RowsAffected(); n == 0 && t.State != state {
+		return t, errs.E("wrong_state", "this trade is already %s", t.State)
+	}
+	t.State = state
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	return t, nil
+}
+
+// Run delivers notifications until ctx ends: each decided trade is
+// notified, and again with growing pauses until the cashier acknowledges.
+func (s *Sandbox) Run(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.notifyDue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+	}
+}
+
+func (s *Sandbox) notifyDue(ctx context.Context) {
+	rows, err := s.db.QueryContext(ctx, `SELECT trade_no FROM sandbox_trades WHERE notified_at IS NULL AND notify_next_at <= $1
+		ORDER BY notify_next_at LIMIT 100`, store.TS(s.now()))
+	if err != nil {
+		return
+	}
+	var due []string
+	for rows.Next() {
+		var no string
+		if rows.Scan(&no) == nil {
+			due = append(due, no)
+		}
+	}
+	rows.Close()
+	for _, no := range due {
+		s.notify(ctx, no)
+	}
+}
+
+// claimNotify takes a trade's next notification for 30 s so that two
+// cashier instances do not send it at once.
+func (s *Sandbox) claimNotify(ctx context.Context, no string) bool {
+	now := s.now()
+	res, err := s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notify_next_at = $1 WHERE trade_no = $2 AND notified_at IS NULL AND notify_next_at <= $3`,
+		store.TS(now.Add(30*time.Second)), no, store.TS(now))
+	if err != nil {
+		return false
+	}
+	n, _ := res.RowsAffected()
+	return n == 1
+}
+
+func (s *Sandbox) notify(ctx context.Context, no string) {
+	if !s.claimNotify(ctx, no) {
+		return
+	}
+	t, err := s.trade(ctx, "trade_no", no)
+	if err != nil {
+		return
+	}
+	v := url.Values{"trade_no": {t.No}, "out_trade_no": {t.PaymentID}, "total_amount": {strconv.FormatInt(t.Amount, 10)},
+		"trade_status": {t.State}, "notify_time": {s.now().UTC().Format(time.RFC3339)}, "notify_id": {store.NewID()}}
+	v.Set("sign", sign(s.secret, v))
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := s.client.Do(cctx, httpclient.Request{Service: "cashier", Method: http.MethodPost, Path: SandboxNotifyPath,
+		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, Body: []byte(v.Encode())})
+	ok := false
+	if err == nil {
+		var b [16]byte
+		n, _ := resp.Body.Read(b[:])
+		resp.Body.Close()
+		ok = resp.StatusCode == http.StatusOK && strings.TrimSpace(string(b[:n])) == "success"
+	}
+	now := s.now()
+	if ok {
+		s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notified_at = $1 WHERE trade_no = $2`, store.TS(now), no)
+		return
+	}
+	var attempts int
+	s.db.QueryRowContext(ctx, `SELECT notify_attempts FROM sandbox_trades WHERE trade_no = $1`, no).Scan(&attempts)
+	delay := min(time.Duration(1<<min(attempts, 6))*time.Second, time.Minute)
+	s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notify_attempts = notify_attempts + 1, notify_next_at = $1 WHERE trade_no = $2`,
+		store.TS(now.Add(delay)), no)
+	s.log.Debug("sandbox notification not acknowledged; retrying", "trade", no, "retry_in", delay, "error", err)
+}
+
+// --- the cashier's side of the sandbox protocol ---
+
+// SandboxChannel is the cashier's client for the sandbox provider.
+type SandboxChannel struct{ P *Sandbox }
+
+func (c SandboxChannel) Name() string { return "sandbox" }
+
+func (c SandboxChannel) Create(ctx context.Context, p Payment) (string, error) {
+	no, err := c.P.createTrade(ctx, p.ID, p.Amount)
+	if err != nil {
+		return "", err
+	}
+	return "/api/v1/payments/sandbox/" + no, nil
+}
+
+func (c SandboxChannel) Verify(r *http.Request, body []byte) (Notice, error) {
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return Notice{}, errBadNotice
+	}
+	got, _ := base64.StdEncoding.DecodeString(v.Get("sign"))
+	want, _ := base64.StdEncoding.DecodeString(sign(c.P.secret, v))
+	if len(got) == 0 || !hmac.Equal(got, want) {
+		return Notice{}, errBadSignature
+	}
+	amount, err := strconv.ParseInt(v.Get("total_amount"), 10, 64)
+	if err != nil {
+		return Notice{}, errBadNotice
+	}
+	n := Notice{PaymentID: v.Get("out_trade_no"), TradeNo: v.Get("trade_no"), Amount: amount}
+	switch v.Get("trade_status") {
+	case "paid":
+		n.State = StatePaid
+	case "closed":
+		n.State = StateClosed
+	}
+	return n, nil
+}
+
+func (c SandboxChannel) Reply(w http.ResponseWriter, ok bool) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !ok {
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte("fail"))
+		return
+	}
+	w.Write([]byte("success"))
+}
+
+func (c SandboxChannel) Query(ctx context.Context, p Payment) (Notice, error) {
+	t, err := c.P.trade(ctx, "payment_id", p.ID)
+	if err != nil {
+		return Notice{}, err
+	}
+	n := Notice{PaymentID: p.ID, TradeNo: t.No, Amount: t.Amount}
+	switch t.State {
+	case "paid":
+		n.State = StatePaid
+	case "closed":
+		n.State = StateClosed
+	}
+	return n, nil
+}
+
+func (c SandboxChannel) Refund(ctx context.Context, p Payment, refundID string, amount int64) (bool, error) {
+	res, err := c.P.db.ExecContext(ctx, `UPDATE sandbox_trades SET refunded = 1 WHERE payment_id = $1 AND state = 'paid' AND amount = $2`, p.ID, amount)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return false, fmt.Errorf("sandbox refuses the refund of %s", p.ID)
+	}
+	return true, nil
+}

@@ -1,0 +1,261 @@
+package cashier
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/outbox"
+	"sanshi/internal/chassis/store"
+)
+
+var (
+	errAmount       = errs.E(errs.Invalid, "the notified amount does not match the payment")
+	errBadNotice    = errs.E(errs.Invalid, "unreadable notification")
+	errBadSignature = errs.E(errs.Unauthorized, "the notification's signature is not valid")
+	errNoChange     = errors.New("no change")
+)
+
+// Store is the cashier's storage.
+type Store struct{ db *store.DB }
+
+const paymentCols = `id, member_id, order_id, project_id, channel, amount, status, pay_url, trade_no, created_at, expires_at, finished_at`
+
+func scanPayment(row interface{ Scan(...any) error }) (Payment, error) {
+	var p Payment
+	var status, created, expires string
+	var finished sql.NullString
+	err := row.Scan(&p.ID, &p.MemberID, &p.OrderID, &p.ProjectID, &p.Channel, &p.Amount, &status, &p.PayURL, &p.TradeNo, &created, &expires, &finished)
+	p.Status, p.CreatedAt, p.ExpiresAt = PaymentStatus(status), store.ParseTS(created), store.ParseTS(expires)
+	if finished.Valid {
+		t := store.ParseTS(finished.String)
+		p.FinishedAt = &t
+	}
+	return p, err
+}
+
+// Insert stores a new payment under the member's idempotency key, or
+// returns the payment made earlier with that key (and false).
+func (s *Store) Insert(ctx context.Context, p Payment, key string) (Payment, bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO payments (id, member_id, idem_key, order_id, project_id, channel, amount, status, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (member_id, idem_key) DO NOTHING`,
+		p.ID, p.MemberID, key, p.OrderID, p.ProjectID, p.Channel, p.Amount, string(Pending), store.TS(p.CreatedAt), store.TS(p.ExpiresAt))
+	if err != nil {
+		return p, false, errs.Wrap(err, "insert payment")
+	}
+	n, _ := res.RowsAffected()
+	got, err := s.byKey(ctx, p.MemberID, key)
+	return got, n == 1, err
+}
+
+func (s *Store) byKey(ctx context.Context, member, key string) (Payment, error) {
+	p, err := scanPayment(s.db.QueryRowContext(ctx, `SELECT `+paymentCols+` FROM payments WHERE member_id = $1 AND idem_key = $2`, member, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, errs.E(errs.NotFound, "no such payment")
+	}
+	return p, asErr(err, "read payment")
+}
+
+// ByKey returns the payment a member made with a key, if any.
+func (s *Store) ByKey(ctx context.Context, member, key string) (Payment, bool, error) {
+	p, err := s.byKey(ctx, member, key)
+	if errs.CodeOf(err) == errs.NotFound {
+		return p, false, nil
+	}
+	return p, err == nil, err
+}
+
+// SetPayURL records where the payer goes.
+func (s *Store) SetPayURL(ctx context.Context, id, url string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE payments SET pay_url = $1 WHERE id = $2`, url, id)
+	return err
+}
+
+// Get reads a payment.
+func (s *Store) Get(ctx context.Context, id string) (Payment, error) {
+	p, err := scanPayment(s.db.QueryRowContext(ctx, `SELECT `+paymentCols+` FROM payments WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, errs.E(errs.NotFound, "no such payment")
+	}
+	return p, asErr(err, "read payment")
+}
+
+// Change locks a payment, lets change decide, and saves its status with the
+// returned outbox messages in one transaction.
+func (s *Store) Change(ctx context.Context, id string, now time.Time, change func(p *Payment) ([]outbox.Message, error)) (Payment, error) {
+	var out Payment
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentCols+` FROM payments WHERE id = $1`+s.db.ForUpdate(), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.E(errs.NotFound, "no such payment")
+		}
+		if err != nil {
+			return err
+		}
+		msgs, err := change(&p)
+		if err != nil {
+			return err
+		}
+		var finished any
+		if p.FinishedAt != nil {
+			finished = store.TS(*p.FinishedAt)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE payments SET status = $1, trade_no = $2, finished_at = $3 WHERE id = $4`,
+			string(p.Status), p.TradeNo, finished, p.ID); err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if err := outbox.Enqueue(ctx, tx, m, now); err != nil {
+				return err
+			}
+		}
+		out = p
+		return nil
+	})
+	return out, asErr(err, "change payment")
+}
+
+// RequestRefund records that a payment must be refunded (once).
+func (s *Store) RequestRefund(ctx context.Context, p Payment, reason string, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO refunds (id, payment_id, order_id, amount, reason, status, next_attempt_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (payment_id) DO NOTHING`,
+		"RF"+p.ID, p.ID, p.OrderID, p.Amount, reason, string(RefundPending), store.TS(now))
+	if err != nil {
+		return false, errs.Wrap(err, "request refund")
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// DueRefunds lists pending refunds whose next attempt is due.
+func (s *Store) DueRefunds(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT payment_id FROM refunds WHERE status = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 100`,
+		string(RefundPending), store.TS(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// ClaimRefund takes a refund attempt for 30 s (one instance at a time).
+func (s *Store) ClaimRefund(ctx context.Context, paymentID string, now time.Time) bool {
+	res, err := s.db.ExecContext(ctx, `UPDATE refunds SET next_attempt_at = $1 WHERE payment_id = $2 AND status = $3 AND next_attempt_at <= $4`,
+		store.TS(now.Add(30*time.Second)), paymentID, string(RefundPending), store.TS(now))
+	if err != nil {
+		return false
+	}
+	n, _ := res.RowsAffected()
+	return n == 1
+}
+
+// RefundFailed schedules the next attempt.
+func (s *Store) RefundFailed(ctx context.Context, paymentID string, problem string, now time.Time) (int, time.Duration) {
+	var attempts int
+	s.db.QueryRowContext(ctx, `SELECT attempts FROM refunds WHERE payment_id = $1`, paymentID).Scan(&attempts)
+	attempts++
+	delay := min(time.Duration(1<<min(attempts, 10))*time.Second, 10*time.Minute)
+	s.db.ExecContext(ctx, `UPDATE refunds SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE payment_id = $4`,
+		attempts, store.TS(now.Add(delay)), problem, paymentID)
+	return attempts, delay
+}
+
+// RefundDone records a finished refund in the same transaction as the
+// payment's change and the message to the order service.
+func (s *Store) RefundDone(ctx context.Context, paymentID string, now time.Time, msg outbox.Message) error {
+	return asErr(s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = $1, finished_at = $2 WHERE payment_id = $3 AND status = $4`,
+			string(RefundSucceeded), store.TS(now), paymentID, string(RefundPending))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errNoChange
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE payments SET status = $1 WHERE id = $2 AND status = $3`, string(Refunded), paymentID, string(Succeeded)); err != nil {
+			return err
+		}
+		return outbox.Enqueue(ctx, tx, msg, now)
+	}), "finish refund")
+}
+
+// PendingNearDeadline lists pending payments whose order expires within d.
+func (s *Store) PendingNearDeadline(ctx context.Context, now time.Time, d time.Duration) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM payments WHERE status = $1 AND expires_at <= $2 AND expires_at > $3 LIMIT 100`,
+		string(Pending), store.TS(now.Add(d)), store.TS(now.Add(-time.Hour)))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// Totals sums captured payments and finished refunds per project.
+func (s *Store) Totals(ctx context.Context) (map[string]map[string]int64, int, error) {
+	out := map[string]map[string]int64{}
+	rows, err := s.db.QueryContext(ctx, `SELECT project_id, COALESCE(SUM(amount), 0) FROM payments WHERE status IN ($1, $2) GROUP BY project_id`,
+		string(Succeeded), string(Refunded))
+	if err != nil {
+		return nil, 0, err
+	}
+	for rows.Next() {
+		var pid string
+		var sum int64
+		if err := rows.Scan(&pid, &sum); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		out[pid] = map[string]int64{"captured": sum, "refunded": 0}
+	}
+	rows.Close()
+	rows, err = s.db.QueryContext(ctx, `SELECT p.project_id, COALESCE(SUM(r.amount), 0) FROM refunds r JOIN payments p ON p.id = r.payment_id
+		WHERE r.status = $1 GROUP BY p.project_id`, string(RefundSucceeded))
+	if err != nil {
+		return nil, 0, err
+	}
+	for rows.Next() {
+		var pid string
+		var sum int64
+		if err := rows.Scan(&pid, &sum); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		if out[pid] == nil {
+			out[pid] = map[string]int64{"captured": 0}
+		}
+		out[pid]["refunded"] = sum
+	}
+	rows.Close()
+	var pending int
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM refunds WHERE status = $1`, string(RefundPending)).Scan(&pending)
+	return out, pending, err
+}
+
+func asErr(err error, what string) error {
+	if err == nil || errors.Is(err, errNoChange) {
+		return err
+	}
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return errs.Wrap(err, "%s", what)
+}

@@ -81,9 +81,6 @@ func (a *API) newOrder(ctx context.Context, member string, in CreateInput) (Orde
 		Status: PendingPayment, CreatedAt: now.UTC(), ExpiresAt: now.Add(a.paymentTimeout()).UTC()}
 	if reward != nil {
 		o.RewardID, o.RewardTitle, o.Status = &reward.ID, reward.Title, Reserving
-		if reward.Remaining != nil && *reward.Remaining == 0 {
-			return o, errs.E("sold_out", "this reward is sold out")
-		}
 	}
 	if reward != nil && reward.Ships {
 		var addr Address
@@ -95,6 +92,10 @@ func (a *API) newOrder(ctx context.Context, member string, in CreateInput) (Orde
 			return o, err
 		}
 		o.Address = &addr
+	}
+	if reward != nil && reward.Remaining != nil && *reward.Remaining == 0 {
+		// Sold out at the project's last word: answer fast, without a row.
+		return o, errs.E("sold_out", "this reward is sold out")
 	}
 	return o, nil
 }

@@ -1,0 +1,72 @@
+package testkit
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// MoneyServices are the services the pledge flow needs.
+var MoneyServices = []string{"member", "project", "order", "cashier"}
+
+// LiveProject creates a creator's project with one tier limited to units
+// (0 = unlimited) that ships, gets it approved, and returns its id and the
+// tier's id.
+func (p *Platform) LiveProject(t testing.TB, units int) (projectID, rewardID string, creator *Client) {
+	t.Helper()
+	n := time.Now().UnixNano()
+	creator = p.SignUp(t, fmt.Sprintf("creator%d@example.cn", n), "创作者")
+	op := p.Operator(t, fmt.Sprintf("op%d@example.cn", n))
+	projectID = creator.Must(201, "POST", "/api/v1/projects", map[string]any{"title": "独立游戏《归墟》", "subtitle": "像素风冒险",
+		"category": "games", "story": "故事", "goal": 100000, "duration_days": 30}).Field("id")
+	var limit any
+	if units > 0 {
+		limit = units
+	}
+	rewardID = creator.Must(201, "POST", "/api/v1/projects/"+projectID+"/rewards",
+		map[string]any{"title": "实体典藏版", "price": 9900, "limit": limit, "ships": true, "delivery_month": "2027-05"}).Field("id")
+	creator.Must(200, "POST", "/api/v1/projects/"+projectID+"/submit", nil)
+	op.Must(200, "POST", "/api/v1/projects/"+projectID+"/approve", nil)
+	return projectID, rewardID, creator
+}
+
+// Backer signs up a member with a shipping address and returns the client
+// and the address id.
+func (p *Platform) Backer(t testing.TB, email string) (*Client, string) {
+	t.Helper()
+	c := p.SignUp(t, email, "支持者")
+	addr := c.Must(201, "POST", "/api/v1/members/me/addresses", map[string]string{"recipient": "王五", "phone": "13900139000",
+		"province": "北京市", "city": "北京市", "district": "海淀区", "detail": "中关村大街 1 号"}).Field("id")
+	return c, addr
+}
+
+// PaySandbox creates a sandbox payment for an order and completes it on the
+// hosted page with action ("pay" or "fail"). It returns the payment id.
+func (c *Client) PaySandbox(t testing.TB, orderID, action string) string {
+	t.Helper()
+	r := c.Must(201, "POST", "/api/v1/payments", map[string]string{"order_id": orderID, "channel": "sandbox"}, "Idempotency-Key", "pay-"+orderID)
+	payURL := r.Field("pay_url")
+	if !strings.HasPrefix(payURL, c.Base+"/api/v1/payments/sandbox/") {
+		t.Fatalf("pay_url %q is not the sandbox page on this site", payURL)
+	}
+	resp, err := http.PostForm(payURL, url.Values{"action": {action}})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("sandbox page: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	return r.Field("id")
+}
+
+// WaitOrder waits until an order reaches status.
+func (c *Client) WaitOrder(t testing.TB, orderID, status string) Response {
+	t.Helper()
+	var r Response
+	Eventually(t, 15*time.Second, "order "+orderID+" "+status, func() bool {
+		r = c.Must(200, "GET", "/api/v1/orders/"+orderID, nil)
+		return r.Field("status") == status
+	})
+	return r
+}

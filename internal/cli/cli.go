@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"sanshi/internal/admin"
 	"sanshi/internal/bench"
 	"sanshi/internal/buildinfo"
 	"sanshi/internal/cashier"
@@ -68,6 +69,7 @@ func commands() []command {
 		{"registry", "[flags]", "run a standalone embedded etcd node (registry and config store)", runRegistry},
 		{"migrate", "SERVICE|all", "apply a service's database migrations (DATABASE_URL or the dev data folder)", runMigrate},
 		{"admin", "grant-operator EMAIL", "make a member an operator (acts on the member database)", runAdmin},
+		{"admin", "reconcile", "check the books of every project; exits non-zero on a mismatch", runAdmin},
 		{"bench", "startup", "measure start-up time and idle memory of services and of the platform", runBench},
 		{"version", "", "print version, commit and build time", runVersion},
 		{"help", "[env]", "list commands, or the environment variables (help env)", nil},
@@ -245,8 +247,11 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 }
 
 func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, _ io.Writer) error {
+	if len(args) == 1 && args[0] == "reconcile" {
+		return runReconcile(ctx, getenv, stdout)
+	}
 	if len(args) != 2 || args[0] != "grant-operator" {
-		return usage("usage: sanshi admin grant-operator EMAIL")
+		return usage("usage: sanshi admin grant-operator EMAIL | sanshi admin reconcile")
 	}
 	boot, err := env.Parse("member", buildinfo.Version, getenv)
 	if err != nil {
@@ -262,5 +267,35 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	fmt.Fprintf(stdout, "%s (%s) is now an operator; roles: %s\n", m.Email, m.Nickname, strings.Join(m.Roles, ", "))
+	return nil
+}
+
+func runReconcile(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	boot, err := env.Parse("admin", buildinfo.Version, getenv)
+	if err != nil {
+		return fmt.Errorf("bad environment:\n%w", err)
+	}
+	key := boot.InternalKey.Reveal()
+	if key == "" {
+		// In the folder of a `sanshi dev` platform, use its key.
+		b, err := os.ReadFile(filepath.Join(boot.DataDir, "internal-key"))
+		if err != nil {
+			return fmt.Errorf("SANSHI_INTERNAL_KEY: expected the platform's internal key (or run in a sanshi dev folder): %w", err)
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	rep, err := admin.Reconcile(ctx, boot.Registry, key)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "checked %d projects: %d pending orders, %d orders moving, %d refunds pending\n",
+		rep.Projects, rep.PendingOrders, rep.MovingOrders, rep.PendingRefunds)
+	for _, m := range rep.Mismatches {
+		fmt.Fprintf(stdout, "MISMATCH project %s %s: %s\n", m.ProjectID, m.RewardID, m.Problem)
+	}
+	if !rep.OK {
+		return fmt.Errorf("%d mismatches", len(rep.Mismatches))
+	}
+	fmt.Fprintln(stdout, "books agree: pledged = paid orders = captured − refunded for every project; no reward over its limit")
 	return nil
 }

@@ -3,6 +3,8 @@ package order_test
 import (
 	"encoding/csv"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +173,17 @@ func TestPledgeAndPayThroughTheGateway(t *testing.T) {
 		if rep.Field("mismatches") != "[]" {
 			t.Fatalf("reconcile: %s", rep.Body)
 		}
+		out, code := reconcileCLI(t, p)
+		if code != 0 || !strings.Contains(out, "books agree") {
+			t.Fatalf("sanshi admin reconcile: exit %d\n%s", code, out)
+		}
 	})
+}
+
+// reconcileCLI runs `sanshi admin reconcile` against the platform.
+func reconcileCLI(t *testing.T, p *testkit.Platform) (string, int) {
+	cmd := exec.Command(testkit.Binary(t), "admin", "reconcile")
+	cmd.Env = append(os.Environ(), "SANSHI_REGISTRY="+p.Etcd.Addr, "SANSHI_INTERNAL_KEY="+testkit.InternalKey)
+	out, _ := cmd.CombinedOutput()
+	return string(out), cmd.ProcessState.ExitCode()
 }

@@ -113,7 +113,8 @@ func (a *API) projectEnded(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	var b struct {
-		Status string `json:"status"`
+		ProjectID string `json:"project_id"`
+		Status    string `json:"status"`
 	}
 	if err := httpx.DecodeJSON(r, &b, maxJSON); err != nil {
 		return 0, nil, err

@@ -1,0 +1,45 @@
+// Package admin holds one-off admin processes that act on a running
+// platform through its registry, as another service would.
+package admin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/chassis/registry"
+	"sanshi/internal/order"
+)
+
+// Reconcile asks the order service (found in the registry) to reconcile the
+// books, signed as the admin process.
+func Reconcile(ctx context.Context, endpoints []string, internalKey string) (order.Report, error) {
+	var rep order.Report
+	cli, err := registry.Connect(endpoints)
+	if err != nil {
+		return rep, err
+	}
+	defer cli.Close()
+	d := registry.NewDiscovery(cli, slog.New(slog.DiscardHandler))
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go d.Run(dctx)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(d.Instances("order")) == 0 {
+		if time.Now().After(deadline) {
+			return rep, fmt.Errorf("no order service found in the registry at %v: is the platform running?", endpoints)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c := httpclient.New(d, time.Now)
+	signer := auth.NewSigner(internalKey)
+	c.Sign = func(ctx context.Context) string { return signer.Sign(auth.Identity{Service: "admin"}, time.Now()) }
+	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer rcancel()
+	err = c.JSON(rctx, "order", http.MethodGet, "/internal/v1/reconciliation", nil, &rep, nil)
+	return rep, err
+}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"sanshi/internal/chassis/httpclient"
@@ -37,7 +38,7 @@ type API struct {
 	outbox   *outbox.Outbox
 	props    *props.Props
 	sandbox  *Sandbox
-	channels map[string]Channel
+	channels atomic.Pointer[map[string]Channel]
 	now      func() time.Time
 	log      *slog.Logger
 	kickRef  chan struct{}
@@ -51,8 +52,12 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	a := &API{store: &Store{db: rt.DB}, client: rt.Client, outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
 		kickRef: make(chan struct{}, 1)}
 	a.sandbox = NewSandbox(rt.DB, m.Sum(nil), rt.Client, rt.Now, rt.Logs.Logger("sandbox"))
-	a.channels = configuredChannels(rt.Props, a.sandbox, rt.Logs.Logger("channels"))
-	rt.OnConfigChange(func([]string) { a.channels = configuredChannels(rt.Props, a.sandbox, rt.Logs.Logger("channels")) })
+	load := func([]string) {
+		chs := configuredChannels(rt.Props, a.sandbox, rt.Logs.Logger("channels"))
+		a.channels.Store(&chs)
+	}
+	load(nil)
+	rt.OnConfigChange(load) // new credentials apply without a restart
 	go a.sandbox.Run(rt.Background())
 	go a.runRefunds(rt.Background())
 	go a.runQueries(rt.Background())
@@ -77,7 +82,7 @@ func (a *API) Routes() http.Handler {
 
 func (a *API) listChannels(r *http.Request) (int, any, error) {
 	var out []ChannelInfo
-	for name := range a.channels {
+	for name := range *a.channels.Load() {
 		out = append(out, channelInfo[name])
 	}
 	sort.Slice(out, func(i, j int) bool { return order(out[i].Name) < order(out[j].Name) })
@@ -88,6 +93,12 @@ var channelInfo = map[string]ChannelInfo{
 	"sandbox":   {Name: "sandbox", NameZH: "沙箱支付", NameEN: "Sandbox"},
 	"alipay":    {Name: "alipay", NameZH: "支付宝", NameEN: "Alipay"},
 	"wechatpay": {Name: "wechatpay", NameZH: "微信支付", NameEN: "WeChat Pay"},
+}
+
+// channel returns an offered channel by name.
+func (a *API) channel(name string) (Channel, bool) {
+	ch, ok := (*a.channels.Load())[name]
+	return ch, ok
 }
 
 func order(name string) int {

@@ -2,23 +2,58 @@ package cashier
 
 import (
 	"log/slog"
+	"time"
 
 	"sanshi/internal/chassis/props"
 )
 
-// channelDefaults declares the configuration keys of the channels. Empty
-// credentials mean the channel is not offered.
+// channelDefaults declares the configuration keys of the channels (each can
+// also come from the environment: CASHIER_ALIPAY_APP_ID for
+// cashier.alipay.app-id). Empty credentials mean the channel is not offered.
 func channelDefaults() map[string]string {
 	return map[string]string{
-		"cashier.sandbox.enabled": "true",
+		"cashier.sandbox.enabled":          "true",
+		"cashier.alipay.app-id":            "",
+		"cashier.alipay.private-key":       "",
+		"cashier.alipay.alipay-public-key": "",
+		"cashier.alipay.gateway":           "https://openapi.alipay.com/gateway.do",
+		"cashier.alipay.notify-url":        "",
+		"cashier.wechatpay.mch-id":         "",
+		"cashier.wechatpay.app-id":         "",
+		"cashier.wechatpay.serial-no":      "",
+		"cashier.wechatpay.private-key":    "",
+		"cashier.wechatpay.platform-cert":  "",
+		"cashier.wechatpay.api-v3-key":     "",
+		"cashier.wechatpay.base-url":       "https://api.mch.weixin.qq.com",
+		"cashier.wechatpay.notify-url":     "",
 	}
 }
 
-// configuredChannels returns the channels with credentials.
+// configuredChannels returns the channels that have credentials.
 func configuredChannels(p *props.Props, sb *Sandbox, log *slog.Logger) map[string]Channel {
+	get := func(k string) string { v, _ := p.Get(k); return v }
 	out := map[string]Channel{}
-	if v, _ := p.Get("cashier.sandbox.enabled"); v != "false" {
+	if get("cashier.sandbox.enabled") != "false" {
 		out["sandbox"] = SandboxChannel{P: sb}
+	}
+	if get("cashier.alipay.app-id") != "" {
+		a, err := NewAlipay(get("cashier.alipay.app-id"), get("cashier.alipay.gateway"), get("cashier.alipay.notify-url"),
+			get("cashier.alipay.private-key"), get("cashier.alipay.alipay-public-key"), time.Now)
+		if err != nil {
+			log.Error("alipay not offered: bad configuration", "error", err)
+		} else {
+			out["alipay"] = a
+		}
+	}
+	if get("cashier.wechatpay.mch-id") != "" {
+		w, err := NewWechatPay(get("cashier.wechatpay.mch-id"), get("cashier.wechatpay.app-id"), get("cashier.wechatpay.serial-no"),
+			get("cashier.wechatpay.base-url"), get("cashier.wechatpay.notify-url"), get("cashier.wechatpay.private-key"),
+			get("cashier.wechatpay.platform-cert"), get("cashier.wechatpay.api-v3-key"), time.Now)
+		if err != nil {
+			log.Error("wechatpay not offered: bad configuration", "error", err)
+		} else {
+			out["wechatpay"] = w
+		}
 	}
 	return out
 }

@@ -46,7 +46,7 @@ func (a *API) create(r *http.Request) (int, any, error) {
 	if err := httpx.DecodeJSON(r, &in, maxJSON); err != nil {
 		return 0, nil, err
 	}
-	ch, ok := a.channels[in.Channel]
+	ch, ok := a.channel(in.Channel)
 	f := map[string]string{}
 	if !ok {
 		f["channel"] = "not an offered channel (see /api/v1/payments/channels)"
@@ -117,7 +117,7 @@ func (a *API) get(r *http.Request) (int, any, error) {
 // notify takes a provider's notification: verified first, then applied once,
 // and answered as the provider expects.
 func (a *API) notify(w http.ResponseWriter, r *http.Request) {
-	ch, ok := a.channels[r.PathValue("channel")]
+	ch, ok := a.channel(r.PathValue("channel"))
 	if !ok {
 		errs.Write(w, errs.E(errs.NotFound, "no such channel"))
 		return
@@ -233,7 +233,7 @@ func (a *API) refund(ctx context.Context, paymentID string) {
 	if err != nil {
 		return
 	}
-	ch, ok := a.channels[p.Channel]
+	ch, ok := a.channel(p.Channel)
 	done := false
 	if !ok {
 		err = errs.E(errs.Unavailable, "channel %s is not configured", p.Channel)
@@ -282,7 +282,7 @@ func (a *API) runQueries(ctx context.Context) {
 
 func (a *API) query(ctx context.Context, id string) {
 	p, err := a.store.Get(ctx, id)
-	ch, ok := a.channels[p.Channel]
+	ch, ok := a.channel(p.Channel)
 	if err != nil || !ok {
 		return
 	}

@@ -81,8 +81,8 @@ func (s *Sandbox) createTrade(ctx context.Context, paymentID string, amount int6
 
 type trade struct {
 	No, PaymentID, State string
-	Amount              int64
-	Refunded            bool
+	Amount               int64
+	Refunded             bool
 }
 
 func (s *Sandbox) trade(ctx context.Context, where string, arg string) (trade, error) {

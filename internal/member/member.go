@@ -4,8 +4,8 @@ package member
 
 import (
 	"context"
-	"errors"
 	"embed"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"

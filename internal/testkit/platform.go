@@ -26,6 +26,9 @@ type PlatformOptions struct {
 	Replicas map[string]int // default 1
 	Postgres bool           // a PostgreSQL database per service instead of SQLite
 	Env      []string
+	// GatewayAddr fixes the gateway's address (for callbacks that must
+	// know it in advance, such as payment notifications).
+	GatewayAddr string
 }
 
 // StartPlatform starts etcd, the services and a gateway, and waits until the
@@ -49,7 +52,11 @@ func StartPlatform(t testing.TB, o PlatformOptions) *Platform {
 			p.Procs[svc] = append(p.Procs[svc], Serve(t, p.Etcd, svc, env...))
 		}
 	}
-	gw := Serve(t, p.Etcd, "gateway", o.Env...)
+	gwEnv := o.Env
+	if o.GatewayAddr != "" {
+		gwEnv = append(append([]string(nil), o.Env...), "SANSHI_LISTEN="+o.GatewayAddr)
+	}
+	gw := Serve(t, p.Etcd, "gateway", gwEnv...)
 	p.Procs["gateway"] = []*Proc{gw}
 	p.Gateway = "http://" + gw.Instance.Address
 	probe := map[string]string{"member": "/api/v1/members/me", "project": "/api/v1/categories", "order": "/api/v1/orders", "cashier": "/api/v1/payments/channels"}

@@ -61,6 +61,8 @@ type Bootstrap struct {
 	LogFormat     string        `json:"log_format"`
 	DrainTimeout  time.Duration `json:"drain_timeout"`
 	LeaseTTL      time.Duration `json:"lease_ttl"`
+	// Getenv reads the rest of the environment (configuration overrides).
+	Getenv func(string) string `json:"-"`
 }
 
 // Var documents one environment variable; Vars is the list the README and
@@ -92,7 +94,7 @@ var Vars = []Var{
 // compiled into the binary. All problems are reported together.
 func Parse(service, buildVersion string, getenv func(string) string) (Bootstrap, error) {
 	p := parser{getenv: getenv}
-	b := Bootstrap{Service: service}
+	b := Bootstrap{Service: service, Getenv: getenv}
 	b.Registry = p.list("SANSHI_REGISTRY", "127.0.0.1:2379", "comma-separated etcd endpoints (host:port)", validEndpoint)
 	b.Profiles = p.list("SANSHI_PROFILES", "default", "comma-separated profile names (letters, digits, - and _)", validName)
 	b.Color = p.oneOf("SANSHI_COLOR", "A", "A", "B")

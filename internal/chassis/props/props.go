@@ -8,14 +8,36 @@ import (
 	"sync"
 )
 
-// Layer names, lowest precedence first.
+// Layer names, lowest precedence first. Environment variables override the
+// config center; runtime overrides (from the console) override both.
 const (
-	Defaults  = "defaults"
-	Center    = "configCenter"
-	Overrides = "runtimeOverrides"
+	Defaults    = "defaults"
+	Center      = "configCenter"
+	Environment = "environment"
+	Overrides   = "runtimeOverrides"
 )
 
-var order = []string{Defaults, Center, Overrides}
+var order = []string{Defaults, Center, Environment, Overrides}
+
+// EnvName is the environment variable that overrides a key (Spring's relaxed
+// binding): cashier.alipay.app-id → CASHIER_ALIPAY_APP_ID.
+func EnvName(key string) string {
+	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+}
+
+// FromEnvironment takes, for every key declared in the defaults, the value
+// of its environment variable when set.
+func (p *Props) FromEnvironment(getenv func(string) string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	env := map[string]string{}
+	for k := range p.layers[Defaults] {
+		if v := getenv(EnvName(k)); v != "" {
+			env[k] = v
+		}
+	}
+	p.layers[Environment] = env
+}
 
 // Props is safe for concurrent use.
 type Props struct {

@@ -94,6 +94,9 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 		slog.String("service", spec.Name), slog.String("instance", boot.InstanceID))
 	log := logs.Logger(logging.Root)
 	rt := &Runtime{Boot: boot, Logs: logs, Log: log, Props: props.New(spec.Defaults), Now: time.Now}
+	if boot.Getenv != nil {
+		rt.Props.FromEnvironment(boot.Getenv)
+	}
 
 	if spec.Migrations != nil {
 		db, err := OpenDB(ctx, spec, boot.DatabaseURL.Reveal(), log)

@@ -1,0 +1,208 @@
+package fakeprovider
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// WechatPay is a fake WeChat Pay API v3 server.
+type WechatPay struct {
+	Server          *httptest.Server
+	MchID, AppID    string
+	MerchantSerial  string
+	Merchant        Keys   // the merchant's key pair (the cashier signs with it)
+	Platform        Keys   // the platform's key pair
+	PlatformCertPEM string // what the cashier verifies with
+	APIv3Key        string
+	mu              sync.Mutex
+	trades          map[string]*wxTrade
+	Refunds         map[string]int64
+}
+
+type wxTrade struct {
+	outTradeNo, transactionID, state, notifyURL string
+	total                                       int64
+}
+
+// NewWechatPay starts the fake server with a self-signed platform certificate.
+func NewWechatPay() *WechatPay {
+	w := &WechatPay{MchID: "1900000109", AppID: "wxd678efh567hg6787", MerchantSerial: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+		Merchant: NewKeys(), Platform: NewKeys(), APIv3Key: "0123456789abcdef0123456789ABCDEF",
+		trades: map[string]*wxTrade{}, Refunds: map[string]int64{}}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(20261127), Subject: pkix.Name{CommonName: "Tenpay.com Root CA (fake)"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &w.Platform.Private.PublicKey, w.Platform.Private)
+	w.PlatformCertPEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	w.Server = httptest.NewServer(http.HandlerFunc(w.api))
+	return w
+}
+
+var authPattern = regexp.MustCompile(`(\w+)="([^"]*)"`)
+
+// checkAuth verifies the merchant's WECHATPAY2-SHA256-RSA2048 signature.
+func (w *WechatPay) checkAuth(r *http.Request, body []byte) bool {
+	h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "WECHATPAY2-SHA256-RSA2048 ")
+	if !ok {
+		return false
+	}
+	f := map[string]string{}
+	for _, m := range authPattern.FindAllStringSubmatch(h, -1) {
+		f[m[1]] = m[2]
+	}
+	msg := r.Method + "\n" + r.URL.RequestURI() + "\n" + f["timestamp"] + "\n" + f["nonce_str"] + "\n" + string(body) + "\n"
+	return f["mchid"] == w.MchID && f["serial_no"] == w.MerchantSerial && verify(&w.Merchant.Private.PublicKey, msg, f["signature"])
+}
+
+// signed writes a JSON answer signed by the platform.
+func (w *WechatPay) signed(rw http.ResponseWriter, status int, v any) {
+	body, _ := json.Marshal(v)
+	w.sign(rw.Header(), body)
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(status)
+	rw.Write(body)
+}
+
+func (w *WechatPay) sign(h http.Header, body []byte) {
+	ts, n := strconv.FormatInt(time.Now().Unix(), 10), fmt.Sprint(time.Now().UnixNano())
+	h.Set("Wechatpay-Timestamp", ts)
+	h.Set("Wechatpay-Nonce", n)
+	h.Set("Wechatpay-Serial", "PLATFORM-SERIAL")
+	h.Set("Wechatpay-Signature", sign(w.Platform.Private, ts+"\n"+n+"\n"+string(body)+"\n"))
+}
+
+func (w *WechatPay) api(rw http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if !w.checkAuth(r, body) {
+		w.signed(rw, 401, map[string]string{"code": "SIGN_ERROR", "message": "signature check failed"})
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case r.Method == "POST" && r.URL.Path == "/v3/pay/transactions/native":
+		var req struct {
+			OutTradeNo string `json:"out_trade_no"`
+			NotifyURL  string `json:"notify_url"`
+			Amount     struct {
+				Total int64 `json:"total"`
+			} `json:"amount"`
+		}
+		json.Unmarshal(body, &req)
+		if w.trades[req.OutTradeNo] == nil {
+			w.trades[req.OutTradeNo] = &wxTrade{outTradeNo: req.OutTradeNo, transactionID: fmt.Sprintf("42000%015d", len(w.trades)+1),
+				state: "NOTPAY", notifyURL: req.NotifyURL, total: req.Amount.Total}
+		}
+		w.signed(rw, 200, map[string]string{"code_url": "weixin://wxpay/bizpayurl?pr=" + req.OutTradeNo})
+	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v3/pay/transactions/out-trade-no/"):
+		t := w.trades[strings.TrimPrefix(r.URL.Path, "/v3/pay/transactions/out-trade-no/")]
+		if t == nil || r.URL.Query().Get("mchid") != w.MchID {
+			w.signed(rw, 404, map[string]string{"code": "ORDER_NOT_EXIST", "message": "no such order"})
+			return
+		}
+		w.signed(rw, 200, w.transaction(t))
+	case r.Method == "POST" && r.URL.Path == "/v3/refund/domestic/refunds":
+		var req struct {
+			OutTradeNo  string `json:"out_trade_no"`
+			OutRefundNo string `json:"out_refund_no"`
+			Amount      struct {
+				Refund int64 `json:"refund"`
+			} `json:"amount"`
+		}
+		json.Unmarshal(body, &req)
+		if t := w.trades[req.OutTradeNo]; t == nil || t.state != "SUCCESS" {
+			w.signed(rw, 400, map[string]string{"code": "INVALID_REQUEST", "message": "trade not paid"})
+			return
+		}
+		w.Refunds[req.OutRefundNo] = req.Amount.Refund
+		w.signed(rw, 200, map[string]string{"out_refund_no": req.OutRefundNo, "status": "SUCCESS"})
+	default:
+		w.signed(rw, 404, map[string]string{"code": "NOT_FOUND"})
+	}
+}
+
+func (w *WechatPay) transaction(t *wxTrade) map[string]any {
+	return map[string]any{"appid": w.AppID, "mchid": w.MchID, "out_trade_no": t.outTradeNo, "transaction_id": t.transactionID,
+		"trade_state": t.state, "amount": map[string]any{"total": t.total, "payer_total": t.total, "currency": "CNY"}}
+}
+
+// Pay marks a trade paid; with notify it sends the encrypted, signed
+// notification until acknowledged.
+func (w *WechatPay) Pay(outTradeNo string, notify bool) ([]byte, http.Header, error) {
+	w.mu.Lock()
+	t := w.trades[outTradeNo]
+	if t == nil {
+		w.mu.Unlock()
+		return nil, nil, fmt.Errorf("no trade %s", outTradeNo)
+	}
+	t.state = "SUCCESS"
+	body, hdr := w.Notification(w.transaction(t), w.APIv3Key)
+	url := t.notifyURL
+	w.mu.Unlock()
+	if !notify {
+		return body, hdr, nil
+	}
+	for i := 0; i < 6; i++ {
+		if code, _ := PostJSON(url, body, hdr); code/100 == 2 {
+			return body, hdr, nil
+		}
+		time.Sleep(time.Duration(50<<i) * time.Millisecond)
+	}
+	return body, hdr, fmt.Errorf("notification not acknowledged")
+}
+
+// NotifyURL is where a trade's notifications go.
+func (w *WechatPay) NotifyURL(outTradeNo string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.trades[outTradeNo].notifyURL
+}
+
+// Notification encrypts a transaction under key (AES-256-GCM) into the
+// notification body and signs it as the platform.
+func (w *WechatPay) Notification(transaction map[string]any, key string) ([]byte, http.Header) {
+	plain, _ := json.Marshal(transaction)
+	nonce := fmt.Sprintf("%012d", time.Now().UnixNano()%1e12)
+	block, _ := aes.NewCipher([]byte(key))
+	gcm, _ := cipher.NewGCM(block)
+	ct := gcm.Seal(nil, []byte(nonce), plain, []byte("transaction"))
+	body, _ := json.Marshal(map[string]any{"id": fmt.Sprint(time.Now().UnixNano()), "create_time": time.Now().Format(time.RFC3339),
+		"event_type": "TRANSACTION.SUCCESS", "resource_type": "encrypt-resource", "summary": "支付成功",
+		"resource": map[string]string{"algorithm": "AEAD_AES_256_GCM", "ciphertext": base64.StdEncoding.EncodeToString(ct),
+			"associated_data": "transaction", "nonce": nonce, "original_type": "transaction"}})
+	h := http.Header{}
+	w.sign(h, body)
+	return body, h
+}
+
+// PostJSON sends a notification once and returns the status and body.
+func PostJSON(url string, body []byte, h http.Header) (int, string) {
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

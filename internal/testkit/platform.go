@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -18,6 +20,8 @@ type Platform struct {
 	Gateway string // base URL of the gateway
 	Procs   map[string][]*Proc
 	DBURLs  map[string]string // DATABASE_URL per service
+	env     map[string][]string
+	mu      sync.Mutex
 }
 
 // PlatformOptions choose what to start.
@@ -36,7 +40,7 @@ type PlatformOptions struct {
 // skipped loudly.
 func StartPlatform(t testing.TB, o PlatformOptions) *Platform {
 	t.Helper()
-	p := &Platform{Etcd: StartEtcd(t), Procs: map[string][]*Proc{}, DBURLs: map[string]string{}}
+	p := &Platform{Etcd: StartEtcd(t), Procs: map[string][]*Proc{}, DBURLs: map[string]string{}, env: map[string][]string{}}
 	shared := t.TempDir()
 	for _, svc := range o.Services {
 		url := "sqlite:" + shared + "/" + svc + ".db"
@@ -49,6 +53,7 @@ func StartPlatform(t testing.TB, o PlatformOptions) *Platform {
 		n := max(o.Replicas[svc], 1)
 		for i := 0; i < n; i++ {
 			env := append([]string{"DATABASE_URL=" + url, "SANSHI_DATA_DIR=" + shared}, o.Env...)
+			p.env[svc] = env
 			p.Procs[svc] = append(p.Procs[svc], Serve(t, p.Etcd, svc, env...))
 		}
 	}
@@ -73,6 +78,30 @@ func StartPlatform(t testing.TB, o PlatformOptions) *Platform {
 		}
 	}
 	return p
+}
+
+// Kill stops instance i of a service with SIGKILL, as a crash would.
+func (p *Platform) Kill(t testing.TB, svc string, i int) {
+	p.mu.Lock()
+	proc := p.Procs[svc][i]
+	p.mu.Unlock()
+	proc.Signal(t, syscall.SIGKILL, true)
+}
+
+// Restart starts instance i of a service again, with the same settings and
+// database, and waits until it is registered.
+func (p *Platform) Restart(t testing.TB, svc string, i int) {
+	proc := Serve(t, p.Etcd, svc, p.env[svc]...)
+	p.mu.Lock()
+	p.Procs[svc][i] = proc
+	p.mu.Unlock()
+}
+
+// Instance returns the current process of instance i of a service.
+func (p *Platform) Instance(svc string, i int) *Proc {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.Procs[svc][i]
 }
 
 // Client calls the API as one user.

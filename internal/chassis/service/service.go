@@ -257,6 +257,15 @@ func checks(rt *Runtime) map[string]mgmt.Check {
 			return mgmt.Component{Status: mgmt.Up, Details: map[string]any{"kind": "redis"}}
 		}
 	}
+	if rt.Outbox != nil {
+		cs["outbox"] = func(ctx context.Context) mgmt.Component {
+			n, err := rt.Outbox.Pending(ctx)
+			if err != nil {
+				return mgmt.Component{Status: mgmt.Down, Details: map[string]any{"error": err.Error()}}
+			}
+			return mgmt.Component{Status: mgmt.Up, Details: map[string]any{"pending": n}}
+		}
+	}
 	if rt.DB != nil {
 		cs["database"] = func(ctx context.Context) mgmt.Component {
 			d := map[string]any{"dialect": rt.DB.Dialect}

@@ -164,7 +164,7 @@ func (s *Store) RefundFailed(ctx context.Context, paymentID string, problem stri
 	var attempts int
 	s.db.QueryRowContext(ctx, `SELECT attempts FROM refunds WHERE payment_id = $1`, paymentID).Scan(&attempts)
 	attempts++
-	delay := min(time.Duration(1<<min(attempts, 10))*time.Second, 10*time.Minute)
+	delay := min(time.Duration(1<<min(attempts, 10))*time.Second, time.Minute)
 	s.db.ExecContext(ctx, `UPDATE refunds SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE payment_id = $4`,
 		attempts, store.TS(now.Add(delay)), problem, paymentID)
 	return attempts, delay

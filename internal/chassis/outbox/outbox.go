@@ -174,7 +174,7 @@ func (o *Outbox) deliver(ctx context.Context, id string) bool {
 		return err == nil
 	}
 	attempts := m.attempts + 1
-	delay := min(time.Duration(1<<min(attempts, 9))*500*time.Millisecond, 5*time.Minute)
+	delay := min(time.Duration(1<<min(attempts, 9))*500*time.Millisecond, 30*time.Second)
 	level := slog.LevelWarn
 	if attempts >= 10 {
 		level = slog.LevelError

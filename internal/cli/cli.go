@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"sanshi/internal/admin"
 	"sanshi/internal/bench"
@@ -70,7 +71,7 @@ func commands() []command {
 		{"migrate", "SERVICE|all", "apply a service's database migrations (DATABASE_URL or the dev data folder)", runMigrate},
 		{"admin", "grant-operator EMAIL", "make a member an operator (acts on the member database)", runAdmin},
 		{"admin", "reconcile", "check the books of every project; exits non-zero on a mismatch", runAdmin},
-		{"bench", "startup", "measure start-up time and idle memory of services and of the platform", runBench},
+		{"bench", "startup|pledge", "measure start-up and idle memory, or a burst of pledges and payments", runBench},
 		{"version", "", "print version, commit and build time", runVersion},
 		{"help", "[env]", "list commands, or the environment variables (help env)", nil},
 	}
@@ -219,8 +220,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 }
 
 func runBench(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "pledge" {
+		return runBenchPledge(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "startup" {
-		return usage("usage: sanshi bench startup [--runs N] [--services a,b]")
+		return usage("usage: sanshi bench startup [--runs N] [--services a,b] | sanshi bench pledge [flags]")
 	}
 	fs := flag.NewFlagSet("bench startup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -298,4 +302,31 @@ func runReconcile(ctx context.Context, getenv func(string) string, stdout io.Wri
 	}
 	fmt.Fprintln(stdout, "books agree: pledged = paid orders = captured − refunded for every project; no reward over its limit")
 	return nil
+}
+
+func runBenchPledge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench pledge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.PledgeOptions{}
+	fs.IntVar(&o.Backers, "backers", 300, "concurrent backers (1 to 2000)")
+	fs.IntVar(&o.Units, "units", 1000, "units of the limited tier (1 to 100000)")
+	fs.DurationVar(&o.Duration, "duration", 60*time.Second, "upper bound of each phase")
+	fs.StringVar(&o.Postgres, "postgres", "", "PostgreSQL admin URL; a database per service is created and dropped (default SQLite)")
+	replicas := fs.String("replicas", "", "instances per service, e.g. order=2,project=2")
+	if err := fs.Parse(args); err != nil {
+		return usage("%v", err)
+	}
+	if o.Backers < 1 || o.Backers > 2000 || o.Units < 1 || o.Units > 100_000 || o.Duration <= 0 || o.Duration > 10*time.Minute {
+		return usage("--backers 1..2000, --units 1..100000, --duration up to 10m")
+	}
+	r, err := devrun.ParseReplicas(*replicas)
+	if err != nil {
+		return usage("%v", err)
+	}
+	o.Replicas = r
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return bench.Pledge(ctx, exe, o, stdout, stderr)
 }

@@ -50,11 +50,12 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 		}
 	}
 	var err error
-	o.Replicas, err = parseReplicas(*replicas)
+	o.Replicas, err = ParseReplicas(*replicas)
 	return o, err
 }
 
-func parseReplicas(s string) (map[string]int, error) {
+// ParseReplicas reads SERVICE=N,SERVICE=N.
+func ParseReplicas(s string) (map[string]int, error) {
 	out := map[string]int{}
 	for _, svc := range Order {
 		out[svc] = 1

@@ -264,7 +264,14 @@ func (s *Store) Reserve(ctx context.Context, projectID, rewardID, orderID string
 	res := Reservation{OrderID: orderID, ProjectID: projectID, RewardID: rewardID, State: Held}
 	created := false
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		p, err := s.lock(ctx, tx, projectID)
+		// Only the reward's row is locked: reservations of different tiers
+		// do not wait for each other, and the conditional check below
+		// runs under that lock, so a tier is never oversold. A project
+		// that ends at this very moment is caught when the pledge is paid.
+		p, err := scanProject(tx.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`, projectID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.E(errs.NotFound, "no such project")
+		}
 		if err != nil {
 			return err
 		}

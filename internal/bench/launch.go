@@ -1,0 +1,153 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"sanshi/internal/chassis/registry"
+	"sanshi/internal/etcdnode"
+)
+
+// cluster is a throw-away platform for a benchmark: an embedded etcd and
+// `sanshi serve` children on loopback, with SQLite files or fresh
+// PostgreSQL databases that are dropped afterwards.
+type cluster struct {
+	exe, dir, etcdAddr, key, gateway string
+	node                             *etcdnode.Node
+	cli                              *clientv3.Client
+	procs                            []*exec.Cmd
+	dbURLs                           map[string]string
+	pgAdmin                          string
+}
+
+func startCluster(ctx context.Context, exe, pgAdmin string, services []string, replicas map[string]int) (*cluster, error) {
+	dir, err := os.MkdirTemp("", "sanshi-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	c := &cluster{exe: exe, dir: dir, key: hex.EncodeToString(b), dbURLs: map[string]string{}, pgAdmin: pgAdmin}
+	if c.etcdAddr, err = FreeAddr(); err != nil {
+		return c, err
+	}
+	if c.node, err = etcdnode.Start(ctx, filepath.Join(dir, "etcd"), c.etcdAddr); err != nil {
+		return c, err
+	}
+	if c.cli, err = registry.Connect([]string{c.etcdAddr}); err != nil {
+		return c, err
+	}
+	if c.gateway, err = FreeAddr(); err != nil {
+		return c, err
+	}
+	for _, svc := range services {
+		url, err := c.database(ctx, svc)
+		if err != nil {
+			return c, err
+		}
+		c.dbURLs[svc] = url
+		for i := 0; i < max(replicas[svc], 1); i++ {
+			if err := c.serve(ctx, svc, fmt.Sprintf("%s-%d", svc, i+1), "DATABASE_URL="+url); err != nil {
+				return c, err
+			}
+		}
+	}
+	return c, c.serve(ctx, "gateway", "gateway-1", "SANSHI_LISTEN="+c.gateway)
+}
+
+func (c *cluster) database(ctx context.Context, svc string) (string, error) {
+	if c.pgAdmin == "" {
+		return "sqlite:" + filepath.Join(c.dir, svc+".db"), nil
+	}
+	db, err := sql.Open("pgx", c.pgAdmin)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	name := fmt.Sprintf("sanshi_bench_%s_%d", svc, time.Now().UnixNano())
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("--postgres: %w", err)
+	}
+	base, query, _ := strings.Cut(c.pgAdmin, "?")
+	url := base[:strings.LastIndexByte(base, '/')+1] + name
+	if query != "" {
+		url += "?" + query
+	}
+	return url, nil
+}
+
+func (c *cluster) serve(ctx context.Context, svc, id string, env ...string) error {
+	cmd := exec.Command(c.exe, "serve", svc)
+	cmd.Env = append(os.Environ(), append([]string{"SANSHI_REGISTRY=" + c.etcdAddr, "SANSHI_DATA_DIR=" + c.dir, "SANSHI_INSTANCE_ID=" + id,
+		"SANSHI_INTERNAL_KEY=" + c.key, "SANSHI_LOG_LEVEL=warn", "SANSHI_DRAIN_TIMEOUT=1s"}, env...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	c.procs = append(c.procs, cmd)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := c.cli.Get(ctx, registry.Prefix+svc+"/"+id)
+		if err == nil && len(resp.Kvs) == 1 {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not register within 30s", id)
+}
+
+// admin runs a sanshi admin command against the cluster's member database.
+func (c *cluster) admin(args ...string) error {
+	cmd := exec.Command(c.exe, append([]string{"admin"}, args...)...)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+c.dbURLs["member"], "SANSHI_REGISTRY="+c.etcdAddr, "SANSHI_INTERNAL_KEY="+c.key)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("sanshi admin %v: %v: %s", args, err, out)
+	}
+	return nil
+}
+
+func (c *cluster) stop() {
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		c.procs[i].Process.Signal(syscall.SIGTERM)
+	}
+	for _, p := range c.procs {
+		done := make(chan struct{})
+		go func() { p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			p.Process.Kill()
+		}
+	}
+	if c.cli != nil {
+		c.cli.Close()
+	}
+	if c.node != nil {
+		c.node.Close()
+	}
+	if c.pgAdmin != "" {
+		if db, err := sql.Open("pgx", c.pgAdmin); err == nil {
+			for _, url := range c.dbURLs {
+				name := url[strings.LastIndexByte(strings.SplitN(url, "?", 2)[0], '/')+1:]
+				name, _, _ = strings.Cut(name, "?")
+				db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+			}
+			db.Close()
+		}
+	}
+	os.RemoveAll(c.dir)
+}

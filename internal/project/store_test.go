@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/service"
 	"sanshi/internal/chassis/store"
@@ -105,8 +104,14 @@ func TestDeadlinesSettleOnceAcrossInstances(t *testing.T) {
 				}
 			}
 			// A pledge arriving after the deadline is refused, not counted.
-			if _, _, err := s.AddPledge(ctx, later.ID, "o3", "m2", 500, t0.Add(2*Day)); errs.CodeOf(err) != "wrong_state" {
-				t.Fatalf("pledge after the deadline: %v", err)
+			if _, refused, err := s.AddPledge(ctx, later.ID, "o3", "m2", 500, t0.Add(2*Day)); err != nil || !refused {
+				t.Fatalf("pledge after the deadline: refused %v, %v", refused, err)
+			}
+			if p, _ := s.Get(ctx, later.ID); p.Pledged != 0 {
+				t.Fatalf("a refused pledge was counted: %d", p.Pledged)
+			}
+			if n, _ := outbox.New(s.db, nil, quiet, clock.Now).Pending(ctx); n == 0 {
+				t.Fatal("the refusal must be on its way to the order service")
 			}
 			// After a restart (a new runner, long after), overdue ones settle.
 			clock.Set(t0.Add(10 * Day))

@@ -177,6 +177,13 @@ func TestPledgeAndPayThroughTheGateway(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "books agree") {
 			t.Fatalf("sanshi admin reconcile: exit %d\n%s", code, out)
 		}
+		// Books that disagree are named, and the command fails.
+		execSQL(t, p, "project", `UPDATE projects SET pledged = pledged + 1 WHERE id = $1`, projectID)
+		out, code = reconcileCLI(t, p)
+		if code == 0 || !strings.Contains(out, "MISMATCH project "+projectID) {
+			t.Fatalf("a mismatch must fail the command: exit %d\n%s", code, out)
+		}
+		execSQL(t, p, "project", `UPDATE projects SET pledged = pledged - 1 WHERE id = $1`, projectID)
 	})
 }
 

@@ -1,0 +1,92 @@
+package order
+
+import (
+	"testing"
+	"time"
+
+	"sanshi/internal/chassis/errs"
+)
+
+var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+
+func TestCancelRules(t *testing.T) {
+	deadline := t0.Add(48 * time.Hour)
+	cases := []struct {
+		name   string
+		status Status
+		at     time.Time
+		want   Status
+		code   string
+	}{
+		{"unpaid: cancelled", PendingPayment, t0, Cancelled, ""},
+		{"paid, two days left: refunded", Paid, t0, Refunding, ""},
+		{"paid, 61 minutes left: refunded", Paid, deadline.Add(-61 * time.Minute), Refunding, ""},
+		{"paid, exactly an hour left: too late", Paid, deadline.Add(-time.Hour), Paid, "wrong_state"},
+		{"paid, 59 minutes left: too late", Paid, deadline.Add(-59 * time.Minute), Paid, "wrong_state"},
+		{"paid, after the deadline", Paid, deadline.Add(time.Minute), Paid, "wrong_state"},
+		{"shipped", Shipped, t0, Shipped, "wrong_state"},
+		{"expired", Expired, t0, Expired, "wrong_state"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := Order{Status: c.status}
+			err := o.Cancel(c.at, &deadline)
+			if errs.CodeOf(err) != c.code || o.Status != c.want {
+				t.Fatalf("got %s %v, want %s %q", o.Status, err, c.want, c.code)
+			}
+		})
+	}
+}
+
+func TestPayAndExpire(t *testing.T) {
+	o := Order{Status: PendingPayment, Amount: 9900, ExpiresAt: t0.Add(15 * time.Minute)}
+	if o.Expire(t0.Add(15*time.Minute - time.Nanosecond)) {
+		t.Fatal("expired early")
+	}
+	if _, err := o.Pay("p1", 9800, t0); errs.CodeOf(err) != errs.Invalid {
+		t.Fatalf("a wrong amount must be refused: %v", err)
+	}
+	if r, err := o.Pay("p1", 9900, t0); err != nil || r != PayAccepted || o.Status != Paid {
+		t.Fatalf("pay: %v %v %s", r, err, o.Status)
+	}
+	if r, _ := o.Pay("p1", 9900, t0); r != PayDuplicate {
+		t.Fatal("the same payment twice is a duplicate")
+	}
+	if r, _ := o.Pay("p2", 9900, t0); r != PayRefund {
+		t.Fatal("a second payment must be refunded")
+	}
+	late := Order{Status: PendingPayment, Amount: 100, ExpiresAt: t0}
+	if !late.Expire(t0) || late.Status != Expired {
+		t.Fatal("expires exactly at its deadline")
+	}
+	if r, _ := late.Pay("p3", 100, t0.Add(time.Minute)); r != PayRefund {
+		t.Fatal("a payment after expiry is refunded")
+	}
+}
+
+func TestCheckPledge(t *testing.T) {
+	deadline := t0.Add(time.Hour)
+	p := ProjectView{AcceptsPledges: true, Deadline: &deadline, Rewards: []RewardView{{ID: "r1", Price: 9900, Ships: true}, {ID: "r2", Price: 100}}}
+	rid := func(s string) *string { return &s }
+	cases := []struct {
+		name  string
+		in    CreateInput
+		field string
+		code  string
+	}{
+		{"no reward", CreateInput{Amount: 100}, "", ""},
+		{"more than the price", CreateInput{RewardID: rid("r2"), Amount: 5000}, "", ""},
+		{"below the price", CreateInput{RewardID: rid("r1"), Amount: 9899, AddressID: rid("a")}, "amount", errs.Invalid},
+		{"ships without an address", CreateInput{RewardID: rid("r1"), Amount: 9900}, "address_id", errs.Invalid},
+		{"another project's reward", CreateInput{RewardID: rid("r9"), Amount: 9900}, "reward_id", errs.Invalid},
+	}
+	for _, c := range cases {
+		_, err := CheckPledge(c.in, p, t0)
+		if errs.CodeOf(err) != c.code || (c.field != "" && errs.As(err).Fields[c.field] == "") {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if _, err := CheckPledge(CreateInput{Amount: 100}, p, deadline); errs.CodeOf(err) != "wrong_state" {
+		t.Fatalf("at the deadline: %v", err)
+	}
+}

@@ -175,19 +175,11 @@ func (s *Sandbox) Run(ctx context.Context) {
 }
 
 func (s *Sandbox) notifyDue(ctx context.Context) {
-	rows, err := s.db.QueryContext(ctx, `SELECT trade_no FROM sandbox_trades WHERE notified_at IS NULL AND notify_next_at <= $1
+	due, err := s.db.Strings(ctx, `SELECT trade_no FROM sandbox_trades WHERE notified_at IS NULL AND notify_next_at <= $1
 		ORDER BY notify_next_at LIMIT 100`, store.TS(s.now()))
 	if err != nil {
 		return
 	}
-	var due []string
-	for rows.Next() {
-		var no string
-		if rows.Scan(&no) == nil {
-			due = append(due, no)
-		}
-	}
-	rows.Close()
 	for _, no := range due {
 		s.notify(ctx, no)
 	}

@@ -131,21 +131,8 @@ func (s *Store) RequestRefund(ctx context.Context, p Payment, reason string, now
 
 // DueRefunds lists pending refunds whose next attempt is due.
 func (s *Store) DueRefunds(ctx context.Context, now time.Time) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT payment_id FROM refunds WHERE status = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 100`,
+	return s.db.Strings(ctx, `SELECT payment_id FROM refunds WHERE status = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 100`,
 		string(RefundPending), store.TS(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
 }
 
 // ClaimRefund takes a refund attempt for 30 s (one instance at a time).
@@ -191,21 +178,8 @@ func (s *Store) RefundDone(ctx context.Context, paymentID string, now time.Time,
 
 // PendingNearDeadline lists pending payments whose order expires within d.
 func (s *Store) PendingNearDeadline(ctx context.Context, now time.Time, d time.Duration) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM payments WHERE status = $1 AND expires_at <= $2 AND expires_at > $3 LIMIT 100`,
+	return s.db.Strings(ctx, `SELECT id FROM payments WHERE status = $1 AND expires_at <= $2 AND expires_at > $3 LIMIT 100`,
 		string(Pending), store.TS(now.Add(d)), store.TS(now.Add(-time.Hour)))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
 }
 
 // Totals sums captured payments and finished refunds per project.

@@ -147,28 +147,10 @@ func (s *Store) Change(ctx context.Context, id string, now time.Time, change fun
 // errNoChange tells Change to write nothing.
 var errNoChange = errors.New("no change")
 
-// ids runs a query returning one id column.
-func (s *Store) ids(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
-}
-
 // DueExpiries lists pending orders whose payment deadline has passed, using
 // the (status, expires_at) index: it never scans the whole table.
 func (s *Store) DueExpiries(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	return s.ids(ctx, `SELECT id FROM orders WHERE status = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT $3`,
+	return s.db.Strings(ctx, `SELECT id FROM orders WHERE status = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT $3`,
 		string(PendingPayment), store.TS(now), limit)
 }
 
@@ -185,7 +167,7 @@ func (s *Store) NextExpiry(ctx context.Context) (time.Time, error) {
 // StaleReserving lists orders stuck while reserving (their creator crashed
 // or timed out) for recovery.
 func (s *Store) StaleReserving(ctx context.Context, before time.Time) ([]string, error) {
-	return s.ids(ctx, `SELECT id FROM orders WHERE status = $1 AND created_at <= $2 LIMIT 100`, string(Reserving), store.TS(before))
+	return s.db.Strings(ctx, `SELECT id FROM orders WHERE status = $1 AND created_at <= $2 LIMIT 100`, string(Reserving), store.TS(before))
 }
 
 // ProjectOrders lists a project's orders in the given statuses.

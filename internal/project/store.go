@@ -454,20 +454,7 @@ func (s *Store) IsBacker(ctx context.Context, projectID, memberID string) (bool,
 
 // DueDeadlines lists live projects whose deadline is at or before now.
 func (s *Store) DueDeadlines(ctx context.Context, now time.Time) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM projects WHERE status = $1 AND deadline <= $2 ORDER BY deadline LIMIT 100`, string(Live), store.TS(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return s.db.Strings(ctx, `SELECT id FROM projects WHERE status = $1 AND deadline <= $2 ORDER BY deadline LIMIT 100`, string(Live), store.TS(now))
 }
 
 // NextDeadline is the earliest deadline of a live project (zero if none).

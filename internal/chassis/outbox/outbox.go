@@ -101,7 +101,7 @@ func (o *Outbox) Pending(ctx context.Context) (int, error) {
 // round sends the due messages it can claim and returns how many it sent.
 func (o *Outbox) round(ctx context.Context) int {
 	now := o.now()
-	rows, err := o.db.QueryContext(ctx, `SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1
+	ids, err := o.db.Strings(ctx, `SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1
 		ORDER BY next_attempt_at LIMIT 50`, store.TS(now))
 	if err != nil {
 		if ctx.Err() == nil {
@@ -109,14 +109,6 @@ func (o *Outbox) round(ctx context.Context) int {
 		}
 		return 0
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if rows.Scan(&id) == nil {
-			ids = append(ids, id)
-		}
-	}
-	rows.Close()
 	sent := 0
 	for _, id := range ids {
 		if ctx.Err() != nil {

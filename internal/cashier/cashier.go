@@ -28,7 +28,7 @@ var migrations embed.FS
 // Spec describes the cashier to the chassis.
 func Spec() service.Spec {
 	sub, _ := fs.Sub(migrations, "migrations")
-	return service.Spec{Name: "cashier", Migrations: sub, Build: build, Defaults: channelDefaults()}
+	return service.Spec{Name: "cashier", Migrations: sub, Build: build, Config: channelConfig(), StrictPrefix: "cashier."}
 }
 
 // API serves the cashier endpoints.

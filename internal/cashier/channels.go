@@ -4,14 +4,16 @@ import (
 	"log/slog"
 	"time"
 
+	"sanshi/internal/chassis/configstore"
 	"sanshi/internal/chassis/props"
 )
 
-// channelDefaults declares the configuration keys of the channels (each can
+// channelConfig declares the configuration keys of the channels (each can
 // also come from the environment: CASHIER_ALIPAY_APP_ID for
 // cashier.alipay.app-id). Empty credentials mean the channel is not offered.
-func channelDefaults() map[string]string {
-	return map[string]string{
+func channelConfig() []configstore.Key {
+	var keys []configstore.Key
+	for name, def := range map[string]string{
 		"cashier.sandbox.enabled":          "true",
 		"cashier.alipay.app-id":            "",
 		"cashier.alipay.private-key":       "",
@@ -26,7 +28,14 @@ func channelDefaults() map[string]string {
 		"cashier.wechatpay.api-v3-key":     "",
 		"cashier.wechatpay.base-url":       "https://api.mch.weixin.qq.com",
 		"cashier.wechatpay.notify-url":     "",
+	} {
+		t := configstore.String
+		if name == "cashier.sandbox.enabled" {
+			t = configstore.Bool
+		}
+		keys = append(keys, configstore.Key{Name: name, Type: t, Default: def})
 	}
+	return keys
 }
 
 // configuredChannels returns the channels that have credentials.

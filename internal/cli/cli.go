@@ -19,6 +19,7 @@ import (
 	"sanshi/internal/buildinfo"
 	"sanshi/internal/cashier"
 	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/configstore"
 	"sanshi/internal/chassis/env"
 	"sanshi/internal/chassis/service"
 	"sanshi/internal/configcenter"
@@ -38,8 +39,18 @@ var Services = map[string]func() service.Spec{
 	"project": project.Spec,
 	"order":   order.Spec,
 	"cashier": cashier.Spec,
-	"config":  configcenter.Spec,
+	"config":  func() service.Spec { return configcenter.Spec(schemas) },
 	"console": console.Spec,
+}
+
+// schemas is what every service declares about its configuration, for the
+// config center's validation.
+func schemas() []configstore.Schema {
+	var out []configstore.Schema
+	for _, spec := range []func() service.Spec{gateway.Spec, member.Spec, project.Spec, order.Spec, cashier.Spec, console.Spec} {
+		out = append(out, spec().Schema())
+	}
+	return out
 }
 
 // UsageError is a mistake in the command line (exit code 2).

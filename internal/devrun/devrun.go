@@ -18,6 +18,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"sanshi/internal/chassis/registry"
+	"sanshi/internal/configcenter"
 	"sanshi/internal/etcdnode"
 )
 
@@ -48,8 +49,20 @@ func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.W
 	if err != nil {
 		return err
 	}
+	webhookSecret, err := secretFile(dir, "webhook-secret")
+	if err != nil {
+		return err
+	}
 	out := newPrinter(stdout)
 	out.system("starting Sanshi in %s", dir)
+	repoDir := filepath.Join(dir, "config-repo")
+	created, err := configcenter.Seed(repoDir, configcenter.DefaultFiles())
+	if err != nil {
+		return fmt.Errorf("config repository %s: %w", repoDir, err)
+	}
+	if created {
+		out.system("created the config repository %s from the default configuration", repoDir)
+	}
 	node, err := etcdnode.Start(ctx, filepath.Join(dir, "etcd"), fmt.Sprintf("127.0.0.1:%d", o.EtcdPort))
 	if err != nil {
 		return err
@@ -72,6 +85,11 @@ func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.W
 		for i := 1; i <= o.Replicas[svc]; i++ {
 			c := &child{service: svc, id: fmt.Sprintf("%s-%d", svc, i), exe: o.Executable, out: out}
 			c.env = append(append([]string(nil), base...), "SANSHI_INSTANCE_ID="+c.id, "SANSHI_LISTEN="+listenAddr(o, svc, i))
+			if svc == "config" {
+				// A commit to the local repository reaches the services through
+				// the config center's poll, every second.
+				c.env = append(c.env, "SANSHI_CONFIG_REPO="+repoDir, "SANSHI_CONFIG_POLL=1s", "SANSHI_CONFIG_WEBHOOK_SECRET="+webhookSecret)
+			}
 			c.start(ctx)
 			group = append(group, c)
 		}
@@ -244,7 +262,7 @@ func printSummary(out *printer, o Options, dir string, groups [][]*child, cli *c
 	}
 	fmt.Fprintf(&b, "\n  Site and API   http://localhost:%d\n", o.SitePort)
 	fmt.Fprintf(&b, "  Console        http://localhost:%d\n", o.ConsolePort)
-	fmt.Fprintf(&b, "  Config center  http://localhost:%d\n", o.ConfigPort)
+	fmt.Fprintf(&b, "  Config center  http://localhost:%d (repository %s; commits apply within a second)\n", o.ConfigPort, filepath.Join(dir, "config-repo"))
 	fmt.Fprintf(&b, "  Registry       http://127.0.0.1:%d (etcd)\n", o.EtcdPort)
 	fmt.Fprintf(&b, "  Data folder    %s (management token in %s)\n", dir, filepath.Join(dir, "mgmt-token"))
 	fmt.Fprintf(&b, "  %s\n", operator)

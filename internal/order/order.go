@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"sanshi/internal/chassis/configstore"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/outbox"
@@ -24,8 +25,8 @@ var migrations embed.FS
 // Spec describes the order service to the chassis.
 func Spec() service.Spec {
 	sub, _ := fs.Sub(migrations, "migrations")
-	return service.Spec{Name: "order", Migrations: sub, Build: build,
-		Defaults: map[string]string{"order.payment-timeout": "15m"}}
+	return service.Spec{Name: "order", Migrations: sub, Build: build, StrictPrefix: "order.",
+		Config: []configstore.Key{{Name: "order.payment-timeout", Type: configstore.Duration, Default: "15m"}}}
 }
 
 // API serves the order endpoints.

@@ -29,6 +29,10 @@ type Meta struct {
 	Revision  string    `json:"revision"`
 	AppliedAt time.Time `json:"applied_at"`
 	Changed   []string  `json:"changed,omitempty"`
+	// SecretKeys were encrypted in Git; they are masked wherever shown.
+	SecretKeys []string `json:"secret_keys,omitempty"`
+	Message    string   `json:"message,omitempty"`
+	Author     string   `json:"author,omitempty"`
 }
 
 // SourceNames lists the sources that make up a service's configuration,
@@ -54,6 +58,53 @@ func Merge(sources map[string]map[string]string, service string, profiles []stri
 		}
 	}
 	return out
+}
+
+// Type of a declared configuration key.
+type Type string
+
+// Types a key may declare.
+const (
+	String   Type = "string"
+	Int      Type = "int"
+	Bool     Type = "bool"
+	Duration Type = "duration"
+)
+
+// Key is a configuration key a service declares.
+type Key struct {
+	Name    string
+	Type    Type
+	Default string
+	Restart bool // takes effect only after a restart
+}
+
+// Schema is what a service declares about its configuration: typed keys,
+// and a prefix under which unknown keys are errors (the config center
+// rejects a commit that has them).
+type Schema struct {
+	Service string
+	Strict  string // e.g. "order."; "" = no strict prefix
+	Keys    []Key
+}
+
+// Defaults are the declared keys' default values.
+func (s Schema) Defaults() map[string]string {
+	out := map[string]string{}
+	for _, k := range s.Keys {
+		out[k.Name] = k.Default
+	}
+	return out
+}
+
+// Restart reports whether a key takes effect only after a restart.
+func (s Schema) Restart(key string) bool {
+	for _, k := range s.Keys {
+		if k.Name == key {
+			return k.Restart
+		}
+	}
+	return false
 }
 
 // Snapshot is the whole configuration store as of one etcd revision.

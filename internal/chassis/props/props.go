@@ -128,6 +128,19 @@ func (p *Props) Sources() []Source {
 	return out
 }
 
+// Values returns every key's effective value, unmasked (for comparisons).
+func (p *Props) Values() map[string]string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := map[string]string{}
+	for _, name := range order {
+		for k, v := range p.layers[name] {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // Effective returns every key's effective value, secrets masked, sorted keys.
 func (p *Props) Effective() map[string]string {
 	p.mu.RLock()

@@ -40,6 +40,7 @@ type Instance struct {
 	ConfigRevision string    `json:"config_revision"`
 	Status         string    `json:"status"`
 	PID            int       `json:"pid"`
+	RestartNeeded  bool      `json:"restart_needed,omitempty"`
 }
 
 // Key is the instance's registry key.

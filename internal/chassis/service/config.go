@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -28,19 +30,57 @@ func (rt *Runtime) refreshConfig(ctx context.Context) (RefreshResult, error) {
 		return RefreshResult{}, errs.E(errs.Unavailable, "config store not readable: %v", err)
 	}
 	values := configstore.Merge(snap.Sources, rt.Registrar.Instance().Service, rt.Boot.Profiles)
-	old := rt.Props.CenterValues()
+	// What changed is what a reader of the configuration would see change:
+	// a key moving from a default to the same value in Git did not.
+	old := rt.Props.Values()
 	rt.Props.SetCenter(values, snap.Meta.Revision)
-	changed := diffKeys(old, values)
+	changed := diffKeys(old, rt.Props.Values())
 	if rt.Registrar.Instance().ConfigRevision != snap.Meta.Revision {
 		rt.Registrar.Update(func(i *registry.Instance) { i.ConfigRevision = snap.Meta.Revision })
 	}
-	if len(changed) > 0 || snap.Meta.Revision != "" {
+	rt.applyLogLevels(values)
+	restart := false
+	for _, k := range changed {
+		if rt.schema.Restart(k) {
+			restart = true
+		}
+	}
+	if restart && rt.ready.Load() && !rt.restartNeeded.Load() {
+		rt.restartNeeded.Store(true)
+		rt.Registrar.Update(func(i *registry.Instance) { i.RestartNeeded = true })
+		rt.Logs.Logger("config").Warn("a changed key takes effect only after a restart: restart needed", "changed", changed)
+	}
+	if len(changed) > 0 {
 		rt.Logs.Logger("config").Info("config revision applied", "revision", snap.Meta.Revision, "changed", changed)
 	}
 	for _, fn := range rt.onConfig {
 		fn(changed)
 	}
 	return RefreshResult{Revision: snap.Meta.Revision, Changed: changed}, nil
+}
+
+// applyLogLevels sets logger levels from logging.level.<logger> keys
+// (logging.level.root for the root logger).
+func (rt *Runtime) applyLogLevels(values map[string]string) {
+	for k, v := range values {
+		name, ok := strings.CutPrefix(k, "logging.level.")
+		if !ok {
+			continue
+		}
+		var l slog.Level
+		if l.UnmarshalText([]byte(v)) == nil {
+			rt.Logs.SetLevel(name, &l)
+		}
+	}
+}
+
+// duration reads a duration key, or def when it is missing or malformed.
+func (rt *Runtime) duration(key string, def time.Duration) time.Duration {
+	v, _ := rt.Props.Get(key)
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d
+	}
+	return def
 }
 
 // OnConfigChange registers fn to run after every configuration reload with

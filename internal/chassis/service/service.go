@@ -24,6 +24,7 @@ import (
 	"sanshi/internal/buildinfo"
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/cache"
+	"sanshi/internal/chassis/configstore"
 	"sanshi/internal/chassis/env"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpclient"
@@ -45,8 +46,11 @@ type Spec struct {
 	// Edge marks the public entry (the gateway), which trusts no request id
 	// or identity header a client sends.
 	Edge bool
-	// Defaults are the service's configuration defaults.
-	Defaults map[string]string
+	// Config declares the service's configuration keys, with types and
+	// defaults; keys under StrictPrefix that it does not declare make the
+	// config center reject a commit.
+	Config       []configstore.Key
+	StrictPrefix string
 	// Build wires the service and returns its public handler.
 	Build func(ctx context.Context, rt *Runtime) (http.Handler, error)
 }
@@ -74,6 +78,19 @@ type Runtime struct {
 	draining  atomic.Bool
 	onConfig  []func(changed []string)
 	bg        context.Context
+	schema    configstore.Schema
+	// restartNeeded is set when a changed key takes effect only at start.
+	restartNeeded atomic.Bool
+}
+
+// CommonConfig are the keys every service understands.
+var CommonConfig = []configstore.Key{
+	{Name: "http.read-header-timeout", Type: configstore.Duration, Default: "10s", Restart: true},
+}
+
+// Schema is what the service declares about its configuration.
+func (s Spec) Schema() configstore.Schema {
+	return configstore.Schema{Service: s.Name, Strict: s.StrictPrefix, Keys: append(append([]configstore.Key(nil), CommonConfig...), s.Config...)}
 }
 
 // Background is a context for the service's own loops: it ends when the
@@ -93,7 +110,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	logs := logging.New(stdout, boot.LogFormat, boot.LogLevel, 2000,
 		slog.String("service", spec.Name), slog.String("instance", boot.InstanceID))
 	log := logs.Logger(logging.Root)
-	rt := &Runtime{Boot: boot, Logs: logs, Log: log, Props: props.New(spec.Defaults), Now: time.Now}
+	rt := &Runtime{Boot: boot, Logs: logs, Log: log, Props: props.New(spec.Schema().Defaults()), Now: time.Now, schema: spec.Schema()}
 	if boot.Getenv != nil {
 		rt.Props.FromEnvironment(boot.Getenv)
 	}
@@ -174,9 +191,16 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 		Refresh:   func(ctx context.Context) (any, error) { return rt.refreshConfig(ctx) },
 		Audit:     logs.Logger("management"),
 	}
+	// Configuration from the registry store is loaded before the instance
+	// says it is ready (bounded: a missing store does not block a start).
+	lctx, lcancel := context.WithTimeout(ctx, 2*time.Second)
+	if _, err := rt.refreshConfig(lctx); err != nil {
+		log.Warn("starting with defaults: the config store is not readable yet", "error", err)
+	}
+	lcancel()
 	public := &http.Server{Handler: httpx.Middleware(handler, httpx.Options{Log: logs.Logger("http.access"),
 		Metrics: httpMetrics, Signer: rt.Signer, Now: rt.Now, Edge: spec.Edge}),
-		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+		ReadHeaderTimeout: rt.duration("http.read-header-timeout", 10*time.Second), IdleTimeout: 90 * time.Second}
 	management := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- public.Serve(pub) }()
@@ -286,7 +310,7 @@ func info(rt *Runtime, started time.Time) map[string]any {
 		"commit": buildinfo.CommitOrVCS(), "build_time": buildinfo.Time,
 		"started_at": started.Format(time.RFC3339), "uptime_seconds": int(time.Since(started).Seconds()),
 		"config_revision": rt.Props.Revision(), "address": inst.Address, "management_address": inst.MgmtAddress,
-		"pid": inst.PID,
+		"pid": inst.PID, "restart_needed": rt.restartNeeded.Load(),
 	}
 }
 

@@ -1,0 +1,211 @@
+package configcenter
+
+import (
+	"bufio"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"sanshi/internal/chassis/configstore"
+)
+
+// sourceName maps a repository file to its source name ("order-prod" for
+// order-prod.yaml); ok is false for files that are not configuration.
+func sourceName(file string) (string, bool) {
+	if strings.Contains(file, "/") {
+		return "", false // only the repository's top level holds configuration
+	}
+	ext := path.Ext(file)
+	switch ext {
+	case ".yaml", ".yml", ".properties":
+		return strings.TrimSuffix(file, ext), true
+	}
+	return "", false
+}
+
+// parseFile reads a YAML or .properties file into flat dotted keys.
+func parseFile(name string, data []byte) (map[string]string, error) {
+	if strings.HasSuffix(name, ".properties") {
+		return parseProperties(data)
+	}
+	var doc any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	out := map[string]string{}
+	if doc == nil {
+		return out, nil
+	}
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: expected a mapping at the top", name)
+	}
+	flatten("", m, out)
+	return out, nil
+}
+
+func flatten(prefix string, v any, out map[string]string) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			key := k
+			if prefix != "" {
+				key = prefix + "." + k
+			}
+			flatten(key, x, out)
+		}
+	case []any:
+		for i, x := range t {
+			flatten(fmt.Sprintf("%s[%d]", prefix, i), x, out)
+		}
+	case nil:
+		out[prefix] = ""
+	case time.Time:
+		out[prefix] = t.Format(time.RFC3339)
+	default:
+		out[prefix] = fmt.Sprint(t)
+	}
+}
+
+func parseProperties(data []byte) (map[string]string, error) {
+	out := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(string(data)))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		i := strings.IndexAny(line, "=:")
+		if i <= 0 {
+			return nil, fmt.Errorf("line %d: expected key=value", n)
+		}
+		out[strings.TrimSpace(line[:i])] = strings.TrimSpace(line[i+1:])
+	}
+	return out, sc.Err()
+}
+
+// Validate checks every source that reaches a service against its schema.
+func Validate(sources map[string]map[string]string, schemas []configstore.Schema) error {
+	var problems []string
+	for _, sc := range schemas {
+		known := map[string]configstore.Key{}
+		for _, k := range sc.Keys {
+			known[k.Name] = k
+		}
+		for src, vals := range sources {
+			if src != "application" && !strings.HasPrefix(src, "application-") && src != sc.Service && !strings.HasPrefix(src, sc.Service+"-") {
+				continue
+			}
+			for key, val := range vals {
+				k, declared := known[key]
+				if !declared {
+					if sc.Strict != "" && strings.HasPrefix(key, sc.Strict) {
+						problems = append(problems, fmt.Sprintf("%s: unknown key %s (the %s service declares %s* strict)", src, key, sc.Service, sc.Strict))
+					}
+					continue
+				}
+				if err := checkType(k.Type, val); err != nil {
+					problems = append(problems, fmt.Sprintf("%s: %s: %v", src, key, err))
+				}
+			}
+		}
+	}
+	sort.Strings(problems)
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func checkType(t configstore.Type, v string) error {
+	if strings.HasPrefix(v, "{cipher}") {
+		return nil // checked once decrypted
+	}
+	var err error
+	switch t {
+	case configstore.Int:
+		_, err = strconv.Atoi(v)
+		if err != nil {
+			err = fmt.Errorf("expected a whole number, got %q", v)
+		}
+	case configstore.Bool:
+		if v != "true" && v != "false" {
+			err = fmt.Errorf("expected true or false, got %q", v)
+		}
+	case configstore.Duration:
+		if _, perr := time.ParseDuration(v); perr != nil {
+			err = fmt.Errorf("expected a duration such as 15m, got %q", v)
+		}
+	}
+	return err
+}
+
+// Cipher encrypts and decrypts "{cipher}..." values with AES-256-GCM.
+type Cipher struct{ aead cipher.AEAD }
+
+// NewCipher uses a 32-byte key given as base64 (or 32 raw characters).
+func NewCipher(key string) (*Cipher, error) {
+	k, err := base64.StdEncoding.DecodeString(key)
+	if err != nil || len(k) != 32 {
+		k = []byte(key)
+	}
+	if len(k) != 32 {
+		return nil, errors.New("expected 32 bytes, as base64 or 32 characters")
+	}
+	block, _ := aes.NewCipher(k)
+	aead, _ := cipher.NewGCM(block)
+	return &Cipher{aead: aead}, nil
+}
+
+// Encrypt returns the "{cipher}..." form of a value.
+func (c *Cipher) Encrypt(plain string) string {
+	nonce := make([]byte, c.aead.NonceSize())
+	rand.Read(nonce)
+	return "{cipher}" + base64.StdEncoding.EncodeToString(c.aead.Seal(nonce, nonce, []byte(plain), nil))
+}
+
+// Decrypt opens a "{cipher}..." value.
+func (c *Cipher) Decrypt(v string) (string, error) {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(v, "{cipher}"))
+	if err != nil || len(b) < c.aead.NonceSize() {
+		return "", errors.New("not a valid {cipher} value")
+	}
+	plain, err := c.aead.Open(nil, b[:c.aead.NonceSize()], b[c.aead.NonceSize():], nil)
+	if err != nil {
+		return "", errors.New("cannot decrypt (wrong key?)")
+	}
+	return string(plain), nil
+}
+
+// decryptAll replaces {cipher} values by their plain text and returns the
+// keys that were encrypted (to mask wherever shown).
+func decryptAll(sources map[string]map[string]string, c *Cipher) (secret map[string]bool, err error) {
+	secret = map[string]bool{}
+	for src, vals := range sources {
+		for k, v := range vals {
+			if !strings.HasPrefix(v, "{cipher}") {
+				continue
+			}
+			if c == nil {
+				return nil, fmt.Errorf("%s: %s is encrypted but SANSHI_CONFIG_ENCRYPT_KEY is not set", src, k)
+			}
+			plain, err := c.Decrypt(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %v", src, k, err)
+			}
+			vals[k] = plain
+			secret[k] = true
+		}
+	}
+	return secret, nil
+}

@@ -82,7 +82,7 @@ func commands() []command {
 		{"migrate", "SERVICE|all", "apply a service's database migrations (DATABASE_URL or the dev data folder)", runMigrate},
 		{"admin", "grant-operator EMAIL", "make a member an operator (acts on the member database)", runAdmin},
 		{"admin", "reconcile", "check the books of every project; exits non-zero on a mismatch", runAdmin},
-		{"bench", "startup|pledge", "measure start-up and idle memory, or a burst of pledges and payments", runBench},
+		{"bench", "startup|pledge|config", "measure start-up and memory, a burst of pledges and payments, or config propagation", runBench},
 		{"version", "", "print version, commit and build time", runVersion},
 		{"help", "[env]", "list commands, or the environment variables (help env)", nil},
 	}
@@ -233,6 +233,20 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 func runBench(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "pledge" {
 		return runBenchPledge(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "config" {
+		fs := flag.NewFlagSet("bench config", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		commits := fs.Int("commits", 100, "commits to measure (1 to 1000)")
+		instances := fs.Int("instances", 10, "service instances that must apply each commit (1 to 50)")
+		if err := fs.Parse(args[1:]); err != nil || *commits < 1 || *commits > 1000 || *instances < 1 || *instances > 50 {
+			return usage("usage: sanshi bench config [--commits 1..1000] [--instances 1..50]")
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		return bench.Config(ctx, exe, *commits, *instances, stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "startup" {
 		return usage("usage: sanshi bench startup [--runs N] [--services a,b] | sanshi bench pledge [flags]")

@@ -1,14 +1,21 @@
 // Package gateway is the public entry (主站): it serves the site and routes
-// /api/... to services found in the registry. It keeps no business data.
+// /api/... to services found in the registry, with routes, limits and
+// release weights from the config center. It keeps no business data.
 package gateway
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
-	"strings"
+	"strconv"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
@@ -17,32 +24,58 @@ import (
 	"sanshi/internal/chassis/service"
 )
 
-// Route sends requests whose path starts with Prefix to Service.
-type Route struct {
-	Prefix  string
-	Service string
-}
-
-// DefaultRoutes are the API routes until the config center serves them.
-var DefaultRoutes = []Route{
-	{"/api/v1/members", "member"},
-	{"/api/v1/sessions", "member"},
-	{"/api/v1/categories", "project"},
-	{"/api/v1/projects", "project"},
-	{"/api/v1/orders", "order"},
-	{"/api/v1/payments", "cashier"},
-}
-
-// maxBody bounds what the gateway buffers of a request body.
-const maxBody = 10 << 20
-
 // Spec describes the gateway to the chassis.
 func Spec() service.Spec {
 	return service.Spec{Name: "gateway", Edge: true, Build: build}
 }
 
+// Table is what the configuration decides: routes, release weights and
+// limits. It is swapped whole when the configuration changes.
+type Table struct {
+	Routes      []Route
+	Weights     Weights
+	PerIP       Rate
+	PerMember   Rate
+	MaxInflight int64
+}
+
+// Rate is a token bucket's refill per second and size.
+type Rate struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Gateway proxies API calls to services.
+type Gateway struct {
+	client   *httpclient.Client
+	sessions *Sessions
+	limiter  Limiter
+	shedder  *Shedder
+	table    atomic.Pointer[Table]
+	log      *slog.Logger
+	metrics  *gatewayMetrics
+	now      func() time.Time
+}
+
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
-	g := &Gateway{routes: DefaultRoutes, client: rt.Client, timeout: 30 * time.Second, sessions: NewSessions(rt.Client, rt.Now)}
+	g := New(rt.Client, NewSessions(rt.Client, rt.Now), rt.Logs.Logger("gateway.access"), rt.Metrics, rt.Now)
+	if rt.Boot.RedisURL.Set() {
+		l, err := NewRedisLimiter(rt.Boot.RedisURL.Reveal(), rt.Now)
+		if err != nil {
+			return nil, err
+		}
+		g.limiter = l
+	}
+	apply := func([]string) {
+		t, err := TableFrom(rt.Props.Values())
+		if err != nil {
+			rt.Log.Error("gateway configuration refused; keeping the last good one", "error", err)
+			return
+		}
+		g.table.Store(&t)
+	}
+	apply(nil)
+	rt.OnConfigChange(apply) // routes, weights and limits change without a restart
 	mux := http.NewServeMux()
 	mux.Handle("/api/", g)
 	mux.HandleFunc("GET /{$}", g.home)
@@ -52,27 +85,69 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	return mux, nil
 }
 
-// Gateway proxies API calls to services.
-type Gateway struct {
-	routes   []Route
-	client   *httpclient.Client
-	timeout  time.Duration
-	sessions *Sessions
+// New makes a gateway with the default table.
+func New(client *httpclient.Client, sessions *Sessions, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) *Gateway {
+	g := &Gateway{client: client, sessions: sessions, limiter: NewLocalLimiter(now), log: log, now: now,
+		shedder: NewShedder(64, 4096, 500*time.Millisecond, now), metrics: newGatewayMetrics(reg)}
+	t, _ := TableFrom(nil)
+	g.table.Store(&t)
+	return g
 }
 
-// match returns the route for path: the longest prefix that ends at a path
-// segment boundary.
-func (g *Gateway) match(path string) (Route, bool) {
-	var best Route
-	found := false
-	for _, rt := range g.routes {
-		if path == rt.Prefix || strings.HasPrefix(path, rt.Prefix+"/") {
-			if !found || len(rt.Prefix) > len(best.Prefix) {
-				best, found = rt, true
+// TableFrom builds the table from flat configuration.
+func TableFrom(values map[string]string) (Table, error) {
+	t := Table{Routes: DefaultRoutes, PerIP: Rate{200, 400}, PerMember: Rate{50, 100}, MaxInflight: 4096}
+	routes, err := ParseRoutes(values)
+	if err != nil {
+		return t, err
+	}
+	if len(routes) > 0 {
+		t.Routes = routes
+	}
+	for i := range t.Routes {
+		t.Routes[i] = t.Routes[i].withDefaults()
+	}
+	if t.Weights, err = ParseWeights(values); err != nil {
+		return t, err
+	}
+	for key, dst := range map[string]*float64{"gateway.limits.per-ip.rate": &t.PerIP.PerSecond, "gateway.limits.per-member.rate": &t.PerMember.PerSecond} {
+		if v := values[key]; v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f <= 0 {
+				return t, errors.New(key + ": expected requests per second above 0")
 			}
+			*dst = f
 		}
 	}
-	return best, found
+	for key, dst := range map[string]*int{"gateway.limits.per-ip.burst": &t.PerIP.Burst, "gateway.limits.per-member.burst": &t.PerMember.Burst} {
+		if v := values[key]; v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return t, errors.New(key + ": expected a whole number from 1")
+			}
+			*dst = n
+		}
+	}
+	if v := values["gateway.shed.max-inflight"]; v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return t, errors.New("gateway.shed.max-inflight: expected a whole number from 1")
+		}
+		t.MaxInflight = n
+	}
+	return t, nil
+}
+
+// match returns the most specific route for a request.
+func (t *Table) match(r *http.Request) (Route, bool) {
+	var best Route
+	bestScore := -1
+	for _, rt := range t.Routes {
+		if ok, score := rt.matches(r.Host, r.Method, r.URL.Path, r.Header.Get); ok && score > bestScore {
+			best, bestScore = rt, score
+		}
+	}
+	return best, bestScore >= 0
 }
 
 // hopHeaders are connection-level headers never forwarded (RFC 9110 §7.6.1),
@@ -81,44 +156,83 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", auth.Header}
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	route, ok := g.match(r.URL.Path)
+	start := g.now()
+	t := g.table.Load()
+	route, ok := t.match(r)
 	if !ok {
 		errs.Write(w, errs.E(errs.NotFound, "no API at %s", r.URL.Path))
 		return
 	}
+	if !g.shedder.Acquire(t.MaxInflight) {
+		g.metrics.shed.Inc()
+		e := errs.E(errs.Unavailable, "the platform is very busy; please retry shortly")
+		e.RetryAfter = 1
+		errs.Write(w, e)
+		return
+	}
+	rec := &httpx.Recorder{ResponseWriter: w}
+	color := ""
+	defer func() {
+		d := g.now().Sub(start)
+		g.shedder.Release(d)
+		g.observe(r, route, color, rec.Status, d)
+	}()
+	color = g.serve(rec, r, t, route)
+}
+
+// serve runs one routed request and returns the color it was sent to.
+func (g *Gateway) serve(w *httpx.Recorder, r *http.Request, t *Table, route Route) string {
 	r, token, err := g.identify(r)
 	if err != nil {
 		errs.Write(w, err)
-		return
+		return ""
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	id := auth.From(r.Context())
+	if err := g.limit(r.Context(), t, route, id); err != nil {
+		errs.Write(w, err)
+		return ""
+	}
+	if route.Auth == "required" && id.Member == "" {
+		errs.Write(w, errs.E(errs.Unauthorized, "please log in"))
+		return ""
+	}
+	caller := id.Member
+	if caller == "" {
+		caller = g.visitor(w, r)
+	}
+	color := t.Weights.color(route.Service, caller, r)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, route.MaxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			errs.Write(w, errs.E(errs.TooLarge, "request body is larger than %d bytes", maxBody))
-			return
+			errs.Write(w, errs.E(errs.TooLarge, "request body is larger than %d bytes", route.MaxBody))
+		} else {
+			errs.Write(w, errs.E(errs.Invalid, "could not read the request body"))
 		}
-		errs.Write(w, errs.E(errs.Invalid, "could not read the request body"))
-		return
+		return color
 	}
 	hdr := r.Header.Clone()
 	for _, h := range hopHeaders {
 		hdr.Del(h)
 	}
-	hdr.Set("X-Forwarded-For", httpx.PeerIP(r))
+	hdr.Set("X-Forwarded-For", id.IP)
 	hdr.Set("X-Forwarded-Host", r.Host)
 	proto := "http"
 	if r.TLS != nil {
 		proto = "https"
 	}
 	hdr.Set("X-Forwarded-Proto", proto)
-	ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), route.Timeout)
 	defer cancel()
-	resp, err := g.client.Do(ctx, httpclient.Request{Service: route.Service, Method: r.Method,
-		Path: r.URL.RequestURI(), Header: hdr, Body: body})
+	path := route.target(r.URL.Path)
+	if r.URL.RawQuery != "" {
+		path += "?" + r.URL.RawQuery
+	}
+	resp, err := g.client.Do(ctx, httpclient.Request{Service: route.Service, Method: r.Method, Path: path, Header: hdr, Body: body,
+		Color: color, Attempts: route.Retries + 1})
 	if err != nil {
 		errs.Write(w, err)
-		return
+		return color
 	}
 	defer resp.Body.Close()
 	if r.Method == http.MethodDelete && r.URL.Path == "/api/v1/sessions/current" && resp.StatusCode == http.StatusNoContent {
@@ -132,6 +246,50 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
+	return color
+}
+
+// limit applies the per-address, per-member and per-route token buckets.
+func (g *Gateway) limit(ctx context.Context, t *Table, route Route, id auth.Identity) error {
+	checks := []struct {
+		key  string
+		rate Rate
+	}{{"ip:" + id.IP, t.PerIP}}
+	if id.Member != "" {
+		checks = append(checks, struct {
+			key  string
+			rate Rate
+		}{"member:" + id.Member, t.PerMember})
+	}
+	if route.Rate > 0 {
+		burst := max(route.Burst, 1)
+		checks = append(checks, struct {
+			key  string
+			rate Rate
+		}{"route:" + route.ID, Rate{route.Rate, burst}})
+	}
+	for _, c := range checks {
+		if ok, wait := g.limiter.Allow(ctx, c.key, c.rate.PerSecond, c.rate.Burst); !ok {
+			g.metrics.limited.Inc()
+			e := errs.E(errs.RateLimited, "too many requests; slow down")
+			e.RetryAfter = int(wait.Seconds()) + 1
+			return e
+		}
+	}
+	return nil
+}
+
+// visitor returns the anonymous caller's id from its cookie, setting one
+// the first time, so that a visitor stays on one release color.
+func (g *Gateway) visitor(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(VisitorCookie); err == nil && len(c.Value) == 32 {
+		return c.Value
+	}
+	b := make([]byte, 16)
+	rand.Read(b)
+	v := hex.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{Name: VisitorCookie, Value: v, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	return v
 }
 
 func (g *Gateway) home(w http.ResponseWriter, r *http.Request) {

@@ -18,7 +18,7 @@ import (
 )
 
 func TestRouteMatching(t *testing.T) {
-	g := &Gateway{routes: DefaultRoutes}
+	tbl, _ := TableFrom(nil)
 	cases := []struct{ path, service string }{
 		{"/api/v1/projects", "project"},
 		{"/api/v1/projects/42/rewards", "project"},
@@ -32,7 +32,8 @@ func TestRouteMatching(t *testing.T) {
 		{"/api/v2/projects", ""},
 	}
 	for _, c := range cases {
-		r, ok := g.match(c.path)
+		req := httptest.NewRequest("GET", c.path, nil)
+		r, ok := tbl.match(req)
 		if (c.service == "") == ok || (ok && r.Service != c.service) {
 			t.Errorf("%s: got %q (matched %v), want %q", c.path, r.Service, ok, c.service)
 		}
@@ -48,7 +49,7 @@ func TestProxyStripsForgedIdentityAndPassesRequestID(t *testing.T) {
 	}))
 	defer backend.Close()
 	res := static{{ID: "p1", Service: "project", Address: backend.Listener.Addr().String(), Status: registry.StatusUp}}
-	g := &Gateway{routes: DefaultRoutes, client: httpclient.New(res, time.Now), timeout: 5 * time.Second, sessions: NewSessions(nil, time.Now)}
+	g := New(httpclient.New(res, time.Now), NewSessions(nil, time.Now), slog.New(slog.DiscardHandler), nil, time.Now)
 	h := httpx.Middleware(g, httpx.Options{Log: slog.New(slog.DiscardHandler), Metrics: httpx.NewMetrics(prometheus.NewRegistry()), Edge: true, Now: time.Now})
 	front := httptest.NewServer(h)
 	defer front.Close()

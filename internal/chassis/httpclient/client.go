@@ -41,9 +41,6 @@ type Client struct {
 	// Sign, when set, makes the signed identity header for a request from
 	// the identity in its context.
 	Sign func(ctx context.Context) string
-	// Filter, when set, further restricts the instances a request may use
-	// (the gateway uses it for colors).
-	Filter func(*http.Request, []registry.Instance) []registry.Instance
 }
 
 // New returns a client that resolves through r.
@@ -62,6 +59,12 @@ type Request struct {
 	Path    string // path and query, e.g. /api/v1/projects?page=2
 	Header  http.Header
 	Body    []byte
+	// Color, when set, prefers instances of that release color (A or B),
+	// falling back to the others when it has none.
+	Color string
+	// Attempts bounds the instances this request may try (0 = the client's
+	// MaxAttempts).
+	Attempts int
 }
 
 // Idempotent reports whether sending r twice does no harm: safe methods, or a
@@ -84,7 +87,11 @@ var ErrNoInstance = errors.New("no instance available")
 func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
 	tried := map[string]bool{}
 	var lastErr error
-	for attempt := 0; attempt < c.MaxAttempts; attempt++ {
+	attempts := c.MaxAttempts
+	if req.Attempts > 0 {
+		attempts = req.Attempts
+	}
+	for attempt := 0; attempt < attempts; attempt++ {
 		p, inst, err := c.pick(req, tried)
 		if err != nil {
 			if lastErr != nil {
@@ -99,7 +106,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
 		}
 		if err == nil {
 			// Keep the answer in case no other instance does better.
-			if attempt == c.MaxAttempts-1 || !req.Idempotent() {
+			if attempt == attempts-1 || !req.Idempotent() {
 				return resp, nil
 			}
 			drain(resp)
@@ -146,11 +153,15 @@ func (c *Client) send(ctx context.Context, p *peer, inst registry.Instance, req 
 // flight, then lower recent latency.
 func (c *Client) pick(req Request, tried map[string]bool) (*peer, registry.Instance, error) {
 	all := c.resolver.Instances(req.Service)
-	if c.Filter != nil {
-		hr, _ := http.NewRequest(req.Method, req.Path, nil)
-		if hr != nil {
-			hr.Header = req.Header
-			all = c.Filter(hr, all)
+	if req.Color != "" {
+		var same []registry.Instance
+		for _, in := range all {
+			if in.Color == req.Color && in.Status != registry.StatusOutOfService && !tried[in.Address] {
+				same = append(same, in)
+			}
+		}
+		if len(same) > 0 {
+			all = same
 		}
 	}
 	now := c.now()

@@ -198,6 +198,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 		log.Warn("starting with defaults: the config store is not readable yet", "error", err)
 	}
 	lcancel()
+	handler = withInstance(handler, boot.InstanceID)
 	public := &http.Server{Handler: httpx.Middleware(handler, httpx.Options{Log: logs.Logger("http.access"),
 		Metrics: httpMetrics, Signer: rt.Signer, Now: rt.Now, Edge: spec.Edge}),
 		ReadHeaderTimeout: rt.duration("http.read-header-timeout", 10*time.Second), IdleTimeout: 90 * time.Second}
@@ -312,6 +313,15 @@ func info(rt *Runtime, started time.Time) map[string]any {
 		"config_revision": rt.Props.Revision(), "address": inst.Address, "management_address": inst.MgmtAddress,
 		"pid": inst.PID, "restart_needed": rt.restartNeeded.Load(),
 	}
+}
+
+// withInstance names the answering instance in every response, so that
+// operators (and tests of traffic splitting) can tell who served a request.
+func withInstance(next http.Handler, id string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Sanshi-Instance", id)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // signer uses SANSHI_INTERNAL_KEY, or a random key that only this process

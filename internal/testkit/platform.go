@@ -223,3 +223,6 @@ func (p *Platform) Operator(t testing.TB, email string) *Client {
 	c.Token = r.Field("token")
 	return c
 }
+
+// NewClient is an anonymous API client of any gateway.
+func NewClient(t testing.TB, base string) *Client { return &Client{t: t, Base: base} }

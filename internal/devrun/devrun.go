@@ -82,9 +82,17 @@ func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.W
 	var groups [][]*child
 	for _, svc := range Order {
 		var group []*child
-		for i := 1; i <= o.Replicas[svc]; i++ {
+		seen := map[string]int{}
+		for _, color := range colorList(o.Colors[svc], o.Replicas[svc]) {
+			seen[color]++
+			i := seen[color]
 			c := &child{service: svc, id: fmt.Sprintf("%s-%d", svc, i), exe: o.Executable, out: out}
-			c.env = append(append([]string(nil), base...), "SANSHI_INSTANCE_ID="+c.id, "SANSHI_LISTEN="+listenAddr(o, svc, i))
+			if color == "B" {
+				c.id = fmt.Sprintf("%s-b%d", svc, i)
+				i = 2 // a B instance never takes a fixed port
+			}
+			c.env = append(append([]string(nil), base...), "SANSHI_INSTANCE_ID="+c.id, "SANSHI_LISTEN="+listenAddr(o, svc, i),
+				"SANSHI_COLOR="+color, "SANSHI_VERSION="+map[string]string{"A": "dev", "B": "dev-b"}[color])
 			if svc == "config" {
 				// A commit to the local repository reaches the services through
 				// the config center's poll, every second.
@@ -117,6 +125,20 @@ func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.W
 	}
 	out.system("all services stopped; stopping the registry")
 	return nil
+}
+
+// colorList gives the color of each instance of a service.
+func colorList(colors string, replicas int) []string {
+	if colors == "" {
+		colors = "A"
+	}
+	var out []string
+	for _, c := range strings.Split(colors, "+") {
+		for i := 0; i < replicas; i++ {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func listenAddr(o Options, svc string, replica int) string {
@@ -253,11 +275,11 @@ func registered(ctx context.Context, cli *clientv3.Client) map[string]registry.I
 func printSummary(out *printer, o Options, dir string, groups [][]*child, cli *clientv3.Client, took time.Duration, operator string) {
 	recs := registered(context.Background(), cli)
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n  %-9s %-10s %-24s %-24s %s\n", "SERVICE", "INSTANCE", "ADDRESS", "MANAGEMENT", "STATUS")
+	fmt.Fprintf(&b, "\n  %-9s %-10s %-5s %-22s %-22s %s\n", "SERVICE", "INSTANCE", "COLOR", "ADDRESS", "MANAGEMENT", "STATUS")
 	for _, g := range groups {
 		for _, c := range g {
 			in := recs[c.id]
-			fmt.Fprintf(&b, "  %-9s %-10s %-24s %-24s %s\n", c.service, c.id, in.Address, in.MgmtAddress, "ready")
+			fmt.Fprintf(&b, "  %-9s %-10s %-5s %-22s %-22s %s\n", c.service, c.id, in.Color, in.Address, in.MgmtAddress, "ready")
 		}
 	}
 	fmt.Fprintf(&b, "\n  Site and API   http://localhost:%d\n", o.SitePort)

@@ -68,11 +68,11 @@ func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 func TestDevRunsTheWholePlatform(t *testing.T) {
 	ports := map[string]string{"site": port(t), "console": port(t), "config": port(t), "etcd": port(t)}
 	dir := t.TempDir()
-	p := startDev(t, dir, ports, "--replicas", "order=2")
+	p := startDev(t, dir, ports, "--replicas", "order=2", "--color", "project=A+B")
 	p.waitFor(t, "instances ready in", 60*time.Second)
 
 	ins := instances(t, ports["etcd"])
-	want := len(devrun.Order) + 1 // order has two replicas
+	want := len(devrun.Order) + 2 // order has two replicas, project runs both colors
 	if len(ins) != want {
 		t.Fatalf("%d instances registered, want %d: %v", len(ins), want, ins)
 	}
@@ -81,6 +81,9 @@ func TestDevRunsTheWholePlatform(t *testing.T) {
 		if code != 200 || !strings.Contains(string(body), `"status":"UP"`) {
 			t.Fatalf("%s not healthy: %d %s", id, code, body)
 		}
+	}
+	if ins["project-b1"].Color != "B" || ins["project-1"].Color != "A" {
+		t.Fatalf("colors: %+v", ins)
 	}
 	if ins["gateway-1"].Address != "127.0.0.1:"+ports["site"] || ins["console-1"].Address != "127.0.0.1:"+ports["console"] {
 		t.Fatalf("fixed ports not used: %+v", ins)

@@ -21,7 +21,10 @@ type Options struct {
 	ConfigPort  int
 	EtcdPort    int
 	Replicas    map[string]int
-	Executable  string // the sanshi binary the children run
+	// Colors per service: "A" (default), "B", or "A+B" (both, each with
+	// the service's replicas).
+	Colors     map[string]string
+	Executable string // the sanshi binary the children run
 }
 
 // ParseFlags reads the command line of `sanshi dev`.
@@ -35,6 +38,7 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.IntVar(&o.ConfigPort, "config-port", 8888, "port of the config center")
 	fs.IntVar(&o.EtcdPort, "etcd-port", 2379, "client port of the embedded etcd")
 	replicas := fs.String("replicas", "", "instances per service, e.g. order=2,project=2")
+	colors := fs.String("color", "", "release colors per service, e.g. order=A+B (both) or order=B")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -50,8 +54,31 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 		}
 	}
 	var err error
-	o.Replicas, err = ParseReplicas(*replicas)
+	if o.Replicas, err = ParseReplicas(*replicas); err != nil {
+		return o, err
+	}
+	o.Colors, err = parseColors(*colors)
 	return o, err
+}
+
+func parseColors(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, c, ok := strings.Cut(part, "=")
+		known := false
+		for _, svc := range Order {
+			known = known || svc == name
+		}
+		if !ok || !known || (c != "A" && c != "B" && c != "A+B") {
+			return nil, fmt.Errorf("--color: expected SERVICE=A, SERVICE=B or SERVICE=A+B, got %q", part)
+		}
+		out[name] = c
+	}
+	return out, nil
 }
 
 // ParseReplicas reads SERVICE=N,SERVICE=N.

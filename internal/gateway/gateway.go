@@ -5,6 +5,7 @@ package gateway
 
 import (
 	"context"
+	"runtime/debug"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -58,6 +59,11 @@ type Gateway struct {
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
+	if rt.Boot.Getenv("GOGC") == "" {
+		// The gateway's heap is small and short-lived: trading some memory
+		// for fewer collections buys throughput under a burst.
+		debug.SetGCPercent(400)
+	}
 	g := New(rt.Client, NewSessions(rt.Client, rt.Now), rt.Logs.Logger("gateway.access"), rt.Metrics, rt.Now)
 	if rt.Boot.RedisURL.Set() {
 		l, err := NewRedisLimiter(rt.Boot.RedisURL.Reveal(), rt.Now)
@@ -201,7 +207,10 @@ func (g *Gateway) serve(w *httpx.Recorder, r *http.Request, t *Table, route Rout
 		caller = g.visitor(w, r)
 	}
 	color := t.Weights.color(route.Service, caller, r)
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, route.MaxBody))
+	var body []byte
+	if r.ContentLength != 0 { // bodyless requests (most GETs) skip the read
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, route.MaxBody))
+	}
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /actuator/logfile", s.logfile)
 	mux.Handle("GET /actuator/prometheus", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /actuator/refresh", s.guard(s.refresh))
+	// Profiles for engineers, on the management address only.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errs.Write(w, errs.E(errs.NotFound, "no management endpoint %s %s", r.Method, r.URL.Path))
 	})

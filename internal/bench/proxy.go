@@ -1,0 +1,263 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"sanshi/internal/chassis/configstore"
+	"sanshi/internal/chassis/registry"
+)
+
+// Proxy compares the gateway (routing, session check and rate limits on)
+// with nginx proxying the same backend, under the same load generator.
+func Proxy(ctx context.Context, exe string, duration time.Duration, conns int, out, progress io.Writer) error {
+	nginx, err := ensureNginx(progress)
+	if err != nil {
+		return err
+	}
+	backend, err := startBackend()
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	fmt.Fprintf(progress, "starting etcd, the member service and the gateway…\n")
+	c, err := startCluster(ctx, exe, "", []string{"member"}, nil)
+	defer c.stop()
+	if err != nil {
+		return err
+	}
+	if err := registerBackend(ctx, c, backend.Addr().String()); err != nil {
+		return err
+	}
+	// Restart the gateway so that it starts with the benchmark's routes.
+	if err := writeGatewayConfig(ctx, c.cli); err != nil {
+		return err
+	}
+	gwAddr, _ := FreeAddr()
+	if err := c.serve(ctx, "gateway", "gateway-bench", "SANSHI_LISTEN="+gwAddr); err != nil {
+		return err
+	}
+	anon := api{base: "http://" + gwAddr, http: http.DefaultClient}
+	member, err := anon.signUp("proxy-bench@example.cn")
+	if err != nil {
+		return err
+	}
+	ngAddr, stopNginx, err := runNginx(nginx, c.dir, backend.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer stopNginx()
+
+	targets := []struct{ name, url, token string }{
+		{"backend (direct)", "http://" + backend.Addr().String() + "/api/echo", ""},
+		{"nginx", "http://" + ngAddr + "/api/echo", ""},
+		{"sanshi gateway", "http://" + gwAddr + "/api/echo", member.token},
+	}
+	peak := map[string]float64{}
+	fmt.Fprintf(out, "\nsanshi bench proxy — %d connections, %s each, small responses, keep-alive, loopback\n", conns, duration)
+	fmt.Fprintf(out, "  %-18s %12s %10s\n", "", "requests/s", "p99")
+	for _, tg := range targets {
+		fmt.Fprintf(progress, "loading %s…\n", tg.name)
+		rps, p99, errs := closedLoop(tg.url, tg.token, conns, duration)
+		peak[tg.name] = rps
+		fmt.Fprintf(out, "  %-18s %12.0f %10s   (%d errors)\n", tg.name, rps, ms(p99), errs)
+	}
+	fmt.Fprintf(out, "  gateway / nginx throughput: %.2f×\n", peak["sanshi gateway"]/peak["nginx"])
+	half := peak["sanshi gateway"] / 2
+	fmt.Fprintf(progress, "open loop at %.0f requests/s (half the gateway's peak)…\n", half)
+	direct := openLoop(targets[0].url, "", half, duration)
+	viaNginx := openLoop(targets[1].url, "", half, duration)
+	viaGW := openLoop(targets[2].url, member.token, half, duration)
+	fmt.Fprintf(out, "  at %.0f requests/s: p99 direct %s, via nginx %s (+%s), via gateway %s (+%s)\n", half,
+		us(direct), us(viaNginx), us(viaNginx-direct), us(viaGW), us(viaGW-direct))
+	return nil
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+func ensureNginx(progress io.Writer) (string, error) {
+	for _, p := range []string{"/usr/sbin/nginx", "/usr/bin/nginx"} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	fmt.Fprintf(progress, "installing nginx (Debian's nginx-light)…\n")
+	cmd := exec.Command("apt-get", "install", "-y", "-qq", "nginx-light")
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		exec.Command("apt-get", "update", "-qq").Run()
+		if out2, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("cannot install nginx: %v\n%s%s", err, out, out2)
+		}
+	}
+	return "/usr/sbin/nginx", nil
+}
+
+func startBackend() (net.Listener, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	body := []byte(`{"ok":true,"service":"echo"}`)
+	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	return l, nil
+}
+
+func registerBackend(ctx context.Context, c *cluster, addr string) error {
+	r := registry.NewRegistrar(c.cli, registry.Instance{ID: "echo-1", Service: "echo", Version: "bench", Color: "A", Address: addr,
+		Status: registry.StatusUp, StartedAt: time.Now()}, 2*time.Second, slog.New(slog.DiscardHandler))
+	r.Start(ctx)
+	return nil
+}
+
+func writeGatewayConfig(ctx context.Context, cli *clientv3.Client) error {
+	vals := map[string]string{"gateway.routes[0].id": "echo", "gateway.routes[0].path": "/api/echo", "gateway.routes[0].service": "echo",
+		"gateway.routes[0].auth": "required",
+		"gateway.routes[1].path": "/api/v1/members", "gateway.routes[1].service": "member",
+		"gateway.routes[2].path": "/api/v1/sessions", "gateway.routes[2].service": "member",
+		"gateway.limits.per-ip.rate": "1000000", "gateway.limits.per-ip.burst": "1000000",
+		"gateway.limits.per-member.rate": "1000000", "gateway.limits.per-member.burst": "1000000", "logging.level.root": "WARN"}
+	b, _ := json.Marshal(vals)
+	meta, _ := json.Marshal(configstore.Meta{Revision: "bench", AppliedAt: time.Now()})
+	_, err := cli.Txn(ctx).Then(clientv3.OpPut(configstore.SourcesPrefix+"gateway", string(b)), clientv3.OpPut(configstore.MetaKey, string(meta))).Commit()
+	return err
+}
+
+func runNginx(bin, dir, backend string) (string, func(), error) {
+	addr, _ := FreeAddr()
+	prefix := filepath.Join(dir, "nginx")
+	os.MkdirAll(filepath.Join(prefix, "logs"), 0o755)
+	conf := fmt.Sprintf(`worker_processes 2;
+pid %[1]s/nginx.pid;
+error_log %[1]s/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream backend { server %[2]s; keepalive 128; }
+  server {
+    listen %[3]s;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`, prefix, backend, addr)
+	confFile := filepath.Join(prefix, "nginx.conf")
+	os.WriteFile(confFile, []byte(conf), 0o644)
+	cmd := exec.Command(bin, "-p", prefix, "-c", confFile, "-g", "daemon off;")
+	if out, err := exec.Command(bin, "-t", "-p", prefix, "-c", confFile).CombinedOutput(); err != nil {
+		return "", nil, fmt.Errorf("nginx config: %v %s", err, out)
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	for i := 0; i < 100; i++ {
+		if conn, err := net.Dial("tcp", addr); err == nil {
+			conn.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return addr, func() { cmd.Process.Kill(); cmd.Wait() }, nil
+}
+
+func request(c *http.Client, url, token string) (time.Duration, bool) {
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	start := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return time.Since(start), resp.StatusCode == 200
+}
+
+func client(conns int) *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, DisableCompression: true}, Timeout: 10 * time.Second}
+}
+
+// closedLoop runs conns clients back to back for d and returns requests/s,
+// p99 and the number of failures.
+func closedLoop(url, token string, conns int, d time.Duration) (float64, time.Duration, int64) {
+	c := client(conns)
+	var n, failed atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	end := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(end) {
+				l, ok := request(c, url, token)
+				if !ok {
+					failed.Add(1)
+					continue
+				}
+				n.Add(1)
+				mine = append(mine, l)
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / d.Seconds(), pctOf(lat, 99), failed.Load()
+}
+
+// openLoop sends requests at a fixed rate for d and returns the p99.
+func openLoop(url, token string, rate float64, d time.Duration) time.Duration {
+	c := client(512)
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	for i := 0; time.Since(start) < d; i++ {
+		next := start.Add(time.Duration(i) * interval)
+		if w := time.Until(next); w > 0 {
+			time.Sleep(w)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if l, ok := request(c, url, token); ok {
+				mu.Lock()
+				lat = append(lat, l)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return pctOf(lat, 99)
+}
+
+func pctOf(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[min(len(ds)-1, len(ds)*p/100)]
+}

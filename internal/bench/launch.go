@@ -65,7 +65,17 @@ func startCluster(ctx context.Context, exe, pgAdmin string, services []string, r
 			}
 		}
 	}
+	if err := writeGatewayConfig(ctx, c.cli, loadLimits); err != nil {
+		return c, err
+	}
 	return c, c.serve(ctx, "gateway", "gateway-1", "SANSHI_LISTEN="+c.gateway)
+}
+
+// loadLimits lift the gateway's per-address limits: a load generator sends
+// everything from one address, as no real crowd does.
+var loadLimits = map[string]string{
+	"gateway.limits.per-ip.rate": "1000000", "gateway.limits.per-ip.burst": "1000000",
+	"gateway.limits.per-member.rate": "1000000", "gateway.limits.per-member.burst": "1000000", "logging.level.root": "WARN",
 }
 
 func (c *cluster) database(ctx context.Context, svc string) (string, error) {

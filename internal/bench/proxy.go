@@ -43,8 +43,14 @@ func Proxy(ctx context.Context, exe string, duration time.Duration, conns int, o
 	if err := registerBackend(ctx, c, backend.Addr().String()); err != nil {
 		return err
 	}
-	// Restart the gateway so that it starts with the benchmark's routes.
-	if err := writeGatewayConfig(ctx, c.cli); err != nil {
+	routes := map[string]string{"gateway.routes[0].id": "echo", "gateway.routes[0].path": "/api/echo", "gateway.routes[0].service": "echo",
+		"gateway.routes[0].auth": "required",
+		"gateway.routes[1].path": "/api/v1/members", "gateway.routes[1].service": "member",
+		"gateway.routes[2].path": "/api/v1/sessions", "gateway.routes[2].service": "member"}
+	for k, v := range loadLimits {
+		routes[k] = v
+	}
+	if err := writeGatewayConfig(ctx, c.cli, routes); err != nil {
 		return err
 	}
 	gwAddr, _ := FreeAddr()
@@ -127,15 +133,11 @@ func registerBackend(ctx context.Context, c *cluster, addr string) error {
 	return nil
 }
 
-func writeGatewayConfig(ctx context.Context, cli *clientv3.Client) error {
-	vals := map[string]string{"gateway.routes[0].id": "echo", "gateway.routes[0].path": "/api/echo", "gateway.routes[0].service": "echo",
-		"gateway.routes[0].auth": "required",
-		"gateway.routes[1].path": "/api/v1/members", "gateway.routes[1].service": "member",
-		"gateway.routes[2].path": "/api/v1/sessions", "gateway.routes[2].service": "member",
-		"gateway.limits.per-ip.rate": "1000000", "gateway.limits.per-ip.burst": "1000000",
-		"gateway.limits.per-member.rate": "1000000", "gateway.limits.per-member.burst": "1000000", "logging.level.root": "WARN"}
+// writeGatewayConfig puts the gateway's configuration into the registry
+// store, as the config center would.
+func writeGatewayConfig(ctx context.Context, cli *clientv3.Client, vals map[string]string) error {
 	b, _ := json.Marshal(vals)
-	meta, _ := json.Marshal(configstore.Meta{Revision: "bench", AppliedAt: time.Now()})
+	meta, _ := json.Marshal(configstore.Meta{Revision: fmt.Sprintf("bench-%d", time.Now().UnixNano()), AppliedAt: time.Now()})
 	_, err := cli.Txn(ctx).Then(clientv3.OpPut(configstore.SourcesPrefix+"gateway", string(b)), clientv3.OpPut(configstore.MetaKey, string(meta))).Commit()
 	return err
 }

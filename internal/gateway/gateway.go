@@ -5,13 +5,13 @@ package gateway
 
 import (
 	"context"
-	"runtime/debug"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"

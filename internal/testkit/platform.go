@@ -2,7 +2,9 @@ package testkit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -12,6 +14,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"sanshi/internal/chassis/configstore"
 )
 
 // Platform is a set of real `sanshi serve` processes behind a real gateway.
@@ -57,6 +63,7 @@ func StartPlatform(t testing.TB, o PlatformOptions) *Platform {
 			p.Procs[svc] = append(p.Procs[svc], Serve(t, p.Etcd, svc, env...))
 		}
 	}
+	WriteConfig(t, p.Etcd, "gateway", LoadTestLimits)
 	gwEnv := o.Env
 	if o.GatewayAddr != "" {
 		gwEnv = append(append([]string(nil), o.Env...), "SANSHI_LISTEN="+o.GatewayAddr)
@@ -226,3 +233,23 @@ func (p *Platform) Operator(t testing.TB, email string) *Client {
 
 // NewClient is an anonymous API client of any gateway.
 func NewClient(t testing.TB, base string) *Client { return &Client{t: t, Base: base} }
+
+// LoadTestLimits lifts the gateway's per-address and per-member limits:
+// tests send everything from one address, as no real crowd does.
+var LoadTestLimits = map[string]string{
+	"gateway.limits.per-ip.rate": "1000000", "gateway.limits.per-ip.burst": "1000000",
+	"gateway.limits.per-member.rate": "1000000", "gateway.limits.per-member.burst": "1000000",
+}
+
+// WriteConfig puts one configuration source into the registry store, as the
+// config center would, with a new revision.
+func WriteConfig(t testing.TB, e *Etcd, source string, values map[string]string) {
+	t.Helper()
+	b, _ := json.Marshal(values)
+	meta, _ := json.Marshal(configstore.Meta{Revision: fmt.Sprintf("test-%d", time.Now().UnixNano()), AppliedAt: time.Now()})
+	_, err := e.Client(t).Txn(context.Background()).Then(clientv3.OpPut(configstore.SourcesPrefix+source, string(b)),
+		clientv3.OpPut(configstore.MetaKey, string(meta))).Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

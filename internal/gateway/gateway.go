@@ -23,6 +23,7 @@ import (
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/service"
+	"sanshi/internal/member"
 )
 
 // Spec describes the gateway to the chassis.
@@ -49,7 +50,7 @@ type Rate struct {
 // Gateway proxies API calls to services.
 type Gateway struct {
 	client   *httpclient.Client
-	sessions *Sessions
+	sessions *member.Sessions
 	limiter  Limiter
 	shedder  *Shedder
 	table    atomic.Pointer[Table]
@@ -64,7 +65,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		// for fewer collections buys throughput under a burst.
 		debug.SetGCPercent(400)
 	}
-	g := New(rt.Client, NewSessions(rt.Client, rt.Now), rt.Logs.Logger("gateway.access"), rt.Metrics, rt.Now)
+	g := New(rt.Client, member.NewSessions(rt.Client, rt.Now), rt.Logs.Logger("gateway.access"), rt.Metrics, rt.Now)
 	if rt.Boot.RedisURL.Set() {
 		l, err := NewRedisLimiter(rt.Boot.RedisURL.Reveal(), rt.Now)
 		if err != nil {
@@ -92,7 +93,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 }
 
 // New makes a gateway with the default table.
-func New(client *httpclient.Client, sessions *Sessions, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) *Gateway {
+func New(client *httpclient.Client, sessions *member.Sessions, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) *Gateway {
 	g := &Gateway{client: client, sessions: sessions, limiter: NewLocalLimiter(now), log: log, now: now,
 		shedder: NewShedder(64, 4096, 500*time.Millisecond, now), metrics: newGatewayMetrics(reg)}
 	t, _ := TableFrom(nil)
@@ -154,6 +155,26 @@ func (t *Table) match(r *http.Request) (Route, bool) {
 		}
 	}
 	return best, bestScore >= 0
+}
+
+// identify puts the caller's identity into the request: anonymous with the
+// client address, or the member of a valid session. A bad bearer token is
+// refused; a bad cookie just leaves the request anonymous.
+func (g *Gateway) identify(r *http.Request) (*http.Request, string, error) {
+	id := auth.Identity{IP: auth.From(r.Context()).IP}
+	token := member.Token(r)
+	if token != "" {
+		v, err := g.sessions.Check(r.Context(), token)
+		switch {
+		case err == nil:
+			id.Member, id.Roles = v.MemberID, v.Roles
+		case errs.CodeOf(err) == errs.Unauthorized && r.Header.Get("Authorization") == "":
+			token = "" // a stale cookie: carry on as a visitor
+		default:
+			return r, token, err
+		}
+	}
+	return r.WithContext(auth.With(r.Context(), id)), token, nil
 }
 
 // hopHeaders are connection-level headers never forwarded (RFC 9110 §7.6.1),

@@ -49,6 +49,9 @@ type Server struct {
 	Checks    map[string]Check // health components, e.g. database, registry
 	Readiness func() Component // accepting traffic and registered
 	Refresh   func(ctx context.Context) (any, error)
+	// SetStatus takes the instance out of service (OUT_OF_SERVICE) or puts
+	// it back (UP) in the registry.
+	SetStatus func(status string)
 	// Changed is told about every accepted change, for the audit log.
 	Audit *slog.Logger
 }
@@ -70,6 +73,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /actuator/logfile", s.logfile)
 	mux.Handle("GET /actuator/prometheus", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /actuator/refresh", s.guard(s.refresh))
+	mux.HandleFunc("POST /actuator/service-registry", s.guard(s.serviceRegistry))
 	// Profiles for engineers, on the management address only.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
@@ -279,6 +283,21 @@ func (s *Server) logfile(w http.ResponseWriter, r *http.Request) {
 		entries = append(entries, json.RawMessage(l.Text))
 	}
 	errs.WriteJSON(w, http.StatusOK, map[string]any{"cursor": next, "missed": missed, "lines": entries})
+}
+
+// serviceRegistry sets the instance's status in the registry: callers stop
+// sending new requests to an OUT_OF_SERVICE instance, which drains.
+func (s *Server) serviceRegistry(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Status string `json:"status"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || (body.Status != "UP" && body.Status != "OUT_OF_SERVICE") {
+		errs.Write(w, errs.Fields(map[string]string{"status": "UP or OUT_OF_SERVICE"}))
+		return
+	}
+	s.SetStatus(body.Status)
+	s.audit(r, "service-registry", "status", body.Status)
+	errs.WriteJSON(w, http.StatusOK, map[string]string{"status": body.Status})
 }
 
 func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {

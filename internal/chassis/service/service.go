@@ -189,6 +189,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 		Checks:    checks(rt),
 		Readiness: rt.readiness,
 		Refresh:   func(ctx context.Context) (any, error) { return rt.refreshConfig(ctx) },
+		SetStatus: func(status string) { rt.Registrar.Update(func(i *registry.Instance) { i.Status = status }) },
 		Audit:     logs.Logger("management"),
 	}
 	// Configuration from the registry store is loaded before the instance

@@ -1,4 +1,4 @@
-package gateway
+package member
 
 import (
 	"context"
@@ -8,21 +8,19 @@ import (
 	"sync"
 	"time"
 
-	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpclient"
-	"sanshi/internal/member"
 )
 
-// sessionCacheTTL is how long the gateway trusts a session check. A logout
+// sessionCacheTTL is how long a session check is trusted. A logout
 // through this gateway takes effect at once; through another, within this.
 const sessionCacheTTL = 5 * time.Second
 
 // maxCachedSessions bounds the cache; when full it is cleared.
 const maxCachedSessions = 50_000
 
-// Sessions checks session tokens with the member service and caches the
-// answers briefly.
+// Sessions checks session tokens with the member service (for the gateway
+// and the console) and caches the answers briefly.
 type Sessions struct {
 	client *httpclient.Client
 	now    func() time.Time
@@ -31,7 +29,7 @@ type Sessions struct {
 }
 
 type cached struct {
-	v       member.Verified
+	v       Verified
 	invalid bool
 	until   time.Time
 }
@@ -43,7 +41,7 @@ func NewSessions(client *httpclient.Client, now func() time.Time) *Sessions {
 
 // Check returns who a token belongs to; invalid tokens are an unauthorized
 // error, an unreachable member service an unavailable one.
-func (s *Sessions) Check(ctx context.Context, token string) (member.Verified, error) {
+func (s *Sessions) Check(ctx context.Context, token string) (Verified, error) {
 	key := sha256.Sum256([]byte(token))
 	now := s.now()
 	s.mu.Lock()
@@ -51,7 +49,7 @@ func (s *Sessions) Check(ctx context.Context, token string) (member.Verified, er
 	s.mu.Unlock()
 	if ok && now.Before(c.until) {
 		if c.invalid {
-			return member.Verified{}, errs.E(errs.Unauthorized, "session expired or logged out; please log in again")
+			return Verified{}, errs.E(errs.Unauthorized, "session expired or logged out; please log in again")
 		}
 		return c.v, nil
 	}
@@ -76,41 +74,21 @@ func (s *Sessions) Forget(token string) {
 	s.mu.Unlock()
 }
 
-func (s *Sessions) ask(ctx context.Context, token string) (member.Verified, error) {
+func (s *Sessions) ask(ctx context.Context, token string) (Verified, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	resp, err := s.client.Do(ctx, httpclient.Request{Service: "member", Method: http.MethodGet, Path: "/internal/v1/sessions/current",
 		Header: http.Header{"Authorization": {"Bearer " + token}}})
 	if err != nil {
-		return member.Verified{}, err
+		return Verified{}, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return member.Verified{}, httpclient.ReadJSONError(resp)
+		return Verified{}, httpclient.ReadJSONError(resp)
 	}
 	defer resp.Body.Close()
-	var v member.Verified
+	var v Verified
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
 		return v, errs.E(errs.Unavailable, "member service answered badly")
 	}
 	return v, nil
-}
-
-// identify puts the caller's identity into the request: anonymous with the
-// client address, or the member of a valid session. A bad bearer token is
-// refused; a bad cookie just leaves the request anonymous.
-func (g *Gateway) identify(r *http.Request) (*http.Request, string, error) {
-	id := auth.Identity{IP: auth.From(r.Context()).IP}
-	token := member.Token(r)
-	if token != "" {
-		v, err := g.sessions.Check(r.Context(), token)
-		switch {
-		case err == nil:
-			id.Member, id.Roles = v.MemberID, v.Roles
-		case errs.CodeOf(err) == errs.Unauthorized && r.Header.Get("Authorization") == "":
-			token = "" // a stale cookie: carry on as a visitor
-		default:
-			return r, token, err
-		}
-	}
-	return r.WithContext(auth.With(r.Context(), id)), token, nil
 }

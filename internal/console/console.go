@@ -1,48 +1,93 @@
 // Package console is the service console (服务控制台): every service and
-// instance at a glance for operators.
+// instance at a glance, events and notifications, live logs, log levels,
+// configuration overrides and taking instances out of service.
 package console
 
 import (
 	"context"
 	"embed"
 	"html/template"
+	"io/fs"
+	"log/slog"
 	"net/http"
-	"sort"
 	"time"
 
-	"sanshi/internal/chassis/registry"
+	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/service"
+	"sanshi/internal/member"
 )
 
 //go:embed templates/*.html
-var templates embed.FS
+var templateFS embed.FS
 
-var pages = template.Must(template.ParseFS(templates, "templates/*.html"))
+//go:embed migrations/*.sql
+var migrations embed.FS
 
 // Spec describes the console to the chassis.
 func Spec() service.Spec {
-	return service.Spec{Name: "console", Build: build}
+	sub, _ := fs.Sub(migrations, "migrations")
+	return service.Spec{Name: "console", Migrations: sub, Build: build, Config: NotifyConfig, StrictPrefix: "console."}
 }
 
-// serviceRow is one service on the overview.
-type serviceRow struct {
-	Name      string
-	Instances []registry.Instance
+// Console is the operators' web app.
+type Console struct {
+	monitor  *Monitor
+	journal  *Journal
+	sessions *member.Sessions
+	client   *httpclient.Client
+	mgmt     *http.Client
+	token    string // the management token instances accept
+	secret   []byte // signs CSRF tokens
+	log      *slog.Logger
+	now      func() time.Time
+	pages    map[string]*template.Template
+	scrapes  *scrapes
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
+	journal := &Journal{db: rt.DB}
+	httpc := &http.Client{Timeout: 3 * time.Second}
+	n := &Notifier{props: rt.Props, journal: journal, http: &http.Client{Timeout: 5 * time.Second}, log: rt.Logs.Logger("console.notify"), now: rt.Now}
+	m := &Monitor{disc: rt.Discovery, journal: journal, notifier: n, http: httpc, log: rt.Logs.Logger("console.monitor"), now: rt.Now,
+		interval: 2 * time.Second, states: map[string]*InstanceState{}, remind: func() time.Duration {
+			v, _ := rt.Props.Get("console.notify.remind")
+			if d, err := time.ParseDuration(v); err == nil && d >= time.Second {
+				return d
+			}
+			return 10 * time.Minute
+		}}
+	go m.Run(rt.Background())
+	c := &Console{monitor: m, journal: journal, sessions: member.NewSessions(rt.Client, rt.Now), client: rt.Client, mgmt: httpc,
+		token: rt.Boot.MgmtToken.Reveal(), secret: []byte(rt.Boot.InternalKey.Reveal() + "console-csrf"), log: rt.Log, now: rt.Now,
+		pages: parsePages(), scrapes: &scrapes{last: map[string]scrape{}}}
+	return c.Routes(), nil
+}
+
+func parsePages() map[string]*template.Template {
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"login", "overview", "events", "instance"} {
+		pages[name] = template.Must(template.New(name).Funcs(template.FuncMap{"t": func(string) string { return "" }}).
+			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return pages
+}
+
+// Routes maps the console's pages and actions.
+func (c *Console) Routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		var rows []serviceRow
-		for name, ins := range rt.Discovery.All() {
-			rows = append(rows, serviceRow{Name: name, Instances: ins})
-		}
-		sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := pages.ExecuteTemplate(w, "overview.html", map[string]any{"Services": rows, "Now": rt.Now().UTC().Format(time.RFC3339)}); err != nil {
-			rt.Log.Error("render overview", "error", err)
-		}
-	})
+	mux.HandleFunc("GET /login", c.loginPage)
+	mux.HandleFunc("POST /login", c.login)
+	mux.HandleFunc("POST /logout", c.operator(c.logout))
+	mux.HandleFunc("GET /{$}", c.operator(c.overview))
+	mux.HandleFunc("GET /events", c.operator(c.events))
+	mux.HandleFunc("POST /mute", c.operator(c.mute))
+	mux.HandleFunc("GET /instances/{service}/{id}", c.operator(c.instance))
+	mux.HandleFunc("GET /instances/{service}/{id}/logs", c.operator(c.logs))
+	mux.HandleFunc("POST /instances/{service}/{id}/loggers", c.operator(c.setLogger))
+	mux.HandleFunc("POST /instances/{service}/{id}/overrides", c.operator(c.setOverride))
+	mux.HandleFunc("POST /instances/{service}/{id}/overrides/clear", c.operator(c.clearOverride))
+	mux.HandleFunc("POST /instances/{service}/{id}/status", c.operator(c.setStatus))
+	mux.HandleFunc("POST /instances/{service}/{id}/refresh", c.operator(c.refresh))
 	mux.HandleFunc("/", service.NotFound)
-	return mux, nil
+	return mux
 }

@@ -1,0 +1,169 @@
+package console_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"sanshi/internal/testkit"
+)
+
+// receiver is a local webhook target that records notifications.
+type receiver struct {
+	mu     sync.Mutex
+	bodies []map[string]any
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	b, _ := io.ReadAll(req.Body)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	r.mu.Lock()
+	r.bodies = append(r.bodies, m)
+	r.mu.Unlock()
+}
+
+func (r *receiver) has(kind, instance string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.bodies {
+		if b["kind"] == kind && b["instance"] == instance {
+			return true
+		}
+	}
+	return false
+}
+
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, steps...); err != nil {
+		testkit.Screenshot(t, ctx, strings.ReplaceAll(t.Name(), "/", "_")+"-failure")
+		t.Fatal(err)
+	}
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConsoleInABrowser(t *testing.T) {
+	hook := &receiver{}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: []string{"member", "project", "console"},
+		Replicas: map[string]int{"project": 2}, Env: []string{"CONSOLE_NOTIFY_WEBHOOK_URL=" + srv.URL}})
+	testkit.NewClient(t, p.Gateway) // the platform is up
+	p.Operator(t, "ops@example.cn")
+	console := "http://" + p.Instance("console", 0).Instance.Address
+	ctx := testkit.Browser(t)
+	target := p.Instance("project", 0)
+	victim := p.Instance("project", 1)
+
+	t.Run("log in and see every service", func(t *testing.T) {
+		do(t, ctx, chromedp.Navigate(console+"/login"), chromedp.WaitVisible(chromedp.CSS("#email")),
+			chromedp.SendKeys(chromedp.CSS("#email"), "ops@example.cn"), chromedp.SendKeys(chromedp.CSS("#password"), "correct horse"),
+			chromedp.Click(chromedp.CSS("#login")), chromedp.WaitVisible(chromedp.CSS("#instances")))
+		body := text(t, ctx, "#instances")
+		for _, svc := range []string{"member", "project", "console", "gateway", target.ID, victim.ID} {
+			if !strings.Contains(body, svc) {
+				t.Fatalf("overview lacks %s:\n%s", svc, body)
+			}
+		}
+		if s := text(t, ctx, "#summary"); !strings.Contains(s, "全部正常") {
+			t.Fatalf("summary: %s", s)
+		}
+		testkit.Screenshot(t, ctx, "console-overview")
+	})
+
+	base := console + "/instances/project/" + target.ID
+	t.Run("change a log level on an instance", func(t *testing.T) {
+		do(t, ctx, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS(`tr[data-logger="root"]`)),
+			chromedp.SetValue(chromedp.CSS("#level-root"), "WARN"),
+			chromedp.Click(chromedp.CSS(`tr[data-logger="root"] button`)), chromedp.WaitVisible(chromedp.CSS("#message")))
+		code, body := testkit.Do(t, "GET", "http://"+target.Instance.MgmtAddress+"/actuator/loggers/root", "", nil)
+		if code != 200 || !strings.Contains(string(body), `"effectiveLevel":"WARN"`) {
+			t.Fatalf("level on the instance: %d %s", code, body)
+		}
+		testkit.Do(t, "POST", "http://"+target.Instance.MgmtAddress+"/actuator/loggers/root", "test-token-0123456789", map[string]string{"configuredLevel": "INFO"})
+	})
+
+	t.Run("new log lines appear live", func(t *testing.T) {
+		do(t, ctx, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS("#log")), chromedp.Sleep(time.Second))
+		req, _ := http.NewRequest("GET", "http://"+target.Instance.Address+"/api/v1/live-tail-check", nil)
+		for i := 0; i < 3; i++ {
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+		}
+		testkit.Eventually(t, 10*time.Second, "the request in the live log", func() bool {
+			return strings.Contains(text(t, ctx, "#log"), "live-tail-check")
+		})
+		testkit.Screenshot(t, ctx, "console-instance")
+	})
+
+	t.Run("a killed instance turns down, in the journal and a notification", func(t *testing.T) {
+		victim.Signal(t, syscall.SIGKILL, true)
+		testkit.Eventually(t, 15*time.Second, "down on the wallboard", func() bool {
+			do(t, ctx, chromedp.Navigate(console+"/"), chromedp.WaitVisible(chromedp.CSS("#instances")))
+			s, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`tr[data-instance="`+victim.ID+`"]`), "data-state"))
+			return s.Value == "down"
+		})
+		if s := text(t, ctx, "#summary"); !strings.Contains(s, "有实例异常") {
+			t.Fatalf("summary: %s", s)
+		}
+		testkit.Screenshot(t, ctx, "console-down")
+		do(t, ctx, chromedp.Navigate(console+"/events?instance="+victim.ID), chromedp.WaitVisible(chromedp.CSS("#events")))
+		if !strings.Contains(text(t, ctx, "#events"), "went_down") {
+			t.Fatal("the journal lacks the down event")
+		}
+		testkit.Eventually(t, 10*time.Second, "webhook notification", func() bool { return hook.has("went_down", victim.ID) })
+	})
+
+	t.Run("out of service: the gateway stops sending it requests", func(t *testing.T) {
+		do(t, ctx, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS("#take-out")), chromedp.Click(chromedp.CSS("#take-out")),
+			chromedp.WaitVisible(chromedp.CSS("#message")))
+		testkit.Eventually(t, 10*time.Second, "the page shows the instance out of service", func() bool {
+			do(t, ctx, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS("#state")))
+			return text(t, ctx, "#state") == "已摘除流量"
+		})
+		// Only the target is left; out of service, nothing serves project.
+		testkit.Eventually(t, 5*time.Second, "no traffic to the instance", func() bool {
+			resp, err := http.Get(p.Gateway + "/api/v1/categories")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 503 && resp.Header.Get("X-Sanshi-Instance") != target.ID
+		})
+		do(t, ctx, chromedp.Click(chromedp.CSS("#put-back")), chromedp.WaitVisible(chromedp.CSS("#message")))
+		testkit.Eventually(t, 5*time.Second, "traffic back", func() bool {
+			resp, err := http.Get(p.Gateway + "/api/v1/categories")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200 && resp.Header.Get("X-Sanshi-Instance") == target.ID
+		})
+		do(t, ctx, chromedp.Navigate(console+"/events?instance="+target.ID), chromedp.WaitVisible(chromedp.CSS("#events")))
+		ev := text(t, ctx, "#events")
+		if !strings.Contains(ev, "OUT_OF_SERVICE") || !strings.Contains(ev, "ops@example.cn") {
+			t.Fatalf("journal: %s", ev)
+		}
+	})
+}

@@ -1,0 +1,49 @@
+package console
+
+import "net/http"
+
+// Languages of the console: Simplified Chinese by default, English on request.
+var texts = map[string]map[string]string{
+	"zh-CN": {
+		"title": "服务控制台", "login": "登录", "email": "邮箱", "password": "密码", "logout": "退出",
+		"operators only": "仅限运营人员", "bad login": "邮箱或密码错误", "overview": "总览", "events": "事件日志",
+		"service": "服务", "instance": "实例", "version": "版本", "color": "颜色", "address": "地址", "status": "状态",
+		"health": "健康", "config": "配置版本", "restart": "需要重启", "all up": "全部正常", "some down": "有实例异常",
+		"refreshes": "每 5 秒自动刷新", "up": "运行中", "down": "宕机", "out": "已摘除流量", "uptime": "运行时间",
+		"components": "组件", "loggers": "日志级别", "logger": "日志器", "level": "级别", "set": "设置",
+		"env": "配置（已脱敏）", "key": "键", "value": "值", "override": "运行时覆盖", "clear": "清除",
+		"override warning": "运行时覆盖不会写入 Git：实例重启后即丢失，除非提交到配置仓库。",
+		"actions":          "操作", "take out": "摘除流量", "put back": "恢复流量", "refresh config": "刷新配置",
+		"logs": "实时日志", "filter": "过滤", "metrics": "请求指标", "rate": "请求/秒", "errors": "错误/秒",
+		"p50": "P50", "p99": "P99", "when": "时间", "kind": "事件", "detail": "详情", "actor": "操作人",
+		"mute": "静默通知 30 分钟（发布窗口）", "muted until": "通知已静默至", "drift": "与 Git 不同",
+		"no instances": "注册中心里还没有实例", "gone": "已离开注册中心",
+	},
+	"en": {
+		"title": "Service console", "login": "Log in", "email": "E-mail", "password": "Password", "logout": "Log out",
+		"operators only": "Operators only", "bad login": "Wrong e-mail or password", "overview": "Overview", "events": "Events",
+		"service": "Service", "instance": "Instance", "version": "Version", "color": "Color", "address": "Address", "status": "Status",
+		"health": "Health", "config": "Config revision", "restart": "Restart needed", "all up": "All up", "some down": "Something is down",
+		"refreshes": "Refreshes every 5 s", "up": "up", "down": "down", "out": "out of service", "uptime": "Uptime",
+		"components": "Components", "loggers": "Log levels", "logger": "Logger", "level": "Level", "set": "Set",
+		"env": "Configuration (masked)", "key": "Key", "value": "Value", "override": "Runtime override", "clear": "Clear",
+		"override warning": "A runtime override is not in Git: it is lost when the instance restarts unless you commit it.",
+		"actions":          "Actions", "take out": "Take out of service", "put back": "Put back in service", "refresh config": "Refresh config",
+		"logs": "Live log", "filter": "Filter", "metrics": "Requests", "rate": "req/s", "errors": "errors/s",
+		"p50": "p50", "p99": "p99", "when": "When", "kind": "Event", "detail": "Detail", "actor": "By",
+		"mute": "Mute notifications for 30 min (deploy window)", "muted until": "Notifications muted until", "drift": "differs from Git",
+		"no instances": "No instance in the registry yet", "gone": "left the registry",
+	},
+}
+
+// lang picks the language: ?lang= (remembered in a cookie), the cookie, or zh-CN.
+func lang(w http.ResponseWriter, r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); l == "en" || l == "zh-CN" {
+		http.SetCookie(w, &http.Cookie{Name: "sanshi_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode})
+		return l
+	}
+	if c, err := r.Cookie("sanshi_lang"); err == nil && (c.Value == "en" || c.Value == "zh-CN") {
+		return c.Value
+	}
+	return "zh-CN"
+}

@@ -1,0 +1,254 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"sanshi/internal/chassis/registry"
+)
+
+// InstanceState is what the console knows about one instance.
+type InstanceState struct {
+	registry.Instance
+	Up        bool      // registered and answering its health check
+	Health    string    // UP, DOWN, or unreachable
+	DownSince time.Time // when it went down (zero while up)
+	LastCheck time.Time
+	failures  int
+	nextCheck time.Time
+	reminded  time.Time
+	gone      bool // no longer in the registry
+}
+
+// Monitor follows every instance through the registry and its health
+// endpoint, journals what changes, and notifies on status changes. Health
+// checks run with bounded concurrency and timeouts, and back off for dead
+// instances, so a few hundred instances do not make it fall behind.
+type Monitor struct {
+	disc     *registry.Discovery
+	journal  *Journal
+	notifier *Notifier
+	http     *http.Client
+	log      *slog.Logger
+	now      func() time.Time
+	interval time.Duration
+	remind   func() time.Duration
+	mu       sync.Mutex
+	states   map[string]*InstanceState // by service/id
+}
+
+const keepDown = 30 * time.Minute // how long a gone instance stays on the wallboard
+
+// Snapshot returns every known instance, by service then id.
+func (m *Monitor) Snapshot() []InstanceState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]InstanceState, 0, len(m.states))
+	for _, s := range m.states {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Get returns one instance's state.
+func (m *Monitor) Get(service, id string) (InstanceState, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.states[service+"/"+id]
+	if !ok {
+		return InstanceState{}, false
+	}
+	return *s, true
+}
+
+// Run follows the registry until ctx ends.
+func (m *Monitor) Run(ctx context.Context) {
+	changes := m.disc.Changes()
+	tick := time.NewTicker(m.interval)
+	defer tick.Stop()
+	for {
+		m.sync(ctx)
+		m.check(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changes:
+		case <-tick.C:
+		}
+	}
+}
+
+// sync compares the registry with what the console knew.
+func (m *Monitor) sync(ctx context.Context) {
+	now := m.now()
+	seen := map[string]bool{}
+	var events []Event
+	m.mu.Lock()
+	for _, list := range m.disc.All() {
+		for _, in := range list {
+			key := in.Service + "/" + in.ID
+			seen[key] = true
+			add := func(kind, detail string) {
+				events = append(events, Event{At: now, Service: in.Service, Instance: in.ID, Kind: kind, Detail: detail})
+			}
+			st, known := m.states[key]
+			switch {
+			case !known:
+				m.states[key] = &InstanceState{Instance: in, Up: true, Health: "UP"}
+				add(KindRegistered, fmt.Sprintf("version %s, color %s, %s", in.Version, in.Color, in.Address))
+			case st.gone:
+				add(KindBack, fmt.Sprintf("registered again after %s", now.Sub(st.DownSince).Round(time.Second)))
+				*st = InstanceState{Instance: in, Up: true, Health: "UP"}
+			default:
+				if st.Status != in.Status {
+					add(KindStatus, st.Status+" → "+in.Status)
+				}
+				if st.ConfigRevision != in.ConfigRevision && in.ConfigRevision != "" {
+					add(KindConfigApplied, short(in.ConfigRevision))
+				}
+				st.Instance = in
+			}
+		}
+	}
+	for key, st := range m.states {
+		if seen[key] {
+			continue
+		}
+		if !st.gone && st.Up {
+			st.gone, st.Up, st.Health, st.DownSince = true, false, "gone", now
+			events = append(events, Event{At: now, Service: st.Service, Instance: st.ID, Kind: KindDown, Detail: "left the registry (stopped, or its lease expired)"})
+		} else if st.gone && now.Sub(st.DownSince) > keepDown {
+			delete(m.states, key)
+		}
+	}
+	m.mu.Unlock()
+	m.record(ctx, events)
+}
+
+// check polls the health of due instances, 16 at a time.
+func (m *Monitor) check(ctx context.Context) {
+	now := m.now()
+	m.mu.Lock()
+	var due []*InstanceState
+	for _, st := range m.states {
+		if !st.gone && !now.Before(st.nextCheck) {
+			due = append(due, st)
+		}
+	}
+	m.mu.Unlock()
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var events []Event
+	for _, st := range due {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(st *InstanceState) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			health := m.health(ctx, st.MgmtAddress)
+			if ev, ok := m.apply(st, health); ok {
+				mu.Lock()
+				events = append(events, ev)
+				mu.Unlock()
+			}
+		}(st)
+	}
+	wg.Wait()
+	m.reminders(&events)
+	m.record(ctx, events)
+}
+
+func (m *Monitor) health(ctx context.Context, mgmt string) string {
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(cctx, "GET", "http://"+mgmt+"/actuator/health", nil)
+	resp, err := m.http.Do(req)
+	if err != nil {
+		return "unreachable"
+	}
+	defer resp.Body.Close()
+	var h struct{ Status string }
+	json.NewDecoder(resp.Body).Decode(&h)
+	if h.Status == "" {
+		h.Status = "DOWN"
+	}
+	return h.Status
+}
+
+// apply records a health answer; a change up↔down is an event.
+func (m *Monitor) apply(st *InstanceState, health string) (Event, bool) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st.LastCheck, st.Health = now, health
+	ev := Event{At: now, Service: st.Service, Instance: st.ID}
+	if health == "UP" {
+		st.failures, st.nextCheck = 0, now.Add(m.interval)
+		if !st.Up {
+			st.Up = true
+			ev.Kind, ev.Detail = KindBack, fmt.Sprintf("healthy again after %s", now.Sub(st.DownSince).Round(time.Second))
+			st.DownSince = time.Time{}
+			return ev, true
+		}
+		return ev, false
+	}
+	// Dead instances are asked less and less often (up to a minute).
+	st.failures++
+	st.nextCheck = now.Add(min(m.interval*time.Duration(1<<min(st.failures, 4)), time.Minute))
+	if st.Up {
+		st.Up, st.DownSince = false, now
+		ev.Kind, ev.Detail = KindDown, "health: "+health
+		return ev, true
+	}
+	return ev, false
+}
+
+// reminders repeats a down notification while an instance stays down.
+func (m *Monitor) reminders(events *[]Event) {
+	every := m.remind()
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, st := range m.states {
+		if st.Up || st.DownSince.IsZero() || now.Sub(st.DownSince) < every {
+			continue
+		}
+		if now.Sub(st.reminded) >= every {
+			st.reminded = now
+			*events = append(*events, Event{At: now, Service: st.Service, Instance: st.ID, Kind: KindStillDown,
+				Detail: fmt.Sprintf("down for %s", now.Sub(st.DownSince).Round(time.Second))})
+		}
+	}
+}
+
+func (m *Monitor) record(ctx context.Context, events []Event) {
+	for _, e := range events {
+		if err := m.journal.Add(ctx, e); err != nil {
+			m.log.Warn("cannot journal an event", "error", err)
+		}
+		m.log.Info("instance event", "target", e.Service+"/"+e.Instance, "kind", e.Kind, "detail", e.Detail)
+		if e.Kind == KindDown || e.Kind == KindBack || e.Kind == KindStillDown || e.Kind == KindStatus {
+			m.notifier.Send(ctx, e)
+		}
+	}
+}
+
+func short(rev string) string {
+	if len(rev) > 10 {
+		return rev[:10]
+	}
+	return rev
+}

@@ -1,0 +1,400 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/httpclient"
+)
+
+const sessionCookie = "sanshi_console"
+
+// Operator is the logged-in operator of a request.
+type Operator struct {
+	ID, Email, Token, CSRF, Lang string
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, op Operator)
+
+// operator lets only logged-in operators through; forms must carry the
+// CSRF token bound to the session.
+func (c *Console) operator(next handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(sessionCookie)
+		if err != nil {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		v, err := c.sessions.Check(r.Context(), ck.Value)
+		if err != nil || !contains(v.Roles, auth.RoleOperator) {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		op := Operator{ID: v.MemberID, Token: ck.Value, CSRF: c.csrf(ck.Value), Lang: lang(w, r)}
+		if r.Method == http.MethodPost && !hmac.Equal([]byte(r.FormValue("csrf")), []byte(op.CSRF)) {
+			errs.Write(w, errs.E(errs.Forbidden, "the form has expired; reload the page"))
+			return
+		}
+		next(w, r, op)
+	}
+}
+
+func (c *Console) csrf(token string) string {
+	m := hmac.New(sha256.New, c.secret)
+	m.Write([]byte(token))
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Console) render(w http.ResponseWriter, r *http.Request, page string, l string, data map[string]any) {
+	t, _ := c.pages[page].Clone()
+	t.Funcs(template.FuncMap{"t": func(k string) string {
+		if s, ok := texts[l][k]; ok {
+			return s
+		}
+		return k
+	}})
+	data["Lang"] = l
+	var b bytes.Buffer
+	if err := t.ExecuteTemplate(&b, page+".html", data); err != nil {
+		c.log.Error("render", "page", page, "error", err)
+		http.Error(w, "render error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'")
+	w.Write(b.Bytes())
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, "login", lang(w, r), map[string]any{})
+}
+
+// login checks the operator's credentials with the member service.
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	l := lang(w, r)
+	email, password := strings.TrimSpace(r.FormValue("email")), r.FormValue("password")
+	var sess struct {
+		Token  string `json:"token"`
+		Member struct {
+			Roles []string `json:"roles"`
+		} `json:"member"`
+	}
+	err := c.client.JSON(r.Context(), "member", http.MethodPost, "/api/v1/sessions", map[string]string{"email": email, "password": password}, &sess, nil)
+	msg := ""
+	switch {
+	case err != nil:
+		msg = texts[l]["bad login"]
+	case !contains(sess.Member.Roles, auth.RoleOperator):
+		msg = texts[l]["operators only"]
+	}
+	if msg != "" {
+		w.WriteHeader(http.StatusUnauthorized)
+		c.render(w, r, "login", l, map[string]any{"Error": msg, "Email": email})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	c.audit(r.Context(), Operator{Email: email}, "", "", "logged in")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, op Operator) {
+	c.client.JSON(r.Context(), "member", http.MethodDelete, "/api/v1/sessions/current", nil, nil, http.Header{"Authorization": {"Bearer " + op.Token}})
+	c.sessions.Forget(op.Token)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+type row struct {
+	Service, ID, State, Version, Color, Revision, Address string
+	RestartNeeded, Gone                                   bool
+}
+
+func state(s InstanceState) string {
+	switch {
+	case !s.Up:
+		return "down"
+	case s.Status == "OUT_OF_SERVICE":
+		return "out"
+	}
+	return "up"
+}
+
+func (c *Console) overview(w http.ResponseWriter, r *http.Request, op Operator) {
+	var rows []row
+	allUp := true
+	for _, s := range c.monitor.Snapshot() {
+		st := state(s)
+		allUp = allUp && st != "down"
+		rows = append(rows, row{Service: s.Service, ID: s.ID, State: st, Version: s.Version, Color: s.Color,
+			Revision: short(s.ConfigRevision), Address: s.Address, RestartNeeded: s.RestartNeeded, Gone: s.gone})
+	}
+	muted := ""
+	if until := c.journal.MuteUntil(r.Context()); c.now().Before(until) {
+		muted = until.Local().Format("2006-01-02 15:04")
+	}
+	c.render(w, r, "overview", op.Lang, map[string]any{"Operator": true, "CSRF": op.CSRF, "Refresh": true, "Instances": rows,
+		"AllUp": allUp, "Count": len(rows), "MutedUntil": muted})
+}
+
+func (c *Console) events(w http.ResponseWriter, r *http.Request, op Operator) {
+	q := r.URL.Query()
+	f := Filter{Service: q.Get("service"), Instance: q.Get("instance"), Since: c.now().Add(-7 * 24 * time.Hour)}
+	if t, err := time.ParseInLocation("2006-01-02T15:04", q.Get("since"), time.Local); err == nil {
+		f.Since = t
+	}
+	list, err := c.journal.List(r.Context(), f)
+	if err != nil {
+		errs.Write(w, errs.Wrap(err, "read the journal"))
+		return
+	}
+	c.render(w, r, "events", op.Lang, map[string]any{"Operator": true, "CSRF": op.CSRF, "Events": list,
+		"Service": f.Service, "Instance": f.Instance, "Since": q.Get("since")})
+}
+
+func (c *Console) mute(w http.ResponseWriter, r *http.Request, op Operator) {
+	until := c.now().Add(30 * time.Minute)
+	c.journal.Mute(r.Context(), until)
+	c.audit(r.Context(), op, "", "", "muted notifications until "+until.Format(time.RFC3339))
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// audit journals an operator's action: who, when, what.
+func (c *Console) audit(ctx context.Context, op Operator, service, instance, what string) {
+	who := op.Email
+	if who == "" {
+		who = c.email(ctx, op)
+	}
+	kind := KindAction
+	if strings.HasPrefix(what, "override") {
+		kind = KindOverride
+	}
+	c.journal.Add(ctx, Event{At: c.now(), Service: service, Instance: instance, Kind: kind, Detail: what, Actor: who})
+}
+
+func (c *Console) email(ctx context.Context, op Operator) string {
+	var m struct {
+		Email string `json:"email"`
+	}
+	if c.client.JSON(auth.With(ctx, auth.Identity{Member: op.ID}), "member", http.MethodGet, "/api/v1/members/me", nil, &m, nil) == nil && m.Email != "" {
+		return m.Email
+	}
+	return op.ID
+}
+
+// mgmtCall calls an instance's management endpoint with the token.
+func (c *Console) mgmtCall(ctx context.Context, s InstanceState, method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequestWithContext(ctx, method, "http://"+s.MgmtAddress+path, rd)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.mgmt.Do(req)
+	if err != nil {
+		return errs.E(errs.Unavailable, "%s does not answer: %v", s.ID, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return httpclient.ReadJSONError(resp)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+func (c *Console) target(w http.ResponseWriter, r *http.Request) (InstanceState, bool) {
+	s, ok := c.monitor.Get(r.PathValue("service"), r.PathValue("id"))
+	if !ok {
+		errs.Write(w, errs.E(errs.NotFound, "no such instance"))
+	}
+	return s, ok
+}
+
+type loggerRow struct{ Name, Effective string }
+type envRow struct {
+	Key, Value string
+	Override   bool
+}
+
+func (c *Console) instance(w http.ResponseWriter, r *http.Request, op Operator) {
+	s, ok := c.target(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	var health struct {
+		Status     string
+		Components map[string]struct {
+			Status  string
+			Details map[string]any
+		}
+	}
+	var loggers struct {
+		Loggers map[string]struct{ EffectiveLevel string } `json:"loggers"`
+	}
+	var env struct {
+		Effective       map[string]string
+		PropertySources []struct {
+			Name       string
+			Properties map[string]string
+		}
+	}
+	c.mgmtCall(ctx, s, "GET", "/actuator/health", nil, &health)
+	c.mgmtCall(ctx, s, "GET", "/actuator/loggers", nil, &loggers)
+	c.mgmtCall(ctx, s, "GET", "/actuator/env", nil, &env)
+	if health.Status == "" {
+		health.Status = "unreachable"
+	}
+	var lrows []loggerRow
+	for n, l := range loggers.Loggers {
+		lrows = append(lrows, loggerRow{n, l.EffectiveLevel})
+	}
+	sort.Slice(lrows, func(i, j int) bool { return lrows[i].Name < lrows[j].Name })
+	overrides := map[string]bool{}
+	for _, src := range env.PropertySources {
+		if src.Name == "runtimeOverrides" {
+			for k := range src.Properties {
+				overrides[k] = true
+			}
+		}
+	}
+	var erows []envRow
+	for k, v := range env.Effective {
+		erows = append(erows, envRow{k, v, overrides[k]})
+	}
+	sort.Slice(erows, func(i, j int) bool { return erows[i].Key < erows[j].Key })
+	c.render(w, r, "instance", op.Lang, map[string]any{"Operator": true, "CSRF": op.CSRF, "I": s, "State": state(s),
+		"Uptime": c.now().Sub(s.StartedAt).Round(time.Second).String(), "Health": health, "Loggers": lrows, "Env": erows,
+		"Levels": []string{"DEBUG", "INFO", "WARN", "ERROR"}, "Metrics": c.scrapes.metrics(ctx, c.mgmt, s, c.now()),
+		"Base": "/instances/" + url.PathEscape(s.Service) + "/" + url.PathEscape(s.ID), "Message": r.URL.Query().Get("done")})
+}
+
+// act runs one action on an instance, journals it, and goes back to the page.
+func (c *Console) act(w http.ResponseWriter, r *http.Request, op Operator, what string, do func(s InstanceState) error) {
+	s, ok := c.target(w, r)
+	if !ok {
+		return
+	}
+	if err := do(s); err != nil {
+		errs.Write(w, err)
+		return
+	}
+	c.audit(r.Context(), op, s.Service, s.ID, what)
+	http.Redirect(w, r, "/instances/"+url.PathEscape(s.Service)+"/"+url.PathEscape(s.ID)+"?done="+url.QueryEscape(what), http.StatusSeeOther)
+}
+
+func (c *Console) setLogger(w http.ResponseWriter, r *http.Request, op Operator) {
+	name, level := r.FormValue("name"), r.FormValue("level")
+	c.act(w, r, op, fmt.Sprintf("log level of %s set to %s", name, level), func(s InstanceState) error {
+		return c.mgmtCall(r.Context(), s, "POST", "/actuator/loggers/"+url.PathEscape(name), map[string]string{"configuredLevel": level}, nil)
+	})
+}
+
+func (c *Console) setOverride(w http.ResponseWriter, r *http.Request, op Operator) {
+	name, value := strings.TrimSpace(r.FormValue("name")), r.FormValue("value")
+	c.act(w, r, op, "override "+name+" (lost on restart unless committed)", func(s InstanceState) error {
+		return c.mgmtCall(r.Context(), s, "POST", "/actuator/env", map[string]string{"name": name, "value": value}, nil)
+	})
+}
+
+func (c *Console) clearOverride(w http.ResponseWriter, r *http.Request, op Operator) {
+	name := r.FormValue("name")
+	c.act(w, r, op, "override "+name+" cleared", func(s InstanceState) error {
+		return c.mgmtCall(r.Context(), s, "DELETE", "/actuator/env/"+url.PathEscape(name), nil, nil)
+	})
+}
+
+func (c *Console) setStatus(w http.ResponseWriter, r *http.Request, op Operator) {
+	status := r.FormValue("status")
+	c.act(w, r, op, "registry status set to "+status, func(s InstanceState) error {
+		return c.mgmtCall(r.Context(), s, "POST", "/actuator/service-registry", map[string]string{"status": status}, nil)
+	})
+}
+
+func (c *Console) refresh(w http.ResponseWriter, r *http.Request, op Operator) {
+	c.act(w, r, op, "configuration refreshed", func(s InstanceState) error {
+		return c.mgmtCall(r.Context(), s, "POST", "/actuator/refresh", nil, nil)
+	})
+}
+
+// logs streams the instance's new log lines as server-sent events, read
+// from its in-memory log buffer (containers log to stdout; no file needed).
+func (c *Console) logs(w http.ResponseWriter, r *http.Request, op Operator) {
+	s, ok := c.target(w, r)
+	if !ok {
+		return
+	}
+	var minLevel slogLevel
+	minLevel.parse(r.URL.Query().Get("level"))
+	q := strings.ToLower(r.URL.Query().Get("q"))
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	flusher, _ := w.(http.Flusher)
+	var first struct {
+		Cursor uint64 `json:"cursor"`
+	}
+	// Start from the last lines already there.
+	c.mgmtCall(r.Context(), s, "GET", "/actuator/logfile?cursor=0&max=5000", nil, &first)
+	cursor := uint64(0)
+	if first.Cursor > 50 {
+		cursor = first.Cursor - 50
+	}
+	for r.Context().Err() == nil {
+		var page struct {
+			Cursor uint64            `json:"cursor"`
+			Lines  []json.RawMessage `json:"lines"`
+		}
+		if err := c.mgmtCall(r.Context(), s, "GET", fmt.Sprintf("/actuator/logfile?cursor=%d&max=500", cursor), nil, &page); err == nil {
+			for _, line := range page.Lines {
+				var rec struct{ Level string }
+				json.Unmarshal(line, &rec)
+				var l slogLevel
+				l.parse(rec.Level)
+				if l < minLevel || (q != "" && !strings.Contains(strings.ToLower(string(line)), q)) {
+					continue
+				}
+				fmt.Fprintf(w, "data: %s\n\n", line)
+			}
+			cursor = page.Cursor
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		select {
+		case <-r.Context().Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+type slogLevel int
+
+func (l *slogLevel) parse(s string) {
+	*l = map[string]slogLevel{"DEBUG": -4, "INFO": 0, "WARN": 4, "ERROR": 8}[strings.ToUpper(s)]
+}

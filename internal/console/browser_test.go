@@ -85,7 +85,8 @@ func TestConsoleInABrowser(t *testing.T) {
 			}
 		}
 		if s := text(t, ctx, "#summary"); !strings.Contains(s, "全部正常") {
-			t.Fatalf("summary: %s", s)
+			do(t, ctx, chromedp.Navigate(console+"/events"), chromedp.WaitVisible(chromedp.CSS("#events")))
+			t.Fatalf("summary: %s\nevents: %s", s, text(t, ctx, "#events"))
 		}
 		testkit.Screenshot(t, ctx, "console-overview")
 	})

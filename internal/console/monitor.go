@@ -43,7 +43,10 @@ type Monitor struct {
 	states   map[string]*InstanceState // by service/id
 }
 
-const keepDown = 30 * time.Minute // how long a gone instance stays on the wallboard
+const (
+	keepDown   = 30 * time.Minute // how long a gone instance stays on the wallboard
+	startGrace = 15 * time.Second // a starting instance is not down while it gets ready
+)
 
 // Snapshot returns every known instance, by service then id.
 func (m *Monitor) Snapshot() []InstanceState {
@@ -203,6 +206,12 @@ func (m *Monitor) apply(st *InstanceState, health string) (Event, bool) {
 			st.DownSince = time.Time{}
 			return ev, true
 		}
+		return ev, false
+	}
+	// An instance that has just started may not be ready yet: that is not
+	// an outage.
+	if now.Sub(st.StartedAt) < startGrace && health != "unreachable" {
+		st.nextCheck = now.Add(500 * time.Millisecond)
 		return ev, false
 	}
 	// Dead instances are asked less and less often (up to a minute).

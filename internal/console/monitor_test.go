@@ -1,0 +1,152 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"sanshi/internal/chassis/props"
+	"sanshi/internal/chassis/registry"
+	"sanshi/internal/chassis/service"
+)
+
+type inbox struct {
+	mu     sync.Mutex
+	bodies []map[string]any
+}
+
+func (b *inbox) handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		var m map[string]any
+		json.Unmarshal(raw, &m)
+		b.mu.Lock()
+		b.bodies = append(b.bodies, m)
+		b.mu.Unlock()
+	})
+}
+
+func (b *inbox) count() int { b.mu.Lock(); defer b.mu.Unlock(); return len(b.bodies) }
+
+func journal(t *testing.T) *Journal {
+	db, err := service.OpenDB(context.Background(), Spec(), "sqlite:"+filepath.Join(t.TempDir(), "console.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &Journal{db: db}
+}
+
+func TestNotificationFormatsRemindersAndMuting(t *testing.T) {
+	hook, ding, feishu := &inbox{}, &inbox{}, &inbox{}
+	s1, s2, s3 := httptest.NewServer(hook.handler()), httptest.NewServer(ding.handler()), httptest.NewServer(feishu.handler())
+	defer s1.Close()
+	defer s2.Close()
+	defer s3.Close()
+	p := props.New(nil)
+	p.SetCenter(map[string]string{"console.notify.webhook-url": s1.URL, "console.notify.dingtalk-url": s2.URL, "console.notify.feishu-url": s3.URL}, "r1")
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	j := journal(t)
+	n := &Notifier{props: p, journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock}
+	health := &healthServer{status: "UP"}
+	hs := httptest.NewServer(health)
+	defer hs.Close()
+	m := &Monitor{journal: j, notifier: n, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock,
+		interval: time.Second, remind: func() time.Duration { return 10 * time.Minute }, states: map[string]*InstanceState{}}
+	st := &InstanceState{Instance: registry.Instance{ID: "order-1", Service: "order", MgmtAddress: hs.Listener.Addr().String(), StartedAt: now.Add(-time.Hour)}, Up: true}
+	m.states["order/order-1"] = st
+
+	health.set("DOWN")
+	m.check(context.Background())
+	waitFor(t, func() bool { return hook.count() == 1 && ding.count() == 1 && feishu.count() == 1 })
+	if hook.bodies[0]["kind"] != KindDown || ding.bodies[0]["msgtype"] != "text" || feishu.bodies[0]["msg_type"] != "text" {
+		t.Fatalf("formats: %v %v %v", hook.bodies[0], ding.bodies[0], feishu.bodies[0])
+	}
+	// While it stays down: one reminder per interval.
+	now = now.Add(11 * time.Minute)
+	m.check(context.Background())
+	waitFor(t, func() bool { return hook.count() == 2 })
+	if hook.bodies[1]["kind"] != KindStillDown {
+		t.Fatalf("reminder: %v", hook.bodies[1])
+	}
+	now = now.Add(time.Minute)
+	m.check(context.Background())
+	// Muted for a deploy window: events are journaled, nobody is paged.
+	j.Mute(context.Background(), now.Add(30*time.Minute))
+	health.set("UP")
+	now = now.Add(2 * time.Minute)
+	m.check(context.Background())
+	time.Sleep(200 * time.Millisecond)
+	if hook.count() != 2 {
+		t.Fatalf("muted notifications were sent: %d", hook.count())
+	}
+	events, _ := j.List(context.Background(), Filter{Instance: "order-1"})
+	if len(events) != 3 || events[0].Kind != KindBack {
+		t.Fatalf("journal: %+v", events)
+	}
+}
+
+type healthServer struct {
+	mu     sync.Mutex
+	status string
+}
+
+func (h *healthServer) set(s string) { h.mu.Lock(); h.status = s; h.mu.Unlock() }
+
+func (h *healthServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	json.NewEncoder(w).Encode(map[string]string{"status": h.status})
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("condition not met")
+}
+
+// BenchmarkHealthRound measures one round of health checks over 300
+// instances, 50 of them dead (connection refused), 16 at a time.
+func BenchmarkHealthRound(b *testing.B) {
+	health := &healthServer{status: "UP"}
+	hs := httptest.NewServer(health)
+	defer hs.Close()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := l.Addr().String()
+	l.Close()
+	db, _ := service.OpenDB(context.Background(), Spec(), "sqlite:"+filepath.Join(b.TempDir(), "c.db"), slog.New(slog.DiscardHandler))
+	defer db.Close()
+	j := &Journal{db: db}
+	n := &Notifier{props: props.New(nil), journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: time.Now}
+	m := &Monitor{journal: j, notifier: n, http: &http.Client{Timeout: 2 * time.Second}, log: slog.New(slog.DiscardHandler), now: time.Now,
+		interval: time.Second, remind: func() time.Duration { return time.Hour }, states: map[string]*InstanceState{}}
+	for i := 0; i < 300; i++ {
+		addr := hs.Listener.Addr().String()
+		if i < 50 {
+			addr = dead
+		}
+		m.states[fmt.Sprint(i)] = &InstanceState{Instance: registry.Instance{ID: fmt.Sprint(i), MgmtAddress: addr}, Up: true}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, st := range m.states {
+			st.nextCheck = time.Time{}
+		}
+		m.check(context.Background())
+	}
+}

@@ -130,6 +130,12 @@ func (s *Sandbox) Page(w http.ResponseWriter, r *http.Request) {
 			errs.WriteJSON(w, http.StatusOK, map[string]string{"trade_no": t.No, "state": t.State})
 			return
 		}
+		// Back to the merchant's page, like a real provider's return_url
+		// (only a path on this site: no open redirect).
+		if ret := r.URL.Query().Get("return"); strings.HasPrefix(ret, "/") && !strings.HasPrefix(ret, "//") {
+			http.Redirect(w, r, ret, http.StatusSeeOther)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	payPage.Execute(w, map[string]any{"No": t.No, "State": t.State, "Yuan": fmt.Sprintf("%d.%02d", t.Amount/100, t.Amount%100)})

@@ -24,6 +24,7 @@ import (
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/service"
 	"sanshi/internal/member"
+	"sanshi/internal/site"
 )
 
 // Spec describes the gateway to the chassis.
@@ -83,12 +84,10 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	}
 	apply(nil)
 	rt.OnConfigChange(apply) // routes, weights and limits change without a restart
+	pages := site.New(rt.Client, rt.Boot.InternalKey.Reveal(), rt.Logs.Logger("site"), rt.Now)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", g)
-	mux.HandleFunc("GET /{$}", g.home)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "404 页面不存在 / page not found", http.StatusNotFound)
-	})
+	mux.Handle("/", g.pagesFor(pages.Routes()))
 	return mux, nil
 }
 
@@ -322,16 +321,13 @@ func (g *Gateway) visitor(w http.ResponseWriter, r *http.Request) string {
 	return v
 }
 
-func (g *Gateway) home(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	io.WriteString(w, homePage)
+// pagesFor gives the site's pages the visitor's identity from the session
+// cookie; a stale cookie or an unreachable member service means a visitor.
+func (g *Gateway) pagesFor(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if req, _, err := g.identify(r); err == nil {
+			r = req
+		}
+		h.ServeHTTP(w, r)
+	})
 }
-
-const homePage = `<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>三拾众筹 Sanshi</title></head>
-<body style="font-family:sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem">
-<h1>三拾众筹</h1><p>再小的力量，也能掷地回响。</p>
-<p>平台正在建设中：API 位于 <code>/api/v1</code>，例如 <a href="/api/v1/categories">/api/v1/categories</a>。</p>
-</body></html>
-`

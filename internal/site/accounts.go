@@ -1,0 +1,136 @@
+package site
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/member"
+)
+
+func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, "signup", http.StatusOK, page{})
+}
+
+func (s *Site) signup(w http.ResponseWriter, r *http.Request) {
+	body := map[string]string{"email": r.FormValue("email"), "password": r.FormValue("password"), "nickname": r.FormValue("nickname")}
+	if err := s.call(r.Context(), "member", http.MethodPost, "/api/v1/members", body, nil, ""); err != nil {
+		s.render(w, r, "signup", errs.Status(errs.CodeOf(err)), page{Errors: fieldErrors(err), Form: r.PostForm})
+		return
+	}
+	s.logIn(w, r, "/")
+}
+
+func (s *Site) loginForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, "login", http.StatusOK, page{Form: url.Values{"next": {r.URL.Query().Get("next")}}})
+}
+
+func (s *Site) login(w http.ResponseWriter, r *http.Request) {
+	s.logIn(w, r, r.FormValue("next"))
+}
+
+// logIn opens a session with the member service and keeps its token in the
+// site's HttpOnly cookie.
+func (s *Site) logIn(w http.ResponseWriter, r *http.Request, next string) {
+	var sess member.Session
+	err := s.call(r.Context(), "member", http.MethodPost, "/api/v1/sessions",
+		map[string]string{"email": r.FormValue("email"), "password": r.FormValue("password")}, &sess, "")
+	if err != nil {
+		fe := fieldErrors(err)
+		if errs.CodeOf(err) == errs.Unauthorized || errs.CodeOf(err) == errs.RateLimited {
+			fe = map[string]string{"password": errs.As(err).Message}
+		}
+		s.render(w, r, "login", errs.Status(errs.CodeOf(err)), page{Errors: fe, Form: r.PostForm})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: member.SessionCookie, Value: sess.Token, Path: "/", Expires: sess.ExpiresAt,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		next = "/" // only local redirects
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Site) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(member.SessionCookie); err == nil {
+		s.call(r.Context(), "member", http.MethodDelete, "/api/v1/sessions/current", nil, nil, "")
+		_ = c
+	}
+	http.SetCookie(w, &http.Cookie{Name: member.SessionCookie, Value: "", Path: "/", MaxAge: -1})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Site) me(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	var m member.Member
+	if err := s.call(r.Context(), "member", http.MethodGet, "/api/v1/members/me", nil, &m, ""); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, "me", http.StatusOK, page{Data: map[string]any{"M": m}})
+}
+
+func (s *Site) saveMe(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	var m member.Member
+	err := s.call(r.Context(), "member", http.MethodPatch, "/api/v1/members/me",
+		map[string]string{"nickname": r.FormValue("nickname"), "bio": r.FormValue("bio")}, &m, "")
+	if err != nil {
+		s.render(w, r, "me", errs.Status(errs.CodeOf(err)), page{Errors: fieldErrors(err), Data: map[string]any{"M": member.Member{
+			Nickname: r.FormValue("nickname"), Bio: r.FormValue("bio")}}})
+		return
+	}
+	http.Redirect(w, r, "/me?flash=saved", http.StatusSeeOther)
+}
+
+func (s *Site) addresses(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	s.renderAddresses(w, r, http.StatusOK, nil)
+}
+
+func (s *Site) renderAddresses(w http.ResponseWriter, r *http.Request, status int, fe map[string]string) {
+	var l struct{ Addresses []member.Address }
+	s.call(r.Context(), "member", http.MethodGet, "/api/v1/members/me/addresses", nil, &l, "")
+	var form url.Values
+	if fe != nil {
+		form = r.PostForm
+	}
+	s.render(w, r, "addresses", status, page{Errors: fe, Form: form, Data: map[string]any{"Addresses": l.Addresses, "Next": r.FormValue("next")}})
+}
+
+func (s *Site) addAddress(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	body := map[string]string{}
+	for _, k := range []string{"recipient", "phone", "province", "city", "district", "detail"} {
+		body[k] = r.FormValue(k)
+	}
+	if err := s.call(r.Context(), "member", http.MethodPost, "/api/v1/members/me/addresses", body, nil, ""); err != nil {
+		s.renderAddresses(w, r, errs.Status(errs.CodeOf(err)), fieldErrors(err))
+		return
+	}
+	next := r.FormValue("next")
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		next = "/me/addresses"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Site) deleteAddress(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	if err := s.call(r.Context(), "member", http.MethodDelete, "/api/v1/members/me/addresses/"+url.PathEscape(r.PathValue("aid")), nil, nil, ""); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/me/addresses", http.StatusSeeOther)
+}

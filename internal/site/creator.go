@@ -1,0 +1,310 @@
+package site
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/order"
+	"sanshi/internal/project"
+)
+
+func (s *Site) createForm(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	s.render(w, r, "create", http.StatusOK, page{Data: map[string]any{"Categories": s.categories(r)}})
+}
+
+func (s *Site) create(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	goal, okGoal := parseYuan(r.FormValue("goal"))
+	days, errDays := strconv.Atoi(trim(r.FormValue("duration_days")))
+	fe := map[string]string{}
+	if !okGoal {
+		fe["goal"] = "请输入目标金额（元），至少 100"
+	}
+	if errDays != nil {
+		fe["duration_days"] = "请输入 1 到 60 之间的天数"
+	}
+	var p project.Project
+	if len(fe) == 0 {
+		err := s.call(r.Context(), "project", http.MethodPost, "/api/v1/projects", map[string]any{"title": r.FormValue("title"),
+			"subtitle": r.FormValue("subtitle"), "category": r.FormValue("category"), "goal": goal, "duration_days": days}, &p, "")
+		if err != nil {
+			fe = fieldErrors(err)
+		}
+	}
+	if len(fe) > 0 {
+		s.render(w, r, "create", http.StatusBadRequest, page{Errors: fe, Form: r.PostForm, Data: map[string]any{"Categories": s.categories(r)}})
+		return
+	}
+	http.Redirect(w, r, "/projects/"+p.ID+"/edit", http.StatusSeeOther)
+}
+
+func (s *Site) edit(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	s.renderEdit(w, r, http.StatusOK, nil, "")
+}
+
+func (s *Site) renderEdit(w http.ResponseWriter, r *http.Request, status int, fe map[string]string, preview string) {
+	p, err := s.loadProject(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if p.CreatorID != auth.From(r.Context()).Member {
+		s.fail(w, r, errs.E(errs.NotFound, "no such project"))
+		return
+	}
+	story := p.Story
+	if preview != "" || fe != nil {
+		story = r.FormValue("story")
+	}
+	s.render(w, r, "edit", status, page{Errors: fe, Form: r.PostForm, Data: map[string]any{"P": p, "Story": story,
+		"Preview": template.HTML(preview)}})
+}
+
+// saveStory saves the story, or only shows its preview.
+func (s *Site) saveStory(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	if r.FormValue("preview") != "" {
+		s.renderEdit(w, r, http.StatusOK, nil, project.RenderMarkdown(r.FormValue("story")))
+		return
+	}
+	id := url.PathEscape(r.PathValue("id"))
+	body := map[string]any{"story": r.FormValue("story")}
+	if v := trim(r.FormValue("subtitle")); v != "" {
+		body["subtitle"] = v
+	}
+	if err := s.call(r.Context(), "project", http.MethodPatch, "/api/v1/projects/"+id, body, nil, ""); err != nil {
+		s.renderEdit(w, r, errs.Status(errs.CodeOf(err)), fieldErrors(err), "")
+		return
+	}
+	http.Redirect(w, r, "/projects/"+id+"/edit?flash=saved#rewards", http.StatusSeeOther)
+}
+
+func (s *Site) uploadCover(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	f, _, err := r.FormFile("cover")
+	if err != nil {
+		s.renderEdit(w, r, http.StatusBadRequest, map[string]string{"cover": "请选择图片文件"}, "")
+		return
+	}
+	defer f.Close()
+	data, _ := io.ReadAll(io.LimitReader(f, 6<<20))
+	id := r.PathValue("id")
+	resp, err := s.client.Do(r.Context(), httpclient.Request{Service: "project", Method: http.MethodPut,
+		Path: "/api/v1/projects/" + url.PathEscape(id) + "/cover", Body: data})
+	if err == nil && resp.StatusCode/100 != 2 {
+		err = httpclient.ReadJSONError(resp)
+	} else if err == nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		s.renderEdit(w, r, errs.Status(errs.CodeOf(err)), fieldErrors(err), "")
+		return
+	}
+	http.Redirect(w, r, "/projects/"+url.PathEscape(id)+"/edit?flash=saved", http.StatusSeeOther)
+}
+
+func (s *Site) addReward(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	price, ok := parseYuan(r.FormValue("price"))
+	body := map[string]any{"title": r.FormValue("title"), "description": r.FormValue("description"), "price": price,
+		"ships": r.FormValue("ships") == "on", "delivery_month": r.FormValue("delivery_month"), "limit": nil}
+	fe := map[string]string{}
+	if !ok {
+		fe["price"] = "请输入价格（元），至少 1"
+	}
+	if l := trim(r.FormValue("limit")); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			fe["limit"] = "请输入整数，或留空"
+		}
+		body["limit"] = n
+	}
+	if len(fe) == 0 {
+		if err := s.call(r.Context(), "project", http.MethodPost, "/api/v1/projects/"+url.PathEscape(r.PathValue("id"))+"/rewards", body, nil, ""); err != nil {
+			fe = fieldErrors(err)
+		}
+	}
+	if len(fe) > 0 {
+		s.renderEdit(w, r, http.StatusBadRequest, fe, "")
+		return
+	}
+	http.Redirect(w, r, "/projects/"+url.PathEscape(r.PathValue("id"))+"/edit#rewards", http.StatusSeeOther)
+}
+
+// projectAction posts a lifecycle action (submit, approve, reject).
+func (s *Site) projectAction(action string, body func(*http.Request) any) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !requireMember(w, r) {
+			return
+		}
+		var b any
+		if body != nil {
+			b = body(r)
+		}
+		id := url.PathEscape(r.PathValue("id"))
+		if err := s.call(r.Context(), "project", http.MethodPost, "/api/v1/projects/"+id+"/"+action, b, nil, ""); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if action == "submit" {
+			http.Redirect(w, r, "/projects/"+id+"?flash=submitted", http.StatusSeeOther)
+			return
+		}
+		http.Redirect(w, r, "/admin/review?flash="+action, http.StatusSeeOther)
+	}
+}
+
+func (s *Site) feature(w http.ResponseWriter, r *http.Request) {
+	method := http.MethodPut
+	if r.FormValue("off") == "1" {
+		method = http.MethodDelete
+	}
+	if err := s.call(r.Context(), "project", method, "/api/v1/projects/"+url.PathEscape(r.PathValue("id"))+"/featured", nil, nil, ""); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/admin/review", http.StatusSeeOther)
+}
+
+func (s *Site) review(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	if !auth.From(r.Context()).Has(auth.RoleOperator) {
+		s.fail(w, r, errs.E(errs.Forbidden, "operators only"))
+		return
+	}
+	s.render(w, r, "review", http.StatusOK, page{Data: map[string]any{"Queue": s.list(r, "status=in_review").Cards,
+		"Live": s.list(r, "status=live").Cards}})
+}
+
+func (s *Site) dashboard(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	p, err := s.loadProject(r)
+	if err == nil && p.CreatorID != auth.From(r.Context()).Member && !auth.From(r.Context()).Has(auth.RoleOperator) {
+		err = errs.E(errs.NotFound, "no such project")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var l struct{ Orders []order.Order }
+	s.call(r.Context(), "order", http.MethodGet, "/api/v1/orders?project_id="+p.ID, nil, &l, "")
+	tiers := map[string]int{}
+	for _, o := range l.Orders {
+		name := o.RewardTitle
+		if name == "" {
+			name = texts[lang(w, r)]["no reward"]
+		}
+		tiers[name]++
+	}
+	s.render(w, r, "dashboard", http.StatusOK, page{Data: map[string]any{"P": p, "Orders": l.Orders, "Tiers": tiers,
+		"Chart": chart(l.Orders, s.now())}})
+}
+
+// chart draws pledges per day over the last 14 days as an SVG bar chart,
+// on the server: no script and nothing from elsewhere.
+func chart(orders []order.Order, now time.Time) template.HTML {
+	const days, w, h = 14, 560, 160
+	counts := make([]int64, days)
+	start := now.Truncate(24*time.Hour).AddDate(0, 0, -(days - 1))
+	for _, o := range orders {
+		if o.PaidAt == nil {
+			continue
+		}
+		if d := int(o.PaidAt.Sub(start).Hours() / 24); d >= 0 && d < days {
+			counts[d] += o.Amount
+		}
+	}
+	maxV := int64(1)
+	for _, c := range counts {
+		maxV = max(maxV, c)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg id="chart" role="img" aria-label="pledges per day" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx">`, w, h+20, w)
+	bw := w / days
+	for i, c := range counts {
+		bh := int(c * h / maxV)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#e4572e"><title>%s %s</title></rect>`,
+			i*bw+2, h-bh, bw-4, bh, start.AddDate(0, 0, i).Format("01-02"), yuan(c))
+		if i%2 == 0 {
+			fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="10">%s</text>`, i*bw+2, h+14, start.AddDate(0, 0, i).Format("01-02"))
+		}
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+func (s *Site) backersCSV(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	resp, err := s.client.Do(r.Context(), httpclient.Request{Service: "order", Method: http.MethodGet,
+		Path: "/api/v1/orders?format=csv&project_id=" + url.QueryEscape(r.PathValue("id"))})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		s.fail(w, r, httpclient.ReadJSONError(resp))
+		return
+	}
+	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	w.Header().Set("Content-Disposition", resp.Header.Get("Content-Disposition"))
+	io.Copy(w, resp.Body)
+}
+
+func (s *Site) postUpdate(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	id := url.PathEscape(r.PathValue("id"))
+	err := s.call(r.Context(), "project", http.MethodPost, "/api/v1/projects/"+id+"/updates",
+		map[string]any{"title": r.FormValue("title"), "body": r.FormValue("body"), "backers_only": r.FormValue("backers_only") == "on"}, nil, "")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/projects/"+id+"/dashboard?flash=posted", http.StatusSeeOther)
+}
+
+func (s *Site) ship(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	var o order.Order
+	err := s.call(r.Context(), "order", http.MethodPost, "/api/v1/orders/"+url.PathEscape(r.PathValue("id"))+"/ship",
+		map[string]string{"tracking_number": r.FormValue("tracking_number")}, &o, "")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/projects/"+o.ProjectID+"/dashboard?flash=shipped", http.StatusSeeOther)
+}
+

@@ -1,0 +1,369 @@
+package site
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/member"
+	"sanshi/internal/order"
+	"sanshi/internal/project"
+)
+
+// Routes maps the site's pages.
+func (s *Site) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.home)
+	mux.HandleFunc("GET /discover", s.discover)
+	mux.HandleFunc("GET /projects/{id}", s.project)
+	mux.HandleFunc("POST /projects/{id}/follow", s.post(s.follow))
+	mux.HandleFunc("POST /projects/{id}/comments", s.post(s.comment))
+	mux.HandleFunc("GET /projects/{id}/pledge", s.pledgeForm)
+	mux.HandleFunc("POST /projects/{id}/pledge", s.post(s.pledge))
+	mux.HandleFunc("GET /orders/{id}/pay", s.payForm)
+	mux.HandleFunc("POST /orders/{id}/pay", s.post(s.pay))
+	mux.HandleFunc("GET /orders/{id}/result", s.result)
+	mux.HandleFunc("GET /orders/{id}/status", s.status)
+	mux.HandleFunc("POST /orders/{id}/cancel", s.post(s.orderAction("cancel")))
+	mux.HandleFunc("POST /orders/{id}/receive", s.post(s.orderAction("receive")))
+	mux.HandleFunc("POST /orders/{id}/ship", s.post(s.ship))
+	mux.HandleFunc("GET /signup", s.signupForm)
+	mux.HandleFunc("POST /signup", s.post(s.signup))
+	mux.HandleFunc("GET /login", s.loginForm)
+	mux.HandleFunc("POST /login", s.post(s.login))
+	mux.HandleFunc("POST /logout", s.post(s.logout))
+	mux.HandleFunc("GET /me", s.me)
+	mux.HandleFunc("POST /me", s.post(s.saveMe))
+	mux.HandleFunc("GET /me/addresses", s.addresses)
+	mux.HandleFunc("POST /me/addresses", s.post(s.addAddress))
+	mux.HandleFunc("POST /me/addresses/{aid}/delete", s.post(s.deleteAddress))
+	mux.HandleFunc("GET /me/pledges", s.pledges)
+	mux.HandleFunc("GET /create", s.createForm)
+	mux.HandleFunc("POST /create", s.post(s.create))
+	mux.HandleFunc("GET /projects/{id}/edit", s.edit)
+	mux.HandleFunc("POST /projects/{id}/edit", s.post(s.saveStory))
+	mux.HandleFunc("POST /projects/{id}/cover", s.post(s.uploadCover))
+	mux.HandleFunc("POST /projects/{id}/rewards", s.post(s.addReward))
+	mux.HandleFunc("POST /projects/{id}/submit", s.post(s.projectAction("submit", nil)))
+	mux.HandleFunc("GET /projects/{id}/dashboard", s.dashboard)
+	mux.HandleFunc("GET /projects/{id}/backers.csv", s.backersCSV)
+	mux.HandleFunc("POST /projects/{id}/updates", s.post(s.postUpdate))
+	mux.HandleFunc("GET /admin/review", s.review)
+	mux.HandleFunc("POST /projects/{id}/approve", s.post(s.projectAction("approve", nil)))
+	mux.HandleFunc("POST /projects/{id}/reject", s.post(s.projectAction("reject", func(r *http.Request) any {
+		return map[string]string{"reason": r.FormValue("reason")}
+	})))
+	mux.HandleFunc("POST /projects/{id}/feature", s.post(s.feature))
+	mux.HandleFunc("/", s.NotFound)
+	return mux
+}
+
+type listing struct {
+	Projects []project.Project `json:"projects"`
+	Total    int               `json:"total"`
+	Page     int               `json:"page"`
+	PageSize int               `json:"page_size"`
+	Cards    []card            `json:"-"`
+}
+
+// card is a project as a card shows it, with its creator's name.
+type card struct {
+	project.Project
+	Creator string
+}
+
+func (s *Site) list(r *http.Request, query string) listing {
+	var l listing
+	s.call(r.Context(), "project", http.MethodGet, "/api/v1/projects?"+query, nil, &l, "")
+	for _, p := range l.Projects {
+		l.Cards = append(l.Cards, card{p, s.creatorName(r, p.CreatorID)})
+	}
+	return l
+}
+
+// creatorName is a creator's nickname, remembered in memory.
+func (s *Site) creatorName(r *http.Request, id string) string {
+	if v, ok := s.names.Load(id); ok {
+		return v.(string)
+	}
+	var m member.Public
+	if s.call(r.Context(), "member", http.MethodGet, "/api/v1/members/"+id, nil, &m, "") == nil {
+		s.names.Store(id, m.Nickname)
+	}
+	return m.Nickname
+}
+
+func (s *Site) categories(r *http.Request) []project.Category {
+	var c struct{ Categories []project.Category }
+	s.call(r.Context(), "project", http.MethodGet, "/api/v1/categories", nil, &c, "")
+	return c.Categories
+}
+
+func (s *Site) home(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, "home", http.StatusOK, page{Data: map[string]any{
+		"Categories": s.categories(r), "Featured": s.list(r, "featured=true").Cards,
+		"Trending": s.list(r, "sort=trending").Cards, "Ending": s.list(r, "sort=ending&status=live").Cards}})
+}
+
+func (s *Site) discover(w http.ResponseWriter, r *http.Request) {
+	q := url.Values{}
+	for _, k := range []string{"category", "q", "sort", "page"} {
+		if v := r.URL.Query().Get(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	l := s.list(r, q.Encode())
+	page1 := max(l.Page, 1)
+	prev, next := url.Values{}, url.Values{}
+	for k, v := range q {
+		prev[k], next[k] = v, v
+	}
+	prev.Set("page", strconv.Itoa(page1-1))
+	next.Set("page", strconv.Itoa(page1+1))
+	s.render(w, r, "discover", http.StatusOK, page{Form: q, Data: map[string]any{"Categories": s.categories(r), "List": l,
+		"Prev": prev.Encode(), "Next": next.Encode(), "HasPrev": page1 > 1, "HasNext": page1*max(l.PageSize, 1) < l.Total}})
+}
+
+func (s *Site) loadProject(r *http.Request) (project.Project, error) {
+	var p project.Project
+	err := s.call(r.Context(), "project", http.MethodGet, "/api/v1/projects/"+url.PathEscape(r.PathValue("id")), nil, &p, "")
+	return p, err
+}
+
+func (s *Site) project(w http.ResponseWriter, r *http.Request) {
+	p, err := s.loadProject(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var ups struct{ Updates []project.Update }
+	var cs struct{ Comments []project.Comment }
+	s.call(r.Context(), "project", http.MethodGet, "/api/v1/projects/"+p.ID+"/updates", nil, &ups, "")
+	s.call(r.Context(), "project", http.MethodGet, "/api/v1/projects/"+p.ID+"/comments", nil, &cs, "")
+	names := map[string]string{}
+	for _, c := range cs.Comments {
+		names[c.MemberID] = s.creatorName(r, c.MemberID)
+	}
+	following := false
+	if auth.From(r.Context()).Member != "" {
+		var f struct{ Following bool }
+		s.call(r.Context(), "project", http.MethodGet, "/api/v1/projects/"+p.ID+"/follow", nil, &f, "")
+		following = f.Following
+	}
+	s.render(w, r, "project", http.StatusOK, page{Data: map[string]any{"P": p, "Creator": s.creatorName(r, p.CreatorID),
+		"Updates": ups.Updates, "Comments": cs.Comments, "Names": names, "Following": following,
+		"Mine": p.CreatorID == auth.From(r.Context()).Member, "URL": "http://" + r.Host + "/projects/" + p.ID}})
+}
+
+func (s *Site) follow(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	method := http.MethodPut
+	if r.FormValue("unfollow") == "1" {
+		method = http.MethodDelete
+	}
+	if err := s.call(r.Context(), "project", method, "/api/v1/projects/"+url.PathEscape(r.PathValue("id"))+"/follow", nil, nil, ""); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/projects/"+url.PathEscape(r.PathValue("id")), http.StatusSeeOther)
+}
+
+func (s *Site) comment(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	id := url.PathEscape(r.PathValue("id"))
+	err := s.call(r.Context(), "project", http.MethodPost, "/api/v1/projects/"+id+"/comments", map[string]string{"body": r.FormValue("body")}, nil, "")
+	if err != nil && errs.CodeOf(err) != errs.Invalid {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/projects/"+id+"#comments", http.StatusSeeOther)
+}
+
+// parseYuan reads "99" or "99.50" as fen.
+func parseYuan(v string) (int64, bool) {
+	v = strings.TrimSpace(strings.TrimPrefix(v, "¥"))
+	whole, frac, _ := strings.Cut(v, ".")
+	if len(frac) > 2 {
+		return 0, false
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	f, err2 := strconv.ParseInt((frac + "00")[:2], 10, 64)
+	if err != nil || err2 != nil || w < 0 || w > 100_000_000 {
+		return 0, false
+	}
+	return w*100 + f, true
+}
+
+func (s *Site) pledgeForm(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	s.renderPledge(w, r, http.StatusOK, nil, nil)
+}
+
+func (s *Site) renderPledge(w http.ResponseWriter, r *http.Request, status int, errsMap map[string]string, form url.Values) {
+	p, err := s.loadProject(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var addrs struct{ Addresses []member.Address }
+	s.call(r.Context(), "member", http.MethodGet, "/api/v1/members/me/addresses", nil, &addrs, "")
+	rid := r.URL.Query().Get("reward")
+	if form != nil {
+		rid = form.Get("reward")
+	}
+	var chosen *project.Reward
+	for i := range p.Rewards {
+		if p.Rewards[i].ID == rid {
+			chosen = &p.Rewards[i]
+		}
+	}
+	key := newKey()
+	if form != nil && form.Get("key") != "" {
+		key = form.Get("key")
+	}
+	s.render(w, r, "pledge", status, page{Errors: errsMap, Form: form, Data: map[string]any{"P": p, "Reward": chosen,
+		"Addresses": addrs.Addresses, "Key": key}})
+}
+
+func (s *Site) pledge(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	amount, ok := parseYuan(r.FormValue("amount"))
+	if !ok {
+		s.renderPledge(w, r, http.StatusBadRequest, map[string]string{"amount": "请输入金额，如 99 或 99.50"}, r.PostForm)
+		return
+	}
+	body := map[string]any{"project_id": r.PathValue("id"), "reward_id": nil, "amount": amount}
+	if rid := r.FormValue("reward"); rid != "" {
+		body["reward_id"] = rid
+	}
+	if a := r.FormValue("address_id"); a != "" {
+		body["address_id"] = a
+	}
+	var o order.Order
+	// The form's key makes a double submit one pledge.
+	err := s.call(r.Context(), "order", http.MethodPost, "/api/v1/orders", body, &o, "site-"+r.FormValue("key"))
+	if err != nil {
+		code := errs.CodeOf(err)
+		if code == errs.Invalid || code == "sold_out" || code == "wrong_state" {
+			fe := fieldErrors(err)
+			if code != errs.Invalid {
+				fe = map[string]string{"_": errs.As(err).Message, "code": code}
+			}
+			s.renderPledge(w, r, http.StatusConflict, fe, r.PostForm)
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/orders/"+o.ID+"/pay", http.StatusSeeOther)
+}
+
+func (s *Site) loadOrder(r *http.Request) (order.Order, error) {
+	var o order.Order
+	err := s.call(r.Context(), "order", http.MethodGet, "/api/v1/orders/"+url.PathEscape(r.PathValue("id")), nil, &o, "")
+	return o, err
+}
+
+func (s *Site) payForm(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	o, err := s.loadOrder(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var ch struct {
+		Channels []map[string]string `json:"channels"`
+	}
+	s.call(r.Context(), "cashier", http.MethodGet, "/api/v1/payments/channels", nil, &ch, "")
+	s.render(w, r, "pay", http.StatusOK, page{Data: map[string]any{"O": o, "Channels": ch.Channels}})
+}
+
+func (s *Site) pay(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	var p struct {
+		PayURL string `json:"pay_url"`
+	}
+	oid := r.PathValue("id")
+	err := s.call(r.Context(), "cashier", http.MethodPost, "/api/v1/payments", map[string]string{"order_id": oid, "channel": r.FormValue("channel")},
+		&p, "site-pay-"+oid+"-"+r.FormValue("channel"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	target := p.PayURL
+	if strings.Contains(target, "/api/v1/payments/sandbox/") {
+		// Come back to the result page after the sandbox page.
+		target += "?return=" + url.QueryEscape("/orders/"+oid+"/result")
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func (s *Site) result(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	o, err := s.loadOrder(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, "result", http.StatusOK, page{Data: map[string]any{"O": o}})
+}
+
+// status answers the result page's poll.
+func (s *Site) status(w http.ResponseWriter, r *http.Request) {
+	o, err := s.loadOrder(r)
+	if err != nil {
+		errs.Write(w, err)
+		return
+	}
+	errs.WriteJSON(w, http.StatusOK, map[string]string{"status": string(o.Status)})
+}
+
+func (s *Site) orderAction(action string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !requireMember(w, r) {
+			return
+		}
+		if err := s.call(r.Context(), "order", http.MethodPost, "/api/v1/orders/"+url.PathEscape(r.PathValue("id"))+"/"+action, nil, nil, ""); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, "/me/pledges", http.StatusSeeOther)
+	}
+}
+
+func (s *Site) pledges(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	var l struct{ Orders []order.Order }
+	if err := s.call(r.Context(), "order", http.MethodGet, "/api/v1/orders", nil, &l, ""); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	titles := map[string]string{}
+	for _, o := range l.Orders {
+		if _, ok := titles[o.ProjectID]; !ok {
+			var p project.Project
+			s.call(r.Context(), "project", http.MethodGet, "/api/v1/projects/"+o.ProjectID, nil, &p, "")
+			titles[o.ProjectID] = p.Title
+		}
+	}
+	s.render(w, r, "pledges", http.StatusOK, page{Data: map[string]any{"Orders": l.Orders, "Titles": titles}})
+}

@@ -3,9 +3,9 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"

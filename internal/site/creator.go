@@ -307,4 +307,3 @@ func (s *Site) ship(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, "/projects/"+o.ProjectID+"/dashboard?flash=shipped", http.StatusSeeOther)
 }
-

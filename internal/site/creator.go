@@ -121,7 +121,7 @@ func (s *Site) uploadCover(w http.ResponseWriter, r *http.Request) {
 		s.renderEdit(w, r, errs.Status(errs.CodeOf(err)), fieldErrors(err), "")
 		return
 	}
-	http.Redirect(w, r, "/projects/"+url.PathEscape(id)+"/edit?flash=saved", http.StatusSeeOther)
+	http.Redirect(w, r, "/projects/"+url.PathEscape(id)+"/edit?flash=cover", http.StatusSeeOther)
 }
 
 func (s *Site) addReward(w http.ResponseWriter, r *http.Request) {

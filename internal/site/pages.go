@@ -299,8 +299,10 @@ func (s *Site) pay(w http.ResponseWriter, r *http.Request) {
 		PayURL string `json:"pay_url"`
 	}
 	oid := r.PathValue("id")
-	err := s.call(r.Context(), "cashier", http.MethodPost, "/api/v1/payments", map[string]string{"order_id": oid, "channel": r.FormValue("channel")},
-		&p, "site-pay-"+oid+"-"+r.FormValue("channel"))
+	// The pay page lives on this site: tell the cashier which host the
+	// visitor uses, as the gateway does for API calls.
+	h := http.Header{"Idempotency-Key": {"site-pay-" + oid + "-" + r.FormValue("channel")}, "X-Forwarded-Host": {r.Host}}
+	err := s.client.JSON(r.Context(), "cashier", http.MethodPost, "/api/v1/payments", map[string]string{"order_id": oid, "channel": r.FormValue("channel")}, &p, h)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -48,7 +48,10 @@ func New(r Resolver, now func() time.Time) *Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
 	tr.DialContext = (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	return &Client{resolver: r, http: &http.Client{Transport: tr}, now: now, peers: map[string]*peer{}, MaxAttempts: 3}
+	// Redirects are answers to pass on (the gateway proxies them to the
+	// browser), never to follow between services.
+	hc := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &Client{resolver: r, http: hc, now: now, peers: map[string]*peer{}, MaxAttempts: 3}
 }
 
 // Request is one call to a service. Body is held as bytes so that it can be

@@ -1,0 +1,268 @@
+package site_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"sanshi/internal/testkit"
+)
+
+var png1x1 = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+}
+
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx, steps...)
+	// A step that lands while the previous page is being replaced finds
+	// its node gone; once the new page is there, the step works.
+	for i := 0; err != nil && i < 3 && transient(err); i++ {
+		time.Sleep(300 * time.Millisecond)
+		err = chromedp.Do(ctx, steps...)
+	}
+	if err != nil {
+		testkit.Screenshot(b.t, b.ctx, strings.ReplaceAll(b.t.Name(), "/", "_")+"-failure")
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func transient(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "Could not find node") || strings.Contains(m, "Cannot find context") ||
+		strings.Contains(m, "could not set value") || strings.Contains(m, "node is detached")
+}
+
+// count is how many elements match sel (-1 while the page changes).
+func (b *browser) count(sel string) int {
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll('`+sel+`').length`))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// waitURL waits until the page's address contains s (after a form post
+// and its redirect).
+func (b *browser) waitURL(s string) {
+	b.t.Helper()
+	testkit.Eventually(b.t, 10*time.Second, "page "+s, func() bool { return strings.Contains(b.url(), s) })
+	b.do(chromedp.WaitVisible(chromedp.CSS("main")))
+}
+
+func (b *browser) url() string {
+	u, _ := chromedp.Run(b.ctx, chromedp.Location())
+	return u
+}
+
+func (b *browser) fill(fields map[string]string) {
+	b.t.Helper()
+	for sel, v := range fields {
+		if v != "" { // the forms start empty
+			b.do(chromedp.SetValue(chromedp.CSS(sel), v))
+		}
+	}
+}
+
+func (b *browser) signUp(email, nickname string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(b.base+"/signup"), chromedp.WaitVisible(chromedp.CSS("#signup-submit")))
+	b.fill(map[string]string{"#email": email, "#password": "correct horse", "#nickname": nickname})
+	b.do(chromedp.Click(chromedp.CSS("#signup-submit")), chromedp.WaitVisible(chromedp.CSS("#logout")))
+}
+
+func (b *browser) logIn(email string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(b.base+"/login"), chromedp.WaitVisible(chromedp.CSS("#login-submit")))
+	b.fill(map[string]string{"#email": email, "#password": "correct horse"})
+	b.do(chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#logout")))
+}
+
+func (b *browser) logOut() {
+	b.do(chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#nav-login")))
+}
+
+func (b *browser) addAddress() {
+	b.do(chromedp.Navigate(b.base+"/me/addresses"), chromedp.WaitVisible(chromedp.CSS("#add-address")))
+	b.fill(map[string]string{"#recipient": "王五", "#phone": "13900139000", "#province": "北京市", "#city": "北京市", "#district": "海淀区", "#detail": "中关村 1 号"})
+	b.do(chromedp.Click(chromedp.CSS("#add-address")), chromedp.WaitVisible(chromedp.CSS(".tier")))
+}
+
+// xss is user content that must stay text everywhere.
+const xss = `<script>window.pwned=1</script><img src=x onerror="window.pwned=1">`
+
+func TestBackingAProjectInABrowser(t *testing.T) {
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: testkit.MoneyServices})
+	p.Operator(t, "op@example.cn")
+	b := &browser{t: t, ctx: testkit.Browser(t), base: p.Gateway}
+	var projectID string
+
+	t.Run("a new creator builds a project with two tiers", func(t *testing.T) {
+		b.t = t
+		b.signUp("creator@example.cn", "导演<img src=x onerror=pwned=1>")
+		b.do(chromedp.Navigate(b.base+"/create"), chromedp.WaitVisible(chromedp.CSS("#create-submit")))
+		b.fill(map[string]string{"#title": "《山海》<script>pwned=1</script>", "#subtitle": "用水墨讲述远古神话", "#goal": "1000", "#duration_days": "30", "#category": "animation"})
+		b.do(chromedp.Click(chromedp.CSS("#create-submit")), chromedp.WaitVisible(chromedp.CSS("#save-story")))
+		projectID = strings.Split(strings.TrimPrefix(b.url(), b.base+"/projects/"), "/")[0]
+		b.fill(map[string]string{"#story": "## 故事\n\n我们要做一部**水墨动画**。\n\n" + xss + "\n\n[点我](javascript:window.pwned=1)"})
+		b.do(chromedp.Click(chromedp.CSS("#preview-button")), chromedp.WaitVisible(chromedp.CSS("#preview strong")))
+		b.do(chromedp.Click(chromedp.CSS("#save-story")))
+		b.waitURL("flash=saved")
+		// Cover upload through the form.
+		f := filepath.Join(t.TempDir(), "cover.png")
+		os.WriteFile(f, png1x1, 0o644)
+		b.do(chromedp.SetUploadFiles(chromedp.CSS("#cover"), []string{f}), chromedp.Submit(chromedp.CSS("#cover")))
+		b.waitURL("flash=cover")
+		for _, tier := range []map[string]string{
+			{"#r-title": "限量原画", "#r-description": "签名原画", "#r-price": "99", "#r-limit": "1", "#r-month": "2027-06"},
+			{"#r-title": "电子感谢信", "#r-description": "高清电子版", "#r-price": "10", "#r-limit": "", "#r-month": "2027-01"},
+		} {
+			b.fill(tier)
+			if tier["#r-limit"] == "1" {
+				b.do(chromedp.Click(chromedp.CSS("#r-ships")))
+			}
+			before := b.count(".reward-row")
+			b.do(chromedp.Click(chromedp.CSS("#add-reward")))
+			testkit.Eventually(t, 10*time.Second, "tier added", func() bool { return b.count(".reward-row") > before })
+		}
+		if n := b.count(".reward-row"); n != 2 {
+			t.Fatalf("%d tiers listed, want 2", n)
+		}
+		testkit.Screenshot(t, b.ctx, "site-edit")
+		b.do(chromedp.Click(chromedp.CSS("#submit-project")))
+		b.waitURL("flash=submitted")
+		b.logOut()
+	})
+
+	if t.Failed() {
+		return
+	}
+	t.Run("an operator approves it", func(t *testing.T) {
+		b.t = t
+		b.logIn("op@example.cn")
+		b.do(chromedp.Navigate(b.base+"/admin/review"), chromedp.WaitVisible(chromedp.CSS(`tr[data-project="`+projectID+`"] .approve`)))
+		testkit.Screenshot(t, b.ctx, "site-review")
+		b.do(chromedp.Click(chromedp.CSS(`tr[data-project="`+projectID+`"] .approve`)))
+		b.waitURL("flash=approve")
+		b.logOut()
+	})
+
+	if t.Failed() {
+		return
+	}
+	t.Run("two backers want the last unit: one gets it, the other sees it sold out", func(t *testing.T) {
+		b.t = t
+		// Backer two opens the pledge form first, while the unit is still there.
+		b.signUp("second@example.cn", "后来者")
+		b.addAddress()
+		b.do(chromedp.Navigate(b.base+"/projects/"+projectID), chromedp.WaitVisible(chromedp.CSS(".choose")))
+		limited := b.limitedTierPath(projectID)
+		b.do(chromedp.Navigate(b.base+limited), chromedp.WaitVisible(chromedp.CSS("#pledge-submit")))
+		b.logOut()
+
+		b.signUp("first@example.cn", "先到者")
+		b.addAddress()
+		b.do(chromedp.Navigate(b.base+limited), chromedp.WaitVisible(chromedp.CSS("#pledge-submit")))
+		b.fill(map[string]string{"#amount": "120"})
+		b.do(chromedp.Click(chromedp.CSS("#pledge-submit")), chromedp.WaitVisible(chromedp.CSS("#pay-submit")))
+		testkit.Screenshot(t, b.ctx, "site-pay")
+		// Pay in the sandbox: the hosted page, then back to the result page.
+		b.do(chromedp.Click(chromedp.CSS("#pay-submit")), chromedp.WaitVisible(chromedp.CSS(`button[value="pay"]`)))
+		testkit.Screenshot(t, b.ctx, "site-sandbox")
+		b.do(chromedp.Click(chromedp.CSS(`button[value="pay"]`)), chromedp.WaitVisible(chromedp.CSS("#result")))
+		testkit.Eventually(t, 15*time.Second, "the result page shows the payment", func() bool {
+			return strings.Contains(b.text("#result"), "支付成功")
+		})
+		testkit.Screenshot(t, b.ctx, "site-result")
+		b.logOut()
+
+		b.logIn("second@example.cn")
+		b.do(chromedp.Navigate(b.base+limited), chromedp.WaitVisible(chromedp.CSS("#pledge-submit")))
+		b.fill(map[string]string{"#amount": "99"})
+		b.do(chromedp.Click(chromedp.CSS("#pledge-submit")), chromedp.WaitVisible(chromedp.CSS("#pledge-error")))
+		if code, _ := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#pledge-error"), "data-code")); code.Value != "sold_out" {
+			t.Fatalf("second backer: %s", b.text("main"))
+		}
+		testkit.Screenshot(t, b.ctx, "site-sold-out")
+		b.do(chromedp.Navigate(b.base+"/projects/"+projectID), chromedp.WaitVisible(chromedp.CSS("#pledged")))
+		testkit.Eventually(t, 5*time.Second, "the project page shows the new total", func() bool {
+			b.do(chromedp.Navigate(b.base+"/projects/"+projectID), chromedp.WaitVisible(chromedp.CSS("#pledged")))
+			return b.text("#pledged") == "¥120.00" && b.text("#backers") == "1"
+		})
+		if !strings.Contains(b.text("main"), "已售罄") {
+			t.Fatal("the sold-out tier is not shown as sold out")
+		}
+		// Comments with markup stay text.
+		b.fill(map[string]string{"#comment-body": "期待！" + xss})
+		b.do(chromedp.Submit(chromedp.CSS("#comment-body")), chromedp.WaitVisible(chromedp.CSS(".comment")))
+		testkit.Screenshot(t, b.ctx, "site-project")
+		b.logOut()
+	})
+
+	if t.Failed() {
+		return
+	}
+	t.Run("the creator sees the dashboard and downloads the backers CSV", func(t *testing.T) {
+		b.t = t
+		b.logIn("creator@example.cn")
+		b.do(chromedp.Navigate(b.base+"/projects/"+projectID+"/dashboard"), chromedp.WaitVisible(chromedp.CSS("#chart")))
+		testkit.Screenshot(t, b.ctx, "site-dashboard")
+		csv, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`fetch('/projects/`+projectID+`/backers.csv').then(r => r.text())`,
+			chromedp.EvalAwaitPromise))
+		if err != nil || !strings.Contains(csv, "order_id") || !strings.Contains(csv, "120.00") || !strings.Contains(csv, "王五") {
+			t.Fatalf("backers CSV: %v %q", err, csv)
+		}
+	})
+
+	t.Run("no injected script ran, and forms need the CSRF token", func(t *testing.T) {
+		b.t = t
+		for _, path := range []string{"/", "/projects/" + projectID, "/discover?q=%E6%B0%B4%E5%A2%A8"} {
+			b.do(chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS("main")))
+			pwned, _ := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.pwned === 1`))
+			if pwned {
+				t.Fatalf("an injected script ran on %s", path)
+			}
+		}
+		b.do(chromedp.Navigate(b.base+"/projects/"+projectID), chromedp.WaitVisible(chromedp.CSS("#title")))
+		if !strings.Contains(b.text("#title"), "<script>") {
+			t.Fatalf("the title should show the markup as text: %s", b.text("#title"))
+		}
+		resp, err := http.PostForm(b.base+"/projects/"+projectID+"/comments", map[string][]string{"body": {"forged"}})
+		if err != nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("a form post without a CSRF token: %v %v", err, resp)
+		}
+		resp.Body.Close()
+	})
+}
+
+// limitedTierPath is the pledge link of the one-unit tier.
+func (b *browser) limitedTierPath(projectID string) string {
+	href, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll('.tier')).find(e => e.textContent.includes('限量原画')).querySelector('a.choose').getAttribute('href')`))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return href
+}

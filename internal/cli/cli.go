@@ -82,7 +82,7 @@ func commands() []command {
 		{"migrate", "SERVICE|all", "apply a service's database migrations (DATABASE_URL or the dev data folder)", runMigrate},
 		{"admin", "grant-operator EMAIL", "make a member an operator (acts on the member database)", runAdmin},
 		{"admin", "reconcile", "check the books of every project; exits non-zero on a mismatch", runAdmin},
-		{"bench", "startup|pledge|config|proxy", "measure start-up, pledges and payments, config propagation, or the gateway against nginx", runBench},
+		{"bench", "startup|pledge|config|proxy|browse", "measure start-up, pledges and payments, config propagation, the gateway against nginx, or page views", runBench},
 		{"version", "", "print version, commit and build time", runVersion},
 		{"help", "[env]", "list commands, or the environment variables (help env)", nil},
 	}
@@ -233,6 +233,20 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 func runBench(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "pledge" {
 		return runBenchPledge(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "browse" {
+		fs := flag.NewFlagSet("bench browse", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		d := fs.Duration("duration", 5*time.Second, "length of each page's run (1s to 2m)")
+		conns := fs.Int("visitors", 32, "concurrent visitors (1 to 500)")
+		if err := fs.Parse(args[1:]); err != nil || *d < time.Second || *d > 2*time.Minute || *conns < 1 || *conns > 500 {
+			return usage("usage: sanshi bench browse [--duration 5s] [--visitors 32]")
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		return bench.Browse(ctx, exe, *d, *conns, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "proxy" {
 		fs := flag.NewFlagSet("bench proxy", flag.ContinueOnError)

@@ -120,13 +120,24 @@ func (a *API) list(r *http.Request) (int, any, error) {
 	if len(f) > 0 {
 		return 0, nil, errs.Fields(f)
 	}
+	// Public lists (the home page's) come from the cache, at most a second old.
+	public := lq.Creator == "" && !(len(lq.Statuses) == 1 && lq.Statuses[0] == InReview)
+	key := "list:" + r.URL.RawQuery
+	var cached map[string]any
+	if public && a.cache.Get(r.Context(), key, &cached) {
+		return http.StatusOK, cached, nil
+	}
 	now := a.now()
 	list, total, err := a.store.List(r.Context(), lq, now)
 	for i := range list {
 		list[i].View(now)
 		list[i].Story, list[i].StoryHTML = "", "" // cards do not carry the story
 	}
-	return http.StatusOK, map[string]any{"projects": list, "page": max(lq.Page, 1), "page_size": PageSize, "total": total}, err
+	res := map[string]any{"projects": list, "page": max(lq.Page, 1), "page_size": PageSize, "total": total}
+	if public && err == nil {
+		a.cache.Set(r.Context(), key, res, CacheTTL)
+	}
+	return http.StatusOK, res, err
 }
 
 // read returns a project as readers see it, from the cache when fresh.

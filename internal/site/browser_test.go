@@ -165,7 +165,7 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		b.logIn("op@example.cn")
 		b.do(chromedp.Navigate(b.base+"/admin/review"), chromedp.WaitVisible(chromedp.CSS(`tr[data-project="`+projectID+`"] .approve`)))
 		testkit.Screenshot(t, b.ctx, "site-review")
-		b.do(chromedp.Click(chromedp.CSS(`tr[data-project="`+projectID+`"] .approve`)))
+		b.do(chromedp.Click(chromedp.CSS(`tr[data-project="` + projectID + `"] .approve`)))
 		b.waitURL("flash=approve")
 		b.logOut()
 	})
@@ -230,6 +230,10 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		b.logIn("creator@example.cn")
 		b.do(chromedp.Navigate(b.base+"/projects/"+projectID+"/dashboard"), chromedp.WaitVisible(chromedp.CSS("#chart")))
 		testkit.Screenshot(t, b.ctx, "site-dashboard")
+		// An update with markup in it.
+		b.fill(map[string]string{"#u-title": "更新" + xss, "#u-body": "进展顺利 " + xss})
+		b.do(chromedp.Submit(chromedp.CSS("#u-title")))
+		b.waitURL("flash=posted")
 		csv, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`fetch('/projects/`+projectID+`/backers.csv').then(r => r.text())`,
 			chromedp.EvalAwaitPromise))
 		if err != nil || !strings.Contains(csv, "order_id") || !strings.Contains(csv, "120.00") || !strings.Contains(csv, "王五") {

@@ -1,6 +1,6 @@
 package console
 
-import "net/http"
+import "sanshi/internal/chassis/httpx"
 
 // Languages of the console: Simplified Chinese by default, English on request.
 var texts = map[string]map[string]string{
@@ -36,14 +36,4 @@ var texts = map[string]map[string]string{
 	},
 }
 
-// lang picks the language: ?lang= (remembered in a cookie), the cookie, or zh-CN.
-func lang(w http.ResponseWriter, r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); l == "en" || l == "zh-CN" {
-		http.SetCookie(w, &http.Cookie{Name: "sanshi_lang", Value: l, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode})
-		return l
-	}
-	if c, err := r.Cookie("sanshi_lang"); err == nil && (c.Value == "en" || c.Value == "zh-CN") {
-		return c.Value
-	}
-	return "zh-CN"
-}
+var lang = httpx.Lang

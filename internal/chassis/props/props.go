@@ -73,13 +73,6 @@ func (p *Props) SetCenter(values map[string]string, revision string) {
 	p.revision = revision
 }
 
-// CenterValues returns a copy of what came from the config center.
-func (p *Props) CenterValues() map[string]string {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return clone(p.layers[Center])
-}
-
 // Revision is the config center revision applied, or "".
 func (p *Props) Revision() string {
 	p.mu.RLock()

@@ -137,7 +137,7 @@ func (a *API) session(r *http.Request) (Session, error) {
 		return Session{}, err
 	}
 	if id == "" {
-		CheckPassword(dummyHash, c.Password) // same time whether or not the account exists
+		CheckPassword(dummyHash(), c.Password) // same time whether or not the account exists
 	}
 	if id == "" || !CheckPassword(hash, c.Password) {
 		_ = a.store.RecordFailure(ctx, now, account, address)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -48,5 +49,6 @@ func CheckPassword(hash, pw string) bool {
 }
 
 // dummyHash is checked when an e-mail is unknown, so that a login takes as
-// long whether or not the account exists.
-var dummyHash = HashPassword("not a real password")
+// long whether or not the account exists. It is made on first use: argon2
+// takes 19 MB, which no process but the member service should pay at start.
+var dummyHash = sync.OnceValue(func() string { return HashPassword("not a real password") })

@@ -82,6 +82,7 @@ func commands() []command {
 		{"migrate", "SERVICE|all", "apply a service's database migrations (DATABASE_URL or the dev data folder)", runMigrate},
 		{"admin", "grant-operator EMAIL", "make a member an operator (acts on the member database)", runAdmin},
 		{"admin", "reconcile", "check the books of every project; exits non-zero on a mismatch", runAdmin},
+		{"admin", "demo --password P", "create demo projects and pledges on a running platform (sanshi dev does it once)", runAdmin},
 		{"bench", "startup|pledge|config|proxy|browse", "measure start-up, pledges and payments, config propagation, the gateway against nginx, or page views", runBench},
 		{"version", "", "print version, commit and build time", runVersion},
 		{"help", "[env]", "list commands, or the environment variables (help env)", nil},
@@ -306,6 +307,21 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, _ io.Writer) error {
 	if len(args) == 1 && args[0] == "reconcile" {
 		return runReconcile(ctx, getenv, stdout)
+	}
+	if len(args) > 0 && args[0] == "demo" {
+		fs := flag.NewFlagSet("admin demo", flag.ContinueOnError)
+		site := fs.String("site", "http://localhost:8080", "the platform's site")
+		email := fs.String("email", "operator@sanshi.local", "an operator's e-mail (approves the projects)")
+		password := fs.String("password", "", "that operator's password")
+		if err := fs.Parse(args[1:]); err != nil || *password == "" {
+			return usage("usage: sanshi admin demo --password OPERATOR_PASSWORD [--email E] [--site URL]")
+		}
+		n, err := admin.Demo(ctx, *site, *email, *password)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created %d demo projects with a few paid pledges on %s\n", n, *site)
+		return nil
 	}
 	if len(args) != 2 || args[0] != "grant-operator" {
 		return usage("usage: sanshi admin grant-operator EMAIL | sanshi admin reconcile")

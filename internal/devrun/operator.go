@@ -2,6 +2,7 @@ package devrun
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"sanshi/internal/admin"
 )
 
 // OperatorEmail is the operator account `sanshi dev` creates on first start.
@@ -43,7 +46,14 @@ func seedOperator(o Options, dir string) string {
 		return fmt.Sprintf("Operator       not granted: %v %s", err, out)
 	}
 	_ = os.WriteFile(marker, []byte(OperatorEmail+"\n"), 0o600)
-	return fmt.Sprintf("Operator       %s / %s  (shown once: note it now)", OperatorEmail, password)
+	demo := ""
+	site := fmt.Sprintf("http://127.0.0.1:%d", o.SitePort)
+	if n, err := admin.Demo(context.Background(), site, OperatorEmail, password); err != nil {
+		demo = "\n  Demo data      not created: " + err.Error()
+	} else {
+		demo = fmt.Sprintf("\n  Demo data      %d live projects with a few paid pledges", n)
+	}
+	return fmt.Sprintf("Operator       %s / %s  (shown once: note it now)", OperatorEmail, password) + demo
 }
 
 func randomPassword() string {

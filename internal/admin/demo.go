@@ -1,0 +1,155 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// demoProjects are the projects a new local platform starts with.
+var demoProjects = []struct {
+	Title, Subtitle, Category, Story string
+	Goal                             int64
+	Days                             int
+	Tiers                            []map[string]any
+}{
+	{"水墨动画短片《山海》", "用水墨讲述远古神话", "animation", "## 关于项目\n\n我们是一支五人的独立动画团队，想用**传统水墨**的方式讲述《山海经》里的故事。\n\n- 时长：12 分钟\n- 预计完成：2027 年夏天",
+		50_000_00, 30, []map[string]any{
+			{"title": "电子感谢信", "price": 30_00, "delivery_month": "2027-06", "ships": false, "limit": nil},
+			{"title": "限量原画", "description": "导演签名原画一幅", "price": 999_00, "delivery_month": "2027-08", "ships": true, "limit": 20},
+		}},
+	{"像素冒险游戏《归墟》", "一个关于海与记忆的像素 RPG", "games", "## 玩法\n\n探索沉没的城市，收集记忆碎片。支持 Windows / macOS / Switch。",
+		200_000_00, 45, []map[string]any{
+			{"title": "数字版游戏", "price": 68_00, "delivery_month": "2027-12", "ships": false, "limit": nil},
+			{"title": "实体典藏版", "description": "含设定集与原声 CD", "price": 398_00, "delivery_month": "2028-02", "ships": true, "limit": 300},
+		}},
+	{"城市民谣专辑《街灯》", "十首写给夜归人的歌", "music", "## 专辑\n\n十首原创民谣，在老城区的录音棚里慢慢录完。",
+		30_000_00, 20, []map[string]any{
+			{"title": "数字专辑", "price": 25_00, "delivery_month": "2027-03", "ships": false, "limit": nil},
+			{"title": "黑胶唱片", "price": 268_00, "delivery_month": "2027-05", "ships": true, "limit": 100},
+		}},
+	{"纪录片《手艺人》", "记录最后一代竹编匠人", "film", "## 纪录片\n\n我们花了两年跟拍浙江山村里的竹编匠人。",
+		80_000_00, 60, []map[string]any{
+			{"title": "片尾鸣谢", "price": 50_00, "delivery_month": "2027-09", "ships": false, "limit": nil},
+		}},
+}
+
+type client struct {
+	base, token string
+}
+
+func (c *client) call(method, path string, body, out any, key string) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func (c *client) member(email, password, nickname string) error {
+	c.call("POST", "/api/v1/members", map[string]string{"email": email, "password": password, "nickname": nickname}, nil, "")
+	var s struct{ Token string }
+	if err := c.call("POST", "/api/v1/sessions", map[string]string{"email": email, "password": password}, &s, ""); err != nil {
+		return err
+	}
+	c.token = s.Token
+	return nil
+}
+
+func secret() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Demo fills a new platform through its public API (site base URL): a
+// creator with four live projects, one featured, and a few paid pledges.
+// The operator's credentials approve the projects.
+func Demo(ctx context.Context, base, operatorEmail, operatorPassword string) (int, error) {
+	op := &client{base: base}
+	if err := op.member(operatorEmail, operatorPassword, "运营"); err != nil {
+		return 0, fmt.Errorf("operator log-in: %w", err)
+	}
+	creator := &client{base: base}
+	if err := creator.member("demo-creator@sanshi.local", secret(), "三拾工作室"); err != nil {
+		return 0, err
+	}
+	backer := &client{base: base}
+	if err := backer.member("demo-backer@sanshi.local", secret(), "热心支持者"); err != nil {
+		return 0, err
+	}
+	n := 0
+	for i, dp := range demoProjects {
+		var p struct{ ID string }
+		if err := creator.call("POST", "/api/v1/projects", map[string]any{"title": dp.Title, "subtitle": dp.Subtitle, "category": dp.Category,
+			"story": dp.Story, "goal": dp.Goal, "duration_days": dp.Days}, &p, ""); err != nil {
+			return n, err
+		}
+		for _, t := range dp.Tiers {
+			if err := creator.call("POST", "/api/v1/projects/"+p.ID+"/rewards", t, nil, ""); err != nil {
+				return n, err
+			}
+		}
+		if err := creator.call("POST", "/api/v1/projects/"+p.ID+"/submit", nil, nil, ""); err != nil {
+			return n, err
+		}
+		if err := op.call("POST", "/api/v1/projects/"+p.ID+"/approve", nil, nil, ""); err != nil {
+			return n, err
+		}
+		if i == 0 {
+			op.call("PUT", "/api/v1/projects/"+p.ID+"/featured", nil, nil, "")
+		}
+		if err := pledgeAndPay(backer, p.ID, int64(100_00*(i+1)), fmt.Sprintf("demo-%d", i)); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func pledgeAndPay(b *client, projectID string, amount int64, key string) error {
+	var o struct{ ID string }
+	if err := b.call("POST", "/api/v1/orders", map[string]any{"project_id": projectID, "reward_id": nil, "amount": amount}, &o, key); err != nil {
+		return err
+	}
+	var p struct {
+		PayURL string `json:"pay_url"`
+	}
+	if err := b.call("POST", "/api/v1/payments", map[string]string{"order_id": o.ID, "channel": "sandbox"}, &p, "pay-"+key); err != nil {
+		return err
+	}
+	resp, err := http.PostForm(p.PayURL, url.Values{"action": {"pay"}})
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}

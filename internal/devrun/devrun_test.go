@@ -105,6 +105,11 @@ func TestDevRunsTheWholePlatform(t *testing.T) {
 		t.Fatalf("operator log-in: %d %s", code, body)
 	}
 
+	// ... and demo projects to look at.
+	if code, body := testkit.Do(t, "GET", "http://127.0.0.1:"+ports["site"]+"/api/v1/projects", "", nil); code != 200 || !strings.Contains(string(body), `"total":4`) {
+		t.Fatalf("demo projects: %d %s", code, body)
+	}
+
 	// The gateway routes through discovery to the project service.
 	code, body = testkit.Do(t, "GET", "http://127.0.0.1:"+ports["site"]+"/api/v1/categories", "", nil)
 	if code != 200 || !strings.Contains(string(body), `"slug":"film"`) {

@@ -196,7 +196,7 @@ func (s *Sandbox) notifyDue(ctx context.Context) {
 func (s *Sandbox) claimNotify(ctx context.Context, no string) bool {
 	now := s.now()
 	res, err := s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notify_next_at = $1 WHERE trade_no = $2 AND notified_at IS NULL AND notify_next_at <= $3`,
-		store.TS(now.Add(30*time.Second)), no, store.TS(now))
+		store.TS(now.Add(15*time.Second)), no, store.TS(now))
 	if err != nil {
 		return false
 	}
@@ -233,7 +233,7 @@ func (s *Sandbox) notify(ctx context.Context, no string) {
 	}
 	var attempts int
 	s.db.QueryRowContext(ctx, `SELECT notify_attempts FROM sandbox_trades WHERE trade_no = $1`, no).Scan(&attempts)
-	delay := min(time.Duration(1<<min(attempts, 6))*time.Second, time.Minute)
+	delay := min(time.Duration(1<<min(attempts, 6))*time.Second, 30*time.Second)
 	s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notify_attempts = notify_attempts + 1, notify_next_at = $1 WHERE trade_no = $2`,
 		store.TS(now.Add(delay)), no)
 	s.log.Debug("sandbox notification not acknowledged; retrying", "trade", no, "retry_in", delay, "error", err)

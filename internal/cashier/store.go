@@ -138,7 +138,7 @@ func (s *Store) DueRefunds(ctx context.Context, now time.Time) ([]string, error)
 // ClaimRefund takes a refund attempt for 30 s (one instance at a time).
 func (s *Store) ClaimRefund(ctx context.Context, paymentID string, now time.Time) bool {
 	res, err := s.db.ExecContext(ctx, `UPDATE refunds SET next_attempt_at = $1 WHERE payment_id = $2 AND status = $3 AND next_attempt_at <= $4`,
-		store.TS(now.Add(30*time.Second)), paymentID, string(RefundPending), store.TS(now))
+		store.TS(now.Add(15*time.Second)), paymentID, string(RefundPending), store.TS(now))
 	if err != nil {
 		return false
 	}
@@ -151,7 +151,7 @@ func (s *Store) RefundFailed(ctx context.Context, paymentID string, problem stri
 	var attempts int
 	s.db.QueryRowContext(ctx, `SELECT attempts FROM refunds WHERE payment_id = $1`, paymentID).Scan(&attempts)
 	attempts++
-	delay := min(time.Duration(1<<min(attempts, 10))*time.Second, time.Minute)
+	delay := min(time.Duration(1<<min(attempts, 10))*time.Second, 30*time.Second)
 	s.db.ExecContext(ctx, `UPDATE refunds SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE payment_id = $4`,
 		attempts, store.TS(now.Add(delay)), problem, paymentID)
 	return attempts, delay

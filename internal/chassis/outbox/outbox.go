@@ -121,12 +121,17 @@ func (o *Outbox) round(ctx context.Context) int {
 	return sent
 }
 
-// claim takes a message for 30 s, so that several instances of a service
-// never send the same message at the same time.
+// claimFor is how long a claimed message is left to its sender: longer than
+// one delivery may take (10 s), short enough that a sender killed mid-way
+// delays the message only briefly.
+const claimFor = 15 * time.Second
+
+// claim takes a message for claimFor, so that several instances of a
+// service never send the same message at the same time.
 func (o *Outbox) claim(ctx context.Context, id string) bool {
 	now := o.now()
 	res, err := o.db.ExecContext(ctx, `UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND delivered_at IS NULL
-		AND (claimed_until IS NULL OR claimed_until < $3)`, store.TS(now.Add(30*time.Second)), id, store.TS(now))
+		AND (claimed_until IS NULL OR claimed_until < $3)`, store.TS(now.Add(claimFor)), id, store.TS(now))
 	if err != nil {
 		return false
 	}

@@ -76,7 +76,9 @@ func TestRegistryCommandServesEtcd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var out testkit.SafeBuffer
-	go func() { done <- run(ctx, []string{"registry", "--data", t.TempDir(), "--listen", addr}, noEnv, &out, &out) }()
+	go func() {
+		done <- run(ctx, []string{"registry", "--data", t.TempDir(), "--listen", addr}, noEnv, &out, &out)
+	}()
 	testkit.Eventually(t, 20*time.Second, "etcd serving", func() bool { return strings.Contains(out.String(), "serving on") })
 	cli, err := registry.Connect([]string{addr})
 	if err != nil {

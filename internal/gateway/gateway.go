@@ -40,6 +40,9 @@ type Table struct {
 	PerIP       Rate
 	PerMember   Rate
 	MaxInflight int64
+	// ShedTarget is the average latency above which the shedder lowers its
+	// limit.
+	ShedTarget time.Duration
 }
 
 // Rate is a token bucket's refill per second and size.
@@ -81,6 +84,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 			return
 		}
 		g.table.Store(&t)
+		g.shedder.SetTarget(t.ShedTarget)
 	}
 	apply(nil)
 	rt.OnConfigChange(apply) // routes, weights and limits change without a restart
@@ -102,7 +106,7 @@ func New(client *httpclient.Client, sessions *member.Sessions, log *slog.Logger,
 
 // TableFrom builds the table from flat configuration.
 func TableFrom(values map[string]string) (Table, error) {
-	t := Table{Routes: DefaultRoutes, PerIP: Rate{200, 400}, PerMember: Rate{50, 100}, MaxInflight: 4096}
+	t := Table{Routes: DefaultRoutes, PerIP: Rate{200, 400}, PerMember: Rate{50, 100}, MaxInflight: 4096, ShedTarget: 500 * time.Millisecond}
 	routes, err := ParseRoutes(values)
 	if err != nil {
 		return t, err
@@ -133,6 +137,13 @@ func TableFrom(values map[string]string) (Table, error) {
 			}
 			*dst = n
 		}
+	}
+	if v := values["gateway.shed.target-latency"]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 10*time.Millisecond {
+			return t, errors.New("gateway.shed.target-latency: expected a duration of at least 10ms")
+		}
+		t.ShedTarget = d
 	}
 	if v := values["gateway.shed.max-inflight"]; v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

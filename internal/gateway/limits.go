@@ -113,7 +113,7 @@ type Shedder struct {
 	inflight atomic.Int64
 	limit    atomic.Int64
 	min, max int64
-	target   time.Duration
+	target   atomic.Int64 // nanoseconds
 	mu       sync.Mutex
 	sum      time.Duration
 	n        int
@@ -123,8 +123,9 @@ type Shedder struct {
 
 // NewShedder starts at max requests in flight.
 func NewShedder(min, max int64, target time.Duration, now func() time.Time) *Shedder {
-	s := &Shedder{min: min, max: max, target: target, now: now, last: now()}
+	s := &Shedder{min: min, max: max, now: now, last: now()}
 	s.limit.Store(max)
+	s.target.Store(int64(target))
 	return s
 }
 
@@ -148,7 +149,7 @@ func (s *Shedder) Release(d time.Duration) {
 	if now := s.now(); now.Sub(s.last) >= 100*time.Millisecond {
 		avg := s.sum / time.Duration(s.n)
 		l := s.limit.Load()
-		if avg > s.target {
+		if avg > time.Duration(s.target.Load()) {
 			l = max(s.min, l*9/10)
 		} else {
 			l = min(s.max, l+max(l/20, 1))
@@ -157,6 +158,9 @@ func (s *Shedder) Release(d time.Duration) {
 		s.sum, s.n, s.last = 0, 0, now
 	}
 }
+
+// SetTarget changes the latency the shedder aims for.
+func (s *Shedder) SetTarget(d time.Duration) { s.target.Store(int64(d)) }
 
 // Limit is the current limit (for metrics and tests).
 func (s *Shedder) Limit() int64 { return s.limit.Load() }

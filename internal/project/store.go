@@ -383,7 +383,11 @@ func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID stri
 	return p, refused, err
 }
 
-// RemovePledge takes a refunded pledge out of the totals, once.
+// RemovePledge takes a refunded pledge out of the totals, once. The order
+// service's messages can arrive out of order (the count waiting out a retry
+// pause while the uncount goes straight through), so a removal that arrives
+// first is remembered as an empty, removed pledge: the late count then finds
+// the order already handled and changes nothing.
 func (s *Store) RemovePledge(ctx context.Context, projectID, orderID string, now time.Time) (Project, error) {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if _, err := s.lock(ctx, tx, projectID); err != nil {
@@ -393,10 +397,12 @@ func (s *Store) RemovePledge(ctx context.Context, projectID, orderID string, now
 		var removed sql.NullString
 		err := tx.QueryRowContext(ctx, `SELECT amount, removed_at FROM pledges WHERE order_id = $1 AND project_id = $2`, orderID, projectID).
 			Scan(&amount, &removed)
-		if errors.Is(err, sql.ErrNoRows) || removed.Valid {
-			return nil
+		if errors.Is(err, sql.ErrNoRows) {
+			_, err = tx.ExecContext(ctx, `INSERT INTO pledges (order_id, project_id, member_id, amount, added_at, removed_at)
+				VALUES ($1, $2, '', 0, $3, $3) ON CONFLICT (order_id) DO NOTHING`, orderID, projectID, store.TS(now))
+			return err
 		}
-		if err != nil {
+		if err != nil || removed.Valid {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE pledges SET removed_at = $1 WHERE order_id = $2`, store.TS(now), orderID); err != nil {

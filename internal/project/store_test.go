@@ -165,6 +165,15 @@ func TestPledgeTotalsAreExactAndIdempotent(t *testing.T) {
 			if ok, _ := s.IsBacker(ctx, p.ID, "m"); !ok {
 				t.Fatal("m is a backer")
 			}
+			// The uncount can overtake the count: the late count must not
+			// put the refunded pledge back in the totals.
+			if _, _, err := s.AddPledge(ctx, p.ID, "never-added", "m", 100_00, at); err != nil {
+				t.Fatal(err)
+			}
+			got, _ = s.Get(ctx, p.ID)
+			if got.Pledged != 39*100_00 || got.Backers != 39 {
+				t.Fatalf("a count arriving after its uncount was added: pledged %d backers %d", got.Pledged, got.Backers)
+			}
 		})
 	}
 }

@@ -106,10 +106,8 @@ func (s *Store) Change(ctx context.Context, id string, now time.Time, change fun
 			string(p.Status), p.TradeNo, finished, p.ID); err != nil {
 			return err
 		}
-		for _, m := range msgs {
-			if err := outbox.Enqueue(ctx, tx, m, now); err != nil {
-				return err
-			}
+		if err := outbox.EnqueueAll(ctx, tx, msgs, now); err != nil {
+			return err
 		}
 		out = p
 		return nil

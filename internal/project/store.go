@@ -178,10 +178,8 @@ func (s *Store) Change(ctx context.Context, id string, now time.Time, change fun
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errs.E(errs.Conflict, "the project changed meanwhile; please try again")
 		}
-		for _, m := range msgs {
-			if err := outbox.Enqueue(ctx, tx, m, now); err != nil {
-				return err
-			}
+		if err := outbox.EnqueueAll(ctx, tx, msgs, now); err != nil {
+			return err
 		}
 		out = p
 		return nil

@@ -53,6 +53,16 @@ func Enqueue(ctx context.Context, tx *sql.Tx, m Message, now time.Time) error {
 	return err
 }
 
+// EnqueueAll stores every message in tx, in order.
+func EnqueueAll(ctx context.Context, tx *sql.Tx, msgs []Message, now time.Time) error {
+	for _, m := range msgs {
+		if err := Enqueue(ctx, tx, m, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Outbox sends stored messages.
 type Outbox struct {
 	db     *store.DB

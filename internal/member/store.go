@@ -245,20 +245,11 @@ func scanAddress(row interface{ Scan(...any) error }) (Address, error) {
 
 // Addresses lists a member's addresses, newest first.
 func (s *Store) Addresses(ctx context.Context, memberID string) ([]Address, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+addressCols+` FROM addresses WHERE member_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC`, memberID)
+	out, err := store.List(ctx, s.db, scanAddress, `SELECT `+addressCols+` FROM addresses WHERE member_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC`, memberID)
 	if err != nil {
 		return nil, errs.Wrap(err, "list addresses")
 	}
-	defer rows.Close()
-	out := []Address{}
-	for rows.Next() {
-		a, err := scanAddress(rows)
-		if err != nil {
-			return nil, errs.Wrap(err, "read address")
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Address reads one of a member's addresses; another member's is not found.

@@ -22,7 +22,7 @@ func NewStore(db *store.DB) *Store { return &Store{db: db} }
 const orderCols = `id, member_id, project_id, creator_id, reward_id, reward_title, amount, status, address, expires_at,
 	created_at, paid_at, payment_id, tracking, refund_reason, unit_held, counted, version`
 
-type scanner interface{ Scan(...any) error }
+type scanner = store.Row
 
 func scanOrder(row scanner) (Order, error) {
 	var o Order
@@ -189,20 +189,11 @@ func (s *Store) MemberOrders(ctx context.Context, memberID string) ([]Order, err
 }
 
 func (s *Store) list(ctx context.Context, query string, args ...any) ([]Order, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	out, err := store.List(ctx, s.db, scanOrder, query, args...)
 	if err != nil {
 		return nil, errs.Wrap(err, "list orders")
 	}
-	defer rows.Close()
-	out := []Order{}
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return nil, errs.Wrap(err, "read order")
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Books are the order side of the reconciliation, per project.

@@ -20,7 +20,7 @@ type Store struct {
 // NewStore uses db.
 func NewStore(db *store.DB) *Store { return &Store{db: db} }
 
-type scanner interface{ Scan(...any) error }
+type scanner = store.Row
 
 const projectCols = `id, creator_id, status, title, subtitle, category, story, story_html, goal, duration_days,
 	pledged, backers, featured, cover, reject_reason, created_at, launched_at, deadline, settled_at, version`
@@ -137,20 +137,11 @@ func scanReward(row scanner) (Reward, error) {
 }
 
 func (s *Store) rewards(ctx context.Context, q querier, projectID string) ([]Reward, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+rewardCols+` FROM rewards WHERE project_id = $1 AND deleted = 0 ORDER BY position, price, id`, projectID)
+	out, err := store.List(ctx, q, scanReward, `SELECT `+rewardCols+` FROM rewards WHERE project_id = $1 AND deleted = 0 ORDER BY position, price, id`, projectID)
 	if err != nil {
 		return nil, errs.Wrap(err, "list rewards")
 	}
-	defer rows.Close()
-	out := []Reward{}
-	for rows.Next() {
-		r, err := scanReward(rows)
-		if err != nil {
-			return nil, errs.Wrap(err, "read reward")
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Change loads a project under a lock, lets change decide (domain rules),

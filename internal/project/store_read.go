@@ -107,20 +107,11 @@ func (s *Store) List(ctx context.Context, q ListQuery, now time.Time) ([]Project
 	page := max(q.Page, 1)
 	query := `SELECT ` + prefixed(projectCols) + ` FROM projects p` + join + ` WHERE ` + cond + ` ORDER BY ` + order +
 		` LIMIT ` + itoa(PageSize) + ` OFFSET ` + itoa((page-1)*PageSize)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	out, err := store.List(ctx, s.db, scanProject, query, args...)
 	if err != nil {
 		return nil, 0, errs.Wrap(err, "list projects")
 	}
-	defer rows.Close()
-	out := []Project{}
-	for rows.Next() {
-		p, err := scanProject(rows)
-		if err != nil {
-			return nil, 0, errs.Wrap(err, "read project")
-		}
-		out = append(out, p)
-	}
-	return out, total, rows.Err()
+	return out, total, nil
 }
 
 func prefixed(cols string) string {

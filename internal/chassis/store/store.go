@@ -110,6 +110,34 @@ func (db *DB) ForUpdate() string {
 	return ""
 }
 
+// Row is what a scan function reads: a *sql.Row or *sql.Rows. An alias, so
+// every service's scanX(row interface{ Scan(...any) error }) fits it.
+type Row = interface{ Scan(...any) error }
+
+// Querier runs queries: a *DB or a *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// List runs query and reads each row with scan; no rows is an empty,
+// non-nil slice (JSON []).
+func List[T any](ctx context.Context, q Querier, scan func(Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // Strings runs a query that returns one text column, such as a list of ids.
 func (db *DB) Strings(ctx context.Context, query string, args ...any) ([]string, error) {
 	rows, err := db.QueryContext(ctx, query, args...)

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,7 +57,7 @@ func (a *Alipay) Name() string { return "alipay" }
 func alipayContent(v url.Values, skip ...string) string {
 	var keys []string
 	for k := range v {
-		if k == "sign" || contains(skip, k) || v.Get(k) == "" {
+		if k == "sign" || slices.Contains(skip, k) || v.Get(k) == "" {
 			continue
 		}
 		keys = append(keys, k)
@@ -67,15 +68,6 @@ func alipayContent(v url.Values, skip ...string) string {
 		parts[i] = k + "=" + v.Get(k)
 	}
 	return strings.Join(parts, "&")
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Yuan formats fen as Alipay's amount string ("99.00").

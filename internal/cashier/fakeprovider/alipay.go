@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -82,7 +83,7 @@ func NewAlipay() *Alipay {
 func Content(v url.Values, skip ...string) string {
 	var keys []string
 	for k := range v {
-		if k == "sign" || v.Get(k) == "" || contains(skip, k) {
+		if k == "sign" || v.Get(k) == "" || slices.Contains(skip, k) {
 			continue
 		}
 		keys = append(keys, k)
@@ -93,15 +94,6 @@ func Content(v url.Values, skip ...string) string {
 		parts[i] = k + "=" + v.Get(k)
 	}
 	return strings.Join(parts, "&")
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (a *Alipay) gateway(w http.ResponseWriter, r *http.Request) {

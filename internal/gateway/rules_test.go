@@ -159,3 +159,40 @@ func TestShedderAdapts(t *testing.T) {
 	}
 	_ = strings.TrimSpace
 }
+
+func TestShedTargetLatencySetting(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  time.Duration
+		bad   bool
+	}{
+		{"", 500 * time.Millisecond, false},
+		{"2s", 2 * time.Second, false},
+		{"5ms", 0, true},
+		{"soon", 0, true},
+	} {
+		tbl, err := TableFrom(map[string]string{"gateway.shed.target-latency": c.value})
+		if c.bad {
+			if err == nil || !strings.Contains(err.Error(), "gateway.shed.target-latency") {
+				t.Errorf("%q: want an error naming the key, got %v", c.value, err)
+			}
+			continue
+		}
+		if err != nil || tbl.ShedTarget != c.want {
+			t.Errorf("%q: got %s, %v; want %s", c.value, tbl.ShedTarget, err, c.want)
+		}
+	}
+
+	// Answers of 1 s shrink the limit at a 100 ms target, not at a 2 s one.
+	now := time.Unix(0, 0)
+	s := NewShedder(4, 100, 100*time.Millisecond, func() time.Time { return now })
+	s.SetTarget(2 * time.Second)
+	for i := 0; i < 30; i++ {
+		s.Acquire(1000)
+		now = now.Add(100 * time.Millisecond)
+		s.Release(time.Second)
+	}
+	if l := s.Limit(); l != 100 {
+		t.Fatalf("limit under a 2 s target after 1 s answers: %d, want 100", l)
+	}
+}

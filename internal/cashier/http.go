@@ -10,6 +10,7 @@ import (
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpx"
+	"sanshi/internal/chassis/ids"
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/store"
 )
@@ -54,6 +55,7 @@ func (a *API) create(r *http.Request) (int, any, error) {
 	if in.OrderID == "" {
 		f["order_id"] = "required"
 	}
+	ids.Checks(f, map[string]string{"order_id": in.OrderID})
 	if len(f) > 0 {
 		return 0, nil, errs.Fields(f)
 	}
@@ -67,7 +69,7 @@ func (a *API) create(r *http.Request) (int, any, error) {
 	}
 	now := a.now()
 	if o.Status != "pending_payment" || !now.Before(o.ExpiresAt) {
-		return 0, nil, errs.E("wrong_state", "this order is %s and cannot be paid", o.Status)
+		return 0, nil, errs.E(errs.WrongState, "this order is %s and cannot be paid", o.Status)
 	}
 	// The amount comes from the order, never from the client.
 	p := Payment{ID: store.NewID(), MemberID: id.Member, OrderID: o.ID, ProjectID: o.ProjectID, Channel: ch.Name(),
@@ -184,7 +186,7 @@ func (a *API) requestRefund(r *http.Request) (int, any, error) {
 		return 0, nil, errs.Fields(map[string]string{"order_id": "not this payment's order"})
 	}
 	if p.Status != Succeeded && p.Status != Refunded {
-		return 0, nil, errs.E("wrong_state", "a %s payment cannot be refunded", p.Status)
+		return 0, nil, errs.E(errs.WrongState, "a %s payment cannot be refunded", p.Status)
 	}
 	created, err := a.store.RequestRefund(r.Context(), p, b.Reason, a.now())
 	if err != nil {

@@ -154,7 +154,7 @@ func (s *Sandbox) decide(r *http.Request, t trade) (trade, error) {
 		return t, errs.Wrap(err, "sandbox decide")
 	}
 	if n, _ := res.RowsAffected(); n == 0 && t.State != state {
-		return t, errs.E("wrong_state", "this trade is already %s", t.State)
+		return t, errs.E(errs.WrongState, "this trade is already %s", t.State)
 	}
 	t.State = state
 	select {

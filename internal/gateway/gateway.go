@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -106,7 +107,9 @@ func New(client *httpclient.Client, sessions *member.Sessions, log *slog.Logger,
 
 // TableFrom builds the table from flat configuration.
 func TableFrom(values map[string]string) (Table, error) {
-	t := Table{Routes: DefaultRoutes, PerIP: Rate{200, 400}, PerMember: Rate{50, 100}, MaxInflight: 4096, ShedTarget: 500 * time.Millisecond}
+	// A copy: the table is changed below, and DefaultRoutes is shared by
+	// every table that requests are reading.
+	t := Table{Routes: slices.Clone(DefaultRoutes), PerIP: Rate{200, 400}, PerMember: Rate{50, 100}, MaxInflight: 4096, ShedTarget: 500 * time.Millisecond}
 	routes, err := ParseRoutes(values)
 	if err != nil {
 		return t, err
@@ -264,7 +267,9 @@ func (g *Gateway) serve(w *httpx.Recorder, r *http.Request, t *Table, route Rout
 	hdr.Set("X-Forwarded-Proto", proto)
 	ctx, cancel := context.WithTimeout(r.Context(), route.Timeout)
 	defer cancel()
-	path := route.target(r.URL.Path)
+	// The escaped path travels on: a segment such as %2F or %25 stays one
+	// segment with its meaning, never a new path or a broken URL.
+	path := route.target(r.URL.EscapedPath())
 	if r.URL.RawQuery != "" {
 		path += "?" + r.URL.RawQuery
 	}
@@ -284,6 +289,7 @@ func (g *Gateway) serve(w *httpx.Recorder, r *http.Request, t *Table, route Rout
 	for _, h := range hopHeaders {
 		w.Header().Del(h)
 	}
+	w.Header().Del(errs.HeaderFault)
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
 	return color

@@ -52,7 +52,7 @@ func (s *Store) Create(ctx context.Context, su SignUp, now time.Time) (Member, e
 	got, err := s.ByID(ctx, m.ID)
 	if err != nil {
 		if errs.CodeOf(err) == errs.NotFound {
-			return m, &errs.Error{Code: "duplicate", Message: "this e-mail is already registered", Fields: map[string]string{"email": "already registered"}}
+			return m, &errs.Error{Code: errs.Duplicate, Message: "this e-mail is already registered", Fields: map[string]string{"email": "already registered"}}
 		}
 		return m, err
 	}

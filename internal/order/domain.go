@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/ids"
 )
 
 // Status is where an order is:
@@ -87,6 +88,7 @@ func (in CreateInput) Validate() error {
 	if in.RewardID != nil && *in.RewardID == "" {
 		f["reward_id"] = "a reward id, or null for no reward"
 	}
+	ids.Checks(f, map[string]string{"project_id": in.ProjectID, "reward_id": deref(in.RewardID), "address_id": deref(in.AddressID)})
 	if in.Amount < MinAmount || in.Amount > MaxAmount {
 		f["amount"] = fmt.Sprintf("from %d fen (¥1) to %d fen", MinAmount, MaxAmount)
 	}
@@ -94,6 +96,13 @@ func (in CreateInput) Validate() error {
 		return errs.Fields(f)
 	}
 	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // ProjectView is what the order service needs to know about a project.
@@ -121,7 +130,7 @@ type RewardView struct {
 // address when the reward ships. It returns the chosen reward (nil for none).
 func CheckPledge(in CreateInput, p ProjectView, now time.Time) (*RewardView, error) {
 	if !p.AcceptsPledges || p.Deadline == nil || !now.Before(*p.Deadline) {
-		return nil, errs.E("wrong_state", "this project is not accepting pledges")
+		return nil, errs.E(errs.WrongState, "this project is not accepting pledges")
 	}
 	if in.RewardID == nil {
 		return nil, nil
@@ -194,12 +203,12 @@ func (o *Order) Cancel(now time.Time, deadline *time.Time) error {
 		return nil
 	case Paid:
 		if deadline == nil || !now.Before(deadline.Add(-LastHour)) {
-			return errs.E("wrong_state", "a paid pledge cannot be cancelled in the project's last hour or after its deadline")
+			return errs.E(errs.WrongState, "a paid pledge cannot be cancelled in the project's last hour or after its deadline")
 		}
 		o.Status, o.RefundReason = Refunding, "cancelled by the backer"
 		return nil
 	}
-	return errs.E("wrong_state", "an order that is %s cannot be cancelled", o.Status)
+	return errs.E(errs.WrongState, "an order that is %s cannot be cancelled", o.Status)
 }
 
 // StartRefund moves a paid order to refunding (its project failed or was
@@ -224,10 +233,10 @@ func (o *Order) Refunded() bool {
 // Ship records the creator's dispatch.
 func (o *Order) Ship(tracking string) error {
 	if o.Status != Paid {
-		return errs.E("wrong_state", "only a paid order can be shipped (this one is %s)", o.Status)
+		return errs.E(errs.WrongState, "only a paid order can be shipped (this one is %s)", o.Status)
 	}
 	if o.Address == nil {
-		return errs.E("wrong_state", "this pledge has nothing to ship")
+		return errs.E(errs.WrongState, "this pledge has nothing to ship")
 	}
 	if tracking == "" || len(tracking) > 64 {
 		return errs.Fields(map[string]string{"tracking_number": "1 to 64 characters"})
@@ -239,7 +248,7 @@ func (o *Order) Ship(tracking string) error {
 // Receive records the backer's confirmation.
 func (o *Order) Receive() error {
 	if o.Status != Shipped {
-		return errs.E("wrong_state", "only a shipped order can be received (this one is %s)", o.Status)
+		return errs.E(errs.WrongState, "only a shipped order can be received (this one is %s)", o.Status)
 	}
 	o.Status = Received
 	return nil

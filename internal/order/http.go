@@ -95,7 +95,7 @@ func (a *API) newOrder(ctx context.Context, member string, in CreateInput) (Orde
 	}
 	if reward != nil && reward.Remaining != nil && *reward.Remaining == 0 {
 		// Sold out at the project's last word: answer fast, without a row.
-		return o, errs.E("sold_out", "this reward is sold out")
+		return o, errs.E(errs.SoldOut, "this reward is sold out")
 	}
 	return o, nil
 }
@@ -110,7 +110,7 @@ func (a *API) answer(ctx context.Context, o Order, status int) (int, any, error)
 		}
 	}
 	if o.Status == Rejected {
-		return 0, nil, errs.E("sold_out", "this reward sold out")
+		return 0, nil, errs.E(errs.SoldOut, "this reward sold out")
 	}
 	return status, o, nil
 }
@@ -125,7 +125,7 @@ func (a *API) finishReservation(ctx context.Context, id string) (Order, error) {
 	err = a.client.JSON(ctx, "project", http.MethodPost, "/internal/v1/reservations",
 		map[string]string{"order_id": o.ID, "project_id": o.ProjectID, "reward_id": *o.RewardID}, nil, nil)
 	code := errs.CodeOf(err)
-	if err != nil && code != "sold_out" && code != "wrong_state" && code != errs.NotFound {
+	if err != nil && code != errs.SoldOut && code != errs.WrongState && code != errs.NotFound {
 		return o, err // not known yet: recovery tries again
 	}
 	o, cerr := a.store.Change(ctx, id, a.now(), func(o *Order) ([]outbox.Message, error) {

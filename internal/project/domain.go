@@ -178,10 +178,10 @@ func (p *Project) Edit(in DraftInput) error {
 	case Draft, Rejected:
 	case Live:
 		if in.Title != nil || in.Category != nil || in.Goal != nil || in.DurationDays != nil {
-			return errs.E("wrong_state", "a live project can change only its %s", liveEditable)
+			return errs.E(errs.WrongState, "a live project can change only its %s", liveEditable)
 		}
 	default:
-		return errs.E("wrong_state", "a project that is %s cannot be edited", p.Status)
+		return errs.E(errs.WrongState, "a project that is %s cannot be edited", p.Status)
 	}
 	set(&p.Title, in.Title)
 	set(&p.Subtitle, in.Subtitle)
@@ -203,7 +203,7 @@ func (p *Project) Edit(in DraftInput) error {
 // removed: only before review.
 func (p *Project) RewardsEditable() error {
 	if p.Status != Draft && p.Status != Rejected {
-		return errs.E("wrong_state", "reward tiers can be changed only while the project is a draft")
+		return errs.E(errs.WrongState, "reward tiers can be changed only while the project is a draft")
 	}
 	return nil
 }
@@ -211,7 +211,7 @@ func (p *Project) RewardsEditable() error {
 // Submit sends a draft to review.
 func (p *Project) Submit() error {
 	if p.Status != Draft && p.Status != Rejected {
-		return errs.E("wrong_state", "only a draft can be submitted (this project is %s)", p.Status)
+		return errs.E(errs.WrongState, "only a draft can be submitted (this project is %s)", p.Status)
 	}
 	f := map[string]string{}
 	if strings.TrimSpace(p.Story) == "" {
@@ -227,7 +227,7 @@ func (p *Project) Submit() error {
 // Approve launches a project under review: its deadline is set from now.
 func (p *Project) Approve(now time.Time) error {
 	if p.Status != InReview {
-		return errs.E("wrong_state", "only a project in review can be approved (this project is %s)", p.Status)
+		return errs.E(errs.WrongState, "only a project in review can be approved (this project is %s)", p.Status)
 	}
 	launched := now.UTC()
 	deadline := launched.Add(time.Duration(p.DurationDays) * Day)
@@ -238,7 +238,7 @@ func (p *Project) Approve(now time.Time) error {
 // Reject returns a project under review to its creator with a reason.
 func (p *Project) Reject(reason string) error {
 	if p.Status != InReview {
-		return errs.E("wrong_state", "only a project in review can be rejected (this project is %s)", p.Status)
+		return errs.E(errs.WrongState, "only a project in review can be rejected (this project is %s)", p.Status)
 	}
 	reason = strings.TrimSpace(reason)
 	if f := text(map[string]string{}, "reason", reason, 1, 500); len(f) > 0 {
@@ -256,7 +256,7 @@ func (p *Project) Cancel(now time.Time) error {
 		p.Status, p.SettledAt = Cancelled, &t
 		return nil
 	}
-	return errs.E("wrong_state", "a project that is %s cannot be cancelled", p.Status)
+	return errs.E(errs.WrongState, "a project that is %s cannot be cancelled", p.Status)
 }
 
 // Settle ends a live project at its deadline: all or nothing. It reports
@@ -348,10 +348,10 @@ const (
 // on p at now.
 func (p *Project) CanReserve(r Reward, now time.Time) error {
 	if !p.AcceptsPledgesAt(now) {
-		return errs.E("wrong_state", "this project is not accepting pledges")
+		return errs.E(errs.WrongState, "this project is not accepting pledges")
 	}
 	if r.SoldOut() {
-		return errs.E("sold_out", "this reward is sold out")
+		return errs.E(errs.SoldOut, "this reward is sold out")
 	}
 	return nil
 }

@@ -245,7 +245,7 @@ func (a *API) putCover(w http.ResponseWriter, r *http.Request) {
 			return 0, nil, err
 		}
 		if p.Status != Draft && p.Status != Rejected && p.Status != Live {
-			return 0, nil, errs.E("wrong_state", "the cover cannot change once the project is %s", p.Status)
+			return 0, nil, errs.E(errs.WrongState, "the cover cannot change once the project is %s", p.Status)
 		}
 		data, ct, err := blob.ReadImage(w, r, "cover", maxCover)
 		if err != nil {
@@ -382,7 +382,7 @@ func (a *API) feature(on bool) httpx.Handler {
 		}
 		return a.transition(r, func(p *Project) ([]outbox.Message, error) {
 			if on && !launched(p.Status) {
-				return nil, errs.E("wrong_state", "only a launched project can be featured")
+				return nil, errs.E(errs.WrongState, "only a launched project can be featured")
 			}
 			p.Featured = on
 			return nil, nil
@@ -440,7 +440,7 @@ func (a *API) addUpdate(r *http.Request) (int, any, error) {
 		return 0, nil, errs.Fields(f)
 	}
 	if !launched(p.Status) {
-		return 0, nil, errs.E("wrong_state", "updates can be posted once the project is live")
+		return 0, nil, errs.E(errs.WrongState, "updates can be posted once the project is live")
 	}
 	u.BodyHTML = RenderMarkdown(u.Body)
 	u, err = a.store.AddUpdate(r.Context(), p.ID, u, a.now())
@@ -474,7 +474,7 @@ func (a *API) addComment(r *http.Request) (int, any, error) {
 		return 0, nil, errs.Fields(f)
 	}
 	if !launched(p.Status) {
-		return 0, nil, errs.E("wrong_state", "comments open once the project is live")
+		return 0, nil, errs.E(errs.WrongState, "comments open once the project is live")
 	}
 	c, err := a.store.AddComment(r.Context(), p.ID, Comment{MemberID: id.Member, ParentID: body.ParentID, Body: body.Body,
 		ByCreator: id.Member == p.CreatorID}, a.now())
@@ -555,7 +555,7 @@ func (a *API) reserve(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if res.State == Released {
-		return 0, nil, errs.E("wrong_state", "this order's reservation was already released")
+		return 0, nil, errs.E(errs.WrongState, "this order's reservation was already released")
 	}
 	a.changed(r.Context(), b.ProjectID)
 	if created {

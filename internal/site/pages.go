@@ -255,7 +255,7 @@ func (s *Site) pledge(w http.ResponseWriter, r *http.Request) {
 	err := s.call(r.Context(), "order", http.MethodPost, "/api/v1/orders", body, &o, "site-"+r.FormValue("key"))
 	if err != nil {
 		code := errs.CodeOf(err)
-		if code == errs.Invalid || code == "sold_out" || code == "wrong_state" {
+		if code == errs.Invalid || code == errs.SoldOut || code == errs.WrongState {
 			fe := fieldErrors(err)
 			if code != errs.Invalid {
 				fe = map[string]string{"_": errs.As(err).Message, "code": code}

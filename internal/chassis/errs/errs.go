@@ -10,34 +10,53 @@ import (
 	"strconv"
 )
 
-// Codes shared by every service. Services may add more specific conflict codes
-// (for example "sold_out"); Status maps unknown codes by their class below.
+// The codes every service answers with. They are the whole vocabulary: a
+// code not listed here is a programming error (errs_test.go finds literals,
+// and Status answers 500 for one).
 const (
 	Invalid      = "invalid"
 	Unauthorized = "unauthorized"
 	Forbidden    = "forbidden"
 	NotFound     = "not_found"
 	Conflict     = "conflict"
-	TooLarge     = "too_large"
-	RateLimited  = "rate_limited"
-	Unavailable  = "unavailable"
-	Internal     = "internal"
+	SoldOut      = "sold_out"
+	WrongState   = "wrong_state"
+	Duplicate    = "duplicate"
+	// TooMany is a limit a member reached (unpaid pledges, for example).
+	TooMany     = "too_many"
+	TooLarge    = "too_large"
+	RateLimited = "rate_limited"
+	Unavailable = "unavailable"
+	Internal    = "internal"
 )
 
 var statusByCode = map[string]int{
-	Invalid:       http.StatusBadRequest,
-	Unauthorized:  http.StatusUnauthorized,
-	Forbidden:     http.StatusForbidden,
-	NotFound:      http.StatusNotFound,
-	Conflict:      http.StatusConflict,
-	"sold_out":    http.StatusConflict,
-	"wrong_state": http.StatusConflict,
-	"duplicate":   http.StatusConflict,
-	TooLarge:      http.StatusRequestEntityTooLarge,
-	RateLimited:   http.StatusTooManyRequests,
-	Unavailable:   http.StatusServiceUnavailable,
-	Internal:      http.StatusInternalServerError,
+	Invalid:      http.StatusBadRequest,
+	Unauthorized: http.StatusUnauthorized,
+	Forbidden:    http.StatusForbidden,
+	NotFound:     http.StatusNotFound,
+	Conflict:     http.StatusConflict,
+	SoldOut:      http.StatusConflict,
+	WrongState:   http.StatusConflict,
+	Duplicate:    http.StatusConflict,
+	TooMany:      http.StatusConflict,
+	TooLarge:     http.StatusRequestEntityTooLarge,
+	RateLimited:  http.StatusTooManyRequests,
+	Unavailable:  http.StatusServiceUnavailable,
+	Internal:     http.StatusInternalServerError,
 }
+
+// Known reports whether code is one of the codes above.
+func Known(code string) bool {
+	_, ok := statusByCode[code]
+	return ok
+}
+
+// HeaderFault marks a 5xx answer that is not the answering instance's own
+// failure: "upstream" means a service it called was unavailable. Callers
+// judge instances by it (an upstream fault never opens the breaker of the
+// instance that reported it), and the gateway strips it from client answers.
+const HeaderFault = "X-Sanshi-Fault"
 
 // Error is a failure with a stable machine-readable code, a human message and,
 // for invalid input, a message per field.
@@ -49,6 +68,11 @@ type Error struct {
 	Cause error `json:"-"`
 	// RetryAfter, in seconds, is sent as the Retry-After header of a 429/503.
 	RetryAfter int `json:"-"`
+	// Upstream marks an unavailability that a called service caused, not
+	// the instance answering (see HeaderFault).
+	Upstream bool `json:"-"`
+	// RequestID is sent with 5xx answers so that a member can quote it.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // E builds an Error with a code and a formatted message.
@@ -101,19 +125,27 @@ func CodeOf(err error) string {
 }
 
 // Write sends err in the public error shape. Internal causes stay out of the
-// body: the client sees only a generic message.
+// body: the client sees only a generic message, and a 5xx carries the
+// request id (from the response's X-Request-Id header) to quote.
 func Write(w http.ResponseWriter, err error) {
 	e := As(err)
 	body := *e
-	if e.Code == Internal {
+	status := Status(e.Code)
+	if e.Code == Internal || status == http.StatusInternalServerError {
 		body.Message = "internal error"
+	}
+	if status >= 500 {
+		body.RequestID = w.Header().Get("X-Request-Id")
+	}
+	if e.Upstream && status >= 500 {
+		w.Header().Set(HeaderFault, "upstream")
 	}
 	if e.Code == RateLimited || e.Code == Unavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(max(e.RetryAfter, 1)))
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(Status(e.Code))
+	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": body})
 }
 

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -84,9 +85,12 @@ func (r Request) Idempotent() bool {
 var ErrNoInstance = errors.New("no instance available")
 
 // Do sends req and returns the response of the first instance that answered.
-// A 502/503/504 or a transport error moves an idempotent request to another
-// instance; a request that never reached an instance (connection refused)
-// moves whatever its method.
+// Only a fault of the instance moves a request to another one and counts
+// toward its breaker: a transport error, a timeout, or a 502/503/504 the
+// instance produced itself (not one marked as an upstream fault). An
+// idempotent request moves on such a fault; a request that never reached an
+// instance (connection refused) moves whatever its method. Answers about the
+// request (every 4xx) are returned as they are.
 func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
 	tried := map[string]bool{}
 	var lastErr error
@@ -100,11 +104,15 @@ func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
 			if lastErr != nil {
 				return nil, lastErr
 			}
-			return nil, errs.E(errs.Unavailable, "%s: %v", req.Service, err)
+			return nil, unavailable(req.Service, err)
 		}
 		tried[inst.Address] = true
 		resp, err := c.send(ctx, p, inst, req)
-		if err == nil && !retryableStatus(resp.StatusCode) {
+		var bad *badRequestError
+		if errors.As(err, &bad) {
+			return nil, errs.Wrap(bad.err, "could not build a request to %s", req.Service)
+		}
+		if err == nil && !instanceFault(resp) {
 			return resp, nil
 		}
 		if err == nil {
@@ -113,12 +121,12 @@ func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
 				return resp, nil
 			}
 			drain(resp)
-			lastErr = errs.E(errs.Unavailable, "%s answered %d", req.Service, resp.StatusCode)
+			lastErr = unavailable(req.Service, fmt.Errorf("%s answered %d", inst.Address, resp.StatusCode))
 			continue
 		}
-		lastErr = errs.E(errs.Unavailable, "%s: %v", req.Service, err)
+		lastErr = unavailable(req.Service, err)
 		if ctx.Err() != nil {
-			return nil, errs.E(errs.Unavailable, "%s: %v", req.Service, ctx.Err())
+			return nil, unavailable(req.Service, ctx.Err())
 		}
 		if !req.Idempotent() && !neverReached(err) {
 			return nil, lastErr
@@ -127,10 +135,33 @@ func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
 	return nil, lastErr
 }
 
+// unavailable is what a caller's client sees when a service could not
+// answer: a plain message, the cause kept for logs, and the upstream mark so
+// that the caller's own callers do not blame the caller's instance.
+func unavailable(service string, cause error) *errs.Error {
+	e := errs.E(errs.Unavailable, "a service this request needs is unavailable; please retry shortly")
+	if service != "" {
+		e.Message = "the " + service + " service is unavailable; please retry shortly"
+	}
+	e.Cause, e.Upstream = cause, true
+	return e
+}
+
+// badRequestError is a request that could not be built; no instance is at
+// fault and no other instance would do better.
+type badRequestError struct{ err error }
+
+func (e *badRequestError) Error() string { return e.err.Error() }
+
+// instanceFault reports whether an answer shows the instance itself failing.
+func instanceFault(resp *http.Response) bool {
+	return retryableStatus(resp.StatusCode) && resp.Header.Get(errs.HeaderFault) == ""
+}
+
 func (c *Client) send(ctx context.Context, p *peer, inst registry.Instance, req Request) (*http.Response, error) {
 	hr, err := http.NewRequestWithContext(ctx, req.Method, "http://"+inst.Address+req.Path, bytes.NewReader(req.Body))
 	if err != nil {
-		return nil, err
+		return nil, &badRequestError{err}
 	}
 	for k, vs := range req.Header {
 		hr.Header[k] = append([]string(nil), vs...)
@@ -144,9 +175,9 @@ func (c *Client) send(ctx context.Context, p *peer, inst registry.Instance, req 
 	p.begin()
 	start := c.now()
 	resp, err := c.http.Do(hr)
-	failed := err != nil || retryableStatus(resp.StatusCode)
-	if err != nil && ctx.Err() != nil {
-		failed = false // our deadline, not the instance's fault
+	failed := err != nil || instanceFault(resp)
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		failed = false // our caller gave up, not the instance's fault
 	}
 	p.end(c.now(), c.now().Sub(start), failed)
 	return resp, err
@@ -235,8 +266,11 @@ func ReadJSONError(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	e := parseError(body)
 	if e == nil {
-		return errs.E(errs.Unavailable, "service answered %d", resp.StatusCode)
+		return unavailable("", fmt.Errorf("answered %d without an error body", resp.StatusCode))
 	}
+	// A service's 5xx reaches our caller as our upstream's fault.
+	e.Upstream = errs.Status(e.Code) >= 500
+	e.RequestID = ""
 	return e
 }
 
@@ -278,7 +312,7 @@ func (c *Client) JSON(ctx context.Context, service, method, path string, body, o
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return errs.E(errs.Unavailable, "%s answered with unreadable JSON", service)
+		return unavailable(service, fmt.Errorf("unreadable JSON: %w", err))
 	}
 	return nil
 }

@@ -151,7 +151,9 @@ type Options struct {
 
 // Middleware wraps a service's public handler: it takes or makes the request
 // id, verifies the signed identity header into the context, recovers panics
-// as 500s, and writes one access-log line and the metrics for every request.
+// as 500s, refuses API paths and id parameters that no id can have (see
+// checkAPIRequest), and writes one access-log line and the metrics for every
+// request.
 func Middleware(next http.Handler, o Options) http.Handler {
 	log, m := o.Log, o.Metrics
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -197,6 +199,10 @@ func Middleware(next http.Handler, o Options) http.Handler {
 				slog.Int("status", rec.Status), slog.Int64("bytes", rec.Bytes),
 				slog.Duration("duration", d))
 		}()
+		if err := checkAPIRequest(r); err != nil {
+			errs.Write(rec, err)
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
 }

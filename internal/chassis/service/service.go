@@ -379,5 +379,5 @@ func dbKind(db *store.DB) string {
 
 // NotFound answers any path a service does not serve with the error shape.
 func NotFound(w http.ResponseWriter, r *http.Request) {
-	errs.Write(w, errs.E(errs.NotFound, "no such resource: %s %s", r.Method, r.URL.Path))
+	errs.Write(w, errs.E(errs.NotFound, "no such resource"))
 }

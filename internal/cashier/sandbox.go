@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/store"
 )
@@ -132,7 +133,7 @@ func (s *Sandbox) Page(w http.ResponseWriter, r *http.Request) {
 		}
 		// Back to the merchant's page, like a real provider's return_url
 		// (only a path on this site: no open redirect).
-		if ret := r.URL.Query().Get("return"); strings.HasPrefix(ret, "/") && !strings.HasPrefix(ret, "//") {
+		if ret := httpx.LocalPath(r.URL.Query().Get("return"), ""); ret != "" {
 			http.Redirect(w, r, ret, http.StatusSeeOther)
 			return
 		}

@@ -90,6 +90,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	apply(nil)
 	rt.OnConfigChange(apply) // routes, weights and limits change without a restart
 	pages := site.New(rt.Client, rt.Boot.InternalKey.Reveal(), rt.Logs.Logger("site"), rt.Now)
+	pages.Forget = g.sessions.Forget
 	mux := http.NewServeMux()
 	mux.Handle("/api/", g)
 	mux.Handle("/", g.pagesFor(pages.Routes()))

@@ -5,11 +5,11 @@ package member
 import (
 	"context"
 	"embed"
-	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -38,14 +38,18 @@ const maxJSON = 16 << 10
 
 // API serves the member endpoints.
 type API struct {
-	store *Store
-	blobs blob.Store
-	now   func() time.Time
-	log   *slog.Logger
+	store  *Store
+	hasher *Hasher
+	blobs  blob.Store
+	now    func() time.Time
+	log    *slog.Logger
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
-	a := &API{store: NewStore(rt.DB), blobs: blob.Disk{Dir: filepath.Join(rt.Boot.DataDir, "uploads", "member")}, now: rt.Now, log: rt.Log}
+	// One hash per core; a queue of a few per core absorbs a burst's
+	// front without letting it grow into seconds of waiting.
+	cores := runtime.GOMAXPROCS(0)
+	a := &API{store: NewStore(rt.DB), hasher: NewHasher(cores, 4*cores), blobs: blob.Disk{Dir: filepath.Join(rt.Boot.DataDir, "uploads", "member")}, now: rt.Now, log: rt.Log}
 	return a.Routes(), nil
 }
 
@@ -82,7 +86,11 @@ func (a *API) signUp(r *http.Request) (int, any, error) {
 	if err := su.Validate(); err != nil {
 		return 0, nil, err
 	}
-	m, err := a.store.Create(r.Context(), su, a.now())
+	hash, err := a.hasher.Hash(r.Context(), su.Password)
+	if err != nil {
+		return 0, nil, err
+	}
+	m, err := a.store.Create(r.Context(), su, hash, a.now())
 	return http.StatusCreated, m, err
 }
 
@@ -121,12 +129,14 @@ func (a *API) session(r *http.Request) (Session, error) {
 	}
 	ctx, now := r.Context(), a.now()
 	account, address := "email:"+c.Email, "ip:"+auth.From(ctx).IP
-	accFails, err1 := a.store.Failures(ctx, account, now)
-	ipFails, err2 := a.store.Failures(ctx, address, now)
-	if err := errors.Join(err1, err2); err != nil {
-		return Session{}, errs.Wrap(err, "read login failures")
+	// The attempt is counted before the password is checked, so a write that
+	// fails refuses the login (fail closed) and parallel guesses cannot all
+	// pass the check.
+	attempt, wait, err := a.store.ReserveAttempt(ctx, now, account, address)
+	if err != nil {
+		return Session{}, errs.Wrap(err, "record login attempt")
 	}
-	if limited, wait := Throttled(now, accFails, ipFails); limited {
+	if attempt == "" {
 		secs := int(wait.Seconds()) + 1
 		e := errs.E(errs.RateLimited, "too many failed logins; try again in %d seconds", secs)
 		e.RetryAfter = secs
@@ -137,13 +147,18 @@ func (a *API) session(r *http.Request) (Session, error) {
 		return Session{}, err
 	}
 	if id == "" {
-		CheckPassword(dummyHash(), c.Password) // same time whether or not the account exists
+		hash = dummyHash() // same time whether or not the account exists
 	}
-	if id == "" || !CheckPassword(hash, c.Password) {
-		_ = a.store.RecordFailure(ctx, now, account, address)
+	ok, err := a.hasher.Check(ctx, hash, c.Password)
+	if err != nil {
+		return Session{}, err
+	}
+	if id == "" || !ok {
 		return Session{}, errs.E(errs.Unauthorized, "wrong e-mail or password")
 	}
-	_ = a.store.ClearFailures(ctx, account)
+	if err := a.store.Succeeded(ctx, account, attempt); err != nil {
+		a.log.Warn("login: could not clear failures", "error", err)
+	}
 	m, err := a.store.ByID(ctx, id)
 	if err != nil {
 		return Session{}, err

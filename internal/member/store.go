@@ -40,11 +40,11 @@ func scanMember(row interface{ Scan(...any) error }) (Member, error) {
 }
 
 // Create stores a new member; a taken e-mail is a duplicate error.
-func (s *Store) Create(ctx context.Context, su SignUp, now time.Time) (Member, error) {
+func (s *Store) Create(ctx context.Context, su SignUp, passwordHash string, now time.Time) (Member, error) {
 	m := Member{ID: store.NewID(), Email: su.Email, Nickname: su.Nickname, Roles: []string{"backer"}, CreatedAt: now.UTC()}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO members (id, email, password_hash, nickname, roles, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING`,
-		m.ID, m.Email, HashPassword(su.Password), m.Nickname, "backer", store.TS(now))
+		m.ID, m.Email, passwordHash, m.Nickname, "backer", store.TS(now))
 	if err != nil {
 		return m, errs.Wrap(err, "create member")
 	}
@@ -197,39 +197,56 @@ func (s *Store) Revoke(ctx context.Context, token string, now time.Time) error {
 	return err
 }
 
-// Failures returns the times of recent failed logins for a subject, oldest first.
-func (s *Store) Failures(ctx context.Context, subject string, now time.Time) ([]time.Time, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT at FROM login_failures WHERE subject = $1 AND at > $2 ORDER BY at`,
-		subject, store.TS(now.Add(-ThrottleWindow)))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []time.Time
-	for rows.Next() {
+// failures returns the times of recent failed logins for a subject, oldest first.
+func failures(ctx context.Context, q store.Querier, subject string, now time.Time) ([]time.Time, error) {
+	return store.List(ctx, q, func(row store.Row) (time.Time, error) {
 		var at string
-		if err := rows.Scan(&at); err != nil {
-			return nil, err
-		}
-		out = append(out, store.ParseTS(at))
-	}
-	return out, rows.Err()
+		err := row.Scan(&at)
+		return store.ParseTS(at), err
+	}, `SELECT at FROM login_failures WHERE subject = $1 AND at > $2 ORDER BY at`, subject, store.TS(now.Add(-ThrottleWindow)))
 }
 
-// RecordFailure notes a failed login for each subject and forgets old ones.
-func (s *Store) RecordFailure(ctx context.Context, now time.Time, subjects ...string) error {
-	for _, sub := range subjects {
-		if _, err := s.db.ExecContext(ctx, `INSERT INTO login_failures (subject, at) VALUES ($1, $2)`, sub, store.TS(now)); err != nil {
+// ReserveAttempt decides whether a login on account from address may be
+// tried and, if so, records it as a failure at once, in one transaction
+// that parallel attempts on the same account take in turn. So N parallel
+// guesses check at most the limit's worth of passwords. A right password
+// then removes the attempt (Succeeded). attempt is "" when throttled.
+func (s *Store) ReserveAttempt(ctx context.Context, now time.Time, account, address string) (attempt string, wait time.Duration, err error) {
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if s.db.Dialect == store.Postgres {
+			// Serialise attempts on one account (SQLite's BEGIN IMMEDIATE
+			// already serialises every writer).
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 7))`, account); err != nil {
+				return err
+			}
+		}
+		acc, err := failures(ctx, tx, account, now)
+		if err != nil {
 			return err
 		}
-	}
-	_, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE at < $1`, store.TS(now.Add(-ThrottleWindow)))
-	return err
+		addr, err := failures(ctx, tx, address, now)
+		if err != nil {
+			return err
+		}
+		var limited bool
+		if limited, wait = Throttled(now, acc, addr); limited {
+			return nil
+		}
+		attempt = store.NewID()
+		for _, sub := range []string{account, address} {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (subject, at, attempt) VALUES ($1, $2, $3)`, sub, store.TS(now), attempt); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM login_failures WHERE at < $1`, store.TS(now.Add(-ThrottleWindow)))
+		return err
+	})
+	return attempt, wait, err
 }
 
-// ClearFailures forgets an account's failures after a good login.
-func (s *Store) ClearFailures(ctx context.Context, subject string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE subject = $1`, subject)
+// Succeeded forgets the account's failures and this attempt after a good login.
+func (s *Store) Succeeded(ctx context.Context, account, attempt string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE subject = $1 OR attempt = $2`, account, attempt)
 	return err
 }
 

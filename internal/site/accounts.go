@@ -3,9 +3,9 @@ package site
 import (
 	"net/http"
 	"net/url"
-	"strings"
 
 	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/member"
 )
 
@@ -46,16 +46,22 @@ func (s *Site) logIn(w http.ResponseWriter, r *http.Request, next string) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: member.SessionCookie, Value: sess.Token, Path: "/", Expires: sess.ExpiresAt,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
-		next = "/" // only local redirects
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	http.Redirect(w, r, httpx.LocalPath(next, "/"), http.StatusSeeOther)
 }
 
 func (s *Site) logout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(member.SessionCookie); err == nil {
-		s.call(r.Context(), "member", http.MethodDelete, "/api/v1/sessions/current", nil, nil, "")
-		_ = c
+	// Revoke the session on the server, as the API's logout does: the
+	// member service needs the token itself, and the gateway's cache of
+	// session checks forgets it at once.
+	if c, err := r.Cookie(member.SessionCookie); err == nil && c.Value != "" {
+		err := s.client.JSON(r.Context(), "member", http.MethodDelete, "/api/v1/sessions/current", nil, nil,
+			http.Header{"Authorization": {"Bearer " + c.Value}})
+		if err != nil && errs.CodeOf(err) != errs.Unauthorized {
+			s.log.Warn("logout: the session could not be revoked", "error", err)
+		}
+		if s.Forget != nil {
+			s.Forget(c.Value)
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: member.SessionCookie, Value: "", Path: "/", MaxAge: -1})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -117,11 +123,7 @@ func (s *Site) addAddress(w http.ResponseWriter, r *http.Request) {
 		s.renderAddresses(w, r, errs.Status(errs.CodeOf(err)), fieldErrors(err))
 		return
 	}
-	next := r.FormValue("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
-		next = "/me/addresses"
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	http.Redirect(w, r, httpx.LocalPath(r.FormValue("next"), "/me/addresses"), http.StatusSeeOther)
 }
 
 func (s *Site) deleteAddress(w http.ResponseWriter, r *http.Request) {

@@ -37,6 +37,8 @@ type Site struct {
 	now    func() time.Time
 	pages  map[string]*template.Template
 	names  sync.Map // member id → nickname (creator names on cards)
+	// Forget drops a logged-out session token from the gateway's cache.
+	Forget func(token string)
 }
 
 // New makes the site; secret signs CSRF tokens.

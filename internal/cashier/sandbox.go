@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"sanshi/internal/chassis/errs"
-	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/store"
 )
 

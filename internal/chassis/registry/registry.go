@@ -80,6 +80,7 @@ type Registrar struct {
 	stop  context.CancelFunc
 	done  chan struct{}
 	bump  chan struct{}
+	gaps  gapStats
 }
 
 // NewRegistrar prepares inst for registration with a lease of ttl.
@@ -158,14 +159,29 @@ func (r *Registrar) holdOnce(ctx context.Context) error {
 	watch := r.cli.Watch(clientv3.WithRequireLeader(kaCtx), key)
 	r.state.Store(StateRegistered)
 	r.log.Info("registered", "key", key, "lease_ttl", r.ttl)
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case _, ok := <-ka:
 			if !ok {
-				return errors.New("lease keep-alive ended")
+				// etcd's client gives a lease up when an answer is later than
+				// the TTL, which happens on a machine busy with a burst while
+				// the lease is still alive in etcd. Ask etcd before giving up
+				// the registration: a live lease is kept alive again, so the
+				// instance never leaves discovery.
+				if ka = r.resume(kaCtx, grant.ID); ka == nil {
+					return errors.New("lease keep-alive ended")
+				}
+				continue
 			}
+			now := time.Now()
+			r.gaps.note(now.Sub(last))
+			if gap := now.Sub(last); gap > r.ttl/2 {
+				r.log.Warn("keep-alive answered late", "gap", gap.Round(time.Millisecond), "lease_ttl", r.ttl)
+			}
+			last = now
 		case wr, ok := <-watch:
 			if !ok || wr.Err() != nil {
 				// The watch broke (no leader, connection lost); keep-alive
@@ -186,6 +202,42 @@ func (r *Registrar) holdOnce(ctx context.Context) error {
 			if err := r.put(ctx); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// resume keeps a lease alive again after etcd's client gave it up, if etcd
+// says it still has time left; nil means the lease is gone.
+func (r *Registrar) resume(ctx context.Context, lease clientv3.LeaseID) <-chan *clientv3.LeaseKeepAliveResponse {
+	opCtx, cancel := context.WithTimeout(ctx, r.ttl)
+	defer cancel()
+	ttl, err := r.cli.TimeToLive(opCtx, lease)
+	if err != nil || ttl.TTL <= 0 {
+		return nil
+	}
+	ka, err := r.cli.KeepAlive(ctx, lease)
+	if err != nil {
+		return nil
+	}
+	r.log.Warn("keep-alive resumed: the lease was still alive", "ttl_left_s", ttl.TTL)
+	return ka
+}
+
+// KeepAliveGaps reports the longest and the latest time between two
+// answered keep-alives (nominally a third of the TTL): how late keep-alives
+// got, for readiness details and the burst test.
+func (r *Registrar) KeepAliveGaps() (longest, latest time.Duration) {
+	return time.Duration(r.gaps.max.Load()), time.Duration(r.gaps.last.Load())
+}
+
+type gapStats struct{ max, last atomic.Int64 }
+
+func (g *gapStats) note(d time.Duration) {
+	g.last.Store(int64(d))
+	for {
+		m := g.max.Load()
+		if int64(d) <= m || g.max.CompareAndSwap(m, int64(d)) {
+			return
 		}
 	}
 }

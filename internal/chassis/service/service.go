@@ -250,7 +250,9 @@ func (rt *Runtime) shutdown(public, management *http.Server, log *slog.Logger) e
 
 func (rt *Runtime) readiness() mgmt.Component {
 	state := rt.Registrar.State()
-	c := mgmt.Component{Status: mgmt.Up, Details: map[string]any{"registration": state, "draining": rt.draining.Load()}}
+	longest, latest := rt.Registrar.KeepAliveGaps()
+	c := mgmt.Component{Status: mgmt.Up, Details: map[string]any{"registration": state, "draining": rt.draining.Load(),
+		"keepalive_gap_max_ms": longest.Milliseconds(), "keepalive_gap_last_ms": latest.Milliseconds()}}
 	if !rt.ready.Load() || state != registry.StateRegistered {
 		c.Status = mgmt.Down
 	}

@@ -111,7 +111,7 @@ func allAt(revs map[string]string, want string, n int) bool {
 }
 
 func effective(t *testing.T, mgmt string) map[string]string {
-	_, body := testkit.Do(t, "GET", "http://"+mgmt+"/actuator/env", "", nil)
+	_, body := testkit.Do(t, "GET", "http://"+mgmt+"/actuator/env", testkit.MgmtToken, nil)
 	var env struct{ Effective map[string]string }
 	json.Unmarshal(body, &env)
 	return env.Effective
@@ -285,7 +285,7 @@ func TestConfigCenter(t *testing.T) {
 			t.Fatalf("services need the plain value: %v", snap.Sources["application"])
 		}
 		for _, u := range []string{"http://" + cfgA.Instance.Address + "/order/prod", "http://" + services[0].Instance.MgmtAddress + "/actuator/env"} {
-			if _, body := testkit.Do(t, "GET", u, "", nil); strings.Contains(string(body), "s3cret-value") || !strings.Contains(string(body), "api-credential") {
+			if _, body := testkit.Do(t, "GET", u, testkit.MgmtToken, nil); strings.Contains(string(body), "s3cret-value") || !strings.Contains(string(body), "api-credential") {
 				t.Fatalf("%s shows the secret: %s", u, body)
 			}
 		}

@@ -96,7 +96,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		do(t, ctx, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS(`tr[data-logger="root"]`)),
 			chromedp.SetValue(chromedp.CSS("#level-root"), "WARN"),
 			chromedp.Click(chromedp.CSS(`tr[data-logger="root"] button`)), chromedp.WaitVisible(chromedp.CSS("#message")))
-		code, body := testkit.Do(t, "GET", "http://"+target.Instance.MgmtAddress+"/actuator/loggers/root", "", nil)
+		code, body := testkit.Do(t, "GET", "http://"+target.Instance.MgmtAddress+"/actuator/loggers/root", testkit.MgmtToken, nil)
 		if code != 200 || !strings.Contains(string(body), `"effectiveLevel":"WARN"`) {
 			t.Fatalf("level on the instance: %d %s", code, body)
 		}

@@ -122,6 +122,9 @@ type Proc struct {
 	done     chan struct{}
 }
 
+// MgmtToken is the management token of every process the tests start.
+const MgmtToken = "test-token-0123456789"
+
 // Serve starts `sanshi serve service` against etcd with extra environment
 // and waits until it is registered. It is stopped at the end of the test.
 func Serve(t testing.TB, e *Etcd, service string, env ...string) *Proc {
@@ -139,7 +142,7 @@ const InternalKey = "test-internal-key-0123456789abcdef0123456789"
 func StartServe(t testing.TB, e *Etcd, service, id string, env ...string) *Proc {
 	t.Helper()
 	base := []string{"SANSHI_REGISTRY=" + e.Addr, "SANSHI_DATA_DIR=" + t.TempDir(),
-		"SANSHI_INSTANCE_ID=" + id, "SANSHI_LOG_FORMAT=json", "SANSHI_MGMT_TOKEN=test-token-0123456789",
+		"SANSHI_INSTANCE_ID=" + id, "SANSHI_LOG_FORMAT=json", "SANSHI_MGMT_TOKEN=" + MgmtToken,
 		"SANSHI_INTERNAL_KEY=" + InternalKey}
 	return Start(t, id, []string{"serve", service}, append(base, env...)...)
 }

@@ -64,32 +64,34 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /actuator/health/liveness", s.liveness)
 	mux.HandleFunc("GET /actuator/health/readiness", s.readiness)
 	mux.HandleFunc("GET /actuator/info", s.info)
-	mux.HandleFunc("GET /actuator/env", s.env)
+	mux.HandleFunc("GET /actuator/env", s.guard(s.env))
 	mux.HandleFunc("POST /actuator/env", s.guard(s.setEnv))
 	mux.HandleFunc("DELETE /actuator/env/{name}", s.guard(s.clearEnv))
-	mux.HandleFunc("GET /actuator/loggers", s.loggers)
-	mux.HandleFunc("GET /actuator/loggers/{name}", s.logger)
+	mux.HandleFunc("GET /actuator/loggers", s.guard(s.loggers))
+	mux.HandleFunc("GET /actuator/loggers/{name}", s.guard(s.logger))
 	mux.HandleFunc("POST /actuator/loggers/{name}", s.guard(s.setLogger))
-	mux.HandleFunc("GET /actuator/logfile", s.logfile)
+	mux.HandleFunc("GET /actuator/logfile", s.guard(s.logfile))
 	mux.Handle("GET /actuator/prometheus", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /actuator/refresh", s.guard(s.refresh))
 	mux.HandleFunc("POST /actuator/service-registry", s.guard(s.serviceRegistry))
 	// Profiles for engineers, on the management address only.
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /debug/pprof/", s.guard(pprof.Index))
+	mux.HandleFunc("GET /debug/pprof/profile", s.guard(pprof.Profile))
+	mux.HandleFunc("GET /debug/pprof/trace", s.guard(pprof.Trace))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errs.Write(w, errs.E(errs.NotFound, "no management endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
 
-// guard lets a change through only with the management token. With no token
-// configured every change is refused.
+// guard lets a request through only with the management token: every change,
+// and every read but health, info and prometheus (the environment, loggers,
+// log lines and profiles tell an attacker too much). With no token
+// configured they are all refused.
 func (s *Server) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.Token.Set() {
-			errs.Write(w, errs.E(errs.Unauthorized, "management changes are disabled: SANSHI_MGMT_TOKEN is not set"))
+			errs.Write(w, errs.E(errs.Unauthorized, "these management endpoints are disabled: SANSHI_MGMT_TOKEN is not set"))
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")

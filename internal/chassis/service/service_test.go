@@ -154,8 +154,13 @@ func TestManagementEndpoints(t *testing.T) {
 		}
 	})
 
-	t.Run("changes need the token", func(t *testing.T) {
+	t.Run("changes and reads need the token", func(t *testing.T) {
 		for _, c := range []struct{ method, path, tok string }{
+			{"GET", "/actuator/env", ""},
+			{"GET", "/actuator/loggers", "wrong-token"},
+			{"GET", "/actuator/loggers/root", ""},
+			{"GET", "/actuator/logfile", ""},
+			{"GET", "/debug/pprof/", ""},
 			{"POST", "/actuator/loggers/root", ""},
 			{"POST", "/actuator/loggers/root", "wrong-token"},
 			{"POST", "/actuator/env", ""},
@@ -175,7 +180,7 @@ func TestManagementEndpoints(t *testing.T) {
 			t.Fatalf("override: %d", code)
 		}
 		testkit.Do(t, "POST", mg+"/actuator/env", token, map[string]string{"name": "order.payment-timeout", "value": "20m"})
-		code, body := testkit.Do(t, "GET", mg+"/actuator/env", "", nil)
+		code, body := testkit.Do(t, "GET", mg+"/actuator/env", token, nil)
 		s := string(body)
 		for _, secret := range []string{token, "redis-secret-pw", "very-private"} {
 			if strings.Contains(s, secret) {
@@ -188,7 +193,7 @@ func TestManagementEndpoints(t *testing.T) {
 		if code, _ := testkit.Do(t, "DELETE", mg+"/actuator/env/order.payment-timeout", token, nil); code != http.StatusNoContent {
 			t.Fatalf("clear override: %d", code)
 		}
-		if _, body := testkit.Do(t, "GET", mg+"/actuator/env", "", nil); strings.Contains(string(body), "payment-timeout") {
+		if _, body := testkit.Do(t, "GET", mg+"/actuator/env", token, nil); strings.Contains(string(body), "payment-timeout") {
 			t.Fatal("cleared override still shown")
 		}
 	})
@@ -252,7 +257,7 @@ func logCursor(t *testing.T, mg string, cursor uint64, into *[]map[string]any) u
 	}
 	// Access lines are written just after the response; give them a moment.
 	time.Sleep(50 * time.Millisecond)
-	_, body := testkit.Do(t, "GET", mg+"/actuator/logfile?cursor="+itoa(cursor), "", nil)
+	_, body := testkit.Do(t, "GET", mg+"/actuator/logfile?cursor="+itoa(cursor), token, nil)
 	if err := json.Unmarshal(body, &res); err != nil {
 		t.Fatalf("logfile: %v %s", err, body)
 	}
@@ -323,7 +328,7 @@ func TestConfigFromTheRegistryStoreIsAppliedAtOnce(t *testing.T) {
 	})
 	var env struct{ Effective map[string]string }
 	took := testkit.Eventually(t, 2*time.Second, "config applied", func() bool {
-		_, body := testkit.Do(t, "GET", mg+"/actuator/env", "", nil)
+		_, body := testkit.Do(t, "GET", mg+"/actuator/env", token, nil)
 		json.Unmarshal(body, &env)
 		return env.Effective["order.payment-timeout"] == "25m"
 	})

@@ -245,8 +245,12 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		}
 		pid := r.URL.Query().Get("project_id")
 		if pid == "" {
-			list, err := a.store.MemberOrders(r.Context(), id.Member)
-			return http.StatusOK, map[string]any{"orders": list}, err
+			page, err := httpx.Paging(r, httpx.MaxLimit)
+			if err != nil {
+				return 0, nil, err
+			}
+			list, err := a.store.MemberOrders(r.Context(), id.Member, page)
+			return http.StatusOK, map[string]any{"orders": list, "page": page.Number, "page_size": page.Limit}, err
 		}
 		var p ProjectView
 		if err := a.client.JSON(r.Context(), "project", http.MethodGet, "/internal/v1/projects/"+pid, nil, &p, nil); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/store"
 )
@@ -183,9 +184,9 @@ func (s *Store) ProjectOrders(ctx context.Context, projectID string, statuses ..
 }
 
 // MemberOrders lists a member's visible orders, newest first.
-func (s *Store) MemberOrders(ctx context.Context, memberID string) ([]Order, error) {
-	return s.list(ctx, `SELECT `+orderCols+` FROM orders WHERE member_id = $1 AND status NOT IN ($2, $3) ORDER BY created_at DESC LIMIT 500`,
-		memberID, string(Reserving), string(Rejected))
+func (s *Store) MemberOrders(ctx context.Context, memberID string, page httpx.Page) ([]Order, error) {
+	return s.list(ctx, `SELECT `+orderCols+` FROM orders WHERE member_id = $1 AND status NOT IN ($2, $3) ORDER BY created_at DESC, id LIMIT $4 OFFSET $5`,
+		memberID, string(Reserving), string(Rejected), page.Limit, page.Offset())
 }
 
 func (s *Store) list(ctx context.Context, query string, args ...any) ([]Order, error) {

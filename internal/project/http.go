@@ -74,13 +74,11 @@ func (a *API) list(r *http.Request) (int, any, error) {
 	id := auth.From(r.Context())
 	lq := ListQuery{Category: q.Get("category"), Q: q.Get("q"), Sort: q.Get("sort"), Featured: q.Get("featured") == "true"}
 	f := map[string]string{}
-	if p := q.Get("page"); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 10_000 {
-			f["page"] = "a page number from 1"
-		}
-		lq.Page = n
+	page, err := httpx.Paging(r, PageSize)
+	if err != nil {
+		f = errs.As(err).Fields
 	}
+	lq.Page = page
 	switch lq.Sort {
 	case "", SortTrending, SortNewest, SortEnding, SortFunded:
 	default:
@@ -133,7 +131,7 @@ func (a *API) list(r *http.Request) (int, any, error) {
 		list[i].View(now)
 		list[i].Story, list[i].StoryHTML = "", "" // cards do not carry the story
 	}
-	res := map[string]any{"projects": list, "page": max(lq.Page, 1), "page_size": PageSize, "total": total}
+	res := map[string]any{"projects": list, "page": page.Number, "page_size": page.Limit, "total": total}
 	if public && err == nil {
 		a.cache.Set(r.Context(), key, res, CacheTTL)
 	}
@@ -452,9 +450,12 @@ func (a *API) listComments(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page, err := httpx.Paging(r, 50)
+	if err != nil {
+		return 0, nil, err
+	}
 	list, total, err := a.store.Comments(r.Context(), p.ID, page)
-	return http.StatusOK, map[string]any{"comments": list, "total": total, "page": max(page, 1)}, err
+	return http.StatusOK, map[string]any{"comments": list, "total": total, "page": page.Number, "page_size": page.Limit}, err
 }
 
 func (a *API) addComment(r *http.Request) (int, any, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/store"
 )
 
@@ -53,7 +54,7 @@ type ListQuery struct {
 	Category string
 	Q        string
 	Sort     string
-	Page     int
+	Page     httpx.Page // Limit 0 means PageSize
 	Statuses []Status
 	Creator  string
 	Featured bool
@@ -104,9 +105,12 @@ func (s *Store) List(ctx context.Context, q ListQuery, now time.Time) ([]Project
 	case SortFunded:
 		order = "p.pledged DESC, p.id"
 	}
-	page := max(q.Page, 1)
+	page := q.Page
+	if page.Number < 1 || page.Limit < 1 {
+		page = httpx.Page{Number: max(page.Number, 1), Limit: PageSize}
+	}
 	query := `SELECT ` + prefixed(projectCols) + ` FROM projects p` + join + ` WHERE ` + cond + ` ORDER BY ` + order +
-		` LIMIT ` + itoa(PageSize) + ` OFFSET ` + itoa((page-1)*PageSize)
+		` LIMIT ` + itoa(page.Limit) + ` OFFSET ` + itoa(page.Offset())
 	out, err := store.List(ctx, s.db, scanProject, query, args...)
 	if err != nil {
 		return nil, 0, errs.Wrap(err, "list projects")
@@ -199,13 +203,13 @@ func (s *Store) AddComment(ctx context.Context, projectID string, c Comment, now
 }
 
 // Comments lists a project's comments, oldest first, one page of 50.
-func (s *Store) Comments(ctx context.Context, projectID string, page int) ([]Comment, int, error) {
+func (s *Store) Comments(ctx context.Context, projectID string, page httpx.Page) ([]Comment, int, error) {
 	var total int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM comments WHERE project_id = $1`, projectID).Scan(&total); err != nil {
 		return nil, 0, errs.Wrap(err, "count comments")
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, member_id, parent_id, body, by_creator, created_at FROM comments
-		WHERE project_id = $1 ORDER BY created_at, id LIMIT 50 OFFSET $2`, projectID, (max(page, 1)-1)*50)
+		WHERE project_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3`, projectID, page.Limit, page.Offset())
 	if err != nil {
 		return nil, 0, errs.Wrap(err, "list comments")
 	}

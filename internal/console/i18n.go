@@ -6,7 +6,7 @@ import "sanshi/internal/chassis/httpx"
 var texts = map[string]map[string]string{
 	"zh-CN": {
 		"title": "服务控制台", "login": "登录", "email": "邮箱", "password": "密码", "logout": "退出",
-		"operators only": "仅限运营人员", "bad login": "邮箱或密码错误", "overview": "总览", "events": "事件日志",
+		"operators only": "仅限运营人员", "form expired": "表单已失效，请重试", "bad login": "邮箱或密码错误", "overview": "总览", "events": "事件日志",
 		"service": "服务", "instance": "实例", "version": "版本", "color": "颜色", "address": "地址", "status": "状态",
 		"health": "健康", "config": "配置版本", "restart": "需要重启", "all up": "全部正常", "some down": "有实例异常",
 		"refreshes": "每 5 秒自动刷新", "up": "运行中", "down": "宕机", "out": "已摘除流量", "uptime": "运行时间",
@@ -21,7 +21,7 @@ var texts = map[string]map[string]string{
 	},
 	"en": {
 		"title": "Service console", "login": "Log in", "email": "E-mail", "password": "Password", "logout": "Log out",
-		"operators only": "Operators only", "bad login": "Wrong e-mail or password", "overview": "Overview", "events": "Events",
+		"operators only": "Operators only", "form expired": "The form expired; please try again", "bad login": "Wrong e-mail or password", "overview": "Overview", "events": "Events",
 		"service": "Service", "instance": "Instance", "version": "Version", "color": "Color", "address": "Address", "status": "Status",
 		"health": "Health", "config": "Config revision", "restart": "Restart needed", "all up": "All up", "some down": "Something is down",
 		"refreshes": "Refreshes every 5 s", "up": "up", "down": "down", "out": "out of service", "uptime": "Uptime",

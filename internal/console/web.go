@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -89,13 +90,41 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, page string, l 
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, "login", lang(w, r), map[string]any{})
+	c.render(w, r, "login", lang(w, r), map[string]any{"CSRF": c.loginCSRF(w, r)})
+}
+
+// loginCookie holds a random value that the log-in form's CSRF token is
+// bound to (there is no session yet to bind it to).
+const loginCookie = "sanshi_console_login"
+
+// loginCSRF returns the log-in form's token, making the cookie on the first
+// visit.
+func (c *Console) loginCSRF(w http.ResponseWriter, r *http.Request) string {
+	v := ""
+	if ck, err := r.Cookie(loginCookie); err == nil && len(ck.Value) == 32 {
+		v = ck.Value
+	} else {
+		v = newNonce()
+		http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: v, Path: "/login", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+			Secure: r.TLS != nil})
+	}
+	return c.csrf("login:" + v)
+}
+
+func (c *Console) validLoginCSRF(r *http.Request) bool {
+	ck, err := r.Cookie(loginCookie)
+	return err == nil && len(ck.Value) == 32 && hmac.Equal([]byte(r.FormValue("csrf")), []byte(c.csrf("login:"+ck.Value)))
 }
 
 // login checks the operator's credentials with the member service.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	l := lang(w, r)
 	email, password := strings.TrimSpace(r.FormValue("email")), r.FormValue("password")
+	if !c.validLoginCSRF(r) {
+		w.WriteHeader(http.StatusForbidden)
+		c.render(w, r, "login", l, map[string]any{"Error": texts[l]["form expired"], "Email": email, "CSRF": c.loginCSRF(w, r)})
+		return
+	}
 	var sess struct {
 		Token  string `json:"token"`
 		Member struct {
@@ -109,10 +138,16 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		msg = texts[l]["bad login"]
 	case !contains(sess.Member.Roles, auth.RoleOperator):
 		msg = texts[l]["operators only"]
+		// The member service opened a session for a member who is not an
+		// operator: close it, so a refused log-in leaves nothing behind.
+		if err := c.client.JSON(r.Context(), "member", http.MethodDelete, "/api/v1/sessions/current", nil, nil,
+			http.Header{"Authorization": {"Bearer " + sess.Token}}); err != nil {
+			c.log.Warn("could not close a refused member's session", "error", err)
+		}
 	}
 	if msg != "" {
 		w.WriteHeader(http.StatusUnauthorized)
-		c.render(w, r, "login", l, map[string]any{"Error": msg, "Email": email})
+		c.render(w, r, "login", l, map[string]any{"Error": msg, "Email": email, "CSRF": c.loginCSRF(w, r)})
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
@@ -397,4 +432,10 @@ type slogLevel int
 
 func (l *slogLevel) parse(s string) {
 	*l = map[string]slogLevel{"DEBUG": -4, "INFO": 0, "WARN": 4, "ERROR": 8}[strings.ToUpper(s)]
+}
+
+func newNonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -11,10 +11,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
 
+	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/outbox"
@@ -52,8 +54,10 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	a := &API{store: &Store{db: rt.DB}, client: rt.Client, outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
 		kickRef: make(chan struct{}, 1)}
 	a.sandbox = NewSandbox(rt.DB, m.Sum(nil), rt.Client, rt.Now, rt.Logs.Logger("sandbox"))
+	a.sandbox.MayPay = a.mayPay
+	production := slices.ContainsFunc(rt.Boot.Profiles, func(p string) bool { return p == "prod" || p == "production" })
 	load := func([]string) {
-		chs := configuredChannels(rt.Props, a.sandbox, rt.Logs.Logger("channels"))
+		chs := configuredChannels(rt.Props, a.sandbox, production, rt.Logs.Logger("channels"))
 		a.channels.Store(&chs)
 	}
 	load(nil)
@@ -62,6 +66,17 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	go a.runRefunds(rt.Background())
 	go a.runQueries(rt.Background())
 	return a.Routes(), nil
+}
+
+// mayPay lets the payer of a payment use its sandbox pay page, while the
+// sandbox channel is offered.
+func (a *API) mayPay(r *http.Request, paymentID string) bool {
+	if _, on := (*a.channels.Load())["sandbox"]; !on {
+		return false
+	}
+	id := auth.From(r.Context())
+	p, err := a.store.Get(r.Context(), paymentID)
+	return err == nil && id.Member != "" && p.MemberID == id.Member
 }
 
 // Routes maps the public and internal endpoints.

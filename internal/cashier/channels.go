@@ -14,7 +14,7 @@ import (
 func channelConfig() []configstore.Key {
 	var keys []configstore.Key
 	for name, def := range map[string]string{
-		"cashier.sandbox.enabled":          "true",
+		"cashier.sandbox.enabled":          "false",
 		"cashier.alipay.app-id":            "",
 		"cashier.alipay.private-key":       "",
 		"cashier.alipay.alipay-public-key": "",
@@ -38,11 +38,16 @@ func channelConfig() []configstore.Key {
 	return keys
 }
 
-// configuredChannels returns the channels that have credentials.
-func configuredChannels(p *props.Props, sb *Sandbox, log *slog.Logger) map[string]Channel {
+// configuredChannels returns the channels that have credentials. The
+// sandbox, which pays without money, is offered only when configured on
+// (sanshi dev and tests turn it on), and never under the production profile.
+func configuredChannels(p *props.Props, sb *Sandbox, production bool, log *slog.Logger) map[string]Channel {
 	get := func(k string) string { v, _ := p.Get(k); return v }
 	out := map[string]Channel{}
-	if get("cashier.sandbox.enabled") != "false" {
+	switch on := get("cashier.sandbox.enabled") == "true"; {
+	case on && production:
+		log.Error("the sandbox channel stays off under the production profile, whatever cashier.sandbox.enabled says")
+	case on:
 		out["sandbox"] = SandboxChannel{P: sb}
 	}
 	if get("cashier.alipay.app-id") != "" {

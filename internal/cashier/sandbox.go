@@ -35,6 +35,9 @@ type Sandbox struct {
 	now    func() time.Time
 	log    *slog.Logger
 	kick   chan struct{}
+	// MayPay reports whether the caller of a request may see and decide the
+	// pay page of a payment (its payer, with the sandbox channel on).
+	MayPay func(r *http.Request, paymentID string) bool
 }
 
 // NewSandbox signs with secret and notifies through client.
@@ -115,9 +118,13 @@ var payPage = template.Must(template.New("pay").Parse(`<!doctype html>
 </body></html>`))
 
 // Page serves the hosted pay page (GET) and takes the payer's choice
-// (POST action=pay or action=fail).
+// (POST action=pay or action=fail). Only the member who owns the order
+// opens or decides it; anyone else finds no such trade.
 func (s *Sandbox) Page(w http.ResponseWriter, r *http.Request) {
 	t, err := s.trade(r.Context(), "trade_no", r.PathValue("trade"))
+	if err == nil && (s.MayPay == nil || !s.MayPay(r, t.PaymentID)) {
+		err = errs.E(errs.NotFound, "no such sandbox trade")
+	}
 	if err != nil {
 		errs.Write(w, err)
 		return

@@ -76,8 +76,10 @@ func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.W
 		"SANSHI_MGMT_TOKEN":   token,
 		"SANSHI_INTERNAL_KEY": internalKey,
 		"SANSHI_PROFILES":     "dev",
-		"SANSHI_LOG_FORMAT":   "json",
-		"SANSHI_LOG_LEVEL":    getenvOr(getenv, "SANSHI_LOG_LEVEL", "info"),
+		// The local platform pays in the sandbox (never under prod).
+		"CASHIER_SANDBOX_ENABLED": "true",
+		"SANSHI_LOG_FORMAT":       "json",
+		"SANSHI_LOG_LEVEL":        getenvOr(getenv, "SANSHI_LOG_LEVEL", "info"),
 	})
 	var groups [][]*child
 	for _, svc := range Order {

@@ -37,6 +37,11 @@ type Site struct {
 	now    func() time.Time
 	pages  map[string]*template.Template
 	names  sync.Map // member id → nickname (creator names on cards)
+	sandbox struct {
+		sync.Mutex
+		on    bool
+		until time.Time
+	}
 	// Forget drops a logged-out session token from the gateway's cache.
 	Forget func(token string)
 }
@@ -94,6 +99,9 @@ type page struct {
 	Errors           map[string]string
 	Form             url.Values
 	Flash            string
+	// Sandbox is on while the cashier offers the sandbox channel: every
+	// page says so, so that nobody takes a sandbox payment for a real one.
+	Sandbox bool
 }
 
 // csrf returns the token of the browser (a random cookie, signed), making
@@ -130,6 +138,7 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, statu
 	p.Lang, p.CSRF, p.Path = l, s.csrf(w, r), r.URL.Path
 	p.Me = auth.From(r.Context())
 	p.Operator = p.Me.Has(auth.RoleOperator)
+	p.Sandbox = s.sandboxOn(r.Context())
 	if p.Flash == "" {
 		p.Flash = r.URL.Query().Get("flash")
 	}
@@ -155,6 +164,28 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, statu
 	h.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
 	w.Write(b.Bytes())
+}
+
+// sandboxOn asks the cashier whether the sandbox channel is offered, at most
+// every 10 seconds.
+func (s *Site) sandboxOn(ctx context.Context) bool {
+	s.sandbox.Lock()
+	defer s.sandbox.Unlock()
+	if now := s.now(); now.After(s.sandbox.until) {
+		var ch struct {
+			Channels []struct{ Name string } `json:"channels"`
+		}
+		err := s.call(ctx, "cashier", http.MethodGet, "/api/v1/payments/channels", nil, &ch, "")
+		s.sandbox.on = false
+		for _, c := range ch.Channels {
+			s.sandbox.on = s.sandbox.on || c.Name == "sandbox"
+		}
+		s.sandbox.until = now.Add(10 * time.Second)
+		if err != nil {
+			s.sandbox.until = now.Add(time.Second) // ask again soon
+		}
+	}
+	return s.sandbox.on
 }
 
 // fail shows an error page matching the error's code.

@@ -143,7 +143,7 @@ func StartServe(t testing.TB, e *Etcd, service, id string, env ...string) *Proc 
 	t.Helper()
 	base := []string{"SANSHI_REGISTRY=" + e.Addr, "SANSHI_DATA_DIR=" + t.TempDir(),
 		"SANSHI_INSTANCE_ID=" + id, "SANSHI_LOG_FORMAT=json", "SANSHI_MGMT_TOKEN=" + MgmtToken,
-		"SANSHI_INTERNAL_KEY=" + InternalKey}
+		"SANSHI_INTERNAL_KEY=" + InternalKey, "CASHIER_SANDBOX_ENABLED=true"}
 	return Start(t, id, []string{"serve", service}, append(base, env...)...)
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/service"
 	"sanshi/internal/member"
 )
@@ -89,5 +90,5 @@ func (c *Console) Routes() http.Handler {
 	mux.HandleFunc("POST /instances/{service}/{id}/status", c.operator(c.setStatus))
 	mux.HandleFunc("POST /instances/{service}/{id}/refresh", c.operator(c.refresh))
 	mux.HandleFunc("/", service.NotFound)
-	return mux
+	return httpx.WithPageHeaders(mux, "")
 }

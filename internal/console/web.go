@@ -20,6 +20,7 @@ import (
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/chassis/httpx"
 )
 
 const sessionCookie = "sanshi_console"
@@ -78,6 +79,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, page string, l 
 		return k
 	}})
 	data["Lang"] = l
+	data["Nonce"] = httpx.NewNonce()
 	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, page+".html", data); err != nil {
 		c.log.Error("render", "page", page, "error", err)
@@ -85,7 +87,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, page string, l 
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'")
+	httpx.PageHeaders(w.Header(), data["Nonce"].(string), "")
 	w.Write(b.Bytes())
 }
 

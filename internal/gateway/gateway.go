@@ -93,7 +93,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	pages.Forget = g.sessions.Forget
 	mux := http.NewServeMux()
 	mux.Handle("/api/", g)
-	mux.Handle("/", g.pagesFor(pages.Routes()))
+	mux.Handle("/", httpx.WithPageHeaders(g.pagesFor(pages.Routes()), site.FormAction))
 	return mux, nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/chassis/httpx"
 )
 
 //go:embed templates/*.html
@@ -93,6 +94,8 @@ func left(seconds int64) string {
 // page is what every template gets.
 type page struct {
 	Lang, CSRF, Path string
+	// Nonce lets the page's own inline scripts run under the CSP.
+	Nonce string
 	Me               auth.Identity
 	Operator         bool
 	Data             map[string]any
@@ -135,7 +138,7 @@ func (s *Site) validCSRF(r *http.Request) bool {
 
 func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, status int, p page) {
 	l := lang(w, r)
-	p.Lang, p.CSRF, p.Path = l, s.csrf(w, r), r.URL.Path
+	p.Lang, p.CSRF, p.Path, p.Nonce = l, s.csrf(w, r), r.URL.Path, httpx.NewNonce()
 	p.Me = auth.From(r.Context())
 	p.Operator = p.Me.Has(auth.RoleOperator)
 	p.Sandbox = s.sandboxOn(r.Context())
@@ -157,11 +160,9 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, statu
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	// Nothing from elsewhere; inline script only for the countdown and the
-	// payment result poll.
-	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; form-action 'self' http://localhost:* http://127.0.0.1:*")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
+	// Nothing from elsewhere; the countdown and the payment result poll run
+	// with the page's nonce.
+	httpx.PageHeaders(h, p.Nonce, FormAction)
 	w.WriteHeader(status)
 	w.Write(b.Bytes())
 }
@@ -187,6 +188,10 @@ func (s *Site) sandboxOn(ctx context.Context) bool {
 	}
 	return s.sandbox.on
 }
+
+// FormAction is where the site's forms may post besides itself: a payment
+// provider's hosted page on the local machine (sanshi dev).
+const FormAction = " http://localhost:* http://127.0.0.1:*"
 
 // fail shows an error page matching the error's code.
 func (s *Site) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -146,7 +147,13 @@ func pledgeAndPay(b *client, projectID string, amount int64, key string) error {
 	if err := b.call("POST", "/api/v1/payments", map[string]string{"order_id": o.ID, "channel": "sandbox"}, &p, "pay-"+key); err != nil {
 		return err
 	}
-	resp, err := http.PostForm(p.PayURL, url.Values{"action": {"pay"}})
+	req, err := http.NewRequest(http.MethodPost, p.PayURL, strings.NewReader(url.Values{"action": {"pay"}}.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+b.token) // only the payer may pay
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -263,7 +264,13 @@ func pay(a api, orderID string) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	resp, err := a.http.PostForm(p["pay_url"].(string), url.Values{"action": {"pay"}})
+	req, err := http.NewRequest(http.MethodPost, p["pay_url"].(string), strings.NewReader(url.Values{"action": {"pay"}}.Encode()))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+a.token) // only the payer may pay
+	resp, err := a.http.Do(req)
 	if err != nil {
 		return 0, err
 	}

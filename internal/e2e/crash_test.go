@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,14 +29,11 @@ func retry(c *testkit.Client, method, path string, body any, headers ...string) 
 	}
 }
 
-func payPage(u string) int {
+func payPage(c *testkit.Client, u string) int {
 	for i := 0; i < 200; i++ {
-		resp, err := http.PostForm(u, url.Values{"action": {"pay"}})
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode < 500 {
-				return resp.StatusCode
-			}
+		code, err := c.DecidePayPage(u, "pay")
+		if err == nil && code < 500 {
+			return code
 		}
 		time.Sleep(150 * time.Millisecond)
 	}
@@ -116,7 +111,7 @@ func TestCrashesDuringABurstLoseAndDoubleNothing(t *testing.T) {
 					t.Errorf("payment: %d %s", pr.Status, pr.Body)
 					continue
 				}
-				if code := payPage(pr.Field("pay_url")); code == 200 {
+				if code := payPage(b.c, pr.Field("pay_url")); code == 200 {
 					paid.Add(1)
 				}
 				if n%5 == 4 { // some backers change their mind: a refund

@@ -181,7 +181,7 @@ func (g *Gateway) identify(r *http.Request) (*http.Request, string, error) {
 		v, err := g.sessions.Check(r.Context(), token)
 		switch {
 		case err == nil:
-			id.Member, id.Roles = v.MemberID, v.Roles
+			id.Member, id.Roles, id.Session = v.MemberID, v.Roles, member.SessionRef(token)
 		case errs.CodeOf(err) == errs.Unauthorized && r.Header.Get("Authorization") == "":
 			token = "" // a stale cookie: carry on as a visitor
 		default:
@@ -195,6 +195,11 @@ func (g *Gateway) identify(r *http.Request) (*http.Request, string, error) {
 // plus the identity header, which only the gateway may set.
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", auth.Header}
+
+// credentialHeaders are the client's credentials: services get the signed
+// identity instead, so a token or cookie never travels further than the
+// gateway (nor into a service's logs).
+var credentialHeaders = []string{"Authorization", "Cookie"}
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := g.now()
@@ -256,13 +261,13 @@ func (g *Gateway) serve(w *httpx.Recorder, r *http.Request, t *Table, route Rout
 		return color
 	}
 	hdr := r.Header.Clone()
-	for _, h := range hopHeaders {
+	for _, h := range append(hopHeaders, credentialHeaders...) {
 		hdr.Del(h)
 	}
 	hdr.Set("X-Forwarded-For", id.IP)
 	hdr.Set("X-Forwarded-Host", r.Host)
 	proto := "http"
-	if r.TLS != nil {
+	if httpx.Secure(r) {
 		proto = "https"
 	}
 	hdr.Set("X-Forwarded-Proto", proto)
@@ -335,7 +340,8 @@ func (g *Gateway) visitor(w http.ResponseWriter, r *http.Request) string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	v := hex.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: VisitorCookie, Value: v, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: VisitorCookie, Value: v, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: httpx.Secure(r)})
 	return v
 }
 

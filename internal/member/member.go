@@ -178,13 +178,22 @@ func Token(r *http.Request) string {
 	return ""
 }
 
+// SessionRef is how a session is named between services: the SHA-256 of
+// its token, which is also all the member service keeps of it.
+func SessionRef(token string) string { return hashToken(token) }
+
 func (a *API) logOut(w http.ResponseWriter, r *http.Request) {
-	token := Token(r)
-	if token == "" {
+	// Through the gateway the signed identity names the session; a direct
+	// caller (the site, the console) presents the token itself.
+	ref := auth.From(r.Context()).Session
+	if token := Token(r); token != "" {
+		ref = SessionRef(token)
+	}
+	if ref == "" {
 		a.fail(w, r, errs.E(errs.Unauthorized, "not logged in"))
 		return
 	}
-	if err := a.store.Revoke(r.Context(), token, a.now()); err != nil {
+	if err := a.store.Revoke(r.Context(), ref, a.now()); err != nil {
 		a.fail(w, r, errs.Wrap(err, "revoke session"))
 		return
 	}

@@ -191,9 +191,9 @@ func (s *Store) SessionMember(ctx context.Context, token string, now time.Time) 
 	return m, store.ParseTS(exp), err
 }
 
-// Revoke ends a session.
-func (s *Store) Revoke(ctx context.Context, token string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL`, store.TS(now), hashToken(token))
+// Revoke ends the session named by ref (SessionRef of its token).
+func (s *Store) Revoke(ctx context.Context, ref string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL`, store.TS(now), ref)
 	return err
 }
 

@@ -3,8 +3,6 @@ package order_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +66,7 @@ func TestPaymentAfterExpiryIsRefunded(t *testing.T) {
 		return strings.Contains(string(b.Must(200, "GET", "/api/v1/projects/"+projectID, nil).Body), `"remaining":1`)
 	})
 	// Now the money arrives anyway: it goes back by itself.
-	resp, err := httpPostForm(payURL)
+	resp, err := b.DecidePayPage(payURL, "pay")
 	if err != nil || resp != 200 {
 		t.Fatalf("pay: %v %d", err, resp)
 	}
@@ -82,13 +80,4 @@ func TestPaymentAfterExpiryIsRefunded(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, "books agree", func() bool {
 		return op.Must(200, "GET", "/api/v1/orders/reconciliation", nil).Field("ok") == "true"
 	})
-}
-
-func httpPostForm(u string) (int, error) {
-	resp, err := http.PostForm(u, url.Values{"action": {"pay"}})
-	if err != nil {
-		return 0, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
 }

@@ -45,7 +45,7 @@ func (s *Site) logIn(w http.ResponseWriter, r *http.Request, next string) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: member.SessionCookie, Value: sess.Token, Path: "/", Expires: sess.ExpiresAt,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: httpx.Secure(r)})
 	http.Redirect(w, r, httpx.LocalPath(next, "/"), http.StatusSeeOther)
 }
 

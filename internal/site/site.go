@@ -118,7 +118,7 @@ func (s *Site) csrf(w http.ResponseWriter, r *http.Request) string {
 		b := make([]byte, 16)
 		rand.Read(b)
 		v = hex.EncodeToString(b)
-		http.SetCookie(w, &http.Cookie{Name: "sanshi_csrf", Value: v, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		http.SetCookie(w, &http.Cookie{Name: "sanshi_csrf", Value: v, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: httpx.Secure(r)})
 	}
 	m := hmac.New(sha256.New, s.secret)
 	m.Write([]byte(v))

@@ -52,12 +52,30 @@ func (c *Client) PaySandbox(t testing.TB, orderID, action string) string {
 	if !strings.HasPrefix(payURL, c.Base+"/api/v1/payments/sandbox/") {
 		t.Fatalf("pay_url %q is not the sandbox page on this site", payURL)
 	}
-	resp, err := http.PostForm(payURL, url.Values{"action": {action}})
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("sandbox page: %v %v", err, resp)
+	code, err := c.DecidePayPage(payURL, action)
+	if err != nil || code != 200 {
+		t.Fatalf("sandbox page: %v %d", err, code)
+	}
+	return r.Field("id")
+}
+
+// DecidePayPage posts the payer's choice ("pay" or "fail") to a sandbox pay
+// page as this client's member (only the payer may), returning the status.
+func (c *Client) DecidePayPage(payURL, action string) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, payURL, strings.NewReader(url.Values{"action": {action}}.Encode()))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
 	}
 	resp.Body.Close()
-	return r.Field("id")
+	return resp.StatusCode, nil
 }
 
 // WaitOrder waits until an order reaches status.

@@ -40,6 +40,10 @@ type Identity struct {
 	Roles   []string `json:"r,omitempty"`
 	Service string   `json:"s,omitempty"` // the service that sent the request
 	IP      string   `json:"ip,omitempty"`
+	// Session names the caller's session (the SHA-256 of its token, as the
+	// member service stores it), so that the member service can end it
+	// (log out) without the gateway passing the token itself on.
+	Session string `json:"sid,omitempty"`
 	Exp     int64    `json:"exp"`
 }
 

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -61,6 +63,20 @@ type Bootstrap struct {
 	LogFormat     string        `json:"log_format"`
 	DrainTimeout  time.Duration `json:"drain_timeout"`
 	LeaseTTL      time.Duration `json:"lease_ttl"`
+	// RegistryUser and RegistryPassword log in to etcd when authentication
+	// is on; RegistryCA, RegistryCert and RegistryKey are PEM files for TLS
+	// to etcd (CA alone: server TLS; with cert and key: mutual TLS).
+	RegistryUser     string `json:"registry_user"`
+	RegistryPassword Secret `json:"registry_password"`
+	RegistryCA       string `json:"registry_ca"`
+	RegistryCert     string `json:"registry_cert"`
+	RegistryKey      string `json:"registry_key"`
+	// TLSCert and TLSKey make the public listener serve HTTPS (the gateway).
+	TLSCert string `json:"tls_cert"`
+	TLSKey  string `json:"tls_key"`
+	// TrustedProxies are the networks whose X-Forwarded-For and
+	// X-Forwarded-Proto the edge believes.
+	TrustedProxies []netip.Prefix `json:"trusted_proxies"`
 	// Getenv reads the rest of the environment (configuration overrides).
 	Getenv func(string) string `json:"-"`
 }
@@ -88,6 +104,14 @@ var Vars = []Var{
 	{"SANSHI_LOG_FORMAT", "auto", "json, text, or auto (text on a terminal)"},
 	{"SANSHI_DRAIN_TIMEOUT", "10s", "how long a stopping instance finishes in-flight requests"},
 	{"SANSHI_LEASE_TTL", "2s", "registry lease; a crashed instance disappears within about this long"},
+	{"SANSHI_REGISTRY_USER", "(none: no etcd authentication)", "etcd user (its role limited to /sanshi/)"},
+	{"SANSHI_REGISTRY_PASSWORD", "(none)", "etcd password (secret); SANSHI_REGISTRY_PASSWORD_FILE reads it from a file"},
+	{"SANSHI_REGISTRY_CA", "(none: plain connection)", "PEM file of the CA that signed etcd's certificate (TLS to etcd)"},
+	{"SANSHI_REGISTRY_CERT", "(none)", "PEM client certificate for etcd (mutual TLS), with SANSHI_REGISTRY_KEY"},
+	{"SANSHI_REGISTRY_KEY", "(none)", "PEM private key of SANSHI_REGISTRY_CERT"},
+	{"SANSHI_TLS_CERT", "(none: plain HTTP)", "PEM certificate (chain) for HTTPS on the public listener, with SANSHI_TLS_KEY"},
+	{"SANSHI_TLS_KEY", "(none)", "PEM private key of SANSHI_TLS_CERT"},
+	{"SANSHI_TRUSTED_PROXIES", "(none)", "CIDRs of load balancers whose X-Forwarded-For/-Proto the gateway believes, e.g. 10.0.0.0/8"},
 }
 
 // Parse reads the bootstrap settings of service. buildVersion is the version
@@ -114,6 +138,23 @@ func Parse(service, buildVersion string, getenv func(string) string) (Bootstrap,
 	b.LogFormat = p.oneOf("SANSHI_LOG_FORMAT", "auto", "auto", "json", "text")
 	b.DrainTimeout = p.duration("SANSHI_DRAIN_TIMEOUT", 10*time.Second, 0, 10*time.Minute)
 	b.LeaseTTL = p.duration("SANSHI_LEASE_TTL", 2*time.Second, 2*time.Second, time.Minute)
+	b.RegistryUser = p.str("SANSHI_REGISTRY_USER", "")
+	b.RegistryPassword = NewSecret(p.secret("SANSHI_REGISTRY_PASSWORD"))
+	if b.RegistryUser != "" && !b.RegistryPassword.Set() {
+		p.fail("SANSHI_REGISTRY_PASSWORD", "a password (or SANSHI_REGISTRY_PASSWORD_FILE) with SANSHI_REGISTRY_USER", "(empty)")
+	}
+	b.RegistryCA = p.file("SANSHI_REGISTRY_CA")
+	b.RegistryCert = p.file("SANSHI_REGISTRY_CERT")
+	b.RegistryKey = p.file("SANSHI_REGISTRY_KEY")
+	if (b.RegistryCert == "") != (b.RegistryKey == "") {
+		p.fail("SANSHI_REGISTRY_CERT", "a certificate and a key together (SANSHI_REGISTRY_KEY)", b.RegistryCert)
+	}
+	b.TLSCert = p.file("SANSHI_TLS_CERT")
+	b.TLSKey = p.file("SANSHI_TLS_KEY")
+	if (b.TLSCert == "") != (b.TLSKey == "") {
+		p.fail("SANSHI_TLS_CERT", "a certificate and a key together (SANSHI_TLS_KEY)", b.TLSCert)
+	}
+	b.TrustedProxies = p.prefixes("SANSHI_TRUSTED_PROXIES")
 	b.InstanceID = p.str("SANSHI_INSTANCE_ID", "")
 	if b.InstanceID != "" && !validName(b.InstanceID) {
 		p.fail("SANSHI_INSTANCE_ID", "letters, digits, '-', '_' and '.'", b.InstanceID)
@@ -163,6 +204,58 @@ func (p *parser) list(name, def, expected string, valid func(string) bool) []str
 			return nil
 		}
 		out = append(out, part)
+	}
+	return out
+}
+
+// secret reads a secret from NAME, or from the file named by NAME_FILE (how
+// Kubernetes and Docker hand secrets to a process).
+func (p *parser) secret(name string) string {
+	if v := p.getenv(name); v != "" {
+		return v
+	}
+	f := p.getenv(name + "_FILE")
+	if f == "" {
+		return ""
+	}
+	b, err := os.ReadFile(f) // #nosec G304 -- the operator names the file
+	if err != nil {
+		p.fail(name+"_FILE", "a readable file", f)
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// file reads a path that must name a readable file.
+func (p *parser) file(name string) string {
+	f := p.getenv(name)
+	if f == "" {
+		return ""
+	}
+	if _, err := os.Stat(f); err != nil {
+		p.fail(name, "a readable file", f)
+	}
+	return f
+}
+
+// prefixes reads comma-separated CIDRs (a bare address is one host).
+func (p *parser) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, part := range strings.Split(p.getenv(name), ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		pf, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				p.fail(name, "CIDRs such as 10.0.0.0/8, comma-separated", part)
+				return nil
+			}
+			pf = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, pf.Masked())
 	}
 	return out
 }

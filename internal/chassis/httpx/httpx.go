@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,9 @@ import (
 // expired header leaves it anonymous, with the peer's address.
 func identity(r *http.Request, o Options, log *slog.Logger) auth.Identity {
 	anon := auth.Identity{IP: PeerIP(r)}
+	if ip := ClientIP(r.Context()); ip != "" {
+		anon.IP = ip
+	}
 	h := r.Header.Get(auth.Header)
 	if h == "" || o.Signer == nil {
 		return anon
@@ -145,8 +149,10 @@ type Options struct {
 	Now    func() time.Time
 	// Edge marks the public entry (the gateway): nothing a client sends is
 	// trusted, so the request id is always made here and any identity
-	// header is dropped.
-	Edge bool
+	// header is dropped; forwarding headers are believed only from
+	// TrustedProxies.
+	Edge           bool
+	TrustedProxies []netip.Prefix
 }
 
 // Middleware wraps a service's public handler: it takes or makes the request
@@ -158,9 +164,17 @@ func Middleware(next http.Handler, o Options) http.Handler {
 	log, m := o.Log, o.Metrics
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		ctx := r.Context()
 		if o.Edge {
 			r.Header.Del(auth.Header)
 			r.Header.Del(HeaderRequestID)
+			c := edgeClient(r, o.TrustedProxies)
+			ctx = context.WithValue(ctx, clientKey{}, c)
+			r.Header.Del("X-Forwarded-For")
+			r.Header.Del("X-Forwarded-Proto")
+			if c.secure {
+				w.Header().Set("Strict-Transport-Security", HSTS)
+			}
 		}
 		id := r.Header.Get(HeaderRequestID)
 		if !validRequestID(id) {
@@ -168,9 +182,9 @@ func Middleware(next http.Handler, o Options) http.Handler {
 			r.Header.Set(HeaderRequestID, id)
 		}
 		w.Header().Set(HeaderRequestID, id)
-		ctx := WithRequestID(r.Context(), id)
-		ctx = auth.With(ctx, identity(r, o, log))
+		ctx = WithRequestID(ctx, id)
 		r = r.WithContext(ctx)
+		r = r.WithContext(auth.With(ctx, identity(r, o, log)))
 		rec := &Recorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {

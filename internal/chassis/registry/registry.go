@@ -6,10 +6,14 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,14 +53,58 @@ func (i Instance) Key() string { return Prefix + i.Service + "/" + i.ID }
 // Connect opens an etcd client. It does not wait for etcd to answer: a
 // service starts and serves even while the registry is down.
 func Connect(endpoints []string) (*clientv3.Client, error) {
-	return clientv3.New(clientv3.Config{
-		Endpoints:            endpoints,
+	return ConnectWith(Access{Endpoints: endpoints})
+}
+
+// Access is how to reach a production etcd: endpoints, a user whose role is
+// limited to /sanshi/, and TLS (a CA, and a client certificate and key for
+// mutual TLS). See docs/security.md.
+type Access struct {
+	Endpoints      []string
+	User, Password string
+	CA, Cert, Key  string // PEM files
+}
+
+// ConnectWith opens an etcd client with credentials and TLS when given.
+func ConnectWith(a Access) (*clientv3.Client, error) {
+	cfg := clientv3.Config{
+		Endpoints:            slices.Clone(a.Endpoints),
 		DialTimeout:          2 * time.Second,
 		DialKeepAliveTime:    2 * time.Second,
 		DialKeepAliveTimeout: 2 * time.Second,
 		AutoSyncInterval:     0,
 		Logger:               zap.NewNop(),
-	})
+		Username:             a.User,
+		Password:             a.Password,
+	}
+	if a.CA != "" || a.Cert != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if a.CA != "" {
+			pem, err := os.ReadFile(a.CA)
+			if err != nil {
+				return nil, fmt.Errorf("registry CA: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("registry CA %s: no PEM certificate", a.CA)
+			}
+		}
+		if a.Cert != "" {
+			cert, err := tls.LoadX509KeyPair(a.Cert, a.Key)
+			if err != nil {
+				return nil, fmt.Errorf("registry client certificate: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		cfg.TLS = tc
+		// The endpoints are host:port; with TLS they need the https scheme.
+		for i, ep := range cfg.Endpoints {
+			if !strings.Contains(ep, "://") {
+				cfg.Endpoints[i] = "https://" + ep
+			}
+		}
+	}
+	return clientv3.New(cfg)
 }
 
 // Registration states shown by readiness.

@@ -4,6 +4,7 @@
 package service
 
 import (
+	"crypto/tls"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -124,7 +125,8 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 		rt.DB = db
 	}
 
-	cli, err := registry.Connect(boot.Registry)
+	cli, err := registry.ConnectWith(registry.Access{Endpoints: boot.Registry, User: boot.RegistryUser,
+		Password: boot.RegistryPassword.Reveal(), CA: boot.RegistryCA, Cert: boot.RegistryCert, Key: boot.RegistryKey})
 	if err != nil {
 		return fmt.Errorf("SANSHI_REGISTRY: cannot use %v: %w", boot.Registry, err)
 	}
@@ -167,6 +169,16 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 		return fmt.Errorf("%s: %w", spec.Name, err)
 	}
 
+	if boot.TLSCert != "" && !spec.Edge {
+		// Services call each other over plain HTTP on a private network;
+		// only the edge answers clients over TLS.
+		return fmt.Errorf("SANSHI_TLS_CERT: only the gateway serves HTTPS, not %s", spec.Name)
+	}
+	if boot.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(boot.TLSCert, boot.TLSKey); err != nil {
+			return fmt.Errorf("SANSHI_TLS_CERT/SANSHI_TLS_KEY: %w", err)
+		}
+	}
 	pub, err := net.Listen("tcp", boot.Listen)
 	if err != nil {
 		return fmt.Errorf("SANSHI_LISTEN: cannot listen on %s: %w", boot.Listen, err)
@@ -201,11 +213,17 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	lcancel()
 	handler = withInstance(handler, boot.InstanceID)
 	public := &http.Server{Handler: httpx.Middleware(handler, httpx.Options{Log: logs.Logger("http.access"),
-		Metrics: httpMetrics, Signer: rt.Signer, Now: rt.Now, Edge: spec.Edge}),
+		Metrics: httpMetrics, Signer: rt.Signer, Now: rt.Now, Edge: spec.Edge, TrustedProxies: boot.TrustedProxies}),
 		ReadHeaderTimeout: rt.duration("http.read-header-timeout", 10*time.Second), IdleTimeout: 90 * time.Second}
 	management := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- public.Serve(pub) }()
+	go func() {
+		if boot.TLSCert != "" {
+			serveErr <- public.ServeTLS(pub, boot.TLSCert, boot.TLSKey)
+			return
+		}
+		serveErr <- public.Serve(pub)
+	}()
 	go func() { serveErr <- management.Serve(mgl) }()
 
 	go rt.watchConfig(bg)

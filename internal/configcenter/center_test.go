@@ -188,15 +188,20 @@ func TestConfigCenter(t *testing.T) {
 		if p["site.name"] != "prod" || p["order.payment-timeout"] != "" {
 			t.Fatalf("project's effective config: %v", p)
 		}
-		_, body := testkit.Do(t, "GET", "http://"+cfgA.Instance.Address+"/order/prod,a", "", nil)
+		for _, path := range []string{"/order/prod,a", "/order-prod.yml", "/history", "/status"} {
+			if code, _ := testkit.Do(t, "GET", "http://"+cfgA.Instance.Address+path, "", nil); code != 401 {
+				t.Fatalf("%s read without the token: %d", path, code)
+			}
+		}
+		_, body := testkit.Do(t, "GET", "http://"+cfgA.Instance.Address+"/order/prod,a", testkit.MgmtToken, nil)
 		if !strings.Contains(string(body), `"version":"`+rev+`"`) || !strings.Contains(string(body), "sanshi-config:order-prod") {
 			t.Fatalf("Spring-style read: %s", body)
 		}
-		_, yml := testkit.Do(t, "GET", "http://"+cfgA.Instance.Address+"/order-prod.yml", "", nil)
+		_, yml := testkit.Do(t, "GET", "http://"+cfgA.Instance.Address+"/order-prod.yml", testkit.MgmtToken, nil)
 		if !strings.Contains(string(yml), "payment-timeout: 25m") {
 			t.Fatalf("yml: %s", yml)
 		}
-		_, hist := testkit.Do(t, "GET", "http://"+cfgA.Instance.Address+"/history", "", nil)
+		_, hist := testkit.Do(t, "GET", "http://"+cfgA.Instance.Address+"/history", testkit.MgmtToken, nil)
 		if !strings.Contains(string(hist), "tune payments") || !strings.Contains(string(hist), "order-prod:order.payment-timeout") {
 			t.Fatalf("history: %s", hist)
 		}
@@ -211,7 +216,7 @@ func TestConfigCenter(t *testing.T) {
 			badRev := commit(t, repo, "oops", bad)
 			signedPush(t, "http://"+cfgA.Instance.Address)
 			testkit.Eventually(t, 5*time.Second, "rejection visible", func() bool {
-				_, body := testkit.Do(t, "GET", "http://"+cfgA.Instance.Address+"/status", "", nil)
+				_, body := testkit.Do(t, "GET", "http://"+cfgA.Instance.Address+"/status", testkit.MgmtToken, nil)
 				return strings.Contains(string(body), badRev)
 			})
 			if revs := revisions(t, e, "order", "project"); !allAt(revs, rev, 4) {
@@ -302,7 +307,7 @@ func TestConfigCenter(t *testing.T) {
 
 	t.Run("the leader dies: the other instance takes over", func(t *testing.T) {
 		leader, other := cfgA, cfgB
-		if _, body := testkit.Do(t, "GET", "http://"+cfgB.Instance.Address+"/status", "", nil); strings.Contains(string(body), `"this_instance_leads":true`) {
+		if _, body := testkit.Do(t, "GET", "http://"+cfgB.Instance.Address+"/status", testkit.MgmtToken, nil); strings.Contains(string(body), `"this_instance_leads":true`) {
 			leader, other = cfgB, cfgA
 		}
 		leader.Signal(t, syscall.SIGKILL, true)

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -42,11 +43,15 @@ type API struct {
 	secret  string
 	cipher  *Cipher
 	mgmtTok string
+	// openReads lets anyone read the (masked) configuration: only on the
+	// local platform of `sanshi dev` (profile dev).
+	openReads bool
 }
 
 func build(ctx context.Context, rt *service.Runtime, schemas []configstore.Schema) (http.Handler, error) {
 	get := rt.Boot.Getenv
-	a := &API{rt: rt, secret: get("SANSHI_CONFIG_WEBHOOK_SECRET"), mgmtTok: rt.Boot.MgmtToken.Reveal()}
+	a := &API{rt: rt, secret: get("SANSHI_CONFIG_WEBHOOK_SECRET"), mgmtTok: rt.Boot.MgmtToken.Reveal(),
+		openReads: slices.Contains(rt.Boot.Profiles, "dev")}
 	if k := get("SANSHI_CONFIG_ENCRYPT_KEY"); k != "" {
 		c, err := NewCipher(k)
 		if err != nil {
@@ -85,12 +90,12 @@ func build(ctx context.Context, rt *service.Runtime, schemas []configstore.Schem
 	mux := http.NewServeMux()
 	handle := func(p string, h httpx.Handler) { mux.HandleFunc(p, httpx.JSON(rt.Log, h)) }
 	handle("POST /monitor", a.monitor)
-	handle("GET /status", a.status)
-	handle("GET /history", a.history)
+	handle("GET /status", a.reader(a.status))
+	handle("GET /history", a.reader(a.history))
 	handle("POST /encrypt", a.encrypt)
 	mux.HandleFunc("GET /{file}", a.file)
-	handle("GET /{application}/{profile}", a.environment)
-	handle("GET /{application}/{profile}/{label}", a.environment)
+	handle("GET /{application}/{profile}", a.reader(a.environment))
+	handle("GET /{application}/{profile}/{label}", a.reader(a.environment))
 	mux.HandleFunc("/", service.NotFound)
 	return mux, nil
 }
@@ -156,10 +161,33 @@ func (a *API) history(r *http.Request) (int, any, error) {
 	return http.StatusOK, map[string]any{"history": hist}, nil
 }
 
+// tokenOK reports whether the request carries the management token.
+func (a *API) tokenOK(r *http.Request) bool {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return a.mgmtTok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(a.mgmtTok)) == 1
+}
+
+// reader guards a configuration read: the management token is required,
+// except on the local platform (openReads). Values are masked either way.
+func (a *API) reader(h httpx.Handler) httpx.Handler {
+	return func(r *http.Request) (int, any, error) {
+		if err := a.mayRead(r); err != nil {
+			return 0, nil, err
+		}
+		return h(r)
+	}
+}
+
+func (a *API) mayRead(r *http.Request) error {
+	if !a.openReads && !a.tokenOK(r) {
+		return errs.E(errs.Unauthorized, "reading configuration needs the management token (Authorization: Bearer <token>)")
+	}
+	return nil
+}
+
 // encrypt makes a {cipher} value to commit (management token required).
 func (a *API) encrypt(r *http.Request) (int, any, error) {
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if a.mgmtTok == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(a.mgmtTok)) != 1 {
+	if !a.tokenOK(r) {
 		return 0, nil, errs.E(errs.Unauthorized, "the management token is required")
 	}
 	if a.cipher == nil {
@@ -199,6 +227,10 @@ func (a *API) environment(r *http.Request) (int, any, error) {
 // file answers GET /{application}-{profile}.yml with the merged
 // configuration as YAML.
 func (a *API) file(w http.ResponseWriter, r *http.Request) {
+	if err := a.mayRead(r); err != nil {
+		errs.Write(w, err)
+		return
+	}
 	name := r.PathValue("file")
 	base, ok := strings.CutSuffix(name, ".yml")
 	if !ok {
@@ -222,10 +254,10 @@ func (a *API) file(w http.ResponseWriter, r *http.Request) {
 func masked(vals map[string]string, secret []string) map[string]string {
 	out := map[string]string{}
 	for k, v := range vals {
-		if props.IsSecret(k) || contains(secret, k) {
+		if contains(secret, k) {
 			v = "******"
 		}
-		out[k] = v
+		out[k] = props.MaskValue(k, v)
 	}
 	return out
 }

@@ -32,12 +32,12 @@ var templateFS embed.FS
 
 // Site renders the pages.
 type Site struct {
-	client *httpclient.Client
-	secret []byte
-	log    *slog.Logger
-	now    func() time.Time
-	pages  map[string]*template.Template
-	names  sync.Map // member id → nickname (creator names on cards)
+	client  *httpclient.Client
+	secret  []byte
+	log     *slog.Logger
+	now     func() time.Time
+	pages   map[string]*template.Template
+	names   sync.Map // member id → nickname (creator names on cards)
 	sandbox struct {
 		sync.Mutex
 		on    bool
@@ -95,13 +95,13 @@ func left(seconds int64) string {
 type page struct {
 	Lang, CSRF, Path string
 	// Nonce lets the page's own inline scripts run under the CSP.
-	Nonce string
-	Me               auth.Identity
-	Operator         bool
-	Data             map[string]any
-	Errors           map[string]string
-	Form             url.Values
-	Flash            string
+	Nonce    string
+	Me       auth.Identity
+	Operator bool
+	Data     map[string]any
+	Errors   map[string]string
+	Form     url.Values
+	Flash    string
 	// Sandbox is on while the cashier offers the sandbox channel: every
 	// page says so, so that nobody takes a sandbox payment for a real one.
 	Sandbox bool

@@ -44,7 +44,7 @@ type Identity struct {
 	// member service stores it), so that the member service can end it
 	// (log out) without the gateway passing the token itself on.
 	Session string `json:"sid,omitempty"`
-	Exp     int64    `json:"exp"`
+	Exp     int64  `json:"exp"`
 }
 
 // Has reports whether the identity holds role.

@@ -4,6 +4,7 @@
 package props
 
 import (
+	"net/url"
 	"strings"
 	"sync"
 )
@@ -152,7 +153,7 @@ func (p *Props) Effective() map[string]string {
 	return out
 }
 
-var secretWords = []string{"password", "secret", "token", "key", "credential", "private"}
+var secretWords = []string{"password", "passwd", "secret", "token", "key", "credential", "private", "webhook", "signature"}
 
 // IsSecret reports whether a key names a secret by its wording.
 func IsSecret(key string) bool {
@@ -165,12 +166,54 @@ func IsSecret(key string) bool {
 	return false
 }
 
-// MaskValue hides the value of a secret key and any {cipher} value.
+// MaskValue hides the value of a secret key and any {cipher} value, and the
+// credentials inside a URL value (see MaskURLValue).
 func MaskValue(key, value string) string {
 	if value != "" && (IsSecret(key) || strings.HasPrefix(value, "{cipher}")) {
 		return "******"
 	}
-	return value
+	return MaskURLValue(value)
+}
+
+// MaskURLValue hides what a URL carries that works as a credential: a
+// password in its user part, query values whose names say token, secret,
+// key, sign or password (a DingTalk robot's access_token), and the path
+// after /hook/ or /hooks/ (a Feishu or Slack webhook is its own secret).
+// Anything that is not an absolute URL is returned as it is.
+func MaskURLValue(value string) string {
+	if !strings.Contains(value, "://") {
+		return value
+	}
+	u, err := url.Parse(value)
+	if err != nil || u.Host == "" {
+		return value
+	}
+	changed := false
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "******")
+		changed = true
+	}
+	if q := u.Query(); len(q) > 0 {
+		for name := range q {
+			if IsSecret(name) || strings.Contains(strings.ToLower(name), "sign") {
+				q.Set(name, "******")
+				changed = true
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	for _, marker := range []string{"/hook/", "/hooks/"} {
+		if i := strings.Index(u.Path, marker); i >= 0 && len(u.Path) > i+len(marker) {
+			u.Path = u.Path[:i+len(marker)] + "******"
+			u.RawPath = ""
+			changed = true
+		}
+	}
+	if !changed {
+		return value
+	}
+	s, _ := url.PathUnescape(u.String())
+	return s
 }
 
 func clone(m map[string]string) map[string]string {

@@ -4,9 +4,9 @@
 package service
 
 import (
-	"crypto/tls"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"

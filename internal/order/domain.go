@@ -258,3 +258,27 @@ func (o *Order) Receive() error {
 func (o *Order) HoldsPledge() bool {
 	return o.Status == Paid || o.Status == Shipped || o.Status == Received
 }
+
+// UnpaidLimits bound how many unpaid pledges a member may hold at once, so
+// that nobody takes a limited reward's units off the market by pledging and
+// never paying (config keys order.max-unpaid-per-reward and
+// order.max-unpaid-per-project).
+type UnpaidLimits struct {
+	PerReward, PerProject int
+}
+
+// DefaultUnpaidLimits are one per reward tier and three per project.
+var DefaultUnpaidLimits = UnpaidLimits{PerReward: 1, PerProject: 3}
+
+// Allow decides whether one more unpaid pledge may be made, given the
+// member's unpaid pledges of the same reward (when it has one) and of the
+// same project.
+func (l UnpaidLimits) Allow(sameReward, sameProject int, withReward bool) error {
+	if withReward && sameReward >= l.PerReward {
+		return errs.E(errs.TooMany, "you already have %d unpaid pledge(s) for this reward; pay or cancel it before pledging again", sameReward)
+	}
+	if sameProject >= l.PerProject {
+		return errs.E(errs.TooMany, "you already have %d unpaid pledges for this project; pay or cancel one before pledging again", sameProject)
+	}
+	return nil
+}

@@ -90,3 +90,19 @@ func TestCheckPledge(t *testing.T) {
 		t.Fatalf("at the deadline: %v", err)
 	}
 }
+
+func TestUnpaidLimits(t *testing.T) {
+	l := UnpaidLimits{PerReward: 1, PerProject: 3}
+	for _, c := range []struct {
+		reward, project int
+		withReward, ok  bool
+	}{
+		{0, 0, true, true}, {1, 1, true, false}, {0, 2, true, true}, {0, 3, true, false},
+		{1, 1, false, true}, {0, 3, false, false}, {2, 2, false, true},
+	} {
+		err := l.Allow(c.reward, c.project, c.withReward)
+		if (err == nil) != c.ok || (err != nil && errs.CodeOf(err) != errs.TooMany) {
+			t.Errorf("%+v: %v", c, err)
+		}
+	}
+}

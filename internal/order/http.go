@@ -52,7 +52,7 @@ func (a *API) create(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	o, created, err := a.store.Insert(ctx, o, key)
+	o, created, err := a.store.Insert(ctx, o, key, a.unpaidLimits())
 	if err != nil {
 		return 0, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"sanshi/internal/chassis/configstore"
@@ -26,7 +27,9 @@ var migrations embed.FS
 func Spec() service.Spec {
 	sub, _ := fs.Sub(migrations, "migrations")
 	return service.Spec{Name: "order", Migrations: sub, Build: build, StrictPrefix: "order.",
-		Config: []configstore.Key{{Name: "order.payment-timeout", Type: configstore.Duration, Default: "15m"}}}
+		Config: []configstore.Key{{Name: "order.payment-timeout", Type: configstore.Duration, Default: "15m"},
+			{Name: "order.max-unpaid-per-reward", Type: configstore.Int, Default: "1"},
+			{Name: "order.max-unpaid-per-project", Type: configstore.Int, Default: "3"}}}
 }
 
 // API serves the order endpoints.
@@ -77,6 +80,19 @@ func (a *API) paymentTimeout() time.Duration {
 		return d
 	}
 	return 15 * time.Minute
+}
+
+// unpaidLimits reads the hoarding limits (config keys
+// order.max-unpaid-per-reward and order.max-unpaid-per-project, 1 to 100).
+func (a *API) unpaidLimits() UnpaidLimits {
+	l := DefaultUnpaidLimits
+	for key, dst := range map[string]*int{"order.max-unpaid-per-reward": &l.PerReward, "order.max-unpaid-per-project": &l.PerProject} {
+		v, _ := a.props.Get(key)
+		if n, err := strconv.Atoi(v); err == nil && n >= 1 && n <= 100 {
+			*dst = n
+		}
+	}
+	return l
 }
 
 // kick sends outbox messages now and wakes the expiry loop.

@@ -61,21 +61,53 @@ func b2i(b bool) int {
 
 // Insert stores a new order under the member's idempotency key. When the
 // key was used before it returns the earlier order and false.
-func (s *Store) Insert(ctx context.Context, o Order, key string) (Order, bool, error) {
+func (s *Store) Insert(ctx context.Context, o Order, key string, limits UnpaidLimits) (Order, bool, error) {
 	var addr any
 	if o.Address != nil {
 		b, _ := json.Marshal(o.Address)
 		addr = string(b)
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO orders (id, member_id, idem_key, project_id, creator_id, reward_id, reward_title,
-		amount, status, address, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-		ON CONFLICT (member_id, idem_key) DO NOTHING`,
-		o.ID, o.MemberID, key, o.ProjectID, o.CreatorID, o.RewardID, o.RewardTitle, o.Amount, string(o.Status), addr,
-		store.TS(o.ExpiresAt), store.TS(o.CreatedAt))
+	created := false
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if s.db.Dialect == store.Postgres {
+			// One member's pledges are made one at a time, so that parallel
+			// requests cannot all pass the unpaid count (SQLite's BEGIN
+			// IMMEDIATE already serialises writers).
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 11))`, o.MemberID); err != nil {
+				return err
+			}
+		}
+		var existing int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE member_id = $1 AND idem_key = $2`, o.MemberID, key).Scan(&existing); err != nil {
+			return err
+		}
+		if existing > 0 {
+			return nil // the same request again: answered below with its order
+		}
+		var sameReward, sameProject int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN reward_id = $3 THEN 1 ELSE 0 END), 0) FROM orders
+			WHERE member_id = $1 AND project_id = $2 AND status IN ($4, $5)`,
+			o.MemberID, o.ProjectID, o.RewardID, string(Reserving), string(PendingPayment)).Scan(&sameProject, &sameReward)
+		if err != nil {
+			return err
+		}
+		if err := limits.Allow(sameReward, sameProject, o.RewardID != nil); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO orders (id, member_id, idem_key, project_id, creator_id, reward_id, reward_title,
+			amount, status, address, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			o.ID, o.MemberID, key, o.ProjectID, o.CreatorID, o.RewardID, o.RewardTitle, o.Amount, string(o.Status), addr,
+			store.TS(o.ExpiresAt), store.TS(o.CreatedAt))
+		created = err == nil
+		return err
+	})
+	if e, ok := err.(*errs.Error); ok {
+		return o, false, e
+	}
 	if err != nil {
 		return o, false, errs.Wrap(err, "insert order")
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
+	if created {
 		got, err := s.Get(ctx, o.ID)
 		return got, true, err
 	}

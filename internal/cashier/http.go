@@ -81,7 +81,10 @@ func (a *API) create(r *http.Request) (int, any, error) {
 	url, err := ch.Create(ctx, p)
 	if err != nil {
 		a.log.Warn("channel refused the payment", "channel", ch.Name(), "payment", p.ID, "error", err)
-		a.store.Change(ctx, p.ID, now, func(p *Payment) ([]outbox.Message, error) { p.Status = Failed; return nil, nil })
+		if _, err := a.store.Change(ctx, p.ID, now, func(p *Payment) ([]outbox.Message, error) { p.Status = Failed; return nil, nil }); err != nil {
+			// Left pending, it expires with its order; log it for operators.
+			a.log.Error("could not mark a refused payment failed", "payment", p.ID, "error", err)
+		}
 		return 0, nil, errs.E(errs.Unavailable, "the %s channel is not answering; try another channel", ch.Name())
 	}
 	if strings.HasPrefix(url, "/") {

@@ -197,6 +197,10 @@ func (s *Store) Totals(ctx context.Context) (map[string]map[string]int64, int, e
 		}
 		out[pid] = map[string]int64{"captured": sum, "refunded": 0}
 	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, 0, err
+	}
 	rows.Close()
 	rows, err = s.db.QueryContext(ctx, `SELECT p.project_id, COALESCE(SUM(r.amount), 0) FROM refunds r JOIN payments p ON p.id = r.payment_id
 		WHERE r.status = $1 GROUP BY p.project_id`, string(RefundSucceeded))
@@ -214,6 +218,10 @@ func (s *Store) Totals(ctx context.Context) (map[string]map[string]int64, int, e
 			out[pid] = map[string]int64{"captured": 0}
 		}
 		out[pid]["refunded"] = sum
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, 0, err
 	}
 	rows.Close()
 	var pending int

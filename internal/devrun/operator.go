@@ -27,12 +27,10 @@ func seedOperator(o Options, dir string) string {
 	}
 	password := randomPassword()
 	body, _ := json.Marshal(map[string]string{"email": OperatorEmail, "password": password, "nickname": "运营"})
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Post(fmt.Sprintf("http://127.0.0.1:%d/api/v1/members", o.SitePort), "application/json", bytes.NewReader(body))
+	resp, err := signUpWhenReady(fmt.Sprintf("http://127.0.0.1:%d/api/v1/members", o.SitePort), body, 30*time.Second)
 	if err != nil {
 		return "Operator       not created: " + err.Error()
 	}
-	resp.Body.Close()
 	if resp.StatusCode == http.StatusConflict {
 		_ = os.WriteFile(marker, []byte(OperatorEmail+"\n"), 0o600)
 		return fmt.Sprintf("Operator       %s already exists", OperatorEmail)
@@ -54,6 +52,29 @@ func seedOperator(o Options, dir string) string {
 		demo = fmt.Sprintf("\n  Demo data      %d live projects with a few paid pledges", n)
 	}
 	return fmt.Sprintf("Operator       %s / %s  (shown once: note it now)", OperatorEmail, password) + demo
+}
+
+// signUpWhenReady posts the sign-up, trying again while the platform is
+// still coming up (the gateway may not see the member service yet, or the
+// member service may be busy: 5xx or no answer), for up to patience. A
+// repeated sign-up is harmless: it answers 409, which is taken as done.
+func signUpWhenReady(url string, body []byte, patience time.Duration) (*http.Response, error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	deadline := time.Now().Add(patience)
+	for {
+		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 500 {
+				return resp, nil
+			}
+			err = fmt.Errorf("the member service answered %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			return nil, err
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 }
 
 func randomPassword() string {

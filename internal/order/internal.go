@@ -2,8 +2,10 @@ package order
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"sanshi/internal/chassis/errs"
 	"time"
 
 	"sanshi/internal/chassis/auth"
@@ -174,6 +176,9 @@ func (a *API) runExpiry(ctx context.Context, log *slog.Logger) {
 func (a *API) expireDue(ctx context.Context, log *slog.Logger) {
 	for ctx.Err() == nil {
 		ids, err := a.store.DueExpiries(ctx, a.now(), 200)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("could not read due expiries; trying again shortly", "error", err)
+		}
 		if err != nil || len(ids) == 0 {
 			return
 		}
@@ -188,8 +193,11 @@ func (a *API) expireDue(ctx context.Context, log *slog.Logger) {
 				}
 				return nil, nil
 			})
-			if err == nil {
+			switch {
+			case err == nil:
 				log.Debug("order expired", "order", id)
+			case !errors.Is(err, errNoChange) && ctx.Err() == nil:
+				log.Warn("could not expire an order; trying again shortly", "order", id, "error", err)
 			}
 		}
 		a.outbox.Kick()
@@ -201,7 +209,7 @@ func (a *API) expireDue(ctx context.Context, log *slog.Logger) {
 
 // runRecovery finishes orders whose creation stopped half-way (a crash or a
 // timeout while reserving their reward).
-func (a *API) runRecovery(ctx context.Context) {
+func (a *API) runRecovery(ctx context.Context, log *slog.Logger) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
@@ -212,10 +220,13 @@ func (a *API) runRecovery(ctx context.Context) {
 		}
 		ids, err := a.store.StaleReserving(ctx, a.now().Add(-5*time.Second))
 		if err != nil {
+			log.Warn("could not read orders left reserving; trying again shortly", "error", err)
 			continue
 		}
 		for _, id := range ids {
-			_, _ = a.finishReservation(ctx, id)
+			if _, err := a.finishReservation(ctx, id); err != nil && errs.CodeOf(err) != errs.SoldOut && ctx.Err() == nil {
+				log.Warn("could not finish a reservation; trying again shortly", "order", id, "error", err)
+			}
 		}
 	}
 }

@@ -47,7 +47,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	a := &API{store: NewStore(rt.DB), client: rt.Client, outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
 		wake: make(chan struct{}, 1)}
 	go a.runExpiry(rt.Background(), rt.Logs.Logger("expiry"))
-	go a.runRecovery(rt.Background())
+	go a.runRecovery(rt.Background(), rt.Logs.Logger("recovery"))
 	return a.Routes(), nil
 }
 

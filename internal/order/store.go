@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -43,7 +44,9 @@ func scanOrder(row scanner) (Order, error) {
 	}
 	if addr.Valid {
 		o.Address = &Address{}
-		_ = json.Unmarshal([]byte(addr.String), o.Address)
+		if err := json.Unmarshal([]byte(addr.String), o.Address); err != nil {
+			return o, fmt.Errorf("order %s: stored address unreadable: %w", o.ID, err)
+		}
 	}
 	if paid.Valid {
 		t := store.ParseTS(paid.String)
@@ -262,6 +265,10 @@ func (s *Store) Books(ctx context.Context) (Books, error) {
 		case Reserving, Refunding:
 			b.Moving += n
 		}
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return b, err
 	}
 	rows.Close()
 	rows, err = s.db.QueryContext(ctx, `SELECT project_id, reward_id, COUNT(*) FROM orders WHERE unit_held = 1 GROUP BY project_id, reward_id`)

@@ -214,13 +214,19 @@ func (s *Site) NotFound(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "message", http.StatusNotFound, page{Data: map[string]any{"Status": 404}})
 }
 
-// call is one API call to a service, as the visitor.
+// call is one API call to a service, as the visitor. A failure of the
+// platform (5xx) is logged here, once for every call, since many pages show
+// what they could load and go on without the rest.
 func (s *Site) call(ctx context.Context, service, method, path string, body, out any, idemKey string) error {
 	var h http.Header
 	if idemKey != "" {
 		h = http.Header{"Idempotency-Key": {idemKey}}
 	}
-	return s.client.JSON(ctx, service, method, path, body, out, h)
+	err := s.client.JSON(ctx, service, method, path, body, out, h)
+	if err != nil && errs.Status(errs.CodeOf(err)) >= 500 {
+		s.log.Warn("a service call of the site failed", "service", service, "method", method, "path", path, "error", err)
+	}
+	return err
 }
 
 // post guards a form handler: CSRF first, then the handler.

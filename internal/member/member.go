@@ -46,10 +46,10 @@ type API struct {
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
-	// One hash per core; a queue of a few per core absorbs a burst's
-	// front without letting it grow into seconds of waiting.
+	// One hash per core; a queue of 32 per core (about 1–2 s of hashing
+	// here) absorbs a burst's front without growing into long waits.
 	cores := runtime.GOMAXPROCS(0)
-	a := &API{store: NewStore(rt.DB), hasher: NewHasher(cores, 4*cores), blobs: blob.Disk{Dir: filepath.Join(rt.Boot.DataDir, "uploads", "member")}, now: rt.Now, log: rt.Log}
+	a := &API{store: NewStore(rt.DB), hasher: NewHasher(cores, 32*cores), blobs: blob.Disk{Dir: filepath.Join(rt.Boot.DataDir, "uploads", "member")}, now: rt.Now, log: rt.Log}
 	return a.Routes(), nil
 }
 
@@ -151,12 +151,19 @@ func (a *API) session(r *http.Request) (Session, error) {
 	}
 	ok, err := a.hasher.Check(ctx, hash, c.Password)
 	if err != nil {
+		// Not checked (the pool was full): the attempt does not count.
+		if rerr := a.store.Release(context.WithoutCancel(ctx), attempt); rerr != nil {
+			a.log.Warn("login: could not release an unchecked attempt", "error", rerr)
+		}
 		return Session{}, err
 	}
 	if id == "" || !ok {
+		if err := a.store.Failed(ctx, now, address); err != nil {
+			return Session{}, errs.Wrap(err, "record login failure")
+		}
 		return Session{}, errs.E(errs.Unauthorized, "wrong e-mail or password")
 	}
-	if err := a.store.Succeeded(ctx, account, attempt); err != nil {
+	if err := a.store.Succeeded(ctx, account); err != nil {
 		a.log.Warn("login: could not clear failures", "error", err)
 	}
 	m, err := a.store.ByID(ctx, id)

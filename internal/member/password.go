@@ -77,7 +77,7 @@ func (h *Hasher) run(ctx context.Context, fn func()) error {
 	case h.queue <- struct{}{}:
 	default:
 		e := errs.E(errs.Unavailable, "the platform is busy signing people in; please retry in a moment")
-		e.RetryAfter = 1
+		e.RetryAfter, e.Shed = 1, true
 		return e
 	}
 	defer func() { <-h.queue }()

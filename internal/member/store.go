@@ -207,10 +207,12 @@ func failures(ctx context.Context, q store.Querier, subject string, now time.Tim
 }
 
 // ReserveAttempt decides whether a login on account from address may be
-// tried and, if so, records it as a failure at once, in one transaction
-// that parallel attempts on the same account take in turn. So N parallel
-// guesses check at most the limit's worth of passwords. A right password
-// then removes the attempt (Succeeded). attempt is "" when throttled.
+// tried and, if so, records it as a failure of the account at once, in one
+// transaction that parallel attempts on the same account take in turn. So N
+// parallel guesses check at most the limit's worth of passwords. A right
+// password then removes the attempt (Succeeded), a wrong one adds a failure
+// of the address (Failed), and an attempt that was never checked is
+// released (Release). attempt is "" when throttled.
 func (s *Store) ReserveAttempt(ctx context.Context, now time.Time, account, address string) (attempt string, wait time.Duration, err error) {
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if s.db.Dialect == store.Postgres {
@@ -233,10 +235,8 @@ func (s *Store) ReserveAttempt(ctx context.Context, now time.Time, account, addr
 			return nil
 		}
 		attempt = store.NewID()
-		for _, sub := range []string{account, address} {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (subject, at, attempt) VALUES ($1, $2, $3)`, sub, store.TS(now), attempt); err != nil {
-				return err
-			}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (subject, at, attempt) VALUES ($1, $2, $3)`, account, store.TS(now), attempt); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM login_failures WHERE at < $1`, store.TS(now.Add(-ThrottleWindow)))
 		return err
@@ -244,9 +244,21 @@ func (s *Store) ReserveAttempt(ctx context.Context, now time.Time, account, addr
 	return attempt, wait, err
 }
 
-// Succeeded forgets the account's failures and this attempt after a good login.
-func (s *Store) Succeeded(ctx context.Context, account, attempt string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE subject = $1 OR attempt = $2`, account, attempt)
+// Succeeded forgets the account's failures after a good login.
+func (s *Store) Succeeded(ctx context.Context, account string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE subject = $1`, account)
+	return err
+}
+
+// Failed notes a wrong password against the address too.
+func (s *Store) Failed(ctx context.Context, now time.Time, address string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO login_failures (subject, at) VALUES ($1, $2)`, address, store.TS(now))
+	return err
+}
+
+// Release takes back an attempt whose password was never checked.
+func (s *Store) Release(ctx context.Context, attempt string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE attempt = $1`, attempt)
 	return err
 }
 

@@ -150,7 +150,17 @@ func TestDeadlineFiresOnTimeInTheRunningService(t *testing.T) {
 	if status != "failed" {
 		t.Fatalf("status %s, want failed (nothing pledged)", status)
 	}
+	// The log line is written just after the commit the test saw.
 	settledBy := 0
+	testkit.Eventually(t, 2*time.Second, "the settling logged", func() bool {
+		settledBy = 0
+		for _, proc := range p.Procs["project"] {
+			settledBy += bytes.Count([]byte(proc.Log.String()), []byte("project settled at its deadline"))
+		}
+		return settledBy > 0
+	})
+	time.Sleep(300 * time.Millisecond) // a second settling would show by now
+	settledBy = 0
 	for _, proc := range p.Procs["project"] {
 		settledBy += bytes.Count([]byte(proc.Log.String()), []byte("project settled at its deadline"))
 	}

@@ -53,7 +53,8 @@ func Known(code string) bool {
 }
 
 // HeaderFault marks a 5xx answer that is not the answering instance's own
-// failure: "upstream" means a service it called was unavailable. Callers
+// failure: "upstream" means a service it called was unavailable, "shed" that
+// the instance refused the request at once to protect itself. Callers
 // judge instances by it (an upstream fault never opens the breaker of the
 // instance that reported it), and the gateway strips it from client answers.
 const HeaderFault = "X-Sanshi-Fault"
@@ -71,6 +72,10 @@ type Error struct {
 	// Upstream marks an unavailability that a called service caused, not
 	// the instance answering (see HeaderFault).
 	Upstream bool `json:"-"`
+	// Shed marks a request refused at once to protect a healthy instance
+	// (a full queue): the request may be retried, and the instance is not
+	// to blame.
+	Shed bool `json:"-"`
 	// RequestID is sent with 5xx answers so that a member can quote it.
 	RequestID string `json:"request_id,omitempty"`
 }
@@ -137,8 +142,11 @@ func Write(w http.ResponseWriter, err error) {
 	if status >= 500 {
 		body.RequestID = w.Header().Get("X-Request-Id")
 	}
-	if e.Upstream && status >= 500 {
+	switch {
+	case e.Upstream && status >= 500:
 		w.Header().Set(HeaderFault, "upstream")
+	case e.Shed && status >= 500:
+		w.Header().Set(HeaderFault, "shed")
 	}
 	if e.Code == RateLimited || e.Code == Unavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(max(e.RetryAfter, 1)))

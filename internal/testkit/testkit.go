@@ -22,6 +22,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"sanshi/internal/chassis/registry"
+	"sanshi/internal/chassis/store"
 	"sanshi/internal/etcdnode"
 )
 
@@ -265,4 +266,16 @@ func Eventually(t testing.TB, within time.Duration, what string, cond func() boo
 	}
 	t.Fatalf("%s: not within %s", what, within)
 	return 0
+}
+
+// OpenDB opens a service's database (a DATABASE_URL) for a test to look
+// inside; it is closed when the test ends.
+func OpenDB(t testing.TB, url string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

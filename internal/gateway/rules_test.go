@@ -88,8 +88,9 @@ func TestWeightsSplitWithinThreePercentAndStick(t *testing.T) {
 	if b < 700 || b > 1300 {
 		t.Fatalf("B got %d of 10,000, want 1,000 ± 300", b)
 	}
+	first := w.color("order", "member-7", req)
 	for i := 0; i < 100; i++ {
-		if w.color("order", "member-7", req) != w.color("order", "member-7", req) {
+		if got := w.color("order", "member-7", req); got != first {
 			t.Fatal("a member must stay on one color")
 		}
 	}

@@ -265,7 +265,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		}
 		if r.URL.Query().Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv") {
 			writeCSV(w, p, list)
-			return 0, nil, httpx.Written
+			return 0, nil, httpx.ErrWritten
 		}
 		return http.StatusOK, map[string]any{"orders": list}, nil
 	})(w, r)

@@ -25,16 +25,16 @@ func Fail(log *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
 // sent as JSON (nothing for 204), or an error sent in the error shape.
 type Handler func(r *http.Request) (status int, body any, err error)
 
-// Written is returned by a Handler that wrote its answer itself (a file, a
+// ErrWritten is returned by a Handler that wrote its answer itself (a file, a
 // CSV), so that JSON adds nothing.
-var Written = errors.New("answer already written")
+var ErrWritten = errors.New("answer already written")
 
 // JSON adapts h to net/http.
 func JSON(log *slog.Logger, h Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		status, body, err := h(r)
 		switch {
-		case errors.Is(err, Written):
+		case errors.Is(err, ErrWritten):
 		case err != nil:
 			Fail(log, w, r, err)
 		case status == http.StatusNoContent:

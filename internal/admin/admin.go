@@ -6,7 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
+	"sanshi/internal/order/orderapi"
 	"time"
 
 	"sanshi/internal/chassis/auth"
@@ -40,6 +40,6 @@ func Reconcile(ctx context.Context, endpoints []string, internalKey string) (ord
 	c.Sign = func(ctx context.Context) string { return signer.Sign(auth.Identity{Service: "admin"}, time.Now()) }
 	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer rcancel()
-	err = c.JSON(rctx, "order", http.MethodGet, "/internal/v1/reconciliation", nil, &rep, nil)
+	err = orderapi.NewClient(c).Reconciliation(rctx, &rep)
 	return rep, err
 }

@@ -11,13 +11,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sanshi/internal/cashier/cashierapi"
+	"sanshi/internal/order/orderapi"
 	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
 
 	"sanshi/internal/chassis/auth"
-	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/props"
@@ -36,7 +37,7 @@ func Spec() service.Spec {
 // API serves the cashier endpoints.
 type API struct {
 	store    *Store
-	client   *httpclient.Client
+	orders   orderapi.Client
 	outbox   *outbox.Outbox
 	props    *props.Props
 	sandbox  *Sandbox
@@ -51,7 +52,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	// cashier instance signs and verifies alike.
 	m := hmac.New(sha256.New, []byte(rt.Boot.InternalKey.Reveal()))
 	m.Write([]byte("sanshi-sandbox-provider"))
-	a := &API{store: &Store{db: rt.DB}, client: rt.Client, outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
+	a := &API{store: &Store{db: rt.DB}, orders: orderapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
 		kickRef: make(chan struct{}, 1)}
 	a.sandbox = NewSandbox(rt.DB, m.Sum(nil), rt.Client, rt.Now, rt.Logs.Logger("sandbox"))
 	a.sandbox.MayPay = a.mayPay
@@ -89,8 +90,8 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/payments/notify/{channel}", a.notify)
 	mux.HandleFunc("GET /api/v1/payments/sandbox/{trade}", a.sandbox.Page)
 	mux.HandleFunc("POST /api/v1/payments/sandbox/{trade}", a.sandbox.Page)
-	handle("POST /internal/v1/payments/{id}/refunds", a.requestRefund)
-	handle("GET /internal/v1/totals", a.totals)
+	handle(cashierapi.RouteRefund, a.requestRefund)
+	handle(cashierapi.RouteTotals, a.totals)
 	mux.HandleFunc("/", service.NotFound)
 	return mux
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"sanshi/internal/cashier/cashierapi"
+	"sanshi/internal/order/orderapi"
 	"strings"
 	"time"
 
@@ -16,16 +18,6 @@ import (
 )
 
 const maxJSON = 16 << 10
-
-// orderView is what the cashier needs to know about an order.
-type orderView struct {
-	ID        string    `json:"id"`
-	Status    string    `json:"status"`
-	MemberID  string    `json:"member_id"`
-	ProjectID string    `json:"project_id"`
-	Amount    int64     `json:"amount"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
 
 func (a *API) create(r *http.Request) (int, any, error) {
 	ctx := r.Context()
@@ -59,8 +51,7 @@ func (a *API) create(r *http.Request) (int, any, error) {
 	if len(f) > 0 {
 		return 0, nil, errs.Fields(f)
 	}
-	var o orderView
-	err = a.client.JSON(ctx, "order", http.MethodGet, "/internal/v1/orders/"+in.OrderID, nil, &o, nil)
+	o, err := a.orders.Get(ctx, in.OrderID)
 	if errs.CodeOf(err) == errs.NotFound || (err == nil && o.MemberID != id.Member) {
 		return 0, nil, errs.Fields(map[string]string{"order_id": "no such order of yours"})
 	}
@@ -156,8 +147,7 @@ func (a *API) apply(ctx context.Context, n Notice) error {
 			return nil, errNoChange
 		}
 		if status == Succeeded {
-			return []outbox.Message{{Key: "paid:" + p.ID, Service: "order", Method: http.MethodPost,
-				Path: "/internal/v1/orders/" + p.OrderID + "/paid", Body: map[string]any{"payment_id": p.ID, "amount": p.Amount}}}, nil
+			return []outbox.Message{orderapi.PaidMessage(p.OrderID, orderapi.Payment{PaymentID: p.ID, Amount: p.Amount})}, nil
 		}
 		return nil, nil
 	})
@@ -174,10 +164,7 @@ func (a *API) requestRefund(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "order"); err != nil {
 		return 0, nil, err
 	}
-	var b struct {
-		OrderID string `json:"order_id"`
-		Reason  string `json:"reason"`
-	}
+	var b cashierapi.Refund
 	if err := httpx.DecodeJSON(r, &b, maxJSON); err != nil {
 		return 0, nil, err
 	}
@@ -252,8 +239,7 @@ func (a *API) refund(ctx context.Context, paymentID string) {
 		a.log.Warn("refund not done yet; retrying", "payment", paymentID, "attempts", n, "retry_in", delay, "error", err)
 		return
 	}
-	msg := outbox.Message{Key: "refunded:" + p.ID, Service: "order", Method: http.MethodPost,
-		Path: "/internal/v1/orders/" + p.OrderID + "/refunded", Body: map[string]any{"payment_id": p.ID}}
+	msg := orderapi.RefundedMessage(p.OrderID, p.ID)
 	if err := a.store.RefundDone(ctx, paymentID, a.now(), msg); err == nil {
 		a.outbox.Kick()
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"sanshi/internal/member/memberapi"
 	"strings"
 	"time"
 
@@ -69,8 +70,8 @@ func (a *API) Routes() http.Handler {
 	handle("DELETE /api/v1/members/me/addresses/{id}", a.deleteAddress)
 	handle("GET /api/v1/members/{id}", a.publicProfile)
 	mux.HandleFunc("GET /api/v1/members/{id}/avatar", a.avatar)
-	handle("GET /internal/v1/sessions/current", a.verify)
-	handle("POST /internal/v1/members/{id}/roles", a.grantRole)
+	handle(memberapi.RouteSession, a.verify)
+	handle(memberapi.RouteGrantRole, a.grantRole)
 	mux.HandleFunc("/", service.NotFound)
 	return mux
 }

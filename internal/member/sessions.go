@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"net/http"
+	"sanshi/internal/member/memberapi"
 	"sync"
 	"time"
 
@@ -77,7 +78,7 @@ func (s *Sessions) Forget(token string) {
 func (s *Sessions) ask(ctx context.Context, token string) (Verified, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	resp, err := s.client.Do(ctx, httpclient.Request{Service: "member", Method: http.MethodGet, Path: "/internal/v1/sessions/current",
+	resp, err := s.client.Do(ctx, httpclient.Request{Service: "member", Method: http.MethodGet, Path: memberapi.SessionPath,
 		Header: http.Header{"Authorization": {"Bearer " + token}}})
 	if err != nil {
 		return Verified{}, err

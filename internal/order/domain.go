@@ -2,6 +2,7 @@ package order
 
 import (
 	"fmt"
+	"sanshi/internal/project/projectapi"
 	"time"
 
 	"sanshi/internal/chassis/errs"
@@ -105,25 +106,12 @@ func deref(s *string) string {
 	return *s
 }
 
-// ProjectView is what the order service needs to know about a project.
-type ProjectView struct {
-	ID             string       `json:"id"`
-	Status         string       `json:"status"`
-	CreatorID      string       `json:"creator_id"`
-	Title          string       `json:"title"`
-	Deadline       *time.Time   `json:"deadline"`
-	AcceptsPledges bool         `json:"accepts_pledges"`
-	Rewards        []RewardView `json:"rewards"`
-}
+// ProjectView is what the order service needs to know about a project, as
+// the project service's contract says.
+type ProjectView = projectapi.Project
 
 // RewardView is a reward tier as the order service sees it.
-type RewardView struct {
-	ID        string `json:"id"`
-	Title     string `json:"title"`
-	Price     int64  `json:"price"`
-	Ships     bool   `json:"ships"`
-	Remaining *int   `json:"remaining"`
-}
+type RewardView = projectapi.Reward
 
 // CheckPledge applies the pledge rules to a project: live and before its
 // deadline, the reward its own, the amount at least the reward's price, an

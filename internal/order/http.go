@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"sanshi/internal/project/projectapi"
 	"strings"
 
 	"sanshi/internal/chassis/auth"
@@ -65,8 +66,8 @@ func (a *API) create(r *http.Request) (int, any, error) {
 
 // newOrder checks the pledge against the project and the member's address.
 func (a *API) newOrder(ctx context.Context, member string, in CreateInput) (Order, error) {
-	var p ProjectView
-	if err := a.client.JSON(ctx, "project", http.MethodGet, "/internal/v1/projects/"+in.ProjectID, nil, &p, nil); err != nil {
+	p, err := a.projects.Get(ctx, in.ProjectID)
+	if err != nil {
 		if errs.CodeOf(err) == errs.NotFound {
 			return Order{}, errs.Fields(map[string]string{"project_id": "no such project"})
 		}
@@ -83,14 +84,14 @@ func (a *API) newOrder(ctx context.Context, member string, in CreateInput) (Orde
 		o.RewardID, o.RewardTitle, o.Status = &reward.ID, reward.Title, Reserving
 	}
 	if reward != nil && reward.Ships {
-		var addr Address
-		err := a.client.JSON(ctx, "member", http.MethodGet, "/api/v1/members/me/addresses/"+*in.AddressID, nil, &addr, nil)
+		got, err := a.members.MyAddress(ctx, *in.AddressID)
 		if errs.CodeOf(err) == errs.NotFound {
 			return o, errs.Fields(map[string]string{"address_id": "no such address of yours"})
 		}
 		if err != nil {
 			return o, err
 		}
+		addr := Address{Recipient: got.Recipient, Phone: got.Phone, Province: got.Province, City: got.City, District: got.District, Detail: got.Detail}
 		o.Address = &addr
 	}
 	if reward != nil && reward.Remaining != nil && *reward.Remaining == 0 {
@@ -122,8 +123,7 @@ func (a *API) finishReservation(ctx context.Context, id string) (Order, error) {
 	if err != nil || o.Status != Reserving {
 		return o, err
 	}
-	err = a.client.JSON(ctx, "project", http.MethodPost, "/internal/v1/reservations",
-		map[string]string{"order_id": o.ID, "project_id": o.ProjectID, "reward_id": *o.RewardID}, nil, nil)
+	err = a.projects.Reserve(ctx, projectapi.Reservation{OrderID: o.ID, ProjectID: o.ProjectID, RewardID: *o.RewardID})
 	code := errs.CodeOf(err)
 	if err != nil && code != errs.SoldOut && code != errs.WrongState && code != errs.NotFound {
 		return o, err // not known yet: recovery tries again
@@ -189,8 +189,8 @@ func (a *API) cancel(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var p ProjectView
-	if err := a.client.JSON(r.Context(), "project", http.MethodGet, "/internal/v1/projects/"+o.ProjectID, nil, &p, nil); err != nil {
+	p, err := a.projects.Get(r.Context(), o.ProjectID)
+	if err != nil {
 		return 0, nil, err
 	}
 	now := a.now()
@@ -252,8 +252,8 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 			list, err := a.store.MemberOrders(r.Context(), id.Member, page)
 			return http.StatusOK, map[string]any{"orders": list, "page": page.Number, "page_size": page.Limit}, err
 		}
-		var p ProjectView
-		if err := a.client.JSON(r.Context(), "project", http.MethodGet, "/internal/v1/projects/"+pid, nil, &p, nil); err != nil {
+		p, err := a.projects.Get(r.Context(), pid)
+		if err != nil {
 			return 0, nil, err
 		}
 		if p.CreatorID != id.Member && !id.Has(auth.RoleOperator) {

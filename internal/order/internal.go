@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sanshi/internal/chassis/errs"
+	"sanshi/internal/order/orderapi"
 	"time"
 
 	"sanshi/internal/chassis/auth"
@@ -27,10 +28,7 @@ func (a *API) paid(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "cashier"); err != nil {
 		return 0, nil, err
 	}
-	var b struct {
-		PaymentID string `json:"payment_id"`
-		Amount    int64  `json:"amount"`
-	}
+	var b orderapi.Payment
 	if err := httpx.DecodeJSON(r, &b, maxJSON); err != nil {
 		return 0, nil, err
 	}
@@ -61,9 +59,7 @@ func (a *API) refunded(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "cashier"); err != nil {
 		return 0, nil, err
 	}
-	var b struct {
-		PaymentID string `json:"payment_id"`
-	}
+	var b orderapi.Payment
 	if err := httpx.DecodeJSON(r, &b, maxJSON); err != nil {
 		return 0, nil, err
 	}
@@ -114,10 +110,7 @@ func (a *API) projectEnded(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "project"); err != nil {
 		return 0, nil, err
 	}
-	var b struct {
-		ProjectID string `json:"project_id"`
-		Status    string `json:"status"`
-	}
+	var b orderapi.Ended
 	if err := httpx.DecodeJSON(r, &b, maxJSON); err != nil {
 		return 0, nil, err
 	}

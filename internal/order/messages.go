@@ -1,7 +1,8 @@
 package order
 
 import (
-	"net/http"
+	"sanshi/internal/cashier/cashierapi"
+	"sanshi/internal/project/projectapi"
 
 	"sanshi/internal/chassis/outbox"
 )
@@ -11,24 +12,19 @@ import (
 
 func releaseMsg(o *Order) outbox.Message {
 	o.UnitHeld = false
-	return outbox.Message{Key: "release:" + o.ID, Service: "project", Method: http.MethodDelete,
-		Path: "/internal/v1/reservations/" + o.ID}
+	return projectapi.ReleaseMessage(o.ID)
 }
 
 func countMsg(o *Order) outbox.Message {
 	o.Counted = true
-	return outbox.Message{Key: "count:" + o.ID, Service: "project", Method: http.MethodPut,
-		Path: "/internal/v1/projects/" + o.ProjectID + "/pledges/" + o.ID,
-		Body: map[string]any{"member_id": o.MemberID, "amount": o.Amount}}
+	return projectapi.CountMessage(o.ProjectID, o.ID, projectapi.Pledge{MemberID: o.MemberID, Amount: o.Amount})
 }
 
 func uncountMsg(o *Order) outbox.Message {
 	o.Counted = false
-	return outbox.Message{Key: "uncount:" + o.ID, Service: "project", Method: http.MethodDelete,
-		Path: "/internal/v1/projects/" + o.ProjectID + "/pledges/" + o.ID}
+	return projectapi.UncountMessage(o.ProjectID, o.ID)
 }
 
 func refundMsg(orderID, paymentID, reason string) outbox.Message {
-	return outbox.Message{Key: "refund:" + paymentID, Service: "cashier", Method: http.MethodPost,
-		Path: "/internal/v1/payments/" + paymentID + "/refunds", Body: map[string]any{"order_id": orderID, "reason": reason}}
+	return cashierapi.RefundMessage(paymentID, cashierapi.Refund{OrderID: orderID, Reason: reason})
 }

@@ -9,11 +9,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sanshi/internal/cashier/cashierapi"
+	"sanshi/internal/member/memberapi"
+	"sanshi/internal/order/orderapi"
+	"sanshi/internal/project/projectapi"
 	"strconv"
 	"time"
 
 	"sanshi/internal/chassis/configstore"
-	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/props"
@@ -34,17 +37,21 @@ func Spec() service.Spec {
 
 // API serves the order endpoints.
 type API struct {
-	store  *Store
-	client *httpclient.Client
-	outbox *outbox.Outbox
-	props  *props.Props
-	now    func() time.Time
-	log    *slog.Logger
-	wake   chan struct{}
+	store *Store
+	// The services this one calls, through their contracts.
+	projects projectapi.Client
+	members  memberapi.Client
+	cashier  cashierapi.Client
+	outbox   *outbox.Outbox
+	props    *props.Props
+	now      func() time.Time
+	log      *slog.Logger
+	wake     chan struct{}
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
-	a := &API{store: NewStore(rt.DB), client: rt.Client, outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
+	a := &API{store: NewStore(rt.DB), projects: projectapi.NewClient(rt.Client), members: memberapi.NewClient(rt.Client),
+		cashier: cashierapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
 		wake: make(chan struct{}, 1)}
 	go a.runExpiry(rt.Background(), rt.Logs.Logger("expiry"))
 	go a.runRecovery(rt.Background(), rt.Logs.Logger("recovery"))
@@ -62,12 +69,12 @@ func (a *API) Routes() http.Handler {
 	handle("POST /api/v1/orders/{id}/cancel", a.cancel)
 	handle("POST /api/v1/orders/{id}/ship", a.ship)
 	handle("POST /api/v1/orders/{id}/receive", a.receive)
-	handle("GET /internal/v1/orders/{id}", a.internalGet)
-	handle("POST /internal/v1/orders/{id}/paid", a.paid)
-	handle("POST /internal/v1/orders/{id}/refunded", a.refunded)
-	handle("POST /internal/v1/orders/{id}/pledge-refused", a.pledgeRefused)
-	handle("POST /internal/v1/projects/{id}/ended", a.projectEnded)
-	handle("GET /internal/v1/reconciliation", a.internalReconciliation)
+	handle(orderapi.RouteGet, a.internalGet)
+	handle(orderapi.RoutePaid, a.paid)
+	handle(orderapi.RouteRefunded, a.refunded)
+	handle(orderapi.RoutePledgeRefused, a.pledgeRefused)
+	handle(orderapi.RouteProjectEnded, a.projectEnded)
+	handle(orderapi.RouteReconciliation, a.internalReconciliation)
 	mux.HandleFunc("/", service.NotFound)
 	return mux
 }

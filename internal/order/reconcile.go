@@ -3,37 +3,24 @@ package order
 import (
 	"fmt"
 	"net/http"
+	"sanshi/internal/cashier/cashierapi"
+	"sanshi/internal/project/projectapi"
 	"sort"
 
 	"sanshi/internal/chassis/auth"
 )
 
 // ProjectTotals is the project service's side of the books.
-type ProjectTotals struct {
-	ID      string         `json:"id"`
-	Pledged int64          `json:"pledged"`
-	Backers int            `json:"backers"`
-	Rewards []RewardTotals `json:"rewards"`
-}
+type ProjectTotals = projectapi.Totals
 
 // RewardTotals is a reward's stock as the project service keeps it.
-type RewardTotals struct {
-	ID       string `json:"id"`
-	Limit    *int   `json:"limit"`
-	Reserved int    `json:"reserved"`
-}
+type RewardTotals = projectapi.RewardTotals
 
 // CashTotals is the cashier's side of the books for one project.
-type CashTotals struct {
-	Captured int64 `json:"captured"`
-	Refunded int64 `json:"refunded"`
-}
+type CashTotals = cashierapi.Totals
 
 // CashierBooks is everything the cashier reports.
-type CashierBooks struct {
-	Projects       map[string]CashTotals `json:"projects"`
-	PendingRefunds int                   `json:"pending_refunds"`
-}
+type CashierBooks = cashierapi.Books
 
 // Mismatch is one thing the books disagree on.
 type Mismatch struct {
@@ -120,15 +107,13 @@ func (a *API) reconcile(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	var projects struct {
-		Projects []ProjectTotals `json:"projects"`
-	}
-	if err := a.client.JSON(ctx, "project", http.MethodGet, "/internal/v1/totals", nil, &projects, nil); err != nil {
+	projects, err := a.projects.Totals(ctx)
+	if err != nil {
 		return 0, nil, err
 	}
-	var cash CashierBooks
-	if err := a.client.JSON(ctx, "cashier", http.MethodGet, "/internal/v1/totals", nil, &cash, nil); err != nil {
+	cash, err := a.cashier.Books(ctx)
+	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, Reconcile(books, projects.Projects, cash), nil
+	return http.StatusOK, Reconcile(books, projects, cash), nil
 }

@@ -3,6 +3,8 @@ package project
 import (
 	"context"
 	"net/http"
+	"sanshi/internal/order/orderapi"
+	"sanshi/internal/project/projectapi"
 	"strconv"
 	"strings"
 
@@ -60,8 +62,7 @@ func (a *API) changed(ctx context.Context, id string) {
 // settled is what other services must learn when a project ends: the
 // order service refunds the paid pledges of a failed or cancelled project.
 func (a *API) settled(p Project) []outbox.Message {
-	return []outbox.Message{{Key: "project-ended:" + p.ID, Service: "order", Method: http.MethodPost,
-		Path: "/internal/v1/projects/" + p.ID + "/ended", Body: map[string]any{"project_id": p.ID, "status": p.Status}}}
+	return []outbox.Message{orderapi.ProjectEndedMessage(p.ID, string(p.Status))}
 }
 
 func (a *API) categories(r *http.Request) (int, any, error) {
@@ -528,17 +529,11 @@ func (a *API) written(r *http.Request, projectID string, err error) (int, any, e
 
 // Internal endpoints for the order service.
 
-type reserveBody struct {
-	OrderID   string `json:"order_id"`
-	ProjectID string `json:"project_id"`
-	RewardID  string `json:"reward_id"`
-}
-
 func (a *API) reserve(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "order"); err != nil {
 		return 0, nil, err
 	}
-	var b reserveBody
+	var b projectapi.Reservation
 	if err := httpx.DecodeJSON(r, &b, maxJSON); err != nil {
 		return 0, nil, err
 	}
@@ -580,10 +575,7 @@ func (a *API) addPledge(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "order"); err != nil {
 		return 0, nil, err
 	}
-	var b struct {
-		MemberID string `json:"member_id"`
-		Amount   int64  `json:"amount"`
-	}
+	var b projectapi.Pledge
 	if err := httpx.DecodeJSON(r, &b, maxJSON); err != nil {
 		return 0, nil, err
 	}

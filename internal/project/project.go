@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"sanshi/internal/project/projectapi"
 	"time"
 
 	"sanshi/internal/chassis/blob"
@@ -81,12 +82,12 @@ func (a *API) Routes() http.Handler {
 	handle("GET /api/v1/projects/{id}/follow", a.following)
 	handle("PUT /api/v1/projects/{id}/follow", a.follow)
 	handle("DELETE /api/v1/projects/{id}/follow", a.unfollow)
-	handle("POST /internal/v1/reservations", a.reserve)
-	handle("DELETE /internal/v1/reservations/{order}", a.release)
-	handle("PUT /internal/v1/projects/{id}/pledges/{order}", a.addPledge)
-	handle("DELETE /internal/v1/projects/{id}/pledges/{order}", a.removePledge)
-	handle("GET /internal/v1/projects/{id}", a.internalGet)
-	handle("GET /internal/v1/totals", a.allTotals)
+	handle(projectapi.RouteReserve, a.reserve)
+	handle(projectapi.RouteRelease, a.release)
+	handle(projectapi.RouteAddPledge, a.addPledge)
+	handle(projectapi.RouteRemovePledge, a.removePledge)
+	handle(projectapi.RouteGet, a.internalGet)
+	handle(projectapi.RouteTotals, a.allTotals)
 	mux.HandleFunc("/", service.NotFound)
 	return mux
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sanshi/internal/member/memberapi"
+	"sanshi/internal/order/orderapi"
 	"time"
 
 	"sanshi/internal/chassis/errs"
@@ -85,8 +87,7 @@ func (s *Store) Create(ctx context.Context, creator string, in DraftInput, story
 		if err != nil {
 			return err
 		}
-		return outbox.Enqueue(ctx, tx, outbox.Message{Key: "creator-role:" + creator, Service: "member", Method: "POST",
-			Path: "/internal/v1/members/" + creator + "/roles", Body: map[string]string{"role": "creator"}}, now)
+		return outbox.Enqueue(ctx, tx, memberapi.GrantRoleMessage(creator, "creator"), now)
 	})
 	if err != nil {
 		return p, errs.Wrap(err, "create project")
@@ -355,8 +356,7 @@ func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID stri
 				VALUES ($1, $2, $3, $4, $5, $5)`, orderID, projectID, memberID, amount, store.TS(now)); err != nil {
 				return err
 			}
-			return outbox.Enqueue(ctx, tx, outbox.Message{Key: "pledge-refused:" + orderID, Service: "order", Method: "POST",
-				Path: "/internal/v1/orders/" + orderID + "/pledge-refused", Body: map[string]string{"project_id": projectID}}, now)
+			return outbox.Enqueue(ctx, tx, orderapi.PledgeRefusedMessage(orderID, projectID), now)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO pledges (order_id, project_id, member_id, amount, added_at) VALUES ($1, $2, $3, $4, $5)`,
 			orderID, projectID, memberID, amount, store.TS(now)); err != nil {

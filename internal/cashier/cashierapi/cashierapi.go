@@ -1,0 +1,58 @@
+// Package cashierapi is the cashier's contract with the other services: its
+// internal routes, their types, the typed client, and the outbox messages
+// other services send it.
+package cashierapi
+
+import (
+	"context"
+	"net/http"
+
+	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/chassis/outbox"
+)
+
+// Service is the cashier's name in the registry.
+const Service = "cashier"
+
+// Internal routes, as the cashier's mux patterns.
+const (
+	RouteRefund = "POST /internal/v1/payments/{id}/refunds"
+	RouteTotals = "GET /internal/v1/totals"
+)
+
+// Refund asks for a payment's refund.
+type Refund struct {
+	OrderID string `json:"order_id"`
+	Reason  string `json:"reason"`
+}
+
+// Totals is the cashier's side of the books for one project.
+type Totals struct {
+	Captured int64 `json:"captured"`
+	Refunded int64 `json:"refunded"`
+}
+
+// Books is everything the cashier reports for reconciliation.
+type Books struct {
+	Projects       map[string]Totals `json:"projects"`
+	PendingRefunds int               `json:"pending_refunds"`
+}
+
+// Client calls the cashier's internal routes.
+type Client struct{ c *httpclient.Client }
+
+// NewClient calls through c.
+func NewClient(c *httpclient.Client) Client { return Client{c: c} }
+
+// Books reads captured payments and refunds per project.
+func (c Client) Books(ctx context.Context) (Books, error) {
+	var b Books
+	err := c.c.JSON(ctx, Service, http.MethodGet, "/internal/v1/totals", nil, &b, nil)
+	return b, err
+}
+
+// RefundMessage asks the cashier to refund a payment.
+func RefundMessage(paymentID string, r Refund) outbox.Message {
+	return outbox.Message{Key: "refund:" + paymentID, Service: Service, Method: http.MethodPost,
+		Path: httpclient.Path("/internal/v1/payments/{}/refunds", paymentID), Body: r}
+}

@@ -1,0 +1,97 @@
+// Package orderapi is the order service's contract with the other services:
+// its internal routes, their request and answer types, the typed client,
+// and the outbox messages other services send it.
+package orderapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/chassis/outbox"
+)
+
+// Service is the order service's name in the registry.
+const Service = "order"
+
+// Internal routes, as the order service's mux patterns.
+const (
+	RouteGet            = "GET /internal/v1/orders/{id}"
+	RoutePaid           = "POST /internal/v1/orders/{id}/paid"
+	RouteRefunded       = "POST /internal/v1/orders/{id}/refunded"
+	RoutePledgeRefused  = "POST /internal/v1/orders/{id}/pledge-refused"
+	RouteProjectEnded   = "POST /internal/v1/projects/{id}/ended"
+	RouteReconciliation = "GET /internal/v1/reconciliation"
+)
+
+// Order is what other services learn about an order.
+type Order struct {
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	MemberID  string    `json:"member_id"`
+	ProjectID string    `json:"project_id"`
+	Amount    int64     `json:"amount"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Payment tells the order service of a captured payment.
+type Payment struct {
+	PaymentID string `json:"payment_id"`
+	Amount    int64  `json:"amount,omitempty"`
+}
+
+// Ended tells the order service that a project ended.
+type Ended struct {
+	ProjectID string `json:"project_id"`
+	Status    string `json:"status"`
+}
+
+// Refused tells the order service that a project refused a pledge (it
+// ended while the payment was on its way).
+type Refused struct {
+	ProjectID string `json:"project_id"`
+}
+
+// Client calls the order service's internal routes.
+type Client struct{ c *httpclient.Client }
+
+// NewClient calls through c.
+func NewClient(c *httpclient.Client) Client { return Client{c: c} }
+
+// Get reads an order (for the cashier).
+func (c Client) Get(ctx context.Context, id string) (Order, error) {
+	var o Order
+	err := c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/internal/v1/orders/{}", id), nil, &o, nil)
+	return o, err
+}
+
+// Reconciliation checks the books of every project; out receives the report.
+func (c Client) Reconciliation(ctx context.Context, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, "/internal/v1/reconciliation", nil, out, nil)
+}
+
+// PaidMessage tells the order service that its payment was captured.
+func PaidMessage(orderID string, p Payment) outbox.Message {
+	return outbox.Message{Key: "paid:" + p.PaymentID, Service: Service, Method: http.MethodPost,
+		Path: httpclient.Path("/internal/v1/orders/{}/paid", orderID), Body: p}
+}
+
+// RefundedMessage tells the order service that its payment was refunded.
+func RefundedMessage(orderID, paymentID string) outbox.Message {
+	return outbox.Message{Key: "refunded:" + paymentID, Service: Service, Method: http.MethodPost,
+		Path: httpclient.Path("/internal/v1/orders/{}/refunded", orderID), Body: Payment{PaymentID: paymentID}}
+}
+
+// PledgeRefusedMessage tells the order service that a project refused an
+// order's pledge.
+func PledgeRefusedMessage(orderID, projectID string) outbox.Message {
+	return outbox.Message{Key: "pledge-refused:" + orderID, Service: Service, Method: http.MethodPost,
+		Path: httpclient.Path("/internal/v1/orders/{}/pledge-refused", orderID), Body: Refused{ProjectID: projectID}}
+}
+
+// ProjectEndedMessage tells the order service that a project ended.
+func ProjectEndedMessage(projectID, status string) outbox.Message {
+	return outbox.Message{Key: "project-ended:" + projectID, Service: Service, Method: http.MethodPost,
+		Path: httpclient.Path("/internal/v1/projects/{}/ended", projectID), Body: Ended{ProjectID: projectID, Status: status}}
+}

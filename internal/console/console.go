@@ -10,9 +10,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sanshi/internal/member/memberapi"
 	"time"
 
-	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/service"
 	"sanshi/internal/member"
@@ -35,7 +35,7 @@ type Console struct {
 	monitor  *Monitor
 	journal  *Journal
 	sessions *member.Sessions
-	client   *httpclient.Client
+	members  memberapi.Client
 	mgmt     *http.Client
 	token    string // the management token instances accept
 	secret   []byte // signs CSRF tokens
@@ -58,7 +58,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 			return 10 * time.Minute
 		}}
 	go m.Run(rt.Background())
-	c := &Console{monitor: m, journal: journal, sessions: member.NewSessions(rt.Client, rt.Now), client: rt.Client, mgmt: httpc,
+	c := &Console{monitor: m, journal: journal, sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), mgmt: httpc,
 		token: rt.Boot.MgmtToken.Reveal(), secret: []byte(rt.Boot.InternalKey.Reveal() + "console-csrf"), log: rt.Log, now: rt.Now,
 		pages: parsePages(), scrapes: &scrapes{last: map[string]scrape{}}}
 	return c.Routes(), nil

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sanshi/internal/member/memberapi"
 	"sort"
 	"strings"
 	"time"
@@ -133,7 +134,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			Roles []string `json:"roles"`
 		} `json:"member"`
 	}
-	err := c.client.JSON(r.Context(), "member", http.MethodPost, "/api/v1/sessions", map[string]string{"email": email, "password": password}, &sess, nil)
+	err := c.members.LogIn(r.Context(), memberapi.Credentials{Email: email, Password: password}, &sess)
 	msg := ""
 	switch {
 	case err != nil:
@@ -142,8 +143,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		msg = texts[l]["operators only"]
 		// The member service opened a session for a member who is not an
 		// operator: close it, so a refused log-in leaves nothing behind.
-		if err := c.client.JSON(r.Context(), "member", http.MethodDelete, "/api/v1/sessions/current", nil, nil,
-			http.Header{"Authorization": {"Bearer " + sess.Token}}); err != nil {
+		if err := c.members.LogOut(r.Context(), sess.Token); err != nil {
 			c.log.Warn("could not close a refused member's session", "error", err)
 		}
 	}
@@ -158,7 +158,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, op Operator) {
-	c.client.JSON(r.Context(), "member", http.MethodDelete, "/api/v1/sessions/current", nil, nil, http.Header{"Authorization": {"Bearer " + op.Token}})
+	if err := c.members.LogOut(r.Context(), op.Token); err != nil && errs.CodeOf(err) != errs.Unauthorized {
+		c.log.Warn("log-out: the session could not be revoked", "error", err)
+	}
 	c.sessions.Forget(op.Token)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -235,7 +237,7 @@ func (c *Console) email(ctx context.Context, op Operator) string {
 	var m struct {
 		Email string `json:"email"`
 	}
-	if c.client.JSON(auth.With(ctx, auth.Identity{Member: op.ID}), "member", http.MethodGet, "/api/v1/members/me", nil, &m, nil) == nil && m.Email != "" {
+	if c.members.Me(auth.With(ctx, auth.Identity{Member: op.ID}), &m) == nil && m.Email != "" {
 		return m.Email
 	}
 	return op.ID

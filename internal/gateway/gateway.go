@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sanshi/internal/member/memberapi"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -286,7 +287,7 @@ func (g *Gateway) serve(w *httpx.Recorder, r *http.Request, t *Table, route Rout
 		return color
 	}
 	defer resp.Body.Close()
-	if r.Method == http.MethodDelete && r.URL.Path == "/api/v1/sessions/current" && resp.StatusCode == http.StatusNoContent {
+	if r.Method == http.MethodDelete && r.URL.Path == memberapi.LogOutPath && resp.StatusCode == http.StatusNoContent {
 		g.sessions.Forget(token)
 	}
 	for k, vs := range resp.Header {

@@ -3,6 +3,7 @@ package site
 import (
 	"net/http"
 	"net/url"
+	"sanshi/internal/member/memberapi"
 
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpx"
@@ -14,8 +15,8 @@ func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Site) signup(w http.ResponseWriter, r *http.Request) {
-	body := map[string]string{"email": r.FormValue("email"), "password": r.FormValue("password"), "nickname": r.FormValue("nickname")}
-	if err := s.call(r.Context(), "member", http.MethodPost, "/api/v1/members", body, nil, ""); err != nil {
+	in := memberapi.SignUp{Email: r.FormValue("email"), Password: r.FormValue("password"), Nickname: r.FormValue("nickname")}
+	if err := s.members.SignUp(r.Context(), in, nil); err != nil {
 		s.render(w, r, "signup", errs.Status(errs.CodeOf(err)), page{Errors: fieldErrors(err), Form: r.PostForm})
 		return
 	}
@@ -34,8 +35,7 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) {
 // site's HttpOnly cookie.
 func (s *Site) logIn(w http.ResponseWriter, r *http.Request, next string) {
 	var sess member.Session
-	err := s.call(r.Context(), "member", http.MethodPost, "/api/v1/sessions",
-		map[string]string{"email": r.FormValue("email"), "password": r.FormValue("password")}, &sess, "")
+	err := s.members.LogIn(r.Context(), memberapi.Credentials{Email: r.FormValue("email"), Password: r.FormValue("password")}, &sess)
 	if err != nil {
 		fe := fieldErrors(err)
 		if errs.CodeOf(err) == errs.Unauthorized || errs.CodeOf(err) == errs.RateLimited {
@@ -54,8 +54,7 @@ func (s *Site) logout(w http.ResponseWriter, r *http.Request) {
 	// member service needs the token itself, and the gateway's cache of
 	// session checks forgets it at once.
 	if c, err := r.Cookie(member.SessionCookie); err == nil && c.Value != "" {
-		err := s.client.JSON(r.Context(), "member", http.MethodDelete, "/api/v1/sessions/current", nil, nil,
-			http.Header{"Authorization": {"Bearer " + c.Value}})
+		err := s.members.LogOut(r.Context(), c.Value)
 		if err != nil && errs.CodeOf(err) != errs.Unauthorized {
 			s.log.Warn("logout: the session could not be revoked", "error", err)
 		}
@@ -72,7 +71,7 @@ func (s *Site) me(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var m member.Member
-	if err := s.call(r.Context(), "member", http.MethodGet, "/api/v1/members/me", nil, &m, ""); err != nil {
+	if err := s.members.Me(r.Context(), &m); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -84,8 +83,7 @@ func (s *Site) saveMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var m member.Member
-	err := s.call(r.Context(), "member", http.MethodPatch, "/api/v1/members/me",
-		map[string]string{"nickname": r.FormValue("nickname"), "bio": r.FormValue("bio")}, &m, "")
+	err := s.members.UpdateMe(r.Context(), memberapi.ProfileChange{Nickname: r.FormValue("nickname"), Bio: r.FormValue("bio")}, &m)
 	if err != nil {
 		s.render(w, r, "me", errs.Status(errs.CodeOf(err)), page{Errors: fieldErrors(err), Data: map[string]any{"M": member.Member{
 			Nickname: r.FormValue("nickname"), Bio: r.FormValue("bio")}}})
@@ -103,7 +101,7 @@ func (s *Site) addresses(w http.ResponseWriter, r *http.Request) {
 
 func (s *Site) renderAddresses(w http.ResponseWriter, r *http.Request, status int, fe map[string]string) {
 	var l struct{ Addresses []member.Address }
-	s.call(r.Context(), "member", http.MethodGet, "/api/v1/members/me/addresses", nil, &l, "")
+	_ = s.members.MyAddresses(r.Context(), &l) // logged; the page shows none
 	var form url.Values
 	if fe != nil {
 		form = r.PostForm
@@ -115,11 +113,9 @@ func (s *Site) addAddress(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
-	body := map[string]string{}
-	for _, k := range []string{"recipient", "phone", "province", "city", "district", "detail"} {
-		body[k] = r.FormValue(k)
-	}
-	if err := s.call(r.Context(), "member", http.MethodPost, "/api/v1/members/me/addresses", body, nil, ""); err != nil {
+	in := memberapi.AddressInput{Recipient: r.FormValue("recipient"), Phone: r.FormValue("phone"), Province: r.FormValue("province"),
+		City: r.FormValue("city"), District: r.FormValue("district"), Detail: r.FormValue("detail")}
+	if err := s.members.AddAddress(r.Context(), in, nil); err != nil {
 		s.renderAddresses(w, r, errs.Status(errs.CodeOf(err)), fieldErrors(err))
 		return
 	}
@@ -130,7 +126,7 @@ func (s *Site) deleteAddress(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
-	if err := s.call(r.Context(), "member", http.MethodDelete, "/api/v1/members/me/addresses/"+url.PathEscape(r.PathValue("aid")), nil, nil, ""); err != nil {
+	if err := s.members.DeleteAddress(r.Context(), r.PathValue("aid")); err != nil {
 		s.fail(w, r, err)
 		return
 	}

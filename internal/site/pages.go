@@ -3,6 +3,9 @@ package site
 import (
 	"net/http"
 	"net/url"
+	"sanshi/internal/cashier/cashierapi"
+	"sanshi/internal/order/orderapi"
+	"sanshi/internal/project/projectapi"
 	"strconv"
 	"strings"
 
@@ -27,8 +30,8 @@ func (s *Site) Routes() http.Handler {
 	mux.HandleFunc("POST /orders/{id}/pay", s.post(s.pay))
 	mux.HandleFunc("GET /orders/{id}/result", s.result)
 	mux.HandleFunc("GET /orders/{id}/status", s.status)
-	mux.HandleFunc("POST /orders/{id}/cancel", s.post(s.orderAction("cancel")))
-	mux.HandleFunc("POST /orders/{id}/receive", s.post(s.orderAction("receive")))
+	mux.HandleFunc("POST /orders/{id}/cancel", s.post(s.orderAction(orderapi.Cancel)))
+	mux.HandleFunc("POST /orders/{id}/receive", s.post(s.orderAction(orderapi.Receive)))
 	mux.HandleFunc("POST /orders/{id}/ship", s.post(s.ship))
 	mux.HandleFunc("GET /signup", s.signupForm)
 	mux.HandleFunc("POST /signup", s.post(s.signup))
@@ -47,13 +50,13 @@ func (s *Site) Routes() http.Handler {
 	mux.HandleFunc("POST /projects/{id}/edit", s.post(s.saveStory))
 	mux.HandleFunc("POST /projects/{id}/cover", s.post(s.uploadCover))
 	mux.HandleFunc("POST /projects/{id}/rewards", s.post(s.addReward))
-	mux.HandleFunc("POST /projects/{id}/submit", s.post(s.projectAction("submit", nil)))
+	mux.HandleFunc("POST /projects/{id}/submit", s.post(s.projectAction(projectapi.Submit, nil)))
 	mux.HandleFunc("GET /projects/{id}/dashboard", s.dashboard)
 	mux.HandleFunc("GET /projects/{id}/backers.csv", s.backersCSV)
 	mux.HandleFunc("POST /projects/{id}/updates", s.post(s.postUpdate))
 	mux.HandleFunc("GET /admin/review", s.review)
-	mux.HandleFunc("POST /projects/{id}/approve", s.post(s.projectAction("approve", nil)))
-	mux.HandleFunc("POST /projects/{id}/reject", s.post(s.projectAction("reject", func(r *http.Request) any {
+	mux.HandleFunc("POST /projects/{id}/approve", s.post(s.projectAction(projectapi.Approve, nil)))
+	mux.HandleFunc("POST /projects/{id}/reject", s.post(s.projectAction(projectapi.Reject, func(r *http.Request) any {
 		return map[string]string{"reason": r.FormValue("reason")}
 	})))
 	mux.HandleFunc("POST /projects/{id}/feature", s.post(s.feature))
@@ -77,7 +80,8 @@ type card struct {
 
 func (s *Site) list(r *http.Request, query string) listing {
 	var l listing
-	s.call(r.Context(), "project", http.MethodGet, "/api/v1/projects?"+query, nil, &l, "")
+	q, _ := url.ParseQuery(query)           // made by the site itself
+	_ = s.projects.List(r.Context(), q, &l) // logged; the page shows no projects
 	for _, p := range l.Projects {
 		l.Cards = append(l.Cards, card{p, s.creatorName(r, p.CreatorID)})
 	}
@@ -90,7 +94,7 @@ func (s *Site) creatorName(r *http.Request, id string) string {
 		return v.(string)
 	}
 	var m member.Public
-	if s.call(r.Context(), "member", http.MethodGet, "/api/v1/members/"+id, nil, &m, "") == nil {
+	if s.members.Profile(r.Context(), id, &m) == nil {
 		s.names.Store(id, m.Nickname)
 	}
 	return m.Nickname
@@ -98,7 +102,7 @@ func (s *Site) creatorName(r *http.Request, id string) string {
 
 func (s *Site) categories(r *http.Request) []project.Category {
 	var c struct{ Categories []project.Category }
-	s.call(r.Context(), "project", http.MethodGet, "/api/v1/categories", nil, &c, "")
+	_ = s.projects.Categories(r.Context(), &c) // logged
 	return c.Categories
 }
 
@@ -129,7 +133,7 @@ func (s *Site) discover(w http.ResponseWriter, r *http.Request) {
 
 func (s *Site) loadProject(r *http.Request) (project.Project, error) {
 	var p project.Project
-	err := s.call(r.Context(), "project", http.MethodGet, "/api/v1/projects/"+url.PathEscape(r.PathValue("id")), nil, &p, "")
+	err := s.projects.Project(r.Context(), r.PathValue("id"), &p)
 	return p, err
 }
 
@@ -141,8 +145,8 @@ func (s *Site) project(w http.ResponseWriter, r *http.Request) {
 	}
 	var ups struct{ Updates []project.Update }
 	var cs struct{ Comments []project.Comment }
-	s.call(r.Context(), "project", http.MethodGet, "/api/v1/projects/"+p.ID+"/updates", nil, &ups, "")
-	s.call(r.Context(), "project", http.MethodGet, "/api/v1/projects/"+p.ID+"/comments", nil, &cs, "")
+	_ = s.projects.Updates(r.Context(), p.ID, &ups) // logged; the page goes on without them
+	_ = s.projects.Comments(r.Context(), p.ID, &cs)
 	names := map[string]string{}
 	for _, c := range cs.Comments {
 		names[c.MemberID] = s.creatorName(r, c.MemberID)
@@ -150,7 +154,7 @@ func (s *Site) project(w http.ResponseWriter, r *http.Request) {
 	following := false
 	if auth.From(r.Context()).Member != "" {
 		var f struct{ Following bool }
-		s.call(r.Context(), "project", http.MethodGet, "/api/v1/projects/"+p.ID+"/follow", nil, &f, "")
+		_ = s.projects.Following(r.Context(), p.ID, &f)
 		following = f.Following
 	}
 	s.render(w, r, "project", http.StatusOK, page{Data: map[string]any{"P": p, "Creator": s.creatorName(r, p.CreatorID),
@@ -162,11 +166,7 @@ func (s *Site) follow(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
-	method := http.MethodPut
-	if r.FormValue("unfollow") == "1" {
-		method = http.MethodDelete
-	}
-	if err := s.call(r.Context(), "project", method, "/api/v1/projects/"+url.PathEscape(r.PathValue("id"))+"/follow", nil, nil, ""); err != nil {
+	if err := s.projects.Follow(r.Context(), r.PathValue("id"), r.FormValue("unfollow") != "1"); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -178,7 +178,7 @@ func (s *Site) comment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := url.PathEscape(r.PathValue("id"))
-	err := s.call(r.Context(), "project", http.MethodPost, "/api/v1/projects/"+id+"/comments", map[string]string{"body": r.FormValue("body")}, nil, "")
+	err := s.projects.Comment(r.Context(), r.PathValue("id"), projectapi.CommentInput{Body: r.FormValue("body")})
 	if err != nil && errs.CodeOf(err) != errs.Invalid {
 		s.fail(w, r, err)
 		return
@@ -215,7 +215,7 @@ func (s *Site) renderPledge(w http.ResponseWriter, r *http.Request, status int, 
 		return
 	}
 	var addrs struct{ Addresses []member.Address }
-	s.call(r.Context(), "member", http.MethodGet, "/api/v1/members/me/addresses", nil, &addrs, "")
+	_ = s.members.MyAddresses(r.Context(), &addrs) // logged
 	rid := r.URL.Query().Get("reward")
 	if form != nil {
 		rid = form.Get("reward")
@@ -243,19 +243,19 @@ func (s *Site) pledge(w http.ResponseWriter, r *http.Request) {
 		s.renderPledge(w, r, http.StatusBadRequest, map[string]string{"amount": "请输入金额，如 99 或 99.50"}, r.PostForm)
 		return
 	}
-	body := map[string]any{"project_id": r.PathValue("id"), "reward_id": nil, "amount": amount}
+	in := orderapi.PledgeInput{ProjectID: r.PathValue("id"), Amount: amount}
 	if rid := r.FormValue("reward"); rid != "" {
-		body["reward_id"] = rid
+		in.RewardID = &rid
 	}
 	if a := r.FormValue("address_id"); a != "" {
-		body["address_id"] = a
+		in.AddressID = &a
 	}
 	var o order.Order
 	// The form's key makes a double submit one pledge.
-	err := s.call(r.Context(), "order", http.MethodPost, "/api/v1/orders", body, &o, "site-"+r.FormValue("key"))
+	err := s.orders.Pledge(r.Context(), "site-"+r.FormValue("key"), in, &o)
 	if err != nil {
 		code := errs.CodeOf(err)
-		if code == errs.Invalid || code == errs.SoldOut || code == errs.WrongState {
+		if code == errs.Invalid || code == errs.SoldOut || code == errs.WrongState || code == errs.TooMany {
 			fe := fieldErrors(err)
 			if code != errs.Invalid {
 				fe = map[string]string{"_": errs.As(err).Message, "code": code}
@@ -271,7 +271,7 @@ func (s *Site) pledge(w http.ResponseWriter, r *http.Request) {
 
 func (s *Site) loadOrder(r *http.Request) (order.Order, error) {
 	var o order.Order
-	err := s.call(r.Context(), "order", http.MethodGet, "/api/v1/orders/"+url.PathEscape(r.PathValue("id")), nil, &o, "")
+	err := s.orders.Order(r.Context(), r.PathValue("id"), &o)
 	return o, err
 }
 
@@ -287,7 +287,7 @@ func (s *Site) payForm(w http.ResponseWriter, r *http.Request) {
 	var ch struct {
 		Channels []map[string]string `json:"channels"`
 	}
-	s.call(r.Context(), "cashier", http.MethodGet, "/api/v1/payments/channels", nil, &ch, "")
+	_ = s.cashier.Channels(r.Context(), &ch) // logged; the page offers none
 	s.render(w, r, "pay", http.StatusOK, page{Data: map[string]any{"O": o, "Channels": ch.Channels}})
 }
 
@@ -301,14 +301,14 @@ func (s *Site) pay(w http.ResponseWriter, r *http.Request) {
 	oid := r.PathValue("id")
 	// The pay page lives on this site: tell the cashier which host the
 	// visitor uses, as the gateway does for API calls.
-	h := http.Header{"Idempotency-Key": {"site-pay-" + oid + "-" + r.FormValue("channel")}, "X-Forwarded-Host": {r.Host}}
-	err := s.client.JSON(r.Context(), "cashier", http.MethodPost, "/api/v1/payments", map[string]string{"order_id": oid, "channel": r.FormValue("channel")}, &p, h)
+	err := s.cashier.Pay(r.Context(), "site-pay-"+oid+"-"+r.FormValue("channel"), cashierapi.PaymentInput{OrderID: oid, Channel: r.FormValue("channel")},
+		http.Header{"X-Forwarded-Host": {r.Host}}, &p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	target := p.PayURL
-	if strings.Contains(target, "/api/v1/payments/sandbox/") {
+	if strings.Contains(target, cashierapi.SandboxPagePrefix) {
 		// Come back to the result page after the sandbox page.
 		target += "?return=" + url.QueryEscape("/orders/"+oid+"/result")
 	}
@@ -342,7 +342,7 @@ func (s *Site) orderAction(action string) http.HandlerFunc {
 		if !requireMember(w, r) {
 			return
 		}
-		if err := s.call(r.Context(), "order", http.MethodPost, "/api/v1/orders/"+url.PathEscape(r.PathValue("id"))+"/"+action, nil, nil, ""); err != nil {
+		if err := s.orders.Act(r.Context(), r.PathValue("id"), action); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -355,7 +355,7 @@ func (s *Site) pledges(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var l struct{ Orders []order.Order }
-	if err := s.call(r.Context(), "order", http.MethodGet, "/api/v1/orders", nil, &l, ""); err != nil {
+	if err := s.orders.Mine(r.Context(), &l); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -363,7 +363,7 @@ func (s *Site) pledges(w http.ResponseWriter, r *http.Request) {
 	for _, o := range l.Orders {
 		if _, ok := titles[o.ProjectID]; !ok {
 			var p project.Project
-			s.call(r.Context(), "project", http.MethodGet, "/api/v1/projects/"+o.ProjectID, nil, &p, "")
+			_ = s.projects.Project(r.Context(), o.ProjectID, &p) // logged; shown without a title
 			titles[o.ProjectID] = p.Title
 		}
 	}

@@ -17,6 +17,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sanshi/internal/cashier/cashierapi"
+	"sanshi/internal/member/memberapi"
+	"sanshi/internal/order/orderapi"
+	"sanshi/internal/project/projectapi"
 	"strings"
 	"sync"
 	"time"
@@ -32,13 +36,19 @@ var templateFS embed.FS
 
 // Site renders the pages.
 type Site struct {
-	client  *httpclient.Client
-	secret  []byte
-	log     *slog.Logger
-	now     func() time.Time
-	pages   map[string]*template.Template
-	names   sync.Map // member id → nickname (creator names on cards)
-	sandbox struct {
+	client *httpclient.Client
+	// The services, through their contracts (failures of the platform
+	// logged once, in logged).
+	members  memberapi.Client
+	projects projectapi.Client
+	orders   orderapi.Client
+	cashier  cashierapi.Client
+	secret   []byte
+	log      *slog.Logger
+	now      func() time.Time
+	pages    map[string]*template.Template
+	names    sync.Map // member id → nickname (creator names on cards)
+	sandbox  struct {
 		sync.Mutex
 		on    bool
 		until time.Time
@@ -50,6 +60,8 @@ type Site struct {
 // New makes the site; secret signs CSRF tokens.
 func New(client *httpclient.Client, secret string, log *slog.Logger, now func() time.Time) *Site {
 	s := &Site{client: client, secret: []byte(secret + "site-csrf"), log: log, now: now, pages: map[string]*template.Template{}}
+	lc := logged{client, log}
+	s.members, s.projects, s.orders, s.cashier = memberapi.NewClient(lc), projectapi.NewClient(lc), orderapi.NewClient(lc), cashierapi.NewClient(lc)
 	funcs := template.FuncMap{"t": func(string) string { return "" }, "yuan": yuan, "safe": func(s string) template.HTML { return template.HTML(s) },
 		"pct": func(p int) int { return min(p, 100) }, "left": left, "date": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04") },
 		"deref": func(p *int) int {
@@ -176,7 +188,7 @@ func (s *Site) sandboxOn(ctx context.Context) bool {
 		var ch struct {
 			Channels []struct{ Name string } `json:"channels"`
 		}
-		err := s.call(ctx, "cashier", http.MethodGet, "/api/v1/payments/channels", nil, &ch, "")
+		err := s.cashier.Channels(ctx, &ch)
 		s.sandbox.on = false
 		for _, c := range ch.Channels {
 			s.sandbox.on = s.sandbox.on || c.Name == "sandbox"
@@ -214,19 +226,28 @@ func (s *Site) NotFound(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "message", http.StatusNotFound, page{Data: map[string]any{"Status": 404}})
 }
 
-// call is one API call to a service, as the visitor. A failure of the
-// platform (5xx) is logged here, once for every call, since many pages show
-// what they could load and go on without the rest.
-func (s *Site) call(ctx context.Context, service, method, path string, body, out any, idemKey string) error {
-	var h http.Header
-	if idemKey != "" {
-		h = http.Header{"Idempotency-Key": {idemKey}}
-	}
-	err := s.client.JSON(ctx, service, method, path, body, out, h)
+// logged is the site's caller of the services: a failure of the platform
+// (5xx) is logged here, once for every call, since many pages show what
+// they could load and go on without the rest.
+type logged struct {
+	c   *httpclient.Client
+	log *slog.Logger
+}
+
+func (l logged) JSON(ctx context.Context, service, method, path string, body, out any, header http.Header) error {
+	err := l.c.JSON(ctx, service, method, path, body, out, header)
 	if err != nil && errs.Status(errs.CodeOf(err)) >= 500 {
-		s.log.Warn("a service call of the site failed", "service", service, "method", method, "path", path, "error", err)
+		l.log.Warn("a service call of the site failed", "service", service, "method", method, "path", path, "error", err)
 	}
 	return err
+}
+
+func (l logged) Do(ctx context.Context, req httpclient.Request) (*http.Response, error) {
+	resp, err := l.c.Do(ctx, req)
+	if err != nil {
+		l.log.Warn("a service call of the site failed", "service", req.Service, "method", req.Method, "path", req.Path, "error", err)
+	}
+	return resp, err
 }
 
 // post guards a form handler: CSRF first, then the handler.

@@ -39,10 +39,10 @@ type Books struct {
 }
 
 // Client calls the cashier's internal routes.
-type Client struct{ c *httpclient.Client }
+type Client struct{ c httpclient.Caller }
 
 // NewClient calls through c.
-func NewClient(c *httpclient.Client) Client { return Client{c: c} }
+func NewClient(c httpclient.Caller) Client { return Client{c: c} }
 
 // Books reads captured payments and refunds per project.
 func (c Client) Books(ctx context.Context) (Books, error) {

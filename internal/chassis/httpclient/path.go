@@ -1,6 +1,8 @@
 package httpclient
 
 import (
+	"context"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -40,4 +42,19 @@ func WithQuery(path string, pairs ...string) string {
 		return path
 	}
 	return path + "?" + q.Encode()
+}
+
+// Caller is what a typed service client needs: the discovery-aware Client,
+// or a wrapper of it (the site's, which logs failures).
+type Caller interface {
+	JSON(ctx context.Context, service, method, path string, body, out any, header http.Header) error
+	Do(ctx context.Context, req Request) (*http.Response, error)
+}
+
+// Key is the header of an idempotency key ("" for none).
+func Key(key string) http.Header {
+	if key == "" {
+		return nil
+	}
+	return http.Header{"Idempotency-Key": {key}}
 }

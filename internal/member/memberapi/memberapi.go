@@ -41,10 +41,10 @@ type Role struct {
 }
 
 // Client calls the member service.
-type Client struct{ c *httpclient.Client }
+type Client struct{ c httpclient.Caller }
 
 // NewClient calls through c.
-func NewClient(c *httpclient.Client) Client { return Client{c: c} }
+func NewClient(c httpclient.Caller) Client { return Client{c: c} }
 
 // MyAddress reads one of the calling member's addresses (the identity in
 // ctx is the member's).

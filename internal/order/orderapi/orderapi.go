@@ -54,10 +54,10 @@ type Refused struct {
 }
 
 // Client calls the order service's internal routes.
-type Client struct{ c *httpclient.Client }
+type Client struct{ c httpclient.Caller }
 
 // NewClient calls through c.
-func NewClient(c *httpclient.Client) Client { return Client{c: c} }
+func NewClient(c httpclient.Caller) Client { return Client{c: c} }
 
 // Get reads an order (for the cashier).
 func (c Client) Get(ctx context.Context, id string) (Order, error) {

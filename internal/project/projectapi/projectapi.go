@@ -83,10 +83,10 @@ type TotalsAnswer struct {
 }
 
 // Client calls the project service's internal routes.
-type Client struct{ c *httpclient.Client }
+type Client struct{ c httpclient.Caller }
 
 // NewClient calls through c.
-func NewClient(c *httpclient.Client) Client { return Client{c: c} }
+func NewClient(c httpclient.Caller) Client { return Client{c: c} }
 
 // Get reads a project.
 func (c Client) Get(ctx context.Context, id string) (Project, error) {

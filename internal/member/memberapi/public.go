@@ -1,0 +1,88 @@
+package memberapi
+
+import (
+	"context"
+	"net/http"
+
+	"sanshi/internal/chassis/httpclient"
+)
+
+// The public routes (through the gateway, /api/v1), as calls. Answers are
+// decoded into out, the caller's own view of them (nil to ignore).
+
+// SignUp is a new member's account.
+type SignUp struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Nickname string `json:"nickname"`
+}
+
+// Credentials log a member in.
+type Credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// ProfileChange edits one's own profile.
+type ProfileChange struct {
+	Nickname string `json:"nickname"`
+	Bio      string `json:"bio"`
+}
+
+// AddressInput is a new shipping address.
+type AddressInput struct {
+	Recipient string `json:"recipient"`
+	Phone     string `json:"phone"`
+	Province  string `json:"province"`
+	City      string `json:"city"`
+	District  string `json:"district"`
+	Detail    string `json:"detail"`
+}
+
+// SignUp creates an account.
+func (c Client) SignUp(ctx context.Context, in SignUp, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodPost, "/api/v1/members", in, out, nil)
+}
+
+// LogIn opens a session.
+func (c Client) LogIn(ctx context.Context, in Credentials, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodPost, "/api/v1/sessions", in, out, nil)
+}
+
+// LogOut ends the session of token (callers inside the platform hold it).
+func (c Client) LogOut(ctx context.Context, token string) error {
+	return c.c.JSON(ctx, Service, http.MethodDelete, LogOutPath, nil, nil, http.Header{"Authorization": {"Bearer " + token}})
+}
+
+// LogOutPath is the API path of a log-out.
+const LogOutPath = "/api/v1/sessions/current"
+
+// Me reads the calling member's account.
+func (c Client) Me(ctx context.Context, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, "/api/v1/members/me", nil, out, nil)
+}
+
+// UpdateMe changes the calling member's profile.
+func (c Client) UpdateMe(ctx context.Context, in ProfileChange, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodPatch, "/api/v1/members/me", in, out, nil)
+}
+
+// MyAddresses lists the calling member's addresses.
+func (c Client) MyAddresses(ctx context.Context, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, "/api/v1/members/me/addresses", nil, out, nil)
+}
+
+// AddAddress adds an address for the calling member.
+func (c Client) AddAddress(ctx context.Context, in AddressInput, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodPost, "/api/v1/members/me/addresses", in, out, nil)
+}
+
+// DeleteAddress removes one of the calling member's addresses.
+func (c Client) DeleteAddress(ctx context.Context, id string) error {
+	return c.c.JSON(ctx, Service, http.MethodDelete, httpclient.Path("/api/v1/members/me/addresses/{}", id), nil, nil, nil)
+}
+
+// Profile reads a member's public profile.
+func (c Client) Profile(ctx context.Context, id string, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/api/v1/members/{}", id), nil, out, nil)
+}

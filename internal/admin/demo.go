@@ -1,16 +1,17 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
+	"sanshi/internal/cashier/cashierapi"
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/member/memberapi"
+	"sanshi/internal/order/orderapi"
+	"sanshi/internal/project/projectapi"
 	"time"
 )
 
@@ -42,46 +43,32 @@ var demoProjects = []struct {
 		}},
 }
 
+// client is one demo member on the platform, through the gateway.
 type client struct {
-	base, token string
+	gw       *httpclient.Gateway
+	members  memberapi.Client
+	projects projectapi.Client
+	orders   orderapi.Client
+	cashier  cashierapi.Client
 }
 
-func (c *client) call(method, path string, body, out any, key string) error {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, c.base+path, rd)
-	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
-	if err != nil {
+func newClient(base string) *client {
+	gw := &httpclient.Gateway{Base: base, HTTP: &http.Client{Timeout: 15 * time.Second}}
+	return &client{gw: gw, members: memberapi.NewClient(gw), projects: projectapi.NewClient(gw), orders: orderapi.NewClient(gw),
+		cashier: cashierapi.NewClient(gw)}
+}
+
+// member signs up (an existing account is fine) and logs in.
+func (c *client) member(ctx context.Context, email, password, nickname string) error {
+	err := c.members.SignUp(ctx, memberapi.SignUp{Email: email, Password: password, Nickname: nickname}, nil)
+	if err != nil && errs.CodeOf(err) != errs.Duplicate {
 		return err
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
-}
-
-func (c *client) member(email, password, nickname string) error {
-	c.call("POST", "/api/v1/members", map[string]string{"email": email, "password": password, "nickname": nickname}, nil, "")
 	var s struct{ Token string }
-	if err := c.call("POST", "/api/v1/sessions", map[string]string{"email": email, "password": password}, &s, ""); err != nil {
+	if err := c.members.LogIn(ctx, memberapi.Credentials{Email: email, Password: password}, &s); err != nil {
 		return err
 	}
-	c.token = s.Token
+	c.gw.Token = s.Token
 	return nil
 }
 
@@ -95,40 +82,42 @@ func secret() string {
 // creator with four live projects, one featured, and a few paid pledges.
 // The operator's credentials approve the projects.
 func Demo(ctx context.Context, base, operatorEmail, operatorPassword string) (int, error) {
-	op := &client{base: base}
-	if err := op.member(operatorEmail, operatorPassword, "运营"); err != nil {
+	op := newClient(base)
+	if err := op.member(ctx, operatorEmail, operatorPassword, "运营"); err != nil {
 		return 0, fmt.Errorf("operator log-in: %w", err)
 	}
-	creator := &client{base: base}
-	if err := creator.member("demo-creator@sanshi.local", secret(), "三拾工作室"); err != nil {
+	creator := newClient(base)
+	if err := creator.member(ctx, "demo-creator@sanshi.local", secret(), "三拾工作室"); err != nil {
 		return 0, err
 	}
-	backer := &client{base: base}
-	if err := backer.member("demo-backer@sanshi.local", secret(), "热心支持者"); err != nil {
+	backer := newClient(base)
+	if err := backer.member(ctx, "demo-backer@sanshi.local", secret(), "热心支持者"); err != nil {
 		return 0, err
 	}
 	n := 0
 	for i, dp := range demoProjects {
 		var p struct{ ID string }
-		if err := creator.call("POST", "/api/v1/projects", map[string]any{"title": dp.Title, "subtitle": dp.Subtitle, "category": dp.Category,
-			"story": dp.Story, "goal": dp.Goal, "duration_days": dp.Days}, &p, ""); err != nil {
+		if err := creator.projects.Create(ctx, map[string]any{"title": dp.Title, "subtitle": dp.Subtitle, "category": dp.Category,
+			"story": dp.Story, "goal": dp.Goal, "duration_days": dp.Days}, &p); err != nil {
 			return n, err
 		}
 		for _, t := range dp.Tiers {
-			if err := creator.call("POST", "/api/v1/projects/"+p.ID+"/rewards", t, nil, ""); err != nil {
+			if err := creator.projects.AddReward(ctx, p.ID, t, nil); err != nil {
 				return n, err
 			}
 		}
-		if err := creator.call("POST", "/api/v1/projects/"+p.ID+"/submit", nil, nil, ""); err != nil {
+		if err := creator.projects.Review(ctx, p.ID, projectapi.Submit, nil); err != nil {
 			return n, err
 		}
-		if err := op.call("POST", "/api/v1/projects/"+p.ID+"/approve", nil, nil, ""); err != nil {
+		if err := op.projects.Review(ctx, p.ID, projectapi.Approve, nil); err != nil {
 			return n, err
 		}
 		if i == 0 {
-			op.call("PUT", "/api/v1/projects/"+p.ID+"/featured", nil, nil, "")
+			if err := op.projects.Feature(ctx, p.ID, true); err != nil {
+				return n, err
+			}
 		}
-		if err := pledgeAndPay(backer, p.ID, int64(100_00*(i+1)), fmt.Sprintf("demo-%d", i)); err != nil {
+		if err := pledgeAndPay(ctx, backer, p.ID, int64(100_00*(i+1)), fmt.Sprintf("demo-%d", i)); err != nil {
 			return n, err
 		}
 		n++
@@ -136,27 +125,16 @@ func Demo(ctx context.Context, base, operatorEmail, operatorPassword string) (in
 	return n, nil
 }
 
-func pledgeAndPay(b *client, projectID string, amount int64, key string) error {
+func pledgeAndPay(ctx context.Context, b *client, projectID string, amount int64, key string) error {
 	var o struct{ ID string }
-	if err := b.call("POST", "/api/v1/orders", map[string]any{"project_id": projectID, "reward_id": nil, "amount": amount}, &o, key); err != nil {
+	if err := b.orders.Pledge(ctx, key, orderapi.PledgeInput{ProjectID: projectID, Amount: amount}, &o); err != nil {
 		return err
 	}
 	var p struct {
 		PayURL string `json:"pay_url"`
 	}
-	if err := b.call("POST", "/api/v1/payments", map[string]string{"order_id": o.ID, "channel": "sandbox"}, &p, "pay-"+key); err != nil {
+	if err := b.cashier.Pay(ctx, "pay-"+key, cashierapi.PaymentInput{OrderID: o.ID, Channel: "sandbox"}, nil, &p); err != nil {
 		return err
 	}
-	req, err := http.NewRequest(http.MethodPost, p.PayURL, strings.NewReader(url.Values{"action": {"pay"}}.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+b.token) // only the payer may pay
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	return nil
+	return b.cashier.DecideSandboxPage(ctx, p.PayURL, "pay")
 }

@@ -60,7 +60,7 @@ func startCluster(ctx context.Context, exe, pgAdmin string, services []string, r
 		}
 		c.dbURLs[svc] = url
 		for i := 0; i < max(replicas[svc], 1); i++ {
-			if err := c.serve(ctx, svc, fmt.Sprintf("%s-%d", svc, i+1), "DATABASE_URL="+url); err != nil {
+			if err := c.serve(ctx, svc, fmt.Sprintf("%s-%d", svc, i+1), append([]string{"DATABASE_URL=" + url}, benchEnv[svc]...)...); err != nil {
 				return c, err
 			}
 		}
@@ -78,6 +78,14 @@ var loadLimits = map[string]string{
 	"gateway.limits.per-member.rate": "1000000", "gateway.limits.per-member.burst": "1000000", "logging.level.root": "WARN",
 	// Measure the platform at saturation, not the shedder protecting it.
 	"gateway.shed.target-latency": "30s",
+}
+
+// benchEnv lifts the hoarding limits (a bench backer pledges again and
+// again until the tier sells out, unpaid until the paying phase) and pays in
+// the sandbox.
+var benchEnv = map[string][]string{
+	"order":   {"ORDER_MAX_UNPAID_PER_REWARD=1000000", "ORDER_MAX_UNPAID_PER_PROJECT=1000000"},
+	"cashier": {"CASHIER_SANDBOX_ENABLED=true"},
 }
 
 func (c *cluster) database(ctx context.Context, svc string) (string, error) {

@@ -90,12 +90,12 @@ func (a *API) paymentTimeout() time.Duration {
 }
 
 // unpaidLimits reads the hoarding limits (config keys
-// order.max-unpaid-per-reward and order.max-unpaid-per-project, 1 to 100).
+// order.max-unpaid-per-reward and order.max-unpaid-per-project, from 1).
 func (a *API) unpaidLimits() UnpaidLimits {
 	l := DefaultUnpaidLimits
 	for key, dst := range map[string]*int{"order.max-unpaid-per-reward": &l.PerReward, "order.max-unpaid-per-project": &l.PerProject} {
 		v, _ := a.props.Get(key)
-		if n, err := strconv.Atoi(v); err == nil && n >= 1 && n <= 100 {
+		if n, err := strconv.Atoi(v); err == nil && n >= 1 {
 			*dst = n
 		}
 	}

@@ -2,7 +2,10 @@ package cashierapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"sanshi/internal/chassis/httpclient"
 )
@@ -33,3 +36,22 @@ func (c Client) Pay(ctx context.Context, key string, in PaymentInput, header htt
 
 // SandboxPagePrefix starts the path of every sandbox pay page.
 const SandboxPagePrefix = "/api/v1/payments/sandbox/"
+
+// DecideSandboxPage completes a sandbox payment as its payer would on the
+// hosted page (pay_url): action "pay" or "fail". Only the payer may.
+func (c Client) DecideSandboxPage(ctx context.Context, payURL, action string) error {
+	u, err := url.Parse(payURL)
+	if err != nil || !strings.HasPrefix(u.Path, SandboxPagePrefix) {
+		return fmt.Errorf("%q is not a sandbox pay page", payURL)
+	}
+	resp, err := c.c.Do(ctx, httpclient.Request{Service: Service, Method: http.MethodPost, Path: u.Path,
+		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}},
+		Body:   []byte(url.Values{"action": {action}}.Encode())})
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return httpclient.ReadJSONError(resp)
+	}
+	return resp.Body.Close()
+}

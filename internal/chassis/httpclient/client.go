@@ -288,6 +288,11 @@ func parseError(body []byte) *errs.Error {
 // answer into out (nil to ignore it). Other answers become the service's own
 // error (code, message, fields).
 func (c *Client) JSON(ctx context.Context, service, method, path string, body, out any, header http.Header) error {
+	return callJSON(ctx, c, service, method, path, body, out, header)
+}
+
+// callJSON is JSON over any Caller's Do.
+func callJSON(ctx context.Context, c Caller, service, method, path string, body, out any, header http.Header) error {
 	var b []byte
 	if body != nil {
 		var err error

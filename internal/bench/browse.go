@@ -17,7 +17,7 @@ func Browse(ctx context.Context, exe string, d time.Duration, conns int, out, pr
 	if err != nil {
 		return err
 	}
-	anon := api{base: "http://" + c.gateway, http: http.DefaultClient}
+	anon := newAPI("http://"+c.gateway, http.DefaultClient)
 	projectID, _, err := setupProject(anon, c, 100)
 	if err != nil {
 		return err

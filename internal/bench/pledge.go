@@ -1,15 +1,18 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
+	"sanshi/internal/cashier/cashierapi"
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/member/memberapi"
+	"sanshi/internal/order/orderapi"
+	"sanshi/internal/project/projectapi"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,56 +27,41 @@ type PledgeOptions struct {
 	Replicas map[string]int
 }
 
+// api is one user of the platform, calling it through the gateway with the
+// services' typed contracts.
 type api struct {
-	base, token string
-	http        *http.Client
+	gw       *httpclient.Gateway
+	members  memberapi.Client
+	projects projectapi.Client
+	orders   orderapi.Client
+	cashier  cashierapi.Client
 }
 
-func (a api) call(method, path string, body any, key string) (int, map[string]any, time.Duration, error) {
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, a.base+path, r)
-	req.Header.Set("Content-Type", "application/json")
-	if a.token != "" {
-		req.Header.Set("Authorization", "Bearer "+a.token)
-	}
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	start := time.Now()
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return 0, nil, time.Since(start), err
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out, time.Since(start), nil
+func newAPI(base string, hc *http.Client) api {
+	return apiFor(&httpclient.Gateway{Base: base, HTTP: hc})
 }
 
-func (a api) must(want int, method, path string, body any, key string) (map[string]any, error) {
-	code, out, _, err := a.call(method, path, body, key)
-	if err != nil || code != want {
-		return out, fmt.Errorf("%s %s: %d %v %v", method, path, code, out, err)
-	}
-	return out, nil
+func apiFor(gw *httpclient.Gateway) api {
+	return api{gw: gw, members: memberapi.NewClient(gw), projects: projectapi.NewClient(gw), orders: orderapi.NewClient(gw),
+		cashier: cashierapi.NewClient(gw)}
 }
+
+// token is the session of the api's member ("" for a visitor).
+func (a api) token() string { return a.gw.Token }
 
 func (a api) login(email string) (api, error) {
-	out, err := a.must(201, "POST", "/api/v1/sessions", map[string]string{"email": email, "password": "bench-password"}, "")
-	if err != nil {
-		return a, err
+	var s struct{ Token string }
+	if err := a.members.LogIn(context.Background(), memberapi.Credentials{Email: email, Password: "bench-password"}, &s); err != nil {
+		return a, fmt.Errorf("log in %s: %w", email, err)
 	}
-	a.token, _ = out["token"].(string)
-	return a, nil
+	gw := *a.gw
+	gw.Token = s.Token
+	return apiFor(&gw), nil
 }
 
 func (a api) signUp(email string) (api, error) {
-	if _, err := a.must(201, "POST", "/api/v1/members", map[string]string{"email": email, "password": "bench-password", "nickname": "压测"}, ""); err != nil {
-		return a, err
+	if err := a.members.SignUp(context.Background(), memberapi.SignUp{Email: email, Password: "bench-password", Nickname: "压测"}, nil); err != nil {
+		return a, fmt.Errorf("sign up %s: %w", email, err)
 	}
 	return a.login(email)
 }
@@ -91,7 +79,7 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 		return err
 	}
 	tr := &http.Transport{MaxIdleConns: 2000, MaxIdleConnsPerHost: 2000, IdleConnTimeout: time.Minute}
-	anon := api{base: "http://" + c.gateway, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	anon := newAPI("http://"+c.gateway, &http.Client{Transport: tr, Timeout: 30 * time.Second})
 	projectID, rewardID, err := setupProject(anon, c, o.Units)
 	if err != nil {
 		return err
@@ -114,13 +102,16 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 		go func(i int, b backer) {
 			defer wg.Done()
 			for n := 0; time.Since(start) < o.Duration; n++ {
-				code, body, d, err := b.call("POST", "/api/v1/orders", map[string]any{"project_id": projectID, "reward_id": rewardID,
-					"amount": 9900, "address_id": b.addr}, fmt.Sprintf("bench-%d-%d", i, n))
-				switch {
-				case err == nil && code == 201:
+				var o struct{ ID string }
+				t0 := time.Now()
+				err := b.orders.Pledge(ctx, fmt.Sprintf("bench-%d-%d", i, n), orderapi.PledgeInput{ProjectID: projectID, RewardID: &rewardID,
+					Amount: 9900, AddressID: &b.addr}, &o)
+				d := time.Since(t0)
+				switch code := errs.CodeOf(err); {
+				case err == nil:
 					ok.add(d)
-					orders.Store(body["id"], b)
-				case err == nil && code == 409:
+					orders.Store(o.ID, b)
+				case code == errs.SoldOut || code == errs.WrongState:
 					soldOut.add(d)
 					return // this backer saw it sold out
 				default:
@@ -145,7 +136,7 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				if d, err := pay(j[1].(backer).api, j[0].(string)); err != nil {
+				if d, err := pay(ctx, j[1].(backer).api, j[0].(string)); err != nil {
 					payErrors.Add(1)
 				} else {
 					pays.add(d)
@@ -160,8 +151,8 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 	// Completed: every order paid, as the project's total shows.
 	want := int64(ok.count()) * 9900
 	for time.Since(payStart) < o.Duration+30*time.Second {
-		_, p, _, _ := anon.call("GET", "/api/v1/projects/"+projectID, nil, "")
-		if v, _ := p["pledged"].(float64); int64(v) == want {
+		var p struct{ Pledged int64 }
+		if err := anon.projects.Project(ctx, projectID, &p); err == nil && p.Pledged == want {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -193,8 +184,9 @@ type backer struct {
 }
 
 func setupProject(anon api, c *cluster, units int) (string, string, error) {
+	ctx := context.Background()
 	opEmail := "bench-op@example.cn"
-	if _, err := anon.must(201, "POST", "/api/v1/members", map[string]string{"email": opEmail, "password": "bench-password", "nickname": "运营"}, ""); err != nil {
+	if err := anon.members.SignUp(ctx, memberapi.SignUp{Email: opEmail, Password: "bench-password", Nickname: "运营"}, nil); err != nil {
 		return "", "", err
 	}
 	if err := c.admin("grant-operator", opEmail); err != nil {
@@ -208,24 +200,22 @@ func setupProject(anon api, c *cluster, units int) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	p, err := creator.must(201, "POST", "/api/v1/projects", map[string]any{"title": "压测项目", "category": "games", "story": "压测",
-		"goal": 100000, "duration_days": 30}, "")
-	if err != nil {
+	var p, r struct{ ID string }
+	if err := creator.projects.Create(ctx, map[string]any{"title": "压测项目", "category": "games", "story": "压测",
+		"goal": 100000, "duration_days": 30}, &p); err != nil {
 		return "", "", err
 	}
-	id := p["id"].(string)
-	r, err := creator.must(201, "POST", "/api/v1/projects/"+id+"/rewards", map[string]any{"title": "限量版", "price": 9900, "limit": units,
-		"ships": true, "delivery_month": "2027-06"}, "")
-	if err != nil {
+	if err := creator.projects.AddReward(ctx, p.ID, map[string]any{"title": "限量版", "price": 9900, "limit": units,
+		"ships": true, "delivery_month": "2027-06"}, &r); err != nil {
 		return "", "", err
 	}
-	if _, err := creator.must(200, "POST", "/api/v1/projects/"+id+"/submit", nil, ""); err != nil {
+	if err := creator.projects.Review(ctx, p.ID, projectapi.Submit, nil); err != nil {
 		return "", "", err
 	}
-	if _, err := op.must(200, "POST", "/api/v1/projects/"+id+"/approve", nil, ""); err != nil {
+	if err := op.projects.Review(ctx, p.ID, projectapi.Approve, nil); err != nil {
 		return "", "", err
 	}
-	return id, r["id"].(string), nil
+	return p.ID, r.ID, nil
 }
 
 func signUpBackers(anon api, n int) ([]backer, error) {
@@ -244,13 +234,13 @@ func signUpBackers(anon api, n int) ([]backer, error) {
 				errs <- err
 				return
 			}
-			addr, err := a.must(201, "POST", "/api/v1/members/me/addresses", map[string]string{"recipient": "张三", "phone": "13800138000",
-				"province": "广东省", "city": "深圳市", "district": "南山区", "detail": "科技园"}, "")
-			if err != nil {
+			var addr struct{ ID string }
+			if err := a.members.AddAddress(context.Background(), memberapi.AddressInput{Recipient: "张三", Phone: "13800138000",
+				Province: "广东省", City: "深圳市", District: "南山区", Detail: "科技园"}, &addr); err != nil {
 				errs <- err
 				return
 			}
-			out[i] = backer{api: a, addr: addr["id"].(string)}
+			out[i] = backer{api: a, addr: addr.ID}
 		}(i)
 	}
 	wg.Wait()
@@ -258,26 +248,18 @@ func signUpBackers(anon api, n int) ([]backer, error) {
 	return out, <-errs
 }
 
-func pay(a api, orderID string) (time.Duration, error) {
+// pay creates the sandbox payment of an order and pays it on its page, as
+// the payer.
+func pay(ctx context.Context, a api, orderID string) (time.Duration, error) {
 	start := time.Now()
-	p, err := a.must(201, "POST", "/api/v1/payments", map[string]string{"order_id": orderID, "channel": "sandbox"}, "pay-"+orderID)
-	if err != nil {
+	var p struct {
+		PayURL string `json:"pay_url"`
+	}
+	if err := a.cashier.Pay(ctx, "pay-"+orderID, cashierapi.PaymentInput{OrderID: orderID, Channel: "sandbox"}, nil, &p); err != nil {
 		return 0, err
 	}
-	req, err := http.NewRequest(http.MethodPost, p["pay_url"].(string), strings.NewReader(url.Values{"action": {"pay"}}.Encode()))
-	if err != nil {
+	if err := a.cashier.DecideSandboxPage(ctx, p.PayURL, "pay"); err != nil {
 		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+a.token) // only the payer may pay
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return 0, fmt.Errorf("pay page: %d", resp.StatusCode)
 	}
 	return time.Since(start), nil
 }
@@ -288,13 +270,14 @@ func reconcileAsOperator(anon api) (string, error) {
 		return "", err
 	}
 	for i := 0; i < 100; i++ {
-		code, rep, _, err := op.call("GET", "/api/v1/orders/reconciliation", nil, "")
-		if err == nil && code == 200 && rep["ok"] == true && rep["moving_orders"] == float64(0) {
+		var rep map[string]any
+		err := op.orders.AuditBooks(context.Background(), &rep)
+		if err == nil && rep["ok"] == true && rep["moving_orders"] == float64(0) {
 			return fmt.Sprintf("clean: %v projects, no mismatch", rep["projects"]), nil
 		}
 		if i == 99 {
 			b, _ := json.Marshal(rep)
-			return "", fmt.Errorf("reconcile not clean: %s", b)
+			return "", fmt.Errorf("reconcile not clean: %s %v", b, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -57,7 +57,7 @@ func Proxy(ctx context.Context, exe string, duration time.Duration, conns int, o
 	if err := c.serve(ctx, "gateway", "gateway-bench", "SANSHI_LISTEN="+gwAddr); err != nil {
 		return err
 	}
-	anon := api{base: "http://" + gwAddr, http: http.DefaultClient}
+	anon := newAPI("http://"+gwAddr, http.DefaultClient)
 	member, err := anon.signUp("proxy-bench@example.cn")
 	if err != nil {
 		return err
@@ -71,7 +71,7 @@ func Proxy(ctx context.Context, exe string, duration time.Duration, conns int, o
 	targets := []struct{ name, url, token string }{
 		{"backend (direct)", "http://" + backend.Addr().String() + "/api/echo", ""},
 		{"nginx", "http://" + ngAddr + "/api/echo", ""},
-		{"sanshi gateway", "http://" + gwAddr + "/api/echo", member.token},
+		{"sanshi gateway", "http://" + gwAddr + "/api/echo", member.token()},
 	}
 	peak := map[string]float64{}
 	fmt.Fprintf(out, "\nsanshi bench proxy — %d connections, %s each, small responses, keep-alive, loopback\n", conns, duration)
@@ -87,7 +87,7 @@ func Proxy(ctx context.Context, exe string, duration time.Duration, conns int, o
 	fmt.Fprintf(progress, "open loop at %.0f requests/s (half the gateway's peak)…\n", half)
 	direct := openLoop(targets[0].url, "", half, duration)
 	viaNginx := openLoop(targets[1].url, "", half, duration)
-	viaGW := openLoop(targets[2].url, member.token, half, duration)
+	viaGW := openLoop(targets[2].url, member.token(), half, duration)
 	fmt.Fprintf(out, "  at %.0f requests/s: p99 direct %s, via nginx %s (+%s), via gateway %s (+%s)\n", half,
 		us(direct), us(viaNginx), us(viaNginx-direct), us(viaGW), us(viaGW-direct))
 	return nil

@@ -68,3 +68,9 @@ func (c Client) Act(ctx context.Context, id, action string) error {
 func (c Client) Ship(ctx context.Context, id string, in Shipment, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodPost, httpclient.Path("/api/v1/orders/{}/ship", id), in, out, nil)
 }
+
+// AuditBooks runs the reconciliation as an operator (the public route);
+// out receives the report.
+func (c Client) AuditBooks(ctx context.Context, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, "/api/v1/orders/reconciliation", nil, out, nil)
+}

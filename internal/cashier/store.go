@@ -85,34 +85,22 @@ func (s *Store) Get(ctx context.Context, id string) (Payment, error) {
 // Change locks a payment, lets change decide, and saves its status with the
 // returned outbox messages in one transaction.
 func (s *Store) Change(ctx context.Context, id string, now time.Time, change func(p *Payment) ([]outbox.Message, error)) (Payment, error) {
-	var out Payment
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	p, err := outbox.Change(ctx, s.db, now, func(tx *sql.Tx) (Payment, error) {
 		p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentCols+` FROM payments WHERE id = $1`+s.db.ForUpdate(), id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return errs.E(errs.NotFound, "no such payment")
+			return p, errs.E(errs.NotFound, "no such payment")
 		}
-		if err != nil {
-			return err
-		}
-		msgs, err := change(&p)
-		if err != nil {
-			return err
-		}
+		return p, err
+	}, change, func(tx *sql.Tx, p Payment) error {
 		var finished any
 		if p.FinishedAt != nil {
 			finished = store.TS(*p.FinishedAt)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE payments SET status = $1, trade_no = $2, finished_at = $3 WHERE id = $4`,
-			string(p.Status), p.TradeNo, finished, p.ID); err != nil {
-			return err
-		}
-		if err := outbox.EnqueueAll(ctx, tx, msgs, now); err != nil {
-			return err
-		}
-		out = p
-		return nil
+		_, err := tx.ExecContext(ctx, `UPDATE payments SET status = $1, trade_no = $2, finished_at = $3 WHERE id = $4`,
+			string(p.Status), p.TradeNo, finished, p.ID)
+		return err
 	})
-	return out, asErr(err, "change payment")
+	return p, asErr(err, "change payment")
 }
 
 // RequestRefund records that a payment must be refunded (once).

@@ -143,19 +143,13 @@ func (s *Store) Get(ctx context.Context, id string) (Order, error) {
 // the outbox messages change returns, in one transaction. A change that
 // returns errNoChange leaves everything as it was.
 func (s *Store) Change(ctx context.Context, id string, now time.Time, change func(o *Order) ([]outbox.Message, error)) (Order, error) {
-	var out Order
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	o, err := outbox.Change(ctx, s.db, now, func(tx *sql.Tx) (Order, error) {
 		o, err := scanOrder(tx.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`+s.db.ForUpdate(), id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return errs.E(errs.NotFound, "no such order")
+			return o, errs.E(errs.NotFound, "no such order")
 		}
-		if err != nil {
-			return err
-		}
-		msgs, err := change(&o)
-		if err != nil {
-			return err
-		}
+		return o, err
+	}, change, func(tx *sql.Tx, o Order) error {
 		var paid any
 		if o.PaidAt != nil {
 			paid = store.TS(*o.PaidAt)
@@ -169,13 +163,9 @@ func (s *Store) Change(ctx context.Context, id string, now time.Time, change fun
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errs.E(errs.Conflict, "the order changed meanwhile; try again")
 		}
-		if err := outbox.EnqueueAll(ctx, tx, msgs, now); err != nil {
-			return err
-		}
-		out = o
 		return nil
 	})
-	return out, asErr(err, "change order")
+	return o, asErr(err, "change order")
 }
 
 // errNoChange tells Change to write nothing.

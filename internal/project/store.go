@@ -149,16 +149,9 @@ func (s *Store) rewards(ctx context.Context, q querier, projectID string) ([]Rew
 // and saves what it changed, with any outbox messages it returns, in one
 // transaction.
 func (s *Store) Change(ctx context.Context, id string, now time.Time, change func(p *Project) ([]outbox.Message, error)) (Project, error) {
-	var out Project
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		p, err := s.get(ctx, tx, id, s.db.ForUpdate())
-		if err != nil {
-			return err
-		}
-		msgs, err := change(&p)
-		if err != nil {
-			return err
-		}
+	_, err := outbox.Change(ctx, s.db, now, func(tx *sql.Tx) (Project, error) {
+		return s.get(ctx, tx, id, s.db.ForUpdate())
+	}, change, func(tx *sql.Tx, p Project) error {
 		res, err := tx.ExecContext(ctx, `UPDATE projects SET status = $1, title = $2, subtitle = $3, category = $4, story = $5,
 			story_html = $6, goal = $7, duration_days = $8, featured = $9, cover = $10, reject_reason = $11, launched_at = $12,
 			deadline = $13, settled_at = $14, version = version + 1 WHERE id = $15 AND version = $16`,
@@ -170,14 +163,10 @@ func (s *Store) Change(ctx context.Context, id string, now time.Time, change fun
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errs.E(errs.Conflict, "the project changed meanwhile; please try again")
 		}
-		if err := outbox.EnqueueAll(ctx, tx, msgs, now); err != nil {
-			return err
-		}
-		out = p
 		return nil
 	})
 	if err != nil {
-		return out, asErr(err, "change project")
+		return Project{}, asErr(err, "change project")
 	}
 	return s.Get(ctx, id)
 }

@@ -235,7 +235,7 @@ func signUpBackers(anon api, n int) ([]backer, error) {
 				return
 			}
 			var addr struct{ ID string }
-			if err := a.members.AddAddress(context.Background(), memberapi.AddressInput{Recipient: "张三", Phone: "13800138000",
+			if err := a.members.AddAddress(context.Background(), memberapi.Address{Recipient: "张三", Phone: "13800138000",
 				Province: "广东省", City: "深圳市", District: "南山区", Detail: "科技园"}, &addr); err != nil {
 				errs <- err
 				return

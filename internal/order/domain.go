@@ -2,6 +2,7 @@ package order
 
 import (
 	"fmt"
+	"sanshi/internal/member/memberapi"
 	"sanshi/internal/project/projectapi"
 	"time"
 
@@ -41,14 +42,7 @@ const (
 const LastHour = time.Hour
 
 // Address is the copy of a shipping address kept on an order.
-type Address struct {
-	Recipient string `json:"recipient"`
-	Phone     string `json:"phone"`
-	Province  string `json:"province"`
-	City      string `json:"city"`
-	District  string `json:"district"`
-	Detail    string `json:"detail"`
-}
+type Address = memberapi.Address
 
 // Order is a backer's pledge.
 type Order struct {

@@ -91,8 +91,8 @@ func (a *API) newOrder(ctx context.Context, member string, in CreateInput) (Orde
 		if err != nil {
 			return o, err
 		}
-		addr := Address{Recipient: got.Recipient, Phone: got.Phone, Province: got.Province, City: got.City, District: got.District, Detail: got.Detail}
-		o.Address = &addr
+		got.ID = "" // the order keeps the address as it was, not a reference
+		o.Address = &got
 	}
 	if reward != nil && reward.Remaining != nil && *reward.Remaining == 0 {
 		// Sold out at the project's last word: answer fast, without a row.

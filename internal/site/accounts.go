@@ -113,7 +113,7 @@ func (s *Site) addAddress(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
-	in := memberapi.AddressInput{Recipient: r.FormValue("recipient"), Phone: r.FormValue("phone"), Province: r.FormValue("province"),
+	in := memberapi.Address{Recipient: r.FormValue("recipient"), Phone: r.FormValue("phone"), Province: r.FormValue("province"),
 		City: r.FormValue("city"), District: r.FormValue("district"), Detail: r.FormValue("detail")}
 	if err := s.members.AddAddress(r.Context(), in, nil); err != nil {
 		s.renderAddresses(w, r, errs.Status(errs.CodeOf(err)), fieldErrors(err))

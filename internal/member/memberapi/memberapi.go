@@ -24,9 +24,9 @@ const (
 // SessionPath is where a session token is checked (RouteSession).
 const SessionPath = "/internal/v1/sessions/current"
 
-// Address is a member's shipping address.
+// Address is a member's shipping address, as read and as added (no ID).
 type Address struct {
-	ID        string `json:"id"`
+	ID        string `json:"id,omitempty"`
 	Recipient string `json:"recipient"`
 	Phone     string `json:"phone"`
 	Province  string `json:"province"`

@@ -29,16 +29,6 @@ type ProfileChange struct {
 	Bio      string `json:"bio"`
 }
 
-// AddressInput is a new shipping address.
-type AddressInput struct {
-	Recipient string `json:"recipient"`
-	Phone     string `json:"phone"`
-	Province  string `json:"province"`
-	City      string `json:"city"`
-	District  string `json:"district"`
-	Detail    string `json:"detail"`
-}
-
 // SignUp creates an account.
 func (c Client) SignUp(ctx context.Context, in SignUp, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodPost, "/api/v1/members", in, out, nil)
@@ -73,7 +63,7 @@ func (c Client) MyAddresses(ctx context.Context, out any) error {
 }
 
 // AddAddress adds an address for the calling member.
-func (c Client) AddAddress(ctx context.Context, in AddressInput, out any) error {
+func (c Client) AddAddress(ctx context.Context, in Address, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodPost, "/api/v1/members/me/addresses", in, out, nil)
 }
 

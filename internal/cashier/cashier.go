@@ -64,8 +64,10 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	load(nil)
 	rt.OnConfigChange(load) // new credentials apply without a restart
 	go a.sandbox.Run(rt.Background())
-	go a.runRefunds(rt.Background())
-	go a.runQueries(rt.Background())
+	refunds := &Refunds{api: a, kick: a.kickRef, log: rt.Logs.Logger("refunds")}
+	queries := &Queries{api: a, log: rt.Logs.Logger("queries")}
+	go refunds.Run(rt.Background())
+	go queries.Run(rt.Background())
 	return a.Routes(), nil
 }
 

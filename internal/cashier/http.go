@@ -197,25 +197,6 @@ func (a *API) totals(r *http.Request) (int, any, error) {
 	return http.StatusOK, map[string]any{"projects": projects, "pending_refunds": pending}, err
 }
 
-// runRefunds performs requested refunds, retrying with growing pauses until
-// the provider has refunded.
-func (a *API) runRefunds(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		ids, _ := a.store.DueRefunds(ctx, a.now())
-		for _, id := range ids {
-			a.refund(ctx, id)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-a.kickRef:
-		}
-	}
-}
-
 func (a *API) refund(ctx context.Context, paymentID string) {
 	now := a.now()
 	if !a.store.ClaimRefund(ctx, paymentID, now) {
@@ -250,25 +231,6 @@ func errString(err error) string {
 		return "not finished"
 	}
 	return err.Error()
-}
-
-// runQueries asks the provider about payments still pending when their
-// order is about to expire, so a payment whose notification is late still
-// counts before the order expires.
-func (a *API) runQueries(ctx context.Context) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		ids, _ := a.store.PendingNearDeadline(ctx, a.now(), time.Minute)
-		for _, id := range ids {
-			a.query(ctx, id)
-		}
-	}
 }
 
 func (a *API) query(ctx context.Context, id string) {

@@ -1,13 +1,8 @@
 package order
 
 import (
-	"context"
-	"errors"
-	"log/slog"
 	"net/http"
-	"sanshi/internal/chassis/errs"
 	"sanshi/internal/order/orderapi"
-	"time"
 
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/httpx"
@@ -144,82 +139,4 @@ func (a *API) projectEnded(r *http.Request) (int, any, error) {
 	}
 	a.kick()
 	return http.StatusOK, map[string]any{"refunds": n}, nil
-}
-
-// runExpiry expires unpaid orders at their payment deadline, on time: it
-// sleeps until the next deadline (at most a second, to see orders made by
-// other instances) and reads only the due ones through an index.
-func (a *API) runExpiry(ctx context.Context, log *slog.Logger) {
-	for ctx.Err() == nil {
-		a.expireDue(ctx, log)
-		wait := time.Second
-		if next, err := a.store.NextExpiry(ctx); err == nil && !next.IsZero() {
-			wait = min(max(next.Sub(a.now()), 0), time.Second)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		case <-a.wake:
-		}
-		t.Stop()
-	}
-}
-
-func (a *API) expireDue(ctx context.Context, log *slog.Logger) {
-	for ctx.Err() == nil {
-		ids, err := a.store.DueExpiries(ctx, a.now(), 200)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("could not read due expiries; trying again shortly", "error", err)
-		}
-		if err != nil || len(ids) == 0 {
-			return
-		}
-		for _, id := range ids {
-			now := a.now()
-			_, err := a.store.Change(ctx, id, now, func(o *Order) ([]outbox.Message, error) {
-				if !o.Expire(now) {
-					return nil, errNoChange
-				}
-				if o.UnitHeld {
-					return []outbox.Message{releaseMsg(o)}, nil
-				}
-				return nil, nil
-			})
-			switch {
-			case err == nil:
-				log.Debug("order expired", "order", id)
-			case !errors.Is(err, errNoChange) && ctx.Err() == nil:
-				log.Warn("could not expire an order; trying again shortly", "order", id, "error", err)
-			}
-		}
-		a.outbox.Kick()
-		if len(ids) < 200 {
-			return
-		}
-	}
-}
-
-// runRecovery finishes orders whose creation stopped half-way (a crash or a
-// timeout while reserving their reward).
-func (a *API) runRecovery(ctx context.Context, log *slog.Logger) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		ids, err := a.store.StaleReserving(ctx, a.now().Add(-5*time.Second))
-		if err != nil {
-			log.Warn("could not read orders left reserving; trying again shortly", "error", err)
-			continue
-		}
-		for _, id := range ids {
-			if _, err := a.finishReservation(ctx, id); err != nil && errs.CodeOf(err) != errs.SoldOut && ctx.Err() == nil {
-				log.Warn("could not finish a reservation; trying again shortly", "order", id, "error", err)
-			}
-		}
-	}
 }

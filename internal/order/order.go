@@ -53,8 +53,10 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	a := &API{store: NewStore(rt.DB), projects: projectapi.NewClient(rt.Client), members: memberapi.NewClient(rt.Client),
 		cashier: cashierapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
 		wake: make(chan struct{}, 1)}
-	go a.runExpiry(rt.Background(), rt.Logs.Logger("expiry"))
-	go a.runRecovery(rt.Background(), rt.Logs.Logger("recovery"))
+	expiry := &Expiry{store: a.store, outbox: a.outbox, now: a.now, log: rt.Logs.Logger("expiry"), wake: a.wake}
+	recovery := &Recovery{store: a.store, finish: a.finishReservation, now: a.now, log: rt.Logs.Logger("recovery")}
+	go expiry.Run(rt.Background())
+	go recovery.Run(rt.Background())
 	return a.Routes(), nil
 }
 

@@ -86,6 +86,22 @@ func validRequestID(s string) bool {
 	return true
 }
 
+// secretSegments are path wildcards whose values work as credentials (a
+// sandbox trade number opens a pay page): the access log shows the route
+// instead of the path for them.
+var secretSegments = []string{"{trade}", "{token}"}
+
+// loggedPath is the path as the access log shows it.
+func loggedPath(r *http.Request) string {
+	for _, s := range secretSegments {
+		if strings.Contains(r.Pattern, s) {
+			_, p, _ := strings.Cut(r.Pattern, " ")
+			return p
+		}
+	}
+	return r.URL.Path
+}
+
 // Metrics are the per-route request counters and latency histograms.
 type Metrics struct {
 	requests *prometheus.CounterVec
@@ -209,7 +225,7 @@ func Middleware(next http.Handler, o Options) http.Handler {
 			m.duration.WithLabelValues(route, r.Method, status).Observe(d.Seconds())
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("method", r.Method),
-				slog.String("route", route), slog.String("path", r.URL.Path),
+				slog.String("route", route), slog.String("path", loggedPath(r)),
 				slog.Int("status", rec.Status), slog.Int64("bytes", rec.Bytes),
 				slog.Duration("duration", d))
 		}()

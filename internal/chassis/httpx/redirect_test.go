@@ -1,6 +1,10 @@
 package httpx
 
-import "testing"
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
 
 func TestLocalPath(t *testing.T) {
 	for in, want := range map[string]string{
@@ -24,5 +28,20 @@ func TestLocalPath(t *testing.T) {
 		if got := LocalPath(in, "/home"); got != want {
 			t.Errorf("LocalPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestLoggedPathHidesTradeNumbers(t *testing.T) {
+	mux := http.NewServeMux()
+	var got string
+	mux.HandleFunc("GET /api/v1/payments/sandbox/{trade}", func(w http.ResponseWriter, r *http.Request) { got = loggedPath(r) })
+	mux.HandleFunc("GET /api/v1/orders/{id}", func(w http.ResponseWriter, r *http.Request) { got = loggedPath(r) })
+	mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/v1/payments/sandbox/SB123secret", nil))
+	if got != "/api/v1/payments/sandbox/{trade}" {
+		t.Fatalf("trade number logged: %s", got)
+	}
+	mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/v1/orders/o1", nil))
+	if got != "/api/v1/orders/o1" {
+		t.Fatalf("ordinary path: %s", got)
 	}
 }

@@ -91,7 +91,9 @@ func validRequestID(s string) bool {
 // instead of the path for them.
 var secretSegments = []string{"{trade}", "{token}"}
 
-// loggedPath is the path as the access log shows it.
+// loggedPath is the path as the access log shows it. The gateway routes
+// by prefix, so there the segment after "sandbox" (a trade number) is
+// hidden by name too.
 func loggedPath(r *http.Request) string {
 	for _, s := range secretSegments {
 		if strings.Contains(r.Pattern, s) {
@@ -99,7 +101,15 @@ func loggedPath(r *http.Request) string {
 			return p
 		}
 	}
-	return r.URL.Path
+	p := r.URL.Path
+	if i := strings.Index(p, "/sandbox/"); i >= 0 {
+		rest := p[i+len("/sandbox/"):]
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			return p[:i] + "/sandbox/{trade}" + rest[j:]
+		}
+		return p[:i] + "/sandbox/{trade}"
+	}
+	return p
 }
 
 // Metrics are the per-route request counters and latency histograms.

@@ -40,6 +40,11 @@ func TestLoggedPathHidesTradeNumbers(t *testing.T) {
 	if got != "/api/v1/payments/sandbox/{trade}" {
 		t.Fatalf("trade number logged: %s", got)
 	}
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) { got = loggedPath(r) }) // the gateway's prefix route
+	mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/api/v1/payments/sandbox/SB123secret", nil))
+	if got != "/api/v1/payments/sandbox/{trade}" {
+		t.Fatalf("trade number logged by the gateway: %s", got)
+	}
 	mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/v1/orders/o1", nil))
 	if got != "/api/v1/orders/o1" {
 		t.Fatalf("ordinary path: %s", got)

@@ -16,11 +16,12 @@ import (
 // through an index. Every instance runs it; the row lock and version check
 // of Store.Change let one of them expire each order.
 type Expiry struct {
-	store  *Store
-	outbox *outbox.Outbox
-	now    func() time.Time
-	log    *slog.Logger
-	wake   <-chan struct{}
+	store   *Store
+	pledges *Pledges
+	outbox  *outbox.Outbox
+	now     func() time.Time
+	log     *slog.Logger
+	wake    <-chan struct{}
 }
 
 // Run expires due orders until ctx ends.
@@ -52,16 +53,7 @@ func (e *Expiry) ExpireDue(ctx context.Context) {
 			return
 		}
 		for _, id := range ids {
-			now := e.now()
-			_, err := e.store.Change(ctx, id, now, func(o *Order) ([]outbox.Message, error) {
-				if !o.Expire(now) {
-					return nil, errNoChange
-				}
-				if o.UnitHeld {
-					return []outbox.Message{releaseMsg(o)}, nil
-				}
-				return nil, nil
-			})
+			err := e.pledges.Expire(ctx, id)
 			switch {
 			case err == nil:
 				e.log.Debug("order expired", "order", id)

@@ -47,14 +47,17 @@ type API struct {
 	now      func() time.Time
 	log      *slog.Logger
 	wake     chan struct{}
+	pledges  *Pledges
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	a := &API{store: NewStore(rt.DB), projects: projectapi.NewClient(rt.Client), members: memberapi.NewClient(rt.Client),
 		cashier: cashierapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
 		wake: make(chan struct{}, 1)}
-	expiry := &Expiry{store: a.store, outbox: a.outbox, now: a.now, log: rt.Logs.Logger("expiry"), wake: a.wake}
-	recovery := &Recovery{store: a.store, finish: a.finishReservation, now: a.now, log: rt.Logs.Logger("recovery")}
+	a.pledges = &Pledges{store: a.store, projects: a.projects, members: a.members, now: a.now, kick: a.kick,
+		timeout: a.paymentTimeout, limits: a.unpaidLimits}
+	expiry := &Expiry{store: a.store, pledges: a.pledges, outbox: a.outbox, now: a.now, log: rt.Logs.Logger("expiry"), wake: a.wake}
+	recovery := &Recovery{store: a.store, finish: a.pledges.Finish, now: a.now, log: rt.Logs.Logger("recovery")}
 	go expiry.Run(rt.Background())
 	go recovery.Run(rt.Background())
 	return a.Routes(), nil

@@ -1,0 +1,294 @@
+package order
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/outbox"
+	"sanshi/internal/chassis/store"
+	"sanshi/internal/member/memberapi"
+	"sanshi/internal/project/projectapi"
+)
+
+// Pledges is the order service's use cases: every change of a pledge goes
+// through it. Each loads the order under a lock, asks the domain (Order's
+// methods), saves it and queues what other services must learn, in one
+// transaction (Store.Change); then it wakes the outbox and the expiry loop.
+// Handlers only decode, check who may act, call and encode.
+type Pledges struct {
+	store    *Store
+	projects projectapi.Client
+	members  memberapi.Client
+	now      func() time.Time
+	kick     func()
+	timeout  func() time.Duration // order.payment-timeout
+	limits   func() UnpaidLimits  // order.max-unpaid-per-*
+}
+
+// Create makes a member's pledge: the same key answers the same order. A
+// pledge with a limited reward reserves its unit with the project service
+// before it is answered (sold out → 409).
+func (p *Pledges) Create(ctx context.Context, member, key string, in CreateInput) (o Order, created bool, err error) {
+	if o, found, err := p.store.ByKey(ctx, member, key); err != nil || found {
+		if err != nil {
+			return o, false, err
+		}
+		o, err = p.settle(ctx, o)
+		return o, false, err
+	}
+	if err := in.Validate(); err != nil {
+		return o, false, err
+	}
+	if o, err = p.newOrder(ctx, member, in); err != nil {
+		return o, false, err
+	}
+	if o, created, err = p.store.Insert(ctx, o, key, p.limits()); err != nil {
+		return o, false, err
+	}
+	o, err = p.settle(ctx, o)
+	return o, created, err
+}
+
+// newOrder checks the pledge against the project and the member's address.
+func (p *Pledges) newOrder(ctx context.Context, member string, in CreateInput) (Order, error) {
+	pr, err := p.projects.Get(ctx, in.ProjectID)
+	if err != nil {
+		if errs.CodeOf(err) == errs.NotFound {
+			return Order{}, errs.Fields(map[string]string{"project_id": "no such project"})
+		}
+		return Order{}, err
+	}
+	now := p.now()
+	reward, err := CheckPledge(in, pr, now)
+	if err != nil {
+		return Order{}, err
+	}
+	o := Order{ID: store.NewID(), MemberID: member, ProjectID: pr.ID, CreatorID: pr.CreatorID, Amount: in.Amount,
+		Status: PendingPayment, CreatedAt: now.UTC(), ExpiresAt: now.Add(p.timeout()).UTC()}
+	if reward != nil {
+		o.RewardID, o.RewardTitle, o.Status = &reward.ID, reward.Title, Reserving
+	}
+	if reward != nil && reward.Ships {
+		got, err := p.members.MyAddress(ctx, *in.AddressID)
+		if errs.CodeOf(err) == errs.NotFound {
+			return o, errs.Fields(map[string]string{"address_id": "no such address of yours"})
+		}
+		if err != nil {
+			return o, err
+		}
+		got.ID = "" // the order keeps the address as it was, not a reference
+		o.Address = &got
+	}
+	if reward != nil && reward.Remaining != nil && *reward.Remaining == 0 {
+		// Sold out at the project's last word: answer fast, without a row.
+		return o, errs.E(errs.SoldOut, "this reward is sold out")
+	}
+	return o, nil
+}
+
+// settle finishes an order still reserving its reward: sold out is a 409,
+// a project service that could not be asked a 503 (recovery finishes it).
+func (p *Pledges) settle(ctx context.Context, o Order) (Order, error) {
+	if o.Status == Reserving {
+		var err error
+		if o, err = p.Finish(ctx, o.ID); err != nil {
+			return o, err
+		}
+	}
+	if o.Status == Rejected {
+		return o, errs.E(errs.SoldOut, "this reward sold out")
+	}
+	return o, nil
+}
+
+// Finish asks the project service for the order's unit (the order id makes
+// that idempotent) and records the answer.
+func (p *Pledges) Finish(ctx context.Context, id string) (Order, error) {
+	o, err := p.store.Get(ctx, id)
+	if err != nil || o.Status != Reserving {
+		return o, err
+	}
+	err = p.projects.Reserve(ctx, projectapi.Reservation{OrderID: o.ID, ProjectID: o.ProjectID, RewardID: *o.RewardID})
+	code := errs.CodeOf(err)
+	if err != nil && code != errs.SoldOut && code != errs.WrongState && code != errs.NotFound {
+		return o, err // not known yet: recovery tries again
+	}
+	o, cerr := p.store.Change(ctx, id, p.now(), func(o *Order) ([]outbox.Message, error) {
+		if o.Status != Reserving {
+			return nil, errNoChange
+		}
+		if err != nil {
+			o.Status = Rejected
+			return nil, nil
+		}
+		o.Status, o.UnitHeld = PendingPayment, true
+		return nil, nil
+	})
+	if errors.Is(cerr, errNoChange) {
+		return p.store.Get(ctx, id)
+	}
+	if cerr != nil {
+		return o, cerr
+	}
+	p.kick()
+	if err != nil {
+		return o, errs.As(err)
+	}
+	return o, nil
+}
+
+// change runs a domain change of one order and wakes the loops.
+func (p *Pledges) change(ctx context.Context, id string, fn func(o *Order) ([]outbox.Message, error)) (Order, error) {
+	o, err := p.store.Change(ctx, id, p.now(), fn)
+	if err == nil {
+		p.kick()
+	}
+	return o, err
+}
+
+// Cancel cancels a pledge for its backer: an unpaid one gives its unit
+// back, a paid one is refunded (not in the project's last hour).
+func (p *Pledges) Cancel(ctx context.Context, o Order) (Order, error) {
+	pr, err := p.projects.Get(ctx, o.ProjectID)
+	if err != nil {
+		return o, err
+	}
+	now := p.now()
+	return p.change(ctx, o.ID, func(o *Order) ([]outbox.Message, error) {
+		if err := o.Cancel(now, pr.Deadline); err != nil {
+			return nil, err
+		}
+		var msgs []outbox.Message
+		if o.Status == Refunding {
+			msgs = append(msgs, refundMsg(o.ID, o.PaymentID, o.RefundReason))
+		}
+		if o.UnitHeld {
+			msgs = append(msgs, releaseMsg(o))
+		}
+		return msgs, nil
+	})
+}
+
+// Ship records the creator's shipment of a paid pledge.
+func (p *Pledges) Ship(ctx context.Context, creator, id, tracking string) (Order, error) {
+	return p.change(ctx, id, func(o *Order) ([]outbox.Message, error) {
+		if o.CreatorID != creator {
+			return nil, errs.E(errs.NotFound, "no such order among your project's pledges")
+		}
+		return nil, o.Ship(strings.TrimSpace(tracking))
+	})
+}
+
+// Receive records that the backer received the reward.
+func (p *Pledges) Receive(ctx context.Context, id string) (Order, error) {
+	return p.change(ctx, id, func(o *Order) ([]outbox.Message, error) { return nil, o.Receive() })
+}
+
+// Paid records a captured payment: the pledge counts into its project, or,
+// if the order can no longer take it (expired, cancelled), the payment goes
+// back. It reports whether the payment was accepted; a repeat changes
+// nothing.
+func (p *Pledges) Paid(ctx context.Context, id, paymentID string, amount int64) (bool, error) {
+	now := p.now()
+	var result PayResult
+	_, err := p.change(ctx, id, func(o *Order) ([]outbox.Message, error) {
+		var err error
+		if result, err = o.Pay(paymentID, amount, now); err != nil {
+			return nil, err
+		}
+		switch result {
+		case PayAccepted:
+			return []outbox.Message{countMsg(o)}, nil
+		case PayRefund:
+			return []outbox.Message{refundMsg(o.ID, paymentID, "the order was "+string(o.Status)+" when the payment arrived")}, nil
+		}
+		return nil, errNoChange
+	})
+	if err != nil && !errors.Is(err, errNoChange) {
+		return false, err
+	}
+	return result != PayRefund, nil
+}
+
+// Refunded records a finished refund: the pledge leaves its project's
+// totals. A second payment's refund, or a repeat, changes nothing.
+func (p *Pledges) Refunded(ctx context.Context, id, paymentID string) (Order, error) {
+	return p.change(ctx, id, func(o *Order) ([]outbox.Message, error) {
+		if o.PaymentID != paymentID || !o.Refunded() {
+			return nil, errNoChange
+		}
+		if o.Counted {
+			return []outbox.Message{uncountMsg(o)}, nil
+		}
+		return nil, nil
+	})
+}
+
+// PledgeRefused refunds a pledge whose project had ended when its payment
+// arrived.
+func (p *Pledges) PledgeRefused(ctx context.Context, id string) (Order, error) {
+	return p.change(ctx, id, func(o *Order) ([]outbox.Message, error) {
+		if !o.Counted && o.Status == Refunding {
+			return nil, errNoChange
+		}
+		o.Counted = false
+		if o.StartRefund("the project had ended when the payment arrived") {
+			return []outbox.Message{refundMsg(o.ID, o.PaymentID, o.RefundReason)}, nil
+		}
+		return nil, nil
+	})
+}
+
+// ProjectEnded refunds every paid pledge of a failed or cancelled project
+// and cancels its unpaid ones, returning how many refunds it started.
+// Running it again changes nothing.
+func (p *Pledges) ProjectEnded(ctx context.Context, projectID, status string) (int, error) {
+	if status != "failed" && status != "cancelled" {
+		return 0, nil
+	}
+	list, err := p.store.ProjectOrders(ctx, projectID, Paid, Shipped, PendingPayment)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, o := range list {
+		_, err := p.store.Change(ctx, o.ID, p.now(), func(o *Order) ([]outbox.Message, error) {
+			switch {
+			case o.StartRefund("the project " + status):
+				n++
+				return []outbox.Message{refundMsg(o.ID, o.PaymentID, o.RefundReason)}, nil
+			case o.Status == PendingPayment:
+				o.Status = Cancelled
+				if o.UnitHeld {
+					return []outbox.Message{releaseMsg(o)}, nil
+				}
+				return nil, nil
+			}
+			return nil, errNoChange
+		})
+		if err != nil && !errors.Is(err, errNoChange) {
+			return n, err // the project service sends this again
+		}
+	}
+	p.kick()
+	return n, nil
+}
+
+// Expire expires an unpaid order whose payment deadline passed, giving its
+// unit back; an order that is not due changes nothing (errNoChange).
+func (p *Pledges) Expire(ctx context.Context, id string) error {
+	now := p.now()
+	_, err := p.store.Change(ctx, id, now, func(o *Order) ([]outbox.Message, error) {
+		if !o.Expire(now) {
+			return nil, errNoChange
+		}
+		if o.UnitHeld {
+			return []outbox.Message{releaseMsg(o)}, nil
+		}
+		return nil, nil
+	})
+	return err
+}

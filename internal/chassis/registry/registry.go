@@ -197,6 +197,9 @@ func (r *Registrar) holdOnce(ctx context.Context) error {
 	if err := r.put(ctx); err != nil {
 		return err
 	}
+	// Registered from the moment the key is in etcd: callers may see it
+	// from then on.
+	r.state.Store(StateRegistered)
 	kaCtx, kaCancel := context.WithCancel(ctx)
 	defer kaCancel()
 	ka, err := r.cli.KeepAlive(kaCtx, grant.ID)
@@ -205,7 +208,6 @@ func (r *Registrar) holdOnce(ctx context.Context) error {
 	}
 	key := r.Instance().Key()
 	watch := r.cli.Watch(clientv3.WithRequireLeader(kaCtx), key)
-	r.state.Store(StateRegistered)
 	r.log.Info("registered", "key", key, "lease_ttl", r.ttl)
 	last := time.Now()
 	for {

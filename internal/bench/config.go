@@ -37,7 +37,7 @@ func Config(ctx context.Context, exe string, commits, instances int, out, progre
 		return err
 	}
 	cfgAddr, _ := FreeAddr()
-	const secret = "bench-webhook-secret"
+	const secret = "bench-webhook-secret" // #nosec G101 -- a throwaway secret for a local benchmark cluster
 	if err := c.serve(ctx, "config", "config-1", "SANSHI_LISTEN="+cfgAddr, "SANSHI_CONFIG_REPO="+repoDir,
 		"SANSHI_CONFIG_POLL=1h", "SANSHI_CONFIG_WEBHOOK_SECRET="+secret); err != nil {
 		return err
@@ -55,7 +55,7 @@ func Config(ctx context.Context, exe string, commits, instances int, out, progre
 	wt, _ := repo.Worktree()
 	var times []time.Duration
 	for n := 1; n <= commits; n++ {
-		os.WriteFile(filepath.Join(repoDir, "application.yaml"), []byte(fmt.Sprintf("feature:\n  bench: v%d\n", n)), 0o644)
+		os.WriteFile(filepath.Join(repoDir, "application.yaml"), []byte(fmt.Sprintf("feature:\n  bench: v%d\n", n)), 0o600)
 		wt.Add("application.yaml")
 		h, err := wt.Commit(fmt.Sprintf("bench %d", n), &git.CommitOptions{Author: &object.Signature{Name: "bench", Email: "b@x", When: time.Now()}})
 		if err != nil {

@@ -110,7 +110,7 @@ func (c *cluster) database(ctx context.Context, svc string) (string, error) {
 }
 
 func (c *cluster) serve(ctx context.Context, svc, id string, env ...string) error {
-	cmd := exec.Command(c.exe, "serve", svc)
+	cmd := exec.Command(c.exe, "serve", svc) // #nosec G204 -- the benchmark runs the sanshi binary itself
 	cmd.Env = append(os.Environ(), append([]string{"SANSHI_REGISTRY=" + c.etcdAddr, "SANSHI_DATA_DIR=" + c.dir, "SANSHI_INSTANCE_ID=" + id,
 		"SANSHI_INTERNAL_KEY=" + c.key, "SANSHI_LOG_LEVEL=warn", "SANSHI_DRAIN_TIMEOUT=1s"}, env...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -131,7 +131,7 @@ func (c *cluster) serve(ctx context.Context, svc, id string, env ...string) erro
 
 // admin runs a sanshi admin command against the cluster's member database.
 func (c *cluster) admin(args ...string) error {
-	cmd := exec.Command(c.exe, append([]string{"admin"}, args...)...)
+	cmd := exec.Command(c.exe, append([]string{"admin"}, args...)...) // #nosec G204 -- the benchmark runs the sanshi binary itself
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+c.dbURLs["member"], "SANSHI_REGISTRY="+c.etcdAddr, "SANSHI_INTERNAL_KEY="+c.key)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

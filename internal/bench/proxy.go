@@ -119,10 +119,11 @@ func startBackend() (net.Listener, error) {
 		return nil, err
 	}
 	body := []byte(`{"ok":true,"service":"echo"}`)
-	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	}))
+		_, _ = w.Write(body)
+	})}
+	go func() { _ = srv.Serve(l) }()
 	return l, nil
 }
 
@@ -145,7 +146,7 @@ func writeGatewayConfig(ctx context.Context, cli *clientv3.Client, vals map[stri
 func runNginx(bin, dir, backend string) (string, func(), error) {
 	addr, _ := FreeAddr()
 	prefix := filepath.Join(dir, "nginx")
-	os.MkdirAll(filepath.Join(prefix, "logs"), 0o755)
+	os.MkdirAll(filepath.Join(prefix, "logs"), 0o750)
 	conf := fmt.Sprintf(`worker_processes 2;
 pid %[1]s/nginx.pid;
 error_log %[1]s/logs/error.log warn;
@@ -160,9 +161,9 @@ http {
 }
 `, prefix, backend, addr)
 	confFile := filepath.Join(prefix, "nginx.conf")
-	os.WriteFile(confFile, []byte(conf), 0o644)
-	cmd := exec.Command(bin, "-p", prefix, "-c", confFile, "-g", "daemon off;")
-	if out, err := exec.Command(bin, "-t", "-p", prefix, "-c", confFile).CombinedOutput(); err != nil {
+	os.WriteFile(confFile, []byte(conf), 0o600)
+	cmd := exec.Command(bin, "-p", prefix, "-c", confFile, "-g", "daemon off;")                         // #nosec G204 -- nginx from PATH with a config the bench wrote
+	if out, err := exec.Command(bin, "-t", "-p", prefix, "-c", confFile).CombinedOutput(); err != nil { // #nosec G204 -- nginx from PATH with a config the bench wrote
 		return "", nil, fmt.Errorf("nginx config: %v %s", err, out)
 	}
 	if err := cmd.Start(); err != nil {

@@ -80,7 +80,7 @@ func oneStart(ctx context.Context, cli *clientv3.Client, exe, svc, etcdAddr, tmp
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	watch := cli.Watch(wctx, registry.Prefix+svc+"/"+id)
-	cmd := exec.Command(exe, "serve", svc)
+	cmd := exec.Command(exe, "serve", svc) // #nosec G204 -- the benchmark runs the sanshi binary itself
 	cmd.Env = append(os.Environ(), "SANSHI_REGISTRY="+etcdAddr, "SANSHI_DATA_DIR="+filepath.Join(tmp, "data"),
 		"SANSHI_INSTANCE_ID="+id, "SANSHI_LOG_LEVEL=warn", "SANSHI_DRAIN_TIMEOUT=0s")
 	start := time.Now()
@@ -116,7 +116,7 @@ func platform(ctx context.Context, exe, tmp string, out, progress io.Writer) err
 		_, p, _ := net.SplitHostPort(a)
 		ports = append(ports, p)
 	}
-	cmd := exec.Command(exe, "dev", "--data", filepath.Join(tmp, "dev"), "--site-port", ports[0],
+	cmd := exec.Command(exe, "dev", "--data", filepath.Join(tmp, "dev"), "--site-port", ports[0], // #nosec G204 -- the benchmark runs the sanshi binary itself
 		"--console-port", ports[1], "--config-port", ports[2], "--etcd-port", ports[3])
 	pipe, _ := cmd.StdoutPipe()
 	cmd.Stderr = cmd.Stdout

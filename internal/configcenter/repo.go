@@ -136,7 +136,7 @@ func Seed(dir string, files map[string][]byte) (bool, error) {
 		return false, err
 	}
 	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			return false, err
 		}
 		if _, err := wt.Add(name); err != nil {

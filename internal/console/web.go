@@ -108,7 +108,7 @@ func (c *Console) loginCSRF(w http.ResponseWriter, r *http.Request) string {
 		v = ck.Value
 	} else {
 		v = newNonce()
-		http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: v, Path: "/login", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: v, Path: "/login", HttpOnly: true, SameSite: http.SameSiteStrictMode, // #nosec G124 -- HttpOnly, SameSite=Strict; Secure when served over TLS
 			Secure: r.TLS != nil})
 	}
 	return c.csrf("login:" + v)
@@ -152,7 +152,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, "login", l, map[string]any{"Error": msg, "Email": email, "CSRF": c.loginCSRF(w, r)})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode}) // #nosec G124 -- HttpOnly, SameSite=Strict; Secure when served over TLS
 	c.audit(r.Context(), Operator{Email: email}, "", "", "logged in")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
@@ -162,7 +162,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, op Operator) {
 		c.log.Warn("log-out: the session could not be revoked", "error", err)
 	}
 	c.sessions.Forget(op.Token)
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1}) // #nosec G124 -- clears the cookie
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
@@ -250,10 +250,10 @@ func (c *Console) mgmtCall(ctx context.Context, s InstanceState, method, path st
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequestWithContext(ctx, method, "http://"+s.MgmtAddress+path, rd)
+	req, _ := http.NewRequestWithContext(ctx, method, "http://"+s.MgmtAddress+path, rd) // #nosec G704 -- the instance's management address from the registry, which only the platform writes (docs/security.md)
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.mgmt.Do(req)
+	resp, err := c.mgmt.Do(req) // #nosec G704 -- see above
 	if err != nil {
 		return errs.E(errs.Unavailable, "%s does not answer: %v", s.ID, err)
 	}

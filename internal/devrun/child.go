@@ -44,7 +44,7 @@ func (c *child) start(ctx context.Context) {
 }
 
 func (c *child) launch() error {
-	cmd := exec.Command(c.exe, "serve", c.service)
+	cmd := exec.Command(c.exe, "serve", c.service) // #nosec G204 -- sanshi dev runs its own executable
 	cmd.Env = c.env
 	// Own process group: a Ctrl-C in the terminal reaches only `sanshi dev`,
 	// which then stops the children in order. Pdeathsig stops a child if

@@ -30,7 +30,7 @@ func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.W
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("data folder %s: %w", dir, err)
 	}
 	unlock, err := lockDataDir(dir)
@@ -177,12 +177,12 @@ func getenvOr(getenv func(string) string, k, def string) string {
 // lockDataDir makes sure one `sanshi dev` uses a data folder at a time.
 func lockDataDir(dir string) (func(), error) {
 	path := filepath.Join(dir, "dev.lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // #nosec G304 -- the lock file in the data folder the user chose
 	if err != nil {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		owner, _ := os.ReadFile(path)
+		owner, _ := os.ReadFile(path) // #nosec G304 -- a file in the data folder the user chose
 		f.Close()
 		return nil, fmt.Errorf("another `sanshi dev` (pid %s) is already using %s; stop it or pass --data with another folder",
 			strings.TrimSpace(string(owner)), dir)
@@ -210,7 +210,7 @@ func checkPorts(o Options) error {
 // secretFile reads a random secret kept in the data folder, creating it once.
 func secretFile(dir, name string) (string, error) {
 	path := filepath.Join(dir, name)
-	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 { // #nosec G304 -- a file in the data folder the user chose
 		return strings.TrimSpace(string(b)), nil
 	}
 	var b [24]byte

@@ -341,7 +341,7 @@ func (g *Gateway) visitor(w http.ResponseWriter, r *http.Request) string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	v := hex.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: VisitorCookie, Value: v, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	http.SetCookie(w, &http.Cookie{Name: VisitorCookie, Value: v, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, // #nosec G124 -- Secure whenever the request came over TLS (httpx.Secure)
 		Secure: httpx.Secure(r)})
 	return v
 }

@@ -4,7 +4,7 @@ import "sanshi/internal/chassis/httpx"
 
 // Texts of the site, Simplified Chinese first.
 var texts = map[string]map[string]string{
-	"zh-CN": {
+	"zh-CN": { // #nosec G101 -- UI texts (the word "password"), no credentials
 		"brand": "三拾众筹", "slogan": "再小的力量，也能掷地回响。", "home": "首页", "discover": "发现项目", "start": "发起项目",
 		"login": "登录", "signup": "注册", "logout": "退出", "me": "我的", "my pledges": "我的支持", "review": "审核队列",
 		"featured": "精选项目", "trending": "热门项目", "ending": "即将结束", "newest": "最新上线", "funded": "筹款最多",
@@ -30,7 +30,7 @@ var texts = map[string]map[string]string{
 		"password hint": "至少 8 位", "step basics": "基本信息", "step story": "项目故事", "step rewards": "回报档位", "step submit": "确认提交",
 		"locked": "仅支持者可见", "time left": "剩余时间", "ended": "已结束",
 	},
-	"en": {
+	"en": { // #nosec G101 -- UI texts (the word "password"), no credentials
 		"brand": "Sanshi", "slogan": "Small strength, strong echo.", "home": "Home", "discover": "Discover", "start": "Start a project",
 		"login": "Log in", "signup": "Sign up", "logout": "Log out", "me": "Profile", "my pledges": "My pledges", "review": "Review queue",
 		"featured": "Featured", "trending": "Trending", "ending": "Ending soon", "newest": "Newest", "funded": "Most funded",

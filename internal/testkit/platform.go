@@ -221,7 +221,7 @@ func (p *Platform) Operator(t testing.TB, email string) *Client {
 	t.Helper()
 	c := p.Client(t)
 	c.Must(201, "POST", "/api/v1/members", map[string]string{"email": email, "password": "correct horse", "nickname": "运营"})
-	cmd := exec.Command(Binary(t), "admin", "grant-operator", email)
+	cmd := exec.Command(Binary(t), "admin", "grant-operator", email) // #nosec G204 -- tests run the sanshi binary they built
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+p.DBURLs["member"])
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("grant-operator: %v\n%s", err, out)

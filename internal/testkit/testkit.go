@@ -101,7 +101,7 @@ func Binary(t testing.TB) string {
 		binPath = filepath.Join(dir, "sanshi")
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/sanshi")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/sanshi") // #nosec G204 -- tests run the sanshi binary they built
 		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -153,7 +153,7 @@ func StartServe(t testing.TB, e *Etcd, service, id string, env ...string) *Proc 
 // test failed.
 func Start(t testing.TB, name string, args []string, env ...string) *Proc {
 	t.Helper()
-	cmd := exec.Command(Binary(t), args...)
+	cmd := exec.Command(Binary(t), args...) // #nosec G204 -- tests run the sanshi binary they built
 	cmd.Env = append(os.Environ(), env...)
 	p := &Proc{Cmd: cmd, ID: name, Log: &SafeBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.Log, p.Log

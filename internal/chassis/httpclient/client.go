@@ -217,8 +217,8 @@ func (c *Client) pick(req Request, tried map[string]bool) (*peer, registry.Insta
 	case 1:
 		return peers[0], cands[0], nil
 	}
-	i := rand.IntN(len(cands))
-	j := rand.IntN(len(cands) - 1)
+	i := rand.IntN(len(cands))     // #nosec G404 -- load balancing, not security
+	j := rand.IntN(len(cands) - 1) // #nosec G404 -- load balancing, not security
 	if j >= i {
 		j++
 	}

@@ -36,7 +36,7 @@ func (r *Ring) Write(p []byte) (int, error) {
 	if len(r.lines) < r.cap {
 		r.lines = append(r.lines, l)
 	} else {
-		r.lines[int((l.Seq-1)%uint64(r.cap))] = l
+		r.lines[int((l.Seq-1)%uint64(r.cap))] = l // #nosec G115 -- cap is a small positive ring size; the index is below it
 	}
 	return len(p), nil
 }
@@ -54,7 +54,7 @@ func (r *Ring) Since(cursor uint64, max int) (lines []Line, next uint64, missed 
 		from = oldest
 	}
 	for seq := from; seq < r.next && len(lines) < max; seq++ {
-		lines = append(lines, r.lines[int((seq-1)%uint64(r.cap))])
+		lines = append(lines, r.lines[int((seq-1)%uint64(r.cap))]) // #nosec G115 -- cap is a small positive ring size; the index is below it
 	}
 	next = cursor
 	if len(lines) > 0 {

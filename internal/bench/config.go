@@ -55,8 +55,12 @@ func Config(ctx context.Context, exe string, commits, instances int, out, progre
 	wt, _ := repo.Worktree()
 	var times []time.Duration
 	for n := 1; n <= commits; n++ {
-		os.WriteFile(filepath.Join(repoDir, "application.yaml"), []byte(fmt.Sprintf("feature:\n  bench: v%d\n", n)), 0o600)
-		wt.Add("application.yaml")
+		if err := os.WriteFile(filepath.Join(repoDir, "application.yaml"), []byte(fmt.Sprintf("feature:\n  bench: v%d\n", n)), 0o600); err != nil {
+			return err
+		}
+		if _, err := wt.Add("application.yaml"); err != nil {
+			return err
+		}
 		h, err := wt.Commit(fmt.Sprintf("bench %d", n), &git.CommitOptions{Author: &object.Signature{Name: "bench", Email: "b@x", When: time.Now()}})
 		if err != nil {
 			return err
@@ -87,7 +91,7 @@ func webhookToApplied(ctx context.Context, cli *clientv3.Client, base, secret, r
 	if err != nil {
 		return 0, err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	for time.Since(start) < 30*time.Second {
 		r, err := cli.Get(ctx, registry.Prefix, clientv3.WithPrefix())
 		if err == nil {

@@ -142,19 +142,19 @@ func (c *cluster) admin(args ...string) error {
 
 func (c *cluster) stop() {
 	for i := len(c.procs) - 1; i >= 0; i-- {
-		c.procs[i].Process.Signal(syscall.SIGTERM)
+		_ = c.procs[i].Process.Signal(syscall.SIGTERM) // already gone is fine
 	}
 	for _, p := range c.procs {
 		done := make(chan struct{})
-		go func() { p.Wait(); close(done) }()
+		go func() { _ = p.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
-			p.Process.Kill()
+			_ = p.Process.Kill() // already gone is fine
 		}
 	}
 	if c.cli != nil {
-		c.cli.Close()
+		_ = c.cli.Close()
 	}
 	if c.node != nil {
 		c.node.Close()
@@ -164,10 +164,10 @@ func (c *cluster) stop() {
 			for _, url := range c.dbURLs {
 				name := url[strings.LastIndexByte(strings.SplitN(url, "?", 2)[0], '/')+1:]
 				name, _, _ = strings.Cut(name, "?")
-				db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+				_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") // best effort clean-up
 			}
-			db.Close()
+			_ = db.Close()
 		}
 	}
-	os.RemoveAll(c.dir)
+	_ = os.RemoveAll(c.dir) // a temporary folder; nothing to do if it stays
 }

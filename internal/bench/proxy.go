@@ -105,7 +105,7 @@ func ensureNginx(progress io.Writer) (string, error) {
 	cmd := exec.Command("apt-get", "install", "-y", "-qq", "nginx-light")
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		exec.Command("apt-get", "update", "-qq").Run()
+		_ = exec.Command("apt-get", "update", "-qq").Run() // #nosec G204 -- fixed command; the install below reports failure
 		if out2, err := cmd.CombinedOutput(); err != nil {
 			return "", fmt.Errorf("cannot install nginx: %v\n%s%s", err, out, out2)
 		}
@@ -146,7 +146,7 @@ func writeGatewayConfig(ctx context.Context, cli *clientv3.Client, vals map[stri
 func runNginx(bin, dir, backend string) (string, func(), error) {
 	addr, _ := FreeAddr()
 	prefix := filepath.Join(dir, "nginx")
-	os.MkdirAll(filepath.Join(prefix, "logs"), 0o750)
+	_ = os.MkdirAll(filepath.Join(prefix, "logs"), 0o750) // nginx says so if it cannot log
 	conf := fmt.Sprintf(`worker_processes 2;
 pid %[1]s/nginx.pid;
 error_log %[1]s/logs/error.log warn;
@@ -161,7 +161,9 @@ http {
 }
 `, prefix, backend, addr)
 	confFile := filepath.Join(prefix, "nginx.conf")
-	os.WriteFile(confFile, []byte(conf), 0o600)
+	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
+		return "", nil, err
+	}
 	cmd := exec.Command(bin, "-p", prefix, "-c", confFile, "-g", "daemon off;")                         // #nosec G204 -- nginx from PATH with a config the bench wrote
 	if out, err := exec.Command(bin, "-t", "-p", prefix, "-c", confFile).CombinedOutput(); err != nil { // #nosec G204 -- nginx from PATH with a config the bench wrote
 		return "", nil, fmt.Errorf("nginx config: %v %s", err, out)
@@ -171,12 +173,12 @@ http {
 	}
 	for i := 0; i < 100; i++ {
 		if conn, err := net.Dial("tcp", addr); err == nil {
-			conn.Close()
+			_ = conn.Close()
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return addr, func() { cmd.Process.Kill(); cmd.Wait() }, nil
+	return addr, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }, nil
 }
 
 func request(c *http.Client, url, token string) (time.Duration, bool) {
@@ -189,8 +191,8 @@ func request(c *http.Client, url, token string) (time.Duration, bool) {
 	if err != nil {
 		return 0, false
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
 	return time.Since(start), resp.StatusCode == 200
 }
 

@@ -176,10 +176,10 @@ func alipayState(s string) NoticeState {
 func (a *Alipay) Reply(w http.ResponseWriter, ok bool) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if ok {
-		w.Write([]byte("success"))
+		_, _ = w.Write([]byte("success"))
 		return
 	}
-	w.Write([]byte("fail"))
+	_, _ = w.Write([]byte("fail"))
 }
 
 func (a *Alipay) Query(ctx context.Context, p Payment) (Notice, error) {

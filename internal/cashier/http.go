@@ -216,8 +216,11 @@ func (a *API) refund(ctx context.Context, paymentID string) {
 		cancel()
 	}
 	if !done {
-		n, delay := a.store.RefundFailed(ctx, paymentID, errString(err), a.now())
+		n, delay, serr := a.store.RefundFailed(ctx, paymentID, errString(err), a.now())
 		a.log.Warn("refund not done yet; retrying", "payment", paymentID, "attempts", n, "retry_in", delay, "error", err)
+		if serr != nil {
+			a.log.Warn("could not schedule the refund's next attempt; its claim runs out instead", "payment", paymentID, "error", serr)
+		}
 		return
 	}
 	msg := orderapi.RefundedMessage(p.OrderID, p.ID)

@@ -146,7 +146,7 @@ func (s *Sandbox) Page(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	payPage.Execute(w, map[string]any{"No": t.No, "State": t.State, "Yuan": fmt.Sprintf("%d.%02d", t.Amount/100, t.Amount%100)})
+	_ = payPage.Execute(w, map[string]any{"No": t.No, "State": t.State, "Yuan": fmt.Sprintf("%d.%02d", t.Amount/100, t.Amount%100)})
 }
 
 func (s *Sandbox) decide(r *http.Request, t trade) (trade, error) {
@@ -231,19 +231,28 @@ func (s *Sandbox) notify(ctx context.Context, no string) {
 	if err == nil {
 		var b [16]byte
 		n, _ := resp.Body.Read(b[:])
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		ok = resp.StatusCode == http.StatusOK && strings.TrimSpace(string(b[:n])) == "success"
 	}
 	now := s.now()
 	if ok {
-		s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notified_at = $1 WHERE trade_no = $2`, store.TS(now), no)
+		// Not written: the claim runs out and the cashier is notified again,
+		// which it answers the same (notifications are idempotent).
+		if _, err := s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notified_at = $1 WHERE trade_no = $2`, store.TS(now), no); err != nil {
+			s.log.Warn("could not record a delivered notification; it will be sent again", "error", err)
+		}
 		return
 	}
 	var attempts int
-	s.db.QueryRowContext(ctx, `SELECT notify_attempts FROM sandbox_trades WHERE trade_no = $1`, no).Scan(&attempts)
+	if err := s.db.QueryRowContext(ctx, `SELECT notify_attempts FROM sandbox_trades WHERE trade_no = $1`, no).Scan(&attempts); err != nil {
+		s.log.Warn("could not read a notification's attempts; the claim runs out instead", "error", err)
+		return
+	}
 	delay := min(time.Duration(1<<min(attempts, 6))*time.Second, 30*time.Second)
-	s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notify_attempts = notify_attempts + 1, notify_next_at = $1 WHERE trade_no = $2`,
-		store.TS(now.Add(delay)), no)
+	if _, err := s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notify_attempts = notify_attempts + 1, notify_next_at = $1 WHERE trade_no = $2`,
+		store.TS(now.Add(delay)), no); err != nil {
+		s.log.Warn("could not schedule a notification's next attempt; the claim runs out instead", "error", err)
+	}
 	s.log.Debug("sandbox notification not acknowledged; retrying", "trade", no, "retry_in", delay, "error", err)
 }
 
@@ -290,10 +299,10 @@ func (c SandboxChannel) Reply(w http.ResponseWriter, ok bool) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if !ok {
 		w.WriteHeader(http.StatusBadRequest)
-		w.Write([]byte("fail"))
+		_, _ = w.Write([]byte("fail"))
 		return
 	}
-	w.Write([]byte("success"))
+	_, _ = w.Write([]byte("success"))
 }
 
 func (c SandboxChannel) Query(ctx context.Context, p Payment) (Notice, error) {

@@ -132,15 +132,19 @@ func (s *Store) ClaimRefund(ctx context.Context, paymentID string, now time.Time
 	return n == 1
 }
 
-// RefundFailed schedules the next attempt.
-func (s *Store) RefundFailed(ctx context.Context, paymentID string, problem string, now time.Time) (int, time.Duration) {
+// RefundFailed schedules the next attempt. If that cannot be written, the
+// claim of ClaimRefund runs out and the refund is tried again anyway; the
+// error says so for the log.
+func (s *Store) RefundFailed(ctx context.Context, paymentID string, problem string, now time.Time) (int, time.Duration, error) {
 	var attempts int
-	s.db.QueryRowContext(ctx, `SELECT attempts FROM refunds WHERE payment_id = $1`, paymentID).Scan(&attempts)
+	err := s.db.QueryRowContext(ctx, `SELECT attempts FROM refunds WHERE payment_id = $1`, paymentID).Scan(&attempts)
 	attempts++
 	delay := min(time.Duration(1<<min(attempts, 10))*time.Second, 30*time.Second)
-	s.db.ExecContext(ctx, `UPDATE refunds SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE payment_id = $4`,
-		attempts, store.TS(now.Add(delay)), problem, paymentID)
-	return attempts, delay
+	if err == nil {
+		_, err = s.db.ExecContext(ctx, `UPDATE refunds SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE payment_id = $4`,
+			attempts, store.TS(now.Add(delay)), problem, paymentID)
+	}
+	return attempts, delay, err
 }
 
 // RefundDone records a finished refund in the same transaction as the
@@ -180,16 +184,16 @@ func (s *Store) Totals(ctx context.Context) (map[string]map[string]int64, int, e
 		var pid string
 		var sum int64
 		if err := rows.Scan(&pid, &sum); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, 0, err
 		}
 		out[pid] = map[string]int64{"captured": sum, "refunded": 0}
 	}
 	if err := rows.Err(); err != nil {
-		rows.Close()
+		_ = rows.Close()
 		return nil, 0, err
 	}
-	rows.Close()
+	_ = rows.Close()
 	rows, err = s.db.QueryContext(ctx, `SELECT p.project_id, COALESCE(SUM(r.amount), 0) FROM refunds r JOIN payments p ON p.id = r.payment_id
 		WHERE r.status = $1 GROUP BY p.project_id`, string(RefundSucceeded))
 	if err != nil {
@@ -199,7 +203,7 @@ func (s *Store) Totals(ctx context.Context) (map[string]map[string]int64, int, e
 		var pid string
 		var sum int64
 		if err := rows.Scan(&pid, &sum); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, 0, err
 		}
 		if out[pid] == nil {
@@ -208,10 +212,10 @@ func (s *Store) Totals(ctx context.Context) (map[string]map[string]int64, int, e
 		out[pid]["refunded"] = sum
 	}
 	if err := rows.Err(); err != nil {
-		rows.Close()
+		_ = rows.Close()
 		return nil, 0, err
 	}
-	rows.Close()
+	_ = rows.Close()
 	var pending int
 	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM refunds WHERE status = $1`, string(RefundPending)).Scan(&pending)
 	return out, pending, err

@@ -194,7 +194,7 @@ func (w *WechatPay) Reply(rw http.ResponseWriter, ok bool) {
 	}
 	rw.Header().Set("Content-Type", "application/json")
 	rw.WriteHeader(http.StatusBadRequest)
-	rw.Write([]byte(`{"code":"FAIL","message":"rejected"}`))
+	_, _ = rw.Write([]byte(`{"code":"FAIL","message":"rejected"}`))
 }
 
 func (w *WechatPay) Query(ctx context.Context, p Payment) (Notice, error) {

@@ -209,7 +209,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		var n int
 		err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE component = $1`, name).Scan(&n)
-		db.Close()
+		_ = db.Close()
 		if err != nil {
 			return err
 		}

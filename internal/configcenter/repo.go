@@ -58,7 +58,7 @@ func OpenRepo(ctx context.Context, s RepoSettings) (*Repo, error) {
 		r.repo = repo
 		return r, r.Fetch(ctx)
 	}
-	os.RemoveAll(s.MirrorDir)
+	_ = os.RemoveAll(s.MirrorDir) // cloned again below; a leftover is overwritten
 	repo, err := git.PlainCloneContext(ctx, s.MirrorDir, true, &git.CloneOptions{URL: s.URL, Auth: r.auth,
 		ReferenceName: plumbing.NewBranchReferenceName(s.Branch), SingleBranch: true})
 	if err != nil {

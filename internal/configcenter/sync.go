@@ -91,7 +91,7 @@ func (c *Center) Run(ctx context.Context) {
 		}
 		e := concurrency.NewElection(sess, leaderKey)
 		if err := e.Campaign(ctx, c.id); err != nil {
-			sess.Close()
+			_ = sess.Close()
 			sleep(ctx, time.Second)
 			continue
 		}
@@ -103,7 +103,7 @@ func (c *Center) Run(ctx context.Context) {
 		c.mu.Lock()
 		c.leading = false
 		c.mu.Unlock()
-		sess.Close()
+		_ = sess.Close()
 		c.log.Warn("no longer leading the config center")
 	}
 }
@@ -204,13 +204,15 @@ func (c *Center) reject(ctx context.Context, rev string, err error) {
 	}
 	st.Rejected, st.Error, st.RejectedAt = rev, err.Error(), c.now().UTC()
 	b, _ := json.Marshal(st)
-	c.cli.Put(ctx, statusKey, string(b))
+	if _, err := c.cli.Put(ctx, statusKey, string(b)); err != nil {
+		c.log.Warn("could not record the rejection in the status; the log above has it", "error", err)
+	}
 }
 
 func (c *Center) status(ctx context.Context) Status {
 	var st Status
 	if resp, err := c.cli.Get(ctx, statusKey); err == nil && len(resp.Kvs) == 1 {
-		json.Unmarshal(resp.Kvs[0].Value, &st)
+		_ = json.Unmarshal(resp.Kvs[0].Value, &st) // a damaged record reads as empty
 	}
 	return st
 }
@@ -270,7 +272,7 @@ func (c *Center) reconcile(ctx context.Context) {
 func (c *Center) historyOps(ctx context.Context, meta configstore.Meta) []clientv3.Op {
 	var hist []HistoryEntry
 	if resp, err := c.cli.Get(ctx, historyKey); err == nil && len(resp.Kvs) == 1 {
-		json.Unmarshal(resp.Kvs[0].Value, &hist)
+		_ = json.Unmarshal(resp.Kvs[0].Value, &hist) // a damaged record reads as empty
 	}
 	hist = append([]HistoryEntry{{Revision: meta.Revision, Message: meta.Message, Author: meta.Author, AppliedAt: meta.AppliedAt, Changed: meta.Changed}}, hist...)
 	if len(hist) > historyLength {

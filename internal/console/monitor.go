@@ -184,7 +184,7 @@ func (m *Monitor) health(ctx context.Context, mgmt string) string {
 	}
 	defer resp.Body.Close()
 	var h struct{ Status string }
-	json.NewDecoder(resp.Body).Decode(&h)
+	_ = json.NewDecoder(resp.Body).Decode(&h) // an unreadable answer leaves the status empty: down
 	if h.Status == "" {
 		h.Status = "DOWN"
 	}

@@ -71,7 +71,7 @@ func (n *Notifier) post(url string, body any) {
 	for attempt := 0; attempt < 4; attempt++ {
 		resp, err := n.http.Post(url, "application/json", bytes.NewReader(b))
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode/100 == 2 {
 				return
 			}

@@ -85,7 +85,8 @@ func (j *Journal) List(ctx context.Context, f Filter) ([]Event, error) {
 // MuteUntil returns the end of the notification mute (zero if none).
 func (j *Journal) MuteUntil(ctx context.Context) time.Time {
 	var v string
-	j.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = 'mute_until'`).Scan(&v)
+	// No row (never muted) and an unreadable one both mean not muted.
+	_ = j.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = 'mute_until'`).Scan(&v)
 	return store.ParseTS(v)
 }
 

@@ -89,7 +89,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, page string, l 
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	httpx.PageHeaders(w.Header(), data["Nonce"].(string), "")
-	w.Write(b.Bytes())
+	_, _ = w.Write(b.Bytes())
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -215,7 +215,11 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, op Operator) {
 
 func (c *Console) mute(w http.ResponseWriter, r *http.Request, op Operator) {
 	until := c.now().Add(30 * time.Minute)
-	c.journal.Mute(r.Context(), until)
+	if err := c.journal.Mute(r.Context(), until); err != nil {
+		c.log.Error("could not mute notifications", "error", err)
+		errs.Write(w, errs.Wrap(err, "mute notifications"))
+		return
+	}
 	c.audit(r.Context(), op, "", "", "muted notifications until "+until.Format(time.RFC3339))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
@@ -230,7 +234,9 @@ func (c *Console) audit(ctx context.Context, op Operator, service, instance, wha
 	if strings.HasPrefix(what, "override") {
 		kind = KindOverride
 	}
-	c.journal.Add(ctx, Event{At: c.now(), Service: service, Instance: instance, Kind: kind, Detail: what, Actor: who})
+	if err := c.journal.Add(ctx, Event{At: c.now(), Service: service, Instance: instance, Kind: kind, Detail: what, Actor: who}); err != nil {
+		c.log.Error("an operator's action is missing from the journal", "action", what, "operator", who, "error", err)
+	}
 }
 
 func (c *Console) email(ctx context.Context, op Operator) string {
@@ -304,9 +310,10 @@ func (c *Console) instance(w http.ResponseWriter, r *http.Request, op Operator) 
 			Properties map[string]string
 		}
 	}
-	c.mgmtCall(ctx, s, "GET", "/actuator/health", nil, &health)
-	c.mgmtCall(ctx, s, "GET", "/actuator/loggers", nil, &loggers)
-	c.mgmtCall(ctx, s, "GET", "/actuator/env", nil, &env)
+	// What an instance does not answer shows as unreachable or empty.
+	_ = c.mgmtCall(ctx, s, "GET", "/actuator/health", nil, &health)
+	_ = c.mgmtCall(ctx, s, "GET", "/actuator/loggers", nil, &loggers)
+	_ = c.mgmtCall(ctx, s, "GET", "/actuator/env", nil, &env)
 	if health.Status == "" {
 		health.Status = "unreachable"
 	}
@@ -399,7 +406,7 @@ func (c *Console) logs(w http.ResponseWriter, r *http.Request, op Operator) {
 		Cursor uint64 `json:"cursor"`
 	}
 	// Start from the last lines already there.
-	c.mgmtCall(r.Context(), s, "GET", "/actuator/logfile?cursor=0&max=5000", nil, &first)
+	_ = c.mgmtCall(r.Context(), s, "GET", "/actuator/logfile?cursor=0&max=5000", nil, &first) // none yet: the tail starts empty
 	cursor := uint64(0)
 	if first.Cursor > 50 {
 		cursor = first.Cursor - 50
@@ -412,7 +419,7 @@ func (c *Console) logs(w http.ResponseWriter, r *http.Request, op Operator) {
 		if err := c.mgmtCall(r.Context(), s, "GET", fmt.Sprintf("/actuator/logfile?cursor=%d&max=500", cursor), nil, &page); err == nil {
 			for _, line := range page.Lines {
 				var rec struct{ Level string }
-				json.Unmarshal(line, &rec)
+				_ = json.Unmarshal(line, &rec) // a line that is not JSON has no level
 				var l slogLevel
 				l.parse(rec.Level)
 				if l < minLevel || (q != "" && !strings.Contains(strings.ToLower(string(line)), q)) {

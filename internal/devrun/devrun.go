@@ -183,13 +183,13 @@ func lockDataDir(dir string) (func(), error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		owner, _ := os.ReadFile(path) // #nosec G304 -- a file in the data folder the user chose
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("another `sanshi dev` (pid %s) is already using %s; stop it or pass --data with another folder",
 			strings.TrimSpace(string(owner)), dir)
 	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	return func() { f.Close(); os.Remove(path) }, nil
+	return func() { _ = f.Close(); _ = os.Remove(path) }, nil
 }
 
 func checkPorts(o Options) error {
@@ -202,7 +202,7 @@ func checkPorts(o Options) error {
 		if err != nil {
 			return fmt.Errorf("port %d for the %s is busy (%v); free it or pass %s", p.port, p.what, err, p.flag)
 		}
-		l.Close()
+		_ = l.Close()
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ func signUpWhenReady(url string, body []byte, patience time.Duration) (*http.Res
 	for {
 		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode < 500 {
 				return resp, nil
 			}

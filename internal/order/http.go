@@ -140,9 +140,9 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 func writeCSV(w http.ResponseWriter, p ProjectView, list []Order) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="backers-%s.csv"`, p.ID))
-	w.Write([]byte("\ufeff")) // so spreadsheet programs read the Chinese text as UTF-8
+	_, _ = w.Write([]byte("\ufeff")) // so spreadsheet programs read the Chinese text as UTF-8
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"order_id", "member_id", "reward", "amount_yuan", "status", "paid_at", "recipient", "phone", "province", "city", "district", "address", "tracking_number"})
+	_ = cw.Write([]string{"order_id", "member_id", "reward", "amount_yuan", "status", "paid_at", "recipient", "phone", "province", "city", "district", "address", "tracking_number"})
 	for _, o := range list {
 		ad := Address{}
 		if o.Address != nil {
@@ -152,7 +152,7 @@ func writeCSV(w http.ResponseWriter, p ProjectView, list []Order) {
 		if o.PaidAt != nil {
 			paid = o.PaidAt.Format("2006-01-02 15:04:05")
 		}
-		cw.Write([]string{o.ID, o.MemberID, o.RewardTitle, fmt.Sprintf("%d.%02d", o.Amount/100, o.Amount%100), string(o.Status), paid,
+		_ = cw.Write([]string{o.ID, o.MemberID, o.RewardTitle, fmt.Sprintf("%d.%02d", o.Amount/100, o.Amount%100), string(o.Status), paid,
 			csvSafe(ad.Recipient), csvSafe(ad.Phone), csvSafe(ad.Province), csvSafe(ad.City), csvSafe(ad.District), csvSafe(ad.Detail), csvSafe(o.Tracking)})
 	}
 	cw.Flush()

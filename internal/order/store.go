@@ -242,7 +242,7 @@ func (s *Store) Books(ctx context.Context) (Books, error) {
 		var sum int64
 		var n int
 		if err := rows.Scan(&pid, &st, &sum, &n); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return b, err
 		}
 		o := Order{Status: Status(st)}
@@ -257,10 +257,10 @@ func (s *Store) Books(ctx context.Context) (Books, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		rows.Close()
+		_ = rows.Close()
 		return b, err
 	}
-	rows.Close()
+	_ = rows.Close()
 	rows, err = s.db.QueryContext(ctx, `SELECT project_id, reward_id, COUNT(*) FROM orders WHERE unit_held = 1 GROUP BY project_id, reward_id`)
 	if err != nil {
 		return b, err

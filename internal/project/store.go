@@ -79,7 +79,7 @@ func (s *Store) CategorySet(ctx context.Context) (map[string]bool, error) {
 // through the outbox, in the same transaction.
 func (s *Store) Create(ctx context.Context, creator string, in DraftInput, storyHTML string, now time.Time) (Project, error) {
 	p := Project{ID: store.NewID(), CreatorID: creator, Status: Draft, CreatedAt: now.UTC()}
-	p.Edit(in)
+	_ = p.Edit(in) // a new draft: every field was validated before
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO projects (id, creator_id, status, title, subtitle, category, story, story_html,
 			goal, duration_days, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,

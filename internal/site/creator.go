@@ -262,7 +262,7 @@ func (s *Site) backersCSV(w http.ResponseWriter, r *http.Request) {
 	defer resp.Body.Close()
 	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
 	w.Header().Set("Content-Disposition", resp.Header.Get("Content-Disposition"))
-	io.Copy(w, resp.Body)
+	_, _ = io.Copy(w, resp.Body) // the visitor went away, or the service did: nothing to answer now
 }
 
 func (s *Site) postUpdate(w http.ResponseWriter, r *http.Request) {

@@ -176,7 +176,7 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, statu
 	// with the page's nonce.
 	httpx.PageHeaders(h, p.Nonce, FormAction)
 	w.WriteHeader(status)
-	w.Write(b.Bytes())
+	_, _ = w.Write(b.Bytes())
 }
 
 // sandboxOn asks the cashier whether the sandbox channel is offered, at most

@@ -62,7 +62,7 @@ func Screenshot(t testing.TB, ctx context.Context, name string) {
 	}
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Join(filepath.Dir(file), "..", "..", "test-artifacts")
-	os.MkdirAll(dir, 0o750)
+	_ = os.MkdirAll(dir, 0o750) // a screenshot is a debugging aid
 	path := filepath.Join(dir, name+".png")
 	if err := os.WriteFile(path, buf, 0o600); err == nil {
 		t.Logf("screenshot: %s", path)

@@ -79,7 +79,7 @@ func StartPlatform(t testing.TB, o PlatformOptions) *Platform {
 				if err != nil {
 					return false
 				}
-				resp.Body.Close()
+				_ = resp.Body.Close()
 				return resp.StatusCode != http.StatusServiceUnavailable
 			})
 		}

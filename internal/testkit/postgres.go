@@ -37,8 +37,8 @@ func PostgresURL(t testing.TB) string {
 	}
 	t.Cleanup(func() {
 		if db, err := sql.Open("pgx", admin); err == nil {
-			db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-			db.Close()
+			_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") // best effort clean-up
+			_ = db.Close()
 		}
 	})
 	base, query, _ := strings.Cut(admin, "?")

@@ -76,7 +76,7 @@ func (w *WechatPay) signed(rw http.ResponseWriter, status int, v any) {
 	w.sign(rw.Header(), body)
 	rw.Header().Set("Content-Type", "application/json")
 	rw.WriteHeader(status)
-	rw.Write(body)
+	_, _ = rw.Write(body)
 }
 
 func (w *WechatPay) sign(h http.Header, body []byte) {
@@ -104,7 +104,7 @@ func (w *WechatPay) api(rw http.ResponseWriter, r *http.Request) {
 				Total int64 `json:"total"`
 			} `json:"amount"`
 		}
-		json.Unmarshal(body, &req)
+		_ = json.Unmarshal(body, &req) // a bad request gets the provider's error below
 		if w.trades[req.OutTradeNo] == nil {
 			w.trades[req.OutTradeNo] = &wxTrade{outTradeNo: req.OutTradeNo, transactionID: fmt.Sprintf("42000%015d", len(w.trades)+1),
 				state: "NOTPAY", notifyURL: req.NotifyURL, total: req.Amount.Total}
@@ -125,7 +125,7 @@ func (w *WechatPay) api(rw http.ResponseWriter, r *http.Request) {
 				Refund int64 `json:"refund"`
 			} `json:"amount"`
 		}
-		json.Unmarshal(body, &req)
+		_ = json.Unmarshal(body, &req) // a bad request gets the provider's error below
 		if t := w.trades[req.OutTradeNo]; t == nil || t.state != "SUCCESS" {
 			w.signed(rw, 400, map[string]string{"code": "INVALID_REQUEST", "message": "trade not paid"})
 			return

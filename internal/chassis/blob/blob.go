@@ -123,5 +123,5 @@ func Serve(w http.ResponseWriter, r *http.Request, s Store, key string) {
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "public, max-age=60")
-	w.Write(data)
+	_, _ = w.Write(data)
 }

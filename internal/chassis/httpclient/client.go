@@ -256,7 +256,7 @@ func neverReached(err error) bool {
 
 func drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
+	_ = resp.Body.Close()
 }
 
 // ReadJSONError turns a non-2xx service answer into an *errs.Error, keeping

@@ -276,7 +276,7 @@ func (s *Server) logfile(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("X-Log-Cursor", strconv.FormatUint(next, 10))
 		for _, l := range lines {
-			w.Write([]byte(l.Text + "\n"))
+			_, _ = w.Write([]byte(l.Text + "\n"))
 		}
 		return
 	}

@@ -168,7 +168,7 @@ func (o *Outbox) deliver(ctx context.Context, id string) bool {
 		problem = err.Error()
 	} else {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		// 409 means the receiver already has it in a state that makes this
 		// message moot; anything else outside 2xx is tried again.
 		if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusConflict {

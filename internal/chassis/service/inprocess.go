@@ -37,7 +37,7 @@ func InProcess(ctx context.Context, spec Spec, dir, key string, client *httpclie
 		if err != nil {
 			return nil, nil, err
 		}
-		go func() { <-ctx.Done(); db.Close() }()
+		go func() { <-ctx.Done(); _ = db.Close() }()
 		rt.DB = db
 	}
 	if client == nil {

@@ -185,7 +185,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	}
 	mgl, err := net.Listen("tcp", boot.MgmtListen)
 	if err != nil {
-		pub.Close()
+		_ = pub.Close()
 		return fmt.Errorf("SANSHI_MGMT_LISTEN: cannot listen on %s: %w", boot.MgmtListen, err)
 	}
 	inst := registry.Instance{
@@ -259,7 +259,7 @@ func (rt *Runtime) shutdown(public, management *http.Server, log *slog.Logger) e
 	err := public.Shutdown(drainCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		log.Warn("drain time over; closing remaining connections")
-		public.Close()
+		_ = public.Close()
 	}
 	_ = management.Shutdown(context.Background())
 	log.Info("stopped")
@@ -370,7 +370,7 @@ func OpenDB(ctx context.Context, spec Spec, url string, log *slog.Logger) (*stor
 		n += m
 	}
 	if err != nil {
-		db.Close()
+		_ = db.Close()
 		return nil, fmt.Errorf("%s: migrate: %w", spec.Name, err)
 	}
 	if n > 0 {

@@ -66,7 +66,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
-		db.Close()
+		_ = db.Close()
 		return nil, fmt.Errorf("database does not answer: %w", err)
 	}
 	return db, nil
@@ -261,20 +261,20 @@ func Migrate(ctx context.Context, db *DB, component string, fsys fs.FS) (int, er
 		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE component = $1 AND version = $2`, component, m.Version).Scan(&n); err != nil {
-			tx.Rollback()
+			_ = tx.Rollback()
 			return applied, err
 		}
 		if n > 0 {
-			tx.Rollback()
+			_ = tx.Rollback()
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-			tx.Rollback()
+			_ = tx.Rollback()
 			return applied, fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ($1, $2, $3, $4)`,
 			component, m.Version, m.Name, TS(time.Now())); err != nil {
-			tx.Rollback()
+			_ = tx.Rollback()
 			return applied, err
 		}
 		if err := tx.Commit(); err != nil {

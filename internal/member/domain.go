@@ -50,17 +50,43 @@ func (s *SignUp) Normalize() {
 	s.Nickname = strings.TrimSpace(s.Nickname)
 }
 
+// checkPassword says what is wrong with a new password, or "".
+func checkPassword(pw string) string {
+	switch n := utf8.RuneCountInString(pw); {
+	case n < 8:
+		return "at least 8 characters"
+	case n > 128:
+		return "at most 128 characters"
+	}
+	return ""
+}
+
+// PasswordChange is a member's new password, with the current one.
+type PasswordChange struct {
+	Current string `json:"current_password"`
+	New     string `json:"new_password"`
+}
+
+// Validate checks the new password and that the current one is given.
+func (c PasswordChange) Validate() error {
+	f := map[string]string{}
+	if c.Current == "" {
+		f["current_password"] = "required"
+	}
+	if msg := checkPassword(c.New); msg != "" {
+		f["new_password"] = msg
+	}
+	return fieldErr(f)
+}
+
 // Validate checks every field and reports each problem.
 func (s SignUp) Validate() error {
 	f := map[string]string{}
 	if msg := checkEmail(s.Email); msg != "" {
 		f["email"] = msg
 	}
-	switch n := utf8.RuneCountInString(s.Password); {
-	case n < 8:
-		f["password"] = "at least 8 characters"
-	case n > 128:
-		f["password"] = "at most 128 characters"
+	if msg := checkPassword(s.Password); msg != "" {
+		f["password"] = msg
 	}
 	if msg := checkText(s.Nickname, 1, 32); msg != "" {
 		f["nickname"] = msg

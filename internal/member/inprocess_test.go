@@ -83,3 +83,39 @@ func TestMemberRoutesInProcess(t *testing.T) {
 		}
 	})
 }
+
+// Changing the password needs the current one, hashes in the pool, and ends
+// every other session.
+func TestPasswordChangeInProcess(t *testing.T) {
+	m := testkit.InProcess(t, member.Spec(), nil)
+	id := m.Do(auth.Identity{}, "POST", "/api/v1/members", map[string]string{"email": "pw@b.cn", "password": "old-password", "nickname": "改"}).Field("id")
+	login := func(pw string) string {
+		return m.Do(auth.Identity{}, "POST", "/api/v1/sessions", map[string]string{"email": "pw@b.cn", "password": pw}).Field("token")
+	}
+	here, there := login("old-password"), login("old-password")
+	me := auth.Identity{Member: id, Session: member.SessionRef(here)}
+	for _, c := range []struct {
+		body  map[string]string
+		field string
+	}{
+		{map[string]string{"current_password": "wrong-password", "new_password": "new-password"}, "current_password"},
+		{map[string]string{"current_password": "old-password", "new_password": "short"}, "new_password"},
+		{map[string]string{"new_password": "new-password"}, "current_password"},
+	} {
+		if r := m.Do(me, "PUT", "/api/v1/members/me/password", c.body); r.Status != 400 || r.FieldError(c.field) == "" {
+			t.Errorf("%v: %d %s", c.body, r.Status, r.Body)
+		}
+	}
+	if r := m.Do(me, "PUT", "/api/v1/members/me/password", map[string]string{"current_password": "old-password", "new_password": "new-password"}); r.Status != 204 {
+		t.Fatalf("change: %d %s", r.Status, r.Body)
+	}
+	check := func(tok string) int {
+		return m.Do(auth.Identity{Service: "gateway"}, "GET", "/internal/v1/sessions/current", nil, "Authorization", "Bearer "+tok).Status
+	}
+	if check(here) != 200 || check(there) != 401 {
+		t.Fatalf("sessions after the change: this one %d (want 200), the other %d (want 401)", check(here), check(there))
+	}
+	if login("old-password") != "" || login("new-password") == "" {
+		t.Fatal("the new password does not replace the old one")
+	}
+}

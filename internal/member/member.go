@@ -63,6 +63,7 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/sessions/current", a.logOut)
 	handle("GET /api/v1/members/me", a.me)
 	handle("PATCH /api/v1/members/me", a.patchMe)
+	handle("PUT /api/v1/members/me/password", a.changePassword)
 	mux.HandleFunc("PUT /api/v1/members/me/avatar", a.putAvatar)
 	handle("GET /api/v1/members/me/addresses", a.listAddresses)
 	handle("POST /api/v1/members/me/addresses", a.addAddress)
@@ -207,6 +208,42 @@ func (a *API) logOut(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode}) // #nosec G124 -- clears the cookie
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// changePassword checks the current password and stores the new one, both
+// hashed in the bounded pool; every other session of the member ends.
+func (a *API) changePassword(r *http.Request) (int, any, error) {
+	id, err := auth.Member(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	var c PasswordChange
+	if err := httpx.DecodeJSON(r, &c, maxJSON); err != nil {
+		return 0, nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return 0, nil, err
+	}
+	ctx := r.Context()
+	hash, err := a.store.PasswordHash(ctx, id.Member)
+	if err != nil {
+		return 0, nil, err
+	}
+	ok, err := a.hasher.Check(ctx, hash, c.Current)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !ok {
+		return 0, nil, errs.Fields(map[string]string{"current_password": "not your current password"})
+	}
+	newHash, err := a.hasher.Hash(ctx, c.New)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := a.store.SetPassword(ctx, id.Member, newHash, id.Session, a.now()); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
 }
 
 func (a *API) me(r *http.Request) (int, any, error) {

@@ -83,6 +83,36 @@ func (s *Store) Credentials(ctx context.Context, email string) (id, hash string,
 	return id, hash, nil
 }
 
+// PasswordHash reads a member's password hash.
+func (s *Store) PasswordHash(ctx context.Context, id string) (string, error) {
+	var hash string
+	err := s.db.QueryRowContext(ctx, `SELECT password_hash FROM members WHERE id = $1`, id).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errs.E(errs.NotFound, "no such member")
+	}
+	if err != nil {
+		return "", errs.Wrap(err, "read password")
+	}
+	return hash, nil
+}
+
+// SetPassword stores a new password hash and ends every other session of
+// the member (keep names the session that made the change).
+func (s *Store) SetPassword(ctx context.Context, id, hash, keep string, now time.Time) error {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE members SET password_hash = $1 WHERE id = $2`, hash, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE member_id = $2 AND token_hash <> $3 AND revoked_at IS NULL`,
+			store.TS(now), id, keep)
+		return err
+	})
+	if err != nil {
+		return errs.Wrap(err, "set password")
+	}
+	return nil
+}
+
 // UpdateProfile applies a patch.
 func (s *Store) UpdateProfile(ctx context.Context, id string, p ProfilePatch) (Member, error) {
 	if p.Nickname != nil {

@@ -75,7 +75,7 @@ func (s *Site) me(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, "me", http.StatusOK, page{Data: map[string]any{"M": m}})
+	s.render(w, r, "me", http.StatusOK, page{Data: meView{M: m}})
 }
 
 func (s *Site) saveMe(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +85,7 @@ func (s *Site) saveMe(w http.ResponseWriter, r *http.Request) {
 	var m member.Member
 	err := s.members.UpdateMe(r.Context(), memberapi.ProfileChange{Nickname: r.FormValue("nickname"), Bio: r.FormValue("bio")}, &m)
 	if err != nil {
-		s.render(w, r, "me", errs.Status(errs.CodeOf(err)), page{Errors: fieldErrors(err), Data: map[string]any{"M": member.Member{
+		s.render(w, r, "me", errs.Status(errs.CodeOf(err)), page{Errors: fieldErrors(err), Data: meView{M: member.Member{
 			Nickname: r.FormValue("nickname"), Bio: r.FormValue("bio")}}})
 		return
 	}
@@ -106,7 +106,7 @@ func (s *Site) renderAddresses(w http.ResponseWriter, r *http.Request, status in
 	if fe != nil {
 		form = r.PostForm
 	}
-	s.render(w, r, "addresses", status, page{Errors: fe, Form: form, Data: map[string]any{"Addresses": l.Addresses, "Next": r.FormValue("next")}})
+	s.render(w, r, "addresses", status, page{Errors: fe, Form: form, Data: addressesView{Addresses: l.Addresses, Next: r.FormValue("next")}})
 }
 
 func (s *Site) addAddress(w http.ResponseWriter, r *http.Request) {

@@ -22,7 +22,7 @@ func (s *Site) createForm(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
-	s.render(w, r, "create", http.StatusOK, page{Data: map[string]any{"Categories": s.categories(r)}})
+	s.render(w, r, "create", http.StatusOK, page{Data: createView{Categories: s.categories(r)}})
 }
 
 func (s *Site) create(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +47,7 @@ func (s *Site) create(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(fe) > 0 {
-		s.render(w, r, "create", http.StatusBadRequest, page{Errors: fe, Form: r.PostForm, Data: map[string]any{"Categories": s.categories(r)}})
+		s.render(w, r, "create", http.StatusBadRequest, page{Errors: fe, Form: r.PostForm, Data: createView{Categories: s.categories(r)}})
 		return
 	}
 	http.Redirect(w, r, "/projects/"+p.ID+"/edit", http.StatusSeeOther)
@@ -74,8 +74,8 @@ func (s *Site) renderEdit(w http.ResponseWriter, r *http.Request, status int, fe
 	if preview != "" || fe != nil {
 		story = r.FormValue("story")
 	}
-	s.render(w, r, "edit", status, page{Errors: fe, Form: r.PostForm, Data: map[string]any{"P": p, "Story": story,
-		"Preview": template.HTML(preview)}}) // #nosec G203 -- the preview is sanitized Markdown (project.RenderMarkdown)
+	s.render(w, r, "edit", status, page{Errors: fe, Form: r.PostForm, Data: editView{P: p, Story: story,
+		Preview: template.HTML(preview)}}) // #nosec G203 -- the preview is sanitized Markdown (project.RenderMarkdown)
 }
 
 // saveStory saves the story, or only shows its preview.
@@ -187,8 +187,8 @@ func (s *Site) review(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errs.E(errs.Forbidden, "operators only"))
 		return
 	}
-	s.render(w, r, "review", http.StatusOK, page{Data: map[string]any{"Queue": s.list(r, "status=in_review").Cards,
-		"Live": s.list(r, "status=live").Cards}})
+	s.render(w, r, "review", http.StatusOK, page{Data: reviewView{Queue: s.list(r, "status=in_review").Cards,
+		Live: s.list(r, "status=live").Cards}})
 }
 
 func (s *Site) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -213,8 +213,8 @@ func (s *Site) dashboard(w http.ResponseWriter, r *http.Request) {
 		}
 		tiers[name]++
 	}
-	s.render(w, r, "dashboard", http.StatusOK, page{Data: map[string]any{"P": p, "Orders": l.Orders, "Tiers": tiers,
-		"Chart": chart(l.Orders, s.now())}})
+	s.render(w, r, "dashboard", http.StatusOK, page{Data: dashboardView{P: p, Orders: l.Orders, Tiers: tiers,
+		Chart: chart(l.Orders, s.now())}})
 }
 
 // chart draws pledges per day over the last 14 days as an SVG bar chart,

@@ -107,9 +107,9 @@ func (s *Site) categories(r *http.Request) []project.Category {
 }
 
 func (s *Site) home(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, "home", http.StatusOK, page{Data: map[string]any{
-		"Categories": s.categories(r), "Featured": s.list(r, "featured=true").Cards,
-		"Trending": s.list(r, "sort=trending").Cards, "Ending": s.list(r, "sort=ending&status=live").Cards}})
+	s.render(w, r, "home", http.StatusOK, page{Data: homeView{
+		Categories: s.categories(r), Featured: s.list(r, "featured=true").Cards,
+		Trending: s.list(r, "sort=trending").Cards, Ending: s.list(r, "sort=ending&status=live").Cards}})
 }
 
 func (s *Site) discover(w http.ResponseWriter, r *http.Request) {
@@ -127,8 +127,8 @@ func (s *Site) discover(w http.ResponseWriter, r *http.Request) {
 	}
 	prev.Set("page", strconv.Itoa(page1-1))
 	next.Set("page", strconv.Itoa(page1+1))
-	s.render(w, r, "discover", http.StatusOK, page{Form: q, Data: map[string]any{"Categories": s.categories(r), "List": l,
-		"Prev": prev.Encode(), "Next": next.Encode(), "HasPrev": page1 > 1, "HasNext": page1*max(l.PageSize, 1) < l.Total}})
+	s.render(w, r, "discover", http.StatusOK, page{Form: q, Data: discoverView{Categories: s.categories(r), List: l,
+		Prev: prev.Encode(), Next: next.Encode(), HasPrev: page1 > 1, HasNext: page1*max(l.PageSize, 1) < l.Total}})
 }
 
 func (s *Site) loadProject(r *http.Request) (project.Project, error) {
@@ -157,9 +157,9 @@ func (s *Site) project(w http.ResponseWriter, r *http.Request) {
 		_ = s.projects.Following(r.Context(), p.ID, &f)
 		following = f.Following
 	}
-	s.render(w, r, "project", http.StatusOK, page{Data: map[string]any{"P": p, "Creator": s.creatorName(r, p.CreatorID),
-		"Updates": ups.Updates, "Comments": cs.Comments, "Names": names, "Following": following,
-		"Mine": p.CreatorID == auth.From(r.Context()).Member, "URL": "http://" + r.Host + "/projects/" + p.ID}})
+	s.render(w, r, "project", http.StatusOK, page{Data: projectView{P: p, Creator: s.creatorName(r, p.CreatorID),
+		Updates: ups.Updates, Comments: cs.Comments, Names: names, Following: following,
+		Mine: p.CreatorID == auth.From(r.Context()).Member, URL: "http://" + r.Host + "/projects/" + p.ID}})
 }
 
 func (s *Site) follow(w http.ResponseWriter, r *http.Request) {
@@ -230,8 +230,8 @@ func (s *Site) renderPledge(w http.ResponseWriter, r *http.Request, status int, 
 	if form != nil && form.Get("key") != "" {
 		key = form.Get("key")
 	}
-	s.render(w, r, "pledge", status, page{Errors: errsMap, Form: form, Data: map[string]any{"P": p, "Reward": chosen,
-		"Addresses": addrs.Addresses, "Key": key}})
+	s.render(w, r, "pledge", status, page{Errors: errsMap, Form: form, Data: pledgeView{P: p, Reward: chosen,
+		Addresses: addrs.Addresses, Key: key}})
 }
 
 func (s *Site) pledge(w http.ResponseWriter, r *http.Request) {
@@ -288,7 +288,7 @@ func (s *Site) payForm(w http.ResponseWriter, r *http.Request) {
 		Channels []map[string]string `json:"channels"`
 	}
 	_ = s.cashier.Channels(r.Context(), &ch) // logged; the page offers none
-	s.render(w, r, "pay", http.StatusOK, page{Data: map[string]any{"O": o, "Channels": ch.Channels}})
+	s.render(w, r, "pay", http.StatusOK, page{Data: payView{O: o, Channels: ch.Channels}})
 }
 
 func (s *Site) pay(w http.ResponseWriter, r *http.Request) {
@@ -324,7 +324,7 @@ func (s *Site) result(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, "result", http.StatusOK, page{Data: map[string]any{"O": o}})
+	s.render(w, r, "result", http.StatusOK, page{Data: resultView{O: o}})
 }
 
 // status answers the result page's poll.
@@ -367,5 +367,5 @@ func (s *Site) pledges(w http.ResponseWriter, r *http.Request) {
 			titles[o.ProjectID] = p.Title
 		}
 	}
-	s.render(w, r, "pledges", http.StatusOK, page{Data: map[string]any{"Orders": l.Orders, "Titles": titles}})
+	s.render(w, r, "pledges", http.StatusOK, page{Data: pledgesView{Orders: l.Orders, Titles: titles}})
 }

@@ -110,7 +110,7 @@ type page struct {
 	Nonce    string
 	Me       auth.Identity
 	Operator bool
-	Data     map[string]any
+	Data     any // the page's own view (views.go)
 	Errors   map[string]string
 	Form     url.Values
 	Flash    string
@@ -218,12 +218,12 @@ func (s *Site) fail(w http.ResponseWriter, r *http.Request, err error) {
 		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, "message", status, page{Data: map[string]any{"Status": status, "Message": msg}})
+	s.render(w, r, "message", status, page{Data: messageView{Status: status, Message: msg}})
 }
 
 // NotFound is the friendly 404 page.
 func (s *Site) NotFound(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, "message", http.StatusNotFound, page{Data: map[string]any{"Status": 404}})
+	s.render(w, r, "message", http.StatusNotFound, page{Data: messageView{Status: 404}})
 }
 
 // logged is the site's caller of the services: a failure of the platform
@@ -255,8 +255,8 @@ func (s *Site) post(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 8<<20)
 		if !s.validCSRF(r) {
-			s.render(w, r, "message", http.StatusForbidden, page{Data: map[string]any{"Status": 403,
-				"Message": "表单已失效，请刷新页面后重试 / The form expired; reload the page and try again."}})
+			s.render(w, r, "message", http.StatusForbidden, page{Data: messageView{Status: 403,
+				Message: "表单已失效，请刷新页面后重试 / The form expired; reload the page and try again."}})
 			return
 		}
 		h(w, r)

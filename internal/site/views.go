@@ -1,0 +1,82 @@
+package site
+
+import (
+	"html/template"
+
+	"sanshi/internal/member"
+	"sanshi/internal/order"
+	"sanshi/internal/project"
+)
+
+// The data each page shows (page.Data): one type per page, so that a
+// template and its handler agree on names the compiler checks.
+
+type meView struct{ M member.Member }
+
+type addressesView struct {
+	Addresses []member.Address
+	Next      string
+}
+
+type createView struct{ Categories []project.Category }
+
+type editView struct {
+	P       project.Project
+	Story   string
+	Preview template.HTML // sanitized Markdown (project.RenderMarkdown)
+}
+
+type reviewView struct{ Queue, Live []card }
+
+type dashboardView struct {
+	P      project.Project
+	Orders []order.Order
+	Tiers  map[string]int
+	Chart  template.HTML
+}
+
+type homeView struct {
+	Categories                 []project.Category
+	Featured, Trending, Ending []card
+}
+
+type discoverView struct {
+	Categories       []project.Category
+	List             listing
+	Prev, Next       string
+	HasPrev, HasNext bool
+}
+
+type projectView struct {
+	P               project.Project
+	Creator         string
+	Updates         []project.Update
+	Comments        []project.Comment
+	Names           map[string]string
+	Following, Mine bool
+	URL             string
+}
+
+type pledgeView struct {
+	P         project.Project
+	Reward    *project.Reward
+	Addresses []member.Address
+	Key       string
+}
+
+type payView struct {
+	O        order.Order
+	Channels []map[string]string
+}
+
+type resultView struct{ O order.Order }
+
+type pledgesView struct {
+	Orders []order.Order
+	Titles map[string]string
+}
+
+type messageView struct {
+	Status  int
+	Message string
+}

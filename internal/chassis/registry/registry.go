@@ -228,7 +228,7 @@ func (r *Registrar) holdOnce(ctx context.Context) error {
 			}
 			now := time.Now()
 			r.gaps.note(now.Sub(last))
-			if gap := now.Sub(last); gap > r.ttl/2 {
+			if gap := now.Sub(last); gap > r.ttl*3/4 {
 				r.log.Warn("keep-alive answered late", "gap", gap.Round(time.Millisecond), "lease_ttl", r.ttl)
 			}
 			last = now
@@ -274,7 +274,7 @@ func (r *Registrar) resume(ctx context.Context, lease clientv3.LeaseID) <-chan *
 }
 
 // KeepAliveGaps reports the longest and the latest time between two
-// answered keep-alives (nominally a third of the TTL): how late keep-alives
+// answered keep-alives (nominally about half the TTL): how late keep-alives
 // got, for readiness details and the burst test.
 func (r *Registrar) KeepAliveGaps() (longest, latest time.Duration) {
 	return time.Duration(r.gaps.max.Load()), time.Duration(r.gaps.last.Load())

@@ -71,7 +71,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func (c *Console) render(w http.ResponseWriter, r *http.Request, page string, l string, data map[string]any) {
+func (c *Console) render(w http.ResponseWriter, r *http.Request, page string, l string, data view) {
 	t, _ := c.pages[page].Clone()
 	t.Funcs(template.FuncMap{"t": func(k string) string {
 		if s, ok := texts[l][k]; ok {
@@ -79,8 +79,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, page string, l 
 		}
 		return k
 	}})
-	data["Lang"] = l
-	data["Nonce"] = httpx.NewNonce()
+	ch := data.page()
+	ch.Lang, ch.Nonce = l, httpx.NewNonce()
 	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, page+".html", data); err != nil {
 		c.log.Error("render", "page", page, "error", err)
@@ -88,12 +88,12 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, page string, l 
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	httpx.PageHeaders(w.Header(), data["Nonce"].(string), "")
+	httpx.PageHeaders(w.Header(), ch.Nonce, "")
 	_, _ = w.Write(b.Bytes())
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, "login", lang(w, r), map[string]any{"CSRF": c.loginCSRF(w, r)})
+	c.render(w, r, "login", lang(w, r), &loginView{chrome: chrome{CSRF: c.loginCSRF(w, r)}})
 }
 
 // loginCookie holds a random value that the log-in form's CSRF token is
@@ -125,7 +125,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	email, password := strings.TrimSpace(r.FormValue("email")), r.FormValue("password")
 	if !c.validLoginCSRF(r) {
 		w.WriteHeader(http.StatusForbidden)
-		c.render(w, r, "login", l, map[string]any{"Error": texts[l]["form expired"], "Email": email, "CSRF": c.loginCSRF(w, r)})
+		c.render(w, r, "login", l, &loginView{chrome: chrome{CSRF: c.loginCSRF(w, r)}, Error: texts[l]["form expired"], Email: email})
 		return
 	}
 	var sess struct {
@@ -149,7 +149,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if msg != "" {
 		w.WriteHeader(http.StatusUnauthorized)
-		c.render(w, r, "login", l, map[string]any{"Error": msg, "Email": email, "CSRF": c.loginCSRF(w, r)})
+		c.render(w, r, "login", l, &loginView{chrome: chrome{CSRF: c.loginCSRF(w, r)}, Error: msg, Email: email})
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode}) // #nosec G124 -- HttpOnly, SameSite=Strict; Secure when served over TLS
@@ -194,8 +194,8 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, op Operator) 
 	if until := c.journal.MuteUntil(r.Context()); c.now().Before(until) {
 		muted = until.Local().Format("2006-01-02 15:04")
 	}
-	c.render(w, r, "overview", op.Lang, map[string]any{"Operator": true, "CSRF": op.CSRF, "Refresh": true, "Instances": rows,
-		"AllUp": allUp, "Count": len(rows), "MutedUntil": muted})
+	c.render(w, r, "overview", op.Lang, &overviewView{chrome: chrome{Operator: true, CSRF: op.CSRF, Refresh: true}, Instances: rows,
+		AllUp: allUp, Count: len(rows), MutedUntil: muted})
 }
 
 func (c *Console) events(w http.ResponseWriter, r *http.Request, op Operator) {
@@ -209,8 +209,8 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, op Operator) {
 		errs.Write(w, errs.Wrap(err, "read the journal"))
 		return
 	}
-	c.render(w, r, "events", op.Lang, map[string]any{"Operator": true, "CSRF": op.CSRF, "Events": list,
-		"Service": f.Service, "Instance": f.Instance, "Since": q.Get("since")})
+	c.render(w, r, "events", op.Lang, &eventsView{chrome: chrome{Operator: true, CSRF: op.CSRF}, Events: list,
+		Service: f.Service, Instance: f.Instance, Since: q.Get("since")})
 }
 
 func (c *Console) mute(w http.ResponseWriter, r *http.Request, op Operator) {
@@ -293,13 +293,7 @@ func (c *Console) instance(w http.ResponseWriter, r *http.Request, op Operator) 
 		return
 	}
 	ctx := r.Context()
-	var health struct {
-		Status     string
-		Components map[string]struct {
-			Status  string
-			Details map[string]any
-		}
-	}
+	var health healthView
 	var loggers struct {
 		Loggers map[string]struct{ EffectiveLevel string } `json:"loggers"`
 	}
@@ -335,10 +329,10 @@ func (c *Console) instance(w http.ResponseWriter, r *http.Request, op Operator) 
 		erows = append(erows, envRow{k, v, overrides[k]})
 	}
 	sort.Slice(erows, func(i, j int) bool { return erows[i].Key < erows[j].Key })
-	c.render(w, r, "instance", op.Lang, map[string]any{"Operator": true, "CSRF": op.CSRF, "I": s, "State": state(s),
-		"Uptime": c.now().Sub(s.StartedAt).Round(time.Second).String(), "Health": health, "Loggers": lrows, "Env": erows,
-		"Levels": []string{"DEBUG", "INFO", "WARN", "ERROR"}, "Metrics": c.scrapes.metrics(ctx, c.mgmt, s, c.now()),
-		"Base": "/instances/" + url.PathEscape(s.Service) + "/" + url.PathEscape(s.ID), "Message": r.URL.Query().Get("done")})
+	c.render(w, r, "instance", op.Lang, &instanceView{chrome: chrome{Operator: true, CSRF: op.CSRF}, I: s, State: state(s),
+		Uptime: c.now().Sub(s.StartedAt).Round(time.Second).String(), Health: health, Loggers: lrows, Env: erows,
+		Levels: []string{"DEBUG", "INFO", "WARN", "ERROR"}, Metrics: c.scrapes.metrics(ctx, c.mgmt, s, c.now()),
+		Base: "/instances/" + url.PathEscape(s.Service) + "/" + url.PathEscape(s.ID), Message: r.URL.Query().Get("done")})
 }
 
 // act runs one action on an instance, journals it, and goes back to the page.

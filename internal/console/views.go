@@ -1,0 +1,55 @@
+package console
+
+// The data each console page shows: one type per page, each with the
+// chrome every page's layout uses.
+
+// chrome is what the layout needs on every page.
+type chrome struct {
+	Lang, Nonce, CSRF string
+	Operator, Refresh bool
+}
+
+func (c *chrome) page() *chrome { return c }
+
+// view is a page's data.
+type view interface{ page() *chrome }
+
+type loginView struct {
+	chrome
+	Error, Email string
+}
+
+type overviewView struct {
+	chrome
+	Instances  []row
+	AllUp      bool
+	Count      int
+	MutedUntil string
+}
+
+type eventsView struct {
+	chrome
+	Events                   []Event
+	Service, Instance, Since string
+}
+
+// healthView is an instance's /actuator/health as the page shows it.
+type healthView struct {
+	Status     string
+	Components map[string]struct {
+		Status  string
+		Details map[string]any
+	}
+}
+
+type instanceView struct {
+	chrome
+	I             InstanceState
+	State, Uptime string
+	Health        healthView
+	Loggers       []loggerRow
+	Env           []envRow
+	Levels        []string
+	Metrics       Metrics
+	Base, Message string
+}

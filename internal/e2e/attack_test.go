@@ -96,10 +96,11 @@ func (a *attack) badIDs(t *testing.T) {
 
 func (a *attack) paging(t *testing.T) {
 	projectID, _, _ := a.p.LiveProject(t, 5)
-	c := a.p.Client(t)
+	c := a.p.SignUp(t, "pager@example.cn", "翻页")
 	for _, q := range []string{"page=9223372036854775807", "page=-5", "page=0", "page=10001", "limit=0", "limit=101", "page=x"} {
 		field := strings.Split(q, "=")[0]
-		for _, path := range []string{"/api/v1/projects/" + projectID + "/comments?" + q, "/api/v1/projects?" + q} {
+		for _, path := range []string{"/api/v1/projects/" + projectID + "/comments?" + q, "/api/v1/projects/" + projectID + "/updates?" + q,
+			"/api/v1/projects?" + q, "/api/v1/orders?" + q} {
 			if r := c.Do("GET", path, nil); r.Status != 400 || r.FieldError(field) == "" {
 				t.Errorf("%s: %d %s", path, r.Status, r.Body)
 			}

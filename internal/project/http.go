@@ -404,7 +404,11 @@ func (a *API) listUpdates(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	ups, err := a.store.Updates(r.Context(), p.ID)
+	page, err := httpx.Paging(r, 50)
+	if err != nil {
+		return 0, nil, err
+	}
+	ups, err := a.store.Updates(r.Context(), p.ID, page)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -417,7 +421,7 @@ func (a *API) listUpdates(r *http.Request) (int, any, error) {
 			ups[i].Body, ups[i].BodyHTML, ups[i].Locked = "", "", true
 		}
 	}
-	return http.StatusOK, map[string]any{"updates": ups}, nil
+	return http.StatusOK, map[string]any{"updates": ups, "page": page.Number, "page_size": page.Limit}, nil
 }
 
 func (a *API) addUpdate(r *http.Request) (int, any, error) {

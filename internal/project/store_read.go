@@ -152,9 +152,9 @@ func (s *Store) AddUpdate(ctx context.Context, projectID string, u Update, now t
 }
 
 // Updates lists a project's updates, newest first.
-func (s *Store) Updates(ctx context.Context, projectID string) ([]Update, error) {
+func (s *Store) Updates(ctx context.Context, projectID string, page httpx.Page) ([]Update, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, title, body, body_html, backers_only, created_at FROM updates
-		WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT 200`, projectID)
+		WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`, projectID, page.Limit, page.Offset())
 	if err != nil {
 		return nil, errs.Wrap(err, "list updates")
 	}

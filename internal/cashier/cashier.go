@@ -45,6 +45,7 @@ type API struct {
 	now      func() time.Time
 	log      *slog.Logger
 	kickRef  chan struct{}
+	payments *Payments
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
@@ -64,8 +65,9 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	load(nil)
 	rt.OnConfigChange(load) // new credentials apply without a restart
 	go a.sandbox.Run(rt.Background())
-	refunds := &Refunds{api: a, kick: a.kickRef, log: rt.Logs.Logger("refunds")}
-	queries := &Queries{api: a, log: rt.Logs.Logger("queries")}
+	a.payments = &Payments{store: a.store, orders: a.orders, channel: a.channel, outbox: a.outbox, now: a.now, log: rt.Log, kickRef: a.kickRef}
+	refunds := &Refunds{store: a.store, payments: a.payments, now: a.now, kick: a.kickRef, log: rt.Logs.Logger("refunds")}
+	queries := &Queries{store: a.store, payments: a.payments, now: a.now, log: rt.Logs.Logger("queries")}
 	go refunds.Run(rt.Background())
 	go queries.Run(rt.Background())
 	return a.Routes(), nil

@@ -11,9 +11,11 @@ import (
 // again with growing pauses until the channel confirms. Every instance runs
 // it; a refund is claimed before it is tried, so one instance tries it.
 type Refunds struct {
-	api  *API
-	kick <-chan struct{}
-	log  *slog.Logger
+	store    *Store
+	payments *Payments
+	now      func() time.Time
+	kick     <-chan struct{}
+	log      *slog.Logger
 }
 
 // Run tries due refunds every second, and at once when kicked, until ctx
@@ -22,12 +24,12 @@ func (r *Refunds) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		ids, err := r.api.store.DueRefunds(ctx, r.api.now())
+		ids, err := r.store.DueRefunds(ctx, r.now())
 		if err != nil && ctx.Err() == nil {
 			r.log.Warn("could not read due refunds; trying again shortly", "error", err)
 		}
 		for _, id := range ids {
-			r.api.refund(ctx, id)
+			r.payments.Refund(ctx, id)
 		}
 		select {
 		case <-ctx.Done():
@@ -42,8 +44,10 @@ func (r *Refunds) Run(ctx context.Context) {
 // order's deadline, for the case where a provider's notification never
 // arrives.
 type Queries struct {
-	api *API
-	log *slog.Logger
+	store    *Store
+	payments *Payments
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // Run asks every five seconds until ctx ends.
@@ -56,12 +60,12 @@ func (q *Queries) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		ids, err := q.api.store.PendingNearDeadline(ctx, q.api.now(), time.Minute)
+		ids, err := q.store.PendingNearDeadline(ctx, q.now(), time.Minute)
 		if err != nil && ctx.Err() == nil {
 			q.log.Warn("could not read pending payments; trying again shortly", "error", err)
 		}
 		for _, id := range ids {
-			q.api.query(ctx, id)
+			q.payments.Query(ctx, id)
 		}
 	}
 }

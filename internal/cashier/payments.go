@@ -1,0 +1,195 @@
+package cashier
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"sanshi/internal/cashier/cashierapi"
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/ids"
+	"sanshi/internal/chassis/outbox"
+	"sanshi/internal/chassis/store"
+	"sanshi/internal/order/orderapi"
+)
+
+// Payments is the cashier's use cases: every change of a payment goes
+// through it (load under a lock, ask the domain, save, queue what the order
+// service must learn, in one transaction), and it talks to the channels.
+// Handlers and loops only decode, call and encode.
+type Payments struct {
+	store   *Store
+	orders  orderapi.Client
+	channel func(name string) (Channel, bool)
+	outbox  *outbox.Outbox
+	now     func() time.Time
+	log     *slog.Logger
+	kickRef chan struct{} // wakes the refund loop
+}
+
+// Start begins a member's payment of one of their orders on a channel; the
+// same key answers the same payment. The amount is the order's, never the
+// client's. site is the site's base URL, for a channel's page on it.
+func (s *Payments) Start(ctx context.Context, member, key string, in cashierapi.PaymentInput, site string) (Payment, bool, error) {
+	if p, found, err := s.store.ByKey(ctx, member, key); err != nil || found {
+		return p, false, err
+	}
+	ch, ok := s.channel(in.Channel)
+	f := map[string]string{}
+	if !ok {
+		f["channel"] = "not an offered channel (see the channels list)"
+	}
+	if in.OrderID == "" {
+		f["order_id"] = "required"
+	}
+	ids.Checks(f, map[string]string{"order_id": in.OrderID})
+	if len(f) > 0 {
+		return Payment{}, false, errs.Fields(f)
+	}
+	o, err := s.orders.Get(ctx, in.OrderID)
+	if errs.CodeOf(err) == errs.NotFound || (err == nil && o.MemberID != member) {
+		return Payment{}, false, errs.Fields(map[string]string{"order_id": "no such order of yours"})
+	}
+	if err != nil {
+		return Payment{}, false, err
+	}
+	now := s.now()
+	if o.Status != "pending_payment" || !now.Before(o.ExpiresAt) {
+		return Payment{}, false, errs.E(errs.WrongState, "this order is %s and cannot be paid", o.Status)
+	}
+	p := Payment{ID: store.NewID(), MemberID: member, OrderID: o.ID, ProjectID: o.ProjectID, Channel: ch.Name(),
+		Amount: o.Amount, Status: Pending, CreatedAt: now.UTC(), ExpiresAt: o.ExpiresAt}
+	p, created, err := s.store.Insert(ctx, p, key)
+	if err != nil || !created {
+		return p, false, err
+	}
+	url, err := ch.Create(ctx, p)
+	if err != nil {
+		s.log.Warn("channel refused the payment", "channel", ch.Name(), "payment", p.ID, "error", err)
+		if _, err := s.store.Change(ctx, p.ID, now, func(p *Payment) ([]outbox.Message, error) { p.Status = Failed; return nil, nil }); err != nil {
+			// Left pending, it expires with its order; log it for operators.
+			s.log.Error("could not mark a refused payment failed", "payment", p.ID, "error", err)
+		}
+		return Payment{}, false, errs.E(errs.Unavailable, "the %s channel is not answering; try another channel", ch.Name())
+	}
+	if strings.HasPrefix(url, "/") {
+		url = site + url
+	}
+	p.PayURL = url
+	return p, true, s.store.SetPayURL(ctx, p.ID, url)
+}
+
+// Apply records what a provider says about a payment (a verified
+// notification or a query's answer); the order service learns of a success
+// through the outbox, in the same transaction. A repeat changes nothing.
+func (s *Payments) Apply(ctx context.Context, n Notice) error {
+	_, err := s.store.Change(ctx, n.PaymentID, s.now(), func(p *Payment) ([]outbox.Message, error) {
+		status, changed, err := p.Apply(n, s.now())
+		if err != nil {
+			return nil, err
+		}
+		if !changed {
+			return nil, errNoChange
+		}
+		if status == Succeeded {
+			return []outbox.Message{orderapi.PaidMessage(p.OrderID, orderapi.Payment{PaymentID: p.ID, Amount: p.Amount})}, nil
+		}
+		return nil, nil
+	})
+	if errors.Is(err, errNoChange) {
+		return nil
+	}
+	if err == nil {
+		s.outbox.Kick()
+	}
+	return err
+}
+
+// RequestRefund records that a captured payment must go back (once) and
+// wakes the refund loop; it reports whether this request was the first.
+func (s *Payments) RequestRefund(ctx context.Context, paymentID string, r cashierapi.Refund) (bool, error) {
+	p, err := s.store.Get(ctx, paymentID)
+	if err != nil {
+		return false, err
+	}
+	if p.OrderID != r.OrderID {
+		return false, errs.Fields(map[string]string{"order_id": "not this payment's order"})
+	}
+	if p.Status != Succeeded && p.Status != Refunded {
+		return false, errs.E(errs.WrongState, "a %s payment cannot be refunded", p.Status)
+	}
+	created, err := s.store.RequestRefund(ctx, p, r.Reason, s.now())
+	if err != nil {
+		return false, err
+	}
+	select {
+	case s.kickRef <- struct{}{}:
+	default:
+	}
+	return created, nil
+}
+
+// Refund tries one due refund with its channel: done, the order service
+// learns it through the outbox; not done, it is tried again later.
+func (s *Payments) Refund(ctx context.Context, paymentID string) {
+	now := s.now()
+	if !s.store.ClaimRefund(ctx, paymentID, now) {
+		return
+	}
+	p, err := s.store.Get(ctx, paymentID)
+	if err != nil {
+		return
+	}
+	ch, ok := s.channel(p.Channel)
+	done := false
+	if !ok {
+		err = errs.E(errs.Unavailable, "channel %s is not configured", p.Channel)
+	} else {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		done, err = ch.Refund(cctx, p, "RF"+p.ID, p.Amount)
+		cancel()
+	}
+	if !done {
+		n, delay, serr := s.store.RefundFailed(ctx, paymentID, errString(err), s.now())
+		s.log.Warn("refund not done yet; retrying", "payment", paymentID, "attempts", n, "retry_in", delay, "error", err)
+		if serr != nil {
+			s.log.Warn("could not schedule the refund's next attempt; its claim runs out instead", "payment", paymentID, "error", serr)
+		}
+		return
+	}
+	msg := orderapi.RefundedMessage(p.OrderID, p.ID)
+	if err := s.store.RefundDone(ctx, paymentID, s.now(), msg); err == nil {
+		s.outbox.Kick()
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "not finished"
+	}
+	return err.Error()
+}
+
+// Query asks a payment's channel how it stands and applies the answer.
+func (s *Payments) Query(ctx context.Context, id string) {
+	p, err := s.store.Get(ctx, id)
+	ch, ok := s.channel(p.Channel)
+	if err != nil || !ok {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err := ch.Query(cctx, p)
+	if err != nil {
+		s.log.Debug("payment query failed", "payment", id, "error", err)
+		return
+	}
+	if n.State != StateWaiting {
+		n.PaymentID = p.ID
+		if err := s.Apply(ctx, n); err != nil {
+			s.log.Warn("query result refused", "payment", id, "error", err)
+		}
+	}
+}

@@ -59,9 +59,9 @@ func (a *API) changed(ctx context.Context, id string) {
 	}
 }
 
-// settled is what other services must learn when a project ends: the
+// Settled is what other services must learn when a project ends: the
 // order service refunds the paid pledges of a failed or cancelled project.
-func (a *API) settled(p Project) []outbox.Message {
+func Settled(p Project) []outbox.Message {
 	return []outbox.Message{orderapi.ProjectEndedMessage(p.ID, string(p.Status))}
 }
 
@@ -213,28 +213,8 @@ func (a *API) patch(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return a.transition(r, func(p *Project) ([]outbox.Message, error) {
-		if err := p.Edit(in); err != nil {
-			return nil, err
-		}
-		if in.Story != nil {
-			p.StoryHTML = RenderMarkdown(p.Story)
-		}
-		return nil, nil
-	})
-}
-
-// transition applies a domain change to the project in the path and answers
-// with the project as it is afterwards.
-func (a *API) transition(r *http.Request, change func(p *Project) ([]outbox.Message, error)) (int, any, error) {
-	id := r.PathValue("id")
-	p, err := a.store.Change(r.Context(), id, a.now(), change)
-	if err != nil {
-		return 0, nil, err
-	}
-	a.changed(r.Context(), id)
-	p.View(a.now())
-	return http.StatusOK, p, nil
+	p, err := a.campaigns.Edit(r.Context(), r.PathValue("id"), in)
+	return http.StatusOK, p, err
 }
 
 func (a *API) putCover(w http.ResponseWriter, r *http.Request) {
@@ -254,10 +234,8 @@ func (a *API) putCover(w http.ResponseWriter, r *http.Request) {
 		if err := a.blobs.Put(r.Context(), key, ct, data); err != nil {
 			return 0, nil, errs.Wrap(err, "store cover")
 		}
-		return a.transition(r, func(p *Project) ([]outbox.Message, error) {
-			p.cover = key
-			return nil, nil
-		})
+		p, err = a.campaigns.SetCover(r.Context(), p.ID, key)
+		return http.StatusOK, p, err
 	})(w, r)
 }
 
@@ -326,34 +304,28 @@ func (a *API) submit(r *http.Request) (int, any, error) {
 	if _, _, err := a.owned(r.Context(), r.PathValue("id")); err != nil {
 		return 0, nil, err
 	}
-	return a.transition(r, func(p *Project) ([]outbox.Message, error) { return nil, p.Submit() })
+	p, err := a.campaigns.Submit(r.Context(), r.PathValue("id"))
+	return http.StatusOK, p, err
 }
 
 func (a *API) approve(r *http.Request) (int, any, error) {
 	if _, err := auth.Operator(r.Context()); err != nil {
 		return 0, nil, err
 	}
-	now := a.now()
-	defer func() {
-		select {
-		case a.wake <- struct{}{}:
-		default:
-		}
-	}()
-	return a.transition(r, func(p *Project) ([]outbox.Message, error) { return nil, p.Approve(now) })
+	p, err := a.campaigns.Approve(r.Context(), r.PathValue("id"))
+	return http.StatusOK, p, err
 }
 
 func (a *API) reject(r *http.Request) (int, any, error) {
 	if _, err := auth.Operator(r.Context()); err != nil {
 		return 0, nil, err
 	}
-	var body struct {
-		Reason string `json:"reason"`
-	}
+	var body projectapi.Rejection
 	if err := httpx.DecodeJSON(r, &body, maxJSON); err != nil {
 		return 0, nil, err
 	}
-	return a.transition(r, func(p *Project) ([]outbox.Message, error) { return nil, p.Reject(body.Reason) })
+	p, err := a.campaigns.Reject(r.Context(), r.PathValue("id"), body.Reason)
+	return http.StatusOK, p, err
 }
 
 func (a *API) cancel(r *http.Request) (int, any, error) {
@@ -361,17 +333,8 @@ func (a *API) cancel(r *http.Request) (int, any, error) {
 	if _, _, err := a.owned(ctx, r.PathValue("id")); err != nil && !(errs.CodeOf(err) == errs.Forbidden && auth.From(ctx).Has(auth.RoleOperator)) {
 		return 0, nil, err
 	}
-	now := a.now()
-	return a.transition(r, func(p *Project) ([]outbox.Message, error) {
-		wasLive := p.Status == Live
-		if err := p.Cancel(now); err != nil {
-			return nil, err
-		}
-		if wasLive {
-			return a.settled(*p), nil
-		}
-		return nil, nil
-	})
+	p, err := a.campaigns.Cancel(ctx, r.PathValue("id"))
+	return http.StatusOK, p, err
 }
 
 func (a *API) feature(on bool) httpx.Handler {
@@ -379,13 +342,8 @@ func (a *API) feature(on bool) httpx.Handler {
 		if _, err := auth.Operator(r.Context()); err != nil {
 			return 0, nil, err
 		}
-		return a.transition(r, func(p *Project) ([]outbox.Message, error) {
-			if on && !launched(p.Status) {
-				return nil, errs.E(errs.WrongState, "only a launched project can be featured")
-			}
-			p.Featured = on
-			return nil, nil
-		})
+		p, err := a.campaigns.Feature(r.Context(), r.PathValue("id"), on)
+		return http.StatusOK, p, err
 	}
 }
 

@@ -42,7 +42,8 @@ type API struct {
 	now    func() time.Time
 	log    *slog.Logger
 	// wake tells the deadline loop that a deadline may have been set.
-	wake chan struct{}
+	wake      chan struct{}
+	campaigns *Campaigns
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
@@ -50,7 +51,8 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		store: NewStore(rt.DB), blobs: blob.Disk{Dir: filepath.Join(rt.Boot.DataDir, "uploads", "project")},
 		cache: rt.Cache, outbox: rt.Outbox, now: rt.Now, log: rt.Log, wake: make(chan struct{}, 1),
 	}
-	d := &Deadlines{store: a.store, now: rt.Now, log: rt.Logs.Logger("deadlines"), wake: a.wake, settled: a.settled}
+	a.campaigns = &Campaigns{store: a.store, now: a.now, changed: a.changed, wake: a.wake}
+	d := &Deadlines{store: a.store, now: rt.Now, log: rt.Logs.Logger("deadlines"), wake: a.wake, settled: Settled}
 	go d.Run(rt.Background())
 	return a.Routes(), nil
 }

@@ -125,15 +125,20 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		if p.CreatorID != id.Member && !id.Has(auth.RoleOperator) {
 			return 0, nil, errs.E(errs.Forbidden, "only the project's creator and operators see its backers")
 		}
-		list, err := a.store.ProjectOrders(r.Context(), pid, Paid, Shipped, Received)
-		if err != nil {
-			return 0, nil, err
-		}
 		if r.URL.Query().Get("format") == "csv" || strings.Contains(r.Header.Get("Accept"), "text/csv") {
+			list, err := a.store.ProjectOrders(r.Context(), pid, Paid, Shipped, Received) // the whole export
+			if err != nil {
+				return 0, nil, err
+			}
 			writeCSV(w, p, list)
 			return 0, nil, httpx.ErrWritten
 		}
-		return http.StatusOK, map[string]any{"orders": list}, nil
+		page, err := httpx.Paging(r, httpx.MaxLimit)
+		if err != nil {
+			return 0, nil, err
+		}
+		list, err := a.store.ProjectOrdersPage(r.Context(), pid, page, Paid, Shipped, Received)
+		return http.StatusOK, map[string]any{"orders": list, "page": page.Number, "page_size": page.Limit}, err
 	})(w, r)
 }
 

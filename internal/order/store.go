@@ -196,6 +196,11 @@ func (s *Store) StaleReserving(ctx context.Context, before time.Time) ([]string,
 
 // ProjectOrders lists a project's orders in the given statuses.
 func (s *Store) ProjectOrders(ctx context.Context, projectID string, statuses ...Status) ([]Order, error) {
+	return s.ProjectOrdersPage(ctx, projectID, httpx.Page{}, statuses...)
+}
+
+// ProjectOrdersPage is ProjectOrders one page at a time (the zero Page: all).
+func (s *Store) ProjectOrdersPage(ctx context.Context, projectID string, page httpx.Page, statuses ...Status) ([]Order, error) {
 	args := []any{projectID}
 	in := ""
 	for i, st := range statuses {
@@ -205,7 +210,12 @@ func (s *Store) ProjectOrders(ctx context.Context, projectID string, statuses ..
 		args = append(args, string(st))
 		in += "$" + strconv.Itoa(len(args))
 	}
-	return s.list(ctx, `SELECT `+orderCols+` FROM orders WHERE project_id = $1 AND status IN (`+in+`) ORDER BY created_at, id`, args...)
+	limit := ""
+	if page.Limit > 0 {
+		args = append(args, page.Limit, page.Offset())
+		limit = " LIMIT $" + strconv.Itoa(len(args)-1) + " OFFSET $" + strconv.Itoa(len(args))
+	}
+	return s.list(ctx, `SELECT `+orderCols+` FROM orders WHERE project_id = $1 AND status IN (`+in+`) ORDER BY created_at, id`+limit, args...)
 }
 
 // MemberOrders lists a member's visible orders, newest first.

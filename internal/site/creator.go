@@ -204,7 +204,16 @@ func (s *Site) dashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var l struct{ Orders []order.Order }
-	_ = s.orders.Backers(r.Context(), p.ID, &l) // logged; the dashboard shows no backers
+	for page := 1; page <= 100; page++ { // up to 10,000 backers on the dashboard; the CSV has them all
+		var one struct{ Orders []order.Order }
+		if err := s.orders.Backers(r.Context(), p.ID, page, &one); err != nil {
+			break // logged; the dashboard shows what it has
+		}
+		l.Orders = append(l.Orders, one.Orders...)
+		if len(one.Orders) < orderapi.BackersPage {
+			break
+		}
+	}
 	tiers := map[string]int{}
 	for _, o := range l.Orders {
 		name := o.RewardTitle

@@ -3,6 +3,7 @@ package orderapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"sanshi/internal/chassis/httpclient"
 )
@@ -39,10 +40,15 @@ func (c Client) Mine(ctx context.Context, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodGet, "/api/v1/orders", nil, out, nil)
 }
 
-// Backers lists a project's paid pledges (for its creator and operators).
-func (c Client) Backers(ctx context.Context, projectID string, out any) error {
-	return c.c.JSON(ctx, Service, http.MethodGet, httpclient.WithQuery("/api/v1/orders", "project_id", projectID), nil, out, nil)
+// Backers lists one page (from 1, 100 a page) of a project's paid pledges
+// (for its creator and operators).
+func (c Client) Backers(ctx context.Context, projectID string, page int, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, httpclient.WithQuery("/api/v1/orders", "project_id", projectID,
+		"page", strconv.Itoa(page), "limit", strconv.Itoa(BackersPage)), nil, out, nil)
 }
+
+// BackersPage is how many backers a page of Backers holds.
+const BackersPage = 100
 
 // BackersCSV is Backers as a CSV file; the caller reads and closes it.
 func (c Client) BackersCSV(ctx context.Context, projectID string) (*http.Response, error) {

@@ -47,6 +47,16 @@ func InProcess(t testing.TB, spec service.Spec, client *httpclient.Client) *InPr
 	return &InProc{URL: srv.URL, Runtime: rt, signer: auth.NewSigner(InternalKey), t: t}
 }
 
+// As is a client of the service that acts as id, signed as the gateway
+// would sign it (the zero Identity is an anonymous visitor).
+func (p *InProc) As(id auth.Identity) *Client {
+	c := &Client{t: p.t, Base: p.URL}
+	if id.Member != "" || id.Service != "" {
+		c.sign = func() string { return p.signer.Sign(id, time.Now()) }
+	}
+	return c
+}
+
 // Do calls the service as id (signed as the gateway would; the zero
 // Identity is an anonymous visitor) and returns the answer.
 func (p *InProc) Do(id auth.Identity, method, path string, body any, headers ...string) Response {

@@ -1,11 +1,7 @@
 package testkit
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -57,37 +53,8 @@ func (p *InProc) As(id auth.Identity) *Client {
 	return c
 }
 
-// Do calls the service as id (signed as the gateway would; the zero
-// Identity is an anonymous visitor) and returns the answer.
+// Do calls the service as id and returns the answer.
 func (p *InProc) Do(id auth.Identity, method, path string, body any, headers ...string) Response {
 	p.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = bytes.NewReader([]byte(b))
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, p.URL+path, rd)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if id.Member != "" || id.Service != "" {
-		req.Header.Set(auth.Header, p.signer.Sign(id, time.Now()))
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		p.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out := Response{Status: resp.StatusCode, Header: resp.Header}
-	out.Body, _ = io.ReadAll(resp.Body)
-	_ = json.Unmarshal(out.Body, &out.JSON)
-	return out
+	return p.As(id).Do(method, path, body, headers...)
 }

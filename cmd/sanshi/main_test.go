@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,5 +94,37 @@ func TestRegistryCommandServesEtcd(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("registry exited with %v", err)
+	}
+}
+
+// TestHealthCommand: `sanshi health` (a container's HEALTHCHECK) exits 0
+// while the local instance is ready and 1 once it is gone or when no fixed
+// management address is set.
+func TestHealthCommand(t *testing.T) {
+	e := testkit.StartEtcd(t)
+	mgmt := testkit.FreeAddr(t)
+	p := testkit.Serve(t, e, "project", "SANSHI_MGMT_LISTEN=0.0.0.0:"+strings.Split(mgmt, ":")[1])
+	env := func(k string) string {
+		if k == "SANSHI_MGMT_LISTEN" {
+			return "0.0.0.0:" + strings.Split(mgmt, ":")[1]
+		}
+		return ""
+	}
+	var out bytes.Buffer
+	for _, args := range [][]string{{"health"}, {"health", "--liveness"}} {
+		out.Reset()
+		if err := run(context.Background(), args, env, &out, &out); err != nil {
+			t.Fatalf("%v on a ready instance: %v %s", args, err, out.String())
+		}
+		if !strings.Contains(out.String(), "UP") {
+			t.Fatalf("%v: %s", args, out.String())
+		}
+	}
+	if err := run(context.Background(), []string{"health"}, noEnv, &out, &out); err == nil || cli.ExitCode(err) != 1 {
+		t.Fatalf("without a management address: %v", err)
+	}
+	p.Signal(t, syscall.SIGTERM, true)
+	if err := run(context.Background(), []string{"health", "--timeout", "1s"}, env, &out, &out); err == nil || cli.ExitCode(err) != 1 {
+		t.Fatalf("a stopped instance is healthy: %v", err)
 	}
 }

@@ -84,6 +84,7 @@ func commands() []command {
 		{"admin", "reconcile", "check the books of every project; exits non-zero on a mismatch", runAdmin},
 		{"admin", "demo --password P", "create demo projects and pledges on a running platform (sanshi dev does it once)", runAdmin},
 		{"bench", "startup|pledge|config|proxy|browse", "measure start-up, pledges and payments, config propagation, the gateway against nginx, or page views", runBench},
+		{"health", "[--liveness]", "ask this machine's instance (SANSHI_MGMT_LISTEN) whether it is ready; exit 0 or 1", runHealth},
 		{"version", "", "print version, commit and build time", runVersion},
 		{"help", "[env]", "list commands, or the environment variables (help env)", nil},
 	}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds Sanshi's images in three layers (the seed's build service):
+#   sanshi/base:bookworm     Debian bookworm minimal with ca-certificates and tzdata,
+#                            made here with debootstrap from Debian's packages (no
+#                            registry needed); BASE_IMAGE=debian:bookworm-slim uses
+#                            that instead where it can be pulled
+#   sanshi/runtime:bookworm  dumb-init, the non-root user sanshi, folders, HEALTHCHECK
+#   sanshi:<version> and sanshi:<branch>-<shortsha>   the binary only
+# Environment: VERSION (default: git describe), BASE_IMAGE, SOURCE_DATE_EPOCH
+# (default: the commit's time; the build time stamped in the binary and the
+# image's created label). Needs Docker; debootstrap runs as root (or sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
+REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+SHORT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BRANCH=$(git rev-parse --abbrev-ref HEAD 2>/dev/null | tr '/' '-' || echo detached)
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+CREATED=$(date -u -d "@$SOURCE_DATE_EPOCH" +%FT%TZ)
+BASE_IMAGE=${BASE_IMAGE:-sanshi/base:bookworm}
+SOURCE=${SOURCE:-$(git remote get-url origin 2>/dev/null || echo https://example.invalid/sanshi)}
+
+# 1. The base, from Debian's packages, once per machine.
+if [ "$BASE_IMAGE" = sanshi/base:bookworm ] && ! docker image inspect sanshi/base:bookworm >/dev/null 2>&1; then
+  command -v debootstrap >/dev/null || { say "installing debootstrap"; as_root apt-get install -y -qq debootstrap >/dev/null; }
+  root=$(mktemp -d)
+  trap 'as_root rm -rf "$root"' EXIT
+  say "debootstrap: Debian bookworm minbase with ca-certificates and tzdata (about a minute)"
+  as_root debootstrap --variant=minbase --include=ca-certificates,tzdata bookworm "$root" http://deb.debian.org/debian >/dev/null
+  as_root rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  say "importing sanshi/base:bookworm"
+  as_root tar -C "$root" --numeric-owner -c . | docker import --change 'CMD ["/bin/bash"]' - sanshi/base:bookworm >/dev/null
+  as_root rm -rf "$root"
+  trap - EXIT
+fi
+
+# 2. The runtime, on the base.
+say "building sanshi/runtime:bookworm on $BASE_IMAGE"
+DOCKER_BUILDKIT=0 docker build -q -f deploy/images/runtime.Dockerfile --build-arg BASE="$BASE_IMAGE" -t sanshi/runtime:bookworm deploy/images >/dev/null
+
+# 3. The application layer: the binary only.
+ctx=$(mktemp -d)
+trap 'rm -rf "$ctx"' EXIT
+say "building the binary $VERSION ($SHORT)"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X sanshi/internal/buildinfo.Version=$VERSION -X sanshi/internal/buildinfo.Commit=$SHORT -X sanshi/internal/buildinfo.Time=$CREATED" \
+  -o "$ctx/sanshi" ./cmd/sanshi
+touch -d "@$SOURCE_DATE_EPOCH" "$ctx/sanshi"
+say "building sanshi:$VERSION and sanshi:$BRANCH-$SHORT"
+DOCKER_BUILDKIT=0 docker build -q -f deploy/images/app.Dockerfile --build-arg VERSION="$VERSION" --build-arg REVISION="$REVISION" \
+  --build-arg CREATED="$CREATED" --build-arg SOURCE="$SOURCE" -t "sanshi:$VERSION" -t "sanshi:$BRANCH-$SHORT" "$ctx" >/dev/null
+
+size=$(docker history --format '{{.Size}}\t{{.CreatedBy}}' "sanshi:$VERSION" | awk -F'\t' '/COPY/ {print $1; exit}')
+say "done: sanshi:$VERSION, sanshi:$BRANCH-$SHORT (application layer $size, uncompressed)"
+echo "sanshi:$VERSION"

@@ -6,7 +6,8 @@
 #                            that instead where it can be pulled
 #   sanshi/runtime:bookworm  dumb-init, the non-root user sanshi, folders, HEALTHCHECK
 #   sanshi:<version> and sanshi:<branch>-<shortsha>   the binary only
-# Environment: VERSION (default: git describe), BASE_IMAGE, SOURCE_DATE_EPOCH
+# Prints the two tags. Environment: VERSION (default: git describe), BRANCH
+# (default: the checked-out branch), BASE_IMAGE, SOURCE_DATE_EPOCH
 # (default: the commit's time; the build time stamped in the binary and the
 # image's created label). Needs Docker; debootstrap runs as root (or sudo).
 set -euo pipefail
@@ -18,7 +19,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
 REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 SHORT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-BRANCH=$(git rev-parse --abbrev-ref HEAD 2>/dev/null | tr '/' '-' || echo detached)
+BRANCH=${BRANCH:-$(git rev-parse --abbrev-ref HEAD 2>/dev/null | tr '/' '-' || echo detached)}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 CREATED=$(date -u -d "@$SOURCE_DATE_EPOCH" +%FT%TZ)
 BASE_IMAGE=${BASE_IMAGE:-sanshi/base:bookworm}
@@ -56,3 +57,4 @@ DOCKER_BUILDKIT=0 docker build -q -f deploy/images/app.Dockerfile --build-arg VE
 size=$(docker history --format '{{.Size}}\t{{.CreatedBy}}' "sanshi:$VERSION" | awk -F'\t' '/COPY/ {print $1; exit}')
 say "done: sanshi:$VERSION, sanshi:$BRANCH-$SHORT (application layer $size, uncompressed)"
 echo "sanshi:$VERSION"
+echo "sanshi:$BRANCH-$SHORT"

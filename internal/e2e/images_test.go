@@ -38,13 +38,19 @@ func TestImagesRunTheService(t *testing.T) {
 	version := fmt.Sprintf("e2e-%d", os.Getpid())
 	build := exec.Command("bash", filepath.Join(repo, "scripts", "images.sh"))
 	build.Dir = repo
-	build.Env = append(os.Environ(), "VERSION="+version)
+	build.Env = append(os.Environ(), "VERSION="+version, "BRANCH=e2e")
 	out, err := build.CombinedOutput()
 	if err != nil {
 		t.Fatalf("scripts/images.sh: %v\n%s", err, out)
 	}
 	image := "sanshi:" + version
-	t.Cleanup(func() { _, _ = docker(t, "rmi", "-f", image) })
+	t.Cleanup(func() {
+		for _, line := range strings.Split(string(out), "\n") {
+			if tag := strings.TrimSpace(line); strings.HasPrefix(tag, "sanshi:") {
+				_, _ = docker(t, "rmi", "-f", tag)
+			}
+		}
+	})
 
 	name := fmt.Sprintf("sanshi-e2e-%d", os.Getpid())
 	if out, err := docker(t, "network", "create", name); err != nil {

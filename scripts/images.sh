@@ -6,6 +6,9 @@
 #                            that instead where it can be pulled
 #   sanshi/runtime:bookworm  dumb-init, the non-root user sanshi, folders, HEALTHCHECK
 #   sanshi:<version> and sanshi:<branch>-<shortsha>   the binary only
+# With OUT=DIR it also writes DIR/sanshi-<version>.tar (a docker save archive,
+# which `docker load` or skopeo push to a registry), DIR/packages.txt (the image's Debian
+# packages), DIR/modules.txt (the binary's Go modules) and DIR/sizes.txt.
 # Prints the two tags. Environment: VERSION (default: git describe), BRANCH
 # (default: the checked-out branch), BASE_IMAGE, SOURCE_DATE_EPOCH
 # (default: the commit's time; the build time stamped in the binary and the
@@ -55,6 +58,16 @@ DOCKER_BUILDKIT=0 docker build -q -f deploy/images/app.Dockerfile --build-arg VE
   --build-arg CREATED="$CREATED" --build-arg SOURCE="$SOURCE" -t "sanshi:$VERSION" -t "sanshi:$BRANCH-$SHORT" "$ctx" >/dev/null
 
 size=$(docker history --format '{{.Size}}\t{{.CreatedBy}}' "sanshi:$VERSION" | awk -F'\t' '/COPY/ {print $1; exit}')
-say "done: sanshi:$VERSION, sanshi:$BRANCH-$SHORT (application layer $size, uncompressed)"
+# What a release pushes: the app layer, compressed as a registry stores it.
+compressed=$(tar -C "$ctx" -cf - sanshi | gzip -6 | wc -c)
+say "done: sanshi:$VERSION, sanshi:$BRANCH-$SHORT (application layer $size uncompressed, $((compressed / 1000000)) MB compressed)"
+if [ -n "${OUT:-}" ]; then
+  mkdir -p "$OUT"
+  say "writing $OUT: image archive, package and module lists"
+  docker save -o "$OUT/sanshi-$VERSION.tar" "sanshi:$VERSION"
+  docker run --rm --entrypoint dpkg-query "sanshi:$VERSION" -W -f '${Package} ${Version}\n' > "$OUT/packages.txt"
+  go version -m "$ctx/sanshi" > "$OUT/modules.txt"
+  printf 'app layer uncompressed %s\napp layer compressed %d bytes\n' "$size" "$compressed" > "$OUT/sizes.txt"
+fi
 echo "sanshi:$VERSION"
 echo "sanshi:$BRANCH-$SHORT"

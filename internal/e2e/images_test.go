@@ -38,12 +38,22 @@ func TestImagesRunTheService(t *testing.T) {
 	version := fmt.Sprintf("e2e-%d", os.Getpid())
 	build := exec.Command("bash", filepath.Join(repo, "scripts", "images.sh"))
 	build.Dir = repo
-	build.Env = append(os.Environ(), "VERSION="+version, "BRANCH=e2e")
+	outDir := t.TempDir()
+	build.Env = append(os.Environ(), "VERSION="+version, "BRANCH=e2e", "OUT="+outDir)
 	out, err := build.CombinedOutput()
 	if err != nil {
 		t.Fatalf("scripts/images.sh: %v\n%s", err, out)
 	}
 	image := "sanshi:" + version
+	for file, want := range map[string]string{"packages.txt": "dumb-init ", "modules.txt": "go.etcd.io/etcd/client/v3", "sizes.txt": "compressed"} {
+		b, err := os.ReadFile(filepath.Join(outDir, file))
+		if err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %q: %v", file, want, err)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(outDir, "sanshi-"+version+".tar")); err != nil || st.Size() < 10<<20 {
+		t.Errorf("image archive: %v", err)
+	}
 	t.Cleanup(func() {
 		for _, line := range strings.Split(string(out), "\n") {
 			if tag := strings.TrimSpace(line); strings.HasPrefix(tag, "sanshi:") {

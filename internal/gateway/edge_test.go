@@ -152,8 +152,6 @@ func TestBreakerJudgesInstancesNotRequests(t *testing.T) {
 // TestUnavailableSaysNoInternalDetail: with no instance at all, the client
 // learns that the service is unavailable and the request id, nothing else.
 func TestUnavailableSaysNoInternalDetail(t *testing.T) {
-	e := newEdge(t, http.NotFoundHandler())
-	_ = e
 	g := New(httpclient.New(static{{ID: "x", Service: "order", Address: "127.0.0.1:1", Status: registry.StatusUp}}, time.Now),
 		member.NewSessions(nil, time.Now), slog.New(slog.DiscardHandler), nil, time.Now)
 	h := httpx.Middleware(g, httpx.Options{Log: slog.New(slog.DiscardHandler), Metrics: httpx.NewMetrics(prometheus.NewRegistry()), Edge: true, Now: time.Now})

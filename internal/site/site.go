@@ -50,8 +50,8 @@ type Site struct {
 	names    sync.Map // member id → nickname (creator names on cards)
 	sandbox  struct {
 		sync.Mutex
-		on    bool
-		until time.Time
+		on, asking bool
+		until      time.Time
 	}
 	// Forget drops a logged-out session token from the gateway's cache.
 	Forget func(token string)
@@ -179,26 +179,34 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, statu
 	_, _ = w.Write(b.Bytes())
 }
 
-// sandboxOn asks the cashier whether the sandbox channel is offered, at most
-// every 10 seconds.
+// sandboxOn says whether the cashier offers the sandbox channel, asking it
+// at most every 10 seconds. One render asks; the others meanwhile use the
+// last answer instead of waiting for it.
 func (s *Site) sandboxOn(ctx context.Context) bool {
 	s.sandbox.Lock()
-	defer s.sandbox.Unlock()
-	if now := s.now(); now.After(s.sandbox.until) {
-		var ch struct {
-			Channels []struct{ Name string } `json:"channels"`
-		}
-		err := s.cashier.Channels(ctx, &ch)
-		s.sandbox.on = false
-		for _, c := range ch.Channels {
-			s.sandbox.on = s.sandbox.on || c.Name == "sandbox"
-		}
-		s.sandbox.until = now.Add(10 * time.Second)
-		if err != nil {
-			s.sandbox.until = now.Add(time.Second) // ask again soon
-		}
+	now, on := s.now(), s.sandbox.on
+	ask := now.After(s.sandbox.until) && !s.sandbox.asking
+	s.sandbox.asking = s.sandbox.asking || ask
+	s.sandbox.Unlock()
+	if !ask {
+		return on
 	}
-	return s.sandbox.on
+	var ch struct {
+		Channels []struct{ Name string } `json:"channels"`
+	}
+	err := s.cashier.Channels(ctx, &ch)
+	on = false
+	for _, c := range ch.Channels {
+		on = on || c.Name == "sandbox"
+	}
+	until := now.Add(10 * time.Second)
+	if err != nil {
+		until = now.Add(time.Second) // ask again soon
+	}
+	s.sandbox.Lock()
+	s.sandbox.on, s.sandbox.until, s.sandbox.asking = on, until, false
+	s.sandbox.Unlock()
+	return on
 }
 
 // FormAction is where the site's forms may post besides itself: a payment

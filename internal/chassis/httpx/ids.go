@@ -30,6 +30,9 @@ func checkAPIRequest(r *http.Request) error {
 			return errs.E(errs.NotFound, "no such resource")
 		}
 	}
+	if r.URL.RawQuery == "" {
+		return nil
+	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return errs.Fields(map[string]string{"query": "malformed query string"})

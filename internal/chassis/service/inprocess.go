@@ -44,11 +44,7 @@ func InProcess(ctx context.Context, spec Spec, dir, key string, client *httpclie
 		client = httpclient.New(noInstances{}, time.Now)
 	}
 	rt.Client, rt.Signer = client, auth.NewSigner(key)
-	rt.Client.Sign = func(ctx context.Context) string {
-		id := auth.From(ctx)
-		id.Service = spec.Name
-		return rt.Signer.Sign(id, rt.Now())
-	}
+	rt.Client.Sign = rt.signAs(spec.Name)
 	reg := prometheus.NewRegistry()
 	rt.Metrics, rt.Cache = reg, cache.NewLocal(1000, rt.Now)
 	if rt.DB != nil {

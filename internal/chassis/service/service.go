@@ -139,11 +139,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	go rt.Discovery.Run(bg)
 	rt.Client = httpclient.New(rt.Discovery, rt.Now)
 	rt.Signer = signer(boot, log)
-	rt.Client.Sign = func(ctx context.Context) string {
-		id := auth.From(ctx)
-		id.Service = spec.Name
-		return rt.Signer.Sign(id, rt.Now())
-	}
+	rt.Client.Sign = rt.signAs(spec.Name)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -343,6 +339,16 @@ func withInstance(next http.Handler, id string) http.Handler {
 		w.Header().Set("X-Sanshi-Instance", id)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// signAs signs the identity of each outgoing call: the caller's member (if
+// any) as sent by the service named.
+func (rt *Runtime) signAs(service string) func(ctx context.Context) string {
+	return func(ctx context.Context) string {
+		id := auth.From(ctx)
+		id.Service = service
+		return rt.Signer.Sign(id, rt.Now())
+	}
 }
 
 // signer uses SANSHI_INTERNAL_KEY, or a random key that only this process

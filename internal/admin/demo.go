@@ -43,32 +43,38 @@ var demoProjects = []struct {
 		}},
 }
 
-// client is one demo member on the platform, through the gateway.
-type client struct {
-	gw       *httpclient.Gateway
-	members  memberapi.Client
-	projects projectapi.Client
-	orders   orderapi.Client
-	cashier  cashierapi.Client
+// Client is one user of a running platform, from outside it: the services'
+// typed contracts over its gateway. `sanshi admin demo` and `sanshi bench`
+// act through it.
+type Client struct {
+	Gateway  *httpclient.Gateway
+	Members  memberapi.Client
+	Projects projectapi.Client
+	Orders   orderapi.Client
+	Cashier  cashierapi.Client
 }
 
-func newClient(base string) *client {
-	gw := &httpclient.Gateway{Base: base, HTTP: &http.Client{Timeout: 15 * time.Second}}
-	return &client{gw: gw, members: memberapi.NewClient(gw), projects: projectapi.NewClient(gw), orders: orderapi.NewClient(gw),
-		cashier: cashierapi.NewClient(gw)}
+// NewClient calls the platform through gw (its Token is the user's session).
+func NewClient(gw *httpclient.Gateway) *Client {
+	return &Client{Gateway: gw, Members: memberapi.NewClient(gw), Projects: projectapi.NewClient(gw), Orders: orderapi.NewClient(gw),
+		Cashier: cashierapi.NewClient(gw)}
+}
+
+func newClient(base string) *Client {
+	return NewClient(&httpclient.Gateway{Base: base, HTTP: &http.Client{Timeout: 15 * time.Second}})
 }
 
 // member signs up (an existing account is fine) and logs in.
-func (c *client) member(ctx context.Context, email, password, nickname string) error {
-	err := c.members.SignUp(ctx, memberapi.SignUp{Email: email, Password: password, Nickname: nickname}, nil)
+func (c *Client) member(ctx context.Context, email, password, nickname string) error {
+	err := c.Members.SignUp(ctx, memberapi.SignUp{Email: email, Password: password, Nickname: nickname}, nil)
 	if err != nil && errs.CodeOf(err) != errs.Duplicate {
 		return err
 	}
 	var s struct{ Token string }
-	if err := c.members.LogIn(ctx, memberapi.Credentials{Email: email, Password: password}, &s); err != nil {
+	if err := c.Members.LogIn(ctx, memberapi.Credentials{Email: email, Password: password}, &s); err != nil {
 		return err
 	}
-	c.gw.Token = s.Token
+	c.Gateway.Token = s.Token
 	return nil
 }
 
@@ -97,23 +103,23 @@ func Demo(ctx context.Context, base, operatorEmail, operatorPassword string) (in
 	n := 0
 	for i, dp := range demoProjects {
 		var p struct{ ID string }
-		if err := creator.projects.Create(ctx, map[string]any{"title": dp.Title, "subtitle": dp.Subtitle, "category": dp.Category,
+		if err := creator.Projects.Create(ctx, map[string]any{"title": dp.Title, "subtitle": dp.Subtitle, "category": dp.Category,
 			"story": dp.Story, "goal": dp.Goal, "duration_days": dp.Days}, &p); err != nil {
 			return n, err
 		}
 		for _, t := range dp.Tiers {
-			if err := creator.projects.AddReward(ctx, p.ID, t, nil); err != nil {
+			if err := creator.Projects.AddReward(ctx, p.ID, t, nil); err != nil {
 				return n, err
 			}
 		}
-		if err := creator.projects.Review(ctx, p.ID, projectapi.Submit, nil); err != nil {
+		if err := creator.Projects.Review(ctx, p.ID, projectapi.Submit, nil); err != nil {
 			return n, err
 		}
-		if err := op.projects.Review(ctx, p.ID, projectapi.Approve, nil); err != nil {
+		if err := op.Projects.Review(ctx, p.ID, projectapi.Approve, nil); err != nil {
 			return n, err
 		}
 		if i == 0 {
-			if err := op.projects.Feature(ctx, p.ID, true); err != nil {
+			if err := op.Projects.Feature(ctx, p.ID, true); err != nil {
 				return n, err
 			}
 		}
@@ -125,16 +131,16 @@ func Demo(ctx context.Context, base, operatorEmail, operatorPassword string) (in
 	return n, nil
 }
 
-func pledgeAndPay(ctx context.Context, b *client, projectID string, amount int64, key string) error {
+func pledgeAndPay(ctx context.Context, b *Client, projectID string, amount int64, key string) error {
 	var o struct{ ID string }
-	if err := b.orders.Pledge(ctx, key, orderapi.PledgeInput{ProjectID: projectID, Amount: amount}, &o); err != nil {
+	if err := b.Orders.Pledge(ctx, key, orderapi.PledgeInput{ProjectID: projectID, Amount: amount}, &o); err != nil {
 		return err
 	}
 	var p struct {
 		PayURL string `json:"pay_url"`
 	}
-	if err := b.cashier.Pay(ctx, "pay-"+key, cashierapi.PaymentInput{OrderID: o.ID, Channel: "sandbox"}, nil, &p); err != nil {
+	if err := b.Cashier.Pay(ctx, "pay-"+key, cashierapi.PaymentInput{OrderID: o.ID, Channel: "sandbox"}, nil, &p); err != nil {
 		return err
 	}
-	return b.cashier.DecideSandboxPage(ctx, p.PayURL, "pay")
+	return b.Cashier.DecideSandboxPage(ctx, p.PayURL, "pay")
 }

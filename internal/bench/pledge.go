@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sanshi/internal/admin"
 	"sanshi/internal/cashier/cashierapi"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpclient"
@@ -29,38 +30,29 @@ type PledgeOptions struct {
 
 // api is one user of the platform, calling it through the gateway with the
 // services' typed contracts.
-type api struct {
-	gw       *httpclient.Gateway
-	members  memberapi.Client
-	projects projectapi.Client
-	orders   orderapi.Client
-	cashier  cashierapi.Client
-}
+type api struct{ *admin.Client }
 
 func newAPI(base string, hc *http.Client) api {
 	return apiFor(&httpclient.Gateway{Base: base, HTTP: hc})
 }
 
-func apiFor(gw *httpclient.Gateway) api {
-	return api{gw: gw, members: memberapi.NewClient(gw), projects: projectapi.NewClient(gw), orders: orderapi.NewClient(gw),
-		cashier: cashierapi.NewClient(gw)}
-}
+func apiFor(gw *httpclient.Gateway) api { return api{admin.NewClient(gw)} }
 
 // token is the session of the api's member ("" for a visitor).
-func (a api) token() string { return a.gw.Token }
+func (a api) token() string { return a.Gateway.Token }
 
 func (a api) login(email string) (api, error) {
 	var s struct{ Token string }
-	if err := a.members.LogIn(context.Background(), memberapi.Credentials{Email: email, Password: "bench-password"}, &s); err != nil {
+	if err := a.Members.LogIn(context.Background(), memberapi.Credentials{Email: email, Password: "bench-password"}, &s); err != nil {
 		return a, fmt.Errorf("log in %s: %w", email, err)
 	}
-	gw := *a.gw
+	gw := *a.Gateway
 	gw.Token = s.Token
 	return apiFor(&gw), nil
 }
 
 func (a api) signUp(email string) (api, error) {
-	if err := a.members.SignUp(context.Background(), memberapi.SignUp{Email: email, Password: "bench-password", Nickname: "压测"}, nil); err != nil {
+	if err := a.Members.SignUp(context.Background(), memberapi.SignUp{Email: email, Password: "bench-password", Nickname: "压测"}, nil); err != nil {
 		return a, fmt.Errorf("sign up %s: %w", email, err)
 	}
 	return a.login(email)
@@ -104,7 +96,7 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 			for n := 0; time.Since(start) < o.Duration; n++ {
 				var o struct{ ID string }
 				t0 := time.Now()
-				err := b.orders.Pledge(ctx, fmt.Sprintf("bench-%d-%d", i, n), orderapi.PledgeInput{ProjectID: projectID, RewardID: &rewardID,
+				err := b.Orders.Pledge(ctx, fmt.Sprintf("bench-%d-%d", i, n), orderapi.PledgeInput{ProjectID: projectID, RewardID: &rewardID,
 					Amount: 9900, AddressID: &b.addr}, &o)
 				d := time.Since(t0)
 				switch code := errs.CodeOf(err); {
@@ -152,7 +144,7 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 	want := int64(ok.count()) * 9900
 	for time.Since(payStart) < o.Duration+30*time.Second {
 		var p struct{ Pledged int64 }
-		if err := anon.projects.Project(ctx, projectID, &p); err == nil && p.Pledged == want {
+		if err := anon.Projects.Project(ctx, projectID, &p); err == nil && p.Pledged == want {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -186,7 +178,7 @@ type backer struct {
 func setupProject(anon api, c *cluster, units int) (string, string, error) {
 	ctx := context.Background()
 	opEmail := "bench-op@example.cn"
-	if err := anon.members.SignUp(ctx, memberapi.SignUp{Email: opEmail, Password: "bench-password", Nickname: "运营"}, nil); err != nil {
+	if err := anon.Members.SignUp(ctx, memberapi.SignUp{Email: opEmail, Password: "bench-password", Nickname: "运营"}, nil); err != nil {
 		return "", "", err
 	}
 	if err := c.admin("grant-operator", opEmail); err != nil {
@@ -201,18 +193,18 @@ func setupProject(anon api, c *cluster, units int) (string, string, error) {
 		return "", "", err
 	}
 	var p, r struct{ ID string }
-	if err := creator.projects.Create(ctx, map[string]any{"title": "压测项目", "category": "games", "story": "压测",
+	if err := creator.Projects.Create(ctx, map[string]any{"title": "压测项目", "category": "games", "story": "压测",
 		"goal": 100000, "duration_days": 30}, &p); err != nil {
 		return "", "", err
 	}
-	if err := creator.projects.AddReward(ctx, p.ID, map[string]any{"title": "限量版", "price": 9900, "limit": units,
+	if err := creator.Projects.AddReward(ctx, p.ID, map[string]any{"title": "限量版", "price": 9900, "limit": units,
 		"ships": true, "delivery_month": "2027-06"}, &r); err != nil {
 		return "", "", err
 	}
-	if err := creator.projects.Review(ctx, p.ID, projectapi.Submit, nil); err != nil {
+	if err := creator.Projects.Review(ctx, p.ID, projectapi.Submit, nil); err != nil {
 		return "", "", err
 	}
-	if err := op.projects.Review(ctx, p.ID, projectapi.Approve, nil); err != nil {
+	if err := op.Projects.Review(ctx, p.ID, projectapi.Approve, nil); err != nil {
 		return "", "", err
 	}
 	return p.ID, r.ID, nil
@@ -235,7 +227,7 @@ func signUpBackers(anon api, n int) ([]backer, error) {
 				return
 			}
 			var addr struct{ ID string }
-			if err := a.members.AddAddress(context.Background(), memberapi.Address{Recipient: "张三", Phone: "13800138000",
+			if err := a.Members.AddAddress(context.Background(), memberapi.Address{Recipient: "张三", Phone: "13800138000",
 				Province: "广东省", City: "深圳市", District: "南山区", Detail: "科技园"}, &addr); err != nil {
 				errs <- err
 				return
@@ -255,10 +247,10 @@ func pay(ctx context.Context, a api, orderID string) (time.Duration, error) {
 	var p struct {
 		PayURL string `json:"pay_url"`
 	}
-	if err := a.cashier.Pay(ctx, "pay-"+orderID, cashierapi.PaymentInput{OrderID: orderID, Channel: "sandbox"}, nil, &p); err != nil {
+	if err := a.Cashier.Pay(ctx, "pay-"+orderID, cashierapi.PaymentInput{OrderID: orderID, Channel: "sandbox"}, nil, &p); err != nil {
 		return 0, err
 	}
-	if err := a.cashier.DecideSandboxPage(ctx, p.PayURL, "pay"); err != nil {
+	if err := a.Cashier.DecideSandboxPage(ctx, p.PayURL, "pay"); err != nil {
 		return 0, err
 	}
 	return time.Since(start), nil
@@ -271,7 +263,7 @@ func reconcileAsOperator(anon api) (string, error) {
 	}
 	for i := 0; i < 100; i++ {
 		var rep map[string]any
-		err := op.orders.AuditBooks(context.Background(), &rep)
+		err := op.Orders.AuditBooks(context.Background(), &rep)
 		if err == nil && rep["ok"] == true && rep["moving_orders"] == float64(0) {
 			return fmt.Sprintf("clean: %v projects, no mismatch", rep["projects"]), nil
 		}

@@ -135,19 +135,12 @@ func (p *Props) Values() map[string]string {
 	return out
 }
 
-// Effective returns every key's effective value, secrets masked, sorted keys.
+// Effective returns every key's effective value, secrets masked. The values
+// come from one snapshot (Values), so a reader never sees two config
+// revisions mixed.
 func (p *Props) Effective() map[string]string {
-	p.mu.RLock()
-	keys := map[string]bool{}
-	for _, l := range p.layers {
-		for k := range l {
-			keys[k] = true
-		}
-	}
-	p.mu.RUnlock()
-	out := map[string]string{}
-	for k := range keys {
-		v, _ := p.Get(k)
+	out := p.Values()
+	for k, v := range out {
 		out[k] = MaskValue(k, v)
 	}
 	return out

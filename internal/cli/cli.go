@@ -21,6 +21,7 @@ import (
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/configstore"
 	"sanshi/internal/chassis/env"
+	"sanshi/internal/chassis/registry"
 	"sanshi/internal/chassis/service"
 	"sanshi/internal/configcenter"
 	"sanshi/internal/console"
@@ -78,7 +79,8 @@ func commands() []command {
 	return []command{
 		{"dev", "[flags]", "run the whole platform on this machine (embedded etcd, every service as a process)", runDev},
 		{"serve", "SERVICE", "run one service, configured from the environment (what a container runs)", runServe},
-		{"registry", "[flags]", "run a standalone embedded etcd node (registry and config store)", runRegistry},
+		{"registry", "[flags]", "run an embedded etcd node, alone or as a cluster member (registry and config store)", runRegistry},
+		{"registry", "auth", "turn etcd authentication on with the platform user limited to /sanshi/", runRegistry},
 		{"migrate", "SERVICE|all", "apply a service's database migrations (DATABASE_URL or the dev data folder)", runMigrate},
 		{"admin", "grant-operator EMAIL", "make a member an operator (acts on the member database)", runAdmin},
 		{"admin", "reconcile", "check the books of every project; exits non-zero on a mismatch", runAdmin},
@@ -97,6 +99,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return usage("no command given")
 	}
 	name, rest := args[0], args[1:]
+	getenv, err := env.WithSecretFiles(getenv)
+	if err != nil {
+		return fmt.Errorf("bad environment: %w", err)
+	}
 	if name == "help" || name == "-h" || name == "--help" {
 		if len(rest) > 0 && rest[0] == "env" {
 			helpEnv(stdout)
@@ -158,26 +164,66 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return service.Run(ctx, spec(), boot, stdout)
 }
 
-func runRegistry(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
+func runRegistry(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "auth" {
+		return runRegistryAuth(ctx, args[1:], getenv, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("registry", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("data", filepath.Join(".sanshi", "etcd"), "etcd data folder")
-	listen := fs.String("listen", "127.0.0.1:2379", "client address")
+	var o etcdnode.Options
+	fs.StringVar(&o.Dir, "data", filepath.Join(".sanshi", "etcd"), "etcd data folder")
+	fs.StringVar(&o.ClientListen, "listen", "127.0.0.1:2379", "client address (host:port)")
+	fs.StringVar(&o.ClientAdvertise, "advertise", "", "client URL the others use (default http://LISTEN)")
+	fs.StringVar(&o.Name, "name", "sanshi", "this member's name in a cluster")
+	fs.StringVar(&o.PeerListen, "peer-listen", "", "peer address (host:port) of a cluster member")
+	fs.StringVar(&o.PeerAdvertise, "peer-advertise", "", "peer URL the other members use")
+	fs.StringVar(&o.InitialCluster, "initial-cluster", "", "every member as name=peerURL, comma-separated (a new cluster)")
+	fs.StringVar(&o.ClusterToken, "cluster-token", "sanshi", "token that keeps separate clusters apart")
 	if err := fs.Parse(args); err != nil {
 		return usage("%v", err)
 	}
-	node, err := etcdnode.Start(ctx, *dir, *listen)
+	node, err := etcdnode.StartWith(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer node.Close()
-	fmt.Fprintf(stdout, "etcd registry serving on %s (data in %s); Ctrl-C stops it\n", node.ClientURL, *dir)
+	fmt.Fprintf(stdout, "etcd registry %s serving on %s (data in %s); Ctrl-C stops it\n", o.Name, node.ClientURL, o.Dir)
 	select {
 	case <-ctx.Done():
 		return nil
 	case err := <-node.Err():
 		return err
 	}
+}
+
+// runRegistryAuth turns etcd's authentication on with the platform user
+// (SANSHI_REGISTRY_USER) limited to /sanshi/; a deployment runs it at
+// every start (it repairs and keeps what exists).
+func runRegistryAuth(ctx context.Context, args []string, getenv func(string) string, stdout, _ io.Writer) error {
+	if len(args) != 0 {
+		return usage("usage: sanshi registry auth (reads SANSHI_REGISTRY, SANSHI_REGISTRY_ROOT_PASSWORD, SANSHI_REGISTRY_USER, SANSHI_REGISTRY_PASSWORD; each password also as _FILE)")
+	}
+	boot, err := env.Parse("registry", buildinfo.Version, getenv)
+	if err != nil {
+		return fmt.Errorf("bad environment:\n%w", err)
+	}
+	a := registry.Access{Endpoints: boot.Registry, CA: boot.RegistryCA, Cert: boot.RegistryCert, Key: boot.RegistryKey}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	// The members may still be electing a leader: try until the deadline.
+	for {
+		err = registry.EnableAuth(ctx, a, getenv("SANSHI_REGISTRY_ROOT_PASSWORD"), boot.RegistryUser, boot.RegistryPassword.Reveal())
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(stdout, "etcd not ready yet (%v); retrying\n", err)
+		time.Sleep(2 * time.Second)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "etcd authentication on at %s; user %s may use /sanshi/ only\n", strings.Join(boot.Registry, ","), boot.RegistryUser)
+	return nil
 }
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, _ io.Writer) error {

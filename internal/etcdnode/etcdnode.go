@@ -19,24 +19,81 @@ type Node struct {
 	ClientURL string
 }
 
-// Start runs etcd with its data in dir, serving clients on clientAddr
-// (host:port). It returns once the node can serve requests.
+// Start runs a single etcd node with its data in dir, serving clients on
+// clientAddr (host:port). It returns once the node can serve requests.
 func Start(ctx context.Context, dir, clientAddr string) (*Node, error) {
-	peerAddr, err := freeAddr()
+	return StartWith(ctx, Options{Dir: dir, ClientListen: clientAddr})
+}
+
+// Options place a node in a cluster. Left empty, the node is a cluster of
+// one with its peer port on a free loopback port.
+type Options struct {
+	Dir  string
+	Name string // the member's name (default "sanshi")
+	// ClientListen is host:port; ClientAdvertise the URL others use
+	// (default http://ClientListen).
+	ClientListen, ClientAdvertise string
+	// PeerListen is host:port for the other members; PeerAdvertise the URL
+	// they use (default http://PeerListen).
+	PeerListen, PeerAdvertise string
+	// InitialCluster lists every member as name=peerURL, comma-separated;
+	// read only when the data folder is new.
+	InitialCluster string
+	ClusterToken   string
+}
+
+// StartWith runs a node as o says. A member of a cluster returns once the
+// cluster has a leader (it waits for enough members, up to two minutes).
+func StartWith(ctx context.Context, o Options) (*Node, error) {
+	if o.Name == "" {
+		o.Name = "sanshi"
+	}
+	if o.PeerListen == "" {
+		addr, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		o.PeerListen = addr
+	}
+	cu, err := url.Parse("http://" + o.ClientListen)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("client address %q: %w", o.ClientListen, err)
+	}
+	pu, err := url.Parse("http://" + o.PeerListen)
+	if err != nil {
+		return nil, fmt.Errorf("peer address %q: %w", o.PeerListen, err)
 	}
 	cfg := embed.NewConfig()
-	cfg.Name = "sanshi"
-	cfg.Dir = dir
+	cfg.Name = o.Name
+	cfg.Dir = o.Dir
 	// etcd reports fatal problems through Err(); its own log (which also
 	// complains about closed listeners on every clean stop) stays quiet.
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
-	cu, _ := url.Parse("http://" + clientAddr)
-	pu, _ := url.Parse("http://" + peerAddr)
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
+	if o.ClientAdvertise != "" {
+		u, err := url.Parse(o.ClientAdvertise)
+		if err != nil {
+			return nil, fmt.Errorf("client advertise URL %q: %w", o.ClientAdvertise, err)
+		}
+		cfg.AdvertiseClientUrls = []url.URL{*u}
+	}
+	if o.PeerAdvertise != "" {
+		u, err := url.Parse(o.PeerAdvertise)
+		if err != nil {
+			return nil, fmt.Errorf("peer advertise URL %q: %w", o.PeerAdvertise, err)
+		}
+		cfg.AdvertisePeerUrls = []url.URL{*u}
+	}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	wait := 30 * time.Second
+	if o.InitialCluster != "" {
+		cfg.InitialCluster = o.InitialCluster
+		wait = 2 * time.Minute
+	}
+	if o.ClusterToken != "" {
+		cfg.InitialClusterToken = o.ClusterToken
+	}
 	// A restart with existing data must not try to form a new cluster.
 	cfg.ClusterState = embed.ClusterStateFlagNew
 	cfg.AutoCompactionMode = "periodic"
@@ -44,18 +101,18 @@ func Start(ctx context.Context, dir, clientAddr string) (*Node, error) {
 	cfg.QuotaBackendBytes = 512 << 20
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("start etcd on %s: %w", clientAddr, err)
+		return nil, fmt.Errorf("start etcd on %s: %w", o.ClientListen, err)
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
+	case <-time.After(wait):
 		e.Close()
-		return nil, fmt.Errorf("etcd on %s did not become ready within 30s", clientAddr)
+		return nil, fmt.Errorf("etcd on %s did not become ready within %s", o.ClientListen, wait)
 	case <-ctx.Done():
 		e.Close()
 		return nil, ctx.Err()
 	}
-	return &Node{etcd: e, ClientURL: cu.String()}, nil
+	return &Node{etcd: e, ClientURL: cfg.AdvertiseClientUrls[0].String()}, nil
 }
 
 // Err reports a fatal error of the running node.

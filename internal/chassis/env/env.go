@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,7 +89,7 @@ type Var struct{ Name, Default, Meaning string }
 // Vars lists every variable a service reads at start.
 var Vars = []Var{
 	{"SANSHI_REGISTRY", "127.0.0.1:2379", "etcd endpoints, comma-separated (host:port or http://host:port)"},
-	{"SANSHI_PROFILES", "default", "config profiles, comma-separated, e.g. prod,a"},
+	{"SANSHI_PROFILES", "default", "config profiles, comma-separated, e.g. prod; the color's profile (a or b) is added"},
 	{"SANSHI_COLOR", "A", "release color of this instance: A or B"},
 	{"SANSHI_VERSION", "build version", "version this instance announces"},
 	{"SANSHI_INSTANCE_ID", "service-host-pid", "unique id of this instance in the registry"},
@@ -122,6 +123,11 @@ func Parse(service, buildVersion string, getenv func(string) string) (Bootstrap,
 	b.Registry = p.list("SANSHI_REGISTRY", "127.0.0.1:2379", "comma-separated etcd endpoints (host:port)", validEndpoint)
 	b.Profiles = p.list("SANSHI_PROFILES", "default", "comma-separated profile names (letters, digits, - and _)", validName)
 	b.Color = p.oneOf("SANSHI_COLOR", "A", "A", "B")
+	// A color's instances also read the profile named after it (order-b.yaml
+	// over order.yaml), so the two colors of a gray release can differ.
+	if c := strings.ToLower(b.Color); !slices.Contains(b.Profiles, c) {
+		b.Profiles = append(b.Profiles, c)
+	}
 	b.Version = p.str("SANSHI_VERSION", buildVersion)
 	b.Listen = p.addr("SANSHI_LISTEN", "127.0.0.1:0")
 	b.MgmtListen = p.addr("SANSHI_MGMT_LISTEN", "127.0.0.1:0")

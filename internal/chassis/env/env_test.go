@@ -3,6 +3,8 @@ package env
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +80,64 @@ func TestSecretsNeverPrint(t *testing.T) {
 	}
 	if got := MaskURL("postgres://app:pg-secret@db:5432/cashier"); got != "postgres://app:******@db:5432/cashier" {
 		t.Fatalf("MaskURL: %s", got)
+	}
+}
+
+func TestWithSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, v string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	vars := map[string]string{
+		"SANSHI_MGMT_TOKEN_FILE":   write("token", "tok-from-file\n"),
+		"SANSHI_INTERNAL_KEY":      "given-directly-wins-over-the-file-00",
+		"SANSHI_INTERNAL_KEY_FILE": write("key", "from-file"),
+		"DATABASE_URL":             "postgres://order@pg:5432/order?sslmode=disable",
+		"DATABASE_PASSWORD_FILE":   write("pw", "p@ss/word\n"),
+		"SANSHI_PROFILES_FILE":     write("profiles", "prod"), // not a secret: never read from a file
+	}
+	getenv, err := WithSecretFiles(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"SANSHI_MGMT_TOKEN":   "tok-from-file",
+		"SANSHI_INTERNAL_KEY": "given-directly-wins-over-the-file-00",
+		"DATABASE_URL":        "postgres://order:p%40ss%2Fword@pg:5432/order?sslmode=disable",
+		"SANSHI_PROFILES":     "",
+	} {
+		if got := getenv(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if _, err := WithSecretFiles(func(k string) string {
+		return map[string]string{"REDIS_URL_FILE": filepath.Join(dir, "missing")}[k]
+	}); err == nil || !strings.Contains(err.Error(), "REDIS_URL_FILE") {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, err := WithSecretFiles(func(k string) string {
+		return map[string]string{"DATABASE_PASSWORD": "x", "DATABASE_URL": "sqlite:/tmp/x.db"}[k]
+	}); err == nil {
+		t.Error("a password for a SQLite URL is accepted")
+	}
+}
+
+func TestColorAddsItsProfile(t *testing.T) {
+	for _, tc := range []struct{ color, profiles, want string }{
+		{"", "", "default,a"},
+		{"B", "prod", "prod,b"},
+		{"b", "dev,b", "dev,b"},
+	} {
+		b, err := Parse("order", "v1", getenv(map[string]string{"SANSHI_COLOR": tc.color, "SANSHI_PROFILES": tc.profiles}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(b.Profiles, ","); got != tc.want {
+			t.Errorf("color %q profiles %q → %q, want %q", tc.color, tc.profiles, got, tc.want)
+		}
 	}
 }

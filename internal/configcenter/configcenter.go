@@ -21,6 +21,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/configstore"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpx"
@@ -163,8 +164,7 @@ func (a *API) history(r *http.Request) (int, any, error) {
 
 // tokenOK reports whether the request carries the management token.
 func (a *API) tokenOK(r *http.Request) bool {
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return a.mgmtTok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(a.mgmtTok)) == 1
+	return auth.HasBearer(r, a.mgmtTok)
 }
 
 // reader guards a configuration read: the management token is required,

@@ -89,6 +89,7 @@ func (c *Console) Routes() http.Handler {
 	mux.HandleFunc("POST /instances/{service}/{id}/overrides/clear", c.operator(c.clearOverride))
 	mux.HandleFunc("POST /instances/{service}/{id}/status", c.operator(c.setStatus))
 	mux.HandleFunc("POST /instances/{service}/{id}/refresh", c.operator(c.refresh))
+	mux.HandleFunc("GET /prometheus/targets", c.targets)
 	mux.HandleFunc("/", service.NotFound)
 	return httpx.WithPageHeaders(mux, "")
 }

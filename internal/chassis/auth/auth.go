@@ -10,9 +10,11 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -137,4 +139,12 @@ func FromService(ctx context.Context, services ...string) (Identity, error) {
 		return id, errs.E(errs.Forbidden, "internal endpoint")
 	}
 	return id, nil
+}
+
+// HasBearer reports whether r carries `Authorization: Bearer token`; an
+// empty token never matches. The comparison takes the same time whatever
+// the request sent.
+func HasBearer(r *http.Request, token string) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }

@@ -5,7 +5,6 @@ package mgmt
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/env"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/logging"
@@ -94,8 +94,7 @@ func (s *Server) guard(next http.HandlerFunc) http.HandlerFunc {
 			errs.Write(w, errs.E(errs.Unauthorized, "these management endpoints are disabled: SANSHI_MGMT_TOKEN is not set"))
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.Token.Reveal())) != 1 {
+		if !auth.HasBearer(r, s.Token.Reveal()) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sanshi-management"`)
 			errs.Write(w, errs.E(errs.Unauthorized, "a valid management token is required (Authorization: Bearer <token>)"))
 			return

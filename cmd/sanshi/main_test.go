@@ -123,6 +123,13 @@ func TestHealthCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"health"}, noEnv, &out, &out); err == nil || cli.ExitCode(err) != 1 {
 		t.Fatalf("without a management address: %v", err)
 	}
+	// --url checks anything else that answers HTTP, such as etcd's /health.
+	if err := run(context.Background(), []string{"health", "--url", "http://" + e.Addr + "/health"}, noEnv, &out, &out); err != nil {
+		t.Fatalf("--url on etcd: %v %s", err, out.String())
+	}
+	if err := run(context.Background(), []string{"health", "--url", "http://" + e.Addr + "/no-such-page"}, noEnv, &out, &out); err == nil || cli.ExitCode(err) != 1 {
+		t.Fatalf("--url on a 404: %v", err)
+	}
 	p.Signal(t, syscall.SIGTERM, true)
 	if err := run(context.Background(), []string{"health", "--timeout", "1s"}, env, &out, &out); err == nil || cli.ExitCode(err) != 1 {
 		t.Fatalf("a stopped instance is healthy: %v", err)

@@ -20,8 +20,14 @@ func runHealth(ctx context.Context, args []string, getenv func(string) string, s
 	fs.SetOutput(stderr)
 	liveness := fs.Bool("liveness", false, "only check that the process answers (not that it is registered)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
+	url := fs.String("url", "", "check this URL instead (any 200 answer is healthy), e.g. etcd's http://127.0.0.1:2379/health")
 	if err := fs.Parse(args); err != nil {
 		return usage("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if *url != "" {
+		return checkURL(ctx, *url, stdout)
 	}
 	listen := getenv("SANSHI_MGMT_LISTEN")
 	host, port, err := net.SplitHostPort(listen)
@@ -35,8 +41,6 @@ func runHealth(ctx context.Context, args []string, getenv func(string) string, s
 	if *liveness {
 		path = "/actuator/health/liveness"
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+path, nil)
 	if err != nil {
 		return err
@@ -51,6 +55,24 @@ func runHealth(ctx context.Context, args []string, getenv func(string) string, s
 	fmt.Fprintf(stdout, "%s %s\n", path, body.Status)
 	if resp.StatusCode != http.StatusOK || body.Status != "UP" {
 		return fmt.Errorf("%s is %s (HTTP %d)", path, body.Status, resp.StatusCode)
+	}
+	return nil
+}
+
+func checkURL(ctx context.Context, url string, stdout io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return usage("--url: %v", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("no answer from %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	fmt.Fprintf(stdout, "%s %d %s\n", url, resp.StatusCode, body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered HTTP %d", url, resp.StatusCode)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@
 #                            that instead where it can be pulled
 #   sanshi/runtime:bookworm  dumb-init, the non-root user sanshi, folders, HEALTHCHECK
 #   sanshi:<version> and sanshi:<branch>-<shortsha>   the binary only
+#   sanshi/postgres:15, sanshi/redis:7, sanshi/prometheus:2   the compose
+#                            deployment's servers, from Debian's packages
 # With OUT=DIR it also writes DIR/sanshi-<version>.tar (a docker save archive,
 # which `docker load` or skopeo push to a registry), DIR/packages.txt (the image's Debian
 # packages), DIR/modules.txt (the binary's Go modules) and DIR/sizes.txt.
@@ -46,7 +48,14 @@ fi
 say "building sanshi/runtime:bookworm on $BASE_IMAGE"
 DOCKER_BUILDKIT=0 docker build -q -f deploy/images/runtime.Dockerfile --build-arg BASE="$BASE_IMAGE" -t sanshi/runtime:bookworm deploy/images >/dev/null
 
-# 3. The application layer: the binary only.
+# 3. The deployment's own servers on the same base, from Debian's packages
+#    (cached after the first build: they change only with the base).
+for img in postgres:15 redis:7 prometheus:2; do
+  say "building sanshi/$img on $BASE_IMAGE"
+  DOCKER_BUILDKIT=0 docker build -q -f "deploy/images/${img%%:*}.Dockerfile" --build-arg BASE="$BASE_IMAGE" -t "sanshi/$img" deploy/images >/dev/null
+done
+
+# 4. The application layer: the binary only.
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 say "building the binary $VERSION ($SHORT)"

@@ -10,8 +10,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
  && groupadd --system --gid 10001 sanshi \
  && useradd --system --uid 10001 --gid sanshi --home-dir /var/lib/sanshi --shell /usr/sbin/nologin sanshi \
- && mkdir -p /var/lib/sanshi /etc/sanshi \
- && chown sanshi:sanshi /var/lib/sanshi
+ && mkdir -p /var/lib/sanshi/uploads /var/lib/sanshi/etcd /etc/sanshi \
+ && chown -R sanshi:sanshi /var/lib/sanshi
 ENV SANSHI_DATA_DIR=/var/lib/sanshi \
     SANSHI_LISTEN=0.0.0.0:8080 \
     SANSHI_MGMT_LISTEN=0.0.0.0:9090 \

@@ -17,9 +17,10 @@ import (
 
 // Reconcile asks the order service (found in the registry) to reconcile the
 // books, signed as the admin process.
-func Reconcile(ctx context.Context, endpoints []string, internalKey string) (order.Report, error) {
+func Reconcile(ctx context.Context, reg registry.Access, internalKey string) (order.Report, error) {
 	var rep order.Report
-	cli, err := registry.Connect(endpoints)
+	endpoints := reg.Endpoints
+	cli, err := registry.ConnectWith(reg)
 	if err != nil {
 		return rep, err
 	}

@@ -84,6 +84,7 @@ func commands() []command {
 		{"migrate", "SERVICE|all", "apply a service's database migrations (DATABASE_URL or the dev data folder)", runMigrate},
 		{"admin", "grant-operator EMAIL", "make a member an operator (acts on the member database)", runAdmin},
 		{"admin", "reconcile", "check the books of every project; exits non-zero on a mismatch", runAdmin},
+		{"admin", "smoke", "sign up, create and approve a project, pledge and pay on a deployed platform (SANSHI_OPERATOR_PASSWORD)", runAdmin},
 		{"admin", "demo --password P", "create demo projects and pledges on a running platform (sanshi dev does it once)", runAdmin},
 		{"bench", "startup|pledge|config|proxy|browse", "measure start-up, pledges and payments, config propagation, the gateway against nginx, or page views", runBench},
 		{"health", "[--liveness]", "ask this machine's instance (SANSHI_MGMT_LISTEN) whether it is ready; exit 0 or 1", runHealth},
@@ -207,7 +208,8 @@ func runRegistryAuth(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return fmt.Errorf("bad environment:\n%w", err)
 	}
-	a := registry.Access{Endpoints: boot.Registry, CA: boot.RegistryCA, Cert: boot.RegistryCert, Key: boot.RegistryKey}
+	a := registryAccess(boot)
+	a.User, a.Password = "", ""
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	// The members may still be electing a leader: try until the deadline.
@@ -370,6 +372,21 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stdout, "created %d demo projects with a few paid pledges on %s\n", n, *site)
 		return nil
 	}
+	if len(args) > 0 && args[0] == "smoke" {
+		fs := flag.NewFlagSet("admin smoke", flag.ContinueOnError)
+		site := fs.String("site", "http://localhost:8080", "the platform's site")
+		email := fs.String("email", "operator@sanshi.local", "an operator's e-mail (approves the project); password in SANSHI_OPERATOR_PASSWORD")
+		if err := fs.Parse(args[1:]); err != nil || getenv("SANSHI_OPERATOR_PASSWORD") == "" {
+			return usage("usage: SANSHI_OPERATOR_PASSWORD=P sanshi admin smoke [--email E] [--site URL]")
+		}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		if err := admin.Smoke(ctx, *site, *email, getenv("SANSHI_OPERATOR_PASSWORD"), stdout); err != nil {
+			return fmt.Errorf("smoke: %w", err)
+		}
+		fmt.Fprintln(stdout, "smoke: passed")
+		return nil
+	}
 	if len(args) != 2 || args[0] != "grant-operator" {
 		return usage("usage: sanshi admin grant-operator EMAIL | sanshi admin reconcile")
 	}
@@ -404,7 +421,7 @@ func runReconcile(ctx context.Context, getenv func(string) string, stdout io.Wri
 		}
 		key = strings.TrimSpace(string(b))
 	}
-	rep, err := admin.Reconcile(ctx, boot.Registry, key)
+	rep, err := admin.Reconcile(ctx, registryAccess(boot), key)
 	if err != nil {
 		return err
 	}
@@ -445,4 +462,10 @@ func runBenchPledge(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	return bench.Pledge(ctx, exe, o, stdout, stderr)
+}
+
+// registryAccess is how a command reaches etcd: the same settings a service uses.
+func registryAccess(boot env.Bootstrap) registry.Access {
+	return registry.Access{Endpoints: boot.Registry, User: boot.RegistryUser, Password: boot.RegistryPassword.Reveal(),
+		CA: boot.RegistryCA, Cert: boot.RegistryCert, Key: boot.RegistryKey}
 }

@@ -8,9 +8,10 @@
 #   sanshi:<version> and sanshi:<branch>-<shortsha>   the binary only
 #   sanshi/postgres:15, sanshi/redis:7, sanshi/prometheus:2   the compose
 #                            deployment's servers, from Debian's packages
-# With OUT=DIR it also writes DIR/sanshi-<version>.tar (a docker save archive,
-# which `docker load` or skopeo push to a registry), DIR/packages.txt (the image's Debian
-# packages), DIR/modules.txt (the binary's Go modules) and DIR/sizes.txt.
+# With OUT=DIR it also writes DIR/sanshi-<version>.oci.tar (an OCI image layout
+# archive, which `skopeo copy oci-archive:...` pushes to a registry),
+# DIR/packages.txt (the image's Debian packages), DIR/modules.txt (the
+# binary's Go modules) and DIR/sizes.txt.
 # Prints the two tags. Environment: VERSION (default: git describe), BRANCH
 # (default: the checked-out branch), BASE_IMAGE, SOURCE_DATE_EPOCH
 # (default: the commit's time; the build time stamped in the binary and the
@@ -61,22 +62,26 @@ trap 'rm -rf "$ctx"' EXIT
 say "building the binary $VERSION ($SHORT)"
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X sanshi/internal/buildinfo.Version=$VERSION -X sanshi/internal/buildinfo.Commit=$SHORT -X sanshi/internal/buildinfo.Time=$CREATED" \
   -o "$ctx/sanshi" ./cmd/sanshi
-touch -d "@$SOURCE_DATE_EPOCH" "$ctx/sanshi"
 say "building sanshi:$VERSION and sanshi:$BRANCH-$SHORT"
-DOCKER_BUILDKIT=0 docker build -q -f deploy/images/app.Dockerfile --build-arg VERSION="$VERSION" --build-arg REVISION="$REVISION" \
-  --build-arg CREATED="$CREATED" --build-arg SOURCE="$SOURCE" -t "sanshi:$VERSION" -t "sanshi:$BRANCH-$SHORT" "$ctx" >/dev/null
-
-size=$(docker history --format '{{.Size}}\t{{.CreatedBy}}' "sanshi:$VERSION" | awk -F'\t' '/COPY/ {print $1; exit}')
-# What a release pushes: the app layer, compressed as a registry stores it.
-compressed=$(tar -C "$ctx" -cf - sanshi | gzip -6 | wc -c)
-say "done: sanshi:$VERSION, sanshi:$BRANCH-$SHORT (application layer $size uncompressed, $((compressed / 1000000)) MB compressed)"
+# The application layer is assembled by tools/imagebuild rather than a
+# Dockerfile: every entry carries the commit's time, so the same commit gives
+# the same layer digest (the legacy builder stamps folders with its clock).
+mkdir -p "${OUT:-$ctx}"
+go run ./tools/imagebuild --base sanshi/runtime:bookworm --binary "$ctx/sanshi" --created "$CREATED" \
+  --tag "sanshi:$VERSION" --tag "sanshi:$BRANCH-$SHORT" \
+  --label org.opencontainers.image.title=sanshi \
+  --label "org.opencontainers.image.description=Sanshi (三拾众筹) crowdfunding platform" \
+  --label "org.opencontainers.image.version=$VERSION" --label "org.opencontainers.image.revision=$REVISION" \
+  --label "org.opencontainers.image.created=$CREATED" --label "org.opencontainers.image.source=$SOURCE" \
+  ${OUT:+--oci "$OUT/sanshi-$VERSION.oci.tar"} > "$ctx/imagebuild.txt"
+read -r _ id _ _ layer _ <<< "$(head -1 "$ctx/imagebuild.txt")"
+sizes=$(sed -n '1s/.*(\(.*\)).*/\1/p' "$ctx/imagebuild.txt")
+say "done: sanshi:$VERSION, sanshi:$BRANCH-$SHORT (image ${id%,}; application layer $layer: $sizes)"
 if [ -n "${OUT:-}" ]; then
-  mkdir -p "$OUT"
-  say "writing $OUT: image archive, package and module lists"
-  docker save -o "$OUT/sanshi-$VERSION.tar" "sanshi:$VERSION"
+  say "wrote $OUT/sanshi-$VERSION.oci.tar (OCI image layout); writing package and module lists"
   docker run --rm --entrypoint dpkg-query "sanshi:$VERSION" -W -f '${Package} ${Version}\n' > "$OUT/packages.txt"
   go version -m "$ctx/sanshi" > "$OUT/modules.txt"
-  printf 'app layer uncompressed %s\napp layer compressed %d bytes\n' "$size" "$compressed" > "$OUT/sizes.txt"
+  printf 'image %s\napplication layer %s: %s\n' "${id%,}" "$layer" "$sizes" > "$OUT/sizes.txt"
 fi
 echo "sanshi:$VERSION"
 echo "sanshi:$BRANCH-$SHORT"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of Sanshi. On Debian it first installs and starts what the
-# tests need (PostgreSQL, Redis, Chromium) when they are missing, so a fresh
+# tests need (PostgreSQL, Redis, Chromium, debootstrap, skopeo) when they are missing, so a fresh
 # machine with Go needs nothing else. Extra arguments go to `go test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,11 @@ need=()
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v chromium >/dev/null || need+=(chromium)
+# The container tests: debootstrap makes the base image, skopeo reads the
+# OCI archive, docker-compose runs the deployment (with Docker's engine).
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v skopeo >/dev/null || need+=(skopeo)
+if command -v docker >/dev/null && ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then need+=(docker-compose); fi
 # A CJK font, so that browser screenshots show the Chinese pages.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -gt 0 ]; then

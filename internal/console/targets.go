@@ -18,8 +18,9 @@ type TargetGroup struct {
 }
 
 // PrometheusTargets turns the registry's instances into scrape targets:
-// each instance's management address, labelled with its service, instance,
-// color and version, and the metrics path of the chassis.
+// each instance's management address, labelled with its service, color and
+// version, its id and registry status as meta labels (relabel the id to
+// instance), and the metrics path of the chassis.
 func PrometheusTargets(all map[string][]registry.Instance) []TargetGroup {
 	out := []TargetGroup{}
 	for _, ins := range all {
@@ -27,17 +28,21 @@ func PrometheusTargets(all map[string][]registry.Instance) []TargetGroup {
 			if in.MgmtAddress == "" {
 				continue
 			}
+			// sanshi_* rather than service, color…: the gateway's own
+			// metrics carry service, color and status labels of their own.
 			out = append(out, TargetGroup{Targets: []string{in.MgmtAddress}, Labels: map[string]string{
-				"__metrics_path__": "/actuator/prometheus",
-				"service":          in.Service,
-				"instance_id":      in.ID,
-				"color":            in.Color,
-				"version":          in.Version,
-				"status":           in.Status,
+				"__metrics_path__":          "/actuator/prometheus",
+				"__meta_sanshi_instance_id": in.ID,
+				"__meta_sanshi_status":      in.Status,
+				"sanshi_service":            in.Service,
+				"sanshi_color":              in.Color,
+				"sanshi_version":            in.Version,
 			}})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Labels["instance_id"] < out[j].Labels["instance_id"] })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Labels["__meta_sanshi_instance_id"] < out[j].Labels["__meta_sanshi_instance_id"]
+	})
 	return out
 }
 

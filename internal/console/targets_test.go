@@ -21,9 +21,9 @@ func TestPrometheusTargets(t *testing.T) {
 		"cli":    {{ID: "no-management", Service: "cli"}},
 	})
 	want := []TargetGroup{
-		{Targets: []string{"member-1:9090"}, Labels: map[string]string{"__metrics_path__": "/actuator/prometheus", "service": "member", "instance_id": "member-1", "color": "A", "version": "v1", "status": "OUT_OF_SERVICE"}},
-		{Targets: []string{"order-a1:9090"}, Labels: map[string]string{"__metrics_path__": "/actuator/prometheus", "service": "order", "instance_id": "order-a1", "color": "A", "version": "v1", "status": "UP"}},
-		{Targets: []string{"order-b1:9090"}, Labels: map[string]string{"__metrics_path__": "/actuator/prometheus", "service": "order", "instance_id": "order-b1", "color": "B", "version": "v2", "status": "UP"}},
+		{Targets: []string{"member-1:9090"}, Labels: map[string]string{"__metrics_path__": "/actuator/prometheus", "__meta_sanshi_instance_id": "member-1", "__meta_sanshi_status": "OUT_OF_SERVICE", "sanshi_service": "member", "sanshi_color": "A", "sanshi_version": "v1"}},
+		{Targets: []string{"order-a1:9090"}, Labels: map[string]string{"__metrics_path__": "/actuator/prometheus", "__meta_sanshi_instance_id": "order-a1", "__meta_sanshi_status": "UP", "sanshi_service": "order", "sanshi_color": "A", "sanshi_version": "v1"}},
+		{Targets: []string{"order-b1:9090"}, Labels: map[string]string{"__metrics_path__": "/actuator/prometheus", "__meta_sanshi_instance_id": "order-b1", "__meta_sanshi_status": "UP", "sanshi_service": "order", "sanshi_color": "B", "sanshi_version": "v2"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v", got)

@@ -30,13 +30,15 @@ type Route struct {
 }
 
 // DefaultRoutes are the API routes used when the configuration has none.
+// They retry like configured routes do (a killed instance's idempotent
+// requests go to another one).
 var DefaultRoutes = []Route{
-	{ID: "members", Prefix: "/api/v1/members", Service: "member"},
-	{ID: "sessions", Prefix: "/api/v1/sessions", Service: "member"},
-	{ID: "categories", Prefix: "/api/v1/categories", Service: "project"},
-	{ID: "projects", Prefix: "/api/v1/projects", Service: "project"},
-	{ID: "orders", Prefix: "/api/v1/orders", Service: "order"},
-	{ID: "payments", Prefix: "/api/v1/payments", Service: "cashier"},
+	{ID: "members", Prefix: "/api/v1/members", Service: "member", Retries: defaultRetries},
+	{ID: "sessions", Prefix: "/api/v1/sessions", Service: "member", Retries: defaultRetries},
+	{ID: "categories", Prefix: "/api/v1/categories", Service: "project", Retries: defaultRetries},
+	{ID: "projects", Prefix: "/api/v1/projects", Service: "project", Retries: defaultRetries},
+	{ID: "orders", Prefix: "/api/v1/orders", Service: "order", Retries: defaultRetries},
+	{ID: "payments", Prefix: "/api/v1/payments", Service: "cashier", Retries: defaultRetries},
 }
 
 // Route defaults.

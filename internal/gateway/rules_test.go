@@ -197,3 +197,13 @@ func TestShedTargetLatencySetting(t *testing.T) {
 		t.Fatalf("limit under a 2 s target after 1 s answers: %d, want 100", l)
 	}
 }
+
+// The built-in routes retry idempotent requests on another instance as a
+// configured route does by default (a killed instance's GETs failed before).
+func TestBuiltinRoutesRetryLikeConfiguredOnes(t *testing.T) {
+	for _, r := range DefaultRoutes {
+		if r.Retries != defaultRetries {
+			t.Errorf("built-in route %s retries %d, want %d", r.ID, r.Retries, defaultRetries)
+		}
+	}
+}

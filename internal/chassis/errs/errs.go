@@ -116,7 +116,13 @@ func Status(code string) int {
 func As(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
+		if e.Code == Internal && dependencyDown(e.Cause) {
+			return storageDown(err)
+		}
 		return e
+	}
+	if dependencyDown(err) {
+		return storageDown(err)
 	}
 	return Wrap(err, "internal error")
 }

@@ -1,16 +1,22 @@
 package errs_test
 
 import (
+	"database/sql/driver"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"sanshi/internal/chassis/errs"
@@ -107,5 +113,45 @@ func TestWriteHidesCausesAndMarksUpstream(t *testing.T) {
 	errs.Write(w, errs.E(errs.NotFound, "no such order"))
 	if strings.Contains(w.Body.String(), "request_id") {
 		t.Fatalf("a 404 carries a request id: %s", w.Body.String())
+	}
+}
+
+type sqlStateError string
+
+func (e sqlStateError) Error() string    { return "pg: " + string(e) }
+func (e sqlStateError) SQLState() string { return string(e) }
+
+// While the database restarts, clients get a clean 503 to retry, marked as
+// an upstream fault, never a 500 or the driver's words.
+func TestStorageDownIsUnavailable(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"refused, wrapped", errs.Wrap(fmt.Errorf("failed to connect to 10.0.0.3:5432: %w", refused), "list orders"), 503},
+		{"refused, bare", refused, 503},
+		{"admin shutdown 57P01", errs.Wrap(sqlStateError("57P01"), "load"), 503},
+		{"cannot connect now 57P03", sqlStateError("57P03"), 503},
+		{"connection failure 08006", sqlStateError("08006"), 503},
+		{"bad connection", fmt.Errorf("query: %w", driver.ErrBadConn), 503},
+		{"unexpected EOF", errs.Wrap(io.ErrUnexpectedEOF, "scan"), 503},
+		{"statement timeout 57014", sqlStateError("57014"), 500},
+		{"unique violation 23505", errs.Wrap(sqlStateError("23505"), "insert"), 500},
+		{"a bug", errors.New("nil map"), 500},
+		{"a request error stays", errs.E(errs.Invalid, "bad"), 400},
+	} {
+		rec := httptest.NewRecorder()
+		rec.Header().Set("X-Request-Id", "rid")
+		errs.Write(rec, tc.err)
+		body := rec.Body.String()
+		if rec.Code != tc.want {
+			t.Errorf("%s: status %d, want %d: %s", tc.name, rec.Code, tc.want, body)
+		}
+		if tc.want == 503 && (rec.Header().Get(errs.HeaderFault) != "upstream" || rec.Header().Get("Retry-After") == "" ||
+			strings.Contains(body, "5432") || strings.Contains(body, "10.0.0.3") || strings.Contains(body, "pg:") || !strings.Contains(body, "rid")) {
+			t.Errorf("%s: %v %s", tc.name, rec.Header(), body)
+		}
 	}
 }

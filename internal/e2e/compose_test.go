@@ -320,6 +320,9 @@ type load struct {
 	mu            sync.Mutex
 	failures      []string
 	served        map[string]int // X-Sanshi-Instance → answers
+	statuses      map[int]int
+	// firstBad and lastBad bound the answers that were not 200.
+	firstBad, lastBad time.Time
 	stop          chan struct{}
 	wg            sync.WaitGroup
 }
@@ -327,7 +330,7 @@ type load struct {
 // startLoad runs one worker per token (an empty token is a visitor) asking
 // path; ok says which answers count as served.
 func startLoad(site, path string, tokens []string, ok func(status int, body string) bool) *load {
-	l := &load{served: map[string]int{}, stop: make(chan struct{})}
+	l := &load{served: map[string]int{}, statuses: map[int]int{}, stop: make(chan struct{})}
 	client := &http.Client{Timeout: 15 * time.Second}
 	deadline := time.Now().Add(3 * time.Minute)
 	for _, tok := range tokens {
@@ -357,6 +360,13 @@ func startLoad(site, path string, tokens []string, ok func(status int, body stri
 				}
 				l.mu.Lock()
 				l.served[resp.Header.Get("X-Sanshi-Instance")]++
+				l.statuses[resp.StatusCode]++
+				if resp.StatusCode != 200 {
+					if l.firstBad.IsZero() {
+						l.firstBad = time.Now()
+					}
+					l.lastBad = time.Now()
+				}
 				l.mu.Unlock()
 				time.Sleep(10 * time.Millisecond)
 			}
@@ -381,7 +391,7 @@ func (l *load) Stop(t *testing.T, what string) {
 	t.Helper()
 	close(l.stop)
 	l.wg.Wait()
-	t.Logf("MEASURED %s: %d requests, %d failed, served by %v", what, l.total.Load(), l.failed.Load(), l.served)
+	t.Logf("MEASURED %s: %d requests, %d failed, statuses %v, served by %v", what, l.total.Load(), l.failed.Load(), l.statuses, l.served)
 	if l.total.Load() == 0 || l.failed.Load() > 0 {
 		t.Errorf("%s: %d of %d requests failed: %v", what, l.failed.Load(), l.total.Load(), l.failures)
 	}
@@ -435,8 +445,10 @@ func crash(t *testing.T, d *deployment, _ []string) {
 	}
 	gone := d.waitDiscovery("project-2", false, 10*time.Second)
 	time.Sleep(time.Second)
+	started := time.Now()
 	d.mustCompose(time.Minute, "start", "project-2")
-	back := d.waitDiscovery("project-2", true, time.Minute)
+	d.waitDiscovery("project-2", true, time.Minute)
+	back := time.Since(started)
 	time.Sleep(time.Second)
 	l.Stop(t, "visitors while project-2 is killed and started again")
 	t.Logf("MEASURED docker kill project-2: out of discovery after %s (lease 2s); started again, registered after %s",
@@ -451,8 +463,10 @@ func crash(t *testing.T, d *deployment, _ []string) {
 func etcdMemberLost(t *testing.T, d *deployment, _ []string) {
 	l := startLoad(d.site, "/api/v1/projects", visitors(4), only200)
 	d.mustCompose(time.Minute, "stop", "-t", "5", "etcd2")
+	restarted := time.Now()
 	d.mustCompose(2*time.Minute, "restart", "-t", "15", "member-2")
-	took := d.waitDiscovery("member-2", true, time.Minute)
+	d.waitDiscovery("member-2", true, time.Minute)
+	took := time.Since(restarted)
 	t.Logf("MEASURED with etcd2 down, member-2 restarted and registered again within %s", took.Round(10*time.Millisecond))
 	time.Sleep(2 * time.Second)
 	l.Stop(t, "visitors with one etcd member down")
@@ -559,8 +573,12 @@ func postgresRestart(t *testing.T, d *deployment, members []string) {
 	})
 	l.Stop(t, "members while PostgreSQL restarts (200 or a clean 503)")
 	v.Stop(t, "visitors while PostgreSQL restarts (200 or a clean 503)")
-	t.Logf("MEASURED PostgreSQL restart: docker restart took %s; orders answered again %s later",
-		restarted.Round(100*time.Millisecond), recovered.Round(100*time.Millisecond))
+	window := time.Duration(0)
+	if !l.firstBad.IsZero() {
+		window = l.lastBad.Sub(l.firstBad)
+	}
+	t.Logf("MEASURED PostgreSQL restart: docker restart took %s; members saw 503s for %s (%d answers); orders answered again %s after the restart returned",
+		restarted.Round(100*time.Millisecond), window.Round(10*time.Millisecond), l.statuses[503], recovered.Round(100*time.Millisecond))
 	out, err := d.script(3*time.Minute, "smoke.sh")
 	if err != nil || !strings.Contains(out, "books agree") {
 		t.Fatalf("smoke.sh after the restart: %v\n%s", err, out)

@@ -38,7 +38,7 @@ if [ "$BASE_IMAGE" = sanshi/base:bookworm ] && ! docker image inspect sanshi/bas
   trap 'as_root rm -rf "$root"' EXIT
   say "debootstrap: Debian bookworm minbase with ca-certificates and tzdata (about a minute)"
   as_root debootstrap --variant=minbase --include=ca-certificates,tzdata bookworm "$root" http://deb.debian.org/debian >/dev/null
-  as_root rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  as_root rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/*
   say "importing sanshi/base:bookworm"
   as_root tar -C "$root" --numeric-owner -c . | docker import --change 'CMD ["/bin/bash"]' - sanshi/base:bookworm >/dev/null
   as_root rm -rf "$root"

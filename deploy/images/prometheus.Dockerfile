@@ -5,7 +5,7 @@ ARG BASE=sanshi/base:bookworm
 FROM ${BASE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus dumb-init \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/cache/apt/*.bin \
  && mkdir -p /var/lib/prometheus/data && chown -R prometheus:prometheus /var/lib/prometheus
 USER prometheus
 EXPOSE 9090

@@ -4,7 +4,7 @@ ARG BASE=sanshi/base:bookworm
 FROM ${BASE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server dumb-init \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/cache/apt/*.bin
 USER redis
 EXPOSE 6379
 HEALTHCHECK --interval=3s --timeout=3s --retries=5 CMD ["redis-cli", "ping"]

@@ -7,7 +7,7 @@ ARG BASE=sanshi/base:bookworm
 FROM ${BASE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dumb-init ca-certificates tzdata \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/cache/apt/*.bin \
  && groupadd --system --gid 10001 sanshi \
  && useradd --system --uid 10001 --gid sanshi --home-dir /var/lib/sanshi --shell /usr/sbin/nologin sanshi \
  && mkdir -p /var/lib/sanshi/uploads /var/lib/sanshi/etcd /etc/sanshi \

@@ -134,6 +134,7 @@ func helpEnv(w io.Writer) {
 	for _, v := range env.Vars {
 		fmt.Fprintf(w, "  %-22s default %-32s %s\n", v.Name, v.Default, v.Meaning)
 	}
+	fmt.Fprintf(w, "\nEach secret (%s) may instead be read from a file: NAME_FILE names it.\n", strings.Join(env.SecretVars, ", "))
 }
 
 func serviceNames() []string {

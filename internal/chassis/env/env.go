@@ -98,6 +98,7 @@ var Vars = []Var{
 	{"SANSHI_ADVERTISE_HOST", "the listen host, or 127.0.0.1", "host other services use to reach this one (a pod IP on Kubernetes)"},
 	{"SANSHI_DATA_DIR", ".sanshi", "folder for local state (SQLite files, uploads)"},
 	{"DATABASE_URL", "sqlite:$SANSHI_DATA_DIR/<service>.db", "sqlite:PATH or postgres://user:pass@host/db"},
+	{"DATABASE_PASSWORD", "(none)", "password put into a postgres DATABASE_URL that names only the user (secret)"},
 	{"REDIS_URL", "(none)", "redis://host:6379/0 for shared cache and counters"},
 	{"SANSHI_MGMT_TOKEN", "(none: changes refused)", "token that management changes must carry (secret)"},
 	{"SANSHI_INTERNAL_KEY", "(none: a random key per process)", "key (32+ characters) that signs identities between services; the same on every instance (secret)"},

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -84,6 +85,14 @@ func TestDevRunsTheWholePlatform(t *testing.T) {
 	}
 	if ins["project-b1"].Color != "B" || ins["project-1"].Color != "A" {
 		t.Fatalf("colors: %+v", ins)
+	}
+	// Each color reads its own profile (project-b.yaml over project.yaml).
+	token, _ := os.ReadFile(filepath.Join(dir, "mgmt-token"))
+	for id, want := range map[string]string{"project-1": `"activeProfiles":["dev","a"]`, "project-b1": `"activeProfiles":["dev","b"]`} {
+		code, body := testkit.Do(t, "GET", "http://"+ins[id].MgmtAddress+"/actuator/env", strings.TrimSpace(string(token)), nil)
+		if code != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("%s profiles: %d %s", id, code, body)
+		}
 	}
 	if ins["gateway-1"].Address != "127.0.0.1:"+ports["site"] || ins["console-1"].Address != "127.0.0.1:"+ports["console"] {
 		t.Fatalf("fixed ports not used: %+v", ins)

@@ -197,8 +197,8 @@ func layers(t *testing.T, image string) {
 			steps = append(steps, "app")
 		case strings.Contains(by, "dumb-init"):
 			steps = append(steps, "runtime")
-		case strings.Contains(by, "Imported"):
-			steps = append(steps, "base")
+		case strings.TrimSpace(by) == "" || strings.Contains(by, "Imported"):
+			steps = append(steps, "base") // docker import leaves no command
 		default:
 			steps = append(steps, by)
 		}

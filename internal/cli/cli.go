@@ -87,6 +87,7 @@ func commands() []command {
 		{"admin", "smoke", "sign up, create and approve a project, pledge and pay on a deployed platform (SANSHI_OPERATOR_PASSWORD)", runAdmin},
 		{"admin", "demo --password P", "create demo projects and pledges on a running platform (sanshi dev does it once)", runAdmin},
 		{"bench", "startup|pledge|config|proxy|browse", "measure start-up, pledges and payments, config propagation, the gateway against nginx, or page views", runBench},
+		{"release", "SERVICE [flags]", "move a service's traffic to the other color in steps, judged on the gateways' metrics; rolls back by itself", runRelease},
 		{"health", "[--liveness]", "ask this machine's instance (SANSHI_MGMT_LISTEN) whether it is ready; exit 0 or 1", runHealth},
 		{"version", "", "print version, commit and build time", runVersion},
 		{"help", "[env]", "list commands, or the environment variables (help env)", nil},

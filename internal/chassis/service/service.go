@@ -87,6 +87,8 @@ type Runtime struct {
 // CommonConfig are the keys every service understands.
 var CommonConfig = []configstore.Key{
 	{Name: "http.read-header-timeout", Type: configstore.Duration, Default: "10s", Restart: true},
+	// For release tests only: a share (0–100) of API requests fails with 500; ignored under prod.
+	{Name: faultKey, Type: configstore.Int, Default: "0"},
 }
 
 // Schema is what the service declares about its configuration.
@@ -164,6 +166,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	if err != nil {
 		return fmt.Errorf("%s: %w", spec.Name, err)
 	}
+	handler = withFaults(rt, handler)
 
 	if boot.TLSCert != "" && !spec.Edge {
 		// Services call each other over plain HTTP on a private network;

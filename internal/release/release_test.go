@@ -1,0 +1,159 @@
+package release_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"sanshi/internal/release"
+	"sanshi/internal/testkit"
+)
+
+// members is a client load: logged-in members asking for their orders
+// through the gateway, so that each is placed on a color by the weights.
+type members struct {
+	total, failed atomic.Int64
+	stop          chan struct{}
+	wg            sync.WaitGroup
+}
+
+func startMembers(site string, tokens []string) *members {
+	m := &members{stop: make(chan struct{})}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, tok := range tokens {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			for n := 0; n < 50_000; n++ {
+				select {
+				case <-m.stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest(http.MethodGet, site+"/api/v1/orders", nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				m.total.Add(1)
+				resp, err := client.Do(req)
+				if err != nil || resp.StatusCode != 200 {
+					m.failed.Add(1)
+				}
+				if resp != nil {
+					resp.Body.Close()
+				}
+				time.Sleep(15 * time.Millisecond)
+			}
+		}()
+	}
+	return m
+}
+
+func (m *members) Stop() (total, failed int64) {
+	close(m.stop)
+	m.wg.Wait()
+	return m.total.Load(), m.failed.Load()
+}
+
+// TestReleaseOnARealPlatform runs `sanshi dev` with the order service in
+// both colors and members using it: a healthy B is released to 100 % with
+// no failed request; a B that fails a share of its requests (the test
+// fault setting in order-b.yaml) is rolled back by itself within one
+// interval.
+func TestReleaseOnARealPlatform(t *testing.T) {
+	port := func() string { return strings.Split(testkit.FreeAddr(t), ":")[1] }
+	ports := map[string]string{"site": port(), "console": port(), "config": port(), "etcd": port()}
+	dir := t.TempDir()
+	dev := testkit.Start(t, "sanshi dev", []string{"dev", "--data", dir, "--site-port", ports["site"], "--console-port", ports["console"],
+		"--config-port", ports["config"], "--etcd-port", ports["etcd"], "--color", "order=A+B"})
+	t.Cleanup(func() { dev.Signal(t, syscall.SIGINT, true) })
+	testkit.Eventually(t, 90*time.Second, "sanshi dev ready", func() bool { return strings.Contains(dev.Log.String(), "instances ready in") })
+	site := "http://127.0.0.1:" + ports["site"]
+	repo := filepath.Join(dir, "config-repo")
+
+	commit := func(file, content, message string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(repo, file), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"add", file}, {"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message}} {
+			if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
+				t.Fatalf("git %v: %v %s", args, err, out)
+			}
+		}
+		time.Sleep(3 * time.Second) // the config center polls every second in dev
+	}
+	// The members all come from one address, as no real crowd does.
+	commit("gateway.yaml", "gateway:\n  limits:\n    per-ip: { rate: 100000, burst: 100000 }\n", "load test limits")
+
+	var tokens []string
+	c := testkit.NewClient(t, site)
+	for i := 0; i < 12; i++ {
+		email := fmt.Sprintf("rel-%d@sanshi.local", i)
+		c.Must(201, "POST", "/api/v1/members", map[string]string{"email": email, "password": "correct horse", "nickname": fmt.Sprintf("发布%d", i)})
+		tokens = append(tokens, c.Must(201, "POST", "/api/v1/sessions", map[string]string{"email": email, "password": "correct horse"}).Field("token"))
+	}
+	releaseCmd := func(args ...string) (string, error, time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, testkit.Binary(t), append([]string{"release", "order", "--repo", repo, "--interval", "3s", "--min-requests", "10"}, args...)...) // #nosec G204 -- the test's own binary
+		cmd.Env = append(os.Environ(), "SANSHI_REGISTRY=127.0.0.1:"+ports["etcd"])
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		return string(out), err, time.Since(start)
+	}
+	weights := func() (int, int) {
+		a, b, err := release.Repo{Dir: repo}.Weights("order")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, b
+	}
+
+	// A healthy B: 50 %, then 100 %, no request fails.
+	load := startMembers(site, tokens)
+	out, err, took := releaseCmd("--to", "B", "--steps", "50,100")
+	total, failed := load.Stop()
+	t.Logf("healthy release in %s:\n%s", took.Round(100*time.Millisecond), out)
+	if err != nil || !strings.Contains(out, "released: order B") {
+		t.Fatalf("healthy release: %v\n%s", err, out)
+	}
+	if a, b := weights(); a != 0 || b != 100 {
+		t.Fatalf("weights after the release: A %d B %d", a, b)
+	}
+	t.Logf("MEASURED healthy release: %d requests, %d failed", total, failed)
+	if failed != 0 || total == 0 {
+		t.Errorf("%d of %d requests failed during a healthy release", failed, total)
+	}
+	if out, err, _ := releaseCmd("--rollback"); err != nil || !strings.Contains(out, "rolled back: A 100 %") {
+		t.Fatalf("--rollback: %v\n%s", err, out)
+	}
+
+	// A B that fails 30 % of its requests is rolled back within one interval.
+	commit("order-b.yaml", "fault:\n  error-percent: 30\n", "B goes wrong")
+	load = startMembers(site, tokens)
+	out, err, took = releaseCmd("--to", "B", "--steps", "50,100")
+	t.Logf("faulty release in %s:\n%s", took.Round(100*time.Millisecond), out)
+	if err == nil || !strings.Contains(out, "rollback at B 50 %: error rate") || !strings.Contains(out, "rolled back: A 100 %") {
+		t.Fatalf("a failing B was not rolled back: %v\n%s", err, out)
+	}
+	if a, b := weights(); a != 100 || b != 0 {
+		t.Fatalf("weights after the rollback: A %d B %d", a, b)
+	}
+	// After the rollback every member is on A again: nothing fails.
+	load.Stop()
+	load = startMembers(site, tokens)
+	time.Sleep(2 * time.Second)
+	total, failed = load.Stop()
+	t.Logf("MEASURED faulty release: rolled back %s after it started (interval 3s); afterwards %d requests, %d failed", took.Round(100*time.Millisecond), total, failed)
+	if failed != 0 {
+		t.Errorf("%d of %d requests failed after the rollback", failed, total)
+	}
+}

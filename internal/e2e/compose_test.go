@@ -323,8 +323,8 @@ type load struct {
 	statuses      map[int]int
 	// firstBad and lastBad bound the answers that were not 200.
 	firstBad, lastBad time.Time
-	stop          chan struct{}
-	wg            sync.WaitGroup
+	stop              chan struct{}
+	wg                sync.WaitGroup
 }
 
 // startLoad runs one worker per token (an empty token is a visitor) asking

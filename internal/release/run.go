@@ -16,10 +16,10 @@ type Mode int
 
 // The ways to run.
 const (
-	Start    Mode = iota // a new release (refused while one is half done)
-	Resume               // go on from the current weights
-	Undo                 // put all traffic back on the old color
-	DryRun               // print the plan, change nothing
+	Start  Mode = iota // a new release (refused while one is half done)
+	Resume             // go on from the current weights
+	Undo               // put all traffic back on the old color
+	DryRun             // print the plan, change nothing
 )
 
 // ErrRolledBack is a release that judged the new color bad and put the

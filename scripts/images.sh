@@ -17,6 +17,7 @@
 # (default: the commit's time; the build time stamped in the binary and the
 # image's created label). Needs Docker; debootstrap runs as root (or sudo).
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }

@@ -3,6 +3,7 @@
 # tests need (PostgreSQL, Redis, Chromium, debootstrap, skopeo) when they are missing, so a fresh
 # machine with Go needs nothing else. Extra arguments go to `go test`.
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m== %s\033[0m\n' "$*"; }

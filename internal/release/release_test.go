@@ -100,14 +100,14 @@ func TestReleaseOnARealPlatform(t *testing.T) {
 		c.Must(201, "POST", "/api/v1/members", map[string]string{"email": email, "password": "correct horse", "nickname": fmt.Sprintf("发布%d", i)})
 		tokens = append(tokens, c.Must(201, "POST", "/api/v1/sessions", map[string]string{"email": email, "password": "correct horse"}).Field("token"))
 	}
-	releaseCmd := func(args ...string) (string, error, time.Duration) {
+	releaseCmd := func(args ...string) (string, time.Duration, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, testkit.Binary(t), append([]string{"release", "order", "--repo", repo, "--interval", "3s", "--min-requests", "10"}, args...)...) // #nosec G204 -- the test's own binary
 		cmd.Env = append(os.Environ(), "SANSHI_REGISTRY=127.0.0.1:"+ports["etcd"])
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
-		return string(out), err, time.Since(start)
+		return string(out), time.Since(start), err
 	}
 	weights := func() (int, int) {
 		a, b, err := release.Repo{Dir: repo}.Weights("order")
@@ -119,7 +119,7 @@ func TestReleaseOnARealPlatform(t *testing.T) {
 
 	// A healthy B: 50 %, then 100 %, no request fails.
 	load := startMembers(site, tokens)
-	out, err, took := releaseCmd("--to", "B", "--steps", "50,100")
+	out, took, err := releaseCmd("--to", "B", "--steps", "50,100")
 	total, failed := load.Stop()
 	t.Logf("healthy release in %s:\n%s", took.Round(100*time.Millisecond), out)
 	if err != nil || !strings.Contains(out, "released: order B") {
@@ -132,14 +132,14 @@ func TestReleaseOnARealPlatform(t *testing.T) {
 	if failed != 0 || total == 0 {
 		t.Errorf("%d of %d requests failed during a healthy release", failed, total)
 	}
-	if out, err, _ := releaseCmd("--rollback"); err != nil || !strings.Contains(out, "rolled back: A 100 %") {
+	if out, _, err := releaseCmd("--rollback"); err != nil || !strings.Contains(out, "rolled back: A 100 %") {
 		t.Fatalf("--rollback: %v\n%s", err, out)
 	}
 
 	// A B that fails 30 % of its requests is rolled back within one interval.
 	commit("order-b.yaml", "fault:\n  error-percent: 30\n", "B goes wrong")
 	load = startMembers(site, tokens)
-	out, err, took = releaseCmd("--to", "B", "--steps", "50,100")
+	out, took, err = releaseCmd("--to", "B", "--steps", "50,100")
 	t.Logf("faulty release in %s:\n%s", took.Round(100*time.Millisecond), out)
 	if err == nil || !strings.Contains(out, "rollback at B 50 %: error rate") || !strings.Contains(out, "rolled back: A 100 %") {
 		t.Fatalf("a failing B was not rolled back: %v\n%s", err, out)

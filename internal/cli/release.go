@@ -20,10 +20,6 @@ import (
 	"sanshi/internal/release"
 )
 
-// ReleaseKey is where a running release publishes its progress (the
-// console shows it).
-const ReleaseKey = "/sanshi/releases/"
-
 // runRelease moves a service's traffic to the other color in steps,
 // judging each step on the gateways' metrics (see docs/delivery.md).
 func runRelease(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -93,7 +89,7 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 			b, _ := json.Marshal(pr)
 			pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			_, _ = cli.Put(pctx, ReleaseKey+pr.Service, string(b))
+			_, _ = cli.Put(pctx, release.Key+pr.Service, string(b))
 		}
 		deadline := time.Now().Add(10 * time.Second)
 		for len(r.Gateways()) == 0 {

@@ -16,6 +16,8 @@ import (
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/service"
 	"sanshi/internal/member"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 //go:embed templates/*.html
@@ -43,6 +45,8 @@ type Console struct {
 	now      func() time.Time
 	pages    map[string]*template.Template
 	scrapes  *scrapes
+	etcd     *clientv3.Client // the configuration (weights) and release progress
+	profiles []string
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
@@ -60,7 +64,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	go m.Run(rt.Background())
 	c := &Console{monitor: m, journal: journal, sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), mgmt: httpc,
 		token: rt.Boot.MgmtToken.Reveal(), secret: []byte(rt.Boot.InternalKey.Reveal() + "console-csrf"), log: rt.Log, now: rt.Now,
-		pages: parsePages(), scrapes: &scrapes{last: map[string]scrape{}}}
+		pages: parsePages(), scrapes: &scrapes{last: map[string]scrape{}}, etcd: rt.Etcd, profiles: rt.Boot.Profiles}
 	return c.Routes(), nil
 }
 

@@ -25,6 +25,7 @@ type overviewView struct {
 	AllUp      bool
 	Count      int
 	MutedUntil string
+	Releases   []releaseRow
 }
 
 type eventsView struct {

@@ -194,8 +194,12 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, op Operator) 
 	if until := c.journal.MuteUntil(r.Context()); c.now().Before(until) {
 		muted = until.Local().Format("2006-01-02 15:04")
 	}
+	rels, err := releases(r.Context(), c.etcd, c.profiles)
+	if err != nil {
+		c.log.Warn("releases unreadable", "error", err)
+	}
 	c.render(w, r, "overview", op.Lang, &overviewView{chrome: chrome{Operator: true, CSRF: op.CSRF, Refresh: true}, Instances: rows,
-		AllUp: allUp, Count: len(rows), MutedUntil: muted})
+		AllUp: allUp, Count: len(rows), MutedUntil: muted, Releases: rels})
 }
 
 func (c *Console) events(w http.ResponseWriter, r *http.Request, op Operator) {

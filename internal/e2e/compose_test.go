@@ -178,9 +178,32 @@ func upDeployment(t *testing.T, tag string) *deployment {
 			logs, _ := d.compose(time.Minute, "logs", "--tail", "15", "--no-color")
 			t.Logf("compose ps:\n%s\nlast log lines:\n%s", ps, logs)
 		}
-		if out, err := d.compose(3*time.Minute, "--profile", "b", "down", "-v", "--remove-orphans", "-t", "5"); err != nil {
-			t.Errorf("compose down: %v\n%s", err, out)
+		var out string
+		var err error
+		for try := 0; try < 3; try++ {
+			if out, err = d.compose(3*time.Minute, "--profile", "b", "down", "-v", "--remove-orphans", "-t", "5"); err == nil {
+				return
+			}
+			time.Sleep(3 * time.Second)
 		}
+		if strings.Contains(out, "has active endpoints") {
+			// Docker 20.10 now and then keeps a stale endpoint of a removed
+			// container: every container and volume is gone, one empty
+			// network stays until the daemon restarts.
+			t.Logf("WARNING compose down left an empty network behind (a Docker bug): %s", out[strings.LastIndex(out, "\n")+1:])
+			vols, _ := docker(t, "volume", "ls", "-q", "--filter", "label=com.docker.compose.project="+d.project)
+			for _, v := range strings.Fields(vols) {
+				if out, err := docker(t, "volume", "rm", v); err != nil {
+					t.Errorf("volume %s: %v %s", v, err, out)
+				}
+			}
+			nets, _ := docker(t, "network", "ls", "-q", "--filter", "label=com.docker.compose.project="+d.project)
+			for _, n := range strings.Fields(nets) {
+				_, _ = docker(t, "network", "rm", n)
+			}
+			return
+		}
+		t.Errorf("compose down: %v\n%s", err, out)
 	})
 	start := time.Now()
 	d.mustCompose(5*time.Minute, "up", "-d")
@@ -222,6 +245,7 @@ func TestComposeDeployment(t *testing.T) {
 		{"Partition", partition},
 		{"GrayRelease", grayRelease},
 		{"PostgresRestart", postgresRestart},
+		{"PipelineScripts", pipelineScripts},
 	}
 	for _, s := range steps {
 		ok := t.Run(s.name, func(st *testing.T) { d.t = st; s.run(st, d, members) })
@@ -592,4 +616,53 @@ func postgresRestart(t *testing.T, d *deployment, members []string) {
 	if err != nil || !strings.Contains(out, "books agree") {
 		t.Fatalf("smoke.sh after the restart: %v\n%s", err, out)
 	}
+}
+
+// pipelineScripts runs the delivery scripts the pipeline calls against this
+// deployment: deploy the new release's tag to every service, smoke it, roll
+// it back to the previous tag, smoke again.
+func pipelineScripts(t *testing.T, d *deployment, _ []string) {
+	first := strings.TrimPrefix(buildImages(t), "sanshi:")
+	second := built.version + "-b" // built by the gray release step
+	env := append(append([]string(nil), d.env...), "STATE_DIR="+t.TempDir(), "DEPLOY_TARGET=compose")
+	run := func(script string, args ...string) time.Duration {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(repoRoot(), "scripts", script)}, args...)...) // #nosec G204 -- the repository's own scripts
+		cmd.Env = append(os.Environ(), env...)
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		took := time.Since(start)
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", script, args, err, out)
+		}
+		t.Logf("MEASURED %s %s: %s", script, strings.Join(args, " "), took.Round(100*time.Millisecond))
+		return took
+	}
+	images := func() map[string]string {
+		out := map[string]string{}
+		for _, id := range strings.Fields(d.mustCompose(30*time.Second, "ps", "-q")) {
+			l, _ := docker(t, "inspect", "-f", "{{.Name}} {{.Config.Image}} {{.State.Status}}", id)
+			if f := strings.Fields(l); len(f) == 3 && f[2] == "running" && strings.HasPrefix(f[1], "sanshi:") && !strings.Contains(f[0], "order-b") {
+				out[f[0]] = f[1]
+			}
+		}
+		return out
+	}
+	runs := func(tag string) {
+		t.Helper()
+		for name, img := range images() {
+			if img != "sanshi:"+tag {
+				t.Errorf("%s runs %s, want sanshi:%s", name, img, tag)
+			}
+		}
+	}
+	run("deploy.sh", "--env", "e2e", "--tag", first)
+	run("deploy.sh", "--env", "e2e", "--tag", second)
+	runs(second)
+	run("smoke.sh", "--env", "e2e")
+	run("rollback.sh", "--env", "e2e")
+	runs(first)
+	run("smoke.sh", "--env", "e2e")
 }

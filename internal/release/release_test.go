@@ -3,10 +3,14 @@ package release_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,8 +156,46 @@ func TestReleaseOnARealPlatform(t *testing.T) {
 	load = startMembers(site, tokens)
 	time.Sleep(2 * time.Second)
 	total, failed = load.Stop()
+	// The console shows the weights and the release's outcome.
+	page := consoleOverview(t, "http://127.0.0.1:"+ports["console"], dev.Log.String())
+	if !strings.Contains(page, `data-service="order" data-state="rolled-back"`) || !strings.Contains(page, "A 100% · B 0%") || !strings.Contains(page, "error rate") {
+		t.Errorf("the console's releases:\n%s", page[strings.Index(page, `id="releases"`):])
+	}
 	t.Logf("MEASURED faulty release: rolled back %s after it started (interval 3s); afterwards %d requests, %d failed", took.Round(100*time.Millisecond), total, failed)
 	if failed != 0 {
 		t.Errorf("%d of %d requests failed after the rollback", failed, total)
 	}
+}
+
+// consoleOverview logs in to the console as the operator `sanshi dev`
+// created (its password is in dev's output) and returns the overview page.
+func consoleOverview(t *testing.T, console, devOutput string) string {
+	t.Helper()
+	const marker = "operator@sanshi.local / "
+	i := strings.Index(devOutput, marker)
+	if i < 0 {
+		t.Fatal("no operator password in sanshi dev's output")
+	}
+	password := strings.Fields(devOutput[i+len(marker):])[0]
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	get := func(u string) string {
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(get(console + "/login"))
+	if m == nil {
+		t.Fatal("no CSRF token on the console's log-in page")
+	}
+	resp, err := c.PostForm(console+"/login", url.Values{"email": {"operator@sanshi.local"}, "password": {password}, "csrf": {m[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return get(console + "/")
 }

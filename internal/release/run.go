@@ -26,6 +26,10 @@ const (
 // traffic back.
 var ErrRolledBack = errors.New("rolled back")
 
+// Key is the etcd prefix under which a release publishes its Progress, per
+// service (the console shows it).
+const Key = "/sanshi/releases/"
+
 // Progress is what a running release tells others (the console).
 type Progress struct {
 	Service  string    `json:"service"`

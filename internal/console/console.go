@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sanshi/internal/member/memberapi"
+	"sanshi/internal/release"
 	"time"
 
 	"sanshi/internal/chassis/httpx"
@@ -47,6 +48,7 @@ type Console struct {
 	scrapes  *scrapes
 	etcd     *clientv3.Client // the configuration (weights) and release progress
 	profiles []string
+	traffic  *colorTraffic
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
@@ -64,7 +66,9 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	go m.Run(rt.Background())
 	c := &Console{monitor: m, journal: journal, sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), mgmt: httpc,
 		token: rt.Boot.MgmtToken.Reveal(), secret: []byte(rt.Boot.InternalKey.Reveal() + "console-csrf"), log: rt.Log, now: rt.Now,
-		pages: parsePages(), scrapes: &scrapes{last: map[string]scrape{}}, etcd: rt.Etcd, profiles: rt.Boot.Profiles}
+		pages: parsePages(), scrapes: &scrapes{last: map[string]scrape{}}, etcd: rt.Etcd, profiles: rt.Boot.Profiles,
+		traffic: &colorTraffic{last: map[string]release.Snapshot{}, stats: map[string]map[string]release.Stats{}}}
+	go c.traffic.run(rt.Background(), c, 5*time.Second)
 	return c.Routes(), nil
 }
 

@@ -18,7 +18,7 @@ var texts = map[string]map[string]string{
 		"p50": "P50", "p99": "P99", "when": "时间", "kind": "事件", "detail": "详情", "actor": "操作人",
 		"mute": "静默通知 30 分钟（发布窗口）", "muted until": "通知已静默至", "drift": "与 Git 不同",
 		"no instances": "注册中心里还没有实例", "gone": "已离开注册中心",
-		"releases": "灰度发布", "weights": "流量权重", "release": "发布", "steps": "步骤", "decision": "最近判定",
+		"releases": "灰度发布", "weights": "流量权重", "traffic": "各颜色流量（最近 5 秒：占比 · 5xx · P99）", "release": "发布", "steps": "步骤", "decision": "最近判定",
 		"running": "进行中", "released": "已全量", "rolled-back": "已回滚", "interrupted": "已中断", "no releases": "所有服务只有一个颜色在接流量",
 	},
 	"en": {
@@ -35,7 +35,7 @@ var texts = map[string]map[string]string{
 		"p50": "p50", "p99": "p99", "when": "When", "kind": "Event", "detail": "Detail", "actor": "By",
 		"mute": "Mute notifications for 30 min (deploy window)", "muted until": "Notifications muted until", "drift": "differs from Git",
 		"no instances": "No instance in the registry yet", "gone": "left the registry",
-		"releases": "Gray releases", "weights": "Traffic weights", "release": "Release", "steps": "Steps", "decision": "Last decision",
+		"releases": "Gray releases", "weights": "Traffic weights", "traffic": "Per color, last 5 s (share · 5xx · p99)", "release": "Release", "steps": "Steps", "decision": "Last decision",
 		"running": "running", "released": "released", "rolled-back": "rolled back", "interrupted": "interrupted", "no releases": "Every service takes traffic on one color",
 	},
 }

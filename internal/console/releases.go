@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -25,6 +27,7 @@ type releaseRow struct {
 	Steps    string
 	Decision string
 	Updated  string
+	Traffic  string // each color's share, 5xx rate and p99 over the last window
 }
 
 // releases reads the gateway's weights from the configuration in etcd (as
@@ -78,4 +81,64 @@ func releases(ctx context.Context, cli *clientv3.Client, profiles []string) ([]r
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
 	return out, nil
+}
+
+// colorTraffic keeps, per service with weights, each color's figures over
+// the last window of the gateways' metrics (the window sanshi release
+// judges on).
+type colorTraffic struct {
+	mu    sync.Mutex
+	last  map[string]release.Snapshot
+	stats map[string]map[string]release.Stats
+}
+
+// run scrapes the gateways every interval for the services that have
+// weights and keeps the window since the previous scrape.
+func (ct *colorTraffic) run(ctx context.Context, c *Console, interval time.Duration) {
+	client := &http.Client{Timeout: 3 * time.Second}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+		rows, err := releases(ctx, c.etcd, c.profiles)
+		if err != nil {
+			continue
+		}
+		var gws []string
+		for _, g := range c.monitor.disc.Instances("gateway") {
+			gws = append(gws, g.MgmtAddress)
+		}
+		for _, r := range rows {
+			snap, err := release.Scrape(ctx, client, gws, r.Service)
+			if err != nil {
+				continue
+			}
+			ct.mu.Lock()
+			if prev, ok := ct.last[r.Service]; ok {
+				ct.stats[r.Service] = map[string]release.Stats{"A": release.Between(prev, snap, "A"), "B": release.Between(prev, snap, "B")}
+			}
+			ct.last[r.Service] = snap
+			ct.mu.Unlock()
+		}
+	}
+}
+
+// describe says a service's colors' share of traffic, errors and p99.
+func (ct *colorTraffic) describe(service string) string {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	s := ct.stats[service]
+	total := s["A"].Requests + s["B"].Requests
+	if total == 0 {
+		return ""
+	}
+	var parts []string
+	for _, color := range []string{"A", "B"} {
+		st := s[color]
+		parts = append(parts, fmt.Sprintf("%s %.0f%% · %.2f%% 5xx · p99 %s", color, 100*float64(st.Requests)/float64(total),
+			100*st.ErrorRate(), st.P99.Round(time.Millisecond)))
+	}
+	return strings.Join(parts, " / ")
 }

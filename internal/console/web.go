@@ -198,6 +198,11 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, op Operator) 
 	if err != nil {
 		c.log.Warn("releases unreadable", "error", err)
 	}
+	for i := range rels {
+		if c.traffic != nil {
+			rels[i].Traffic = c.traffic.describe(rels[i].Service)
+		}
+	}
 	c.render(w, r, "overview", op.Lang, &overviewView{chrome: chrome{Operator: true, CSRF: op.CSRF, Refresh: true}, Instances: rows,
 		AllUp: allUp, Count: len(rows), MutedUntil: muted, Releases: rels})
 }

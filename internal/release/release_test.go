@@ -124,6 +124,17 @@ func TestReleaseOnARealPlatform(t *testing.T) {
 	// A healthy B: 50 %, then 100 %, no request fails.
 	load := startMembers(site, tokens)
 	out, took, err := releaseCmd("--to", "B", "--steps", "50,100")
+	// While members go on, the console shows all of them on B.
+	var traffic string
+	testkit.Eventually(t, 30*time.Second, "the console showing B with all the traffic", func() bool {
+		page := consoleOverview(t, "http://127.0.0.1:"+ports["console"], dev.Log.String())
+		m := regexp.MustCompile(`<td class="traffic">([^<]*)</td>`).FindStringSubmatch(page)
+		if m != nil {
+			traffic = m[1]
+		}
+		return strings.Contains(traffic, "A 0% ·") && strings.Contains(traffic, "B 100% · 0.00% 5xx")
+	})
+	t.Logf("console: %s", traffic)
 	total, failed := load.Stop()
 	t.Logf("healthy release in %s:\n%s", took.Round(100*time.Millisecond), out)
 	if err != nil || !strings.Contains(out, "released: order B") {

@@ -17,6 +17,8 @@ command -v chromium >/dev/null || need+=(chromium)
 # OCI archive, docker-compose runs the deployment (with Docker's engine).
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v skopeo >/dev/null || need+=(skopeo)
+# nginx: the gateway benchmark's reference, whose clean stop is tested.
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
 if command -v docker >/dev/null && ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then need+=(docker-compose); fi
 # A CJK font, so that browser screenshots show the Chinese pages.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -168,6 +169,9 @@ http {
 	if out, err := exec.Command(bin, "-t", "-p", prefix, "-c", confFile).CombinedOutput(); err != nil { // #nosec G204 -- nginx from PATH with a config the bench wrote
 		return "", nil, fmt.Errorf("nginx config: %v %s", err, out)
 	}
+	// Its own process group: the workers can be found (and, as a last
+	// resort, killed) with the master.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
 	}
@@ -178,7 +182,29 @@ http {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return addr, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }, nil
+	return addr, func() { stopNginx(cmd) }, nil
+}
+
+// stopNginx stops nginx gracefully: SIGQUIT lets the master finish the
+// workers' connections and take the workers down with it (a SIGKILL of the
+// master alone leaves its workers behind, holding the port). Whatever is
+// still in its process group after 10 s is killed.
+func stopNginx(cmd *exec.Cmd) {
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	_ = cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	// The workers leave with the master; make sure of it.
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(-cmd.Process.Pid, 0) == nil && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 }
 
 func request(c *http.Client, url, token string) (time.Duration, bool) {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -114,7 +113,7 @@ func Validate(sources map[string]map[string]string, schemas []configstore.Schema
 					}
 					continue
 				}
-				if err := checkType(k.Type, val); err != nil {
+				if err := k.Check(val); err != nil {
 					problems = append(problems, fmt.Sprintf("%s: %s: %v", src, key, err))
 				}
 			}
@@ -125,29 +124,6 @@ func Validate(sources map[string]map[string]string, schemas []configstore.Schema
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-func checkType(t configstore.Type, v string) error {
-	if strings.HasPrefix(v, "{cipher}") {
-		return nil // checked once decrypted
-	}
-	var err error
-	switch t {
-	case configstore.Int:
-		_, err = strconv.Atoi(v)
-		if err != nil {
-			err = fmt.Errorf("expected a whole number, got %q", v)
-		}
-	case configstore.Bool:
-		if v != "true" && v != "false" {
-			err = fmt.Errorf("expected true or false, got %q", v)
-		}
-	case configstore.Duration:
-		if _, perr := time.ParseDuration(v); perr != nil {
-			err = fmt.Errorf("expected a duration such as 15m, got %q", v)
-		}
-	}
-	return err
 }
 
 // Cipher encrypts and decrypts "{cipher}..." values with AES-256-GCM.

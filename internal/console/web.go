@@ -346,6 +346,12 @@ func (c *Console) instance(w http.ResponseWriter, r *http.Request, op Operator) 
 
 // act runs one action on an instance, journals it, and goes back to the page.
 func (c *Console) act(w http.ResponseWriter, r *http.Request, op Operator, what string, do func(s InstanceState) error) {
+	c.actf(w, r, op, func() string { return what }, do)
+}
+
+// actf is act whose journal line is written after the action, from what it
+// answered.
+func (c *Console) actf(w http.ResponseWriter, r *http.Request, op Operator, describe func() string, do func(s InstanceState) error) {
 	s, ok := c.target(w, r)
 	if !ok {
 		return
@@ -354,6 +360,7 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, op Operator, what 
 		errs.Write(w, err)
 		return
 	}
+	what := describe()
 	c.audit(r.Context(), op, s.Service, s.ID, what)
 	http.Redirect(w, r, "/instances/"+url.PathEscape(s.Service)+"/"+url.PathEscape(s.ID)+"?done="+url.QueryEscape(what), http.StatusSeeOther)
 }
@@ -367,8 +374,17 @@ func (c *Console) setLogger(w http.ResponseWriter, r *http.Request, op Operator)
 
 func (c *Console) setOverride(w http.ResponseWriter, r *http.Request, op Operator) {
 	name, value := strings.TrimSpace(r.FormValue("name")), r.FormValue("value")
-	c.act(w, r, op, "override "+name+" (lost on restart unless committed)", func(s InstanceState) error {
-		return c.mgmtCall(r.Context(), s, "POST", "/actuator/env", map[string]string{"name": name, "value": value}, nil)
+	// The instance checks the key, type and range, and answers the old and
+	// new values, secrets masked: the journal keeps both.
+	var ans struct{ Old, Value string }
+	c.actf(w, r, op, func() string {
+		old := ans.Old
+		if old == "" {
+			old = "(unset)"
+		}
+		return fmt.Sprintf("override %s: %s → %s (lost on restart unless committed)", name, old, ans.Value)
+	}, func(s InstanceState) error {
+		return c.mgmtCall(r.Context(), s, "POST", "/actuator/env", map[string]string{"name": name, "value": value}, &ans)
 	})
 }
 

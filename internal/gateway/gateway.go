@@ -31,7 +31,7 @@ import (
 
 // Spec describes the gateway to the chassis.
 func Spec() service.Spec {
-	return service.Spec{Name: "gateway", Edge: true, Build: build}
+	return service.Spec{Name: "gateway", Edge: true, Build: build, ConfigFamilies: []string{"gateway."}}
 }
 
 // Table is what the configuration decides: routes, release weights and

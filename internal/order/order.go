@@ -30,9 +30,9 @@ var migrations embed.FS
 func Spec() service.Spec {
 	sub, _ := fs.Sub(migrations, "migrations")
 	return service.Spec{Name: "order", Migrations: sub, Build: build, StrictPrefix: "order.",
-		Config: []configstore.Key{{Name: "order.payment-timeout", Type: configstore.Duration, Default: "15m"},
-			{Name: "order.max-unpaid-per-reward", Type: configstore.Int, Default: "1"},
-			{Name: "order.max-unpaid-per-project", Type: configstore.Int, Default: "3"}}}
+		Config: []configstore.Key{{Name: "order.payment-timeout", Type: configstore.Duration, Default: "15m", Min: "1m", Max: "24h"},
+			{Name: "order.max-unpaid-per-reward", Type: configstore.Int, Default: "1", Min: "1", Max: "1000000"},
+			{Name: "order.max-unpaid-per-project", Type: configstore.Int, Default: "3", Min: "1", Max: "1000000"}}}
 }
 
 // API serves the order endpoints.

@@ -77,6 +77,8 @@ type Key struct {
 	Type    Type
 	Default string
 	Restart bool // takes effect only after a restart
+	// Min and Max bound an Int or a Duration (inclusive; "" = no bound).
+	Min, Max string
 }
 
 // Schema is what a service declares about its configuration: typed keys,
@@ -86,6 +88,9 @@ type Schema struct {
 	Service string
 	Strict  string // e.g. "order."; "" = no strict prefix
 	Keys    []Key
+	// Families are key prefixes the service reads without declaring each
+	// key (the gateway's routes, weights and limits under "gateway.").
+	Families []string
 }
 
 // Defaults are the declared keys' default values.

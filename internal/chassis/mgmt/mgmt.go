@@ -44,6 +44,9 @@ type Server struct {
 	Boot      env.Bootstrap
 	Logs      *logging.Logs
 	Props     *props.Props
+	// Check refuses a runtime override the service would not understand
+	// (unknown key, wrong type, out of range).
+	Check func(key, value string) error
 	Gatherer  prometheus.Gatherer
 	Info      func() map[string]any
 	Checks    map[string]Check // health components, e.g. database, registry
@@ -184,9 +187,20 @@ func (s *Server) setEnv(w http.ResponseWriter, r *http.Request) {
 		errs.Write(w, errs.Fields(map[string]string{"name": "required"}))
 		return
 	}
+	if s.Check != nil {
+		if err := s.Check(c.Name, c.Value); err != nil {
+			field := "value"
+			if strings.Contains(err.Error(), "no configuration key") {
+				field = "name"
+			}
+			errs.Write(w, errs.Fields(map[string]string{field: err.Error()}))
+			return
+		}
+	}
+	old, _ := s.Props.Get(c.Name)
 	s.Props.Override(c.Name, c.Value)
-	s.audit(r, "env.override", "name", c.Name, "value", props.MaskValue(c.Name, c.Value))
-	errs.WriteJSON(w, http.StatusOK, map[string]any{"name": c.Name, "value": props.MaskValue(c.Name, c.Value),
+	s.audit(r, "env.override", "name", c.Name, "old", props.MaskValue(c.Name, old), "value", props.MaskValue(c.Name, c.Value))
+	errs.WriteJSON(w, http.StatusOK, map[string]any{"name": c.Name, "old": props.MaskValue(c.Name, old), "value": props.MaskValue(c.Name, c.Value),
 		"warning": "runtime override: lost on restart unless committed to the config repository"})
 }
 

@@ -52,6 +52,9 @@ type Spec struct {
 	// config center reject a commit.
 	Config       []configstore.Key
 	StrictPrefix string
+	// ConfigFamilies are key prefixes the service reads without declaring
+	// each key (runtime overrides under them are accepted).
+	ConfigFamilies []string
 	// Build wires the service and returns its public handler.
 	Build func(ctx context.Context, rt *Runtime) (http.Handler, error)
 }
@@ -86,14 +89,15 @@ type Runtime struct {
 
 // CommonConfig are the keys every service understands.
 var CommonConfig = []configstore.Key{
-	{Name: "http.read-header-timeout", Type: configstore.Duration, Default: "10s", Restart: true},
+	{Name: "http.read-header-timeout", Type: configstore.Duration, Default: "10s", Restart: true, Min: "1s", Max: "5m"},
 	// For release tests only: a share (0–100) of API requests fails with 500; ignored under prod.
-	{Name: faultKey, Type: configstore.Int, Default: "0"},
+	{Name: faultKey, Type: configstore.Int, Default: "0", Min: "0", Max: "100"},
 }
 
 // Schema is what the service declares about its configuration.
 func (s Spec) Schema() configstore.Schema {
-	return configstore.Schema{Service: s.Name, Strict: s.StrictPrefix, Keys: append(append([]configstore.Key(nil), CommonConfig...), s.Config...)}
+	return configstore.Schema{Service: s.Name, Strict: s.StrictPrefix, Keys: append(append([]configstore.Key(nil), CommonConfig...), s.Config...),
+		Families: s.ConfigFamilies}
 }
 
 // Background is a context for the service's own loops: it ends when the
@@ -195,7 +199,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	rt.Registrar = registry.NewRegistrar(cli, inst, boot.LeaseTTL, logs.Logger("registry.registration"))
 
 	m := &mgmt.Server{
-		Token: boot.MgmtToken, Boot: boot, Logs: logs, Props: rt.Props, Gatherer: reg,
+		Token: boot.MgmtToken, Boot: boot, Logs: logs, Props: rt.Props, Gatherer: reg, Check: rt.schema.CheckOverride,
 		Info:      func() map[string]any { return info(rt, started) },
 		Checks:    checks(rt),
 		Readiness: rt.readiness,

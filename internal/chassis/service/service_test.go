@@ -174,26 +174,46 @@ func TestManagementEndpoints(t *testing.T) {
 		}
 	})
 
-	t.Run("env is masked", func(t *testing.T) {
-		code, _ := testkit.Do(t, "POST", mg+"/actuator/env", token, map[string]string{"name": "cashier.alipay.private-key", "value": "very-private"})
-		if code != 200 {
-			t.Fatalf("override: %d", code)
+	t.Run("overrides are checked like configuration from Git", func(t *testing.T) {
+		for _, c := range []struct{ name, value, field, says string }{
+			{"order.payment-timeout", "20m", "name", "no configuration key"}, // not the project service's
+			{"no.such.key", "1", "name", "no configuration key"},
+			{"http.read-header-timeout", "soon", "value", "expected a duration"},
+			{"http.read-header-timeout", "-5m", "value", "from 1s to 5m"},
+			{"fault.error-percent", "150", "value", "from 0 to 100"},
+			{"logging.level.root", "LOUD", "value", "expected DEBUG"},
+		} {
+			code, body := testkit.Do(t, "POST", mg+"/actuator/env", token, map[string]string{"name": c.name, "value": c.value})
+			var e struct{ Error struct{ Fields map[string]string } }
+			_ = json.Unmarshal(body, &e)
+			if code != 400 || !strings.Contains(e.Error.Fields[c.field], c.says) {
+				t.Errorf("%s=%s: %d %s", c.name, c.value, code, body)
+			}
 		}
-		testkit.Do(t, "POST", mg+"/actuator/env", token, map[string]string{"name": "order.payment-timeout", "value": "20m"})
+		if _, body := testkit.Do(t, "GET", mg+"/actuator/env", token, nil); strings.Contains(string(body), "no.such.key") || strings.Contains(string(body), "soon") {
+			t.Fatalf("a refused override was applied: %s", body)
+		}
+	})
+
+	t.Run("env is masked", func(t *testing.T) {
+		code, ans := testkit.Do(t, "POST", mg+"/actuator/env", token, map[string]string{"name": "http.read-header-timeout", "value": "20s"})
+		if code != 200 || !strings.Contains(string(ans), `"old":"10s"`) || !strings.Contains(string(ans), `"value":"20s"`) {
+			t.Fatalf("override: %d %s", code, ans)
+		}
 		code, body := testkit.Do(t, "GET", mg+"/actuator/env", token, nil)
 		s := string(body)
-		for _, secret := range []string{token, "redis-secret-pw", "very-private"} {
+		for _, secret := range []string{token, "redis-secret-pw"} {
 			if strings.Contains(s, secret) {
 				t.Fatalf("/actuator/env shows %q: %s", secret, s)
 			}
 		}
-		if code != 200 || !strings.Contains(s, `"order.payment-timeout":"20m"`) || !strings.Contains(s, "runtimeOverrides") {
+		if code != 200 || !strings.Contains(s, `"http.read-header-timeout":"20s"`) || !strings.Contains(s, "runtimeOverrides") {
 			t.Fatalf("env: %d %s", code, s)
 		}
-		if code, _ := testkit.Do(t, "DELETE", mg+"/actuator/env/order.payment-timeout", token, nil); code != http.StatusNoContent {
+		if code, _ := testkit.Do(t, "DELETE", mg+"/actuator/env/http.read-header-timeout", token, nil); code != http.StatusNoContent {
 			t.Fatalf("clear override: %d", code)
 		}
-		if _, body := testkit.Do(t, "GET", mg+"/actuator/env", token, nil); strings.Contains(string(body), "payment-timeout") {
+		if _, body := testkit.Do(t, "GET", mg+"/actuator/env", token, nil); strings.Contains(string(body), `"http.read-header-timeout":"20s"`) {
 			t.Fatal("cleared override still shown")
 		}
 	})

@@ -58,6 +58,9 @@ if command -v redis-server >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >
 fi
 export REDIS_TEST_URL="${REDIS_TEST_URL:-redis://127.0.0.1:6379/15}"
 
+say "gofmt"
+unformatted=$(gofmt -l cmd internal tools deploy scripts)
+[ -z "$unformatted" ] || { echo "gofmt -w these files: $unformatted" >&2; exit 1; }
 say "go vet"
 go vet ./...
 say "staticcheck"

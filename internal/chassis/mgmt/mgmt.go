@@ -40,13 +40,13 @@ type Check func(ctx context.Context) Component
 
 // Server holds what the endpoints show and change.
 type Server struct {
-	Token     env.Secret
-	Boot      env.Bootstrap
-	Logs      *logging.Logs
-	Props     *props.Props
+	Token env.Secret
+	Boot  env.Bootstrap
+	Logs  *logging.Logs
+	Props *props.Props
 	// Check refuses a runtime override the service would not understand
 	// (unknown key, wrong type, out of range).
-	Check func(key, value string) error
+	Check     func(key, value string) error
 	Gatherer  prometheus.Gatherer
 	Info      func() map[string]any
 	Checks    map[string]Check // health components, e.g. database, registry

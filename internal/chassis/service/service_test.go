@@ -184,7 +184,9 @@ func TestManagementEndpoints(t *testing.T) {
 			{"logging.level.root", "LOUD", "value", "expected DEBUG"},
 		} {
 			code, body := testkit.Do(t, "POST", mg+"/actuator/env", token, map[string]string{"name": c.name, "value": c.value})
-			var e struct{ Error struct{ Fields map[string]string } }
+			var e struct {
+				Error struct{ Fields map[string]string }
+			}
 			_ = json.Unmarshal(body, &e)
 			if code != 400 || !strings.Contains(e.Error.Fields[c.field], c.says) {
 				t.Errorf("%s=%s: %d %s", c.name, c.value, code, body)

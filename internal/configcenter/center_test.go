@@ -227,6 +227,16 @@ func TestConfigCenter(t *testing.T) {
 		rev = commit(t, repo, "fixed", map[string]string{"order.yaml": "order:\n  payment-timeout: 21m\n", "application.yaml": "site:\n  name: base\n"})
 		signedPush(t, "http://"+cfgA.Instance.Address)
 		testkit.Eventually(t, 5*time.Second, "fixed revision everywhere", func() bool { return allAt(revisions(t, e, "order", "project"), rev, 4) })
+		// The good commit clears the rejection; it was logged once, not at every poll.
+		testkit.Eventually(t, 5*time.Second, "rejection cleared", func() bool {
+			_, body := testkit.Do(t, "GET", "http://"+cfgA.Instance.Address+"/status", testkit.MgmtToken, nil)
+			return !strings.Contains(string(body), "rejected_revision")
+		})
+		for _, p := range []*testkit.Proc{cfgA, cfgB} {
+			if n := strings.Count(p.Log.String(), "config commit rejected"); n > 3 {
+				t.Errorf("%s logged %d rejections for 3 bad commits", p.ID, n)
+			}
+		}
 	})
 
 	t.Run("an instance never applies half a commit", func(t *testing.T) {

@@ -19,11 +19,14 @@ import (
 // services do not reload for them).
 const (
 	leaderKey      = "/sanshi/config-center/leader"
-	statusKey      = "/sanshi/config-center/status"
+	statusKey      = StatusKey
 	historyKey     = "/sanshi/config-center/history"
 	syncRequestKey = "/sanshi/config-center/sync-request"
 	historyLength  = 50
 )
+
+// StatusKey holds the config center's Status in etcd (the console reads it).
+const StatusKey = "/sanshi/config-center/status"
 
 // Status is what the config center last did, for the API and the console.
 type Status struct {
@@ -197,15 +200,28 @@ func Build(commit Commit, schemas []configstore.Schema, cipher *Cipher) (configs
 }
 
 func (c *Center) reject(ctx context.Context, rev string, err error) {
-	c.log.Error("config commit rejected; the last good configuration stays", "revision", rev, "error", err)
 	st := c.status(ctx)
 	if st.Rejected == rev {
-		return
+		return // said once; every poll meets the same head until it changes
 	}
+	c.log.Error("config commit rejected; the last good configuration stays", "revision", rev, "error", err)
 	st.Rejected, st.Error, st.RejectedAt = rev, err.Error(), c.now().UTC()
 	b, _ := json.Marshal(st)
 	if _, err := c.cli.Put(ctx, statusKey, string(b)); err != nil {
 		c.log.Warn("could not record the rejection in the status; the log above has it", "error", err)
+	}
+}
+
+// clearRejection forgets a rejected commit once a good one is the head.
+func (c *Center) clearRejection(ctx context.Context) {
+	st := c.status(ctx)
+	if st.Rejected == "" {
+		return
+	}
+	st.Rejected, st.Error, st.RejectedAt = "", "", time.Time{}
+	b, _ := json.Marshal(st)
+	if _, err := c.cli.Put(ctx, statusKey, string(b)); err != nil {
+		c.log.Warn("could not clear the rejection in the status", "error", err)
 	}
 }
 
@@ -264,6 +280,7 @@ func (c *Center) reconcile(ctx context.Context) {
 	}
 	if newRevision {
 		c.log.Info("config revision written", "revision", meta.Revision, "changed", len(changed))
+		c.clearRejection(ctx)
 	} else {
 		c.log.Warn("put back configuration changed by hand in etcd", "keys", changed)
 	}

@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"sanshi/internal/chassis/configstore"
+	"sanshi/internal/configcenter"
 	"sanshi/internal/gateway"
 	"sanshi/internal/release"
 )
@@ -141,4 +142,26 @@ func (ct *colorTraffic) describe(service string) string {
 			100*st.ErrorRate(), st.P99.Round(time.Millisecond)))
 	}
 	return strings.Join(parts, " / ")
+}
+
+// rejectedCommit is the config center's last refused commit while it is
+// still the head of the repository (nil once a good commit replaced it).
+func (c *Console) rejectedCommit(ctx context.Context) *configcenter.Status {
+	if c.etcd == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	resp, err := c.etcd.Get(ctx, configcenter.StatusKey)
+	if err != nil || len(resp.Kvs) != 1 {
+		return nil
+	}
+	var st configcenter.Status
+	if json.Unmarshal(resp.Kvs[0].Value, &st) != nil || st.Rejected == "" {
+		return nil
+	}
+	if len(st.Rejected) > 8 {
+		st.Rejected = st.Rejected[:8]
+	}
+	return &st
 }

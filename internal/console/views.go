@@ -1,5 +1,7 @@
 package console
 
+import "sanshi/internal/configcenter"
+
 // The data each console page shows: one type per page, each with the
 // chrome every page's layout uses.
 
@@ -26,6 +28,11 @@ type overviewView struct {
 	Count      int
 	MutedUntil string
 	Releases   []releaseRow
+	// NoInstanceInService names the services whose every instance is out.
+	NoInstanceInService []string
+	// Rejected is the config commit the config center refused, until a good
+	// commit replaces it.
+	Rejected *configcenter.Status
 }
 
 type eventsView struct {

@@ -184,9 +184,16 @@ func state(s InstanceState) string {
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, op Operator) {
 	var rows []row
 	allUp := true
+	inService := map[string]int{} // instances up, per service
 	for _, s := range c.monitor.Snapshot() {
 		st := state(s)
 		allUp = allUp && st != "down"
+		if _, ok := inService[s.Service]; !ok {
+			inService[s.Service] = 0
+		}
+		if st == "up" {
+			inService[s.Service]++
+		}
 		rows = append(rows, row{Service: s.Service, ID: s.ID, State: st, Version: s.Version, Color: s.Color,
 			Revision: short(s.ConfigRevision), Address: s.Address, RestartNeeded: s.RestartNeeded, Gone: s.gone})
 	}
@@ -194,6 +201,17 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, op Operator) 
 	if until := c.journal.MuteUntil(r.Context()); c.now().Before(until) {
 		muted = until.Local().Format("2006-01-02 15:04")
 	}
+	// A service with no instance in service is not "all normal", even when
+	// every instance is healthy (all taken out of service).
+	var empty []string
+	for svc, n := range inService {
+		if n == 0 {
+			empty = append(empty, svc)
+		}
+	}
+	sort.Strings(empty)
+	allUp = allUp && len(empty) == 0
+	rejected := c.rejectedCommit(r.Context())
 	rels, err := releases(r.Context(), c.etcd, c.profiles)
 	if err != nil {
 		c.log.Warn("releases unreadable", "error", err)
@@ -204,7 +222,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, op Operator) 
 		}
 	}
 	c.render(w, r, "overview", op.Lang, &overviewView{chrome: chrome{Operator: true, CSRF: op.CSRF, Refresh: true}, Instances: rows,
-		AllUp: allUp, Count: len(rows), MutedUntil: muted, Releases: rels})
+		AllUp: allUp, Count: len(rows), MutedUntil: muted, Releases: rels, NoInstanceInService: empty, Rejected: rejected})
 }
 
 func (c *Console) events(w http.ResponseWriter, r *http.Request, op Operator) {

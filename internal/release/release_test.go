@@ -172,6 +172,7 @@ func TestReleaseOnARealPlatform(t *testing.T) {
 	if !strings.Contains(page, `data-service="order" data-state="rolled-back"`) || !strings.Contains(page, "A 100% · B 0%") || !strings.Contains(page, "error rate") {
 		t.Errorf("the console's releases:\n%s", page[strings.Index(page, `id="releases"`):])
 	}
+	wallboard(t, "http://127.0.0.1:"+ports["console"], dev.Log.String(), dir, commit)
 	t.Logf("MEASURED faulty release: rolled back %s after it started (interval 3s); afterwards %d requests, %d failed", took.Round(100*time.Millisecond), total, failed)
 	if failed != 0 {
 		t.Errorf("%d of %d requests failed after the rollback", failed, total)
@@ -209,4 +210,37 @@ func consoleOverview(t *testing.T, console, devOutput string) string {
 	}
 	resp.Body.Close()
 	return get(console + "/")
+}
+
+// wallboard: a rejected config commit shows on the console's overview until
+// a good commit replaces it, and a service whose only instance is taken out
+// of service is not "all normal".
+func wallboard(t *testing.T, console, devOutput, dir string, commit func(file, content, message string)) {
+	t.Helper()
+	overview := func() string { return consoleOverview(t, console, devOutput) }
+	commit("order.yaml", "order:\n  payment-timeout: soon\n", "a bad timeout")
+	testkit.Eventually(t, 10*time.Second, "the rejected commit on the wallboard", func() bool {
+		p := overview()
+		return strings.Contains(p, `id="rejected-commit"`) && strings.Contains(p, "payment-timeout")
+	})
+	commit("order.yaml", "order:\n  payment-timeout: 15m\n", "fixed")
+	testkit.Eventually(t, 10*time.Second, "the rejection gone after a good commit", func() bool { return !strings.Contains(overview(), `id="rejected-commit"`) })
+
+	token, _ := os.ReadFile(filepath.Join(dir, "mgmt-token"))
+	mgmt := regexp.MustCompile(`project-1 +A +\S+ +(\S+)`).FindStringSubmatch(devOutput)
+	if mgmt == nil {
+		t.Fatal("no management address of project-1 in sanshi dev's output")
+	}
+	setStatus := func(status string) {
+		if code, body := testkit.Do(t, "POST", "http://"+mgmt[1]+"/actuator/service-registry", strings.TrimSpace(string(token)), map[string]string{"status": status}); code >= 300 {
+			t.Fatalf("status %s: %d %s", status, code, body)
+		}
+	}
+	setStatus("OUT_OF_SERVICE")
+	testkit.Eventually(t, 10*time.Second, "project without an instance in service on the wallboard", func() bool {
+		p := overview()
+		return strings.Contains(p, `class="banner bad no-instance" data-service="project"`) && strings.Contains(p, `id="summary" class="banner bad"`)
+	})
+	setStatus("UP")
+	testkit.Eventually(t, 10*time.Second, "the wallboard normal again", func() bool { return !strings.Contains(overview(), "no-instance") })
 }

@@ -137,8 +137,15 @@ func TestConsoleInABrowser(t *testing.T) {
 	})
 
 	t.Run("out of service: the gateway stops sending it requests", func(t *testing.T) {
+		// The console asks first, and warns: the victim is down, so this
+		// is the service's last instance in service.
 		do(t, ctx, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS("#take-out")), chromedp.Click(chromedp.CSS("#take-out")),
-			chromedp.WaitVisible(chromedp.CSS("#message")))
+			chromedp.WaitVisible(chromedp.CSS("#confirm-take-out")))
+		if w := text(t, ctx, "#last-warning"); !strings.Contains(w, "最后一个") {
+			t.Fatalf("no warning about the last instance: %q", w)
+		}
+		testkit.Screenshot(t, ctx, "console-take-out-confirm")
+		do(t, ctx, chromedp.Click(chromedp.CSS("#confirm-take-out")), chromedp.WaitVisible(chromedp.CSS("#message")))
 		testkit.Eventually(t, 10*time.Second, "the page shows the instance out of service", func() bool {
 			do(t, ctx, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS("#state")))
 			return text(t, ctx, "#state") == "已摘除流量"

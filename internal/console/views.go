@@ -61,3 +61,10 @@ type instanceView struct {
 	Metrics       Metrics
 	Base, Message string
 }
+
+// confirmView asks before an instance is taken out of service.
+type confirmView struct {
+	chrome
+	ID, Base string
+	Last     bool // no other instance of its service would be in service
+}

@@ -415,6 +415,22 @@ func (c *Console) clearOverride(w http.ResponseWriter, r *http.Request, op Opera
 
 func (c *Console) setStatus(w http.ResponseWriter, r *http.Request, op Operator) {
 	status := r.FormValue("status")
+	if status == "OUT_OF_SERVICE" && r.FormValue("confirm") != "yes" {
+		// Ask first, and say when no other instance would serve.
+		s, ok := c.target(w, r)
+		if !ok {
+			return
+		}
+		others := 0
+		for _, o := range c.monitor.Snapshot() {
+			if o.Service == s.Service && o.ID != s.ID && state(o) == "up" {
+				others++
+			}
+		}
+		c.render(w, r, "confirm", op.Lang, &confirmView{chrome: chrome{Operator: true, CSRF: op.CSRF}, ID: s.ID,
+			Base: "/instances/" + url.PathEscape(s.Service) + "/" + url.PathEscape(s.ID), Last: others == 0})
+		return
+	}
 	c.act(w, r, op, "registry status set to "+status, func(s InstanceState) error {
 		return c.mgmtCall(r.Context(), s, "POST", "/actuator/service-registry", map[string]string{"status": status}, nil)
 	})

@@ -197,6 +197,22 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 			return strings.Contains(b.text("#result"), "支付成功")
 		})
 		testkit.Screenshot(t, b.ctx, "site-result")
+		// My pledges says what happened to this pledge, in its own words.
+		b.do(chromedp.Navigate(b.base+"/me/pledges"), chromedp.WaitVisible(chromedp.CSS("#pledges .status")))
+		if st := b.text("#pledges .status"); !strings.Contains(st, "已支付") || strings.Contains(st, "感谢") || strings.Contains(st, "项目已取消") {
+			t.Fatalf("my pledges status: %q", st)
+		}
+		testkit.Screenshot(t, b.ctx, "site-my-pledges")
+		// Cancelling asks first and says where the money goes; keeping it changes nothing.
+		b.do(chromedp.Click(chromedp.CSS("#pledges button.link")), chromedp.WaitVisible(chromedp.CSS("#confirm-cancel")))
+		if m := b.text("#cancel-money"); !strings.Contains(m, "¥120.00") || !strings.Contains(m, "原路退回") {
+			t.Fatalf("the cancel question: %q", m)
+		}
+		testkit.Screenshot(t, b.ctx, "site-cancel-confirm")
+		b.do(chromedp.Navigate(b.base+"/me/pledges"), chromedp.WaitVisible(chromedp.CSS("#pledges .status")))
+		if st := b.text("#pledges .status"); !strings.Contains(st, "已支付") {
+			t.Fatalf("a pledge not cancelled changed: %q", st)
+		}
 		b.logOut()
 
 		b.logIn("second@example.cn")

@@ -4,7 +4,22 @@ import "sanshi/internal/chassis/httpx"
 
 // Texts of the site, Simplified Chinese first.
 var texts = map[string]map[string]string{
-	"zh-CN": { // #nosec G101 -- UI texts (the word "password"), no credentials
+	"zh-CN": {
+		// Order states: a short label and a one-line explanation each
+		// (project states share some words, so these have their own keys).
+		"cancel pledge?": "取消这笔支持？", "cancel pledge": "确认取消", "keep pledge": "不取消，返回",
+		"cancel refund": "这笔支持已支付，取消后", "cancel refund where": " 将原路退回你付款的账户，通常 1–3 个工作日到账；回报名额会释放给其他支持者。",
+		"cancel unpaid": "这笔支持尚未支付，取消不会扣款；回报名额会释放给其他支持者。",
+		"order.reserving": "确认中", "order.reserving.why": "正在为你锁定回报名额。",
+		"order.rejected": "未成功", "order.rejected.why": "回报已售罄或项目不再接受支持，未扣款。",
+		"order.pending_payment": "待支付", "order.pending_payment.why": "请在付款期限内完成支付，超时后名额会释放。",
+		"order.paid": "已支付", "order.paid.why": "支付成功，发起人会按承诺发放回报。",
+		"order.shipped": "已发货", "order.shipped.why": "发起人已发出回报，收到后请确认收货。",
+		"order.received": "已收货", "order.received.why": "你已确认收到回报。",
+		"order.expired": "已过期", "order.expired.why": "未在期限内支付，名额已释放，未扣款。",
+		"order.cancelled": "已取消", "order.cancelled.why": "你在支付前取消了这笔支持，未扣款。",
+		"order.refunding": "退款中", "order.refunding.why": "款项正原路退回，通常 1–3 个工作日到账。",
+		"order.refunded": "已退款", "order.refunded.why": "款项已原路退回。", // #nosec G101 -- UI texts (the word "password"), no credentials
 		"brand": "三拾众筹", "slogan": "再小的力量，也能掷地回响。", "home": "首页", "discover": "发现项目", "start": "发起项目",
 		"login": "登录", "signup": "注册", "logout": "退出", "me": "我的", "my pledges": "我的支持", "review": "审核队列",
 		"featured": "精选项目", "trending": "热门项目", "ending": "即将结束", "newest": "最新上线", "funded": "筹款最多",
@@ -30,7 +45,20 @@ var texts = map[string]map[string]string{
 		"password hint": "至少 8 位", "step basics": "基本信息", "step story": "项目故事", "step rewards": "回报档位", "step submit": "确认提交",
 		"locked": "仅支持者可见", "time left": "剩余时间", "ended": "已结束",
 	},
-	"en": { // #nosec G101 -- UI texts (the word "password"), no credentials
+	"en": {
+		"cancel pledge?": "Cancel this pledge?", "cancel pledge": "Cancel the pledge", "keep pledge": "Keep it",
+		"cancel refund": "This pledge is paid: cancelling refunds", "cancel refund where": " to the account you paid from, usually within 1–3 working days; the reward goes back to other backers.",
+		"cancel unpaid": "This pledge is not paid: cancelling charges nothing, and the reward goes back to other backers.",
+		"order.reserving": "Confirming", "order.reserving.why": "Your reward is being reserved.",
+		"order.rejected": "Not placed", "order.rejected.why": "The reward sold out or the project no longer takes pledges; nothing was charged.",
+		"order.pending_payment": "Awaiting payment", "order.pending_payment.why": "Pay before the deadline or the reward goes back to others.",
+		"order.paid": "Paid", "order.paid.why": "Payment received; the creator delivers the reward as promised.",
+		"order.shipped": "Shipped", "order.shipped.why": "The creator sent your reward; confirm when it arrives.",
+		"order.received": "Received", "order.received.why": "You confirmed that the reward arrived.",
+		"order.expired": "Expired", "order.expired.why": "Not paid in time; the reward went back and nothing was charged.",
+		"order.cancelled": "Cancelled", "order.cancelled.why": "You cancelled before paying; nothing was charged.",
+		"order.refunding": "Refunding", "order.refunding.why": "The money is on its way back to where it came from, usually within 1–3 working days.",
+		"order.refunded": "Refunded", "order.refunded.why": "The money went back to where it came from.", // #nosec G101 -- UI texts (the word "password"), no credentials
 		"brand": "Sanshi", "slogan": "Small strength, strong echo.", "home": "Home", "discover": "Discover", "start": "Start a project",
 		"login": "Log in", "signup": "Sign up", "logout": "Log out", "me": "Profile", "my pledges": "My pledges", "review": "Review queue",
 		"featured": "Featured", "trending": "Trending", "ending": "Ending soon", "newest": "Newest", "funded": "Most funded",

@@ -342,6 +342,10 @@ func (s *Site) orderAction(action string) http.HandlerFunc {
 		if !requireMember(w, r) {
 			return
 		}
+		if action == orderapi.Cancel && r.FormValue("confirm") != "yes" {
+			s.confirmCancel(w, r)
+			return
+		}
 		if err := s.orders.Act(r.Context(), r.PathValue("id"), action); err != nil {
 			s.fail(w, r, err)
 			return
@@ -368,4 +372,15 @@ func (s *Site) pledges(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, "pledges", http.StatusOK, page{Data: pledgesView{Orders: l.Orders, Titles: titles}})
+}
+
+// confirmCancel asks before a pledge is cancelled and says what happens to
+// the money: nothing was charged, or the amount goes back the way it came.
+func (s *Site) confirmCancel(w http.ResponseWriter, r *http.Request) {
+	var o orderapi.Order
+	if err := s.orders.Order(r.Context(), r.PathValue("id"), &o); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, "cancel", http.StatusOK, page{Data: cancelView{ID: o.ID, Amount: o.Amount, Paid: o.Status == "paid"}})
 }

@@ -80,3 +80,10 @@ type messageView struct {
 	Status  int
 	Message string
 }
+
+// cancelView asks before a pledge is cancelled.
+type cancelView struct {
+	ID     string
+	Amount int64
+	Paid   bool // the money is refunded; otherwise nothing was charged
+}

@@ -9,7 +9,7 @@ var texts = map[string]map[string]string{
 		// (project states share some words, so these have their own keys).
 		"cancel pledge?": "取消这笔支持？", "cancel pledge": "确认取消", "keep pledge": "不取消，返回",
 		"cancel refund": "这笔支持已支付，取消后", "cancel refund where": " 将原路退回你付款的账户，通常 1–3 个工作日到账；回报名额会释放给其他支持者。",
-		"cancel unpaid": "这笔支持尚未支付，取消不会扣款；回报名额会释放给其他支持者。",
+		"cancel unpaid":   "这笔支持尚未支付，取消不会扣款；回报名额会释放给其他支持者。",
 		"order.reserving": "确认中", "order.reserving.why": "正在为你锁定回报名额。",
 		"order.rejected": "未成功", "order.rejected.why": "回报已售罄或项目不再接受支持，未扣款。",
 		"order.pending_payment": "待支付", "order.pending_payment.why": "请在付款期限内完成支付，超时后名额会释放。",
@@ -48,7 +48,7 @@ var texts = map[string]map[string]string{
 	"en": {
 		"cancel pledge?": "Cancel this pledge?", "cancel pledge": "Cancel the pledge", "keep pledge": "Keep it",
 		"cancel refund": "This pledge is paid: cancelling refunds", "cancel refund where": " to the account you paid from, usually within 1–3 working days; the reward goes back to other backers.",
-		"cancel unpaid": "This pledge is not paid: cancelling charges nothing, and the reward goes back to other backers.",
+		"cancel unpaid":   "This pledge is not paid: cancelling charges nothing, and the reward goes back to other backers.",
 		"order.reserving": "Confirming", "order.reserving.why": "Your reward is being reserved.",
 		"order.rejected": "Not placed", "order.rejected.why": "The reward sold out or the project no longer takes pledges; nothing was charged.",
 		"order.pending_payment": "Awaiting payment", "order.pending_payment.why": "Pay before the deadline or the reward goes back to others.",

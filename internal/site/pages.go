@@ -70,6 +70,9 @@ type listing struct {
 	Page     int               `json:"page"`
 	PageSize int               `json:"page_size"`
 	Cards    []card            `json:"-"`
+	// Unavailable says the project service could not answer: the page says
+	// so rather than showing an empty list.
+	Unavailable bool `json:"-"`
 }
 
 // card is a project as a card shows it, with its creator's name.
@@ -81,7 +84,10 @@ type card struct {
 func (s *Site) list(r *http.Request, query string) listing {
 	var l listing
 	q, _ := url.ParseQuery(query)           // made by the site itself
-	_ = s.projects.List(r.Context(), q, &l) // logged; the page shows no projects
+	if err := s.projects.List(r.Context(), q, &l); err != nil {
+		s.log.Warn("project list unavailable", "error", err)
+		l.Unavailable = true
+	}
 	for _, p := range l.Projects {
 		l.Cards = append(l.Cards, card{p, s.creatorName(r, p.CreatorID)})
 	}
@@ -107,9 +113,10 @@ func (s *Site) categories(r *http.Request) []project.Category {
 }
 
 func (s *Site) home(w http.ResponseWriter, r *http.Request) {
+	trending := s.list(r, "sort=trending")
 	s.render(w, r, "home", http.StatusOK, page{Data: homeView{
 		Categories: s.categories(r), Featured: s.list(r, "featured=true").Cards,
-		Trending: s.list(r, "sort=trending").Cards, Ending: s.list(r, "sort=ending&status=live").Cards}})
+		Trending: trending.Cards, Ending: s.list(r, "sort=ending&status=live").Cards, Unavailable: trending.Unavailable}})
 }
 
 func (s *Site) discover(w http.ResponseWriter, r *http.Request) {

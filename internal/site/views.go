@@ -38,6 +38,7 @@ type dashboardView struct {
 type homeView struct {
 	Categories                 []project.Category
 	Featured, Trending, Ending []card
+	Unavailable                bool // the project service did not answer
 }
 
 type discoverView struct {

@@ -1,0 +1,36 @@
+package site_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"sanshi/internal/testkit"
+)
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// An empty search says nothing matched the word; with the project service
+// down, the pages say projects cannot be loaded instead of "no projects".
+func TestEmptyAndUnavailableLists(t *testing.T) {
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: []string{"member", "project"}})
+	if page := get(t, p.Gateway+"/discover?q=%E4%B8%8D%E5%AD%98%E5%9C%A8%E7%9A%84%E8%AF%8D"); !strings.Contains(page, `id="no-match"`) || !strings.Contains(page, "不存在的词") {
+		t.Fatalf("an empty search:\n%s", page)
+	}
+	p.Kill(t, "project", 0)
+	testkit.Eventually(t, 10*time.Second, "the pages saying projects cannot be loaded", func() bool {
+		home, disc := get(t, p.Gateway+"/"), get(t, p.Gateway+"/discover")
+		return strings.Contains(home, "暂时无法加载项目") && strings.Contains(disc, "暂时无法加载项目") && !strings.Contains(disc, "还没有项目")
+	})
+}

@@ -83,7 +83,7 @@ type card struct {
 
 func (s *Site) list(r *http.Request, query string) listing {
 	var l listing
-	q, _ := url.ParseQuery(query)           // made by the site itself
+	q, _ := url.ParseQuery(query) // made by the site itself
 	if err := s.projects.List(r.Context(), q, &l); err != nil {
 		s.log.Warn("project list unavailable", "error", err)
 		l.Unavailable = true

@@ -347,11 +347,17 @@ func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID stri
 			}
 			return outbox.Enqueue(ctx, tx, orderapi.PledgeRefusedMessage(orderID, projectID), now)
 		}
+		// Backers are people: a member's second pledge adds money, not a backer.
+		var before int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pledges WHERE project_id = $1 AND member_id = $2 AND removed_at IS NULL`,
+			projectID, memberID).Scan(&before); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO pledges (order_id, project_id, member_id, amount, added_at) VALUES ($1, $2, $3, $4, $5)`,
 			orderID, projectID, memberID, amount, store.TS(now)); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE projects SET pledged = pledged + $1, backers = backers + 1 WHERE id = $2`, amount, projectID)
+		_, err = tx.ExecContext(ctx, `UPDATE projects SET pledged = pledged + $1, backers = backers + $2 WHERE id = $3`, amount, newPerson(before), projectID)
 		return err
 	})
 	if err != nil {
@@ -372,9 +378,10 @@ func (s *Store) RemovePledge(ctx context.Context, projectID, orderID string, now
 			return err
 		}
 		var amount int64
+		var memberID string
 		var removed sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT amount, removed_at FROM pledges WHERE order_id = $1 AND project_id = $2`, orderID, projectID).
-			Scan(&amount, &removed)
+		err := tx.QueryRowContext(ctx, `SELECT amount, member_id, removed_at FROM pledges WHERE order_id = $1 AND project_id = $2`, orderID, projectID).
+			Scan(&amount, &memberID, &removed)
 		if errors.Is(err, sql.ErrNoRows) {
 			_, err = tx.ExecContext(ctx, `INSERT INTO pledges (order_id, project_id, member_id, amount, added_at, removed_at)
 				VALUES ($1, $2, '', 0, $3, $3) ON CONFLICT (order_id) DO NOTHING`, orderID, projectID, store.TS(now))
@@ -386,7 +393,12 @@ func (s *Store) RemovePledge(ctx context.Context, projectID, orderID string, now
 		if _, err := tx.ExecContext(ctx, `UPDATE pledges SET removed_at = $1 WHERE order_id = $2`, store.TS(now), orderID); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE projects SET pledged = pledged - $1, backers = backers - 1 WHERE id = $2`, amount, projectID)
+		var left int // the member's other pledges still counted
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pledges WHERE project_id = $1 AND member_id = $2 AND removed_at IS NULL`,
+			projectID, memberID).Scan(&left); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE projects SET pledged = pledged - $1, backers = backers - $2 WHERE id = $3`, amount, newPerson(left), projectID)
 		return err
 	})
 	if err != nil {
@@ -461,4 +473,13 @@ func asErr(err error, what string) error {
 		return e
 	}
 	return errs.Wrap(err, "%s", what)
+}
+
+// newPerson is 1 when a member has no other counted pledge on the project
+// (they become, or stop being, a backer), else 0.
+func newPerson(otherPledges int) int {
+	if otherPledges == 0 {
+		return 1
+	}
+	return 0
 }

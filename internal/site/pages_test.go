@@ -34,3 +34,14 @@ func TestEmptyAndUnavailableLists(t *testing.T) {
 		return strings.Contains(home, "暂时无法加载项目") && strings.Contains(disc, "暂时无法加载项目") && !strings.Contains(disc, "还没有项目")
 	})
 }
+
+// A draft's page shows neither a countdown ("ended") nor a comment box.
+func TestDraftPageHasNoCountdownOrComments(t *testing.T) {
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: []string{"member", "project"}})
+	creator := p.SignUp(t, "draft@example.cn", "草稿作者")
+	id := creator.Must(201, "POST", "/api/v1/projects", map[string]any{"title": "还在写", "category": "film", "goal": 1000_00, "duration_days": 30}).Field("id")
+	page := string(creator.Must(200, "GET", "/projects/"+id, nil).Body)
+	if !strings.Contains(page, `id="not-launched"`) || strings.Contains(page, `id="countdown"`) || strings.Contains(page, "已结束") || strings.Contains(page, `id="comment-body"`) {
+		t.Fatalf("a draft's page:\n%s", page)
+	}
+}

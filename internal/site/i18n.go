@@ -7,7 +7,7 @@ var texts = map[string]map[string]string{
 	"zh-CN": {
 		// Order states: a short label and a one-line explanation each
 		// (project states share some words, so these have their own keys).
-		"not launched": "尚未上线：审核通过后开始计时。",
+		"not launched":         "尚未上线：审核通过后开始计时。",
 		"projects unavailable": "暂时无法加载项目，请稍后再试。", "no match": "没有项目与此匹配：",
 		"cancel pledge?": "取消这笔支持？", "cancel pledge": "确认取消", "keep pledge": "不取消，返回",
 		"cancel refund": "这笔支持已支付，取消后", "cancel refund where": " 将原路退回你付款的账户，通常 1–3 个工作日到账；回报名额会释放给其他支持者。",
@@ -48,7 +48,7 @@ var texts = map[string]map[string]string{
 		"locked": "仅支持者可见", "time left": "剩余时间", "ended": "已结束",
 	},
 	"en": {
-		"not launched": "Not launched yet: the clock starts once it is approved.",
+		"not launched":         "Not launched yet: the clock starts once it is approved.",
 		"projects unavailable": "Projects cannot be loaded just now; please try again shortly.", "no match": "No project matches ",
 		"cancel pledge?": "Cancel this pledge?", "cancel pledge": "Cancel the pledge", "keep pledge": "Keep it",
 		"cancel refund": "This pledge is paid: cancelling refunds", "cancel refund where": " to the account you paid from, usually within 1–3 working days; the reward goes back to other backers.",

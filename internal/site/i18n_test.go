@@ -25,3 +25,18 @@ func TestEveryOrderStateIsExplained(t *testing.T) {
 		}
 	}
 }
+
+func TestTimeLeftSpeaksThePageLanguage(t *testing.T) {
+	for _, c := range []struct {
+		lang    string
+		seconds int64
+		want    string
+	}{
+		{"zh-CN", 19 * 86400, "19 天"}, {"en", 19 * 86400, "19 days"}, {"en", 86400, "1 day"},
+		{"en", 5 * 3600, "5 hours"}, {"zh-CN", 3600, "1 小时"}, {"en", 30, "1 minute"}, {"en", 0, "—"},
+	} {
+		if got := left(c.lang, c.seconds); got != c.want {
+			t.Errorf("%s %d: %q, want %q", c.lang, c.seconds, got, c.want)
+		}
+	}
+}

@@ -63,7 +63,7 @@ func New(client *httpclient.Client, secret string, log *slog.Logger, now func() 
 	lc := logged{client, log}
 	s.members, s.projects, s.orders, s.cashier = memberapi.NewClient(lc), projectapi.NewClient(lc), orderapi.NewClient(lc), cashierapi.NewClient(lc)
 	funcs := template.FuncMap{"t": func(string) string { return "" }, "yuan": yuan, "safe": func(s string) template.HTML { return template.HTML(s) }, // #nosec G203 -- only for HTML the project service sanitized (story and update Markdown)
-		"pct": func(p int) int { return min(p, 100) }, "left": left, "date": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04") },
+		"pct": func(p int) int { return min(p, 100) }, "left": func(int64) string { return "" }, "date": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04") },
 		"deref": func(p *int) int {
 			if p == nil {
 				return 0
@@ -91,16 +91,26 @@ func yuan(fen any) string {
 	return fmt.Sprintf("¥%d.%02d", f/100, f%100)
 }
 
-func left(seconds int64) string {
+// left says how long a campaign has left, in the page's language.
+func left(lang string, seconds int64) string {
+	unit := func(n int64, zh, en string) string {
+		if lang == "en" {
+			if n != 1 {
+				en += "s"
+			}
+			return fmt.Sprintf("%d %s", n, en)
+		}
+		return fmt.Sprintf("%d %s", n, zh)
+	}
 	switch {
 	case seconds <= 0:
 		return "—"
 	case seconds >= 86400:
-		return fmt.Sprintf("%d 天", seconds/86400)
+		return unit(seconds/86400, "天", "day")
 	case seconds >= 3600:
-		return fmt.Sprintf("%d 小时", seconds/3600)
+		return unit(seconds/3600, "小时", "hour")
 	}
-	return fmt.Sprintf("%d 分钟", max(seconds/60, 1))
+	return unit(max(seconds/60, 1), "分钟", "minute")
 }
 
 // page is what every template gets.
@@ -163,7 +173,7 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, statu
 			return v
 		}
 		return k
-	}})
+	}, "left": func(seconds int64) string { return left(l, seconds) }})
 	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, name+".html", p); err != nil {
 		s.log.Error("render page", "page", name, "error", err)

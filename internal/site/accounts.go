@@ -126,6 +126,22 @@ func (s *Site) deleteAddress(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
+	if r.FormValue("confirm") != "yes" {
+		// Ask first, showing the address that would go.
+		var l struct{ Addresses []member.Address }
+		if err := s.members.MyAddresses(r.Context(), &l); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for _, a := range l.Addresses {
+			if a.ID == r.PathValue("aid") {
+				s.render(w, r, "delete-address", http.StatusOK, page{Data: a})
+				return
+			}
+		}
+		http.Redirect(w, r, "/me/addresses", http.StatusSeeOther)
+		return
+	}
 	if err := s.members.DeleteAddress(r.Context(), r.PathValue("aid")); err != nil {
 		s.fail(w, r, err)
 		return

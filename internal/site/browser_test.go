@@ -223,6 +223,17 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 			t.Fatalf("second backer: %s", b.text("main"))
 		}
 		testkit.Screenshot(t, b.ctx, "site-sold-out")
+		// Deleting an address asks first, showing it; only the confirmation deletes.
+		b.do(chromedp.Navigate(b.base+"/me/addresses"), chromedp.WaitVisible(chromedp.CSS(".tier button.link")),
+			chromedp.Click(chromedp.CSS(".tier button.link")), chromedp.WaitVisible(chromedp.CSS("#confirm-delete")))
+		if a := b.text("#address"); !strings.Contains(a, "中关村 1 号") {
+			t.Fatalf("the delete question shows %q", a)
+		}
+		testkit.Screenshot(t, b.ctx, "site-delete-address")
+		b.do(chromedp.Click(chromedp.CSS("#confirm-delete")), chromedp.WaitVisible(chromedp.CSS("#add-address")))
+		if strings.Contains(b.text("main"), "中关村 1 号") {
+			t.Fatal("the address is still listed after the confirmed deletion")
+		}
 		b.do(chromedp.Navigate(b.base+"/projects/"+projectID), chromedp.WaitVisible(chromedp.CSS("#pledged")))
 		testkit.Eventually(t, 5*time.Second, "the project page shows the new total", func() bool {
 			b.do(chromedp.Navigate(b.base+"/projects/"+projectID), chromedp.WaitVisible(chromedp.CSS("#pledged")))

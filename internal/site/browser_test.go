@@ -167,6 +167,11 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		testkit.Screenshot(t, b.ctx, "site-review")
 		b.do(chromedp.Click(chromedp.CSS(`tr[data-project="` + projectID + `"] .approve`)))
 		b.waitURL("flash=approve")
+		// The flash is a sentence, not the action's name.
+		b.do(chromedp.WaitVisible(chromedp.CSS(".flash")))
+		if f := b.text(".flash"); !strings.Contains(f, "已通过审核") || strings.Contains(f, "approve") {
+			t.Fatalf("flash: %q", f)
+		}
 		b.logOut()
 	})
 
@@ -226,8 +231,8 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		// Deleting an address asks first, showing it; only the confirmation deletes.
 		b.do(chromedp.Navigate(b.base+"/me/addresses"), chromedp.WaitVisible(chromedp.CSS(".tier button.link")),
 			chromedp.Click(chromedp.CSS(".tier button.link")), chromedp.WaitVisible(chromedp.CSS("#confirm-delete")))
-		if a := b.text("#address"); !strings.Contains(a, "中关村 1 号") {
-			t.Fatalf("the delete question shows %q", a)
+		if a := b.text("#address"); !strings.Contains(a, "中关村 1 号") || !strings.Contains(b.text("h1"), "删除这个收货地址") {
+			t.Fatalf("the delete question shows %q under %q", a, b.text("h1"))
 		}
 		testkit.Screenshot(t, b.ctx, "site-delete-address")
 		b.do(chromedp.Click(chromedp.CSS("#confirm-delete")), chromedp.WaitVisible(chromedp.CSS("#add-address")))

@@ -7,7 +7,10 @@ var texts = map[string]map[string]string{
 	"zh-CN": {
 		// Order states: a short label and a one-line explanation each
 		// (project states share some words, so these have their own keys).
-		"not launched":         "尚未上线：审核通过后开始计时。",
+		"not launched":    "尚未上线：审核通过后开始计时。",
+		"delete address?": "删除这个收货地址？", "delete address note": "已下单的支持仍按原地址发货；删除后不能恢复。", "keep address": "不删除，返回",
+		"flash.saved": "已保存。", "flash.cover": "封面已更新。", "flash.submitted": "已提交审核，通过后项目即上线。",
+		"flash.approve": "项目已通过审核并上线。", "flash.reject": "项目已驳回，发起人会看到驳回理由。", "flash.posted": "更新已发布。",
 		"projects unavailable": "暂时无法加载项目，请稍后再试。", "no match": "没有项目与此匹配：",
 		"cancel pledge?": "取消这笔支持？", "cancel pledge": "确认取消", "keep pledge": "不取消，返回",
 		"cancel refund": "这笔支持已支付，取消后", "cancel refund where": " 将原路退回你付款的账户，通常 1–3 个工作日到账；回报名额会释放给其他支持者。",
@@ -48,7 +51,10 @@ var texts = map[string]map[string]string{
 		"locked": "仅支持者可见", "time left": "剩余时间", "ended": "已结束",
 	},
 	"en": {
-		"not launched":         "Not launched yet: the clock starts once it is approved.",
+		"not launched":    "Not launched yet: the clock starts once it is approved.",
+		"delete address?": "Delete this address?", "delete address note": "Pledges already placed still ship to it; a deleted address cannot be restored.", "keep address": "Keep it",
+		"flash.saved": "Saved.", "flash.cover": "The cover was updated.", "flash.submitted": "Submitted for review; the project goes live once approved.",
+		"flash.approve": "The project was approved and is live.", "flash.reject": "The project was rejected; the creator sees the reason.", "flash.posted": "The update is published.",
 		"projects unavailable": "Projects cannot be loaded just now; please try again shortly.", "no match": "No project matches ",
 		"cancel pledge?": "Cancel this pledge?", "cancel pledge": "Cancel the pledge", "keep pledge": "Keep it",
 		"cancel refund": "This pledge is paid: cancelling refunds", "cancel refund where": " to the account you paid from, usually within 1–3 working days; the reward goes back to other backers.",

@@ -1,6 +1,9 @@
 package site
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 
 	"sanshi/internal/order"
@@ -37,6 +40,50 @@ func TestTimeLeftSpeaksThePageLanguage(t *testing.T) {
 	} {
 		if got := left(c.lang, c.seconds); got != c.want {
 			t.Errorf("%s %d: %q, want %q", c.lang, c.seconds, got, c.want)
+		}
+	}
+}
+
+// Every flash a redirect names is a sentence in both languages.
+func TestFlashesAreSentences(t *testing.T) {
+	for _, key := range []string{"saved", "cover", "submitted", "approve", "reject", "posted"} {
+		for lang, words := range texts {
+			if v := words["flash."+key]; len([]rune(v)) < 3 || v == key {
+				t.Errorf("%s: flash %q reads %q", lang, key, v)
+			}
+		}
+	}
+}
+
+// Both languages have the same keys: nothing shows as a raw key in one.
+func TestLanguagesHaveTheSameKeys(t *testing.T) {
+	for k := range texts["zh-CN"] {
+		if _, ok := texts["en"][k]; !ok {
+			t.Errorf("%q has no English", k)
+		}
+	}
+	for k := range texts["en"] {
+		if _, ok := texts["zh-CN"][k]; !ok {
+			t.Errorf("%q has no Chinese", k)
+		}
+	}
+}
+
+// Every text a template asks for exists (a missing one shows as its key).
+func TestTemplatesUseKnownTexts(t *testing.T) {
+	files, _ := filepath.Glob("templates/*.html")
+	use := regexp.MustCompile(`\{\{t "([^"]+)"\}\}`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range use.FindAllStringSubmatch(string(b), -1) {
+			for lang, words := range texts {
+				if _, ok := words[m[1]]; !ok {
+					t.Errorf("%s: %q has no %s text", f, m[1], lang)
+				}
+			}
 		}
 	}
 }

@@ -165,7 +165,9 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, statu
 	p.Operator = p.Me.Has(auth.RoleOperator)
 	p.Sandbox = s.sandboxOn(r.Context())
 	if p.Flash == "" {
-		p.Flash = r.URL.Query().Get("flash")
+		// The query names what happened; the page says it as a sentence,
+		// and a name it does not know says nothing.
+		p.Flash = texts[l]["flash."+r.URL.Query().Get("flash")]
 	}
 	t, _ := s.pages[name].Clone()
 	t.Funcs(template.FuncMap{"t": func(k string) string {

@@ -8,6 +8,7 @@ var texts = map[string]map[string]string{
 		// Order states: a short label and a one-line explanation each
 		// (project states share some words, so these have their own keys).
 		"not launched":    "尚未上线：审核通过后开始计时。",
+		"cover":           "封面图片（PNG、JPEG、GIF 或 WebP）",
 		"delete address?": "删除这个收货地址？", "delete address note": "已下单的支持仍按原地址发货；删除后不能恢复。", "keep address": "不删除，返回",
 		"flash.saved": "已保存。", "flash.cover": "封面已更新。", "flash.submitted": "已提交审核，通过后项目即上线。",
 		"flash.approve": "项目已通过审核并上线。", "flash.reject": "项目已驳回，发起人会看到驳回理由。", "flash.posted": "更新已发布。",
@@ -52,6 +53,7 @@ var texts = map[string]map[string]string{
 	},
 	"en": {
 		"not launched":    "Not launched yet: the clock starts once it is approved.",
+		"cover":           "Cover image (PNG, JPEG, GIF or WebP)",
 		"delete address?": "Delete this address?", "delete address note": "Pledges already placed still ship to it; a deleted address cannot be restored.", "keep address": "Keep it",
 		"flash.saved": "Saved.", "flash.cover": "The cover was updated.", "flash.submitted": "Submitted for review; the project goes live once approved.",
 		"flash.approve": "The project was approved and is live.", "flash.reject": "The project was rejected; the creator sees the reason.", "flash.posted": "The update is published.",

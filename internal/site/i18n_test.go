@@ -87,3 +87,16 @@ func TestTemplatesUseKnownTexts(t *testing.T) {
 		}
 	}
 }
+
+// No label, button or heading is left in one language: their text comes
+// from the translations.
+func TestNoHardCodedLabels(t *testing.T) {
+	files, _ := filepath.Glob("templates/*.html")
+	literal := regexp.MustCompile(`<(label|button|th|h1|h2)[^>]*>[A-Za-z\p{Han}]`)
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, m := range literal.FindAllString(string(b), -1) {
+			t.Errorf("%s: %s… is not translated", f, m)
+		}
+	}
+}

@@ -18,6 +18,11 @@ import (
 // OperatorEmail is the operator account `sanshi dev` creates on first start.
 const OperatorEmail = "operator@sanshi.local"
 
+// operatorHelp tells what to do when the first operator could not be made;
+// nothing is remembered, so the next start tries again.
+const operatorHelp = "                 the next `sanshi dev` tries again; or sign up at the site and run\n" +
+	"                 `sanshi admin grant-operator EMAIL` in this folder"
+
 // seedOperator creates the first operator account once per data folder and
 // returns a line to show (with the password, which is shown only now).
 func seedOperator(o Options, dir string) string {
@@ -29,19 +34,19 @@ func seedOperator(o Options, dir string) string {
 	body, _ := json.Marshal(map[string]string{"email": OperatorEmail, "password": password, "nickname": "运营"})
 	resp, err := signUpWhenReady(fmt.Sprintf("http://127.0.0.1:%d/api/v1/members", o.SitePort), body, 30*time.Second)
 	if err != nil {
-		return "Operator       not created: " + err.Error()
+		return "Operator       not created: " + err.Error() + "\n" + operatorHelp
 	}
 	if resp.StatusCode == http.StatusConflict {
 		_ = os.WriteFile(marker, []byte(OperatorEmail+"\n"), 0o600)
 		return fmt.Sprintf("Operator       %s already exists", OperatorEmail)
 	}
 	if resp.StatusCode != http.StatusCreated {
-		return fmt.Sprintf("Operator       not created: the member service answered %d", resp.StatusCode)
+		return fmt.Sprintf("Operator       not created: the member service answered %d\n%s", resp.StatusCode, operatorHelp)
 	}
 	cmd := exec.Command(o.Executable, "admin", "grant-operator", OperatorEmail) // #nosec G204 -- sanshi dev runs its own executable
 	cmd.Env = childEnv(os.Environ(), map[string]string{"SANSHI_DATA_DIR": dir})
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Sprintf("Operator       not granted: %v %s", err, out)
+		return fmt.Sprintf("Operator       not granted: %v %s\n%s", err, out, operatorHelp)
 	}
 	_ = os.WriteFile(marker, []byte(OperatorEmail+"\n"), 0o600)
 	demo := ""

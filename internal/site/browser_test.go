@@ -191,6 +191,12 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		b.signUp("first@example.cn", "先到者")
 		b.addAddress()
 		b.do(chromedp.Navigate(b.base+limited), chromedp.WaitVisible(chromedp.CSS("#pledge-submit")))
+		// Below the reward's price: said in Chinese and in yuan, never in fen.
+		b.fill(map[string]string{"#amount": "1"})
+		b.do(chromedp.Click(chromedp.CSS("#pledge-submit")), chromedp.WaitVisible(chromedp.CSS(".err")))
+		if e := b.text(".err"); !strings.Contains(e, "不低于回报价格 ¥") || strings.Contains(e, "fen") {
+			t.Fatalf("below the price: %q", e)
+		}
 		b.fill(map[string]string{"#amount": "120"})
 		b.do(chromedp.Click(chromedp.CSS("#pledge-submit")), chromedp.WaitVisible(chromedp.CSS("#pay-submit")))
 		testkit.Screenshot(t, b.ctx, "site-pay")
@@ -224,7 +230,7 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		b.do(chromedp.Navigate(b.base+limited), chromedp.WaitVisible(chromedp.CSS("#pledge-submit")))
 		b.fill(map[string]string{"#amount": "99"})
 		b.do(chromedp.Click(chromedp.CSS("#pledge-submit")), chromedp.WaitVisible(chromedp.CSS("#pledge-error")))
-		if code, _ := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#pledge-error"), "data-code")); code.Value != "sold_out" {
+		if code, _ := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#pledge-error"), "data-code")); code.Value != "sold_out" || !strings.Contains(b.text("#pledge-error"), "已售罄") {
 			t.Fatalf("second backer: %s", b.text("main"))
 		}
 		testkit.Screenshot(t, b.ctx, "site-sold-out")

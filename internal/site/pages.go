@@ -1,6 +1,7 @@
 package site
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"sanshi/internal/cashier/cashierapi"
@@ -245,9 +246,10 @@ func (s *Site) pledge(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
+	words := texts[lang(w, r)]
 	amount, ok := parseYuan(r.FormValue("amount"))
 	if !ok {
-		s.renderPledge(w, r, http.StatusBadRequest, map[string]string{"amount": "请输入金额，如 99 或 99.50"}, r.PostForm)
+		s.renderPledge(w, r, http.StatusBadRequest, map[string]string{"amount": words["err.amount format"]}, r.PostForm)
 		return
 	}
 	in := orderapi.PledgeInput{ProjectID: r.PathValue("id"), Amount: amount}
@@ -263,9 +265,22 @@ func (s *Site) pledge(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		code := errs.CodeOf(err)
 		if code == errs.Invalid || code == errs.SoldOut || code == errs.WrongState || code == errs.TooMany {
-			fe := fieldErrors(err)
+			// Said in the page's language and in yuan, not in the
+			// service's words (which count in fen).
+			fe := map[string]string{}
+			for field := range fieldErrors(err) {
+				fe[field] = words["err."+field]
+				if fe[field] == "" {
+					fe[field] = words["err.invalid"]
+				}
+			}
+			if field, ok := fe["amount"]; ok && in.RewardID != nil {
+				if price := s.rewardPrice(r, *in.RewardID); price > 0 {
+					fe["amount"] = field + fmt.Sprintf(words["err.amount at least"], yuan(price))
+				}
+			}
 			if code != errs.Invalid {
-				fe = map[string]string{"_": errs.As(err).Message, "code": code}
+				fe = map[string]string{"_": words["err."+code], "code": code}
 			}
 			s.renderPledge(w, r, http.StatusConflict, fe, r.PostForm)
 			return
@@ -390,4 +405,18 @@ func (s *Site) confirmCancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, "cancel", http.StatusOK, page{Data: cancelView{ID: o.ID, Amount: o.Amount, Paid: o.Status == "paid"}})
+}
+
+// rewardPrice is a reward's price, for saying what the least pledge is.
+func (s *Site) rewardPrice(r *http.Request, rewardID string) int64 {
+	p, err := s.loadProject(r)
+	if err != nil {
+		return 0
+	}
+	for _, rw := range p.Rewards {
+		if rw.ID == rewardID {
+			return rw.Price
+		}
+	}
+	return 0
 }

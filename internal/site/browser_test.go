@@ -214,6 +214,10 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 			t.Fatalf("my pledges status: %q", st)
 		}
 		testkit.Screenshot(t, b.ctx, "site-my-pledges")
+		// The project is marked as backed, on its page and on its card.
+		b.do(chromedp.Navigate(b.base+"/projects/"+projectID), chromedp.WaitVisible(chromedp.CSS("#backed")))
+		b.do(chromedp.Navigate(b.base+"/discover"), chromedp.WaitVisible(chromedp.CSS(".card .backed")))
+		b.do(chromedp.Navigate(b.base+"/me/pledges"), chromedp.WaitVisible(chromedp.CSS("#pledges .status")))
 		// Cancelling asks first and says where the money goes; keeping it changes nothing.
 		b.do(chromedp.Click(chromedp.CSS("#pledges button.link")), chromedp.WaitVisible(chromedp.CSS("#confirm-cancel")))
 		if m := b.text("#cancel-money"); !strings.Contains(m, "¥120.00") || !strings.Contains(m, "原路退回") {

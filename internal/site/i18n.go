@@ -7,7 +7,8 @@ var texts = map[string]map[string]string{
 	"zh-CN": {
 		// Order states: a short label and a one-line explanation each
 		// (project states share some words, so these have their own keys).
-		"not launched":      "尚未上线：审核通过后开始计时。",
+		"not launched": "尚未上线：审核通过后开始计时。",
+		"backed":       "已支持", "backed by you": "你已支持这个项目",
 		"err.amount format": "请输入金额，如 99 或 99.50", "err.amount": "金额需在 ¥1.00 至 ¥100,000,000.00 之间", "err.amount at least": "，且不低于回报价格 %s",
 		"err.invalid": "请检查这一项", "err.sold_out": "这个回报已售罄，请选择其他回报。", "err.wrong_state": "项目当前不接受支持。", "err.too_many": "你在这个项目还有未支付的支持，请先支付或取消。",
 		"err.address_id": "请选择收货地址", "err.reward_id": "请选择回报",
@@ -55,7 +56,8 @@ var texts = map[string]map[string]string{
 		"locked": "仅支持者可见", "time left": "剩余时间", "ended": "已结束",
 	},
 	"en": {
-		"not launched":      "Not launched yet: the clock starts once it is approved.",
+		"not launched": "Not launched yet: the clock starts once it is approved.",
+		"backed":       "Backed", "backed by you": "You back this project",
 		"err.amount format": "Enter an amount such as 99 or 99.50", "err.amount": "The amount must be between ¥1.00 and ¥100,000,000.00", "err.amount at least": ", and at least the reward's price, %s",
 		"err.invalid": "Please check this field", "err.sold_out": "This reward is sold out; choose another one.", "err.wrong_state": "This project does not take pledges now.", "err.too_many": "You have unpaid pledges on this project; pay or cancel them first.",
 		"err.address_id": "Choose a shipping address", "err.reward_id": "Choose a reward",

@@ -80,6 +80,7 @@ type listing struct {
 type card struct {
 	project.Project
 	Creator string
+	Backed  bool // the visitor has a paid pledge on it
 }
 
 func (s *Site) list(r *http.Request, query string) listing {
@@ -90,7 +91,7 @@ func (s *Site) list(r *http.Request, query string) listing {
 		l.Unavailable = true
 	}
 	for _, p := range l.Projects {
-		l.Cards = append(l.Cards, card{p, s.creatorName(r, p.CreatorID)})
+		l.Cards = append(l.Cards, card{Project: p, Creator: s.creatorName(r, p.CreatorID)})
 	}
 	return l
 }
@@ -115,9 +116,11 @@ func (s *Site) categories(r *http.Request) []project.Category {
 
 func (s *Site) home(w http.ResponseWriter, r *http.Request) {
 	trending := s.list(r, "sort=trending")
-	s.render(w, r, "home", http.StatusOK, page{Data: homeView{
-		Categories: s.categories(r), Featured: s.list(r, "featured=true").Cards,
-		Trending: trending.Cards, Ending: s.list(r, "sort=ending&status=live").Cards, Unavailable: trending.Unavailable}})
+	v := homeView{Categories: s.categories(r), Featured: s.list(r, "featured=true").Cards,
+		Trending: trending.Cards, Ending: s.list(r, "sort=ending&status=live").Cards, Unavailable: trending.Unavailable}
+	backed := s.backed(r)
+	markBacked(backed, v.Featured, v.Trending, v.Ending)
+	s.render(w, r, "home", http.StatusOK, page{Data: v})
 }
 
 func (s *Site) discover(w http.ResponseWriter, r *http.Request) {
@@ -128,6 +131,7 @@ func (s *Site) discover(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	l := s.list(r, q.Encode())
+	markBacked(s.backed(r), l.Cards)
 	page1 := max(l.Page, 1)
 	prev, next := url.Values{}, url.Values{}
 	for k, v := range q {
@@ -166,7 +170,7 @@ func (s *Site) project(w http.ResponseWriter, r *http.Request) {
 		following = f.Following
 	}
 	s.render(w, r, "project", http.StatusOK, page{Data: projectView{P: p, Creator: s.creatorName(r, p.CreatorID),
-		Updates: ups.Updates, Comments: cs.Comments, Names: names, Following: following,
+		Updates: ups.Updates, Comments: cs.Comments, Names: names, Following: following, Backed: s.backed(r)[p.ID],
 		Mine: p.CreatorID == auth.From(r.Context()).Member, URL: "http://" + r.Host + "/projects/" + p.ID}})
 }
 
@@ -419,4 +423,32 @@ func (s *Site) rewardPrice(r *http.Request, rewardID string) int64 {
 		}
 	}
 	return 0
+}
+
+// backed is the set of projects the visitor has a paid pledge on (none for
+// a visitor who is not logged in, or when the order service is away).
+func (s *Site) backed(r *http.Request) map[string]bool {
+	out := map[string]bool{}
+	if auth.From(r.Context()).Member == "" {
+		return out
+	}
+	var l struct{ Orders []order.Order }
+	if err := s.orders.Mine(r.Context(), &l); err != nil {
+		return out
+	}
+	for _, o := range l.Orders {
+		switch o.Status {
+		case order.Paid, order.Shipped, order.Received:
+			out[o.ProjectID] = true
+		}
+	}
+	return out
+}
+
+func markBacked(backed map[string]bool, lists ...[]card) {
+	for _, l := range lists {
+		for i := range l {
+			l[i].Backed = backed[l[i].ID]
+		}
+	}
 }

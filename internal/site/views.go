@@ -55,6 +55,7 @@ type projectView struct {
 	Comments        []project.Comment
 	Names           map[string]string
 	Following, Mine bool
+	Backed          bool // the visitor has a paid pledge on it
 	URL             string
 }
 

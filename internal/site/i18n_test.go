@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"sanshi/internal/order"
@@ -98,5 +99,23 @@ func TestNoHardCodedLabels(t *testing.T) {
 		for _, m := range literal.FindAllString(string(b), -1) {
 			t.Errorf("%s: %s… is not translated", f, m)
 		}
+	}
+}
+
+// The services' English field messages become the site's Chinese
+// sentences on Chinese pages; the site's own messages stay.
+func TestFieldErrorsSpeakChinese(t *testing.T) {
+	fe := map[string]string{"email": "expected an e-mail address", "goal": "from 10000 to 10000000000 fen (¥100 to ¥100,000,000)",
+		"amount": "金额需在 ¥1.00 至 ¥100,000,000.00 之间", "mystery": "bad", "_": "kept", "code": "sold_out"}
+	localizeErrors("zh-CN", fe)
+	for field, want := range map[string]string{"email": "邮箱", "goal": "¥100.00", "amount": "金额需在", "mystery": "请检查", "_": "kept", "code": "sold_out"} {
+		if !strings.Contains(fe[field], want) || strings.Contains(fe[field], "fen") {
+			t.Errorf("%s: %q", field, fe[field])
+		}
+	}
+	en := map[string]string{"email": "expected an e-mail address"}
+	localizeErrors("en", en)
+	if en["email"] != "expected an e-mail address" {
+		t.Errorf("English page: %q", en["email"])
 	}
 }

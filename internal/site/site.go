@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
@@ -169,6 +170,7 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, statu
 		// and a name it does not know says nothing.
 		p.Flash = texts[l]["flash."+r.URL.Query().Get("flash")]
 	}
+	localizeErrors(l, p.Errors)
 	t, _ := s.pages[name].Clone()
 	t.Funcs(template.FuncMap{"t": func(k string) string {
 		if v, ok := texts[l][k]; ok {
@@ -309,3 +311,32 @@ func newKey() string {
 }
 
 func trim(s string) string { return strings.TrimSpace(s) }
+
+// localizeErrors replaces the services' field messages (English, amounts
+// in fen) on Chinese pages with the site's own sentence for that field;
+// a message the site already wrote in the page's language stays.
+func localizeErrors(lang string, fe map[string]string) {
+	if lang == "en" {
+		return
+	}
+	for field, msg := range fe {
+		if field == "_" || field == "code" || hasHan(msg) {
+			continue
+		}
+		if v, ok := texts[lang]["err."+field]; ok {
+			fe[field] = v
+		} else {
+			fe[field] = texts[lang]["err.invalid"]
+		}
+	}
+}
+
+// hasHan reports whether s has Chinese characters (the site wrote it).
+func hasHan(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Han, r) {
+			return true
+		}
+	}
+	return false
+}

@@ -139,6 +139,11 @@ func TestConsoleInABrowser(t *testing.T) {
 	t.Run("out of service: the gateway stops sending it requests", func(t *testing.T) {
 		// The console asks first, and warns: the victim is down, so this
 		// is the service's last instance in service.
+		// Health details read as "name value", not Go's map syntax.
+		do(t, ctx, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS("#components")))
+		if c := text(t, ctx, "#components"); strings.Contains(c, "map[") || !strings.Contains(c, "registration") {
+			t.Fatalf("health components: %q", c)
+		}
 		do(t, ctx, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS("#take-out")), chromedp.Click(chromedp.CSS("#take-out")),
 			chromedp.WaitVisible(chromedp.CSS("#confirm-take-out")))
 		if w := text(t, ctx, "#last-warning"); !strings.Contains(w, "最后一个") {

@@ -54,3 +54,11 @@ func TestTargetsNeedTheManagementToken(t *testing.T) {
 		}
 	}
 }
+
+func TestHealthDetailsRead(t *testing.T) {
+	got := details(map[string]any{"registration": "registered", "draining": false, "pending": float64(3), "gaps": map[string]any{"count": float64(1)}})
+	want := []detail{{"draining", "false"}, {"gaps", `{"count":1}`}, {"pending", "3"}, {"registration", "registered"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%v", got)
+	}
+}

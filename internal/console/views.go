@@ -1,6 +1,11 @@
 package console
 
-import "sanshi/internal/configcenter"
+import (
+	"encoding/json"
+	"fmt"
+	"sanshi/internal/configcenter"
+	"sort"
+)
 
 // The data each console page shows: one type per page, each with the
 // chrome every page's layout uses.
@@ -67,4 +72,29 @@ type confirmView struct {
 	chrome
 	ID, Base string
 	Last     bool // no other instance of its service would be in service
+}
+
+// detail is one line of a health component's details, as an operator reads
+// it (not Go's map syntax).
+type detail struct{ Key, Value string }
+
+// details sorts a component's details by name and writes each value
+// plainly: text as it is, anything nested as JSON.
+func details(d map[string]any) []detail {
+	out := make([]detail, 0, len(d))
+	for k, v := range d {
+		var s string
+		switch x := v.(type) {
+		case string:
+			s = x
+		case bool, float64, int, int64:
+			s = fmt.Sprint(x)
+		default:
+			b, _ := json.Marshal(x)
+			s = string(b)
+		}
+		out = append(out, detail{k, s})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
 }

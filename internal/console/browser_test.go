@@ -84,6 +84,10 @@ func TestConsoleInABrowser(t *testing.T) {
 				t.Fatalf("overview lacks %s:\n%s", svc, body)
 			}
 		}
+		// Grouped by service, with how many are in service.
+		if n := text(t, ctx, `tbody[data-service="project"] .count`); n != "2/2" {
+			t.Fatalf("project's count: %q", n)
+		}
 		if s := text(t, ctx, "#summary"); !strings.Contains(s, "全部正常") {
 			do(t, ctx, chromedp.Navigate(console+"/events"), chromedp.WaitVisible(chromedp.CSS("#events")))
 			t.Fatalf("summary: %s\nevents: %s", s, text(t, ctx, "#events"))

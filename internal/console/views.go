@@ -28,7 +28,7 @@ type loginView struct {
 
 type overviewView struct {
 	chrome
-	Instances  []row
+	Groups     []group
 	AllUp      bool
 	Count      int
 	MutedUntil string

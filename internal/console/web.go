@@ -171,6 +171,38 @@ type row struct {
 	RestartNeeded, Gone                                   bool
 }
 
+// group is one service on the wallboard: its instances and how many of
+// them are in service.
+type group struct {
+	Service   string
+	Up, Total int
+	Rows      []row
+}
+
+// groupRows puts the instances under their services, sorted by name.
+func groupRows(rows []row) []group {
+	by := map[string]*group{}
+	for _, r := range rows {
+		g := by[r.Service]
+		if g == nil {
+			g = &group{Service: r.Service}
+			by[r.Service] = g
+		}
+		g.Total++
+		if r.State == "up" {
+			g.Up++
+		}
+		g.Rows = append(g.Rows, r)
+	}
+	out := make([]group, 0, len(by))
+	for _, g := range by {
+		sort.Slice(g.Rows, func(i, j int) bool { return g.Rows[i].ID < g.Rows[j].ID })
+		out = append(out, *g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out
+}
+
 func state(s InstanceState) string {
 	switch {
 	case !s.Up:
@@ -221,7 +253,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, op Operator) 
 			rels[i].Traffic = c.traffic.describe(rels[i].Service)
 		}
 	}
-	c.render(w, r, "overview", op.Lang, &overviewView{chrome: chrome{Operator: true, CSRF: op.CSRF, Refresh: true}, Instances: rows,
+	c.render(w, r, "overview", op.Lang, &overviewView{chrome: chrome{Operator: true, CSRF: op.CSRF, Refresh: true}, Groups: groupRows(rows),
 		AllUp: allUp, Count: len(rows), MutedUntil: muted, Releases: rels, NoInstanceInService: empty, Rejected: rejected})
 }
 

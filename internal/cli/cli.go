@@ -210,7 +210,7 @@ func runRegistryAuth(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return fmt.Errorf("bad environment:\n%w", err)
 	}
-	a := registryAccess(boot)
+	a := registry.AccessFor(boot)
 	a.User, a.Password = "", ""
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -423,7 +423,7 @@ func runReconcile(ctx context.Context, getenv func(string) string, stdout io.Wri
 		}
 		key = strings.TrimSpace(string(b))
 	}
-	rep, err := admin.Reconcile(ctx, registryAccess(boot), key)
+	rep, err := admin.Reconcile(ctx, registry.AccessFor(boot), key)
 	if err != nil {
 		return err
 	}
@@ -464,10 +464,4 @@ func runBenchPledge(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	return bench.Pledge(ctx, exe, o, stdout, stderr)
-}
-
-// registryAccess is how a command reaches etcd: the same settings a service uses.
-func registryAccess(boot env.Bootstrap) registry.Access {
-	return registry.Access{Endpoints: boot.Registry, User: boot.RegistryUser, Password: boot.RegistryPassword.Reveal(),
-		CA: boot.RegistryCA, Cert: boot.RegistryCert, Key: boot.RegistryKey}
 }

@@ -75,7 +75,7 @@ func runRelease(ctx context.Context, args []string, getenv func(string) string, 
 	r := &release.Runner{Plan: p, Repo: release.Repo{Dir: *repo}, HTTP: &http.Client{Timeout: 5 * time.Second},
 		Out: stdout, Now: time.Now, ApplyTimeout: time.Minute}
 	if mode != release.DryRun {
-		cli, err := registry.ConnectWith(registryAccess(boot))
+		cli, err := registry.ConnectWith(registry.AccessFor(boot))
 		if err != nil {
 			return err
 		}

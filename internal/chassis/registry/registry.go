@@ -21,6 +21,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"sanshi/internal/chassis/env"
 )
 
 // Prefix is where instances live in etcd.
@@ -63,6 +65,13 @@ type Access struct {
 	Endpoints      []string
 	User, Password string
 	CA, Cert, Key  string // PEM files
+}
+
+// AccessFor is how a process reaches etcd from its bootstrap settings: the
+// same for a service and for a command.
+func AccessFor(b env.Bootstrap) Access {
+	return Access{Endpoints: b.Registry, User: b.RegistryUser, Password: b.RegistryPassword.Reveal(),
+		CA: b.RegistryCA, Cert: b.RegistryCert, Key: b.RegistryKey}
 }
 
 // ConnectWith opens an etcd client with credentials and TLS when given.

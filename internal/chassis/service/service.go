@@ -131,8 +131,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 		rt.DB = db
 	}
 
-	cli, err := registry.ConnectWith(registry.Access{Endpoints: boot.Registry, User: boot.RegistryUser,
-		Password: boot.RegistryPassword.Reveal(), CA: boot.RegistryCA, Cert: boot.RegistryCert, Key: boot.RegistryKey})
+	cli, err := registry.ConnectWith(registry.AccessFor(boot))
 	if err != nil {
 		return fmt.Errorf("SANSHI_REGISTRY: cannot use %v: %w", boot.Registry, err)
 	}

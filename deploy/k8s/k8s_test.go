@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sanshi/internal/chassis/props"
 	"strings"
 	"testing"
 	"time"
@@ -159,7 +160,7 @@ func checkDeployment(t *testing.T, d appsv1.Deployment, drain time.Duration) {
 		t.Errorf("%s: not non-root and read-only", d.Name)
 	}
 	for _, e := range c.Env {
-		if e.Value != "" && secretName(e.Name) && !strings.HasSuffix(e.Name, "_FILE") {
+		if e.Value != "" && props.IsSecret(e.Name) && !strings.HasSuffix(e.Name, "_FILE") {
 			t.Errorf("%s: secret %s given as a value", d.Name, e.Name)
 		}
 	}
@@ -179,22 +180,12 @@ func checkImage(t *testing.T, who, image string) {
 	}
 }
 
-func secretName(name string) bool {
-	n := strings.ToUpper(name)
-	for _, w := range []string{"PASSWORD", "SECRET", "TOKEN", "_KEY", "CREDENTIAL"} {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
-}
-
 // checkConfigMap: no secret in a ConfigMap, nothing left for an overlay.
 func checkConfigMap(t *testing.T, c corev1.ConfigMap) {
 	t.Helper()
 	userinfo := regexp.MustCompile(`://[^/@\s]+:[^/@\s]+@`)
 	for k, v := range c.Data {
-		if secretName(k) && !strings.HasSuffix(k, "_FILE") {
+		if props.IsSecret(k) && !strings.HasSuffix(k, "_FILE") {
 			t.Errorf("ConfigMap %s holds %s: secrets belong in the Secret", c.Name, k)
 		}
 		if userinfo.MatchString(v) {

@@ -119,14 +119,7 @@ func (d *deployment) waitDiscovery(id string, present bool, within time.Duration
 // the config center applies it within its poll (2 s).
 func (d *deployment) commit(file, content, message string) {
 	d.t.Helper()
-	if err := os.WriteFile(filepath.Join(d.repo, file), []byte(content), 0o644); err != nil { // #nosec G306 -- the config center's user reads it
-		d.t.Fatal(err)
-	}
-	for _, args := range [][]string{{"add", file}, {"-c", "user.name=e2e", "-c", "user.email=e2e@sanshi.local", "commit", "-qm", message}} {
-		if out, err := exec.Command("git", append([]string{"-C", d.repo}, args...)...).CombinedOutput(); err != nil { // #nosec G204 -- git on the test's own repository
-			d.t.Fatalf("git %v: %v %s", args, err, out)
-		}
-	}
+	testkit.CommitFile(d.t, d.repo, file, content, message)
 }
 
 // healthy waits until every running container with a health check is

@@ -84,14 +84,7 @@ func TestReleaseOnARealPlatform(t *testing.T) {
 
 	commit := func(file, content, message string) {
 		t.Helper()
-		if err := os.WriteFile(filepath.Join(repo, file), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		for _, args := range [][]string{{"add", file}, {"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message}} {
-			if out, err := exec.Command("git", append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
-				t.Fatalf("git %v: %v %s", args, err, out)
-			}
-		}
+		testkit.CommitFile(t, repo, file, content, message)
 		time.Sleep(3 * time.Second) // the config center polls every second in dev
 	}
 	// The members all come from one address, as no real crowd does.

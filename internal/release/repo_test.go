@@ -2,8 +2,8 @@ package release
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
+	"sanshi/internal/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -11,13 +11,7 @@ import (
 
 func TestWeightsInTheConfigRepository(t *testing.T) {
 	dir := t.TempDir()
-	run := func(args ...string) string {
-		out, err := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@t"}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v %s", args, err, out)
-		}
-		return string(out)
-	}
+	run := func(args ...string) string { return testkit.Git(t, dir, args...) }
 	run("init", "-q", "-b", "main")
 	orig := "# Traffic per color.\ngateway:\n  limits:\n    per-ip: { rate: 10, burst: 20 }\n  weights:\n    project: { A: 50, B: 50 }\n"
 	if err := os.WriteFile(filepath.Join(dir, "gateway.yaml"), []byte(orig), 0o600); err != nil {

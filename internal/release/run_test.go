@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"sanshi/internal/chassis/registry"
+	"sanshi/internal/testkit"
 )
 
 // fakeGateway serves growing counters for order on both colors (B errors
@@ -54,11 +55,8 @@ func newRunner(t *testing.T, g *fakeGateway, repo Repo, out *bytes.Buffer) *Runn
 
 func gitRepo(t *testing.T) Repo {
 	dir := t.TempDir()
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "start"}} {
-		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v %s", args, err, out)
-		}
-	}
+	testkit.Git(t, dir, "init", "-q", "-b", "main")
+	testkit.Git(t, dir, "commit", "-q", "--allow-empty", "-m", "start")
 	return Repo{Dir: dir}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"sanshi/internal/order"
+	"sanshi/internal/testkit"
 )
 
 // Every order state has its own label and explanation in both languages
@@ -72,21 +73,7 @@ func TestLanguagesHaveTheSameKeys(t *testing.T) {
 
 // Every text a template asks for exists (a missing one shows as its key).
 func TestTemplatesUseKnownTexts(t *testing.T) {
-	files, _ := filepath.Glob("templates/*.html")
-	use := regexp.MustCompile(`\{\{t "([^"]+)"\}\}`)
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range use.FindAllStringSubmatch(string(b), -1) {
-			for lang, words := range texts {
-				if _, ok := words[m[1]]; !ok {
-					t.Errorf("%s: %q has no %s text", f, m[1], lang)
-				}
-			}
-		}
-	}
+	testkit.TemplatesUseKnownTexts(t, "templates/*.html", texts)
 }
 
 // No label, button or heading is left in one language: their text comes

@@ -1,8 +1,6 @@
 package site_test
 
 import (
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,13 +10,8 @@ import (
 
 func get(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	_, body := testkit.Do(t, "GET", url, "", nil)
+	return string(body)
 }
 
 // An empty search says nothing matched the word; with the project service

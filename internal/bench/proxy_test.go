@@ -46,11 +46,19 @@ func TestNginxStopsWithItsWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The master forks its workers after it listens: wait for them (bounded).
 	var started []int
-	for pid := range nginxPIDs() {
-		if !before[pid] {
-			started = append(started, pid)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		started = started[:0]
+		for pid := range nginxPIDs() {
+			if !before[pid] {
+				started = append(started, pid)
+			}
 		}
+		if len(started) >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if len(started) < 3 {
 		t.Fatalf("nginx processes started: %v, want a master and 2 workers", started)

@@ -8,6 +8,7 @@ import (
 	"sanshi/internal/order/orderapi"
 	"time"
 
+	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/store"
@@ -16,11 +17,16 @@ import (
 // Store is the project service's storage. Business decisions are made by
 // the domain methods on Project; the store loads, locks and saves.
 type Store struct {
-	db *store.DB
+	db           *store.DB
+	reservations batch.Group[reserveReq, reserveRes]
 }
 
 // NewStore uses db.
-func NewStore(db *store.DB) *Store { return &Store{db: db} }
+func NewStore(db *store.DB) *Store {
+	s := &Store{db: db}
+	s.reservations.Run = s.reserveBatch
+	return s
+}
 
 type scanner = store.Row
 
@@ -227,72 +233,6 @@ func (s *Store) lock(ctx context.Context, tx *sql.Tx, projectID string) (Project
 		return p, errs.E(errs.NotFound, "no such project")
 	}
 	return p, err
-}
-
-// Reservation is a reward unit held (or given back) for an order.
-type Reservation struct {
-	OrderID   string `json:"order_id"`
-	ProjectID string `json:"project_id"`
-	RewardID  string `json:"reward_id"`
-	State     string `json:"state"`
-}
-
-// Reserve holds one unit of a reward for an order. The same order again
-// returns the first answer; a unit is never held beyond the reward's limit.
-func (s *Store) Reserve(ctx context.Context, projectID, rewardID, orderID string, now time.Time) (Reservation, bool, error) {
-	res := Reservation{OrderID: orderID, ProjectID: projectID, RewardID: rewardID, State: Held}
-	created := false
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		// Only the reward's row is locked: reservations of different tiers
-		// do not wait for each other, and the conditional check below
-		// runs under that lock, so a tier is never oversold. A project
-		// that ends at this very moment is caught when the pledge is paid.
-		p, err := scanProject(tx.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`, projectID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return errs.E(errs.NotFound, "no such project")
-		}
-		if err != nil {
-			return err
-		}
-		var prev Reservation
-		err = tx.QueryRowContext(ctx, `SELECT project_id, reward_id, state FROM reservations WHERE order_id = $1`, orderID).
-			Scan(&prev.ProjectID, &prev.RewardID, &prev.State)
-		if err == nil {
-			prev.OrderID = orderID
-			if prev.State == Held && (prev.ProjectID != projectID || prev.RewardID != rewardID) {
-				return errs.E(errs.Conflict, "this order already reserved another reward")
-			}
-			res = prev
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		r, err := scanReward(tx.QueryRowContext(ctx, `SELECT `+rewardCols+` FROM rewards WHERE id = $1 AND project_id = $2 AND deleted = 0`+s.db.ForUpdate(), rewardID, projectID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return errs.E(errs.NotFound, "no such reward in this project")
-		}
-		if err != nil {
-			return err
-		}
-		if err := p.CanReserve(r, now); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE rewards SET reserved = reserved + 1 WHERE id = $1`, rewardID); err != nil {
-			return err
-		}
-		ins, err := tx.ExecContext(ctx, `INSERT INTO reservations (order_id, project_id, reward_id, state, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (order_id) DO NOTHING`, orderID, projectID, rewardID, Held, store.TS(now))
-		if err != nil {
-			return err
-		}
-		if n, _ := ins.RowsAffected(); n != 1 {
-			return errs.E(errs.Conflict, "this order is being reserved elsewhere; try again")
-		}
-		created = true
-		return nil
-	})
-	return res, created, asErr(err, "reserve")
 }
 
 // Release gives an order's unit back. Releasing twice, or before the

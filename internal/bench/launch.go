@@ -29,6 +29,7 @@ type cluster struct {
 	node                             *etcdnode.Node
 	cli                              *clientv3.Client
 	procs                            []*exec.Cmd
+	procNames                        []string // the service of each process
 	dbURLs                           map[string]string
 	pgAdmin                          string
 }
@@ -112,12 +113,13 @@ func (c *cluster) database(ctx context.Context, svc string) (string, error) {
 func (c *cluster) serve(ctx context.Context, svc, id string, env ...string) error {
 	cmd := exec.Command(c.exe, "serve", svc) // #nosec G204 -- the benchmark runs the sanshi binary itself
 	cmd.Env = append(os.Environ(), append([]string{"SANSHI_REGISTRY=" + c.etcdAddr, "SANSHI_DATA_DIR=" + c.dir, "SANSHI_INSTANCE_ID=" + id,
-		"SANSHI_INTERNAL_KEY=" + c.key, "SANSHI_LOG_LEVEL=warn", "SANSHI_DRAIN_TIMEOUT=1s"}, env...)...)
+		"SANSHI_INTERNAL_KEY=" + c.key, "SANSHI_MGMT_TOKEN=" + c.key, "SANSHI_LOG_LEVEL=warn", "SANSHI_DRAIN_TIMEOUT=1s"}, env...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	c.procs = append(c.procs, cmd)
+	c.procNames = append(c.procNames, svc)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := c.cli.Get(ctx, registry.Prefix+svc+"/"+id)

@@ -21,11 +21,13 @@ import (
 
 // PledgeOptions shape `sanshi bench pledge`.
 type PledgeOptions struct {
-	Backers  int           // concurrent backers
-	Units    int           // units of the limited tier
-	Duration time.Duration // upper bound on each phase
-	Postgres string        // admin URL; empty = SQLite
-	Replicas map[string]int
+	Backers    int           // concurrent backers
+	Units      int           // units of the limited tier
+	Duration   time.Duration // upper bound on each phase
+	Postgres   string        // admin URL; empty = SQLite
+	Replicas   map[string]int
+	Profile    string        // folder for CPU profiles of every process while pledging; empty = none
+	ProfileFor time.Duration // length of those profiles
 }
 
 // api is one user of the platform, calling it through the gateway with the
@@ -82,6 +84,9 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 		return err
 	}
 
+	cpuBefore := c.sampleCPU()
+	profiled := c.profileAll(ctx, o.Profile, o.ProfileFor, progress)
+	defer profiled()
 	ok, soldOut, failed := &latencies{}, &latencies{}, atomic.Int64{}
 	var orders sync.Map
 	start := time.Now()
@@ -150,6 +155,7 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 		time.Sleep(50 * time.Millisecond)
 	}
 	payTime := time.Since(payStart)
+	cpu := c.sampleCPU().since(cpuBefore)
 
 	rep, err := reconcileAsOperator(anon)
 	if err != nil {
@@ -162,6 +168,7 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 	fmt.Fprintf(out, "  payments      %6d completed in %6.2fs = %7.0f /s (create + pay page p50 %s, p99 %s)\n", pays.count(), payTime.Seconds(),
 		float64(pays.count())/payTime.Seconds(), pays.pct(50), pays.pct(99))
 	fmt.Fprintf(out, "  errors        %d pledge, %d payment\n", failed.Load(), payErrors.Load())
+	fmt.Fprintf(out, "  CPU per paid pledge  %s\n", cpu.perUnit(ok.count()))
 	fmt.Fprintf(out, "  oversell      %d reserved of %d units (%s)\n", ok.count(), o.Units, map[bool]string{true: "none", false: "OVERSOLD"}[ok.count() <= o.Units])
 	fmt.Fprintf(out, "  reconcile     %s\n", rep)
 	if ok.count() > o.Units {

@@ -448,6 +448,8 @@ func runBenchPledge(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.DurationVar(&o.Duration, "duration", 60*time.Second, "upper bound of each phase")
 	fs.StringVar(&o.Postgres, "postgres", "", "PostgreSQL admin URL; a database per service is created and dropped (default SQLite)")
 	replicas := fs.String("replicas", "", "instances per service, e.g. order=2,project=2")
+	fs.StringVar(&o.Profile, "profile", "", "write a CPU profile of every process, taken while pledging, into this folder")
+	fs.DurationVar(&o.ProfileFor, "profile-for", 5*time.Second, "length of each CPU profile")
 	if err := fs.Parse(args); err != nil {
 		return usage("%v", err)
 	}

@@ -143,7 +143,7 @@ func (s *Store) knownReservations(ctx context.Context, tx *sql.Tx, reqs []reserv
 	for i, q := range reqs {
 		ids[i] = q.orderID
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT order_id, project_id, reward_id, state FROM reservations WHERE order_id IN (`+placeholders(1, len(ids))+`)`, ids...)
+	rows, err := tx.QueryContext(ctx, `SELECT order_id, project_id, reward_id, state FROM reservations WHERE order_id IN (`+store.Placeholders(1, len(ids))+`)`, ids...)
 	if err != nil {
 		return nil, err
 	}
@@ -189,16 +189,4 @@ func (s *Store) hold(ctx context.Context, tx *sql.Tx, reqs []reserveReq, fresh [
 		return errRaced
 	}
 	return nil
-}
-
-// placeholders is "$from, $from+1, …" for n arguments.
-func placeholders(from, n int) string {
-	var sb strings.Builder
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString("$" + strconv.Itoa(from+i))
-	}
-	return sb.String()
 }

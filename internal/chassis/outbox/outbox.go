@@ -16,6 +16,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sort"
+	"strconv"
+	"sync"
 	"time"
 
 	"sanshi/internal/chassis/httpclient"
@@ -108,57 +111,135 @@ func (o *Outbox) Pending(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// round sends the due messages it can claim and returns how many it sent.
+// round claims the due messages (up to claimBatch, one statement and one
+// commit), sends them — messages to different paths in parallel, those to
+// one path in order — and marks the delivered ones in one statement. It
+// returns how many it sent.
 func (o *Outbox) round(ctx context.Context) int {
-	now := o.now()
-	ids, err := o.db.Strings(ctx, `SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1
-		ORDER BY next_attempt_at LIMIT 50`, store.TS(now))
+	msgs, err := o.claim(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			o.log.Warn("outbox: cannot read", "error", err)
 		}
 		return 0
 	}
-	sent := 0
-	for _, id := range ids {
-		if ctx.Err() != nil {
-			break
+	byPath := map[string][]pending{}
+	var paths []string
+	for _, m := range msgs {
+		k := m.service + " " + m.path
+		if byPath[k] == nil {
+			paths = append(paths, k)
 		}
-		if o.claim(ctx, id) && o.deliver(ctx, id) {
-			sent++
+		byPath[k] = append(byPath[k], m)
+	}
+	var mu sync.Mutex
+	var delivered []any
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, sendersPerRound)
+	for _, k := range paths {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(ms []pending) {
+			defer func() { <-sem; wg.Done() }()
+			for i, m := range ms {
+				if ctx.Err() != nil || !o.deliver(ctx, m) {
+					o.unclaim(ctx, ms[i+1:]) // later messages of this path wait for it
+					return
+				}
+				mu.Lock()
+				delivered = append(delivered, m.id)
+				mu.Unlock()
+			}
+		}(byPath[k])
+	}
+	wg.Wait()
+	if len(delivered) > 0 {
+		args := append([]any{store.TS(o.now())}, delivered...)
+		if _, err := o.db.ExecContext(ctx, `UPDATE outbox SET delivered_at = $1, claimed_until = NULL WHERE id IN (`+store.Placeholders(2, len(delivered))+`)`, args...); err != nil {
+			return 0 // claimed: sent again after claimFor; receivers dedupe by key
 		}
 	}
-	return sent
+	return len(delivered)
 }
 
 // claimFor is how long a claimed message is left to its sender: longer than
-// one delivery may take (10 s), short enough that a sender killed mid-way
-// delays the message only briefly.
+// one round may take, short enough that a sender killed mid-way delays the
+// message only briefly.
 const claimFor = 15 * time.Second
 
-// claim takes a message for claimFor, so that several instances of a
-// service never send the same message at the same time.
-func (o *Outbox) claim(ctx context.Context, id string) bool {
-	now := o.now()
-	res, err := o.db.ExecContext(ctx, `UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND delivered_at IS NULL
-		AND (claimed_until IS NULL OR claimed_until < $3)`, store.TS(now.Add(claimFor)), id, store.TS(now))
-	if err != nil {
-		return false
-	}
-	n, _ := res.RowsAffected()
-	return n == 1
+// claimBatch bounds the messages of one round; sendersPerRound the paths
+// sent to at once.
+const (
+	claimBatch      = 100
+	sendersPerRound = 16
+)
+
+// pending is a claimed message.
+type pending struct {
+	id, service, method, path, body string
+	attempts                        int
 }
 
-func (o *Outbox) deliver(ctx context.Context, id string) bool {
-	var m struct {
-		service, method, path, body string
-		attempts                    int
+// claim takes the due messages for claimFor, so that several instances of
+// a service never send the same message at the same time. The condition is
+// repeated outside the subquery: PostgreSQL re-checks it on a row another
+// instance claimed meanwhile.
+func (o *Outbox) claim(ctx context.Context) ([]pending, error) {
+	now := o.now()
+	skip := ""
+	if o.db.Dialect == store.Postgres {
+		skip = " FOR UPDATE SKIP LOCKED"
 	}
-	err := o.db.QueryRowContext(ctx, `SELECT service, method, path, body, attempts FROM outbox WHERE id = $1`, id).
-		Scan(&m.service, &m.method, &m.path, &m.body, &m.attempts)
+	rows, err := o.db.QueryContext(ctx, `UPDATE outbox SET claimed_until = $1
+		WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2) AND id IN (
+			SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $2
+			AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY next_attempt_at LIMIT `+strconv.Itoa(claimBatch)+skip+`)
+		RETURNING id, service, method, path, body, attempts, next_attempt_at, created_at`, store.TS(now.Add(claimFor)), store.TS(now))
 	if err != nil {
-		return false
+		return nil, err
 	}
+	defer rows.Close()
+	type row struct {
+		pending
+		due, created string
+	}
+	var got []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.service, &r.method, &r.path, &r.body, &r.attempts, &r.due, &r.created); err != nil {
+			return nil, err
+		}
+		got = append(got, r)
+	}
+	// RETURNING gives no order: send in the order the messages were due
+	// and written.
+	sort.Slice(got, func(i, j int) bool {
+		if got[i].due != got[j].due {
+			return got[i].due < got[j].due
+		}
+		return got[i].created < got[j].created
+	})
+	out := make([]pending, len(got))
+	for i, r := range got {
+		out[i] = r.pending
+	}
+	return out, rows.Err()
+}
+
+// unclaim gives messages back at once (their path's earlier message failed).
+func (o *Outbox) unclaim(ctx context.Context, ms []pending) {
+	if len(ms) == 0 {
+		return
+	}
+	ids := make([]any, len(ms))
+	for i, m := range ms {
+		ids[i] = m.id
+	}
+	_, _ = o.db.ExecContext(ctx, `UPDATE outbox SET claimed_until = NULL WHERE id IN (`+store.Placeholders(1, len(ids))+`)`, ids...)
+}
+
+func (o *Outbox) deliver(ctx context.Context, m pending) bool {
+	id := m.id
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	hdr := http.Header{"Idempotency-Key": {id}, "Content-Type": {"application/json"}}
@@ -177,8 +258,7 @@ func (o *Outbox) deliver(ctx context.Context, id string) bool {
 	}
 	now := o.now()
 	if problem == "" {
-		_, err := o.db.ExecContext(ctx, `UPDATE outbox SET delivered_at = $1, claimed_until = NULL WHERE id = $2`, store.TS(now), id)
-		return err == nil
+		return true
 	}
 	attempts := m.attempts + 1
 	delay := min(time.Duration(1<<min(attempts, 9))*500*time.Millisecond, 30*time.Second)

@@ -284,3 +284,15 @@ func Migrate(ctx context.Context, db *DB, component string, fsys fs.FS) (int, er
 	}
 	return applied, nil
 }
+
+// Placeholders is "$from, $from+1, …" for n arguments, as an IN list needs.
+func Placeholders(from, n int) string {
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("$" + strconv.Itoa(from+i))
+	}
+	return sb.String()
+}

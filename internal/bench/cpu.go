@@ -1,0 +1,103 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's CPU times (100 on
+// every Linux this runs on).
+const clockTicks = 100
+
+// cpuTimes is CPU time (user + system) per part of the platform.
+type cpuTimes map[string]time.Duration
+
+// processCPU reads a process's CPU time from /proc/PID/stat.
+func processCPU(pid int) (time.Duration, string, bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat")) // #nosec G304 -- /proc
+	if err != nil {
+		return 0, "", false
+	}
+	s := string(b)
+	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || closing < open {
+		return 0, "", false
+	}
+	f := strings.Fields(s[closing+1:]) // f[0] is the state, field 3
+	if len(f) < 13 {
+		return 0, "", false
+	}
+	user, _ := strconv.ParseInt(f[11], 10, 64) // utime, field 14
+	sys, _ := strconv.ParseInt(f[12], 10, 64)  // stime, field 15
+	return time.Duration(user+sys) * time.Second / clockTicks, s[open+1 : closing], true
+}
+
+// sampleCPU reads the CPU time of the cluster's processes (by service),
+// of every PostgreSQL process on the machine and of this process (the load
+// generator, with the embedded etcd).
+func (c *cluster) sampleCPU() cpuTimes {
+	out := cpuTimes{}
+	for i, p := range c.procs {
+		if p.Process == nil {
+			continue
+		}
+		if d, _, ok := processCPU(p.Process.Pid); ok {
+			out[c.procNames[i]] += d
+		}
+	}
+	if d, _, ok := processCPU(os.Getpid()); ok {
+		out["bench client + etcd"] += d
+	}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range dirs {
+		pid, _ := strconv.Atoi(filepath.Base(dir))
+		if d, comm, ok := processCPU(pid); ok && (comm == "postgres" || strings.HasPrefix(comm, "postgres:")) {
+			out["PostgreSQL"] += d
+		}
+	}
+	return out
+}
+
+// since is the CPU each part used from before to t.
+func (t cpuTimes) since(before cpuTimes) cpuTimes {
+	out := cpuTimes{}
+	for k, v := range t {
+		out[k] = v - before[k]
+	}
+	return out
+}
+
+// perUnit formats the CPU per unit of work, platform first, then the load
+// generator apart: "4.1 ms = order 1.2 + …".
+func (t cpuTimes) perUnit(n int) string {
+	if n == 0 {
+		return "-"
+	}
+	var parts []string
+	var platform time.Duration
+	for k, v := range t {
+		if k != "bench client + etcd" {
+			platform += v
+			parts = append(parts, k)
+		}
+	}
+	sort.Slice(parts, func(i, j int) bool { return t[parts[i]] > t[parts[j]] })
+	per := func(d time.Duration) string {
+		return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)/float64(n))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s ms over the platform =", per(platform))
+	for i, k := range parts {
+		if i > 0 {
+			b.WriteString(" +")
+		}
+		fmt.Fprintf(&b, " %s %s", k, per(t[k]))
+	}
+	fmt.Fprintf(&b, " (load generator and etcd: %s ms more)", per(t["bench client + etcd"]))
+	return b.String()
+}

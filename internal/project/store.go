@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"sanshi/internal/member/memberapi"
-	"sanshi/internal/order/orderapi"
 	"time"
 
 	"sanshi/internal/chassis/batch"
@@ -19,12 +18,14 @@ import (
 type Store struct {
 	db           *store.DB
 	reservations batch.Group[reserveReq, reserveRes]
+	pledges      batch.Group[pledgeReq, pledgeRes]
 }
 
 // NewStore uses db.
 func NewStore(db *store.DB) *Store {
 	s := &Store{db: db}
 	s.reservations.Run = s.reserveBatch
+	s.pledges.Run = s.addPledges
 	return s
 }
 
@@ -260,51 +261,6 @@ func (s *Store) Release(ctx context.Context, orderID string, now time.Time) (Res
 		return err
 	})
 	return res, asErr(err, "release")
-}
-
-// AddPledge counts an order's paid pledge in the project's totals, once. A
-// pledge arriving after the project stopped accepting pledges is refused
-// (reported true) and the order service is told to refund it.
-func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID string, amount int64, now time.Time) (Project, bool, error) {
-	refused := false
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		p, err := s.lock(ctx, tx, projectID)
-		if err != nil {
-			return err
-		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pledges WHERE order_id = $1`, orderID).Scan(&n); err != nil || n > 0 {
-			return err // already counted: nothing to do
-		}
-		if !p.AcceptsPledgesAt(now) {
-			// Too late: the project ended while the payment was on its way.
-			// Remember the refusal (so a repeat changes nothing) and tell
-			// the order service, which refunds it.
-			refused = true
-			if _, err := tx.ExecContext(ctx, `INSERT INTO pledges (order_id, project_id, member_id, amount, added_at, removed_at)
-				VALUES ($1, $2, $3, $4, $5, $5)`, orderID, projectID, memberID, amount, store.TS(now)); err != nil {
-				return err
-			}
-			return outbox.Enqueue(ctx, tx, orderapi.PledgeRefusedMessage(orderID, projectID), now)
-		}
-		// Backers are people: a member's second pledge adds money, not a backer.
-		var before int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pledges WHERE project_id = $1 AND member_id = $2 AND removed_at IS NULL`,
-			projectID, memberID).Scan(&before); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO pledges (order_id, project_id, member_id, amount, added_at) VALUES ($1, $2, $3, $4, $5)`,
-			orderID, projectID, memberID, amount, store.TS(now)); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE projects SET pledged = pledged + $1, backers = backers + $2 WHERE id = $3`, amount, newPerson(before), projectID)
-		return err
-	})
-	if err != nil {
-		return Project{}, refused, asErr(err, "add pledge")
-	}
-	p, err := s.Get(ctx, projectID)
-	return p, refused, err
 }
 
 // RemovePledge takes a refunded pledge out of the totals, once. The order

@@ -1,0 +1,131 @@
+package project
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"sanshi/internal/chassis/batch"
+	"sanshi/internal/chassis/outbox"
+	"sanshi/internal/chassis/store"
+	"sanshi/internal/order/orderapi"
+)
+
+type pledgeReq struct {
+	projectID, orderID, memberID string
+	amount                       int64
+	now                          time.Time
+}
+
+type pledgeRes struct {
+	project Project
+	refused bool
+}
+
+// AddPledge counts an order's paid pledge in the project's totals, once. A
+// pledge arriving after the project stopped accepting pledges is refused
+// (reported true) and the order service is told to refund it.
+//
+// Pledges of one project arriving together are counted in one transaction
+// (group commit): the project's row is locked and written once per batch.
+func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID string, amount int64, now time.Time) (Project, bool, error) {
+	r, err := s.pledges.Do(ctx, projectID, pledgeReq{projectID: projectID, orderID: orderID, memberID: memberID, amount: amount, now: now})
+	return r.project, r.refused, err
+}
+
+// addPledges counts a batch of one project's pledges (batch.Group.Run).
+func (s *Store) addPledges(ctx context.Context, projectID string, reqs []pledgeReq) []batch.Result[pledgeRes] {
+	out := make([]batch.Result[pledgeRes], len(reqs))
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		p, err := s.lock(ctx, tx, projectID)
+		if err != nil {
+			return err
+		}
+		counted, backing, err := s.pledgeState(ctx, tx, projectID, reqs)
+		if err != nil {
+			return err
+		}
+		var pledged int64
+		var backers int
+		for i, q := range reqs {
+			if counted[q.orderID] {
+				continue // already counted (or refused): nothing to do
+			}
+			counted[q.orderID] = true
+			if !p.AcceptsPledgesAt(q.now) {
+				// Too late: the project ended while the payment was on its
+				// way. Remember the refusal (so a repeat changes nothing)
+				// and tell the order service, which refunds it.
+				out[i].Value.refused = true
+				if _, err := tx.ExecContext(ctx, `INSERT INTO pledges (order_id, project_id, member_id, amount, added_at, removed_at)
+					VALUES ($1, $2, $3, $4, $5, $5)`, q.orderID, projectID, q.memberID, q.amount, store.TS(q.now)); err != nil {
+					return err
+				}
+				if err := outbox.Enqueue(ctx, tx, orderapi.PledgeRefusedMessage(q.orderID, projectID), q.now); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO pledges (order_id, project_id, member_id, amount, added_at) VALUES ($1, $2, $3, $4, $5)`,
+				q.orderID, projectID, q.memberID, q.amount, store.TS(q.now)); err != nil {
+				return err
+			}
+			// Backers are people: a member's second pledge adds money, not a backer.
+			backers += newPerson(backing[q.memberID])
+			backing[q.memberID]++
+			pledged += q.amount
+		}
+		if pledged == 0 {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE projects SET pledged = pledged + $1, backers = backers + $2 WHERE id = $3`, pledged, backers, projectID)
+		return err
+	})
+	var p Project
+	if err == nil {
+		p, err = s.Get(ctx, projectID)
+	}
+	for i := range out {
+		if err != nil {
+			out[i].Value = pledgeRes{} // rolled back: nothing was refused either
+		}
+		out[i].Value.project, out[i].Err = p, asErr(err, "add pledge")
+	}
+	return out
+}
+
+// pledgeState reads which of the batch's orders are already counted and how
+// many counted pledges each of its members has on the project.
+func (s *Store) pledgeState(ctx context.Context, tx *sql.Tx, projectID string, reqs []pledgeReq) (counted map[string]bool, backing map[string]int, err error) {
+	orders, members := make([]any, len(reqs)), make([]any, 0, len(reqs)+1)
+	members = append(members, projectID)
+	for i, q := range reqs {
+		orders[i] = q.orderID
+		members = append(members, q.memberID)
+	}
+	known, err := store.List(ctx, tx, func(r store.Row) (string, error) { var id string; return id, r.Scan(&id) },
+		`SELECT order_id FROM pledges WHERE order_id IN (`+store.Placeholders(1, len(orders))+`)`, orders...)
+	if err != nil {
+		return nil, nil, err
+	}
+	counted = map[string]bool{}
+	for _, id := range known {
+		counted[id] = true
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT member_id, COUNT(*) FROM pledges WHERE project_id = $1 AND removed_at IS NULL
+		AND member_id IN (`+store.Placeholders(2, len(reqs))+`) GROUP BY member_id`, members...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	backing = map[string]int{}
+	for rows.Next() {
+		var m string
+		var n int
+		if err := rows.Scan(&m, &n); err != nil {
+			return nil, nil, err
+		}
+		backing[m] = n
+	}
+	return counted, backing, rows.Err()
+}

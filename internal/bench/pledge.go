@@ -85,8 +85,7 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 	}
 
 	cpuBefore := c.sampleCPU()
-	profiled := c.profileAll(ctx, o.Profile, o.ProfileFor, progress)
-	defer profiled()
+	profiled := c.profileAll(ctx, o.Profile, "pledge", o.ProfileFor, progress)
 	ok, soldOut, failed := &latencies{}, &latencies{}, atomic.Int64{}
 	var orders sync.Map
 	start := time.Now()
@@ -121,7 +120,10 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 	pledgeTime := time.Since(start)
 	stopProgress()
 
+	profiled()
 	payStart := time.Now()
+	profiled = c.profileAll(ctx, o.Profile, "pay", o.ProfileFor, progress)
+	defer profiled()
 	var payErrors atomic.Int64
 	pays := &latencies{}
 	stopProgress = reportProgress(progress, "paying", payStart, func() string {

@@ -17,9 +17,9 @@ import (
 )
 
 // profileAll takes a CPU profile of every registered instance for d and
-// writes DIR/<instance>.pprof (read with `go tool pprof`). It returns at
+// writes DIR/<phase>-<instance>.pprof (read with `go tool pprof`). It returns at
 // once; wait blocks until every profile is written.
-func (c *cluster) profileAll(ctx context.Context, dir string, d time.Duration, progress io.Writer) (wait func()) {
+func (c *cluster) profileAll(ctx context.Context, dir, phase string, d time.Duration, progress io.Writer) (wait func()) {
 	if dir == "" {
 		return func() {}
 	}
@@ -41,7 +41,7 @@ func (c *cluster) profileAll(ctx context.Context, dir string, d time.Duration, p
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := c.profile(ctx, in, filepath.Join(dir, in.ID+".pprof"), d); err != nil {
+			if err := c.profile(ctx, in, filepath.Join(dir, phase+"-"+in.ID+".pprof"), d); err != nil {
 				fmt.Fprintf(progress, "profile of %s: %v\n", in.ID, err)
 			}
 		}()

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"sanshi/internal/chassis/errs"
@@ -178,7 +179,8 @@ func (s *Sandbox) Run(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
-		s.notifyDue(ctx)
+		for s.notifyDue(ctx) > 0 && ctx.Err() == nil {
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -188,37 +190,81 @@ func (s *Sandbox) Run(ctx context.Context) {
 	}
 }
 
-func (s *Sandbox) notifyDue(ctx context.Context) {
-	due, err := s.db.Strings(ctx, `SELECT trade_no FROM sandbox_trades WHERE notified_at IS NULL AND notify_next_at <= $1
-		ORDER BY notify_next_at LIMIT 100`, store.TS(s.now()))
-	if err != nil {
-		return
+// notifyDue sends the due notifications: claimed together (one statement),
+// sent side by side as a provider's notifier does, the acknowledged ones
+// recorded together.
+func (s *Sandbox) notifyDue(ctx context.Context) (acknowledged int) {
+	due, err := s.claimDue(ctx)
+	if err != nil || len(due) == 0 {
+		return 0
 	}
+	var mu sync.Mutex
+	var acked []any
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, notifiers)
 	for _, no := range due {
-		s.notify(ctx, no)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if s.notify(ctx, no) {
+				mu.Lock()
+				acked = append(acked, no)
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
+	if len(acked) == 0 {
+		return 0
+	}
+	// Not written: the claims run out and the cashier is notified again,
+	// which it answers the same (notifications are idempotent).
+	args := append([]any{store.TS(s.now())}, acked...)
+	if _, err := s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notified_at = $1 WHERE trade_no IN (`+store.Placeholders(2, len(acked))+`)`, args...); err != nil {
+		s.log.Warn("could not record delivered notifications; they will be sent again", "error", err)
+	}
+	return len(acked)
 }
 
-// claimNotify takes a trade's next notification for 30 s so that two
-// cashier instances do not send it at once.
-func (s *Sandbox) claimNotify(ctx context.Context, no string) bool {
+// notifiers is how many notifications the sandbox sends at once.
+const notifiers = 16
+
+// claimDue takes the due notifications for 15 s so that two cashier
+// instances do not send one at once (the condition is repeated outside the
+// subquery for PostgreSQL's re-check of rows claimed meanwhile).
+func (s *Sandbox) claimDue(ctx context.Context) ([]string, error) {
 	now := s.now()
-	res, err := s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notify_next_at = $1 WHERE trade_no = $2 AND notified_at IS NULL AND notify_next_at <= $3`,
-		store.TS(now.Add(15*time.Second)), no, store.TS(now))
-	if err != nil {
-		return false
+	skip := ""
+	if s.db.Dialect == store.Postgres {
+		skip = " FOR UPDATE SKIP LOCKED"
 	}
-	n, _ := res.RowsAffected()
-	return n == 1
+	rows, err := s.db.QueryContext(ctx, `UPDATE sandbox_trades SET notify_next_at = $1
+		WHERE notified_at IS NULL AND notify_next_at <= $2 AND trade_no IN (
+			SELECT trade_no FROM sandbox_trades WHERE notified_at IS NULL AND notify_next_at <= $2
+			ORDER BY notify_next_at LIMIT 100`+skip+`)
+		RETURNING trade_no`, store.TS(now.Add(15*time.Second)), store.TS(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var due []string
+	for rows.Next() {
+		var no string
+		if err := rows.Scan(&no); err != nil {
+			return nil, err
+		}
+		due = append(due, no)
+	}
+	return due, rows.Err()
 }
 
-func (s *Sandbox) notify(ctx context.Context, no string) {
-	if !s.claimNotify(ctx, no) {
-		return
-	}
+// notify sends one claimed notification and reports whether the cashier
+// acknowledged it; if not, it schedules the next attempt.
+func (s *Sandbox) notify(ctx context.Context, no string) bool {
 	t, err := s.trade(ctx, "trade_no", no)
 	if err != nil {
-		return
+		return false
 	}
 	v := url.Values{"trade_no": {t.No}, "out_trade_no": {t.PaymentID}, "total_amount": {strconv.FormatInt(t.Amount, 10)},
 		"trade_status": {t.State}, "notify_time": {s.now().UTC().Format(time.RFC3339)}, "notify_id": {store.NewID()}}
@@ -227,33 +273,26 @@ func (s *Sandbox) notify(ctx context.Context, no string) {
 	defer cancel()
 	resp, err := s.client.Do(cctx, httpclient.Request{Service: "cashier", Method: http.MethodPost, Path: SandboxNotifyPath,
 		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, Body: []byte(v.Encode())})
-	ok := false
 	if err == nil {
 		var b [16]byte
 		n, _ := resp.Body.Read(b[:])
 		_ = resp.Body.Close()
-		ok = resp.StatusCode == http.StatusOK && strings.TrimSpace(string(b[:n])) == "success"
-	}
-	now := s.now()
-	if ok {
-		// Not written: the claim runs out and the cashier is notified again,
-		// which it answers the same (notifications are idempotent).
-		if _, err := s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notified_at = $1 WHERE trade_no = $2`, store.TS(now), no); err != nil {
-			s.log.Warn("could not record a delivered notification; it will be sent again", "error", err)
+		if resp.StatusCode == http.StatusOK && strings.TrimSpace(string(b[:n])) == "success" {
+			return true
 		}
-		return
 	}
 	var attempts int
 	if err := s.db.QueryRowContext(ctx, `SELECT notify_attempts FROM sandbox_trades WHERE trade_no = $1`, no).Scan(&attempts); err != nil {
 		s.log.Warn("could not read a notification's attempts; the claim runs out instead", "error", err)
-		return
+		return false
 	}
 	delay := min(time.Duration(1<<min(attempts, 6))*time.Second, 30*time.Second)
 	if _, err := s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notify_attempts = notify_attempts + 1, notify_next_at = $1 WHERE trade_no = $2`,
-		store.TS(now.Add(delay)), no); err != nil {
+		store.TS(s.now().Add(delay)), no); err != nil {
 		s.log.Warn("could not schedule a notification's next attempt; the claim runs out instead", "error", err)
 	}
 	s.log.Debug("sandbox notification not acknowledged; retrying", "trade", no, "retry_in", delay, "error", err)
+	return false
 }
 
 // --- the cashier's side of the sandbox protocol ---

@@ -140,6 +140,16 @@ func CheckPledge(in CreateInput, p ProjectView, now time.Time) (*RewardView, err
 // step of creation).
 func (o *Order) Visible() bool { return o.Status != Reserving && o.Status != Rejected }
 
+// Reserved records the project service's answer to a reservation: the
+// unit is held (the order waits for payment) or the reward sold out.
+func (o *Order) Reserved(held bool) {
+	if held {
+		o.Status, o.UnitHeld = PendingPayment, true
+		return
+	}
+	o.Status = Rejected
+}
+
 // Expire ends an unpaid order at its deadline; it reports whether it did.
 func (o *Order) Expire(now time.Time) bool {
 	if o.Status != PendingPayment || now.Before(o.ExpiresAt) {

@@ -94,7 +94,7 @@ func (p *Pledges) newOrder(ctx context.Context, member string, in CreateInput) (
 func (p *Pledges) settle(ctx context.Context, o Order) (Order, error) {
 	if o.Status == Reserving {
 		var err error
-		if o, err = p.Finish(ctx, o.ID); err != nil {
+		if o, err = p.finish(ctx, o); err != nil {
 			return o, err
 		}
 	}
@@ -104,37 +104,33 @@ func (p *Pledges) settle(ctx context.Context, o Order) (Order, error) {
 	return o, nil
 }
 
-// Finish asks the project service for the order's unit (the order id makes
-// that idempotent) and records the answer.
+// Finish asks the project service for the unit of an order still reserving
+// (recovery's entry).
 func (p *Pledges) Finish(ctx context.Context, id string) (Order, error) {
 	o, err := p.store.Get(ctx, id)
 	if err != nil || o.Status != Reserving {
 		return o, err
 	}
-	err = p.projects.Reserve(ctx, projectapi.Reservation{OrderID: o.ID, ProjectID: o.ProjectID, RewardID: *o.RewardID})
+	return p.finish(ctx, o)
+}
+
+// finish asks the project service for o's unit (the order id makes that
+// idempotent) and records the answer with one conditional update: if
+// another request or recovery recorded it first, that answer stands.
+func (p *Pledges) finish(ctx context.Context, o Order) (Order, error) {
+	err := p.projects.Reserve(ctx, projectapi.Reservation{OrderID: o.ID, ProjectID: o.ProjectID, RewardID: *o.RewardID})
 	code := errs.CodeOf(err)
 	if err != nil && code != errs.SoldOut && code != errs.WrongState && code != errs.NotFound {
 		return o, err // not known yet: recovery tries again
 	}
-	o, cerr := p.store.Change(ctx, id, p.now(), func(o *Order) ([]outbox.Message, error) {
-		if o.Status != Reserving {
-			return nil, errNoChange
-		}
-		if err != nil {
-			o.Status = Rejected
-			return nil, nil
-		}
-		o.Status, o.UnitHeld = PendingPayment, true
-		return nil, nil
-	})
-	if errors.Is(cerr, errNoChange) {
-		return p.store.Get(ctx, id)
-	}
+	next := o
+	next.Reserved(err == nil)
+	o, cerr := p.store.SetFrom(ctx, next, Reserving)
 	if cerr != nil {
 		return o, cerr
 	}
 	p.kick()
-	if err != nil {
+	if err != nil && o.Status == Rejected {
 		return o, errs.As(err)
 	}
 	return o, nil

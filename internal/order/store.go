@@ -80,19 +80,18 @@ func (s *Store) Insert(ctx context.Context, o Order, key string, limits UnpaidLi
 				return err
 			}
 		}
-		var existing int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE member_id = $1 AND idem_key = $2`, o.MemberID, key).Scan(&existing); err != nil {
+		// One round trip: was this key used, and how many unpaid pledges
+		// does the member have on the project and on the reward.
+		var existing, sameReward, sameProject int
+		err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM orders WHERE member_id = $1 AND idem_key = $6),
+			COUNT(*), COALESCE(SUM(CASE WHEN reward_id = $3 THEN 1 ELSE 0 END), 0) FROM orders
+			WHERE member_id = $1 AND project_id = $2 AND status IN ($4, $5)`,
+			o.MemberID, o.ProjectID, o.RewardID, string(Reserving), string(PendingPayment), key).Scan(&existing, &sameProject, &sameReward)
+		if err != nil {
 			return err
 		}
 		if existing > 0 {
 			return nil // the same request again: answered below with its order
-		}
-		var sameReward, sameProject int
-		err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN reward_id = $3 THEN 1 ELSE 0 END), 0) FROM orders
-			WHERE member_id = $1 AND project_id = $2 AND status IN ($4, $5)`,
-			o.MemberID, o.ProjectID, o.RewardID, string(Reserving), string(PendingPayment)).Scan(&sameProject, &sameReward)
-		if err != nil {
-			return err
 		}
 		if err := limits.Allow(sameReward, sameProject, o.RewardID != nil); err != nil {
 			return err
@@ -111,8 +110,9 @@ func (s *Store) Insert(ctx context.Context, o Order, key string, limits UnpaidLi
 		return o, false, errs.Wrap(err, "insert order")
 	}
 	if created {
-		got, err := s.Get(ctx, o.ID)
-		return got, true, err
+		// As stored, without reading it back: times at the stored precision.
+		o.CreatedAt, o.ExpiresAt, o.version = store.ParseTS(store.TS(o.CreatedAt)), store.ParseTS(store.TS(o.ExpiresAt)), 1
+		return o, true, nil
 	}
 	got, err := scanOrder(s.db.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE member_id = $1 AND idem_key = $2`, o.MemberID, key))
 	if err != nil {
@@ -166,6 +166,18 @@ func (s *Store) Change(ctx context.Context, id string, now time.Time, change fun
 		return nil
 	})
 	return o, asErr(err, "change order")
+}
+
+// SetFrom saves o's status and held unit if the stored order is still in
+// status from — one statement, no lock held across a round trip — and
+// returns the stored order either way.
+func (s *Store) SetFrom(ctx context.Context, o Order, from Status) (Order, error) {
+	got, err := scanOrder(s.db.QueryRowContext(ctx, `UPDATE orders SET status = $1, unit_held = $2, version = version + 1
+		WHERE id = $3 AND status = $4 RETURNING `+orderCols, string(o.Status), b2i(o.UnitHeld), o.ID, string(from)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.Get(ctx, o.ID) // answered meanwhile
+	}
+	return got, asErr(err, "change order")
 }
 
 // errNoChange tells Change to write nothing.

@@ -51,13 +51,18 @@ func Open(ctx context.Context, url string) (*DB, error) {
 			return nil, err
 		}
 		sdb.SetMaxOpenConns(8)
+		sdb.SetMaxIdleConns(8)
 		db = &DB{DB: sdb, Dialect: SQLite}
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		sdb, err := sql.Open("pgx", url)
 		if err != nil {
 			return nil, err
 		}
+		// Idle connections are kept up to the limit: the default of 2 made a
+		// busy service close and reopen connections all the time, each a
+		// new PostgreSQL process and a SCRAM handshake.
 		sdb.SetMaxOpenConns(20)
+		sdb.SetMaxIdleConns(20)
 		sdb.SetConnMaxIdleTime(5 * time.Minute)
 		db = &DB{DB: sdb, Dialect: Postgres}
 	default:

@@ -75,11 +75,15 @@ func sign(secret []byte, v url.Values) string {
 
 func (s *Sandbox) createTrade(ctx context.Context, paymentID string, amount int64) (string, error) {
 	trade := "SB" + store.NewID()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sandbox_trades (trade_no, payment_id, amount, state, created_at)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO sandbox_trades (trade_no, payment_id, amount, state, created_at)
 		VALUES ($1, $2, $3, 'waiting', $4) ON CONFLICT (payment_id) DO NOTHING`, trade, paymentID, amount, store.TS(s.now()))
 	if err != nil {
 		return "", err
 	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return trade, nil
+	}
+	// The payment has its trade already (a repeat): the same trade again.
 	err = s.db.QueryRowContext(ctx, `SELECT trade_no FROM sandbox_trades WHERE payment_id = $1`, paymentID).Scan(&trade)
 	return trade, err
 }

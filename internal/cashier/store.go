@@ -39,15 +39,18 @@ func scanPayment(row interface{ Scan(...any) error }) (Payment, error) {
 // Insert stores a new payment under the member's idempotency key, or
 // returns the payment made earlier with that key (and false).
 func (s *Store) Insert(ctx context.Context, p Payment, key string) (Payment, bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO payments (id, member_id, idem_key, order_id, project_id, channel, amount, status, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (member_id, idem_key) DO NOTHING`,
-		p.ID, p.MemberID, key, p.OrderID, p.ProjectID, p.Channel, p.Amount, string(Pending), store.TS(p.CreatedAt), store.TS(p.ExpiresAt))
-	if err != nil {
+	// One round trip for a new payment: the row comes back as stored.
+	got, err := scanPayment(s.db.QueryRowContext(ctx, `INSERT INTO payments (id, member_id, idem_key, order_id, project_id, channel, amount, status, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (member_id, idem_key) DO NOTHING RETURNING `+paymentCols,
+		p.ID, p.MemberID, key, p.OrderID, p.ProjectID, p.Channel, p.Amount, string(Pending), store.TS(p.CreatedAt), store.TS(p.ExpiresAt)))
+	if err == nil {
+		return got, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
 		return p, false, errs.Wrap(err, "insert payment")
 	}
-	n, _ := res.RowsAffected()
-	got, err := s.byKey(ctx, p.MemberID, key)
-	return got, n == 1, err
+	got, err = s.byKey(ctx, p.MemberID, key) // the key was used before
+	return got, false, err
 }
 
 func (s *Store) byKey(ctx context.Context, member, key string) (Payment, error) {

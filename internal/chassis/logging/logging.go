@@ -24,6 +24,7 @@ type Logs struct {
 	mu     sync.RWMutex
 	levels map[string]*slog.Level // configured levels; nil = inherit root
 	root   slog.Level
+	out    *Buffer // nil for text: people watching a terminal see each line at once
 }
 
 // New logs to out in format ("json", "text" or "auto") at level, and keeps the
@@ -38,15 +39,24 @@ func New(out io.Writer, format string, level slog.Level, ringSize int, attrs ...
 		}
 		return a
 	}}
-	var console slog.Handler
 	if format == "text" || (format == "auto" && isTerminal(out)) {
-		console = NewTextHandler(out, opts)
-	} else {
-		console = slog.NewJSONHandler(out, opts)
+		ring := slog.NewJSONHandler(l.Ring, opts)
+		l.base = fanout{NewTextHandler(out, opts).WithAttrs(attrs), ring.WithAttrs(attrs)}
+		return l
 	}
-	ring := slog.NewJSONHandler(l.Ring, opts)
-	l.base = fanout{console.WithAttrs(attrs), ring.WithAttrs(attrs)}
+	// JSON to both: each line is formatted once, and written out in
+	// batches (Buffer) rather than one write per line.
+	l.out = NewBuffer(out)
+	l.base = slog.NewJSONHandler(io.MultiWriter(l.out, l.Ring), opts).WithAttrs(attrs)
 	return l
+}
+
+// Close writes the lines still buffered (call it before the process ends).
+func (l *Logs) Close() error {
+	if l.out == nil {
+		return nil
+	}
+	return l.out.Close()
 }
 
 // Logger returns the logger named name (dotted, like "http.access").

@@ -48,6 +48,7 @@ func TestLevelsChangeAtRuntimeAndInherit(t *testing.T) {
 	logs.SetLevel("http", &debug)
 	access.Debug("shown")
 	logs.Logger("registry").Debug("hidden too")
+	logs.Close() // writes the buffered lines
 	if s := out.String(); strings.Contains(s, "hidden") || !strings.Contains(s, "shown") {
 		t.Fatalf("output: %s", s)
 	}

@@ -30,6 +30,7 @@ import (
 // instance). Its background loops run until ctx ends.
 func InProcess(ctx context.Context, spec Spec, dir, key string, client *httpclient.Client, logOut io.Writer) (http.Handler, *Runtime, error) {
 	logs := logging.New(logOut, "json", slog.LevelInfo, 200, slog.String("service", spec.Name))
+	_ = logs.Close() // unbuffered from here: tests read each line as it is logged
 	rt := &Runtime{Boot: env.Bootstrap{Service: spec.Name, DataDir: dir, InstanceID: spec.Name + "-inprocess"}, Logs: logs,
 		Log: logs.Logger(logging.Root), Props: props.New(spec.Schema().Defaults()), Now: time.Now, schema: spec.Schema(), bg: ctx}
 	if spec.Migrations != nil {

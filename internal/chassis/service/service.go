@@ -116,6 +116,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	}
 	logs := logging.New(stdout, boot.LogFormat, boot.LogLevel, 2000,
 		slog.String("service", spec.Name), slog.String("instance", boot.InstanceID))
+	defer logs.Close()
 	log := logs.Logger(logging.Root)
 	rt := &Runtime{Boot: boot, Logs: logs, Log: log, Props: props.New(spec.Schema().Defaults()), Now: time.Now, schema: spec.Schema()}
 	if boot.Getenv != nil {

@@ -143,7 +143,7 @@ func (s *Store) knownReservations(ctx context.Context, tx *sql.Tx, reqs []reserv
 	for i, q := range reqs {
 		ids[i] = q.orderID
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT order_id, project_id, reward_id, state FROM reservations WHERE order_id IN (`+store.Placeholders(1, len(ids))+`)`, ids...)
+	rows, err := tx.QueryContext(ctx, `SELECT order_id, project_id, reward_id, state FROM reservations WHERE order_id IN (`+store.Placeholders(1, len(ids))+`)`, ids...) // #nosec G202 -- placeholders only
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +180,7 @@ func (s *Store) hold(ctx context.Context, tx *sql.Tx, reqs []reserveReq, fresh [
 		sb.WriteString("($" + strconv.Itoa(n+1) + ", $" + strconv.Itoa(n+2) + ", $" + strconv.Itoa(n+3) + ", $1, $" + strconv.Itoa(n+4) + ", $" + strconv.Itoa(n+4) + ")")
 		args = append(args, reqs[i].orderID, reqs[i].projectID, reqs[i].rewardID, store.TS(reqs[i].now))
 	}
+	// #nosec G202 -- only numbered placeholders are built; the values go as arguments
 	ins, err := tx.ExecContext(ctx, `INSERT INTO reservations (order_id, project_id, reward_id, state, created_at, updated_at)
 		VALUES `+sb.String()+` ON CONFLICT (order_id) DO NOTHING`, args...)
 	if err != nil {

@@ -15,9 +15,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/httpx"
@@ -202,23 +202,12 @@ func (s *Sandbox) notifyDue(ctx context.Context) (acknowledged int) {
 	if err != nil || len(due) == 0 {
 		return 0
 	}
-	var mu sync.Mutex
-	var acked []any
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, notifiers)
-	for _, no := range due {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if s.notify(ctx, no) {
-				mu.Lock()
-				acked = append(acked, no)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	acked := batch.Parallel(due, notifiers, func(no string) []any {
+		if s.notify(ctx, no) {
+			return []any{no}
+		}
+		return nil
+	})
 	if len(acked) == 0 {
 		return 0
 	}
@@ -239,14 +228,10 @@ const notifiers = 16
 // subquery for PostgreSQL's re-check of rows claimed meanwhile).
 func (s *Sandbox) claimDue(ctx context.Context) ([]string, error) {
 	now := s.now()
-	skip := ""
-	if s.db.Dialect == store.Postgres {
-		skip = " FOR UPDATE SKIP LOCKED"
-	}
 	rows, err := s.db.QueryContext(ctx, `UPDATE sandbox_trades SET notify_next_at = $1
 		WHERE notified_at IS NULL AND notify_next_at <= $2 AND trade_no IN (
 			SELECT trade_no FROM sandbox_trades WHERE notified_at IS NULL AND notify_next_at <= $2
-			ORDER BY notify_next_at LIMIT 100`+skip+`)
+			ORDER BY notify_next_at LIMIT 100`+s.db.SkipLocked()+`)
 		RETURNING trade_no`, store.TS(now.Add(15*time.Second)), store.TS(now))
 	if err != nil {
 		return nil, err

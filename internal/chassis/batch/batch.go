@@ -147,3 +147,26 @@ func (g *Group[Req, Res]) run(key string, reqs []Req) (out []Result[Res]) {
 }
 
 var errShort = errors.New("batch run answered too few requests")
+
+// Parallel runs fn on every item, at most n at a time, and returns what
+// the calls returned, joined (in no particular order).
+func Parallel[T, R any](items []T, n int, fn func(T) []R) []R {
+	var mu sync.Mutex
+	var out []R
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(n, 1))
+	for _, it := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if r := fn(it); len(r) > 0 {
+				mu.Lock()
+				out = append(out, r...)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}

@@ -18,9 +18,9 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
+	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/store"
 )
@@ -132,27 +132,21 @@ func (o *Outbox) round(ctx context.Context) int {
 		}
 		byPath[k] = append(byPath[k], m)
 	}
-	var mu sync.Mutex
-	var delivered []any
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, sendersPerRound)
-	for _, k := range paths {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(ms []pending) {
-			defer func() { <-sem; wg.Done() }()
-			for i, m := range ms {
-				if ctx.Err() != nil || !o.deliver(ctx, m) {
-					o.unclaim(ctx, ms[i+1:]) // later messages of this path wait for it
-					return
-				}
-				mu.Lock()
-				delivered = append(delivered, m.id)
-				mu.Unlock()
-			}
-		}(byPath[k])
+	groups := make([][]pending, len(paths))
+	for i, k := range paths {
+		groups[i] = byPath[k]
 	}
-	wg.Wait()
+	delivered := batch.Parallel(groups, sendersPerRound, func(ms []pending) []any {
+		var ids []any
+		for i, m := range ms {
+			if ctx.Err() != nil || !o.deliver(ctx, m) {
+				o.unclaim(ctx, ms[i+1:]) // later messages of this path wait for it
+				break
+			}
+			ids = append(ids, m.id)
+		}
+		return ids
+	})
 	if len(delivered) > 0 {
 		args := append([]any{store.TS(o.now())}, delivered...)
 		if _, err := o.db.ExecContext(ctx, `UPDATE outbox SET delivered_at = $1, claimed_until = NULL WHERE id IN (`+store.Placeholders(2, len(delivered))+`)`, args...); err != nil {
@@ -186,14 +180,10 @@ type pending struct {
 // instance claimed meanwhile.
 func (o *Outbox) claim(ctx context.Context) ([]pending, error) {
 	now := o.now()
-	skip := ""
-	if o.db.Dialect == store.Postgres {
-		skip = " FOR UPDATE SKIP LOCKED"
-	}
 	rows, err := o.db.QueryContext(ctx, `UPDATE outbox SET claimed_until = $1
 		WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2) AND id IN (
 			SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $2
-			AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY next_attempt_at LIMIT `+strconv.Itoa(claimBatch)+skip+`)
+			AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY next_attempt_at LIMIT `+strconv.Itoa(claimBatch)+o.db.SkipLocked()+`)
 		RETURNING id, service, method, path, body, attempts, next_attempt_at, created_at`, store.TS(now.Add(claimFor)), store.TS(now))
 	if err != nil {
 		return nil, err

@@ -301,3 +301,13 @@ func Placeholders(from, n int) string {
 	}
 	return sb.String()
 }
+
+// SkipLocked is the suffix of a claiming subquery: rows another
+// transaction is claiming are passed over on PostgreSQL; SQLite has one
+// writer at a time and needs none.
+func (db *DB) SkipLocked() string {
+	if db.Dialect == Postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}

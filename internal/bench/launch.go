@@ -111,10 +111,24 @@ func (c *cluster) database(ctx context.Context, svc string) (string, error) {
 }
 
 func (c *cluster) serve(ctx context.Context, svc, id string, env ...string) error {
+	return c.serveLogged(ctx, "", svc, id, env...)
+}
+
+// serveLogged is serve with the instance's log lines (its standard output)
+// appended to logFile; "" discards them.
+func (c *cluster) serveLogged(ctx context.Context, logFile, svc, id string, env ...string) error {
 	cmd := exec.Command(c.exe, "serve", svc) // #nosec G204 -- the benchmark runs the sanshi binary itself
 	cmd.Env = append(os.Environ(), append([]string{"SANSHI_REGISTRY=" + c.etcdAddr, "SANSHI_DATA_DIR=" + c.dir, "SANSHI_INSTANCE_ID=" + id,
 		"SANSHI_INTERNAL_KEY=" + c.key, "SANSHI_MGMT_TOKEN=" + c.key, "SANSHI_LOG_LEVEL=warn", "SANSHI_DRAIN_TIMEOUT=1s"}, env...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if logFile != "" {
+		f, err := os.OpenFile(logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600) // #nosec G304 -- a file in the bench's own folder
+		if err != nil {
+			return err
+		}
+		defer f.Close() // the child keeps its own descriptor
+		cmd.Stdout = f
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,9 +25,23 @@ import (
 	"sanshi/internal/chassis/registry"
 )
 
-// Proxy compares the gateway (routing, session check and rate limits on)
-// with nginx proxying the same backend, under the same load generator.
-func Proxy(ctx context.Context, exe string, duration time.Duration, conns int, out, progress io.Writer) error {
+// ProxyOptions shape a proxy benchmark.
+type ProxyOptions struct {
+	Duration time.Duration // each load run
+	Conns    int           // concurrent keep-alive connections
+	Profile  string        // folder for CPU profiles of the gateway; empty = none
+}
+
+// proxyTarget is one way to reach the echo backend.
+type proxyTarget struct{ name, url, token string }
+
+// Proxy compares the gateway (routing, session check, rate limits, metrics
+// on) with nginx proxying the same backend, under the same load, with
+// access logs off and on (the gateway's JSON lines into a file; nginx's
+// combined lines into a buffered access_log), driven by the built-in Go
+// generator and, when installed, by wrk (C), so that the generator is not
+// what bounds the figures.
+func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Writer) error {
 	nginx, err := ensureNginx(progress)
 	if err != nil {
 		return err
@@ -44,18 +60,12 @@ func Proxy(ctx context.Context, exe string, duration time.Duration, conns int, o
 	if err := registerBackend(ctx, c, backend.Addr().String()); err != nil {
 		return err
 	}
-	routes := map[string]string{"gateway.routes[0].id": "echo", "gateway.routes[0].path": "/api/echo", "gateway.routes[0].service": "echo",
-		"gateway.routes[0].auth": "required",
-		"gateway.routes[1].path": "/api/v1/members", "gateway.routes[1].service": "member",
-		"gateway.routes[2].path": "/api/v1/sessions", "gateway.routes[2].service": "member"}
-	for k, v := range loadLimits {
-		routes[k] = v
-	}
-	if err := writeGatewayConfig(ctx, c.cli, routes); err != nil {
+	if err := writeGatewayConfig(ctx, c.cli, proxyConfig(false)); err != nil {
 		return err
 	}
 	gwAddr, _ := FreeAddr()
-	if err := c.serve(ctx, "gateway", "gateway-bench", "SANSHI_LISTEN="+gwAddr); err != nil {
+	gwLog := filepath.Join(c.dir, "gateway.log")
+	if err := c.serveLogged(ctx, gwLog, "gateway", "gateway-bench", "SANSHI_LISTEN="+gwAddr); err != nil {
 		return err
 	}
 	anon := newAPI("http://"+gwAddr, http.DefaultClient)
@@ -63,35 +73,149 @@ func Proxy(ctx context.Context, exe string, duration time.Duration, conns int, o
 	if err != nil {
 		return err
 	}
-	ngAddr, stopNginx, err := runNginx(nginx, c.dir, backend.Addr().String())
+	ng, stopNginx, err := runNginx(nginx, c.dir, backend.Addr().String())
 	if err != nil {
 		return err
 	}
 	defer stopNginx()
+	wrk, _ := exec.LookPath("wrk")
+	if wrk == "" {
+		fmt.Fprintf(progress, "wrk is not installed (apt-get install wrk): only the Go generator runs\n")
+	}
 
-	targets := []struct{ name, url, token string }{
-		{"backend (direct)", "http://" + backend.Addr().String() + "/api/echo", ""},
-		{"nginx", "http://" + ngAddr + "/api/echo", ""},
-		{"sanshi gateway", "http://" + gwAddr + "/api/echo", member.token()},
+	fmt.Fprintf(out, "\nsanshi bench proxy — %d connections, %s each, small responses, keep-alive, loopback\n", o.Conns, o.Duration)
+	fmt.Fprintf(out, "  %-30s %10s %10s %10s %10s\n", "", "Go req/s", "Go p99", "wrk req/s", "wrk p99")
+	direct := proxyTarget{"backend (direct)", "http://" + backend.Addr().String() + "/api/echo", ""}
+	peakGW := 0.0
+	for _, logs := range []bool{false, true} {
+		if err := writeGatewayConfig(ctx, c.cli, proxyConfig(logs)); err != nil {
+			return err
+		}
+		time.Sleep(300 * time.Millisecond) // the gateway applies a configuration change within a watch event
+		label, ngURL := "access logs off", "http://"+ng.plain+"/api/echo"
+		if logs {
+			label, ngURL = "access logs on", "http://"+ng.logged+"/api/echo"
+		}
+		targets := []proxyTarget{{"nginx, " + label, ngURL, ""}, {"sanshi gateway, " + label, "http://" + gwAddr + "/api/echo", member.token()}}
+		if !logs {
+			targets = append([]proxyTarget{direct}, targets...)
+		}
+		peak := map[string]float64{}
+		for i, tg := range targets {
+			fmt.Fprintf(progress, "loading %s…\n", tg.name)
+			var wait func()
+			if i == len(targets)-1 {
+				wait = c.profileAll(ctx, o.Profile, "proxy-logs-"+map[bool]string{false: "off", true: "on"}[logs], o.Duration, progress)
+			}
+			rps, p99, failed := closedLoop(tg.url, tg.token, o.Conns, o.Duration)
+			if wait != nil {
+				wait()
+			}
+			peak[tg.name] = rps
+			row := fmt.Sprintf("  %-30s %10.0f %10s", tg.name, rps, ms(p99))
+			if wrk != "" {
+				w, err := runWrk(ctx, wrk, tg.url, tg.token, o.Conns, o.Duration)
+				if err != nil {
+					return err
+				}
+				peak[tg.name+" wrk"] = w.rps
+				row += fmt.Sprintf(" %10.0f %10s", w.rps, ms(w.p99))
+				failed += w.failed
+			}
+			fmt.Fprintf(out, "%s   (%d errors)\n", row, failed)
+		}
+		gw, ngName := targets[len(targets)-1].name, targets[len(targets)-2].name
+		fmt.Fprintf(out, "  gateway / nginx, %s: %.2f× (Go)", label, peak[gw]/peak[ngName])
+		if wrk != "" {
+			fmt.Fprintf(out, ", %.2f× (wrk)", peak[gw+" wrk"]/peak[ngName+" wrk"])
+		}
+		fmt.Fprintln(out)
+		if logs {
+			peakGW = peak[gw]
+		}
 	}
-	peak := map[string]float64{}
-	fmt.Fprintf(out, "\nsanshi bench proxy — %d connections, %s each, small responses, keep-alive, loopback\n", conns, duration)
-	fmt.Fprintf(out, "  %-18s %12s %10s\n", "", "requests/s", "p99")
-	for _, tg := range targets {
-		fmt.Fprintf(progress, "loading %s…\n", tg.name)
-		rps, p99, errs := closedLoop(tg.url, tg.token, conns, duration)
-		peak[tg.name] = rps
-		fmt.Fprintf(out, "  %-18s %12.0f %10s   (%d errors)\n", tg.name, rps, ms(p99), errs)
+	if fi, err := os.Stat(gwLog); err == nil {
+		fmt.Fprintf(progress, "gateway log: %s (%d bytes)\n", gwLog, fi.Size())
 	}
-	fmt.Fprintf(out, "  gateway / nginx throughput: %.2f×\n", peak["sanshi gateway"]/peak["nginx"])
-	half := peak["sanshi gateway"] / 2
+	half := peakGW / 2
 	fmt.Fprintf(progress, "open loop at %.0f requests/s (half the gateway's peak)…\n", half)
-	direct := openLoop(targets[0].url, "", half, duration)
-	viaNginx := openLoop(targets[1].url, "", half, duration)
-	viaGW := openLoop(targets[2].url, member.token(), half, duration)
-	fmt.Fprintf(out, "  at %.0f requests/s: p99 direct %s, via nginx %s (+%s), via gateway %s (+%s)\n", half,
-		us(direct), us(viaNginx), us(viaNginx-direct), us(viaGW), us(viaGW-direct))
+	pDirect := openLoop(direct.url, "", half, o.Duration)
+	viaNginx := openLoop("http://"+ng.logged+"/api/echo", "", half, o.Duration)
+	viaGW := openLoop("http://"+gwAddr+"/api/echo", member.token(), half, o.Duration)
+	fmt.Fprintf(out, "  at %.0f requests/s, access logs on: p99 direct %s, via nginx %s (+%s), via gateway %s (+%s)\n", half,
+		us(pDirect), us(viaNginx), us(viaNginx-pDirect), us(viaGW), us(viaGW-pDirect))
 	return nil
+}
+
+// proxyConfig routes /api/echo (members only, so that every request checks
+// a session) and lifts the limits; logs decides whether access lines are
+// written (INFO) or not (WARN).
+func proxyConfig(logs bool) map[string]string {
+	cfg := map[string]string{"gateway.routes[0].id": "echo", "gateway.routes[0].path": "/api/echo", "gateway.routes[0].service": "echo",
+		"gateway.routes[0].auth": "required",
+		"gateway.routes[1].path": "/api/v1/members", "gateway.routes[1].service": "member",
+		"gateway.routes[2].path": "/api/v1/sessions", "gateway.routes[2].service": "member"}
+	for k, v := range loadLimits {
+		cfg[k] = v
+	}
+	if logs {
+		cfg["logging.level.root"] = "INFO"
+	}
+	return cfg
+}
+
+// wrkResult is what wrk reported.
+type wrkResult struct {
+	rps    float64
+	p99    time.Duration
+	failed int64
+}
+
+// runWrk loads url with wrk (two threads, one per core) and reads its report.
+func runWrk(ctx context.Context, bin, url, token string, conns int, d time.Duration) (wrkResult, error) {
+	args := []string{"-t2", "-c" + strconv.Itoa(max(conns, 2)), "-d" + strconv.Itoa(max(1, int(d.Seconds()))) + "s", "--latency"}
+	if token != "" {
+		args = append(args, "-H", "Authorization: Bearer "+token)
+	}
+	out, err := exec.CommandContext(ctx, bin, append(args, url)...).CombinedOutput() // #nosec G204 -- wrk from PATH against the bench's own loopback targets
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk: %v: %s", err, out)
+	}
+	return parseWrk(string(out))
+}
+
+// parseWrk reads requests/s, the 99th percentile and the failed requests
+// (socket errors and non-2xx answers) from wrk's --latency report.
+func parseWrk(out string) (wrkResult, error) {
+	var r wrkResult
+	found := 0
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 2 && f[0] == "Requests/sec:":
+			r.rps, _ = strconv.ParseFloat(f[1], 64)
+			found++
+		case len(f) == 2 && f[0] == "99%":
+			d, err := time.ParseDuration(f[1])
+			if err != nil {
+				return r, fmt.Errorf("wrk's 99%% line %q: %v", line, err)
+			}
+			r.p99 = d
+			found++
+		case len(f) >= 4 && f[0] == "Non-2xx":
+			n, _ := strconv.ParseInt(f[len(f)-1], 10, 64)
+			r.failed += n
+		case len(f) > 2 && f[0] == "Socket" && f[1] == "errors:":
+			for i := 2; i+1 < len(f); i += 2 {
+				n, _ := strconv.ParseInt(strings.TrimSuffix(f[i+1], ","), 10, 64)
+				r.failed += n
+			}
+		}
+	}
+	if found != 2 {
+		return r, fmt.Errorf("wrk's report has no requests/s or 99%% line:\n%s", out)
+	}
+	return r, nil
 }
 
 func us(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
@@ -144,8 +268,13 @@ func writeGatewayConfig(ctx context.Context, cli *clientv3.Client, vals map[stri
 	return err
 }
 
-func runNginx(bin, dir, backend string) (string, func(), error) {
+// nginxAddrs are nginx's two listeners: one without access log, one with
+// a buffered one.
+type nginxAddrs struct{ plain, logged string }
+
+func runNginx(bin, dir, backend string) (nginxAddrs, func(), error) {
 	addr, _ := FreeAddr()
+	logged, _ := FreeAddr()
 	prefix := filepath.Join(dir, "nginx")
 	_ = os.MkdirAll(filepath.Join(prefix, "logs"), 0o750) // nginx says so if it cannot log
 	conf := fmt.Sprintf(`worker_processes 2;
@@ -159,21 +288,26 @@ http {
     listen %[3]s;
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
+  server {
+    listen %[4]s;
+    access_log %[1]s/logs/access.log combined buffer=64k flush=1s;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
 }
-`, prefix, backend, addr)
+`, prefix, backend, addr, logged)
 	confFile := filepath.Join(prefix, "nginx.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
-		return "", nil, err
+		return nginxAddrs{}, nil, err
 	}
 	cmd := exec.Command(bin, "-p", prefix, "-c", confFile, "-g", "daemon off;")                         // #nosec G204 -- nginx from PATH with a config the bench wrote
 	if out, err := exec.Command(bin, "-t", "-p", prefix, "-c", confFile).CombinedOutput(); err != nil { // #nosec G204 -- nginx from PATH with a config the bench wrote
-		return "", nil, fmt.Errorf("nginx config: %v %s", err, out)
+		return nginxAddrs{}, nil, fmt.Errorf("nginx config: %v %s", err, out)
 	}
 	// Its own process group: the workers can be found (and, as a last
 	// resort, killed) with the master.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return nginxAddrs{}, nil, err
 	}
 	for i := 0; i < 100; i++ {
 		if conn, err := net.Dial("tcp", addr); err == nil {
@@ -182,7 +316,7 @@ http {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return addr, func() { stopNginx(cmd) }, nil
+	return nginxAddrs{addr, logged}, func() { stopNginx(cmd) }, nil
 }
 
 // stopNginx stops nginx gracefully: SIGQUIT lets the master finish the

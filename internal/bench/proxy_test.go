@@ -42,7 +42,7 @@ func TestNginxStopsWithItsWorkers(t *testing.T) {
 		t.Skip("no nginx")
 	}
 	before := nginxPIDs()
-	addr, stop, err := runNginx(bin, t.TempDir(), "127.0.0.1:1")
+	addrs, stop, err := runNginx(bin, t.TempDir(), "127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,9 +70,41 @@ func TestNginxStopsWithItsWorkers(t *testing.T) {
 			t.Errorf("nginx process %d is still running", pid)
 		}
 	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("nginx's port %s is still held: %v", addr, err)
+	for _, addr := range []string{addrs.plain, addrs.logged} {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("nginx's port %s is still held: %v", addr, err)
+		}
+		l.Close()
 	}
-	l.Close()
+}
+
+// TestWrkReport reads wrk's --latency report as wrk 4 prints it.
+func TestWrkReport(t *testing.T) {
+	report := `Running 5s test @ http://127.0.0.1:40000/api/echo
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     4.71ms    3.02ms  41.20ms   81.12%
+    Req/Sec     6.95k   612.31     8.10k    71.00%
+  Latency Distribution
+     50%    4.02ms
+     75%    5.90ms
+     90%    8.31ms
+     99%   16.44ms
+  69170 requests in 5.00s, 10.22MB read
+  Socket errors: connect 0, read 3, write 0, timeout 12
+  Non-2xx or 3xx responses: 5
+Requests/sec:  13826.17
+Transfer/sec:      2.04MB
+`
+	r, err := parseWrk(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.rps != 13826.17 || r.p99 != 16440*time.Microsecond || r.failed != 20 {
+		t.Errorf("read %+v, want 13826.17 requests/s, p99 16.44 ms, 20 failed", r)
+	}
+	if _, err := parseWrk("unable to connect to 127.0.0.1:1 Connection refused\n"); err == nil {
+		t.Error("a report without figures was accepted")
+	}
 }

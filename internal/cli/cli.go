@@ -303,16 +303,18 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 	if len(args) > 0 && args[0] == "proxy" {
 		fs := flag.NewFlagSet("bench proxy", flag.ContinueOnError)
 		fs.SetOutput(stderr)
-		d := fs.Duration("duration", 5*time.Second, "length of each load run (1s to 2m)")
-		conns := fs.Int("connections", 64, "concurrent keep-alive connections (1 to 1000)")
-		if err := fs.Parse(args[1:]); err != nil || *d < time.Second || *d > 2*time.Minute || *conns < 1 || *conns > 1000 {
-			return usage("usage: sanshi bench proxy [--duration 5s] [--connections 64]")
+		var o bench.ProxyOptions
+		fs.DurationVar(&o.Duration, "duration", 5*time.Second, "length of each load run (1s to 2m)")
+		fs.IntVar(&o.Conns, "connections", 64, "concurrent keep-alive connections (1 to 1000)")
+		fs.StringVar(&o.Profile, "profile", "", "write CPU profiles of the gateway (and the member service), taken under load, into this folder")
+		if err := fs.Parse(args[1:]); err != nil || o.Duration < time.Second || o.Duration > 2*time.Minute || o.Conns < 1 || o.Conns > 1000 {
+			return usage("usage: sanshi bench proxy [--duration 5s] [--connections 64] [--profile DIR]")
 		}
 		exe, err := os.Executable()
 		if err != nil {
 			return err
 		}
-		return bench.Proxy(ctx, exe, *d, *conns, stdout, stderr)
+		return bench.Proxy(ctx, exe, o, stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "config" {
 		fs := flag.NewFlagSet("bench config", flag.ContinueOnError)

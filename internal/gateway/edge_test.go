@@ -36,7 +36,7 @@ func newEdge(t *testing.T, backend http.Handler) *edge {
 	t.Cleanup(b.Close)
 	res := static{{ID: "o1", Service: "order", Address: b.Listener.Addr().String(), Status: registry.StatusUp}}
 	client := httpclient.New(res, time.Now)
-	g := New(client, member.NewSessions(nil, time.Now), slog.New(slog.DiscardHandler), nil, time.Now)
+	g := New(client, member.NewSessions(nil, time.Now), nil, time.Now)
 	t0, _ := TableFrom(map[string]string{"gateway.limits.per-ip.rate": "100000", "gateway.limits.per-ip.burst": "100000"})
 	g.table.Store(&t0)
 	h := httpx.Middleware(g, httpx.Options{Log: slog.New(slog.DiscardHandler), Metrics: httpx.NewMetrics(prometheus.NewRegistry()), Edge: true, Now: time.Now})
@@ -153,7 +153,7 @@ func TestBreakerJudgesInstancesNotRequests(t *testing.T) {
 // learns that the service is unavailable and the request id, nothing else.
 func TestUnavailableSaysNoInternalDetail(t *testing.T) {
 	g := New(httpclient.New(static{{ID: "x", Service: "order", Address: "127.0.0.1:1", Status: registry.StatusUp}}, time.Now),
-		member.NewSessions(nil, time.Now), slog.New(slog.DiscardHandler), nil, time.Now)
+		member.NewSessions(nil, time.Now), nil, time.Now)
 	h := httpx.Middleware(g, httpx.Options{Log: slog.New(slog.DiscardHandler), Metrics: httpx.NewMetrics(prometheus.NewRegistry()), Edge: true, Now: time.Now})
 	front := httptest.NewServer(h)
 	defer front.Close()
@@ -210,7 +210,7 @@ func front(t *testing.T, backend http.Handler, trusted []netip.Prefix, tlsOn boo
 	b := httptest.NewServer(backend)
 	t.Cleanup(b.Close)
 	res := static{{ID: "p1", Service: "project", Address: b.Listener.Addr().String(), Status: registry.StatusUp}}
-	g := New(httpclient.New(res, time.Now), member.NewSessions(nil, time.Now), slog.New(slog.DiscardHandler), nil, time.Now)
+	g := New(httpclient.New(res, time.Now), member.NewSessions(nil, time.Now), nil, time.Now)
 	h := httpx.Middleware(g, httpx.Options{Log: slog.New(slog.DiscardHandler), Metrics: httpx.NewMetrics(prometheus.NewRegistry()),
 		Edge: true, Now: time.Now, TrustedProxies: trusted})
 	var f *httptest.Server

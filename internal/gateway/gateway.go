@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"sanshi/internal/member/memberapi"
@@ -60,7 +59,6 @@ type Gateway struct {
 	limiter  Limiter
 	shedder  *Shedder
 	table    atomic.Pointer[Table]
-	log      *slog.Logger
 	metrics  *gatewayMetrics
 	now      func() time.Time
 }
@@ -71,7 +69,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		// for fewer collections buys throughput under a burst.
 		debug.SetGCPercent(400)
 	}
-	g := New(rt.Client, member.NewSessions(rt.Client, rt.Now), rt.Logs.Logger("gateway.access"), rt.Metrics, rt.Now)
+	g := New(rt.Client, member.NewSessions(rt.Client, rt.Now), rt.Metrics, rt.Now)
 	if rt.Boot.RedisURL.Set() {
 		l, err := NewRedisLimiter(rt.Boot.RedisURL.Reveal(), rt.Now)
 		if err != nil {
@@ -99,8 +97,8 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 }
 
 // New makes a gateway with the default table.
-func New(client *httpclient.Client, sessions *member.Sessions, log *slog.Logger, reg prometheus.Registerer, now func() time.Time) *Gateway {
-	g := &Gateway{client: client, sessions: sessions, limiter: NewLocalLimiter(now), log: log, now: now,
+func New(client *httpclient.Client, sessions *member.Sessions, reg prometheus.Registerer, now func() time.Time) *Gateway {
+	g := &Gateway{client: client, sessions: sessions, limiter: NewLocalLimiter(now), now: now,
 		shedder: NewShedder(64, 4096, 500*time.Millisecond, now), metrics: newGatewayMetrics(reg)}
 	t, _ := TableFrom(nil)
 	g.table.Store(&t)

@@ -50,7 +50,7 @@ func TestProxyStripsForgedIdentityAndPassesRequestID(t *testing.T) {
 	}))
 	defer backend.Close()
 	res := static{{ID: "p1", Service: "project", Address: backend.Listener.Addr().String(), Status: registry.StatusUp}}
-	g := New(httpclient.New(res, time.Now), member.NewSessions(nil, time.Now), slog.New(slog.DiscardHandler), nil, time.Now)
+	g := New(httpclient.New(res, time.Now), member.NewSessions(nil, time.Now), nil, time.Now)
 	h := httpx.Middleware(g, httpx.Options{Log: slog.New(slog.DiscardHandler), Metrics: httpx.NewMetrics(prometheus.NewRegistry()), Edge: true, Now: time.Now})
 	front := httptest.NewServer(h)
 	defer front.Close()

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"sanshi/internal/chassis/httpx"
 )
 
 type gatewayMetrics struct {
@@ -32,8 +34,8 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 	return m
 }
 
-// observe counts a routed request and writes its access line with the
-// route and the color it went to.
+// observe counts a routed request and adds the route, service and color
+// to its access line.
 func (g *Gateway) observe(r *http.Request, route Route, color string, status int, d time.Duration) {
 	if status == 0 {
 		status = http.StatusOK
@@ -44,6 +46,5 @@ func (g *Gateway) observe(r *http.Request, route Route, color string, status int
 	}
 	g.metrics.requests.WithLabelValues(route.ID, route.Service, c, strconv.Itoa(status)).Inc()
 	g.metrics.latency.WithLabelValues(route.ID, c).Observe(d.Seconds())
-	g.log.LogAttrs(r.Context(), slog.LevelInfo, "routed", slog.String("route", route.ID), slog.String("service", route.Service),
-		slog.String("color", c), slog.Int("status", status), slog.Duration("duration", d))
+	httpx.Note(r.Context(), slog.String("gateway_route", route.ID), slog.String("service", route.Service), slog.String("color", c))
 }

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"sanshi/internal/chassis/errs"
@@ -53,17 +54,49 @@ type Identity struct {
 func (id Identity) Has(role string) bool { return slices.Contains(id.Roles, role) }
 
 // Signer signs and verifies identities with the internal key.
-type Signer struct{ key []byte }
+//
+// It remembers what it signed and verified lately: one caller makes many
+// requests a second, and each would otherwise cost an HMAC on both ends (a
+// tenth of the gateway's CPU per proxied request). A remembered header is
+// the same string the HMAC accepted, and its expiry is checked every time.
+type Signer struct {
+	key []byte
+
+	mu       sync.Mutex
+	signedAt int64             // the expiry second the signed headers carry
+	signed   map[string]string // payload → header, for signedAt
+	verified map[string]Identity
+}
+
+// maxRemembered bounds each of the Signer's two caches.
+const maxRemembered = 4096
 
 // NewSigner uses key (at least 32 bytes).
-func NewSigner(key string) *Signer { return &Signer{key: []byte(key)} }
+func NewSigner(key string) *Signer {
+	return &Signer{key: []byte(key), signed: map[string]string{}, verified: map[string]Identity{}}
+}
 
 // Sign returns the header value for id, valid for TTL from now.
 func (s *Signer) Sign(id Identity, now time.Time) string {
 	id.Exp = now.Add(TTL).Unix()
 	payload, _ := json.Marshal(id)
+	s.mu.Lock()
+	if s.signedAt != id.Exp || len(s.signed) >= maxRemembered {
+		s.signedAt, s.signed = id.Exp, map[string]string{}
+	}
+	h, ok := s.signed[string(payload)]
+	s.mu.Unlock()
+	if ok {
+		return h
+	}
 	p := base64.RawURLEncoding.EncodeToString(payload)
-	return p + "." + base64.RawURLEncoding.EncodeToString(s.mac(p))
+	h = p + "." + base64.RawURLEncoding.EncodeToString(s.mac(p))
+	s.mu.Lock()
+	if s.signedAt == id.Exp {
+		s.signed[string(payload)] = h
+	}
+	s.mu.Unlock()
+	return h
 }
 
 // ErrInvalid is a header that is malformed, forged or expired.
@@ -71,6 +104,29 @@ var ErrInvalid = errors.New("invalid identity header")
 
 // Verify checks the signature and expiry of a header value.
 func (s *Signer) Verify(header string, now time.Time) (Identity, error) {
+	s.mu.Lock()
+	id, ok := s.verified[header]
+	s.mu.Unlock()
+	if ok {
+		if now.Unix() > id.Exp {
+			return Identity{}, ErrInvalid
+		}
+		return id, nil
+	}
+	id, err := s.verify(header, now)
+	if err == nil {
+		id.Roles = slices.Clip(id.Roles) // a caller's append never writes into the shared array
+		s.mu.Lock()
+		if len(s.verified) >= maxRemembered {
+			s.verified = map[string]Identity{}
+		}
+		s.verified[header] = id
+		s.mu.Unlock()
+	}
+	return id, err
+}
+
+func (s *Signer) verify(header string, now time.Time) (Identity, error) {
 	p, sig, ok := strings.Cut(header, ".")
 	if !ok {
 		return Identity{}, ErrInvalid

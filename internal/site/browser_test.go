@@ -127,6 +127,29 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		b.fill(map[string]string{"#title": "《山海》<script>pwned=1</script>", "#subtitle": "用水墨讲述远古神话", "#goal": "1000", "#duration_days": "30", "#category": "animation"})
 		b.do(chromedp.Click(chromedp.CSS("#create-submit")), chromedp.WaitVisible(chromedp.CSS("#save-story")))
 		projectID = strings.Split(strings.TrimPrefix(b.url(), b.base+"/projects/"), "/")[0]
+		// Submitting without a story comes back here with the story marked.
+		b.do(chromedp.Click(chromedp.CSS("#submit-project")), chromedp.WaitVisible(chromedp.CSS("#submit-missing")))
+		if e := b.text("#story + .err"); !strings.Contains(e, "提交审核前必须填写") {
+			t.Fatalf("the missing story is not marked beside its field: %q", e)
+		}
+		// A reward with a bad price comes back with everything typed in it.
+		b.fill(map[string]string{"#r-title": "早鸟", "#r-description": "先到先得", "#r-price": "九十九", "#r-month": "2027-06"})
+		b.do(chromedp.Click(chromedp.CSS("#add-reward")), chromedp.WaitVisible(chromedp.CSS("#r-price + .err")))
+		for sel, want := range map[string]string{"#r-title": "早鸟", "#r-description": "先到先得", "#r-price": "九十九", "#r-month": "2027-06"} {
+			if got, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS(sel))); got != want {
+				t.Fatalf("%s came back as %q, want %q", sel, got, want)
+			}
+		}
+		if b.count("#title + .err") != 0 {
+			t.Fatal("the reward's error shows under the project's title")
+		}
+		// The basics stay editable on the edit page.
+		b.fill(map[string]string{"#subtitle": "用水墨讲述远古神话（修订）"})
+		b.do(chromedp.Click(chromedp.CSS("#save-basics")))
+		b.waitURL("flash=saved")
+		if v, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS("#subtitle"))); v != "用水墨讲述远古神话（修订）" {
+			t.Fatalf("saved subtitle shows %q", v)
+		}
 		b.fill(map[string]string{"#story": "## 故事\n\n我们要做一部**水墨动画**。\n\n" + xss + "\n\n[点我](javascript:window.pwned=1)"})
 		b.do(chromedp.Click(chromedp.CSS("#preview-button")), chromedp.WaitVisible(chromedp.CSS("#preview strong")))
 		b.do(chromedp.Click(chromedp.CSS("#save-story")))
@@ -283,6 +306,50 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("the creator finds the project under My projects", func(t *testing.T) {
+		b.t = t
+		b.do(chromedp.Navigate(b.base+"/me/projects"), chromedp.WaitVisible(chromedp.CSS("#mine-live")))
+		if n := b.count(`tr[data-project="` + projectID + `"]`); n != 1 {
+			t.Fatalf("the live project is listed %d times", n)
+		}
+		if !strings.Contains(b.text("#mine-live"), "众筹中") {
+			t.Fatalf("the live group is headed %q", b.text("#mine-live"))
+		}
+		testkit.Screenshot(t, b.ctx, "site-my-projects")
+		b.logOut()
+	})
+
+	t.Run("on a phone: totals and the back button first, pledges as cards, nothing overflows", func(t *testing.T) {
+		b.t = t
+		b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		defer b.do(chromedp.EmulateViewport(1280, 900))
+		for _, lang := range []string{"zh-CN", "en"} {
+			b.do(chromedp.Navigate(b.base+"/projects/"+projectID+"?lang="+lang), chromedp.WaitVisible(chromedp.CSS("#pledged")))
+			order, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](
+				`document.getElementById('pledged').getBoundingClientRect().top < document.getElementById('story').getBoundingClientRect().top`))
+			if err != nil || !order {
+				t.Fatalf("%s: the totals are not above the story on a phone (%v)", lang, err)
+			}
+			bar, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById('backbar')).position`))
+			if bar != "fixed" {
+				t.Fatalf("%s: the back-this bar is %q, want fixed in reach", lang, bar)
+			}
+			b.noOverflow(lang + " project page")
+			testkit.Screenshot(t, b.ctx, "site-phone-project-"+lang)
+		}
+		b.logIn("first@example.cn")
+		for _, lang := range []string{"zh-CN", "en"} {
+			b.do(chromedp.Navigate(b.base+"/me/pledges?lang="+lang), chromedp.WaitVisible(chromedp.CSS("#pledges .status")))
+			disp, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('#pledges tr[data-order]')).display`))
+			if disp != "block" {
+				t.Fatalf("%s: a pledge on a phone is shown as %q, want a card", lang, disp)
+			}
+			b.noOverflow(lang + " my pledges")
+			testkit.Screenshot(t, b.ctx, "site-phone-pledges-"+lang)
+		}
+		b.logOut()
+	})
+
 	t.Run("no injected script ran, and forms need the CSRF token", func(t *testing.T) {
 		b.t = t
 		for _, path := range []string{"/", "/projects/" + projectID, "/discover?q=%E6%B0%B4%E5%A2%A8"} {
@@ -302,6 +369,15 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		}
 		resp.Body.Close()
 	})
+}
+
+// noOverflow fails when the page is wider than the screen.
+func (b *browser) noOverflow(what string) {
+	b.t.Helper()
+	wide, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+	if err != nil || wide {
+		b.t.Fatalf("%s overflows the screen sideways (%v)", what, err)
+	}
 }
 
 // limitedTierPath is the pledge link of the one-unit tier.

@@ -57,10 +57,20 @@ func (s *Site) edit(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
-	s.renderEdit(w, r, http.StatusOK, nil, "")
+	s.renderEdit(w, r, http.StatusOK, nil, "", "")
 }
 
-func (s *Site) renderEdit(w http.ResponseWriter, r *http.Request, status int, fe map[string]string, preview string) {
+// Forms of the edit page: the one posted comes back with what was typed in
+// it; the others show the saved project.
+const (
+	basicsForm = "basics"
+	storyForm  = "story"
+	coverForm  = "cover"
+	rewardForm = "reward"
+	submitForm = "submit"
+)
+
+func (s *Site) renderEdit(w http.ResponseWriter, r *http.Request, status int, fe map[string]string, preview, posted string) {
 	p, err := s.loadProject(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -70,12 +80,57 @@ func (s *Site) renderEdit(w http.ResponseWriter, r *http.Request, status int, fe
 		s.fail(w, r, errs.E(errs.NotFound, "no such project"))
 		return
 	}
-	story := p.Story
-	if preview != "" || fe != nil {
-		story = r.FormValue("story")
+	v := editView{P: p, Story: p.Story, Categories: s.categories(r), Reward: url.Values{}, Basics: url.Values{
+		"title": {p.Title}, "subtitle": {p.Subtitle}, "category": {p.Category},
+		"goal": {strings.TrimPrefix(yuan(p.Goal), "¥")}, "duration_days": {strconv.Itoa(p.DurationDays)}},
+		Preview: template.HTML(preview), // #nosec G203 -- the preview is sanitized Markdown (project.RenderMarkdown)
+		Errors:  map[string]map[string]string{posted: fe}}
+	v.Basics.Set("goal", strings.ReplaceAll(v.Basics.Get("goal"), ",", ""))
+	switch posted {
+	case storyForm:
+		v.Story = r.FormValue("story")
+	case basicsForm:
+		v.Basics = r.PostForm
+	case rewardForm:
+		v.Reward = r.PostForm
+	case submitForm:
+		// What submitting found missing is marked beside its own field.
+		v.Errors = map[string]map[string]string{storyForm: fe, coverForm: fe, basicsForm: fe, submitForm: fe}
 	}
-	s.render(w, r, "edit", status, page{Errors: fe, Form: r.PostForm, Data: editView{P: p, Story: story,
-		Preview: template.HTML(preview)}}) // #nosec G203 -- the preview is sanitized Markdown (project.RenderMarkdown)
+	s.render(w, r, "edit", status, page{Errors: fe, Data: v})
+}
+
+// saveBasics changes title, subtitle, category, goal and duration: all of
+// them while a draft (or after a rejection), only the subtitle once live.
+func (s *Site) saveBasics(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	body := map[string]any{"subtitle": r.FormValue("subtitle")}
+	fe := map[string]string{}
+	if r.FormValue("live") == "" {
+		body["title"], body["category"] = r.FormValue("title"), r.FormValue("category")
+		if goal, ok := parseYuan(r.FormValue("goal")); ok {
+			body["goal"] = goal
+		} else {
+			fe["goal"] = "请输入目标金额（元），至少 100"
+		}
+		if days, err := strconv.Atoi(trim(r.FormValue("duration_days"))); err == nil {
+			body["duration_days"] = days
+		} else {
+			fe["duration_days"] = "请输入 1 到 60 之间的天数"
+		}
+	}
+	if len(fe) == 0 {
+		if err := s.projects.Edit(r.Context(), r.PathValue("id"), body, nil); err != nil {
+			fe = fieldErrors(err)
+		}
+	}
+	if len(fe) > 0 {
+		s.renderEdit(w, r, http.StatusBadRequest, fe, "", basicsForm)
+		return
+	}
+	http.Redirect(w, r, "/projects/"+url.PathEscape(r.PathValue("id"))+"/edit?flash=saved", http.StatusSeeOther)
 }
 
 // saveStory saves the story, or only shows its preview.
@@ -84,19 +139,34 @@ func (s *Site) saveStory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.FormValue("preview") != "" {
-		s.renderEdit(w, r, http.StatusOK, nil, project.RenderMarkdown(r.FormValue("story")))
+		s.renderEdit(w, r, http.StatusOK, nil, project.RenderMarkdown(r.FormValue("story")), storyForm)
 		return
 	}
 	id := url.PathEscape(r.PathValue("id"))
 	body := map[string]any{"story": r.FormValue("story")}
-	if v := trim(r.FormValue("subtitle")); v != "" {
-		body["subtitle"] = v
-	}
 	if err := s.projects.Edit(r.Context(), r.PathValue("id"), body, nil); err != nil {
-		s.renderEdit(w, r, errs.Status(errs.CodeOf(err)), fieldErrors(err), "")
+		s.renderEdit(w, r, errs.Status(errs.CodeOf(err)), fieldErrors(err), "", storyForm)
 		return
 	}
 	http.Redirect(w, r, "/projects/"+id+"/edit?flash=saved#rewards", http.StatusSeeOther)
+}
+
+// submit sends the project to review; what is missing brings the creator
+// back to the edit page with each missing field marked.
+func (s *Site) submit(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	err := s.projects.Review(r.Context(), r.PathValue("id"), projectapi.Submit, nil)
+	if errs.CodeOf(err) == errs.Invalid {
+		s.renderEdit(w, r, http.StatusBadRequest, fieldErrors(err), "", submitForm)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/projects/"+url.PathEscape(r.PathValue("id"))+"?flash=submitted", http.StatusSeeOther)
 }
 
 func (s *Site) uploadCover(w http.ResponseWriter, r *http.Request) {
@@ -105,14 +175,14 @@ func (s *Site) uploadCover(w http.ResponseWriter, r *http.Request) {
 	}
 	f, _, err := r.FormFile("cover")
 	if err != nil {
-		s.renderEdit(w, r, http.StatusBadRequest, map[string]string{"cover": "请选择图片文件"}, "")
+		s.renderEdit(w, r, http.StatusBadRequest, map[string]string{"cover": "请选择图片文件"}, "", coverForm)
 		return
 	}
 	defer f.Close()
 	data, _ := io.ReadAll(io.LimitReader(f, 6<<20))
 	id := r.PathValue("id")
 	if err := s.projects.UploadCover(r.Context(), id, data); err != nil {
-		s.renderEdit(w, r, errs.Status(errs.CodeOf(err)), fieldErrors(err), "")
+		s.renderEdit(w, r, errs.Status(errs.CodeOf(err)), fieldErrors(err), "", coverForm)
 		return
 	}
 	http.Redirect(w, r, "/projects/"+url.PathEscape(id)+"/edit?flash=cover", http.StatusSeeOther)
@@ -142,7 +212,7 @@ func (s *Site) addReward(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(fe) > 0 {
-		s.renderEdit(w, r, http.StatusBadRequest, fe, "")
+		s.renderEdit(w, r, http.StatusBadRequest, fe, "", rewardForm)
 		return
 	}
 	http.Redirect(w, r, "/projects/"+url.PathEscape(r.PathValue("id"))+"/edit#rewards", http.StatusSeeOther)
@@ -158,13 +228,8 @@ func (s *Site) projectAction(action string, body func(*http.Request) any) http.H
 		if body != nil {
 			b = body(r)
 		}
-		id := url.PathEscape(r.PathValue("id"))
 		if err := s.projects.Review(r.Context(), r.PathValue("id"), action, b); err != nil {
 			s.fail(w, r, err)
-			return
-		}
-		if action == projectapi.Submit {
-			http.Redirect(w, r, "/projects/"+id+"?flash=submitted", http.StatusSeeOther)
 			return
 		}
 		http.Redirect(w, r, "/admin/review?flash="+action, http.StatusSeeOther)

@@ -61,6 +61,10 @@ var texts = map[string]map[string]string{
 		"refunding": "退款中", "refunded": "已退款", "shipped": "已发货", "received": "已收货", "creator reply": "发起人",
 		"password hint": "至少 8 位", "step basics": "基本信息", "step story": "项目故事", "step rewards": "回报档位", "step submit": "确认提交",
 		"locked": "仅支持者可见", "time left": "剩余时间", "ended": "已结束",
+		"reward title": "回报名称", "submit missing": "还有内容没有填写：请补全下面标出的项目，再提交审核。",
+		"live editable": "项目已上线：只能修改副标题、项目故事和封面。", "my projects": "我的项目", "back this": "支持这个项目",
+		"mine.drafts": "草稿与被驳回", "mine.in_review": "审核中", "mine.live": "众筹中", "mine.ended": "已结束",
+		"mine.none": "还没有项目。", "project.succeeded": "成功", "project.failed": "未达成", "project.cancelled": "已取消",
 	},
 	"en": {
 		"not launched": "Not launched yet: the clock starts once it is approved.",
@@ -117,6 +121,10 @@ var texts = map[string]map[string]string{
 		"refunding": "Refunding", "refunded": "Refunded", "shipped": "Shipped", "received": "Received", "creator reply": "Creator",
 		"password hint": "at least 8 characters", "step basics": "Basics", "step story": "Story", "step rewards": "Rewards", "step submit": "Submit",
 		"locked": "For backers only", "time left": "Time left", "ended": "Ended",
+		"reward title": "Reward name", "submit missing": "Something is missing: fill in the marked fields below, then submit again.",
+		"live editable": "The project is live: only its subtitle, story and cover can change.", "my projects": "My projects", "back this": "Back this project",
+		"mine.drafts": "Drafts and rejected", "mine.in_review": "In review", "mine.live": "Live", "mine.ended": "Ended",
+		"mine.none": "No projects yet.", "project.succeeded": "Funded", "project.failed": "Not funded", "project.cancelled": "Cancelled",
 	},
 }
 

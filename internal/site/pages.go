@@ -45,13 +45,15 @@ func (s *Site) Routes() http.Handler {
 	mux.HandleFunc("POST /me/addresses", s.post(s.addAddress))
 	mux.HandleFunc("POST /me/addresses/{aid}/delete", s.post(s.deleteAddress))
 	mux.HandleFunc("GET /me/pledges", s.pledges)
+	mux.HandleFunc("GET /me/projects", s.myProjects)
 	mux.HandleFunc("GET /create", s.createForm)
 	mux.HandleFunc("POST /create", s.post(s.create))
 	mux.HandleFunc("GET /projects/{id}/edit", s.edit)
 	mux.HandleFunc("POST /projects/{id}/edit", s.post(s.saveStory))
 	mux.HandleFunc("POST /projects/{id}/cover", s.post(s.uploadCover))
 	mux.HandleFunc("POST /projects/{id}/rewards", s.post(s.addReward))
-	mux.HandleFunc("POST /projects/{id}/submit", s.post(s.projectAction(projectapi.Submit, nil)))
+	mux.HandleFunc("POST /projects/{id}/basics", s.post(s.saveBasics))
+	mux.HandleFunc("POST /projects/{id}/submit", s.post(s.submit))
 	mux.HandleFunc("GET /projects/{id}/dashboard", s.dashboard)
 	mux.HandleFunc("GET /projects/{id}/backers.csv", s.backersCSV)
 	mux.HandleFunc("POST /projects/{id}/updates", s.post(s.postUpdate))
@@ -398,6 +400,30 @@ func (s *Site) pledges(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, "pledges", http.StatusOK, page{Data: pledgesView{Orders: l.Orders, Titles: titles}})
+}
+
+// myProjects lists the member's own projects by stage: drafts (and
+// rejected ones to fix), in review, live, ended.
+func (s *Site) myProjects(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	var l struct{ Projects []project.Project }
+	err := s.projects.List(r.Context(), url.Values{"creator": {"me"}, "limit": {"100"}}, &l)
+	groups := []projectGroup{{Key: "drafts"}, {Key: "in_review"}, {Key: "live"}, {Key: "ended"}}
+	for _, p := range l.Projects {
+		i := 3
+		switch p.Status {
+		case project.Draft, project.Rejected:
+			i = 0
+		case project.InReview:
+			i = 1
+		case project.Live:
+			i = 2
+		}
+		groups[i].Projects = append(groups[i].Projects, p)
+	}
+	s.render(w, r, "myprojects", http.StatusOK, page{Data: myProjectsView{Groups: groups, Any: len(l.Projects) > 0, Unavailable: err != nil}})
 }
 
 // confirmCancel asks before a pledge is cancelled and says what happens to

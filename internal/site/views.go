@@ -2,6 +2,7 @@ package site
 
 import (
 	"html/template"
+	"net/url"
 
 	"sanshi/internal/member"
 	"sanshi/internal/order"
@@ -21,9 +22,16 @@ type addressesView struct {
 type createView struct{ Categories []project.Category }
 
 type editView struct {
-	P       project.Project
-	Story   string
-	Preview template.HTML // sanitized Markdown (project.RenderMarkdown)
+	P          project.Project
+	Story      string
+	Preview    template.HTML // sanitized Markdown (project.RenderMarkdown)
+	Categories []project.Category
+	// The values each form shows: what was typed in the form that came
+	// back with an error, the saved project in the others.
+	Basics, Reward url.Values
+	// Errors by form, so that a reward's "title" error is not shown under
+	// the project's title.
+	Errors map[string]map[string]string
 }
 
 type reviewView struct{ Queue, Live []card }
@@ -72,6 +80,18 @@ type payView struct {
 }
 
 type resultView struct{ O order.Order }
+
+// myProjectsView is a creator's projects by stage.
+type myProjectsView struct {
+	Groups      []projectGroup
+	Any         bool
+	Unavailable bool
+}
+
+type projectGroup struct {
+	Key      string // drafts, in_review, live, ended
+	Projects []project.Project
+}
 
 type pledgesView struct {
 	Orders []order.Order

@@ -75,7 +75,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 func parsePages() map[string]*template.Template {
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"login", "overview", "events", "instance", "confirm"} {
-		pages[name] = template.Must(template.New(name).Funcs(template.FuncMap{"t": func(string) string { return "" }, "details": details}).
+		pages[name] = template.Must(template.New(name).Funcs(template.FuncMap{"t": func(string) string { return "" }, "details": details, "when": when}).
 			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return pages

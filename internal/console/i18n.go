@@ -5,6 +5,7 @@ import "sanshi/internal/chassis/httpx"
 // Languages of the console: Simplified Chinese by default, English on request.
 var texts = map[string]map[string]string{
 	"zh-CN": {
+		"restarts": "重启次数", "last restart": "上次重启", "exit": "退出原因", "exit unknown": "原因未知",
 		"title": "服务控制台", "login": "登录", "email": "邮箱", "password": "密码", "logout": "退出",
 		"operators only": "仅限运营人员", "form expired": "表单已失效，请重试", "bad login": "邮箱或密码错误", "overview": "总览", "events": "事件日志",
 		"service": "服务", "instance": "实例", "version": "版本", "color": "颜色", "address": "地址", "status": "状态",
@@ -25,6 +26,7 @@ var texts = map[string]map[string]string{
 		"running": "进行中", "released": "已全量", "rolled-back": "已回滚", "interrupted": "已中断", "no releases": "所有服务只有一个颜色在接流量",
 	},
 	"en": {
+		"restarts": "Restarts", "last restart": "last restart", "exit": "exit", "exit unknown": "exit unknown",
 		"title": "Service console", "login": "Log in", "email": "E-mail", "password": "Password", "logout": "Log out",
 		"operators only": "Operators only", "form expired": "The form expired; please try again", "bad login": "Wrong e-mail or password", "overview": "Overview", "events": "Events",
 		"service": "Service", "instance": "Instance", "version": "Version", "color": "Color", "address": "Address", "status": "Status",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -24,6 +25,50 @@ type InstanceState struct {
 	nextCheck time.Time
 	reminded  time.Time
 	gone      bool // no longer in the registry
+	// Restarts counts the new processes seen under this instance id (a
+	// crash restarted at once is one too, though it was never seen down);
+	// LastExit is how the last process ended, when its supervisor said.
+	Restarts    int
+	LastRestart time.Time
+	LastExit    string
+	recent      []time.Time // restarts within flapWindow
+	flapped     time.Time   // when flapping was last announced
+}
+
+// Flapping: flapRestarts restarts within flapWindow is an instance that
+// keeps crashing, announced at most once per window.
+const (
+	flapRestarts = 3
+	flapWindow   = 10 * time.Minute
+)
+
+// restarted records a new process of st and returns its events.
+func (st *InstanceState) restarted(in registry.Instance, now time.Time) []Event {
+	// The supervisor's count, when it tells one, includes restarts from
+	// before the console was watching.
+	st.Restarts = max(st.Restarts+1, in.Restarts)
+	st.LastRestart, st.LastExit = now, in.LastExit
+	exit := in.LastExit
+	if exit == "" {
+		exit = "exit unknown"
+	}
+	evs := []Event{{At: now, Service: in.Service, Instance: in.ID, Kind: KindRestarted,
+		Detail: fmt.Sprintf("new process (pid %d) after %s; %d restarts", in.PID, exit, st.Restarts)}}
+	st.recent = append(slices.DeleteFunc(st.recent, func(t time.Time) bool { return now.Sub(t) > flapWindow }), now)
+	if len(st.recent) >= flapRestarts && now.Sub(st.flapped) > flapWindow {
+		st.flapped = now
+		evs = append(evs, Event{At: now, Service: in.Service, Instance: in.ID, Kind: KindFlapping,
+			Detail: fmt.Sprintf("%d restarts within %s; last: %s", len(st.recent), flapWindow, exit)})
+	}
+	return evs
+}
+
+// instances is what the monitor reads of the registry (a
+// registry.Discovery).
+type instances interface {
+	All() map[string][]registry.Instance
+	Instances(service string) []registry.Instance
+	Changes() <-chan struct{}
 }
 
 // Monitor follows every instance through the registry and its health
@@ -31,7 +76,7 @@ type InstanceState struct {
 // checks run with bounded concurrency and timeouts, and back off for dead
 // instances, so a few hundred instances do not make it fall behind.
 type Monitor struct {
-	disc     *registry.Discovery
+	disc     instances
 	journal  *Journal
 	notifier *Notifier
 	http     *http.Client
@@ -109,11 +154,27 @@ func (m *Monitor) sync(ctx context.Context) {
 			st, known := m.states[key]
 			switch {
 			case !known:
-				m.states[key] = &InstanceState{Instance: in, Up: true, Health: "UP"}
+				m.states[key] = &InstanceState{Instance: in, Up: true, Health: "UP", Restarts: in.Restarts, LastExit: in.LastExit}
 				add(KindRegistered, fmt.Sprintf("version %s, color %s, %s", in.Version, in.Color, in.Address))
 			case st.gone:
 				add(KindBack, fmt.Sprintf("registered again after %s", now.Sub(st.DownSince).Round(time.Second)))
-				*st = InstanceState{Instance: in, Up: true, Health: "UP"}
+				old := *st
+				*st = InstanceState{Instance: in, Up: true, Health: "UP", Restarts: old.Restarts, LastRestart: old.LastRestart,
+					LastExit: old.LastExit, recent: old.recent, flapped: old.flapped}
+				if !in.StartedAt.Equal(old.StartedAt) {
+					// Its "went down" and "came back" were told already:
+					// only count the restart, and say if it is flapping.
+					events = append(events, slices.DeleteFunc(st.restarted(in, now), func(e Event) bool { return e.Kind == KindRestarted })...)
+				}
+			case !in.StartedAt.Equal(st.StartedAt):
+				// A new process took the old one's place before its lease
+				// ran out: a crash restarted at once, or a quick planned
+				// restart. Either way it is news.
+				events = append(events, st.restarted(in, now)...)
+				st.Instance = in
+				if !st.Up {
+					st.Up, st.Health, st.DownSince = true, "UP", time.Time{}
+				}
 			default:
 				if st.Status != in.Status {
 					add(KindStatus, st.Status+" → "+in.Status)
@@ -249,11 +310,14 @@ func (m *Monitor) record(ctx context.Context, events []Event) {
 			m.log.Warn("cannot journal an event", "error", err)
 		}
 		m.log.Info("instance event", "target", e.Service+"/"+e.Instance, "kind", e.Kind, "detail", e.Detail)
-		if e.Kind == KindDown || e.Kind == KindBack || e.Kind == KindStillDown || e.Kind == KindStatus {
+		if notifiable[e.Kind] {
 			m.notifier.Send(ctx, e)
 		}
 	}
 }
+
+// notifiable are the kinds of events that notifications announce.
+var notifiable = map[string]bool{KindDown: true, KindBack: true, KindStillDown: true, KindStatus: true, KindRestarted: true, KindFlapping: true}
 
 func short(rev string) string {
 	if len(rev) > 10 {

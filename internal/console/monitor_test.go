@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +35,12 @@ func (b *inbox) handler() http.Handler {
 		b.bodies = append(b.bodies, m)
 		b.mu.Unlock()
 	})
+}
+
+func (b *inbox) snapshot() []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]map[string]any(nil), b.bodies...)
 }
 
 func (b *inbox) count() int { b.mu.Lock(); defer b.mu.Unlock(); return len(b.bodies) }
@@ -148,5 +156,88 @@ func BenchmarkHealthRound(b *testing.B) {
 			st.nextCheck = time.Time{}
 		}
 		m.check(context.Background())
+	}
+}
+
+// fakeRegistry is a registry whose instances the test sets.
+type fakeRegistry struct{ list []registry.Instance }
+
+func (f *fakeRegistry) All() map[string][]registry.Instance {
+	out := map[string][]registry.Instance{}
+	for _, in := range f.list {
+		out[in.Service] = append(out[in.Service], in)
+	}
+	return out
+}
+func (f *fakeRegistry) Instances(service string) []registry.Instance { return f.All()[service] }
+func (f *fakeRegistry) Changes() <-chan struct{}                     { return nil }
+
+// TestCrashesRestartedAtOnceAreNews: a new process under the same instance
+// id is a restart even when the instance was never seen down; its count,
+// time and exit reason show; three within ten minutes is flapping; each is
+// notified.
+func TestCrashesRestartedAtOnceAreNews(t *testing.T) {
+	hook := &inbox{}
+	hs := httptest.NewServer(hook.handler())
+	defer hs.Close()
+	p := props.New(nil)
+	p.SetCenter(map[string]string{"console.notify.webhook-url": hs.URL}, "r1")
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	j := journal(t)
+	reg := &fakeRegistry{}
+	m := &Monitor{disc: reg, journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock,
+		notifier: &Notifier{props: p, journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock},
+		interval: time.Second, remind: func() time.Duration { return 10 * time.Minute }, states: map[string]*InstanceState{}}
+	in := registry.Instance{ID: "order-1", Service: "order", PID: 100, StartedAt: now}
+	reg.list = []registry.Instance{in}
+	m.sync(context.Background())
+	kinds := func() []string {
+		var out []string
+		for _, b := range hook.snapshot() {
+			out = append(out, fmt.Sprint(b["kind"]))
+		}
+		sort.Strings(out)
+		return out
+	}
+	for i := 1; i <= 3; i++ {
+		now = now.Add(2 * time.Minute)
+		in.PID, in.StartedAt, in.Restarts, in.LastExit = 100+i, now, i, "exit status 2"
+		reg.list = []registry.Instance{in}
+		m.sync(context.Background())
+	}
+	m.sync(context.Background()) // nothing new: no event
+	waitFor(t, func() bool { return hook.count() == 4 })
+	want := []string{KindFlapping, KindRestarted, KindRestarted, KindRestarted} // sent in parallel: any order
+	if got := kinds(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("notified %v, want %v", got, want)
+	}
+	st, _ := m.Get("order", "order-1")
+	if st.Restarts != 3 || !st.LastRestart.Equal(now) || st.LastExit != "exit status 2" || !st.Up {
+		t.Fatalf("state: %d restarts, last %v (%q), up %v", st.Restarts, st.LastRestart, st.LastExit, st.Up)
+	}
+	events, err := j.List(context.Background(), Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarts := 0
+	for _, e := range events {
+		if e.Kind == KindRestarted && strings.Contains(e.Detail, "exit status 2") {
+			restarts++
+		}
+	}
+	if restarts != 3 {
+		t.Fatalf("journal has %d restarts with their exit: %+v", restarts, events)
+	}
+	// A fourth restart within the window is counted, not announced as
+	// flapping again.
+	now = now.Add(time.Minute)
+	in.PID, in.StartedAt = 200, now
+	reg.list = []registry.Instance{in}
+	m.sync(context.Background())
+	waitFor(t, func() bool { return hook.count() == 5 })
+	time.Sleep(100 * time.Millisecond)
+	if got := kinds(); fmt.Sprint(got) != fmt.Sprint(append(want, KindRestarted)) {
+		t.Fatalf("after a fourth restart: %v", got)
 	}
 }

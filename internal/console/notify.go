@@ -64,6 +64,7 @@ func (n *Notifier) Send(ctx context.Context, e Event) {
 }
 
 var kindText = map[string]string{KindDown: "went down 宕机", KindBack: "came back 恢复", KindStillDown: "still down 仍未恢复",
+	KindRestarted: "restarted 已重启", KindFlapping: "keeps restarting 反复重启",
 	KindStatus: "status changed 状态变更", KindRegistered: "registered 注册", KindConfigApplied: "config applied 配置生效"}
 
 func (n *Notifier) post(url string, body any) {

@@ -18,6 +18,9 @@ const (
 	KindOverride      = "override_set"
 	KindAction        = "action"
 	KindStillDown     = "still_down"
+	KindRestarted     = "restarted" // a new process under the same instance id
+	KindFlapping      = "flapping"  // restarted again and again
+	KindNotified      = "notified"  // a notification went out (or failed to)
 )
 
 // Event is one line of the journal.

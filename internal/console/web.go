@@ -169,6 +169,8 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, op Operator) {
 type row struct {
 	Service, ID, State, Version, Color, Revision, Address string
 	RestartNeeded, Gone                                   bool
+	Restarts                                              int
+	LastRestart, LastExit                                 string
 }
 
 // group is one service on the wallboard: its instances and how many of
@@ -203,6 +205,14 @@ func groupRows(rows []row) []group {
 	return out
 }
 
+// when is a time as the console shows it; "" for none.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
 func state(s InstanceState) string {
 	switch {
 	case !s.Up:
@@ -227,7 +237,8 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, op Operator) 
 			inService[s.Service]++
 		}
 		rows = append(rows, row{Service: s.Service, ID: s.ID, State: st, Version: s.Version, Color: s.Color,
-			Revision: short(s.ConfigRevision), Address: s.Address, RestartNeeded: s.RestartNeeded, Gone: s.gone})
+			Revision: short(s.ConfigRevision), Address: s.Address, RestartNeeded: s.RestartNeeded, Gone: s.gone,
+			Restarts: s.Restarts, LastRestart: when(s.LastRestart), LastExit: s.LastExit})
 	}
 	muted := ""
 	if until := c.journal.MuteUntil(r.Context()); c.now().Before(until) {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"os/exec"
+	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -19,6 +21,8 @@ type child struct {
 	out         *printer
 
 	mu       sync.Mutex
+	restarts int    // how often this child was restarted
+	lastExit string // how its last process ended
 	cmd      *exec.Cmd
 	stopping bool
 	exited   chan struct{} // closed when the current process has exited
@@ -46,6 +50,13 @@ func (c *child) start(ctx context.Context) {
 func (c *child) launch() error {
 	cmd := exec.Command(c.exe, "serve", c.service) // #nosec G204 -- sanshi dev runs its own executable
 	cmd.Env = c.env
+	c.mu.Lock()
+	if c.restarts > 0 {
+		// The instance announces them in the registry: the console shows
+		// the restarts and why the last process ended.
+		cmd.Env = append(slices.Clip(c.env), "SANSHI_RESTARTS="+strconv.Itoa(c.restarts), "SANSHI_LAST_EXIT="+c.lastExit)
+	}
+	c.mu.Unlock()
 	// Own process group: a Ctrl-C in the terminal reaches only `sanshi dev`,
 	// which then stops the children in order. Pdeathsig stops a child if
 	// `sanshi dev` itself dies.
@@ -103,6 +114,9 @@ func (c *child) supervise(ctx context.Context) {
 			status = cmd.ProcessState.String()
 		}
 		c.out.system("%s exited (%s); restarting in %s", c.id, status, backoff)
+		c.mu.Lock()
+		c.restarts, c.lastExit = c.restarts+1, status
+		c.mu.Unlock()
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():

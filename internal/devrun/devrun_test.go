@@ -143,9 +143,9 @@ func TestDevRunsTheWholePlatform(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.waitFor(t, "member-1 restarted", 15*time.Second)
-	testkit.Eventually(t, 15*time.Second, "member-1 back with a new pid", func() bool {
+	testkit.Eventually(t, 15*time.Second, "member-1 back with a new pid, saying it was restarted after a kill", func() bool {
 		in, ok := instances(t, ports["etcd"])["member-1"]
-		return ok && in.PID != victim.PID && alive(in.PID)
+		return ok && in.PID != victim.PID && alive(in.PID) && in.Restarts == 1 && strings.Contains(in.LastExit, "killed")
 	})
 
 	// SIGINT stops everything and exits 0.

@@ -295,6 +295,12 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		b.logIn("creator@example.cn")
 		b.do(chromedp.Navigate(b.base+"/projects/"+projectID+"/dashboard"), chromedp.WaitVisible(chromedp.CSS("#chart")))
 		testkit.Screenshot(t, b.ctx, "site-dashboard")
+		if n := b.count("#chart .y-tick"); n != 3 || !strings.Contains(b.text("#backers-table"), "先到者") {
+			t.Fatalf("the dashboard: %d y-axis labels, backers %q", n, b.text("#backers-table"))
+		}
+		if l := b.text(`label[for="u-title"]`); l != "更新标题" {
+			t.Fatalf("the update form's title is labelled %q", l)
+		}
 		// An update with markup in it.
 		b.fill(map[string]string{"#u-title": "更新" + xss, "#u-body": "进展顺利 " + xss})
 		b.do(chromedp.Submit(chromedp.CSS("#u-title")))
@@ -308,6 +314,14 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 
 	t.Run("the creator finds the project under My projects", func(t *testing.T) {
 		b.t = t
+		// The creator's answer sits under the comment it answers.
+		b.do(chromedp.Navigate(b.base+"/projects/"+projectID), chromedp.WaitVisible(chromedp.CSS(".comment details summary")),
+			chromedp.Click(chromedp.CSS(".comment details summary")))
+		b.do(chromedp.SetValue(chromedp.CSS(".comment details textarea"), "谢谢支持，六月发货！"))
+		b.do(chromedp.Click(chromedp.CSS(".comment .reply-submit")), chromedp.WaitVisible(chromedp.CSS(".comment .reply")))
+		if r := b.text(".comment .reply"); !strings.Contains(r, "谢谢支持") || !strings.Contains(r, "发起人") {
+			t.Fatalf("the threaded reply reads %q", r)
+		}
 		b.do(chromedp.Navigate(b.base+"/me/projects"), chromedp.WaitVisible(chromedp.CSS("#mine-live")))
 		if n := b.count(`tr[data-project="` + projectID + `"]`); n != 1 {
 			t.Fatalf("the live project is listed %d times", n)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/order"
 	"sanshi/internal/project"
@@ -288,37 +289,84 @@ func (s *Site) dashboard(w http.ResponseWriter, r *http.Request) {
 		tiers[name]++
 	}
 	s.render(w, r, "dashboard", http.StatusOK, page{Data: dashboardView{P: p, Orders: l.Orders, Tiers: tiers,
-		Chart: chart(l.Orders, s.now())}})
+		Names: s.memberNames(r, l.Orders), Chart: chart(l.Orders, p.LaunchedAt, s.now(), lang(w, r))}})
 }
 
-// chart draws pledges per day over the last 14 days as an SVG bar chart,
-// on the server: no script and nothing from elsewhere.
-func chart(orders []order.Order, now time.Time) template.HTML {
-	const days, w, h = 14, 560, 160
+// memberNames looks up the nicknames of the backers of orders, eight at a
+// time (each is remembered, so a dashboard seen again asks for none).
+func (s *Site) memberNames(r *http.Request, orders []order.Order) map[string]string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, o := range orders {
+		if !seen[o.MemberID] {
+			seen[o.MemberID] = true
+			ids = append(ids, o.MemberID)
+		}
+	}
+	type named struct{ id, name string }
+	names := map[string]string{}
+	for _, n := range batch.Parallel(ids, 8, func(id string) []named { return []named{{id, s.creatorName(r, id)}} }) {
+		names[n.id] = n.name
+	}
+	return names
+}
+
+// chart draws the money pledged per day from launch (or the last 14 days
+// before one) to today as an SVG bar chart with a labelled y-axis, each bar
+// telling its day, amount and running total on hover; drawn on the server:
+// no script and nothing from elsewhere.
+func chart(orders []order.Order, launched *time.Time, now time.Time, lang string) template.HTML {
+	const w, h, left, top = 600, 160, 64, 18
+	today := now.UTC().Truncate(24 * time.Hour)
+	start := today.AddDate(0, 0, -13)
+	if launched != nil && launched.Before(now) {
+		start = launched.UTC().Truncate(24 * time.Hour)
+	}
+	days := int(today.Sub(start).Hours()/24) + 1
+	days = min(max(days, 1), 366)
 	counts := make([]int64, days)
-	start := now.Truncate(24*time.Hour).AddDate(0, 0, -(days - 1))
+	paid := 0
 	for _, o := range orders {
 		if o.PaidAt == nil {
 			continue
 		}
-		if d := int(o.PaidAt.Sub(start).Hours() / 24); d >= 0 && d < days {
+		paid++
+		if d := int(o.PaidAt.UTC().Sub(start).Hours() / 24); d >= 0 && d < days {
 			counts[d] += o.Amount
 		}
 	}
-	maxV := int64(1)
+	maxV := int64(100) // at least ¥1 on the axis
 	for _, c := range counts {
 		maxV = max(maxV, c)
 	}
+	tr := texts[lang]
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg id="chart" role="img" aria-label="pledges per day" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx">`, w, h+20, w)
-	bw := w / days
+	fmt.Fprintf(&b, `<svg id="chart" role="img" aria-label="%s" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx;background:#fff">`,
+		template.HTMLEscapeString(tr["chart.y"]), left+w+8, top+h+34, left+w+8)
+	fmt.Fprintf(&b, `<text x="4" y="12" font-size="11" fill="#555">%s (¥)</text>`, template.HTMLEscapeString(tr["chart.y"]))
+	for _, f := range []int64{0, 1, 2} { // y-axis: 0, half, top
+		v := maxV * f / 2
+		y := top + h - int(v*h/maxV)
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#eee"/><text class="y-tick" x="%d" y="%d" font-size="10" text-anchor="end" fill="#555">%s</text>`,
+			left, left+w, y, y, left-4, y+3, template.HTMLEscapeString(yuan(v)))
+	}
+	bw := float64(w) / float64(days)
+	label := max(1, days/8) // about eight dates under the axis
+	var total int64
 	for i, c := range counts {
+		total += c
+		day := start.AddDate(0, 0, i).Format("01-02")
 		bh := int(c * h / maxV)
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#e4572e"><title>%s %s</title></rect>`,
-			i*bw+2, h-bh, bw-4, bh, start.AddDate(0, 0, i).Format("01-02"), yuan(c))
-		if i%2 == 0 {
-			fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="10">%s</text>`, i*bw+2, h+14, start.AddDate(0, 0, i).Format("01-02"))
+		fmt.Fprintf(&b, `<rect class="day" x="%.1f" y="%d" width="%.1f" height="%d" fill="#e4572e"><title>%s: %s · %s %s</title></rect>`,
+			float64(left)+float64(i)*bw+1, top+h-bh, max(bw-2, 1), bh, day, template.HTMLEscapeString(yuan(c)),
+			template.HTMLEscapeString(tr["chart.total"]), template.HTMLEscapeString(yuan(total)))
+		if i%label == 0 {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10" fill="#555">%s</text>`, float64(left)+float64(i)*bw+1, top+h+14, day)
 		}
+	}
+	fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="#999"/>`, left, left+w, top+h, top+h)
+	if paid == 0 {
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" fill="#777">%s</text>`, left+10, top+h/2, template.HTMLEscapeString(tr["chart.none"]))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // #nosec G203 -- an SVG chart built from numbers and escaped labels

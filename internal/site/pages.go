@@ -165,6 +165,7 @@ func (s *Site) project(w http.ResponseWriter, r *http.Request) {
 	for _, c := range cs.Comments {
 		names[c.MemberID] = s.creatorName(r, c.MemberID)
 	}
+	threads := threadComments(cs.Comments)
 	following := false
 	if auth.From(r.Context()).Member != "" {
 		var f struct{ Following bool }
@@ -172,8 +173,32 @@ func (s *Site) project(w http.ResponseWriter, r *http.Request) {
 		following = f.Following
 	}
 	s.render(w, r, "project", http.StatusOK, page{Data: projectView{P: p, Creator: s.creatorName(r, p.CreatorID),
-		Updates: ups.Updates, Comments: cs.Comments, Names: names, Following: following, Backed: s.backed(r)[p.ID],
+		Updates: ups.Updates, Threads: threads, Names: names, Following: following, Backed: s.backed(r)[p.ID],
 		Mine: p.CreatorID == auth.From(r.Context()).Member, URL: "http://" + r.Host + "/projects/" + p.ID}})
+}
+
+// threadComments puts each reply under the comment it answers, in the
+// order they came; a reply whose comment is not on the page stands alone.
+func threadComments(cs []project.Comment) []thread {
+	var out []thread
+	at := map[string]int{}
+	for _, c := range cs {
+		if c.ParentID == "" {
+			at[c.ID] = len(out)
+			out = append(out, thread{Comment: c})
+		}
+	}
+	for _, c := range cs {
+		if c.ParentID == "" {
+			continue
+		}
+		if i, ok := at[c.ParentID]; ok {
+			out[i].Replies = append(out[i].Replies, c)
+		} else {
+			out = append(out, thread{Comment: c})
+		}
+	}
+	return out
 }
 
 func (s *Site) follow(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +217,7 @@ func (s *Site) comment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := url.PathEscape(r.PathValue("id"))
-	err := s.projects.Comment(r.Context(), r.PathValue("id"), projectapi.CommentInput{Body: r.FormValue("body")})
+	err := s.projects.Comment(r.Context(), r.PathValue("id"), projectapi.CommentInput{Body: r.FormValue("body"), ParentID: r.FormValue("parent_id")})
 	if err != nil && errs.CodeOf(err) != errs.Invalid {
 		s.fail(w, r, err)
 		return

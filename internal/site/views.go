@@ -39,6 +39,7 @@ type reviewView struct{ Queue, Live []card }
 type dashboardView struct {
 	P      project.Project
 	Orders []order.Order
+	Names  map[string]string // backers' nicknames by member id
 	Tiers  map[string]int
 	Chart  template.HTML
 }
@@ -60,11 +61,17 @@ type projectView struct {
 	P               project.Project
 	Creator         string
 	Updates         []project.Update
-	Comments        []project.Comment
+	Threads         []thread
 	Names           map[string]string
 	Following, Mine bool
 	Backed          bool // the visitor has a paid pledge on it
 	URL             string
+}
+
+// thread is a comment with the replies to it.
+type thread struct {
+	project.Comment
+	Replies []project.Comment
 }
 
 type pledgeView struct {

@@ -78,6 +78,10 @@ type Bootstrap struct {
 	// TrustedProxies are the networks whose X-Forwarded-For and
 	// X-Forwarded-Proto the edge believes.
 	TrustedProxies []netip.Prefix `json:"trusted_proxies"`
+	// Restarts and LastExit are told by a supervisor that restarted this
+	// instance (sanshi dev): how often, and how the last process ended.
+	Restarts int    `json:"restarts"`
+	LastExit string `json:"last_exit"`
 	// Getenv reads the rest of the environment (configuration overrides).
 	Getenv func(string) string `json:"-"`
 }
@@ -113,6 +117,8 @@ var Vars = []Var{
 	{"SANSHI_REGISTRY_KEY", "(none)", "PEM private key of SANSHI_REGISTRY_CERT"},
 	{"SANSHI_TLS_CERT", "(none: plain HTTP)", "PEM certificate (chain) for HTTPS on the public listener, with SANSHI_TLS_KEY"},
 	{"SANSHI_TLS_KEY", "(none)", "PEM private key of SANSHI_TLS_CERT"},
+	{"SANSHI_RESTARTS", "0", "set by a supervisor: how many times it restarted this instance (the console shows it)"},
+	{"SANSHI_LAST_EXIT", "(none)", "set by a supervisor: how the previous process ended, e.g. exit status 2"},
 	{"SANSHI_TRUSTED_PROXIES", "(none)", "CIDRs of load balancers whose X-Forwarded-For/-Proto the gateway believes, e.g. 10.0.0.0/8"},
 }
 
@@ -162,6 +168,16 @@ func Parse(service, buildVersion string, getenv func(string) string) (Bootstrap,
 		p.fail("SANSHI_TLS_CERT", "a certificate and a key together (SANSHI_TLS_KEY)", b.TLSCert)
 	}
 	b.TrustedProxies = p.prefixes("SANSHI_TRUSTED_PROXIES")
+	if v := p.str("SANSHI_RESTARTS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			p.fail("SANSHI_RESTARTS", "a whole number from 0", v)
+		}
+		b.Restarts = n
+	}
+	if b.LastExit = p.str("SANSHI_LAST_EXIT", ""); len(b.LastExit) > 200 {
+		b.LastExit = b.LastExit[:200]
+	}
 	b.InstanceID = p.str("SANSHI_INSTANCE_ID", "")
 	if b.InstanceID != "" && !validName(b.InstanceID) {
 		p.fail("SANSHI_INSTANCE_ID", "letters, digits, '-', '_' and '.'", b.InstanceID)

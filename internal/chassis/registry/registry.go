@@ -47,6 +47,10 @@ type Instance struct {
 	Status         string    `json:"status"`
 	PID            int       `json:"pid"`
 	RestartNeeded  bool      `json:"restart_needed,omitempty"`
+	// Restarts and LastExit come from the supervisor that restarted the
+	// process, when it says (sanshi dev does).
+	Restarts int    `json:"restarts,omitempty"`
+	LastExit string `json:"last_exit,omitempty"`
 }
 
 // Key is the instance's registry key.

@@ -194,7 +194,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	inst := registry.Instance{
 		ID: boot.InstanceID, Service: spec.Name, Version: boot.Version, Color: boot.Color,
 		Address: advertise(boot.AdvertiseHost, pub.Addr()), MgmtAddress: advertise(boot.AdvertiseHost, mgl.Addr()),
-		StartedAt: started, Status: registry.StatusUp, PID: os.Getpid(),
+		StartedAt: started, Status: registry.StatusUp, PID: os.Getpid(), Restarts: boot.Restarts, LastExit: boot.LastExit,
 	}
 	rt.Registrar = registry.NewRegistrar(cli, inst, boot.LeaseTTL, logs.Logger("registry.registration"))
 

@@ -316,7 +316,7 @@ func (s *Site) memberNames(r *http.Request, orders []order.Order) map[string]str
 // telling its day, amount and running total on hover; drawn on the server:
 // no script and nothing from elsewhere.
 func chart(orders []order.Order, launched *time.Time, now time.Time, lang string) template.HTML {
-	const w, h, left, top = 600, 160, 64, 18
+	const w, h, left, top = 600, 160, 64, 30
 	today := now.UTC().Truncate(24 * time.Hour)
 	start := today.AddDate(0, 0, -13)
 	if launched != nil && launched.Before(now) {
@@ -358,7 +358,7 @@ func chart(orders []order.Order, launched *time.Time, now time.Time, lang string
 		day := start.AddDate(0, 0, i).Format("01-02")
 		bh := int(c * h / maxV)
 		fmt.Fprintf(&b, `<rect class="day" x="%.1f" y="%d" width="%.1f" height="%d" fill="#e4572e"><title>%s: %s · %s %s</title></rect>`,
-			float64(left)+float64(i)*bw+1, top+h-bh, max(bw-2, 1), bh, day, template.HTMLEscapeString(yuan(c)),
+			float64(left)+float64(i)*bw+1, top+h-bh, min(max(bw-2, 1), 48), bh, day, template.HTMLEscapeString(yuan(c)),
 			template.HTMLEscapeString(tr["chart.total"]), template.HTMLEscapeString(yuan(total)))
 		if i%label == 0 {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10" fill="#555">%s</text>`, float64(left)+float64(i)*bw+1, top+h+14, day)

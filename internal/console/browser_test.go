@@ -183,4 +183,49 @@ func TestConsoleInABrowser(t *testing.T) {
 			t.Fatalf("journal: %s", ev)
 		}
 	})
+
+	t.Run("notification settings: checked, saved, tested, journaled", func(t *testing.T) {
+		chat := &receiver{}
+		chatSrv := httptest.NewServer(chat)
+		defer chatSrv.Close()
+		do(t, ctx, chromedp.Navigate(console+"/settings/notifications"), chromedp.WaitVisible(chromedp.CSS("#save-settings")))
+		// What comes from the configuration says so.
+		if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`input[name="console.notify.webhook-url"]`))); v != srv.URL {
+			t.Fatalf("the configured webhook shows %q", v)
+		}
+		// A bad address is refused beside its field, with what was typed.
+		do(t, ctx, chromedp.SetValue(chromedp.CSS(`input[name="console.notify.dingtalk-url"]`), "oapi.dingtalk.com/robot"),
+			chromedp.Click(chromedp.CSS("#save-settings")), chromedp.WaitVisible(chromedp.CSS(".err")))
+		if e := text(t, ctx, ".err"); !strings.Contains(e, "http://") {
+			t.Fatalf("the field error: %q", e)
+		}
+		if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`input[name="console.notify.dingtalk-url"]`))); v != "oapi.dingtalk.com/robot" {
+			t.Fatalf("the typed value came back as %q", v)
+		}
+		testkit.Screenshot(t, ctx, "console-settings-error")
+		do(t, ctx, chromedp.SetValue(chromedp.CSS(`input[name="console.notify.dingtalk-url"]`), chatSrv.URL+"/robot/send?access_token=secret-token"),
+			chromedp.Click(chromedp.CSS("#save-settings")), chromedp.WaitVisible(chromedp.CSS("#message")))
+		do(t, ctx, chromedp.Click(chromedp.CSS("#send-test")), chromedp.WaitVisible(chromedp.CSS("#test-results")))
+		for _, target := range []string{"webhook", "dingtalk"} {
+			ok, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`tr[data-target="`+target+`"]`), "data-ok"))
+			if ok.Value != "true" {
+				t.Fatalf("test to %s: %q", target, text(t, ctx, "#test-results"))
+			}
+		}
+		testkit.Screenshot(t, ctx, "console-settings-test")
+		chat.mu.Lock()
+		got := len(chat.bodies)
+		chat.mu.Unlock()
+		if got != 1 || !hook.has("test", "") {
+			t.Fatalf("the DingTalk robot got %d messages; the webhook got the test: %v", got, hook.has("test", ""))
+		}
+		do(t, ctx, chromedp.Navigate(console+"/events?lang=en"), chromedp.WaitVisible(chromedp.CSS("#events")))
+		ev := text(t, ctx, "#events")
+		if !strings.Contains(ev, "notified") || !strings.Contains(ev, "dingtalk") || strings.Contains(ev, "secret-token") ||
+			!strings.Contains(ev, "notification settings changed: dingtalk-url") {
+			t.Fatalf("the journal: %s", ev)
+		}
+		do(t, ctx, chromedp.Navigate(console+"/settings/notifications?lang=en"), chromedp.WaitVisible(chromedp.CSS("#save-settings")))
+		testkit.Screenshot(t, ctx, "console-settings-en")
+	})
 }

@@ -37,6 +37,7 @@ func Spec() service.Spec {
 type Console struct {
 	monitor  *Monitor
 	journal  *Journal
+	notifier *Notifier
 	sessions *member.Sessions
 	members  memberapi.Client
 	mgmt     *http.Client
@@ -64,7 +65,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 			return 10 * time.Minute
 		}}
 	go m.Run(rt.Background())
-	c := &Console{monitor: m, journal: journal, sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), mgmt: httpc,
+	c := &Console{monitor: m, journal: journal, notifier: n, sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), mgmt: httpc,
 		token: rt.Boot.MgmtToken.Reveal(), secret: []byte(rt.Boot.InternalKey.Reveal() + "console-csrf"), log: rt.Log, now: rt.Now,
 		pages: parsePages(), scrapes: &scrapes{last: map[string]scrape{}}, etcd: rt.Etcd, profiles: rt.Boot.Profiles,
 		traffic: &colorTraffic{last: map[string]release.Snapshot{}, stats: map[string]map[string]release.Stats{}}}
@@ -74,7 +75,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 
 func parsePages() map[string]*template.Template {
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "overview", "events", "instance", "confirm"} {
+	for _, name := range []string{"login", "overview", "events", "instance", "confirm", "settings"} {
 		pages[name] = template.Must(template.New(name).Funcs(template.FuncMap{"t": func(string) string { return "" }, "details": details, "when": when}).
 			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -90,6 +91,9 @@ func (c *Console) Routes() http.Handler {
 	mux.HandleFunc("GET /{$}", c.operator(c.overview))
 	mux.HandleFunc("GET /events", c.operator(c.events))
 	mux.HandleFunc("POST /mute", c.operator(c.mute))
+	mux.HandleFunc("GET /settings/notifications", c.operator(c.settingsPage))
+	mux.HandleFunc("POST /settings/notifications", c.operator(c.saveSettings))
+	mux.HandleFunc("POST /settings/notifications/test", c.operator(c.testNotifications))
 	mux.HandleFunc("GET /instances/{service}/{id}", c.operator(c.instance))
 	mux.HandleFunc("GET /instances/{service}/{id}/logs", c.operator(c.logs))
 	mux.HandleFunc("POST /instances/{service}/{id}/loggers", c.operator(c.setLogger))

@@ -5,6 +5,14 @@ import "sanshi/internal/chassis/httpx"
 // Languages of the console: Simplified Chinese by default, English on request.
 var texts = map[string]map[string]string{
 	"zh-CN": {
+		"notify settings": "通知设置", "notify settings hint": "在这里保存的设置优先于配置中心和环境变量；清空一项即恢复使用配置中的值。每次发送都记在事件日志里。",
+		"settings saved": "通知设置已保存。", "target": "通知渠道", "delivered": "已送达", "not delivered": "未送达", "secret set": "已设置（留空则不变）",
+		"save": "保存", "send test": "发送测试通知", "from.console": "来自本页", "from.config": "来自配置",
+		"settings.url": "请输入以 http:// 或 https:// 开头的完整地址", "settings.smtp-addr": "请输入 主机:端口，如 smtp.example.cn:587", "settings.email": "请输入有效的邮箱地址（多个用逗号分隔）",
+		"target.webhook": "Webhook", "target.dingtalk": "钉钉", "target.feishu": "飞书", "target.email": "邮件",
+		"console.notify.webhook-url": "Webhook 地址", "console.notify.dingtalk-url": "钉钉机器人地址", "console.notify.feishu-url": "飞书机器人地址",
+		"console.notify.smtp-addr": "SMTP 服务器", "console.notify.smtp-from": "发件人", "console.notify.smtp-to": "收件人",
+		"console.notify.smtp-username": "SMTP 用户名", "console.notify.smtp-password": "SMTP 密码", // #nosec G101 -- UI labels, no credentials
 		"restarts": "重启次数", "last restart": "上次重启", "exit": "退出原因", "exit unknown": "原因未知",
 		"title": "服务控制台", "login": "登录", "email": "邮箱", "password": "密码", "logout": "退出",
 		"operators only": "仅限运营人员", "form expired": "表单已失效，请重试", "bad login": "邮箱或密码错误", "overview": "总览", "events": "事件日志",
@@ -26,6 +34,14 @@ var texts = map[string]map[string]string{
 		"running": "进行中", "released": "已全量", "rolled-back": "已回滚", "interrupted": "已中断", "no releases": "所有服务只有一个颜色在接流量",
 	},
 	"en": {
+		"notify settings": "Notifications", "notify settings hint": "Settings saved here take precedence over the config center and the environment; clear one to use the configured value again. Every sending is in the event journal.",
+		"settings saved": "Notification settings saved.", "target": "Channel", "delivered": "delivered", "not delivered": "not delivered", "secret set": "set (leave empty to keep)",
+		"save": "Save", "send test": "Send a test notification", "from.console": "set here", "from.config": "from configuration",
+		"settings.url": "a full address starting with http:// or https://", "settings.smtp-addr": "host:port, e.g. smtp.example.com:587", "settings.email": "valid e-mail addresses, separated by commas",
+		"target.webhook": "Webhook", "target.dingtalk": "DingTalk", "target.feishu": "Feishu", "target.email": "E-mail",
+		"console.notify.webhook-url": "Webhook URL", "console.notify.dingtalk-url": "DingTalk robot URL", "console.notify.feishu-url": "Feishu robot URL",
+		"console.notify.smtp-addr": "SMTP server", "console.notify.smtp-from": "From", "console.notify.smtp-to": "To",
+		"console.notify.smtp-username": "SMTP user", "console.notify.smtp-password": "SMTP password", // #nosec G101 -- UI labels, no credentials
 		"restarts": "Restarts", "last restart": "last restart", "exit": "exit", "exit unknown": "exit unknown",
 		"title": "Service console", "login": "Log in", "email": "E-mail", "password": "Password", "logout": "Log out",
 		"operators only": "Operators only", "form expired": "The form expired; please try again", "bad login": "Wrong e-mail or password", "overview": "Overview", "events": "Events",

@@ -99,8 +99,26 @@ func TestNotificationFormatsRemindersAndMuting(t *testing.T) {
 		t.Fatalf("muted notifications were sent: %d", hook.count())
 	}
 	events, _ := j.List(context.Background(), Filter{Instance: "order-1"})
-	if len(events) != 3 || events[0].Kind != KindBack {
-		t.Fatalf("journal: %+v", events)
+	var changes, sent []Event
+	for _, e := range events {
+		if e.Kind == KindNotified {
+			sent = append(sent, e)
+		} else {
+			changes = append(changes, e)
+		}
+	}
+	if len(changes) != 3 || changes[0].Kind != KindBack {
+		t.Fatalf("journal: %+v", changes)
+	}
+	// Every notification sent is journaled: 2 events × 3 targets, none of
+	// them showing the targets' full addresses.
+	if len(sent) != 6 {
+		t.Fatalf("%d deliveries journaled, want 6: %+v", len(sent), sent)
+	}
+	for _, e := range sent {
+		if !strings.Contains(e.Detail, "delivered") {
+			t.Errorf("delivery: %q", e.Detail)
+		}
 	}
 }
 

@@ -3,12 +3,15 @@ package console
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/smtp"
+	"net/url"
 	"strings"
 	"time"
 
@@ -39,61 +42,195 @@ type Notifier struct {
 	now     func() time.Time
 }
 
-func (n *Notifier) get(k string) string { v, _ := n.props.Get(k); return v }
+// lookup returns a notification setting and where it comes from: the
+// console's settings page first, then the configuration.
+func (n *Notifier) lookup(ctx context.Context, k string) (value, source string) {
+	if v, ok := n.journal.Setting(ctx, k); ok {
+		return v, "console"
+	}
+	if v, _ := n.props.Get(k); v != "" {
+		return v, "config"
+	}
+	return "", ""
+}
+
+func (n *Notifier) get(k string) string {
+	v, _ := n.lookup(context.Background(), k)
+	return v
+}
+
+// target is one place notifications go.
+type target struct {
+	name string // webhook, dingtalk, feishu, email
+	url  string // "" for e-mail
+	body any
+}
+
+// targets lists where e would go now, with each one's message format.
+func (n *Notifier) targets(e Event) ([]target, string) {
+	text := fmt.Sprintf("[三拾众筹] %s/%s %s: %s (%s)", e.Service, e.Instance, kindText[e.Kind], e.Detail, e.At.Format(time.RFC3339))
+	var out []target
+	for _, t := range []target{
+		{"webhook", n.get("console.notify.webhook-url"), e},
+		{"dingtalk", n.get("console.notify.dingtalk-url"), map[string]any{"msgtype": "text", "text": map[string]string{"content": text}}},
+		{"feishu", n.get("console.notify.feishu-url"), map[string]any{"msg_type": "text", "content": map[string]string{"text": text}}},
+	} {
+		if t.url != "" {
+			out = append(out, t)
+		}
+	}
+	if n.get("console.notify.smtp-addr") != "" {
+		out = append(out, target{name: "email"})
+	}
+	return out, text
+}
 
 // Send delivers an event to every target in the background, retrying a few
-// times with growing pauses.
+// times with growing pauses; each delivery (or failure) is journaled.
 func (n *Notifier) Send(ctx context.Context, e Event) {
 	if until := n.journal.MuteUntil(ctx); n.now().Before(until) {
 		return
 	}
-	text := fmt.Sprintf("[三拾众筹] %s/%s %s: %s (%s)", e.Service, e.Instance, kindText[e.Kind], e.Detail, e.At.Format(time.RFC3339))
-	targets := map[string]any{
-		n.get("console.notify.webhook-url"):  e,
-		n.get("console.notify.dingtalk-url"): map[string]any{"msgtype": "text", "text": map[string]string{"content": text}},
-		n.get("console.notify.feishu-url"):   map[string]any{"msg_type": "text", "content": map[string]string{"text": text}},
+	ts, text := n.targets(e)
+	for _, t := range ts {
+		go func() {
+			var err error
+			for attempt := 0; attempt < 4; attempt++ {
+				if err = n.deliver(t, text); err == nil {
+					break
+				}
+				time.Sleep(time.Duration(500<<attempt) * time.Millisecond)
+			}
+			n.journalDelivery(e, t, err)
+		}()
 	}
-	for url, body := range targets {
-		if url != "" {
-			go n.post(url, body)
+}
+
+// testResult is what one target answered to a test notification.
+type testResult struct {
+	Target, Where, Error string
+	OK                   bool
+}
+
+// Test sends e to every target now, once each, and says how each went.
+func (n *Notifier) Test(ctx context.Context, e Event) []testResult {
+	ts, text := n.targets(e)
+	results := make([]testResult, len(ts))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i, t := range ts {
+			err := n.deliver(t, text)
+			n.journalDelivery(e, t, err)
+			results[i] = testResult{Target: t.name, Where: where(t), OK: err == nil}
+			if err != nil {
+				results[i].Error = err.Error()
+			}
 		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		<-done // each delivery is bounded by the client's timeout
 	}
-	if addr := n.get("console.notify.smtp-addr"); addr != "" {
-		go n.mail(addr, text)
+	return results
+}
+
+// where names a target without its secret parts (a DingTalk URL carries
+// its access token in the query).
+func where(t target) string {
+	if t.url == "" {
+		return "smtp"
+	}
+	u, err := url.Parse(t.url)
+	if err != nil {
+		return t.name
+	}
+	return u.Scheme + "://" + u.Host + u.Path
+}
+
+func (n *Notifier) journalDelivery(e Event, t target, err error) {
+	detail := fmt.Sprintf("%s (%s) delivered: %s %s", t.name, where(t), kindText[e.Kind], e.Detail)
+	if err != nil {
+		detail = fmt.Sprintf("%s (%s) FAILED: %v; about: %s %s", t.name, where(t), err, kindText[e.Kind], e.Detail)
+		n.log.Warn("notification not delivered", "target", where(t), "error", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if jerr := n.journal.Add(ctx, Event{At: n.now(), Service: e.Service, Instance: e.Instance, Kind: KindNotified, Detail: detail}); jerr != nil {
+		n.log.Warn("cannot journal a notification", "error", jerr)
 	}
 }
 
 var kindText = map[string]string{KindDown: "went down 宕机", KindBack: "came back 恢复", KindStillDown: "still down 仍未恢复",
-	KindRestarted: "restarted 已重启", KindFlapping: "keeps restarting 反复重启",
+	KindRestarted: "restarted 已重启", KindFlapping: "keeps restarting 反复重启", KindTest: "test 测试通知",
 	KindStatus: "status changed 状态变更", KindRegistered: "registered 注册", KindConfigApplied: "config applied 配置生效"}
 
-func (n *Notifier) post(url string, body any) {
-	b, _ := json.Marshal(body)
-	for attempt := 0; attempt < 4; attempt++ {
-		resp, err := n.http.Post(url, "application/json", bytes.NewReader(b))
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				return
-			}
-		}
-		time.Sleep(time.Duration(500<<attempt) * time.Millisecond)
+func (n *Notifier) deliver(t target, text string) error {
+	if t.name == "email" {
+		return n.mail(n.get("console.notify.smtp-addr"), text)
 	}
-	n.log.Warn("notification not delivered", "target", strings.SplitN(url, "?", 2)[0])
+	b, _ := json.Marshal(t.body)
+	resp, err := n.http.Post(t.url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("answered %s", resp.Status)
+	}
+	return nil
 }
 
-func (n *Notifier) mail(addr, text string) {
+// mail sends text by SMTP (STARTTLS when the server offers it), bounded
+// in time: a server that never answers does not hold a notification up.
+func (n *Notifier) mail(addr, text string) error {
 	from, to := n.get("console.notify.smtp-from"), strings.Split(n.get("console.notify.smtp-to"), ",")
-	var a smtp.Auth
+	for i := range to {
+		to[i] = strings.TrimSpace(to[i])
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		return err
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		if err := c.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}); err != nil {
+			return err
+		}
+	}
 	if user := n.get("console.notify.smtp-username"); user != "" {
-		host := strings.Split(addr, ":")[0]
-		a = smtp.PlainAuth("", user, n.get("console.notify.smtp-password"), host)
+		if err := c.Auth(smtp.PlainAuth("", user, n.get("console.notify.smtp-password"), host)); err != nil {
+			return err
+		}
+	}
+	if err := c.Mail(from); err != nil {
+		return err
+	}
+	for _, rcpt := range to {
+		if err := c.Rcpt(rcpt); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
 	}
 	msg := "From: " + from + "\r\nTo: " + strings.Join(to, ", ") + "\r\nSubject: =?UTF-8?B?" +
 		b64("三拾众筹服务控制台通知") + "?=\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n" + text + "\r\n"
-	if err := smtp.SendMail(addr, a, from, to, []byte(msg)); err != nil {
-		n.log.Warn("notification e-mail not sent", "error", err)
+	if _, err := w.Write([]byte(msg)); err != nil {
+		return err
 	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -21,6 +21,7 @@ const (
 	KindRestarted     = "restarted" // a new process under the same instance id
 	KindFlapping      = "flapping"  // restarted again and again
 	KindNotified      = "notified"  // a notification went out (or failed to)
+	KindTest          = "test"      // a test notification from the settings page
 )
 
 // Event is one line of the journal.

@@ -1,0 +1,139 @@
+package console
+
+import (
+	"bufio"
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sanshi/internal/chassis/props"
+)
+
+func TestNotificationSettingsAreChecked(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		values map[string]string
+		bad    []string
+	}{
+		{"empty is fine", map[string]string{}, nil},
+		{"full urls", map[string]string{"console.notify.webhook-url": "https://hooks.example.cn/x", "console.notify.feishu-url": "http://10.0.0.1:8080/hook"}, nil},
+		{"no scheme", map[string]string{"console.notify.dingtalk-url": "oapi.dingtalk.com/robot/send"}, []string{"console.notify.dingtalk-url"}},
+		{"other scheme", map[string]string{"console.notify.webhook-url": "ftp://x/y"}, []string{"console.notify.webhook-url"}},
+		{"smtp needs from and to", map[string]string{"console.notify.smtp-addr": "smtp.example.cn:587"}, []string{"console.notify.smtp-from", "console.notify.smtp-to"}},
+		{"smtp port", map[string]string{"console.notify.smtp-addr": "smtp.example.cn", "console.notify.smtp-from": "ops@example.cn", "console.notify.smtp-to": "a@example.cn"}, []string{"console.notify.smtp-addr"}},
+		{"bad recipient", map[string]string{"console.notify.smtp-addr": "smtp.example.cn:25", "console.notify.smtp-from": "ops@example.cn", "console.notify.smtp-to": "a@example.cn, nobody"}, []string{"console.notify.smtp-to"}},
+		{"good smtp", map[string]string{"console.notify.smtp-addr": "smtp.example.cn:25", "console.notify.smtp-from": "运维 <ops@example.cn>", "console.notify.smtp-to": "a@example.cn, b@example.cn"}, nil},
+	} {
+		fe := checkNotifySettings(c.values)
+		if len(fe) != len(c.bad) {
+			t.Errorf("%s: %v, want errors on %v", c.name, fe, c.bad)
+		}
+		for _, k := range c.bad {
+			if fe[k] == "" {
+				t.Errorf("%s: no error on %s (%v)", c.name, k, fe)
+			}
+		}
+	}
+}
+
+// smtpSink is a minimal SMTP server that keeps what it is sent.
+type smtpSink struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (s *smtpSink) serve(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go s.session(conn)
+		}
+	}()
+	return l.Addr().String()
+}
+
+func (s *smtpSink) session(conn net.Conn) {
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	say := func(line string) { conn.Write([]byte(line + "\r\n")) }
+	say("220 sink")
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		switch cmd := strings.ToUpper(strings.Fields(line + " x")[0]); cmd {
+		case "EHLO", "HELO":
+			say("250 sink")
+		case "DATA":
+			say("354 go on")
+			var b strings.Builder
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil || l == ".\r\n" {
+					break
+				}
+				b.WriteString(l)
+			}
+			s.mu.Lock()
+			s.msgs = append(s.msgs, b.String())
+			s.mu.Unlock()
+			say("250 queued")
+		case "QUIT":
+			say("221 bye")
+			return
+		default:
+			say("250 ok")
+		}
+	}
+}
+
+// TestEmailNotificationsAndTheirJournal: a test notification by e-mail
+// arrives with its subject and text, and the sending is journaled.
+func TestEmailNotificationsAndTheirJournal(t *testing.T) {
+	sink := &smtpSink{}
+	addr := sink.serve(t)
+	j := journal(t)
+	ctx := context.Background()
+	if err := j.SaveSettings(ctx, map[string]string{"console.notify.smtp-addr": addr, "console.notify.smtp-from": "console@example.cn",
+		"console.notify.smtp-to": "ops@example.cn, oncall@example.cn"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	n := &Notifier{props: props.New(nil), journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: func() time.Time { return now }}
+	res := n.Test(ctx, Event{At: now, Service: "console", Kind: KindTest, Detail: "测试"})
+	if len(res) != 1 || !res[0].OK || res[0].Target != "email" {
+		t.Fatalf("results: %+v", res)
+	}
+	sink.mu.Lock()
+	msgs := sink.msgs
+	sink.mu.Unlock()
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "To: ops@example.cn, oncall@example.cn") || !strings.Contains(msgs[0], "=?UTF-8?B?") ||
+		!strings.Contains(msgs[0], "测试") {
+		t.Fatalf("mail: %q", msgs)
+	}
+	events, _ := j.List(ctx, Filter{})
+	if len(events) != 1 || events[0].Kind != KindNotified || !strings.Contains(events[0].Detail, "email (smtp) delivered") {
+		t.Fatalf("journal: %+v", events)
+	}
+	// Cleared on the page: the configuration's (none) is in force again.
+	if err := j.SaveSettings(ctx, map[string]string{"console.notify.smtp-addr": ""}); err != nil {
+		t.Fatal(err)
+	}
+	if v, src := n.lookup(ctx, "console.notify.smtp-addr"); v != "" || src != "" {
+		t.Fatalf("after clearing: %q from %q", v, src)
+	}
+}

@@ -66,7 +66,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	srv := httptest.NewServer(hook)
 	defer srv.Close()
 	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: []string{"member", "project", "console"},
-		Replicas: map[string]int{"project": 2}, Env: []string{"CONSOLE_NOTIFY_WEBHOOK_URL=" + srv.URL}})
+		Replicas: map[string]int{"project": 2}, Env: []string{"CONSOLE_NOTIFY_WEBHOOK_URL=" + srv.URL, "CONSOLE_METRICS_SAMPLE_EVERY=500ms"}})
 	testkit.NewClient(t, p.Gateway) // the platform is up
 	p.Operator(t, "ops@example.cn")
 	console := "http://" + p.Instance("console", 0).Instance.Address
@@ -119,6 +119,18 @@ func TestConsoleInABrowser(t *testing.T) {
 		testkit.Eventually(t, 10*time.Second, "the request in the live log", func() bool {
 			return strings.Contains(text(t, ctx, "#log"), "live-tail-check")
 		})
+		// The charts of the last 15 minutes fill as samples come in.
+		testkit.Eventually(t, 10*time.Second, "points on the request chart", func() bool {
+			do(t, ctx, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS("#chart-rate")))
+			n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#chart-rate .point').length`))
+			return n >= 3
+		})
+		for _, id := range []string{"#chart-errors", "#chart-p99", "#chart-memory"} {
+			if label, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('`+id+`').textContent`)); !strings.Contains(label, "(") {
+				t.Fatalf("chart %s is not labelled", id)
+			}
+		}
+		do(t, ctx, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS("#log")), chromedp.Sleep(time.Second))
 		testkit.Screenshot(t, ctx, "console-instance")
 	})
 

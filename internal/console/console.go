@@ -38,6 +38,7 @@ type Console struct {
 	monitor  *Monitor
 	journal  *Journal
 	notifier *Notifier
+	history  *history
 	sessions *member.Sessions
 	members  memberapi.Client
 	mgmt     *http.Client
@@ -65,11 +66,18 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 			return 10 * time.Minute
 		}}
 	go m.Run(rt.Background())
-	c := &Console{monitor: m, journal: journal, notifier: n, sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), mgmt: httpc,
+	c := &Console{monitor: m, journal: journal, notifier: n, history: newHistory(), sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), mgmt: httpc,
 		token: rt.Boot.MgmtToken.Reveal(), secret: []byte(rt.Boot.InternalKey.Reveal() + "console-csrf"), log: rt.Log, now: rt.Now,
 		pages: parsePages(), scrapes: &scrapes{last: map[string]scrape{}}, etcd: rt.Etcd, profiles: rt.Boot.Profiles,
 		traffic: &colorTraffic{last: map[string]release.Snapshot{}, stats: map[string]map[string]release.Stats{}}}
 	go c.traffic.run(rt.Background(), c, 5*time.Second)
+	go c.history.run(rt.Background(), httpc, m, func() time.Duration {
+		v, _ := rt.Props.Get("console.metrics.sample-every")
+		if d, err := time.ParseDuration(v); err == nil && d >= 100*time.Millisecond {
+			return d
+		}
+		return 15 * time.Second
+	})
 	return c.Routes(), nil
 }
 

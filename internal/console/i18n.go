@@ -13,6 +13,8 @@ var texts = map[string]map[string]string{
 		"console.notify.webhook-url": "Webhook 地址", "console.notify.dingtalk-url": "钉钉机器人地址", "console.notify.feishu-url": "飞书机器人地址",
 		"console.notify.smtp-addr": "SMTP 服务器", "console.notify.smtp-from": "发件人", "console.notify.smtp-to": "收件人",
 		"console.notify.smtp-username": "SMTP 用户名", "console.notify.smtp-password": "SMTP 密码", // #nosec G101 -- UI labels, no credentials
+		"charts": "最近 15 分钟", "chart.rate": "请求", "chart.errors": "错误 (5xx)", "chart.p99": "p99 延迟", "chart.memory": "内存",
+		"chart.ago": "15 分钟前", "chart.now": "现在", "chart.none": "采样中，稍后刷新",
 		"restarts": "重启次数", "last restart": "上次重启", "exit": "退出原因", "exit unknown": "原因未知",
 		"title": "服务控制台", "login": "登录", "email": "邮箱", "password": "密码", "logout": "退出",
 		"operators only": "仅限运营人员", "form expired": "表单已失效，请重试", "bad login": "邮箱或密码错误", "overview": "总览", "events": "事件日志",
@@ -42,6 +44,8 @@ var texts = map[string]map[string]string{
 		"console.notify.webhook-url": "Webhook URL", "console.notify.dingtalk-url": "DingTalk robot URL", "console.notify.feishu-url": "Feishu robot URL",
 		"console.notify.smtp-addr": "SMTP server", "console.notify.smtp-from": "From", "console.notify.smtp-to": "To",
 		"console.notify.smtp-username": "SMTP user", "console.notify.smtp-password": "SMTP password", // #nosec G101 -- UI labels, no credentials
+		"charts": "Last 15 minutes", "chart.rate": "Requests", "chart.errors": "Errors (5xx)", "chart.p99": "p99 latency", "chart.memory": "Memory",
+		"chart.ago": "15 min ago", "chart.now": "now", "chart.none": "sampling; reload shortly",
 		"restarts": "Restarts", "last restart": "last restart", "exit": "exit", "exit unknown": "exit unknown",
 		"title": "Service console", "login": "Log in", "email": "E-mail", "password": "Password", "logout": "Log out",
 		"operators only": "Operators only", "form expired": "The form expired; please try again", "bad login": "Wrong e-mail or password", "overview": "Overview", "events": "Events",

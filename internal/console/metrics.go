@@ -15,10 +15,12 @@ import (
 
 // scrape is one reading of an instance's request counters.
 type scrape struct {
-	at      time.Time
-	total   float64
-	errors  float64
-	buckets map[float64]float64 // le → count, summed over routes
+	at         time.Time
+	total      float64
+	errors     float64
+	buckets    map[float64]float64 // le → count, summed over routes
+	rss        float64             // resident memory, bytes
+	goroutines float64
 }
 
 // scrapes keeps each instance's last reading, so that rates come from the
@@ -100,6 +102,10 @@ func read(ctx context.Context, c *http.Client, mgmt string) (scrape, error) {
 			continue
 		}
 		switch {
+		case strings.HasPrefix(line, "process_resident_memory_bytes "):
+			s.rss = v
+		case strings.HasPrefix(line, "go_goroutines "):
+			s.goroutines = v
 		case strings.HasPrefix(line, "http_requests_total{"):
 			s.total += v
 			if strings.Contains(line, `status="5`) {

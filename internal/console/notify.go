@@ -31,6 +31,9 @@ var NotifyConfig = []configstore.Key{
 	{Name: "console.notify.smtp-username", Type: configstore.String},
 	{Name: "console.notify.smtp-password", Type: configstore.String},
 	{Name: "console.notify.remind", Type: configstore.Duration, Default: "10m"},
+	// How often the console samples every instance's metrics for the
+	// instance pages' 15-minute charts.
+	{Name: "console.metrics.sample-every", Type: configstore.Duration, Default: "15s"},
 }
 
 // Notifier sends status changes to the configured targets, unless muted.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -135,5 +136,38 @@ func TestEmailNotificationsAndTheirJournal(t *testing.T) {
 	}
 	if v, src := n.lookup(ctx, "console.notify.smtp-addr"); v != "" || src != "" {
 		t.Fatalf("after clearing: %q from %q", v, src)
+	}
+}
+
+// TestFifteenMinutesOfSamples: samples come from the difference of two
+// scrapes, a restart's reset counters give none, and the window slides.
+func TestFifteenMinutesOfSamples(t *testing.T) {
+	h := newHistory()
+	t0 := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	sc := func(at time.Duration, total, errors, fast, slow float64) scrape {
+		return scrape{at: t0.Add(at), total: total, errors: errors, rss: 64 << 20,
+			buckets: map[float64]float64{0.01: fast, 0.5: fast + slow, math.Inf(1): fast + slow}}
+	}
+	h.add("order/o1", sc(0, 0, 0, 0, 0))
+	h.add("order/o1", sc(10*time.Second, 1000, 10, 980, 20)) // 100/s, 1/s errors, 2 % slow: p99 ≤ 500 ms
+	h.add("order/o1", sc(20*time.Second, 50, 0, 50, 0))      // restarted: counters reset
+	got := h.of("order/o1")
+	if len(got) != 1 || got[0].Rate != 100 || got[0].Errors != 1 || got[0].P99MS != 500 || got[0].RSSMB != 64 {
+		t.Fatalf("samples: %+v", got)
+	}
+	for i := 1; i <= 100; i++ { // 100 × 15 s = 25 minutes later
+		h.add("order/o1", sc(20*time.Second+time.Duration(i)*15*time.Second, 50+float64(i)*150, 0, 50+float64(i)*150, 0))
+	}
+	got = h.of("order/o1")
+	if n := len(got); n < 60 || n > 61 || got[n-1].Rate != 10 || got[n-1].P99MS != 10 {
+		t.Fatalf("after 25 minutes: %d samples, last %+v", n, got[len(got)-1])
+	}
+	svg := string(lineChart(instanceCharts[0], texts["zh-CN"], got, got[len(got)-1].At))
+	if strings.Count(svg, `class="point"`) != len(got) || !strings.Contains(svg, "请求 (/s)") || !strings.Contains(svg, "15 分钟前") {
+		t.Fatalf("chart: %s", svg)
+	}
+	h.forget(map[string]bool{})
+	if len(h.of("order/o1")) != 0 {
+		t.Fatal("a forgotten instance kept its samples")
 	}
 }

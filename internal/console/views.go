@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"sanshi/internal/configcenter"
 	"sort"
 )
@@ -64,6 +65,7 @@ type instanceView struct {
 	Env           []envRow
 	Levels        []string
 	Metrics       Metrics
+	Charts        []template.HTML // the last 15 minutes (history.go)
 	Base, Message string
 }
 

@@ -399,7 +399,12 @@ func (c *Console) instance(w http.ResponseWriter, r *http.Request, op Operator) 
 		erows = append(erows, envRow{k, v, overrides[k]})
 	}
 	sort.Slice(erows, func(i, j int) bool { return erows[i].Key < erows[j].Key })
-	c.render(w, r, "instance", op.Lang, &instanceView{chrome: chrome{Operator: true, CSRF: op.CSRF}, I: s, State: state(s),
+	var charts []template.HTML
+	samples := c.history.of(s.Service + "/" + s.ID)
+	for _, spec := range instanceCharts {
+		charts = append(charts, lineChart(spec, texts[op.Lang], samples, c.now()))
+	}
+	c.render(w, r, "instance", op.Lang, &instanceView{chrome: chrome{Operator: true, CSRF: op.CSRF}, I: s, State: state(s), Charts: charts,
 		Uptime: c.now().Sub(s.StartedAt).Round(time.Second).String(), Health: health, Loggers: lrows, Env: erows,
 		Levels: []string{"DEBUG", "INFO", "WARN", "ERROR"}, Metrics: c.scrapes.metrics(ctx, c.mgmt, s, c.now()),
 		Base: "/instances/" + url.PathEscape(s.Service) + "/" + url.PathEscape(s.ID), Message: r.URL.Query().Get("done")})

@@ -39,6 +39,7 @@ type Console struct {
 	journal  *Journal
 	notifier *Notifier
 	history  *history
+	platform Platform // nil: nothing the console can drive runs the instances
 	sessions *member.Sessions
 	members  memberapi.Client
 	mgmt     *http.Client
@@ -66,7 +67,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 			return 10 * time.Minute
 		}}
 	go m.Run(rt.Background())
-	c := &Console{monitor: m, journal: journal, notifier: n, history: newHistory(), sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), mgmt: httpc,
+	c := &Console{monitor: m, journal: journal, notifier: n, history: newHistory(), platform: platformFrom(rt.Boot.Getenv, rt.Boot.MgmtToken.Reveal()), sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), mgmt: httpc,
 		token: rt.Boot.MgmtToken.Reveal(), secret: []byte(rt.Boot.InternalKey.Reveal() + "console-csrf"), log: rt.Log, now: rt.Now,
 		pages: parsePages(), scrapes: &scrapes{last: map[string]scrape{}}, etcd: rt.Etcd, profiles: rt.Boot.Profiles,
 		traffic: &colorTraffic{last: map[string]release.Snapshot{}, stats: map[string]map[string]release.Stats{}}}
@@ -84,7 +85,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 func parsePages() map[string]*template.Template {
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"login", "overview", "events", "instance", "confirm", "settings"} {
-		pages[name] = template.Must(template.New(name).Funcs(template.FuncMap{"t": func(string) string { return "" }, "details": details, "when": when}).
+		pages[name] = template.Must(template.New(name).Funcs(template.FuncMap{"t": func(string) string { return "" }, "details": details, "when": when, "list": func(s ...string) []string { return s }}).
 			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return pages
@@ -109,6 +110,7 @@ func (c *Console) Routes() http.Handler {
 	mux.HandleFunc("POST /instances/{service}/{id}/overrides/clear", c.operator(c.clearOverride))
 	mux.HandleFunc("POST /instances/{service}/{id}/status", c.operator(c.setStatus))
 	mux.HandleFunc("POST /instances/{service}/{id}/refresh", c.operator(c.refresh))
+	mux.HandleFunc("POST /instances/{service}/{id}/lifecycle", c.operator(c.lifecycle))
 	mux.HandleFunc("GET /prometheus/targets", c.targets)
 	mux.HandleFunc("/", service.NotFound)
 	return httpx.WithPageHeaders(mux, "")

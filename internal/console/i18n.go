@@ -15,7 +15,10 @@ var texts = map[string]map[string]string{
 		"console.notify.smtp-username": "SMTP 用户名", "console.notify.smtp-password": "SMTP 密码", // #nosec G101 -- UI labels, no credentials
 		"charts": "最近 15 分钟", "chart.rate": "请求", "chart.errors": "错误 (5xx)", "chart.p99": "p99 延迟", "chart.memory": "内存",
 		"chart.ago": "15 分钟前", "chart.now": "现在", "chart.none": "采样中，稍后刷新",
-		"restarts": "重启次数", "last restart": "上次重启", "exit": "退出原因", "exit unknown": "原因未知",
+		"action.restart": "重启", "action.stop": "停止", "action.start": "启动", "no platform": "重启与停止：未接入运行平台（见文档）",
+		"question.restart": "重启这个实例？它会先处理完进行中的请求再退出，随后立即启动新进程。", "question.stop": "停止这个实例？它会处理完进行中的请求后退出，直到有人再次启动。",
+		"question.start": "启动这个已停止的实例？",
+		"restarts":       "重启次数", "last restart": "上次重启", "exit": "退出原因", "exit unknown": "原因未知",
 		"title": "服务控制台", "login": "登录", "email": "邮箱", "password": "密码", "logout": "退出",
 		"operators only": "仅限运营人员", "form expired": "表单已失效，请重试", "bad login": "邮箱或密码错误", "overview": "总览", "events": "事件日志",
 		"service": "服务", "instance": "实例", "version": "版本", "color": "颜色", "address": "地址", "status": "状态",
@@ -46,7 +49,10 @@ var texts = map[string]map[string]string{
 		"console.notify.smtp-username": "SMTP user", "console.notify.smtp-password": "SMTP password", // #nosec G101 -- UI labels, no credentials
 		"charts": "Last 15 minutes", "chart.rate": "Requests", "chart.errors": "Errors (5xx)", "chart.p99": "p99 latency", "chart.memory": "Memory",
 		"chart.ago": "15 min ago", "chart.now": "now", "chart.none": "sampling; reload shortly",
-		"restarts": "Restarts", "last restart": "last restart", "exit": "exit", "exit unknown": "exit unknown",
+		"action.restart": "Restart", "action.stop": "Stop", "action.start": "Start", "no platform": "Restart and stop: no platform connected (see the docs)",
+		"question.restart": "Restart this instance? It finishes the requests in flight, exits, and a new process starts at once.", "question.stop": "Stop this instance? It finishes the requests in flight and exits until someone starts it again.",
+		"question.start": "Start this stopped instance?",
+		"restarts":       "Restarts", "last restart": "last restart", "exit": "exit", "exit unknown": "exit unknown",
 		"title": "Service console", "login": "Log in", "email": "E-mail", "password": "Password", "logout": "Log out",
 		"operators only": "Operators only", "form expired": "The form expired; please try again", "bad login": "Wrong e-mail or password", "overview": "Overview", "events": "Events",
 		"service": "Service", "instance": "Instance", "version": "Version", "color": "Color", "address": "Address", "status": "Status",

@@ -33,6 +33,10 @@ type InstanceState struct {
 	LastExit    string
 	recent      []time.Time // restarts within flapWindow
 	flapped     time.Time   // when flapping was last announced
+	// plannedWhy says an operator is restarting or stopping the instance
+	// (until plannedUntil): its events say so.
+	plannedWhy   string
+	plannedUntil time.Time
 }
 
 // Flapping: flapRestarts restarts within flapWindow is an instance that
@@ -52,8 +56,14 @@ func (st *InstanceState) restarted(in registry.Instance, now time.Time) []Event 
 	if exit == "" {
 		exit = "exit unknown"
 	}
-	evs := []Event{{At: now, Service: in.Service, Instance: in.ID, Kind: KindRestarted,
-		Detail: fmt.Sprintf("new process (pid %d) after %s; %d restarts", in.PID, exit, st.Restarts)}}
+	detail := fmt.Sprintf("new process (pid %d) after %s; %d restarts", in.PID, exit, st.Restarts)
+	if why := st.plan(now); why != "" {
+		detail = fmt.Sprintf("back after a planned restart (%s), new process (pid %d); %d restarts", why, in.PID, st.Restarts)
+		st.plannedWhy = ""
+		// A planned restart is not a crash: it does not count toward flapping.
+		return []Event{{At: now, Service: in.Service, Instance: in.ID, Kind: KindRestarted, Detail: detail}}
+	}
+	evs := []Event{{At: now, Service: in.Service, Instance: in.ID, Kind: KindRestarted, Detail: detail}}
 	st.recent = append(slices.DeleteFunc(st.recent, func(t time.Time) bool { return now.Sub(t) > flapWindow }), now)
 	if len(st.recent) >= flapRestarts && now.Sub(st.flapped) > flapWindow {
 		st.flapped = now
@@ -157,10 +167,14 @@ func (m *Monitor) sync(ctx context.Context) {
 				m.states[key] = &InstanceState{Instance: in, Up: true, Health: "UP", Restarts: in.Restarts, LastExit: in.LastExit}
 				add(KindRegistered, fmt.Sprintf("version %s, color %s, %s", in.Version, in.Color, in.Address))
 			case st.gone:
-				add(KindBack, fmt.Sprintf("registered again after %s", now.Sub(st.DownSince).Round(time.Second)))
+				back := fmt.Sprintf("registered again after %s", now.Sub(st.DownSince).Round(time.Second))
+				if why := st.plan(now); why != "" {
+					back += " (planned: " + why + ")"
+				}
+				add(KindBack, back)
 				old := *st
 				*st = InstanceState{Instance: in, Up: true, Health: "UP", Restarts: old.Restarts, LastRestart: old.LastRestart,
-					LastExit: old.LastExit, recent: old.recent, flapped: old.flapped}
+					LastExit: old.LastExit, recent: old.recent, flapped: old.flapped, plannedWhy: old.plannedWhy, plannedUntil: old.plannedUntil}
 				if !in.StartedAt.Equal(old.StartedAt) {
 					// Its "went down" and "came back" were told already:
 					// only count the restart, and say if it is flapping.
@@ -192,7 +206,11 @@ func (m *Monitor) sync(ctx context.Context) {
 		}
 		if !st.gone && st.Up {
 			st.gone, st.Up, st.Health, st.DownSince = true, false, "gone", now
-			events = append(events, Event{At: now, Service: st.Service, Instance: st.ID, Kind: KindDown, Detail: "left the registry (stopped, or its lease expired)"})
+			detail := "left the registry (stopped, or its lease expired)"
+			if why := st.plan(now); why != "" {
+				detail = "stopped on purpose: " + why
+			}
+			events = append(events, Event{At: now, Service: st.Service, Instance: st.ID, Kind: KindDown, Detail: detail})
 		} else if st.gone && now.Sub(st.DownSince) > keepDown {
 			delete(m.states, key)
 		}

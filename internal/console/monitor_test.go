@@ -259,3 +259,44 @@ func TestCrashesRestartedAtOnceAreNews(t *testing.T) {
 		t.Fatalf("after a fourth restart: %v", got)
 	}
 }
+
+// TestPlannedRestartsSayWhoAndComeBack: an operator's restart is journaled
+// as planned, announced back, and never counted as flapping.
+func TestPlannedRestartsSayWhoAndComeBack(t *testing.T) {
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	j := journal(t)
+	reg := &fakeRegistry{}
+	m := &Monitor{disc: reg, journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock,
+		notifier: &Notifier{props: props.New(nil), journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock},
+		interval: time.Second, remind: func() time.Duration { return 10 * time.Minute }, states: map[string]*InstanceState{}}
+	in := registry.Instance{ID: "order-1", Service: "order", PID: 1, StartedAt: now}
+	reg.list = []registry.Instance{in}
+	m.sync(context.Background())
+	for i := 0; i < 4; i++ {
+		now = now.Add(time.Minute)
+		m.planned("order", "order-1", "restart by ops@example.cn")
+		if i%2 == 0 { // gone from the registry, then back
+			reg.list = nil
+			m.sync(context.Background())
+			now = now.Add(time.Second)
+		}
+		in.PID, in.StartedAt = 2+i, now
+		reg.list = []registry.Instance{in}
+		m.sync(context.Background())
+	}
+	events, _ := j.List(context.Background(), Filter{})
+	var kinds []string
+	for _, e := range events {
+		kinds = append(kinds, e.Kind)
+		if e.Kind == KindFlapping {
+			t.Fatalf("planned restarts counted as flapping: %+v", e)
+		}
+		if (e.Kind == KindDown || e.Kind == KindBack || e.Kind == KindRestarted) && !strings.Contains(e.Detail, "ops@example.cn") {
+			t.Errorf("%s does not say who: %q", e.Kind, e.Detail)
+		}
+	}
+	if st, _ := m.Get("order", "order-1"); st.Restarts != 4 {
+		t.Fatalf("%d restarts counted, want 4 (%v)", st.Restarts, kinds)
+	}
+}

@@ -66,6 +66,7 @@ type instanceView struct {
 	Levels        []string
 	Metrics       Metrics
 	Charts        []template.HTML // the last 15 minutes (history.go)
+	Platform      string          // what restarts and stops it; "" for nothing the console drives
 	Base, Message string
 }
 
@@ -73,7 +74,9 @@ type instanceView struct {
 type confirmView struct {
 	chrome
 	ID, Base string
-	Last     bool // no other instance of its service would be in service
+	Last     bool   // no other instance of its service would be in service
+	Action   string // restart, stop or start; "" for taking it out of service
+	Platform string // what runs the instance
 }
 
 // detail is one line of a health component's details, as an operator reads

@@ -404,7 +404,11 @@ func (c *Console) instance(w http.ResponseWriter, r *http.Request, op Operator) 
 	for _, spec := range instanceCharts {
 		charts = append(charts, lineChart(spec, texts[op.Lang], samples, c.now()))
 	}
-	c.render(w, r, "instance", op.Lang, &instanceView{chrome: chrome{Operator: true, CSRF: op.CSRF}, I: s, State: state(s), Charts: charts,
+	platform := ""
+	if c.platform != nil {
+		platform = c.platform.Name()
+	}
+	c.render(w, r, "instance", op.Lang, &instanceView{chrome: chrome{Operator: true, CSRF: op.CSRF}, I: s, State: state(s), Charts: charts, Platform: platform,
 		Uptime: c.now().Sub(s.StartedAt).Round(time.Second).String(), Health: health, Loggers: lrows, Env: erows,
 		Levels: []string{"DEBUG", "INFO", "WARN", "ERROR"}, Metrics: c.scrapes.metrics(ctx, c.mgmt, s, c.now()),
 		Base: "/instances/" + url.PathEscape(s.Service) + "/" + url.PathEscape(s.ID), Message: r.URL.Query().Get("done")})
@@ -469,19 +473,54 @@ func (c *Console) setStatus(w http.ResponseWriter, r *http.Request, op Operator)
 		if !ok {
 			return
 		}
-		others := 0
-		for _, o := range c.monitor.Snapshot() {
-			if o.Service == s.Service && o.ID != s.ID && state(o) == "up" {
-				others++
-			}
-		}
 		c.render(w, r, "confirm", op.Lang, &confirmView{chrome: chrome{Operator: true, CSRF: op.CSRF}, ID: s.ID,
-			Base: "/instances/" + url.PathEscape(s.Service) + "/" + url.PathEscape(s.ID), Last: others == 0})
+			Base: "/instances/" + url.PathEscape(s.Service) + "/" + url.PathEscape(s.ID), Last: c.othersUp(s) == 0})
 		return
 	}
 	c.act(w, r, op, "registry status set to "+status, func(s InstanceState) error {
 		return c.mgmtCall(r.Context(), s, "POST", "/actuator/service-registry", map[string]string{"status": status}, nil)
 	})
+}
+
+// lifecycle restarts, stops or starts an instance through the platform
+// that runs it, after asking (and warning when it is its service's last
+// one in service). The monitor is told it is planned, so that the journal
+// and the notifications say "planned" and announce it back.
+func (c *Console) lifecycle(w http.ResponseWriter, r *http.Request, op Operator) {
+	action := r.FormValue("action")
+	if action != ActionRestart && action != ActionStop && action != ActionStart {
+		errs.Write(w, errs.Fields(map[string]string{"action": "one of restart, stop, start"}))
+		return
+	}
+	if c.platform == nil {
+		errs.Write(w, errs.E(errs.WrongState, "nothing the console can drive runs this instance (see docs/console.md)"))
+		return
+	}
+	s, ok := c.target(w, r)
+	if !ok {
+		return
+	}
+	if r.FormValue("confirm") != "yes" {
+		c.render(w, r, "confirm", op.Lang, &confirmView{chrome: chrome{Operator: true, CSRF: op.CSRF}, ID: s.ID, Action: action,
+			Platform: c.platform.Name(), Base: "/instances/" + url.PathEscape(s.Service) + "/" + url.PathEscape(s.ID), Last: c.othersUp(s) == 0})
+		return
+	}
+	why := action + " by " + c.email(r.Context(), op)
+	c.monitor.planned(s.Service, s.ID, why)
+	c.act(w, r, op, fmt.Sprintf("%s requested from %s", action, c.platform.Name()), func(s InstanceState) error {
+		return c.platform.Do(r.Context(), s, action, why)
+	})
+}
+
+// othersUp counts the other instances of s's service in service.
+func (c *Console) othersUp(s InstanceState) int {
+	others := 0
+	for _, o := range c.monitor.Snapshot() {
+		if o.Service == s.Service && o.ID != s.ID && state(o) == "up" {
+			others++
+		}
+	}
+	return others
 }
 
 func (c *Console) refresh(w http.ResponseWriter, r *http.Request, op Operator) {

@@ -3,6 +3,7 @@ package devrun
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"os/exec"
 	"slices"
@@ -23,6 +24,7 @@ type child struct {
 	mu       sync.Mutex
 	restarts int    // how often this child was restarted
 	lastExit string // how its last process ended
+	planned  string // why the running process is being restarted on purpose
 	cmd      *exec.Cmd
 	stopping bool
 	exited   chan struct{} // closed when the current process has exited
@@ -113,16 +115,25 @@ func (c *child) supervise(ctx context.Context) {
 		if cmd.ProcessState != nil {
 			status = cmd.ProcessState.String()
 		}
-		c.out.system("%s exited (%s); restarting in %s", c.id, status, backoff)
 		c.mu.Lock()
+		planned := c.planned
+		c.planned = ""
+		if planned != "" {
+			status = planned + " (" + status + ")"
+		}
 		c.restarts, c.lastExit = c.restarts+1, status
 		c.mu.Unlock()
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return
+		if planned != "" {
+			c.out.system("%s stopped for a restart (%s); starting it again", c.id, status)
+		} else {
+			c.out.system("%s exited (%s); restarting in %s", c.id, status, backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+			backoff = min(backoff*2, 10*time.Second)
 		}
-		backoff = min(backoff*2, 10*time.Second)
 		c.mu.Lock()
 		if c.stopping {
 			c.mu.Unlock()
@@ -136,6 +147,47 @@ func (c *child) supervise(ctx context.Context) {
 		}
 	}
 }
+
+// restart stops the running process gracefully (SIGTERM: it drains) and
+// has supervision start a new one at once, saying why.
+func (c *child) restart(reason string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopping || c.cmd == nil || c.cmd.Process == nil {
+		return errStopped
+	}
+	c.planned = reason
+	return c.cmd.Process.Signal(syscall.SIGTERM)
+}
+
+// resume starts supervision again after an operator's stop.
+func (c *child) resume(ctx context.Context, reason string) error {
+	c.mu.Lock()
+	if !c.stopping {
+		c.mu.Unlock()
+		return errRunning
+	}
+	done := c.done
+	c.mu.Unlock()
+	<-done // the stopped supervision has ended
+	c.mu.Lock()
+	c.stopping, c.restarts, c.lastExit = false, c.restarts+1, reason
+	c.mu.Unlock()
+	c.start(ctx)
+	return nil
+}
+
+// running reports whether a process is being supervised.
+func (c *child) running() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.stopping
+}
+
+var (
+	errStopped = errors.New("stopped: start it first")
+	errRunning = errors.New("already running")
+)
 
 // signal sends sig to the running process, if any, and marks it stopping.
 func (c *child) signal(sig syscall.Signal) {

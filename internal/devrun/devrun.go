@@ -70,12 +70,19 @@ func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.W
 	defer node.Close()
 	out.system("registry (embedded etcd) ready at %s", node.ClientURL)
 
+	ctlListener, err := listenControl()
+	if err != nil {
+		return err
+	}
+	ctl := &control{token: token, ctx: ctx, out: out, children: map[string]*child{}}
 	base := childEnv(os.Environ(), map[string]string{
-		"SANSHI_REGISTRY":     fmt.Sprintf("127.0.0.1:%d", o.EtcdPort),
-		"SANSHI_DATA_DIR":     dir,
-		"SANSHI_MGMT_TOKEN":   token,
-		"SANSHI_INTERNAL_KEY": internalKey,
-		"SANSHI_PROFILES":     "dev",
+		// The console restarts and stops instances through sanshi dev.
+		"SANSHI_SUPERVISOR_URL": "http://" + ctlListener.Addr().String(),
+		"SANSHI_REGISTRY":       fmt.Sprintf("127.0.0.1:%d", o.EtcdPort),
+		"SANSHI_DATA_DIR":       dir,
+		"SANSHI_MGMT_TOKEN":     token,
+		"SANSHI_INTERNAL_KEY":   internalKey,
+		"SANSHI_PROFILES":       "dev",
 		// The local platform pays in the sandbox (never under prod).
 		"CASHIER_SANDBOX_ENABLED": "true",
 		"SANSHI_LOG_FORMAT":       "json",
@@ -101,11 +108,13 @@ func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.W
 				c.env = append(c.env, "SANSHI_CONFIG_REPO="+repoDir, "SANSHI_CONFIG_POLL=1s", "SANSHI_CONFIG_WEBHOOK_SECRET="+webhookSecret)
 			}
 			c.start(ctx)
+			ctl.add(c)
 			group = append(group, c)
 		}
 		groups = append(groups, group)
 	}
 
+	go ctl.serve(ctlListener)
 	cli, err := registry.Connect([]string{node.ClientURL})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"sanshi/internal/chassis/errs"
@@ -31,11 +32,19 @@ const (
 	ActionStart   = "start"
 )
 
-// platformFrom picks the platform from the console's environment; nil when
-// nothing the console can drive runs the instances.
-func platformFrom(getenv func(string) string, token string) Platform {
+// platformFrom picks the platform from the console's environment and
+// configuration (config reads console.platform and console.docker.project);
+// nil when nothing the console can drive runs the instances.
+func platformFrom(getenv, config func(string) string, token string) Platform {
 	if u := getenv("SANSHI_SUPERVISOR_URL"); u != "" {
 		return &supervisor{base: u, token: token, http: &http.Client{Timeout: 30 * time.Second}}
+	}
+	if config("console.platform") == "docker" {
+		socket := strings.TrimPrefix(getenv("DOCKER_HOST"), "unix://")
+		if socket == "" {
+			socket = "/var/run/docker.sock"
+		}
+		return NewDockerPlatform(socket, config("console.docker.project"))
 	}
 	return nil
 }

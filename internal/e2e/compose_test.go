@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/registry"
+	"sanshi/internal/console"
 	"sanshi/internal/testkit"
 )
 
@@ -234,6 +237,7 @@ func TestComposeDeployment(t *testing.T) {
 	}{
 		{"StopUnderLoad", stopUnderLoad},
 		{"Crash", crash},
+		{"ConsoleDrivesDocker", consoleDrivesDocker},
 		{"EtcdMemberLost", etcdMemberLost},
 		{"Partition", partition},
 		{"GrayRelease", grayRelease},
@@ -472,6 +476,45 @@ func crash(t *testing.T, d *deployment, _ []string) {
 		gone.Round(10*time.Millisecond), back.Round(10*time.Millisecond))
 	if gone > 5*time.Second {
 		t.Errorf("a killed instance stayed in discovery for %s (lease 2s)", gone)
+	}
+}
+
+// consoleDrivesDocker: the console's Docker platform (the code behind its
+// restart, stop and start buttons under console.platform=docker) restarts,
+// stops and starts project-2's container through the real Engine API.
+func consoleDrivesDocker(t *testing.T, d *deployment, _ []string) {
+	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+		t.Fatalf("no Docker socket: %v", err)
+	}
+	p := console.NewDockerPlatform("/var/run/docker.sock", d.project)
+	in := console.InstanceState{Instance: registry.Instance{ID: "project-2", Service: "project"}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	startedAt := func() string {
+		out, _ := docker(t, "inspect", "-f", "{{.State.StartedAt}}", d.container("project-2"))
+		return out
+	}
+	before := startedAt()
+	if err := p.Do(ctx, in, console.ActionRestart, "e2e"); err != nil {
+		t.Fatalf("restart through Docker: %v", err)
+	}
+	if after := startedAt(); after == before {
+		t.Fatalf("the container was not restarted (started at %s)", after)
+	}
+	d.waitDiscovery("project-2", true, time.Minute)
+	if err := p.Do(ctx, in, console.ActionStop, "e2e"); err != nil {
+		t.Fatalf("stop through Docker: %v", err)
+	}
+	d.waitDiscovery("project-2", false, 30*time.Second)
+	if err := p.Do(ctx, in, console.ActionStop, "e2e"); errs.CodeOf(err) != errs.WrongState {
+		t.Fatalf("stopping a stopped container: %v, want a wrong-state answer", err)
+	}
+	if err := p.Do(ctx, in, console.ActionStart, "e2e"); err != nil {
+		t.Fatalf("start through Docker: %v", err)
+	}
+	d.waitDiscovery("project-2", true, time.Minute)
+	if err := p.Do(ctx, console.InstanceState{Instance: registry.Instance{ID: "nobody-9"}}, console.ActionRestart, "e2e"); errs.CodeOf(err) != errs.NotFound {
+		t.Fatalf("an instance without a container: %v", err)
 	}
 }
 

@@ -240,4 +240,19 @@ func TestConsoleInABrowser(t *testing.T) {
 		do(t, ctx, chromedp.Navigate(console+"/settings/notifications?lang=en"), chromedp.WaitVisible(chromedp.CSS("#save-settings")))
 		testkit.Screenshot(t, ctx, "console-settings-en")
 	})
+
+	t.Run("on a phone, in both languages, nothing is wider than the screen", func(t *testing.T) {
+		do(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		defer do(t, ctx, chromedp.EmulateViewport(1280, 900))
+		for _, lang := range []string{"zh-CN", "en"} {
+			for name, path := range map[string]string{"overview": "/", "instance": "/instances/project/" + target.ID, "events": "/events"} {
+				do(t, ctx, chromedp.Navigate(console+path+"?lang="+lang), chromedp.WaitVisible(chromedp.CSS("main")))
+				wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+				if err != nil || wide {
+					t.Fatalf("%s (%s) overflows the phone's screen (%v)", name, lang, err)
+				}
+				testkit.Screenshot(t, ctx, "console-phone-"+name+"-"+lang)
+			}
+		}
+	})
 }

@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -30,6 +31,9 @@ type built struct {
 	policies     []networkingv1.NetworkPolicy
 	configMaps   []corev1.ConfigMap
 	namespaces   []corev1.Namespace
+	accounts     []corev1.ServiceAccount
+	roles        []rbacv1.Role
+	bindings     []rbacv1.RoleBinding
 }
 
 func build(t *testing.T, overlay string) built {
@@ -81,6 +85,18 @@ func build(t *testing.T, overlay string) built {
 			var n corev1.Namespace
 			decode(&n)
 			b.namespaces = append(b.namespaces, n)
+		case "ServiceAccount":
+			var a corev1.ServiceAccount
+			decode(&a)
+			b.accounts = append(b.accounts, a)
+		case "Role":
+			var ro rbacv1.Role
+			decode(&ro)
+			b.roles = append(b.roles, ro)
+		case "RoleBinding":
+			var rb rbacv1.RoleBinding
+			decode(&rb)
+			b.bindings = append(b.bindings, rb)
 		default:
 			t.Errorf("%s: unexpected kind %s (a Secret must never be in the manifests)", overlay, r.GetKind())
 		}
@@ -123,6 +139,7 @@ func TestOverlaysBuildAndKeepTheRules(t *testing.T) {
 				checkImage(t, s.Name, s.Spec.Template.Spec.Containers[0].Image)
 			}
 			checkPolicies(t, b, o)
+			checkPodRights(t, b)
 			checkEnvironment(t, o, env, b.namespaces[0])
 		})
 	}
@@ -240,5 +257,36 @@ func checkEnvironment(t *testing.T, overlay string, env map[string]string, ns co
 	}
 	if ns.Name != fmt.Sprintf("sanshi-%s", overlay) {
 		t.Errorf("namespace %s", ns.Name)
+	}
+}
+
+// checkPodRights: only the console mounts a service account token, and its
+// account may only get, list and delete pods (to restart an instance).
+func checkPodRights(t *testing.T, b built) {
+	t.Helper()
+	for _, d := range b.deployments {
+		spec := d.Spec.Template.Spec
+		mounts := spec.AutomountServiceAccountToken != nil && *spec.AutomountServiceAccountToken
+		if d.Name == "console" {
+			if !mounts || spec.ServiceAccountName != "console" {
+				t.Errorf("console: service account %q, token mounted %v", spec.ServiceAccountName, mounts)
+			}
+			continue
+		}
+		if mounts || spec.ServiceAccountName != "" {
+			t.Errorf("%s mounts a service account token (%q)", d.Name, spec.ServiceAccountName)
+		}
+	}
+	if len(b.accounts) != 1 || len(b.roles) != 1 || len(b.bindings) != 1 {
+		t.Fatalf("%d service accounts, %d roles, %d bindings; want the console's one each", len(b.accounts), len(b.roles), len(b.bindings))
+	}
+	for _, r := range b.roles[0].Rules {
+		if strings.Join(r.APIGroups, ",") != "" || strings.Join(r.Resources, ",") != "pods" || strings.Join(r.Verbs, ",") != "get,list,delete" {
+			t.Errorf("the console's role grants %+v; want get, list and delete on pods only", r)
+		}
+	}
+	rb := b.bindings[0]
+	if rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != b.roles[0].Name || len(rb.Subjects) != 1 || rb.Subjects[0].Name != b.accounts[0].Name {
+		t.Errorf("the binding %+v does not tie the console's account to its role", rb)
 	}
 }

@@ -67,7 +67,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 			return 10 * time.Minute
 		}}
 	go m.Run(rt.Background())
-	c := &Console{monitor: m, journal: journal, notifier: n, history: newHistory(), platform: platformFrom(rt.Boot.Getenv, func(k string) string { v, _ := rt.Props.Get(k); return v }, rt.Boot.MgmtToken.Reveal()), sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), mgmt: httpc,
+	c := &Console{monitor: m, journal: journal, notifier: n, history: newHistory(), platform: platformFrom(rt.Boot.Getenv, func(k string) string { v, _ := rt.Props.Get(k); return v }, rt.Boot.MgmtToken.Reveal(), rt.Log), sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), mgmt: httpc,
 		token: rt.Boot.MgmtToken.Reveal(), secret: []byte(rt.Boot.InternalKey.Reveal() + "console-csrf"), log: rt.Log, now: rt.Now,
 		pages: parsePages(), scrapes: &scrapes{last: map[string]scrape{}}, etcd: rt.Etcd, profiles: rt.Boot.Profiles,
 		traffic: &colorTraffic{last: map[string]release.Snapshot{}, stats: map[string]map[string]release.Stats{}}}

@@ -35,8 +35,9 @@ var NotifyConfig = []configstore.Key{
 	// instance pages' 15-minute charts.
 	{Name: "console.metrics.sample-every", Type: configstore.Duration, Default: "15s"},
 	// What runs the instances, for restart and stop from the console:
-	// "docker" (Docker's socket, DOCKER_HOST or /var/run/docker.sock) or ""
-	// (sanshi dev's supervisor when it says where it is, else none).
+	// "docker" (Docker's socket, DOCKER_HOST or /var/run/docker.sock),
+	// "kubernetes" (the pod's service account) or "" (sanshi dev's
+	// supervisor when it says where it is, else none).
 	{Name: "console.platform", Type: configstore.String},
 	{Name: "console.docker.project", Type: configstore.String},
 }

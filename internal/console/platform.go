@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -35,9 +36,17 @@ const (
 // platformFrom picks the platform from the console's environment and
 // configuration (config reads console.platform and console.docker.project);
 // nil when nothing the console can drive runs the instances.
-func platformFrom(getenv, config func(string) string, token string) Platform {
+func platformFrom(getenv, config func(string) string, token string, log *slog.Logger) Platform {
 	if u := getenv("SANSHI_SUPERVISOR_URL"); u != "" {
 		return &supervisor{base: u, token: token, http: &http.Client{Timeout: 30 * time.Second}}
+	}
+	if config("console.platform") == "kubernetes" {
+		k, err := kubernetesInCluster(getenv)
+		if err != nil {
+			log.Warn("restart and stop are off", "error", err)
+			return nil
+		}
+		return k
 	}
 	if config("console.platform") == "docker" {
 		socket := strings.TrimPrefix(getenv("DOCKER_HOST"), "unix://")

@@ -106,3 +106,26 @@ func TestUnpaidLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestSoldOutGate(t *testing.T) {
+	t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	g := newSoldOutGate()
+	g.mark("r1", t0)
+	for _, c := range []struct {
+		reward string
+		at     time.Duration
+		closed bool
+	}{
+		{"r1", 0, true}, {"r1", soldOutWindow - time.Millisecond, true}, {"r1", soldOutWindow, false},
+		{"r2", 0, false},
+	} {
+		if got := g.closed(c.reward, t0.Add(c.at)); got != c.closed {
+			t.Errorf("%s at +%s: closed %v, want %v", c.reward, c.at, got, c.closed)
+		}
+	}
+	var none *soldOutGate // a Pledges without a gate
+	none.mark("r1", t0)
+	if none.closed("r1", t0) {
+		t.Error("a missing gate refused a pledge")
+	}
+}

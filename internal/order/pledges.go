@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"sanshi/internal/chassis/errs"
@@ -26,6 +27,49 @@ type Pledges struct {
 	kick     func()
 	timeout  func() time.Duration // order.payment-timeout
 	limits   func() UnpaidLimits  // order.max-unpaid-per-*
+	soldOut  *soldOutGate         // nil: no gate
+}
+
+// soldOutWindow is how long a tier the project service just answered
+// "sold out" for is refused here without asking again. A unit released
+// in that window (an expired or cancelled pledge) waits at most this long
+// for its next backer — as long as the project service's own cache may
+// show it; nothing is ever sold twice, as the reservation stays exact.
+const soldOutWindow = time.Second
+
+// soldOutGate remembers tiers that sold out, so that the crowd arriving
+// after the last unit gets its answer without a row, a reservation call or
+// a wait behind the tier's queue.
+type soldOutGate struct {
+	mu    sync.Mutex
+	until map[string]time.Time // reward id → refuse until
+}
+
+func newSoldOutGate() *soldOutGate { return &soldOutGate{until: map[string]time.Time{}} }
+
+func (g *soldOutGate) mark(reward string, now time.Time) {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.until) > 10000 { // bounded: forget the expired ones
+		for k, t := range g.until {
+			if now.After(t) {
+				delete(g.until, k)
+			}
+		}
+	}
+	g.until[reward] = now.Add(soldOutWindow)
+}
+
+func (g *soldOutGate) closed(reward string, now time.Time) bool {
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return now.Before(g.until[reward])
 }
 
 // Create makes a member's pledge: the same key answers the same order. A
@@ -71,6 +115,11 @@ func (p *Pledges) newOrder(ctx context.Context, member string, in CreateInput) (
 	if reward != nil {
 		o.RewardID, o.RewardTitle, o.Status = &reward.ID, reward.Title, Reserving
 	}
+	if reward != nil && ((reward.Remaining != nil && *reward.Remaining == 0) || p.soldOut.closed(reward.ID, now)) {
+		// Sold out at the project's last word: answer fast, without a row
+		// (and before asking the member service for the address).
+		return o, errs.E(errs.SoldOut, "this reward is sold out")
+	}
 	if reward != nil && reward.Ships {
 		got, err := p.members.MyAddress(ctx, *in.AddressID)
 		if errs.CodeOf(err) == errs.NotFound {
@@ -81,10 +130,6 @@ func (p *Pledges) newOrder(ctx context.Context, member string, in CreateInput) (
 		}
 		got.ID = "" // the order keeps the address as it was, not a reference
 		o.Address = &got
-	}
-	if reward != nil && reward.Remaining != nil && *reward.Remaining == 0 {
-		// Sold out at the project's last word: answer fast, without a row.
-		return o, errs.E(errs.SoldOut, "this reward is sold out")
 	}
 	return o, nil
 }
@@ -120,6 +165,9 @@ func (p *Pledges) Finish(ctx context.Context, id string) (Order, error) {
 func (p *Pledges) finish(ctx context.Context, o Order) (Order, error) {
 	err := p.projects.Reserve(ctx, projectapi.Reservation{OrderID: o.ID, ProjectID: o.ProjectID, RewardID: *o.RewardID})
 	code := errs.CodeOf(err)
+	if code == errs.SoldOut {
+		p.soldOut.mark(*o.RewardID, p.now())
+	}
 	if err != nil && code != errs.SoldOut && code != errs.WrongState && code != errs.NotFound {
 		return o, err // not known yet: recovery tries again
 	}

@@ -93,6 +93,7 @@ var (
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		sweepOldBinaries(2 * time.Hour)
 		dir, err := os.MkdirTemp("", "sanshi-bin-")
 		if err != nil {
 			buildErr = err
@@ -112,6 +113,18 @@ func Binary(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// sweepOldBinaries removes the binaries earlier test runs built (each test
+// process builds its own and cannot know when the last test using it
+// ends); those of the current run are younger than age.
+func sweepOldBinaries(age time.Duration) {
+	old, _ := filepath.Glob(filepath.Join(os.TempDir(), "sanshi-bin-*"))
+	for _, dir := range old {
+		if fi, err := os.Stat(dir); err == nil && time.Since(fi.ModTime()) > age {
+			_ = os.RemoveAll(dir) // best effort: a leftover is only disk space
+		}
+	}
 }
 
 // Proc is a `sanshi serve` process.

@@ -333,6 +333,51 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		b.logOut()
 	})
 
+	t.Run("a rejected project is fixed in full and submitted again", func(t *testing.T) {
+		b.t = t
+		b.logIn("creator@example.cn")
+		b.do(chromedp.Navigate(b.base+"/create"), chromedp.WaitVisible(chromedp.CSS("#create-submit")))
+		b.fill(map[string]string{"#title": "第二部", "#goal": "500", "#duration_days": "20", "#category": "film"})
+		b.do(chromedp.Click(chromedp.CSS("#create-submit")), chromedp.WaitVisible(chromedp.CSS("#save-story")))
+		second := strings.Split(strings.TrimPrefix(b.url(), b.base+"/projects/"), "/")[0]
+		b.fill(map[string]string{"#story": "一个故事。"})
+		b.do(chromedp.Click(chromedp.CSS("#save-story")))
+		b.waitURL("flash=saved")
+		b.do(chromedp.Click(chromedp.CSS("#submit-project")))
+		b.waitURL("flash=submitted")
+		b.logOut()
+		b.logIn("op@example.cn")
+		b.do(chromedp.Navigate(b.base+"/admin/review"), chromedp.WaitVisible(chromedp.CSS("#reason-"+second)))
+		b.fill(map[string]string{"#reason-" + second: "目标金额过低，标题请写全"})
+		b.do(chromedp.Submit(chromedp.CSS("#reason-" + second)))
+		b.waitURL("flash=reject")
+		b.logOut()
+		b.logIn("creator@example.cn")
+		b.do(chromedp.Navigate(b.base+"/me/projects"), chromedp.WaitVisible(chromedp.CSS("#mine-drafts")))
+		if d := b.text(`tr[data-project="` + second + `"]`); !strings.Contains(d, "目标金额过低") || !strings.Contains(d, "已驳回") {
+			t.Fatalf("the rejection's reason is not under My projects: %q", d)
+		}
+		b.do(chromedp.Navigate(b.base+"/projects/"+second+"/edit"), chromedp.WaitVisible(chromedp.CSS("#reject-reason")))
+		b.do(chromedp.SetValue(chromedp.CSS("#title"), "第二部：山海续篇"), chromedp.SetValue(chromedp.CSS("#goal"), "5000"),
+			chromedp.SetValue(chromedp.CSS("#duration_days"), "45"), chromedp.SetValue(chromedp.CSS("#category"), "animation"))
+		b.do(chromedp.Click(chromedp.CSS("#save-basics")))
+		b.waitURL("flash=saved")
+		for sel, want := range map[string]string{"#title": "第二部：山海续篇", "#goal": "5000.00", "#duration_days": "45", "#category": "animation"} {
+			if v, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS(sel))); v != want {
+				t.Fatalf("after the fix %s shows %q, want %q", sel, v, want)
+			}
+		}
+		testkit.Screenshot(t, b.ctx, "site-edit-after-rejection")
+		b.do(chromedp.Click(chromedp.CSS("#submit-project")))
+		b.waitURL("flash=submitted")
+		b.do(chromedp.Navigate(b.base+"/me/projects?lang=en"), chromedp.WaitVisible(chromedp.CSS("#mine-in_review")))
+		if r := b.text(`tr[data-project="` + second + `"]`); !strings.Contains(r, "第二部：山海续篇") || !strings.Contains(r, "In review") {
+			t.Fatalf("the fixed project is not in review: %q", b.text("main"))
+		}
+		testkit.Screenshot(t, b.ctx, "site-my-projects-en")
+		b.logOut()
+	})
+
 	t.Run("on a phone: totals and the back button first, pledges as cards, nothing overflows", func(t *testing.T) {
 		b.t = t
 		b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))

@@ -62,8 +62,8 @@ func TestNotificationFormatsRemindersAndMuting(t *testing.T) {
 	defer s3.Close()
 	p := props.New(nil)
 	p.SetCenter(map[string]string{"console.notify.webhook-url": s1.URL, "console.notify.dingtalk-url": s2.URL, "console.notify.feishu-url": s3.URL}, "r1")
-	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
+	tc := &testClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
+	clock := tc.now
 	j := journal(t)
 	n := &Notifier{props: p, journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock}
 	health := &healthServer{status: "UP"}
@@ -71,7 +71,7 @@ func TestNotificationFormatsRemindersAndMuting(t *testing.T) {
 	defer hs.Close()
 	m := &Monitor{journal: j, notifier: n, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock,
 		interval: time.Second, remind: func() time.Duration { return 10 * time.Minute }, states: map[string]*InstanceState{}}
-	st := &InstanceState{Instance: registry.Instance{ID: "order-1", Service: "order", MgmtAddress: hs.Listener.Addr().String(), StartedAt: now.Add(-time.Hour)}, Up: true}
+	st := &InstanceState{Instance: registry.Instance{ID: "order-1", Service: "order", MgmtAddress: hs.Listener.Addr().String(), StartedAt: tc.now().Add(-time.Hour)}, Up: true}
 	m.states["order/order-1"] = st
 
 	health.set("DOWN")
@@ -81,18 +81,18 @@ func TestNotificationFormatsRemindersAndMuting(t *testing.T) {
 		t.Fatalf("formats: %v %v %v", hook.bodies[0], ding.bodies[0], feishu.bodies[0])
 	}
 	// While it stays down: one reminder per interval.
-	now = now.Add(11 * time.Minute)
+	tc.add(11 * time.Minute)
 	m.check(context.Background())
 	waitFor(t, func() bool { return hook.count() == 2 })
 	if hook.bodies[1]["kind"] != KindStillDown {
 		t.Fatalf("reminder: %v", hook.bodies[1])
 	}
-	now = now.Add(time.Minute)
+	tc.add(time.Minute)
 	m.check(context.Background())
 	// Muted for a deploy window: events are journaled, nobody is paged.
-	j.Mute(context.Background(), now.Add(30*time.Minute))
+	j.Mute(context.Background(), tc.now().Add(30*time.Minute))
 	health.set("UP")
-	now = now.Add(2 * time.Minute)
+	tc.add(2 * time.Minute)
 	m.check(context.Background())
 	time.Sleep(200 * time.Millisecond)
 	if hook.count() != 2 {
@@ -200,14 +200,14 @@ func TestCrashesRestartedAtOnceAreNews(t *testing.T) {
 	defer hs.Close()
 	p := props.New(nil)
 	p.SetCenter(map[string]string{"console.notify.webhook-url": hs.URL}, "r1")
-	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
+	tc := &testClock{t: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
+	clock := tc.now
 	j := journal(t)
 	reg := &fakeRegistry{}
 	m := &Monitor{disc: reg, journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock,
 		notifier: &Notifier{props: p, journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock},
 		interval: time.Second, remind: func() time.Duration { return 10 * time.Minute }, states: map[string]*InstanceState{}}
-	in := registry.Instance{ID: "order-1", Service: "order", PID: 100, StartedAt: now}
+	in := registry.Instance{ID: "order-1", Service: "order", PID: 100, StartedAt: tc.now()}
 	reg.list = []registry.Instance{in}
 	m.sync(context.Background())
 	kinds := func() []string {
@@ -219,8 +219,8 @@ func TestCrashesRestartedAtOnceAreNews(t *testing.T) {
 		return out
 	}
 	for i := 1; i <= 3; i++ {
-		now = now.Add(2 * time.Minute)
-		in.PID, in.StartedAt, in.Restarts, in.LastExit = 100+i, now, i, "exit status 2"
+		tc.add(2 * time.Minute)
+		in.PID, in.StartedAt, in.Restarts, in.LastExit = 100+i, tc.now(), i, "exit status 2"
 		reg.list = []registry.Instance{in}
 		m.sync(context.Background())
 	}
@@ -231,7 +231,7 @@ func TestCrashesRestartedAtOnceAreNews(t *testing.T) {
 		t.Fatalf("notified %v, want %v", got, want)
 	}
 	st, _ := m.Get("order", "order-1")
-	if st.Restarts != 3 || !st.LastRestart.Equal(now) || st.LastExit != "exit status 2" || !st.Up {
+	if st.Restarts != 3 || !st.LastRestart.Equal(tc.now()) || st.LastExit != "exit status 2" || !st.Up {
 		t.Fatalf("state: %d restarts, last %v (%q), up %v", st.Restarts, st.LastRestart, st.LastExit, st.Up)
 	}
 	events, err := j.List(context.Background(), Filter{})
@@ -249,8 +249,8 @@ func TestCrashesRestartedAtOnceAreNews(t *testing.T) {
 	}
 	// A fourth restart within the window is counted, not announced as
 	// flapping again.
-	now = now.Add(time.Minute)
-	in.PID, in.StartedAt = 200, now
+	tc.add(time.Minute)
+	in.PID, in.StartedAt = 200, tc.now()
 	reg.list = []registry.Instance{in}
 	m.sync(context.Background())
 	waitFor(t, func() bool { return hook.count() == 5 })
@@ -263,25 +263,25 @@ func TestCrashesRestartedAtOnceAreNews(t *testing.T) {
 // TestPlannedRestartsSayWhoAndComeBack: an operator's restart is journaled
 // as planned, announced back, and never counted as flapping.
 func TestPlannedRestartsSayWhoAndComeBack(t *testing.T) {
-	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
+	tc := &testClock{t: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
+	clock := tc.now
 	j := journal(t)
 	reg := &fakeRegistry{}
 	m := &Monitor{disc: reg, journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock,
 		notifier: &Notifier{props: props.New(nil), journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock},
 		interval: time.Second, remind: func() time.Duration { return 10 * time.Minute }, states: map[string]*InstanceState{}}
-	in := registry.Instance{ID: "order-1", Service: "order", PID: 1, StartedAt: now}
+	in := registry.Instance{ID: "order-1", Service: "order", PID: 1, StartedAt: tc.now()}
 	reg.list = []registry.Instance{in}
 	m.sync(context.Background())
 	for i := 0; i < 4; i++ {
-		now = now.Add(time.Minute)
+		tc.add(time.Minute)
 		m.planned("order", "order-1", "restart by ops@example.cn")
 		if i%2 == 0 { // gone from the registry, then back
 			reg.list = nil
 			m.sync(context.Background())
-			now = now.Add(time.Second)
+			tc.add(time.Second)
 		}
-		in.PID, in.StartedAt = 2+i, now
+		in.PID, in.StartedAt = 2+i, tc.now()
 		reg.list = []registry.Instance{in}
 		m.sync(context.Background())
 	}
@@ -300,3 +300,14 @@ func TestPlannedRestartsSayWhoAndComeBack(t *testing.T) {
 		t.Fatalf("%d restarts counted, want 4 (%v)", st.Restarts, kinds)
 	}
 }
+
+// testClock is a clock the test moves while notifications are sent in the
+// background.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *testClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }

@@ -215,6 +215,12 @@ func TestConsoleInABrowser(t *testing.T) {
 			t.Fatalf("the typed value came back as %q", v)
 		}
 		testkit.Screenshot(t, ctx, "console-settings-error")
+		// The page that comes back with errors keeps the page headers (CSP).
+		csp, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch('/settings/notifications').then(r => r.headers.get('Content-Security-Policy') || '')`,
+			chromedp.EvalAwaitPromise))
+		if !strings.Contains(csp, "default-src") {
+			t.Fatalf("the settings page has no Content-Security-Policy: %q", csp)
+		}
 		do(t, ctx, chromedp.SetValue(chromedp.CSS(`input[name="console.notify.dingtalk-url"]`), chatSrv.URL+"/robot/send?access_token=secret-token"),
 			chromedp.Click(chromedp.CSS("#save-settings")), chromedp.WaitVisible(chromedp.CSS("#message")))
 		do(t, ctx, chromedp.Click(chromedp.CSS("#send-test")), chromedp.WaitVisible(chromedp.CSS("#test-results")))

@@ -124,8 +124,7 @@ func (c *Console) renderSettings(w http.ResponseWriter, r *http.Request, op Oper
 		f.Error = fe[name]
 		fields = append(fields, f)
 	}
-	w.WriteHeader(status)
-	c.render(w, r, "settings", op.Lang, &settingsView{chrome: chrome{Operator: true, CSRF: op.CSRF}, Fields: fields,
+	c.renderStatus(w, r, "settings", op.Lang, status, &settingsView{chrome: chrome{Operator: true, CSRF: op.CSRF}, Fields: fields,
 		Results: results, Saved: r.URL.Query().Get("saved") != ""})
 }
 

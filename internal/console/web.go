@@ -72,6 +72,12 @@ func contains(list []string, s string) bool {
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, page string, l string, data view) {
+	c.renderStatus(w, r, page, l, http.StatusOK, data)
+}
+
+// renderStatus is render with another status than 200 (a form that comes
+// back with errors); the page's headers are set before it.
+func (c *Console) renderStatus(w http.ResponseWriter, r *http.Request, page string, l string, status int, data view) {
 	t, _ := c.pages[page].Clone()
 	t.Funcs(template.FuncMap{"t": func(k string) string {
 		if s, ok := texts[l][k]; ok {
@@ -89,6 +95,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, page string, l 
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	httpx.PageHeaders(w.Header(), ch.Nonce, "")
+	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
 }
 

@@ -113,18 +113,15 @@ func (h *history) run(ctx context.Context, c *http.Client, m *Monitor, interval 
 	}
 }
 
-// quantileSeconds is quantile as a number: the upper bound of the bucket
-// holding q (the largest finite bound for the +Inf bucket); 0 for none.
-func quantileSeconds(b map[float64]float64, q float64) float64 {
-	top, maxFinite := 0.0, 0.0
-	for le, n := range b {
-		top = math.Max(top, n)
-		if !math.IsInf(le, 1) {
-			maxFinite = math.Max(maxFinite, le)
-		}
+// bucketOf is the upper bound of the first cumulative histogram bucket
+// holding quantile q (+Inf when only the last one does); false for none.
+func bucketOf(b map[float64]float64, q float64) (float64, bool) {
+	top := 0.0
+	for _, n := range b {
+		top = max(top, n)
 	}
 	if top == 0 {
-		return 0
+		return 0, false
 	}
 	best := math.Inf(1)
 	for le, n := range b {
@@ -132,10 +129,25 @@ func quantileSeconds(b map[float64]float64, q float64) float64 {
 			best = le
 		}
 	}
-	if math.IsInf(best, 1) {
-		return maxFinite
+	return best, true
+}
+
+// quantileSeconds is bucketOf as a number to chart: the largest finite
+// bound for the +Inf bucket, 0 for none.
+func quantileSeconds(b map[float64]float64, q float64) float64 {
+	le, ok := bucketOf(b, q)
+	if !ok {
+		return 0
 	}
-	return best
+	if math.IsInf(le, 1) {
+		le = 0
+		for bound := range b {
+			if !math.IsInf(bound, 1) {
+				le = max(le, bound)
+			}
+		}
+	}
+	return le
 }
 
 // chartSpec is one of an instance page's charts.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,27 +57,16 @@ func (s *scrapes) metrics(ctx context.Context, c *http.Client, in InstanceState,
 	return out
 }
 
-// quantile estimates a quantile from cumulative histogram buckets: the
-// upper bound of the first bucket holding it.
+// quantile is bucketOf as the page shows it.
 func quantile(b map[float64]float64, q float64) string {
-	les := make([]float64, 0, len(b))
-	for le := range b {
-		les = append(les, le)
-	}
-	sort.Float64s(les)
-	if len(les) == 0 || b[les[len(les)-1]] == 0 {
+	le, ok := bucketOf(b, q)
+	switch {
+	case !ok:
 		return "—"
+	case math.IsInf(le, 1):
+		return "> 10 s"
 	}
-	want := q * b[les[len(les)-1]]
-	for _, le := range les {
-		if b[le] >= want {
-			if math.IsInf(le, 1) {
-				return "> 10 s"
-			}
-			return fmt.Sprintf("≤ %g ms", le*1000)
-		}
-	}
-	return "—"
+	return fmt.Sprintf("≤ %g ms", le*1000)
 }
 
 func read(ctx context.Context, c *http.Client, mgmt string) (scrape, error) {

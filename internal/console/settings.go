@@ -136,11 +136,7 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, op Operat
 	// A password left empty keeps the saved one; "clear" removes it.
 	pw := "console.notify.smtp-password"
 	keepPassword := typed[pw] == "" && r.PostFormValue("clear-password") == ""
-	check := map[string]string{}
-	for k, v := range typed {
-		check[k] = v
-	}
-	if fe := checkNotifySettings(check); len(fe) > 0 {
+	if fe := checkNotifySettings(typed); len(fe) > 0 {
 		c.renderSettings(w, r, op, http.StatusBadRequest, typed, fe, nil)
 		return
 	}

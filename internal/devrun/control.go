@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"sort"
 	"sync"
 	"syscall"
 	"time"
@@ -26,16 +25,6 @@ type control struct {
 	children map[string]*child
 }
 
-// instanceState is what the supervisor tells about one instance.
-type instanceState struct {
-	ID       string `json:"id"`
-	Service  string `json:"service"`
-	Running  bool   `json:"running"`
-	PID      int    `json:"pid"`
-	Restarts int    `json:"restarts"`
-	LastExit string `json:"last_exit,omitempty"`
-}
-
 // listenControl opens the supervisor's listener before the children start,
 // so that they can be told where it is.
 func listenControl() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
@@ -48,7 +37,6 @@ func (c *control) add(ch *child) {
 
 func (c *control) serve(l net.Listener) {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/instances", c.list)
 	mux.HandleFunc("POST /v1/instances/{id}/{action}", c.act)
 	srv := &http.Server{Handler: c.auth(mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() { <-c.ctx.Done(); _ = srv.Close() }()
@@ -63,20 +51,6 @@ func (c *control) auth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func (c *control) list(w http.ResponseWriter, _ *http.Request) {
-	c.mu.Lock()
-	var out []instanceState
-	for _, ch := range c.children {
-		ch.mu.Lock()
-		out = append(out, instanceState{ID: ch.id, Service: ch.service, Running: !ch.stopping, Restarts: ch.restarts, LastExit: ch.lastExit})
-		ch.mu.Unlock()
-		out[len(out)-1].PID = ch.pid()
-	}
-	c.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	answer(w, http.StatusOK, map[string]any{"instances": out})
 }
 
 func (c *control) act(w http.ResponseWriter, r *http.Request) {

@@ -30,15 +30,8 @@ func (s *Site) create(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
-	goal, okGoal := parseYuan(r.FormValue("goal"))
-	days, errDays := strconv.Atoi(trim(r.FormValue("duration_days")))
 	fe := map[string]string{}
-	if !okGoal {
-		fe["goal"] = "请输入目标金额（元），至少 100"
-	}
-	if errDays != nil {
-		fe["duration_days"] = "请输入 1 到 60 之间的天数"
-	}
+	goal, days := goalAndDays(r, fe)
 	var p project.Project
 	if len(fe) == 0 {
 		err := s.projects.Create(r.Context(), map[string]any{"title": r.FormValue("title"),
@@ -83,10 +76,9 @@ func (s *Site) renderEdit(w http.ResponseWriter, r *http.Request, status int, fe
 	}
 	v := editView{P: p, Story: p.Story, Categories: s.categories(r), Reward: url.Values{}, Basics: url.Values{
 		"title": {p.Title}, "subtitle": {p.Subtitle}, "category": {p.Category},
-		"goal": {strings.TrimPrefix(yuan(p.Goal), "¥")}, "duration_days": {strconv.Itoa(p.DurationDays)}},
+		"goal": {fmt.Sprintf("%d.%02d", p.Goal/100, p.Goal%100)}, "duration_days": {strconv.Itoa(p.DurationDays)}},
 		Preview: template.HTML(preview), // #nosec G203 -- the preview is sanitized Markdown (project.RenderMarkdown)
 		Errors:  map[string]map[string]string{posted: fe}}
-	v.Basics.Set("goal", strings.ReplaceAll(v.Basics.Get("goal"), ",", ""))
 	switch posted {
 	case storyForm:
 		v.Story = r.FormValue("story")
@@ -111,27 +103,41 @@ func (s *Site) saveBasics(w http.ResponseWriter, r *http.Request) {
 	fe := map[string]string{}
 	if r.FormValue("live") == "" {
 		body["title"], body["category"] = r.FormValue("title"), r.FormValue("category")
-		if goal, ok := parseYuan(r.FormValue("goal")); ok {
-			body["goal"] = goal
-		} else {
-			fe["goal"] = "请输入目标金额（元），至少 100"
-		}
-		if days, err := strconv.Atoi(trim(r.FormValue("duration_days"))); err == nil {
-			body["duration_days"] = days
-		} else {
-			fe["duration_days"] = "请输入 1 到 60 之间的天数"
-		}
+		body["goal"], body["duration_days"] = goalAndDays(r, fe)
 	}
+	s.finishEditForm(w, r, basicsForm, fe, "?flash=saved", func() error {
+		return s.projects.Edit(r.Context(), r.PathValue("id"), body, nil)
+	})
+}
+
+// goalAndDays reads the goal (yuan, as fen) and the duration of a
+// project's basics, noting what does not read in fe.
+func goalAndDays(r *http.Request, fe map[string]string) (int64, int) {
+	goal, ok := parseYuan(r.FormValue("goal"))
+	if !ok {
+		fe["goal"] = "请输入目标金额（元），至少 100"
+	}
+	days, err := strconv.Atoi(trim(r.FormValue("duration_days")))
+	if err != nil {
+		fe["duration_days"] = "请输入 1 到 60 之间的天数"
+	}
+	return goal, days
+}
+
+// finishEditForm saves a form of the edit page when it read cleanly (save),
+// then goes back to the page (after, e.g. "?flash=saved"), or shows it again
+// with the errors beside that form's fields and what was typed in it.
+func (s *Site) finishEditForm(w http.ResponseWriter, r *http.Request, form string, fe map[string]string, after string, save func() error) {
 	if len(fe) == 0 {
-		if err := s.projects.Edit(r.Context(), r.PathValue("id"), body, nil); err != nil {
+		if err := save(); err != nil {
 			fe = fieldErrors(err)
 		}
 	}
 	if len(fe) > 0 {
-		s.renderEdit(w, r, http.StatusBadRequest, fe, "", basicsForm)
+		s.renderEdit(w, r, http.StatusBadRequest, fe, "", form)
 		return
 	}
-	http.Redirect(w, r, "/projects/"+url.PathEscape(r.PathValue("id"))+"/edit?flash=saved", http.StatusSeeOther)
+	http.Redirect(w, r, "/projects/"+url.PathEscape(r.PathValue("id"))+"/edit"+after, http.StatusSeeOther)
 }
 
 // saveStory saves the story, or only shows its preview.
@@ -207,16 +213,9 @@ func (s *Site) addReward(w http.ResponseWriter, r *http.Request) {
 		}
 		body["limit"] = n
 	}
-	if len(fe) == 0 {
-		if err := s.projects.AddReward(r.Context(), r.PathValue("id"), body, nil); err != nil {
-			fe = fieldErrors(err)
-		}
-	}
-	if len(fe) > 0 {
-		s.renderEdit(w, r, http.StatusBadRequest, fe, "", rewardForm)
-		return
-	}
-	http.Redirect(w, r, "/projects/"+url.PathEscape(r.PathValue("id"))+"/edit#rewards", http.StatusSeeOther)
+	s.finishEditForm(w, r, rewardForm, fe, "#rewards", func() error {
+		return s.projects.AddReward(r.Context(), r.PathValue("id"), body, nil)
+	})
 }
 
 // projectAction posts a lifecycle action (submit, approve, reject).

@@ -18,6 +18,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
@@ -36,15 +37,21 @@ type built struct {
 	bindings     []rbacv1.RoleBinding
 }
 
-func build(t *testing.T, overlay string) built {
+// kustomize builds an overlay as `kustomize build overlays/<name>` would.
+func kustomize(t *testing.T, overlay string) []*resource.Resource {
 	t.Helper()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	res, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join("overlays", overlay))
 	if err != nil {
 		t.Fatalf("kustomize build %s: %v", overlay, err)
 	}
+	return res.Resources()
+}
+
+func build(t *testing.T, overlay string) built {
+	t.Helper()
 	b := built{services: map[string]corev1.Service{}, pdbs: map[string]policyv1.PodDisruptionBudget{}}
-	for _, r := range res.Resources() {
+	for _, r := range kustomize(t, overlay) {
 		y, err := r.AsYAML()
 		if err != nil {
 			t.Fatal(err)

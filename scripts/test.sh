@@ -71,5 +71,13 @@ say "gosec (findings are fixed or annotated with #nosec and the reason)"
 go run github.com/securego/gosec/v2/cmd/gosec@v2.30.0 -quiet -exclude-dir=tools/kube ./...
 say "Kubernetes control plane for the manifest test (built once per version, then cached)"
 bash tools/kube/build.sh >/dev/null
+if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+  # The container tests reuse these; building them here (the base with
+  # debootstrap, once per machine: minutes on a new one) keeps that time out
+  # of the tests' own time limit and shows its progress.
+  say "images (the base layers once per machine, then only the application layer)"
+  tags=$(VERSION=test-prebuild BRANCH=test bash scripts/images.sh)
+  docker rmi $tags >/dev/null  # only the application layer's tags: the tests build their own
+fi
 say "go test (race detector on)"
-go test -race -count=1 -timeout 15m "$@" ./...
+go test -race -count=1 -timeout 18m "$@" ./...

@@ -409,6 +409,21 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		b.logOut()
 	})
 
+	t.Run("in both languages: time left in days, an empty search names the word", func(t *testing.T) {
+		b.t = t
+		for _, c := range []struct{ lang, days, noMatch string }{{"en", "day", "No project matches"}, {"zh-CN", "天", "没有项目与此匹配"}} {
+			b.do(chromedp.Navigate(b.base+"/projects/"+projectID+"?lang="+c.lang), chromedp.WaitVisible(chromedp.CSS("#countdown")))
+			if left := b.text("#countdown"); !strings.Contains(left, c.days) || c.lang == "en" && strings.Contains(left, "天") {
+				t.Fatalf("%s: time left reads %q", c.lang, left)
+			}
+			b.do(chromedp.Navigate(b.base+"/discover?q=%E9%9C%93%E8%99%B9&lang="+c.lang), chromedp.WaitVisible(chromedp.CSS("#no-match")))
+			if m := b.text("#no-match"); !strings.Contains(m, c.noMatch) || !strings.Contains(m, "霓虹") {
+				t.Fatalf("%s: an empty search says %q", c.lang, m)
+			}
+			testkit.Screenshot(t, b.ctx, "site-no-match-"+c.lang)
+		}
+	})
+
 	t.Run("no injected script ran, and forms need the CSRF token", func(t *testing.T) {
 		b.t = t
 		for _, path := range []string{"/", "/projects/" + projectID, "/discover?q=%E6%B0%B4%E5%A2%A8"} {

@@ -6,8 +6,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,6 +106,7 @@ func tagsIn(log string) []string {
 }
 
 func TestMain(m *testing.M) {
+	sweepEarlierRuns()
 	code := m.Run()
 	for _, tag := range append(built.tags, built.extraTags...) {
 		_ = exec.Command("docker", "rmi", "-f", tag).Run()
@@ -112,6 +115,48 @@ func TestMain(m *testing.M) {
 		_ = os.RemoveAll(built.outDir)
 	}
 	os.Exit(code)
+}
+
+// sweepEarlierRuns removes the containers, networks and volumes of earlier
+// runs whose test process is gone. Cleanups run when a test fails, but not
+// when `go test -timeout` kills the process: then a whole compose
+// deployment would stay up, take the CPU and hold addresses that confuse
+// the next run's networks. Names carry the test process's id
+// (sanshie2e<pid>_…, sanshi-e2e-<pid>…), so a live run's are kept.
+func sweepEarlierRuns() {
+	list := func(args ...string) []string {
+		out, _ := exec.Command("docker", args...).Output()
+		return strings.Fields(string(out))
+	}
+	stale := func(name string) bool {
+		rest, ok := strings.CutPrefix(name, "sanshie2e")
+		if !ok {
+			if rest, ok = strings.CutPrefix(name, "sanshi-e2e-"); !ok {
+				return false
+			}
+		}
+		digits := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+		if digits < 0 {
+			digits = len(rest)
+		}
+		pid, err := strconv.Atoi(rest[:digits])
+		if err != nil {
+			return false
+		}
+		return pid != os.Getpid() && syscall.Kill(pid, 0) != nil
+	}
+	for _, kind := range []struct{ list, remove []string }{
+		{[]string{"ps", "-a", "--format", "{{.Names}}"}, []string{"rm", "-f", "-v"}},
+		{[]string{"network", "ls", "--format", "{{.Name}}"}, []string{"network", "rm"}},
+		{[]string{"volume", "ls", "--format", "{{.Name}}"}, []string{"volume", "rm", "-f"}},
+	} {
+		for _, name := range list(kind.list...) {
+			if stale(name) {
+				fmt.Fprintf(os.Stderr, "removing %s left by an earlier test run\n", name)
+				_ = exec.Command("docker", append(kind.remove, name)...).Run() // #nosec G204 -- docker with a name docker listed
+			}
+		}
+	}
 }
 
 // TestImagesRunTheService checks the three image layers scripts/images.sh

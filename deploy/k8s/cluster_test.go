@@ -60,9 +60,13 @@ func TestOverlaysOnAControlPlane(t *testing.T) {
 func apply(t *testing.T, k *testkit.Kube, overlay string) {
 	res := kustomize(t, overlay)
 	// Namespaces first: everything else lives in one.
-	slices.SortStableFunc(res, func(a, b *resource.Resource) int {
-		return boolInt(b.GetKind() == "Namespace") - boolInt(a.GetKind() == "Namespace")
-	})
+	rank := func(r *resource.Resource) int {
+		if r.GetKind() == "Namespace" {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(res, func(a, b *resource.Resource) int { return rank(a) - rank(b) })
 	for _, r := range res {
 		body, err := r.MarshalJSON()
 		if err != nil {
@@ -76,13 +80,6 @@ func apply(t *testing.T, k *testkit.Kube, overlay string) {
 			t.Errorf("%s %s: warnings %q", r.GetKind(), r.GetName(), warnings)
 		}
 	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // collection is the REST path objects of r's kind are created at.

@@ -2,17 +2,13 @@ package testkit
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -62,27 +58,25 @@ func StartKube(t testing.TB) *Kube {
 	bin := KubeBinaries(t)
 	e := StartEtcd(t)
 	dir := t.TempDir()
-	caPEM, certPEM, keyPEM := serverCert(t, "127.0.0.1")
-	saKey := ecKeyPEM(t)
-	k := &Kube{URL: "https://" + FreeAddr(t), CA: caPEM, AdminToken: randomHex(t)}
-	files := map[string][]byte{"ca.crt": caPEM, "server.crt": certPEM, "server.key": keyPEM, "sa.key": saKey,
-		"tokens.csv": fmt.Appendf(nil, "%s,admin,1,\"system:masters\"\n", k.AdminToken)}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	ca, caKey := NewCert(t, dir, "ca", nil, nil, true)
+	NewCert(t, dir, "server", ca, caKey, false)
+	NewCert(t, dir, "sa", ca, caKey, false) // sa-key.pem signs service account tokens
+	k := &Kube{URL: "https://" + FreeAddr(t), CA: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), AdminToken: randomHex(t)}
+	tokens := fmt.Appendf(nil, "%s,admin,1,\"system:masters\"\n", k.AdminToken)
+	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), tokens, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(k.URL, "https://"))
 	startKubeProcess(t, filepath.Join(bin, "kube-apiserver"), dir,
 		"--etcd-servers=http://"+e.Addr, "--bind-address=127.0.0.1", "--secure-port="+port,
 		// No node runs the endpoint reconciler's address; loopback is refused by it.
 		"--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
-		"--tls-cert-file=server.crt", "--tls-private-key-file=server.key", "--cert-dir=certs",
-		"--service-account-key-file=sa.key", "--service-account-signing-key-file=sa.key",
+		"--tls-cert-file=server.pem", "--tls-private-key-file=server-key.pem", "--cert-dir=certs",
+		"--service-account-key-file=sa-key.pem", "--service-account-signing-key-file=sa-key.pem",
 		"--service-account-issuer=https://kubernetes.default.svc", "--token-auth-file=tokens.csv",
 		"--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/16")
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	pool.AppendCertsFromPEM(k.CA)
 	k.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	Eventually(t, 90*time.Second, "the API server ready", func() bool {
 		code, _, _ := k.Do(t, http.MethodGet, "/readyz", k.AdminToken, nil)
@@ -94,7 +88,7 @@ clusters: [{name: test, cluster: {server: %q, certificate-authority: %q}}]
 users: [{name: admin, user: {token: %q}}]
 contexts: [{name: test, context: {cluster: test, user: admin}}]
 current-context: test
-`, k.URL, filepath.Join(dir, "ca.crt"), k.AdminToken)
+`, k.URL, filepath.Join(dir, "ca.pem"), k.AdminToken)
 	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), []byte(kubeconfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -175,43 +169,6 @@ func (k *Kube) Get(t testing.TB, path string, into any) {
 	if err := json.Unmarshal(body, into); err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
-}
-
-// serverCert makes a CA and a serving certificate for host signed by it.
-func serverCert(t testing.TB, host string) (caPEM, certPEM, keyPEM []byte) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sanshi test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IPAddresses: []net.IP{net.ParseIP(host)},
-		DNSNames: []string{"localhost"}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caTmpl, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-}
-
-// ecKeyPEM is the key the API server signs service account tokens with.
-func ecKeyPEM(t testing.TB) []byte {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
 }
 
 func randomHex(t testing.TB) string {

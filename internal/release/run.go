@@ -96,12 +96,12 @@ func (r *Runner) Run(ctx context.Context, mode Mode) error {
 	for {
 		next, _ := p.Next(share)
 		if err := r.step(ctx, next); err != nil {
-			return err
+			return r.interrupted(ctx, share, err)
 		}
 		share = next
 		d, err := r.judge(ctx, share)
 		if err != nil {
-			return err
+			return r.interrupted(ctx, share, err)
 		}
 		if d.Action == Rollback {
 			if err := r.rollback(ctx, share, d.Reason); err != nil {
@@ -115,6 +115,25 @@ func (r *Runner) Run(ctx context.Context, mode Mode) error {
 			return nil
 		}
 	}
+}
+
+// interrupted tells how to go on when the run was stopped (wherever the
+// context ended: waiting for the gateways, scraping or watching) and passes
+// other errors through. The weights stay where the last commit put them.
+func (r *Runner) interrupted(ctx context.Context, share int, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	a, b, werr := r.Repo.Weights(r.Plan.Service)
+	if werr == nil {
+		share = b
+		if r.Plan.To == "A" {
+			share = a
+		}
+	}
+	r.say("interrupted at %s %d %%: run again with --resume or --rollback", r.Plan.To, share)
+	r.report(share, "interrupted", "")
+	return fmt.Errorf("release %s: %w", r.Plan.Service, ctx.Err())
 }
 
 // step commits the new color's share and waits for every gateway.
@@ -148,8 +167,6 @@ func (r *Runner) judge(ctx context.Context, share int) (Decision, error) {
 		}
 		select {
 		case <-ctx.Done():
-			r.say("interrupted at %s %d %%: run again with --resume or --rollback", p.To, share)
-			r.report(share, "interrupted", "")
 			return Decision{}, ctx.Err()
 		case <-time.After(p.Interval):
 		}

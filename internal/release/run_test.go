@@ -74,12 +74,19 @@ func TestRunnerModes(t *testing.T) {
 		t.Fatalf("a dry run changed the weights: %d/%d", a, b)
 	}
 
-	// Interrupted during the first window: the weights stay at the step.
-	ictx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	// Interrupted once the first step is applied (as Ctrl-C would): the
+	// weights stay at the step.
+	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := r.Run(ictx, Start); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(out.String(), "interrupted at B 50 %") {
+	r.Report = func(p Progress) {
+		if p.State == "running" && p.Share == 50 {
+			cancel()
+		}
+	}
+	if err := r.Run(ictx, Start); !errors.Is(err, context.Canceled) || !strings.Contains(out.String(), "interrupted at B 50 %") {
 		t.Fatalf("interrupted: %v\n%s", err, out.String())
 	}
+	r.Report = nil
 	if a, b, _ := repo.Weights("order"); a != 50 || b != 50 {
 		t.Fatalf("after the interruption: %d/%d", a, b)
 	}

@@ -1,4 +1,4 @@
-package e2e
+package deploy
 
 import (
 	"context"
@@ -76,14 +76,32 @@ func (d *deployment) script(within time.Duration, name string) (string, error) {
 	return string(out), err
 }
 
+// containers are the ids of the deployment's containers (of one service
+// when named), stopped ones included, as `compose ps -q` lists them. Docker
+// answers from the labels compose sets, in milliseconds where the Python
+// docker-compose takes a second of CPU per call, which the polls below
+// would pay over and over.
+func (d *deployment) containers(service ...string) []string {
+	d.t.Helper()
+	args := []string{"ps", "-aq", "--filter", "label=com.docker.compose.project=" + d.project, "--filter", "label=com.docker.compose.oneoff=False"}
+	for _, s := range service {
+		args = append(args, "--filter", "label=com.docker.compose.service="+s)
+	}
+	out, err := docker(d.t, args...)
+	if err != nil {
+		d.t.Fatalf("docker ps: %v %s", err, out)
+	}
+	return strings.Fields(out)
+}
+
 // container is the id of a compose service's container.
 func (d *deployment) container(service string) string {
 	d.t.Helper()
-	id := d.mustCompose(30*time.Second, "ps", "-q", service)
-	if id == "" {
-		d.t.Fatalf("no container for %s", service)
+	ids := d.containers(service)
+	if len(ids) != 1 {
+		d.t.Fatalf("containers for %s: %v", service, ids)
 	}
-	return id
+	return ids[0]
 }
 
 // discovered is what the registry holds, as the console serves it to
@@ -131,7 +149,7 @@ func (d *deployment) healthy(within time.Duration) time.Duration {
 	d.t.Helper()
 	var last string
 	took := testkit.Eventually(d.t, within, "every container healthy", func() bool {
-		ids := strings.Fields(d.mustCompose(30*time.Second, "ps", "-q"))
+		ids := d.containers()
 		out, _ := docker(d.t, append([]string{"inspect", "-f", "{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}"}, ids...)...)
 		last = out
 		for _, l := range strings.Split(out, "\n") {
@@ -678,7 +696,7 @@ func pipelineScripts(t *testing.T, d *deployment, _ []string) {
 	}
 	images := func() map[string]string {
 		out := map[string]string{}
-		for _, id := range strings.Fields(d.mustCompose(30*time.Second, "ps", "-q")) {
+		for _, id := range d.containers() {
 			l, _ := docker(t, "inspect", "-f", "{{.Name}} {{.Config.Image}} {{.State.Status}}", id)
 			if f := strings.Fields(l); len(f) == 3 && f[2] == "running" && strings.HasPrefix(f[1], "sanshi:") && !strings.Contains(f[0], "order-b") {
 				out[f[0]] = f[1]

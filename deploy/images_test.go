@@ -1,4 +1,8 @@
-package e2e
+// Package deploy's tests run what deploy/ describes: the images that
+// scripts/images.sh builds, as containers, and the production-shaped
+// deployment of deploy/compose (the Kubernetes manifests have their own
+// package, deploy/k8s).
+package deploy
 
 import (
 	"fmt"
@@ -34,7 +38,7 @@ func needDocker(t *testing.T) {
 
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..")
 }
 
 // built is the one image build of this test run, shared by every test that

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
-	_ "modernc.org/sqlite"             // registers "sqlite"
 )
 
 // Dialects.
@@ -46,7 +45,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		// WAL lets readers run beside the writer; the busy timeout makes
 		// concurrent writers (several instances on one file) wait, not fail.
 		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-		sdb, err := sql.Open("sqlite", dsn)
+		registerCachedSQLite()
+		sdb, err := sql.Open(cachedSQLiteDriver, dsn)
 		if err != nil {
 			return nil, err
 		}

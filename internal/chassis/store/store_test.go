@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -138,5 +139,99 @@ func forUpdate(dialect string) string {
 func TestOpenRejectsUnknownScheme(t *testing.T) {
 	if _, err := Open(context.Background(), "mysql://x"); err == nil {
 		t.Fatal("expected an error")
+	}
+}
+
+// TestRepeatedStatementsGiveTheirOwnAnswers runs what a statement cache
+// could get wrong: the same query again while its own rows are still being
+// read (in a transaction, so on one connection), more distinct queries than
+// the cache holds, a query that fails and is asked again, a cancelled
+// query followed by the same one, and many goroutines repeating the same
+// few statements.
+func TestRepeatedStatementsGiveTheirOwnAnswers(t *testing.T) {
+	ctx := context.Background()
+	for dialect, db := range openBoth(t) {
+		t.Run(dialect, func(t *testing.T) {
+			if _, err := Migrate(ctx, db, "cache", migrations); err != nil {
+				t.Fatal(err)
+			}
+			for i := 1; i <= 5; i++ {
+				if _, err := db.ExecContext(ctx, `INSERT INTO items (id, name, qty) VALUES ($1, $2, $3)`, i, fmt.Sprint("item", i), i*10); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const byQty = `SELECT id, qty FROM items WHERE qty >= $1 ORDER BY id`
+			// (PostgreSQL's protocol allows no query on a connection while
+			// another one's rows are being read: SQLite only.)
+			err := db.Tx(ctx, func(tx *sql.Tx) error {
+				if dialect != SQLite {
+					return nil
+				}
+				rows, err := tx.QueryContext(ctx, byQty, 0)
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				var outer []int
+				for rows.Next() {
+					var id, qty int
+					if err := rows.Scan(&id, &qty); err != nil {
+						return err
+					}
+					outer = append(outer, id)
+					// The same statement, nested, with another argument.
+					inner, err := List(ctx, tx, func(r Row) (int, error) { var a, b int; return a, r.Scan(&a, &b) }, byQty, qty)
+					if err != nil {
+						return err
+					}
+					if len(inner) != 6-id {
+						t.Errorf("nested query for qty >= %d: %v", qty, inner)
+					}
+				}
+				if fmt.Sprint(outer) != "[1 2 3 4 5]" {
+					t.Errorf("outer rows: %v", outer)
+				}
+				return rows.Err()
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 300; i++ { // more than a connection caches
+				var n int
+				if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) + %d FROM items`, i)).Scan(&n); err != nil || n != 5+i {
+					t.Fatalf("query %d: %d, %v", i, n, err)
+				}
+			}
+			dup := `INSERT INTO items (id, name, qty) VALUES ($1, $2, 1)`
+			for try := 0; try < 2; try++ {
+				if _, err := db.ExecContext(ctx, dup, 99, "item1"); err == nil {
+					t.Fatal("a duplicate name was inserted")
+				}
+			}
+			if _, err := db.ExecContext(ctx, dup, 99, "item99"); err != nil {
+				t.Fatalf("the statement after its failures: %v", err)
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			if _, err := db.QueryContext(cctx, byQty, 0); err == nil {
+				t.Fatal("a cancelled query ran")
+			}
+			var wg sync.WaitGroup
+			for g := 0; g < 16; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 50; i++ {
+						want := (g+i)%5 + 1
+						var id int
+						if err := db.QueryRowContext(ctx, `SELECT id FROM items WHERE name = $1`, fmt.Sprint("item", want)).Scan(&id); err != nil || id != want {
+							t.Errorf("item%d: %d, %v", want, id, err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		})
 	}
 }

@@ -131,17 +131,30 @@ func TestCrashesDuringABurstLoseAndDoubleNothing(t *testing.T) {
 		t.Fatalf("only %d kills: the burst was too short to prove anything", kills.Load())
 	}
 
+	ctx := context.Background()
+	orders, _ := store.Open(ctx, p.DBURLs["order"])
+	cashier, _ := store.Open(ctx, p.DBURLs["cashier"])
+	project, _ := store.Open(ctx, p.DBURLs["project"])
+	defer orders.Close()
+	defer cashier.Close()
+	defer project.Close()
+
 	// Wait until quiet: nothing left in any outbox, no refund pending, no
-	// order half-made, and the books agreeing twice in a row.
+	// order half-made, the provider done notifying (a notification claimed
+	// by a cashier killed mid-send waits out its claim, 15 s, as a real
+	// provider's retries wait), and the books agreeing twice in a row.
 	var rep testkit.Response
+	var unnotified int
 	quiet, waited := 0, time.Now()
 	for quiet < 2 {
 		if time.Since(waited) > 180*time.Second {
-			t.Fatalf("not quiet after 180s; last reconcile: %s; outboxes: %s", rep.Body, outboxes(t, p))
+			t.Fatalf("not quiet after 180s; last reconcile: %s; outboxes: %s; provider notifications not yet acknowledged: %d", rep.Body, outboxes(t, p), unnotified)
 		}
 		time.Sleep(500 * time.Millisecond)
 		rep = op.Do("GET", "/api/v1/orders/reconciliation", nil)
-		if rep.Status == 200 && rep.Field("ok") == "true" && rep.Field("moving_orders") == "0" && rep.Field("pending_refunds") == "0" && outboxes(t, p) == "" {
+		unnotified = -1
+		_ = cashier.QueryRow(`SELECT COUNT(*) FROM sandbox_trades WHERE state <> 'waiting' AND notified_at IS NULL`).Scan(&unnotified)
+		if rep.Status == 200 && rep.Field("ok") == "true" && rep.Field("moving_orders") == "0" && rep.Field("pending_refunds") == "0" && outboxes(t, p) == "" && unnotified == 0 {
 			quiet++
 		} else {
 			quiet = 0
@@ -152,13 +165,6 @@ func TestCrashesDuringABurstLoseAndDoubleNothing(t *testing.T) {
 
 	// Every order is final or correctly still pending; every payment the
 	// sandbox took is either counted or refunded; nothing oversold.
-	ctx := context.Background()
-	orders, _ := store.Open(ctx, p.DBURLs["order"])
-	cashier, _ := store.Open(ctx, p.DBURLs["cashier"])
-	project, _ := store.Open(ctx, p.DBURLs["project"])
-	defer orders.Close()
-	defer cashier.Close()
-	defer project.Close()
 	var bad int
 	orders.QueryRow(`SELECT COUNT(*) FROM orders WHERE status IN ('reserving', 'refunding')`).Scan(&bad)
 	if bad != 0 {

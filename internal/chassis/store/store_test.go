@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	. "sanshi/internal/chassis/store"
 	"sanshi/internal/testkit"
@@ -215,6 +216,18 @@ func TestRepeatedStatementsGiveTheirOwnAnswers(t *testing.T) {
 			cancel()
 			if _, err := db.QueryContext(cctx, byQty, 0); err == nil {
 				t.Fatal("a cancelled query ran")
+			}
+			// Interrupted while it runs, then asked again with a small bound.
+			const count = `WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < $1) SELECT COUNT(*) FROM c`
+			tctx, stop := context.WithTimeout(ctx, 50*time.Millisecond)
+			var n int
+			err = db.QueryRowContext(tctx, count, 1_000_000_000).Scan(&n)
+			stop()
+			if err == nil {
+				t.Fatalf("a billion rows counted within 50 ms: %d", n)
+			}
+			if err := db.QueryRowContext(ctx, count, 1000).Scan(&n); err != nil || n != 1000 {
+				t.Fatalf("the statement after an interrupted run: %d, %v", n, err)
 			}
 			var wg sync.WaitGroup
 			for g := 0; g < 16; g++ {

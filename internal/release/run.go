@@ -68,13 +68,9 @@ func (r *Runner) report(share int, state, decision string) {
 // Run carries out the plan in the given mode.
 func (r *Runner) Run(ctx context.Context, mode Mode) error {
 	p := r.Plan
-	a, b, err := r.Repo.Weights(p.Service)
+	share, err := r.share()
 	if err != nil {
 		return err
-	}
-	share := b
-	if p.To == "A" {
-		share = a
 	}
 	switch {
 	case mode == Undo:
@@ -124,16 +120,21 @@ func (r *Runner) interrupted(ctx context.Context, share int, err error) error {
 	if ctx.Err() == nil {
 		return err
 	}
-	a, b, werr := r.Repo.Weights(r.Plan.Service)
-	if werr == nil {
-		share = b
-		if r.Plan.To == "A" {
-			share = a
-		}
+	if committed, werr := r.share(); werr == nil {
+		share = committed
 	}
 	r.say("interrupted at %s %d %%: run again with --resume or --rollback", r.Plan.To, share)
 	r.report(share, "interrupted", "")
 	return fmt.Errorf("release %s: %w", r.Plan.Service, ctx.Err())
+}
+
+// share is the new color's weight as the configuration repository holds it.
+func (r *Runner) share() (int, error) {
+	a, b, err := r.Repo.Weights(r.Plan.Service)
+	if r.Plan.To == "A" {
+		return a, err
+	}
+	return b, err
 }
 
 // step commits the new color's share and waits for every gateway.

@@ -69,88 +69,93 @@ type cachedConn struct {
 	stmts map[string]*cachedStmt
 }
 
+// sqliteStmt is what the SQLite driver's statement offers.
+type sqliteStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+}
+
+// cachedStmt is a compiled statement in use by one call; one that is not in
+// the cache (busy or over the bound) is closed when the call is done.
 type cachedStmt struct {
-	stmt interface {
-		driver.Stmt
-		driver.StmtExecContext
-		driver.StmtQueryContext
+	sqliteStmt
+	busy, owned bool
+}
+
+func (s *cachedStmt) release() {
+	if s.owned {
+		_ = s.Close()
 	}
-	busy bool
+	s.busy = false
 }
 
 // statement returns the cached statement for query (marked busy) or, when it
-// is busy or the cache is full, a fresh one that release closes.
-func (c *cachedConn) statement(ctx context.Context, query string) (*cachedStmt, func(), error) {
+// is busy or the cache is full, a fresh one of the caller's own.
+func (c *cachedConn) statement(ctx context.Context, query string) (*cachedStmt, error) {
 	if s, ok := c.stmts[query]; ok && !s.busy {
 		s.busy = true
-		return s, func() { s.busy = false }, nil
+		return s, nil
 	}
 	ds, err := c.PrepareContext(ctx, query)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	st, ok := ds.(interface {
-		driver.Stmt
-		driver.StmtExecContext
-		driver.StmtQueryContext
-	})
+	st, ok := ds.(sqliteStmt)
 	if !ok {
 		_ = ds.Close()
-		return nil, nil, errors.New("store: the SQLite driver's statement lacks the context methods")
+		return nil, errors.New("store: the SQLite driver's statement lacks the context methods")
 	}
-	s := &cachedStmt{stmt: st, busy: true}
-	if _, taken := c.stmts[query]; taken || len(c.stmts) >= stmtsPerConn {
-		return s, func() { _ = st.Close() }, nil
+	_, taken := c.stmts[query]
+	s := &cachedStmt{sqliteStmt: st, busy: true, owned: taken || len(c.stmts) >= stmtsPerConn}
+	if !s.owned {
+		c.stmts[query] = s
 	}
-	c.stmts[query] = s
-	return s, func() { s.busy = false }, nil
+	return s, nil
 }
 
 func (c *cachedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	s, release, err := c.statement(ctx, query)
+	s, err := c.statement(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	return s.stmt.ExecContext(ctx, args)
+	defer s.release()
+	return s.ExecContext(ctx, args)
 }
 
 func (c *cachedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	s, release, err := c.statement(ctx, query)
+	s, err := c.statement(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.stmt.QueryContext(ctx, args)
+	rows, err := s.QueryContext(ctx, args)
 	if err != nil {
-		release()
+		s.release()
 		return nil, err
 	}
-	return &releasingRows{Rows: rows, release: release}, nil
+	return &releasingRows{Rows: rows, stmt: s}, nil
 }
 
 // Close closes the cached statements, then the connection.
 func (c *cachedConn) Close() error {
 	for q, s := range c.stmts {
-		_ = s.stmt.Close()
+		_ = s.Close()
 		delete(c.stmts, q)
 	}
 	return c.sqliteConn.Close()
 }
 
-// releasingRows gives its statement back when closed, and passes on the
-// column types the SQLite driver reports.
+// releasingRows gives its statement back when closed (database/sql closes
+// a driver's rows once), and passes on the column types the SQLite driver
+// reports.
 type releasingRows struct {
 	driver.Rows
-	release func()
-	closed  bool
+	stmt *cachedStmt
 }
 
 func (r *releasingRows) Close() error {
 	err := r.Rows.Close()
-	if !r.closed {
-		r.closed = true
-		r.release()
-	}
+	r.stmt.release()
 	return err
 }
 

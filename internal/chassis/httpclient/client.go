@@ -6,7 +6,6 @@
 package httpclient
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,7 +32,7 @@ type Resolver interface {
 // Client calls services by name.
 type Client struct {
 	resolver Resolver
-	http     *http.Client
+	conns    *conns
 	now      func() time.Time
 	mu       sync.Mutex
 	peers    map[string]*peer // by address
@@ -46,14 +45,12 @@ type Client struct {
 
 // New returns a client that resolves through r.
 func New(r Resolver, now func() time.Time) *Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 64
-	tr.DialContext = (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	// Redirects are answers to pass on (the gateway proxies them to the
-	// browser), never to follow between services.
-	hc := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &Client{resolver: r, http: hc, now: now, peers: map[string]*peer{}, MaxAttempts: 3}
+	return &Client{resolver: r, conns: newConns(now), now: now, peers: map[string]*peer{}, MaxAttempts: 3}
 }
+
+// CloseIdle closes the connections kept for later requests; a client that
+// is done closes them so that its instances see it leave.
+func (c *Client) CloseIdle() { c.conns.closeIdle() }
 
 // Request is one call to a service. Body is held as bytes so that it can be
 // sent again to another instance.
@@ -159,22 +156,22 @@ func instanceFault(resp *http.Response) bool {
 }
 
 func (c *Client) send(ctx context.Context, p *peer, inst registry.Instance, req Request) (*http.Response, error) {
-	hr, err := http.NewRequestWithContext(ctx, req.Method, "http://"+inst.Address+req.Path, bytes.NewReader(req.Body))
-	if err != nil {
-		return nil, &badRequestError{err}
-	}
+	// The caller's header is shared by every attempt: what is added goes
+	// into a shallow copy. Redirects are answers to pass on (the gateway
+	// proxies them to the browser), never followed between services.
+	hdr := make(http.Header, len(req.Header)+2)
 	for k, vs := range req.Header {
-		hr.Header[k] = append([]string(nil), vs...)
+		hdr[k] = vs
 	}
 	if id := httpx.RequestID(ctx); id != "" {
-		hr.Header.Set(httpx.HeaderRequestID, id)
+		hdr.Set(httpx.HeaderRequestID, id)
 	}
 	if c.Sign != nil {
-		hr.Header.Set(auth.Header, c.Sign(ctx))
+		hdr.Set(auth.Header, c.Sign(ctx))
 	}
 	p.begin()
 	start := c.now()
-	resp, err := c.http.Do(hr)
+	resp, err := c.conns.roundTrip(ctx, inst.Address, req.Method, req.Path, hdr, req.Body)
 	failed := err != nil || instanceFault(resp)
 	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		failed = false // our caller gave up, not the instance's fault

@@ -1,0 +1,328 @@
+package httpclient
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// conns is the client's HTTP/1.1 connection pool. Calls between services
+// are plain HTTP/1.1 on private networks, so the client writes a request and
+// reads its answer on the caller's goroutine over a kept-alive connection
+// taken from a last-in-first-out stack per address. net/http's Transport
+// runs two goroutines per connection and hands every request and answer
+// between them over channels; under load that hand-off was the largest
+// share of the gateway's CPU (docs/performance.md).
+type conns struct {
+	dialer  net.Dialer
+	maxIdle int           // per address
+	maxAge  time.Duration // idle longer than this: closed, not reused
+	now     func() time.Time
+
+	mu     sync.Mutex
+	idle   map[string][]*conn // by address, most recently used last
+	swept  time.Time
+	closed bool
+}
+
+// idleLimit stays well under the services' own idle timeout (90 s), so a
+// kept connection is almost never one the server is just closing.
+const idleLimit = 45 * time.Second
+
+func newConns(now func() time.Time) *conns {
+	return &conns{dialer: net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second},
+		maxIdle: 64, maxAge: idleLimit, now: now, idle: map[string][]*conn{}}
+}
+
+// conn is one kept-alive connection to an instance.
+type conn struct {
+	nc        net.Conn
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	addr      string
+	reused    bool
+	idleSince time.Time
+}
+
+// roundTrip sends one request to addr and reads its answer's head; the body
+// is read by the caller, and the connection goes back to the pool when the
+// body has been read to its end (closed early: the connection is closed).
+func (p *conns) roundTrip(ctx context.Context, addr, method, path string, hdr http.Header, body []byte) (*http.Response, error) {
+	if err := checkHead(method, path, hdr); err != nil {
+		return nil, &badRequestError{err}
+	}
+	for try := 0; ; try++ {
+		c, err := p.get(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := p.exchange(ctx, c, method, path, hdr, body)
+		if err == nil {
+			return resp, nil
+		}
+		// A kept connection the instance closed while it lay idle fails
+		// before any byte of an answer: the request was not handled, so it
+		// goes once more on a new connection (as net/http does).
+		if c.reused && try == 0 && ctx.Err() == nil && errors.Is(err, errNoAnswer) {
+			continue
+		}
+		return nil, err
+	}
+}
+
+// errNoAnswer marks a failure before the first byte of an answer.
+var errNoAnswer = errors.New("connection closed before an answer")
+
+func (p *conns) exchange(ctx context.Context, c *conn, method, path string, hdr http.Header, body []byte) (*http.Response, error) {
+	// The context's end interrupts a blocked write or read at once.
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		_ = c.nc.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return nil, err
+	}
+	writeHead(c.bw, c.addr, method, path, hdr, body)
+	_, _ = c.bw.Write(body)
+	if err := c.bw.Flush(); err != nil {
+		return fail(fmt.Errorf("%w: %v", errNoAnswer, err))
+	}
+	req := &http.Request{Method: method}
+	var resp *http.Response
+	for {
+		if _, err := c.br.Peek(1); err != nil {
+			return fail(fmt.Errorf("%w: %v", errNoAnswer, err))
+		}
+		r, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			return fail(err)
+		}
+		// 1xx answers (other than switching protocols) come before the
+		// real one.
+		if r.StatusCode >= 200 || r.StatusCode == http.StatusSwitchingProtocols {
+			resp = r
+			break
+		}
+	}
+	keep := !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols
+	if resp.Body == http.NoBody {
+		p.release(c, stop, keep)
+		return resp, nil
+	}
+	resp.Body = &connBody{rc: resp.Body, c: c, p: p, stop: stop, keep: keep}
+	return resp, nil
+}
+
+// connBody gives its connection back once read to the end.
+type connBody struct {
+	rc   io.ReadCloser
+	c    *conn
+	p    *conns
+	stop func() bool
+	keep bool
+	done bool
+}
+
+func (b *connBody) Read(buf []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.rc.Read(buf)
+	if err != nil {
+		b.done = true
+		b.p.release(b.c, b.stop, b.keep && err == io.EOF)
+	}
+	return n, err
+}
+
+// Close before the end closes the connection: what is left of the answer
+// would be read by the next request otherwise.
+func (b *connBody) Close() error {
+	if !b.done {
+		b.done = true
+		b.p.release(b.c, b.stop, false)
+	}
+	return nil
+}
+
+// release ends a request on c: kept for the next one when the answer was
+// complete and the context did not interrupt it, closed otherwise.
+func (p *conns) release(c *conn, stop func() bool, keep bool) {
+	if !stop() { // the context ended: its deadline may have hit c
+		keep = false
+	}
+	if !keep {
+		_ = c.nc.Close()
+		return
+	}
+	c.reused, c.idleSince = true, p.now()
+	p.mu.Lock()
+	stack := p.idle[c.addr]
+	if p.closed || len(stack) >= p.maxIdle {
+		p.mu.Unlock()
+		_ = c.nc.Close()
+		return
+	}
+	p.idle[c.addr] = append(stack, c)
+	old := p.sweepLocked(c.idleSince)
+	p.mu.Unlock()
+	closeAll(old)
+}
+
+// get takes the most recently used live connection to addr, or dials one.
+func (p *conns) get(ctx context.Context, addr string) (*conn, error) {
+	now := p.now()
+	var stale []*conn
+	p.mu.Lock()
+	stack := p.idle[addr]
+	var c *conn
+	for len(stack) > 0 && c == nil {
+		c, stack = stack[len(stack)-1], stack[:len(stack)-1]
+		if now.Sub(c.idleSince) > p.maxAge || !alive(c.nc) {
+			stale, c = append(stale, c), nil
+		}
+	}
+	p.idle[addr] = stack
+	p.mu.Unlock()
+	closeAll(stale)
+	if c != nil {
+		return c, nil
+	}
+	nc, err := p.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{nc: nc, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 4096), addr: addr}, nil
+}
+
+// sweepLocked takes out, at most every maxAge, the connections idle for
+// longer than maxAge, so that an instance nobody calls any more does not
+// keep sockets open here.
+func (p *conns) sweepLocked(now time.Time) []*conn {
+	if now.Sub(p.swept) < p.maxAge {
+		return nil
+	}
+	p.swept = now
+	var old []*conn
+	for addr, stack := range p.idle {
+		keep := stack[:0]
+		for _, c := range stack {
+			if now.Sub(c.idleSince) > p.maxAge {
+				old = append(old, c)
+			} else {
+				keep = append(keep, c)
+			}
+		}
+		if len(keep) == 0 {
+			delete(p.idle, addr)
+		} else {
+			p.idle[addr] = keep
+		}
+	}
+	return old
+}
+
+// closeIdle closes every kept connection; later ones are not kept.
+func (p *conns) closeIdle() {
+	p.mu.Lock()
+	var all []*conn
+	for _, stack := range p.idle {
+		all = append(all, stack...)
+	}
+	p.idle, p.closed = map[string][]*conn{}, true
+	p.mu.Unlock()
+	closeAll(all)
+}
+
+func closeAll(cs []*conn) {
+	for _, c := range cs {
+		_ = c.nc.Close()
+	}
+}
+
+// alive reports whether an idle connection is still open: one non-blocking
+// peek sees an instance that closed it (end of file) or sent something
+// unasked, either of which makes it unusable.
+func alive(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = false
+	var buf [1]byte
+	err = raw.Read(func(fd uintptr) bool {
+		// #nosec G115 -- a socket descriptor fits an int
+		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		ok = errors.Is(rerr, syscall.EAGAIN)
+		return true // never wait
+	})
+	return err == nil && ok
+}
+
+// checkHead refuses what would break the request line or a header line.
+func checkHead(method, path string, hdr http.Header) error {
+	if method == "" || strings.ContainsAny(method, " \r\n") {
+		return fmt.Errorf("invalid method %q", method)
+	}
+	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\x00") {
+		return fmt.Errorf("invalid path %q", path)
+	}
+	for k, vs := range hdr {
+		if k == "" || strings.ContainsAny(k, " :\r\n\x00") {
+			return fmt.Errorf("invalid header name %q", k)
+		}
+		for _, v := range vs {
+			if strings.ContainsAny(v, "\r\n\x00") {
+				return fmt.Errorf("invalid value of header %s", k)
+			}
+		}
+	}
+	return nil
+}
+
+// writeHead writes the request line and headers. Host names the instance;
+// Content-Length is always given for a body (never chunked).
+func writeHead(w *bufio.Writer, addr, method, path string, hdr http.Header, body []byte) {
+	w.WriteString(method)
+	w.WriteByte(' ')
+	w.WriteString(path)
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	w.WriteString(addr)
+	w.WriteString("\r\n")
+	for k, vs := range hdr {
+		switch k {
+		case "Host", "Content-Length", "Transfer-Encoding", "Connection":
+			continue // ours to set
+		}
+		for _, v := range vs {
+			w.WriteString(k)
+			w.WriteString(": ")
+			w.WriteString(v)
+			w.WriteString("\r\n")
+		}
+	}
+	if len(body) > 0 || method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
+		w.WriteString("Content-Length: ")
+		w.WriteString(strconv.Itoa(len(body)))
+		w.WriteString("\r\n")
+	}
+	if _, ok := hdr["User-Agent"]; !ok {
+		w.WriteString("User-Agent: sanshi\r\n")
+	}
+	w.WriteString("\r\n")
+}

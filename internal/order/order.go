@@ -55,7 +55,8 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		cashier: cashierapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
 		wake: make(chan struct{}, 1)}
 	a.pledges = &Pledges{store: a.store, projects: a.projects, members: a.members, now: a.now, kick: a.kick,
-		timeout: a.paymentTimeout, limits: a.unpaidLimits, soldOut: newSoldOutGate()}
+		timeout: a.paymentTimeout, limits: a.unpaidLimits, soldOut: newSoldOutGate(),
+		recent: newRecentProjects(a.projects.Get, a.now)}
 	expiry := &Expiry{store: a.store, pledges: a.pledges, outbox: a.outbox, now: a.now, log: rt.Logs.Logger("expiry"), wake: a.wake}
 	recovery := &Recovery{store: a.store, finish: a.pledges.Finish, now: a.now, log: rt.Logs.Logger("recovery")}
 	go expiry.Run(rt.Background())

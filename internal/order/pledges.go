@@ -28,6 +28,7 @@ type Pledges struct {
 	timeout  func() time.Duration // order.payment-timeout
 	limits   func() UnpaidLimits  // order.max-unpaid-per-*
 	soldOut  *soldOutGate         // nil: no gate
+	recent   *recentProjects      // nil: every pledge asks the project service
 }
 
 // soldOutWindow is how long a tier the project service just answered
@@ -98,15 +99,8 @@ func (p *Pledges) Create(ctx context.Context, member, key string, in CreateInput
 
 // newOrder checks the pledge against the project and the member's address.
 func (p *Pledges) newOrder(ctx context.Context, member string, in CreateInput) (Order, error) {
-	pr, err := p.projects.Get(ctx, in.ProjectID)
-	if err != nil {
-		if errs.CodeOf(err) == errs.NotFound {
-			return Order{}, errs.Fields(map[string]string{"project_id": "no such project"})
-		}
-		return Order{}, err
-	}
 	now := p.now()
-	reward, err := CheckPledge(in, pr, now)
+	pr, reward, kept, err := p.check(ctx, in, now)
 	if err != nil {
 		return Order{}, err
 	}
@@ -115,9 +109,10 @@ func (p *Pledges) newOrder(ctx context.Context, member string, in CreateInput) (
 	if reward != nil {
 		o.RewardID, o.RewardTitle, o.Status = &reward.ID, reward.Title, Reserving
 	}
-	if reward != nil && ((reward.Remaining != nil && *reward.Remaining == 0) || p.soldOut.closed(reward.ID, now)) {
-		// Sold out at the project's last word: answer fast, without a row
-		// (and before asking the member service for the address).
+	if reward != nil && ((reward.Remaining != nil && *reward.Remaining == 0 && !kept) || p.soldOut.closed(reward.ID, now)) {
+		// Sold out at the project's last word (not a copy's): answer fast,
+		// without a row (and before asking the member service for the
+		// address).
 		return o, errs.E(errs.SoldOut, "this reward is sold out")
 	}
 	if reward != nil && reward.Ships {
@@ -132,6 +127,37 @@ func (p *Pledges) newOrder(ctx context.Context, member string, in CreateInput) (
 		o.Address = &got
 	}
 	return o, nil
+}
+
+// check reads the project (a recent copy when there is one) and checks the
+// pledge against it. A pledge refused on a copy is checked again on the
+// project service's answer: a copy may let a pledge through a moment after
+// its project closed (the reservation and the payment check again), but it
+// never refuses one.
+func (p *Pledges) check(ctx context.Context, in CreateInput, now time.Time) (ProjectView, *RewardView, bool, error) {
+	get := func(ctx context.Context, id string) (ProjectView, bool, error) {
+		pr, err := p.projects.Get(ctx, id)
+		return pr, false, err
+	}
+	if p.recent != nil {
+		get = p.recent.get
+	}
+	pr, kept, err := get(ctx, in.ProjectID)
+	var reward *RewardView
+	if err == nil {
+		reward, err = CheckPledge(in, pr, now)
+	}
+	if err != nil && kept {
+		p.recent.forget(in.ProjectID)
+		kept = false
+		if pr, err = p.projects.Get(ctx, in.ProjectID); err == nil {
+			reward, err = CheckPledge(in, pr, now)
+		}
+	}
+	if errs.CodeOf(err) == errs.NotFound {
+		return pr, nil, false, errs.Fields(map[string]string{"project_id": "no such project"})
+	}
+	return pr, reward, kept, err
 }
 
 // settle finishes an order still reserving its reward: sold out is a 409,

@@ -94,15 +94,21 @@ type trade struct {
 	Refunded             bool
 }
 
-func (s *Sandbox) trade(ctx context.Context, where string, arg string) (trade, error) {
+const tradeCols = `trade_no, payment_id, amount, state, refunded`
+
+func scanTrade(row interface{ Scan(...any) error }) (trade, error) {
 	var t trade
 	var refunded int
-	err := s.db.QueryRowContext(ctx, `SELECT trade_no, payment_id, amount, state, refunded FROM sandbox_trades WHERE `+where+` = $1`, arg).
-		Scan(&t.No, &t.PaymentID, &t.Amount, &t.State, &refunded)
+	err := row.Scan(&t.No, &t.PaymentID, &t.Amount, &t.State, &refunded)
+	t.Refunded = refunded == 1
+	return t, err
+}
+
+func (s *Sandbox) trade(ctx context.Context, where string, arg string) (trade, error) {
+	t, err := scanTrade(s.db.QueryRowContext(ctx, `SELECT `+tradeCols+` FROM sandbox_trades WHERE `+where+` = $1`, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, errs.E(errs.NotFound, "no such sandbox trade")
 	}
-	t.Refunded = refunded == 1
 	return t, err
 }
 
@@ -202,9 +208,9 @@ func (s *Sandbox) notifyDue(ctx context.Context) (acknowledged int) {
 	if err != nil || len(due) == 0 {
 		return 0
 	}
-	acked := batch.Parallel(due, notifiers, func(no string) []any {
-		if s.notify(ctx, no) {
-			return []any{no}
+	acked := batch.Parallel(due, notifiers, func(t trade) []any {
+		if s.notify(ctx, t) {
+			return []any{t.No}
 		}
 		return nil
 	})
@@ -225,36 +231,34 @@ const notifiers = 16
 
 // claimDue takes the due notifications for 15 s so that two cashier
 // instances do not send one at once (the condition is repeated outside the
-// subquery for PostgreSQL's re-check of rows claimed meanwhile).
-func (s *Sandbox) claimDue(ctx context.Context) ([]string, error) {
+// subquery for PostgreSQL's re-check of rows claimed meanwhile). The claim
+// answers the trades themselves: sending needs no second read.
+func (s *Sandbox) claimDue(ctx context.Context) ([]trade, error) {
 	now := s.now()
 	rows, err := s.db.QueryContext(ctx, `UPDATE sandbox_trades SET notify_next_at = $1
 		WHERE notified_at IS NULL AND notify_next_at <= $2 AND trade_no IN (
 			SELECT trade_no FROM sandbox_trades WHERE notified_at IS NULL AND notify_next_at <= $2
 			ORDER BY notify_next_at LIMIT 100`+s.db.SkipLocked()+`)
-		RETURNING trade_no`, store.TS(now.Add(15*time.Second)), store.TS(now))
+		RETURNING `+tradeCols, store.TS(now.Add(15*time.Second)), store.TS(now))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var due []string
+	var due []trade
 	for rows.Next() {
-		var no string
-		if err := rows.Scan(&no); err != nil {
+		t, err := scanTrade(rows)
+		if err != nil {
 			return nil, err
 		}
-		due = append(due, no)
+		due = append(due, t)
 	}
 	return due, rows.Err()
 }
 
 // notify sends one claimed notification and reports whether the cashier
 // acknowledged it; if not, it schedules the next attempt.
-func (s *Sandbox) notify(ctx context.Context, no string) bool {
-	t, err := s.trade(ctx, "trade_no", no)
-	if err != nil {
-		return false
-	}
+func (s *Sandbox) notify(ctx context.Context, t trade) bool {
+	no := t.No
 	v := url.Values{"trade_no": {t.No}, "out_trade_no": {t.PaymentID}, "total_amount": {strconv.FormatInt(t.Amount, 10)},
 		"trade_status": {t.State}, "notify_time": {s.now().UTC().Format(time.RFC3339)}, "notify_id": {store.NewID()}}
 	v.Set("sign", sign(s.secret, v))

@@ -76,6 +76,17 @@ func TestRememberedSignatures(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// Identities that differ in one field, or only in where a field ends,
+	// never share a remembered header.
+	for _, id := range []Identity{
+		{Member: "ab"}, {Member: "a", Service: "b"}, {Service: "ab"}, {IP: "ab"}, {Session: "ab"},
+		{Member: "ab", Roles: []string{RoleBacker}}, {Member: "ab", Roles: []string{RoleBacker, RoleOperator}},
+		{Member: "ab", Roles: []string{RoleBacker + RoleOperator}},
+	} {
+		if h, want := s.Sign(id, now), fresh().Sign(id, now); h != want {
+			t.Errorf("%+v: remembered header %q, signed afresh %q", id, h, want)
+		}
+	}
 	h := s.Sign(Identity{Member: "m1"}, now)
 	if h == s.Sign(Identity{Member: "m1"}, now.Add(time.Second)) {
 		t.Error("the next second reused the last second's header (its expiry would never move)")

@@ -93,7 +93,8 @@ func (p *conns) exchange(ctx context.Context, c *conn, method, path string, hdr 
 		}
 		return nil, err
 	}
-	writeHead(c.bw, c.addr, method, path, hdr, body)
+	// A bufio.Writer keeps its first error: Flush reports any.
+	_, _ = c.bw.Write(appendHead(c.bw.AvailableBuffer(), c.addr, method, path, hdr, body))
 	_, _ = c.bw.Write(body)
 	if err := c.bw.Flush(); err != nil {
 		return fail(fmt.Errorf("%w: %v", errNoAnswer, err))
@@ -295,34 +296,25 @@ func checkHead(method, path string, hdr http.Header) error {
 	return nil
 }
 
-// writeHead writes the request line and headers. Host names the instance;
-// Content-Length is always given for a body (never chunked).
-func writeHead(w *bufio.Writer, addr, method, path string, hdr http.Header, body []byte) {
-	w.WriteString(method)
-	w.WriteByte(' ')
-	w.WriteString(path)
-	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.WriteString(addr)
-	w.WriteString("\r\n")
+// appendHead appends the request line and headers. Host names the
+// instance; Content-Length is always given for a body (never chunked).
+func appendHead(b []byte, addr, method, path string, hdr http.Header, body []byte) []byte {
+	b = append(append(append(append(b, method...), ' '), path...), " HTTP/1.1\r\nHost: "...)
+	b = append(append(b, addr...), "\r\n"...)
 	for k, vs := range hdr {
 		switch k {
 		case "Host", "Content-Length", "Transfer-Encoding", "Connection":
 			continue // ours to set
 		}
 		for _, v := range vs {
-			w.WriteString(k)
-			w.WriteString(": ")
-			w.WriteString(v)
-			w.WriteString("\r\n")
+			b = append(append(append(append(b, k...), ": "...), v...), "\r\n"...)
 		}
 	}
 	if len(body) > 0 || method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
-		w.WriteString("Content-Length: ")
-		w.WriteString(strconv.Itoa(len(body)))
-		w.WriteString("\r\n")
+		b = append(strconv.AppendInt(append(b, "Content-Length: "...), int64(len(body)), 10), "\r\n"...)
 	}
 	if _, ok := hdr["User-Agent"]; !ok {
-		w.WriteString("User-Agent: sanshi\r\n")
+		b = append(b, "User-Agent: sanshi\r\n"...)
 	}
-	w.WriteString("\r\n")
+	return append(b, "\r\n"...)
 }

@@ -386,3 +386,20 @@ func TestConnectionsIdleTooLongAreNotReused(t *testing.T) {
 		t.Fatalf("connections opened %d, want 2 (one reused, then one idle too long replaced)", opened.Load())
 	}
 }
+
+func TestInterimAnswersComeBeforeTheRealOne(t *testing.T) {
+	addr, _ := rawServer(t, func(int) string {
+		return "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n" +
+			"HTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\ndone"
+	})
+	p := newConns(time.Now)
+	for i := 0; i < 2; i++ { // and the connection is still in step afterwards
+		resp, err := p.roundTrip(context.Background(), addr, "POST", "/x", http.Header{"Expect": {"100-continue"}}, []byte("b"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, resp); resp.StatusCode != 201 || got != "done" {
+			t.Fatalf("answer %d %q, want 201 done", resp.StatusCode, got)
+		}
+	}
+}

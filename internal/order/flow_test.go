@@ -40,6 +40,14 @@ func TestPledgeAndPayThroughTheGateway(t *testing.T) {
 		if again.Field("id") != orderID {
 			t.Fatal("the same key must return the same order")
 		}
+		// A repeat is answered with its order even where a new pledge
+		// would now be refused (a body that no longer passes the checks).
+		for _, amount := range []int{1, -5} {
+			changed := map[string]any{"project_id": projectID, "reward_id": rewardID, "amount": amount, "address_id": aliceAddr}
+			if r := alice.Must(200, "POST", "/api/v1/orders", changed, "Idempotency-Key", "k1"); r.Field("id") != orderID {
+				t.Fatalf("a repeat with amount %d answered %s", amount, r.Body)
+			}
+		}
 		r = bob.Do("POST", "/api/v1/orders", map[string]any{"project_id": projectID, "reward_id": rewardID, "amount": 9900, "address_id": bobAddr}, "Idempotency-Key", "k1")
 		if r.Status != 409 || r.ErrorCode() != "sold_out" {
 			t.Fatalf("second backer on a sold-out tier: %d %s", r.Status, r.Body)

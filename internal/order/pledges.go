@@ -76,25 +76,37 @@ func (g *soldOutGate) closed(reward string, now time.Time) bool {
 // Create makes a member's pledge: the same key answers the same order. A
 // pledge with a limited reward reserves its unit with the project service
 // before it is answered (sold out → 409).
+//
+// A new key is the usual case, so the key is looked up only when the pledge
+// would be refused (a repeat is answered with its order, whatever changed
+// since, e.g. the tier it took the last unit of is now sold out); a repeat
+// that passes the checks finds its order in Insert.
 func (p *Pledges) Create(ctx context.Context, member, key string, in CreateInput) (o Order, created bool, err error) {
-	if o, found, err := p.store.ByKey(ctx, member, key); err != nil || found {
-		if err != nil {
-			return o, false, err
-		}
-		o, err = p.settle(ctx, o)
-		return o, false, err
-	}
 	if err := in.Validate(); err != nil {
-		return o, false, err
+		return p.repeatOr(ctx, member, key, err)
 	}
 	if o, err = p.newOrder(ctx, member, in); err != nil {
-		return o, false, err
+		return p.repeatOr(ctx, member, key, err)
 	}
 	if o, created, err = p.store.Insert(ctx, o, key, p.limits()); err != nil {
 		return o, false, err
 	}
 	o, err = p.settle(ctx, o)
 	return o, created, err
+}
+
+// repeatOr answers the member's order made with key, or refused when there
+// is none.
+func (p *Pledges) repeatOr(ctx context.Context, member, key string, refused error) (Order, bool, error) {
+	o, found, err := p.store.ByKey(ctx, member, key)
+	if err != nil {
+		return o, false, err
+	}
+	if !found {
+		return o, false, refused
+	}
+	o, err = p.settle(ctx, o)
+	return o, false, err
 }
 
 // newOrder checks the pledge against the project and the member's address.

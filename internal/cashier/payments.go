@@ -32,35 +32,20 @@ type Payments struct {
 // Start begins a member's payment of one of their orders on a channel; the
 // same key answers the same payment. The amount is the order's, never the
 // client's. site is the site's base URL, for a channel's page on it.
+//
+// A new key is the usual case, so the key is looked up only when the
+// payment would be refused (a repeat is answered with its payment, e.g.
+// after its order was paid); a repeat that passes the checks finds its
+// payment in Insert.
 func (s *Payments) Start(ctx context.Context, member, key string, in cashierapi.PaymentInput, site string) (Payment, bool, error) {
-	if p, found, err := s.store.ByKey(ctx, member, key); err != nil || found {
-		return p, false, err
-	}
-	ch, ok := s.channel(in.Channel)
-	f := map[string]string{}
-	if !ok {
-		f["channel"] = "not an offered channel (see the channels list)"
-	}
-	if in.OrderID == "" {
-		f["order_id"] = "required"
-	}
-	ids.Checks(f, map[string]string{"order_id": in.OrderID})
-	if len(f) > 0 {
-		return Payment{}, false, errs.Fields(f)
-	}
-	o, err := s.orders.Get(ctx, in.OrderID)
-	if errs.CodeOf(err) == errs.NotFound || (err == nil && o.MemberID != member) {
-		return Payment{}, false, errs.Fields(map[string]string{"order_id": "no such order of yours"})
-	}
+	p, ch, err := s.newPayment(ctx, member, in)
 	if err != nil {
+		prev, found, kerr := s.store.ByKey(ctx, member, key)
+		if kerr != nil || found {
+			return prev, false, kerr
+		}
 		return Payment{}, false, err
 	}
-	now := s.now()
-	if o.Status != "pending_payment" || !now.Before(o.ExpiresAt) {
-		return Payment{}, false, errs.E(errs.WrongState, "this order is %s and cannot be paid", o.Status)
-	}
-	p := Payment{ID: store.NewID(), MemberID: member, OrderID: o.ID, ProjectID: o.ProjectID, Channel: ch.Name(),
-		Amount: o.Amount, Status: Pending, CreatedAt: now.UTC(), ExpiresAt: o.ExpiresAt}
 	p, created, err := s.store.Insert(ctx, p, key)
 	if err != nil || !created {
 		return p, false, err
@@ -68,7 +53,7 @@ func (s *Payments) Start(ctx context.Context, member, key string, in cashierapi.
 	url, err := ch.Create(ctx, p)
 	if err != nil {
 		s.log.Warn("channel refused the payment", "channel", ch.Name(), "payment", p.ID, "error", err)
-		if _, err := s.store.Change(ctx, p.ID, now, func(p *Payment) ([]outbox.Message, error) { p.Status = Failed; return nil, nil }); err != nil {
+		if _, err := s.store.Change(ctx, p.ID, s.now(), func(p *Payment) ([]outbox.Message, error) { p.Status = Failed; return nil, nil }); err != nil {
 			// Left pending, it expires with its order; log it for operators.
 			s.log.Error("could not mark a refused payment failed", "payment", p.ID, "error", err)
 		}
@@ -79,6 +64,35 @@ func (s *Payments) Start(ctx context.Context, member, key string, in cashierapi.
 	}
 	p.PayURL = url
 	return p, true, s.store.SetPayURL(ctx, p.ID, url)
+}
+
+// newPayment checks a payment of the member's order on a channel.
+func (s *Payments) newPayment(ctx context.Context, member string, in cashierapi.PaymentInput) (Payment, Channel, error) {
+	ch, ok := s.channel(in.Channel)
+	f := map[string]string{}
+	if !ok {
+		f["channel"] = "not an offered channel (see the channels list)"
+	}
+	if in.OrderID == "" {
+		f["order_id"] = "required"
+	}
+	ids.Checks(f, map[string]string{"order_id": in.OrderID})
+	if len(f) > 0 {
+		return Payment{}, nil, errs.Fields(f)
+	}
+	o, err := s.orders.Get(ctx, in.OrderID)
+	if errs.CodeOf(err) == errs.NotFound || (err == nil && o.MemberID != member) {
+		return Payment{}, nil, errs.Fields(map[string]string{"order_id": "no such order of yours"})
+	}
+	if err != nil {
+		return Payment{}, nil, err
+	}
+	now := s.now()
+	if o.Status != "pending_payment" || !now.Before(o.ExpiresAt) {
+		return Payment{}, nil, errs.E(errs.WrongState, "this order is %s and cannot be paid", o.Status)
+	}
+	return Payment{ID: store.NewID(), MemberID: member, OrderID: o.ID, ProjectID: o.ProjectID, Channel: ch.Name(),
+		Amount: o.Amount, Status: Pending, CreatedAt: now.UTC(), ExpiresAt: o.ExpiresAt}, ch, nil
 }
 
 // Apply records what a provider says about a payment (a verified

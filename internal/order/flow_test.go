@@ -106,6 +106,12 @@ func TestPledgeAndPayThroughTheGateway(t *testing.T) {
 		if r.Status != 409 {
 			t.Fatalf("paying a paid order: %d %s", r.Status, r.Body)
 		}
+		// The payment's own request again (its key) is answered with it,
+		// though its order can no longer be paid.
+		r = alice.Must(200, "POST", "/api/v1/payments", map[string]string{"order_id": orderID, "channel": "sandbox"}, "Idempotency-Key", "pay-"+orderID)
+		if r.Field("id") != paymentID || r.Field("status") != "succeeded" {
+			t.Fatalf("the paid payment's request again: %s", r.Body)
+		}
 	})
 
 	t.Run("backers list and CSV for the creator only", func(t *testing.T) {

@@ -260,7 +260,10 @@ func (g *Gateway) serve(w *httpx.Recorder, r *http.Request, t *Table, route Rout
 		return color
 	}
 	hdr := r.Header.Clone()
-	for _, h := range append(hopHeaders, credentialHeaders...) {
+	for _, h := range hopHeaders {
+		hdr.Del(h)
+	}
+	for _, h := range credentialHeaders {
 		hdr.Del(h)
 	}
 	hdr.Set("X-Forwarded-For", id.IP)

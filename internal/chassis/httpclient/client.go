@@ -156,22 +156,20 @@ func instanceFault(resp *http.Response) bool {
 }
 
 func (c *Client) send(ctx context.Context, p *peer, inst registry.Instance, req Request) (*http.Response, error) {
-	// The caller's header is shared by every attempt: what is added goes
-	// into a shallow copy. Redirects are answers to pass on (the gateway
-	// proxies them to the browser), never followed between services.
-	hdr := make(http.Header, len(req.Header)+2)
-	for k, vs := range req.Header {
-		hdr[k] = vs
-	}
+	// The caller's header is shared by every attempt and left as it is:
+	// the request id and identity are written in place of any it holds.
+	// Redirects are answers to pass on (the gateway proxies them to the
+	// browser), never followed between services.
+	var ours []field
 	if id := httpx.RequestID(ctx); id != "" {
-		hdr.Set(httpx.HeaderRequestID, id)
+		ours = append(ours, field{httpx.HeaderRequestID, id})
 	}
 	if c.Sign != nil {
-		hdr.Set(auth.Header, c.Sign(ctx))
+		ours = append(ours, field{auth.Header, c.Sign(ctx)})
 	}
 	p.begin()
 	start := c.now()
-	resp, err := c.conns.roundTrip(ctx, inst.Address, req.Method, req.Path, hdr, req.Body)
+	resp, err := c.conns.roundTrip(ctx, inst.Address, req.Method, req.Path, req.Header, ours, req.Body)
 	failed := err != nil || instanceFault(resp)
 	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		failed = false // our caller gave up, not the instance's fault

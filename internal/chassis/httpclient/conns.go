@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,8 +57,8 @@ type conn struct {
 // roundTrip sends one request to addr and reads its answer's head; the body
 // is read by the caller, and the connection goes back to the pool when the
 // body has been read to its end (closed early: the connection is closed).
-func (p *conns) roundTrip(ctx context.Context, addr, method, path string, hdr http.Header, body []byte) (*http.Response, error) {
-	if err := checkHead(method, path, hdr); err != nil {
+func (p *conns) roundTrip(ctx context.Context, addr, method, path string, hdr http.Header, ours []field, body []byte) (*http.Response, error) {
+	if err := checkHead(method, path, hdr, ours); err != nil {
 		return nil, &badRequestError{err}
 	}
 	for try := 0; ; try++ {
@@ -65,7 +66,7 @@ func (p *conns) roundTrip(ctx context.Context, addr, method, path string, hdr ht
 		if err != nil {
 			return nil, err
 		}
-		resp, err := p.exchange(ctx, c, method, path, hdr, body)
+		resp, err := p.exchange(ctx, c, method, path, hdr, ours, body)
 		if err == nil {
 			return resp, nil
 		}
@@ -82,7 +83,7 @@ func (p *conns) roundTrip(ctx context.Context, addr, method, path string, hdr ht
 // errNoAnswer marks a failure before the first byte of an answer.
 var errNoAnswer = errors.New("connection closed before an answer")
 
-func (p *conns) exchange(ctx context.Context, c *conn, method, path string, hdr http.Header, body []byte) (*http.Response, error) {
+func (p *conns) exchange(ctx context.Context, c *conn, method, path string, hdr http.Header, ours []field, body []byte) (*http.Response, error) {
 	// The context's end interrupts a blocked write or read at once.
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
 	fail := func(err error) (*http.Response, error) {
@@ -94,7 +95,7 @@ func (p *conns) exchange(ctx context.Context, c *conn, method, path string, hdr 
 		return nil, err
 	}
 	// A bufio.Writer keeps its first error: Flush reports any.
-	_, _ = c.bw.Write(appendHead(c.bw.AvailableBuffer(), c.addr, method, path, hdr, body))
+	_, _ = c.bw.Write(appendHead(c.bw.AvailableBuffer(), c.addr, method, path, hdr, ours, body))
 	_, _ = c.bw.Write(body)
 	if err := c.bw.Flush(); err != nil {
 		return fail(fmt.Errorf("%w: %v", errNoAnswer, err))
@@ -275,8 +276,12 @@ func alive(nc net.Conn) bool {
 	return err == nil && ok
 }
 
+// field is one header line the client writes itself, in place of any
+// value of that name in the caller's header.
+type field struct{ name, value string }
+
 // checkHead refuses what would break the request line or a header line.
-func checkHead(method, path string, hdr http.Header) error {
+func checkHead(method, path string, hdr http.Header, ours []field) error {
 	if method == "" || strings.ContainsAny(method, " \r\n") {
 		return fmt.Errorf("invalid method %q", method)
 	}
@@ -284,21 +289,33 @@ func checkHead(method, path string, hdr http.Header) error {
 		return fmt.Errorf("invalid path %q", path)
 	}
 	for k, vs := range hdr {
-		if k == "" || strings.ContainsAny(k, " :\r\n\x00") {
-			return fmt.Errorf("invalid header name %q", k)
-		}
 		for _, v := range vs {
-			if strings.ContainsAny(v, "\r\n\x00") {
-				return fmt.Errorf("invalid value of header %s", k)
+			if err := checkField(k, v); err != nil {
+				return err
 			}
 		}
+	}
+	for _, f := range ours {
+		if err := checkField(f.name, f.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkField(name, value string) error {
+	if name == "" || strings.ContainsAny(name, " :\r\n\x00") {
+		return fmt.Errorf("invalid header name %q", name)
+	}
+	if strings.ContainsAny(value, "\r\n\x00") {
+		return fmt.Errorf("invalid value of header %s", name)
 	}
 	return nil
 }
 
 // appendHead appends the request line and headers. Host names the
 // instance; Content-Length is always given for a body (never chunked).
-func appendHead(b []byte, addr, method, path string, hdr http.Header, body []byte) []byte {
+func appendHead(b []byte, addr, method, path string, hdr http.Header, ours []field, body []byte) []byte {
 	b = append(append(append(append(b, method...), ' '), path...), " HTTP/1.1\r\nHost: "...)
 	b = append(append(b, addr...), "\r\n"...)
 	for k, vs := range hdr {
@@ -306,9 +323,15 @@ func appendHead(b []byte, addr, method, path string, hdr http.Header, body []byt
 		case "Host", "Content-Length", "Transfer-Encoding", "Connection":
 			continue // ours to set
 		}
-		for _, v := range vs {
-			b = append(append(append(append(b, k...), ": "...), v...), "\r\n"...)
+		if slices.ContainsFunc(ours, func(f field) bool { return f.name == k }) {
+			continue
 		}
+		for _, v := range vs {
+			b = appendField(b, k, v)
+		}
+	}
+	for _, f := range ours {
+		b = appendField(b, f.name, f.value)
 	}
 	if len(body) > 0 || method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
 		b = append(strconv.AppendInt(append(b, "Content-Length: "...), int64(len(body)), 10), "\r\n"...)
@@ -317,4 +340,8 @@ func appendHead(b []byte, addr, method, path string, hdr http.Header, body []byt
 		b = append(b, "User-Agent: sanshi\r\n"...)
 	}
 	return append(b, "\r\n"...)
+}
+
+func appendField(b []byte, name, value string) []byte {
+	return append(append(append(append(b, name...), ": "...), value...), "\r\n"...)
 }

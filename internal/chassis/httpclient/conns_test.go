@@ -62,7 +62,7 @@ func TestConnectionsAreKeptAndAnswersStayApart(t *testing.T) {
 	p := newConns(time.Now)
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
-		resp, err := p.roundTrip(ctx, addrOf(srv), "POST", fmt.Sprintf("/o/%d?x=%%2F", i), http.Header{"X-Who": {"ann"}}, []byte("body"))
+		resp, err := p.roundTrip(ctx, addrOf(srv), "POST", fmt.Sprintf("/o/%d?x=%%2F", i), http.Header{"X-Who": {"ann"}}, nil, []byte("body"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func TestConnectionsAreKeptAndAnswersStayApart(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 40; i++ {
 				path := fmt.Sprintf("/g/%d/%d", g, i)
-				resp, err := p.roundTrip(ctx, addrOf(srv), "GET", path, nil, nil)
+				resp, err := p.roundTrip(ctx, addrOf(srv), "GET", path, nil, nil, nil)
 				if err != nil {
 					wrong.Add(1)
 					continue
@@ -143,7 +143,7 @@ func TestAnswersOfEveryShape(t *testing.T) {
 		{"GET", "/after", 200, "hello"},
 	}
 	for _, c := range cases {
-		resp, err := p.roundTrip(ctx, addrOf(srv), c.method, c.path, nil, nil)
+		resp, err := p.roundTrip(ctx, addrOf(srv), c.method, c.path, nil, nil, nil)
 		if err != nil {
 			t.Fatalf("%s %s: %v", c.method, c.path, err)
 		}
@@ -158,7 +158,7 @@ func TestAnAnswerLeftHalfReadIsNotReadByTheNext(t *testing.T) {
 		io.WriteString(w, r.URL.Path+strings.Repeat(".", 100_000))
 	})
 	p := newConns(time.Now)
-	resp, err := p.roundTrip(context.Background(), addrOf(srv), "GET", "/first", nil, nil)
+	resp, err := p.roundTrip(context.Background(), addrOf(srv), "GET", "/first", nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestAnAnswerLeftHalfReadIsNotReadByTheNext(t *testing.T) {
 		t.Fatalf("read %q, %v", buf, err)
 	}
 	resp.Body.Close()
-	resp, err = p.roundTrip(context.Background(), addrOf(srv), "GET", "/second", nil, nil)
+	resp, err = p.roundTrip(context.Background(), addrOf(srv), "GET", "/second", nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestAConnectionTheInstanceClosedIsNotUsed(t *testing.T) {
 	})
 	p := newConns(time.Now)
 	for i := 0; i < 3; i++ {
-		resp, err := p.roundTrip(context.Background(), addrOf(srv), "POST", "/pay", nil, []byte("x"))
+		resp, err := p.roundTrip(context.Background(), addrOf(srv), "POST", "/pay", nil, nil, []byte("x"))
 		if err != nil {
 			t.Fatalf("request %d after the instance closed the idle connection: %v", i, err)
 		}
@@ -249,7 +249,7 @@ func TestAKeptConnectionThatDropsTheRequestIsTriedOnceMore(t *testing.T) {
 	})
 	p := newConns(time.Now)
 	for i := 0; i < 3; i++ {
-		resp, err := p.roundTrip(context.Background(), addr, "GET", "/x", nil, nil)
+		resp, err := p.roundTrip(context.Background(), addr, "GET", "/x", nil, nil, nil)
 		if err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
@@ -264,7 +264,7 @@ func TestAKeptConnectionThatDropsTheRequestIsTriedOnceMore(t *testing.T) {
 
 	// A new connection that drops the request is not tried again.
 	addr, heads = rawServer(t, func(int) string { return "" })
-	if _, err := p.roundTrip(context.Background(), addr, "POST", "/x", nil, []byte("b")); err == nil {
+	if _, err := p.roundTrip(context.Background(), addr, "POST", "/x", nil, nil, []byte("b")); err == nil {
 		t.Fatal("a dropped request on a new connection succeeded")
 	}
 	if heads.Load() != 1 {
@@ -293,7 +293,7 @@ func TestTheContextEndsAWaitAtOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := p.roundTrip(ctx, addrOf(srv), "GET", "/slow", nil, nil)
+	_, err := p.roundTrip(ctx, addrOf(srv), "GET", "/slow", nil, nil, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the deadline", err)
 	}
@@ -302,7 +302,7 @@ func TestTheContextEndsAWaitAtOnce(t *testing.T) {
 	}
 
 	ctx2, cancel2 := context.WithCancel(context.Background())
-	resp, err := p.roundTrip(ctx2, addrOf(srv), "GET", "/slow-body", nil, nil)
+	resp, err := p.roundTrip(ctx2, addrOf(srv), "GET", "/slow-body", nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestTheContextEndsAWaitAtOnce(t *testing.T) {
 	}
 	resp.Body.Close()
 	// The interrupted connection is not kept: the next request works.
-	resp, err = p.roundTrip(context.Background(), addrOf(srv), "HEAD", "/", nil, nil)
+	resp, err = p.roundTrip(context.Background(), addrOf(srv), "HEAD", "/", nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +333,7 @@ func TestARequestThatWouldBreakItsHeadIsNotSent(t *testing.T) {
 		{"GET", "/", http.Header{"X-A": {"v\r\nInjected: 1"}}},
 		{"GET", "/", http.Header{"Bad Name": {"v"}}},
 	} {
-		_, err := p.roundTrip(context.Background(), addr, c.method, c.path, c.hdr, nil)
+		_, err := p.roundTrip(context.Background(), addr, c.method, c.path, c.hdr, nil, nil)
 		var bad *badRequestError
 		if !errors.As(err, &bad) {
 			t.Fatalf("%q %q %v: err = %v, want a bad request", c.method, c.path, c.hdr, err)
@@ -348,7 +348,7 @@ func TestClosedIdleConnectionsAreGone(t *testing.T) {
 	srv, opened := counted(t, echo)
 	p := newConns(time.Now)
 	get := func() {
-		resp, err := p.roundTrip(context.Background(), addrOf(srv), "GET", "/", nil, nil)
+		resp, err := p.roundTrip(context.Background(), addrOf(srv), "GET", "/", nil, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,7 +370,7 @@ func TestConnectionsIdleTooLongAreNotReused(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	p := newConns(clock)
 	get := func() {
-		resp, err := p.roundTrip(context.Background(), addrOf(srv), "GET", "/", nil, nil)
+		resp, err := p.roundTrip(context.Background(), addrOf(srv), "GET", "/", nil, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -394,12 +394,35 @@ func TestInterimAnswersComeBeforeTheRealOne(t *testing.T) {
 	})
 	p := newConns(time.Now)
 	for i := 0; i < 2; i++ { // and the connection is still in step afterwards
-		resp, err := p.roundTrip(context.Background(), addr, "POST", "/x", http.Header{"Expect": {"100-continue"}}, []byte("b"))
+		resp, err := p.roundTrip(context.Background(), addr, "POST", "/x", http.Header{"Expect": {"100-continue"}}, nil, []byte("b"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := readAll(t, resp); resp.StatusCode != 201 || got != "done" {
 			t.Fatalf("answer %d %q, want 201 done", resp.StatusCode, got)
 		}
+	}
+}
+
+func TestOurFieldsReplaceTheCallersAndLeaveItsHeaderAlone(t *testing.T) {
+	var seen atomic.Value
+	srv, _ := counted(t, func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(fmt.Sprint(r.Header.Values("X-Request-Id"), r.Header.Values("X-Other")))
+	})
+	p := newConns(time.Now)
+	hdr := http.Header{"X-Request-Id": {"theirs"}, "X-Other": {"kept"}}
+	resp, err := p.roundTrip(context.Background(), addrOf(srv), "GET", "/", hdr, []field{{"X-Request-Id", "ours"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	if got := seen.Load(); got != "[ours] [kept]" {
+		t.Fatalf("the instance saw %v, want [ours] [kept]", got)
+	}
+	if hdr.Get("X-Request-Id") != "theirs" || len(hdr) != 2 {
+		t.Fatalf("the caller's header changed: %v", hdr)
+	}
+	if _, err := p.roundTrip(context.Background(), addrOf(srv), "GET", "/", nil, []field{{"X-Id", "a\r\nInjected: 1"}}, nil); err == nil {
+		t.Fatal("a field of ours breaking its line was sent")
 	}
 }

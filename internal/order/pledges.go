@@ -28,7 +28,7 @@ type Pledges struct {
 	timeout  func() time.Duration // order.payment-timeout
 	limits   func() UnpaidLimits  // order.max-unpaid-per-*
 	soldOut  *soldOutGate         // nil: no gate
-	recent   *recentProjects      // nil: every pledge asks the project service
+	recent   *recentProjects      // recent copies of projects open for pledges
 }
 
 // soldOutWindow is how long a tier the project service just answered
@@ -147,14 +147,7 @@ func (p *Pledges) newOrder(ctx context.Context, member string, in CreateInput) (
 // its project closed (the reservation and the payment check again), but it
 // never refuses one.
 func (p *Pledges) check(ctx context.Context, in CreateInput, now time.Time) (ProjectView, *RewardView, bool, error) {
-	get := func(ctx context.Context, id string) (ProjectView, bool, error) {
-		pr, err := p.projects.Get(ctx, id)
-		return pr, false, err
-	}
-	if p.recent != nil {
-		get = p.recent.get
-	}
-	pr, kept, err := get(ctx, in.ProjectID)
+	pr, kept, err := p.recent.get(ctx, in.ProjectID)
 	var reward *RewardView
 	if err == nil {
 		reward, err = CheckPledge(in, pr, now)

@@ -48,10 +48,6 @@ func New(r Resolver, now func() time.Time) *Client {
 	return &Client{resolver: r, conns: newConns(now), now: now, peers: map[string]*peer{}, MaxAttempts: 3}
 }
 
-// CloseIdle closes the connections kept for later requests; a client that
-// is done closes them so that its instances see it leave.
-func (c *Client) CloseIdle() { c.conns.closeIdle() }
-
 // Request is one call to a service. Body is held as bytes so that it can be
 // sent again to another instance.
 type Request struct {

@@ -29,10 +29,9 @@ type conns struct {
 	maxAge  time.Duration // idle longer than this: closed, not reused
 	now     func() time.Time
 
-	mu     sync.Mutex
-	idle   map[string][]*conn // by address, most recently used last
-	swept  time.Time
-	closed bool
+	mu    sync.Mutex
+	idle  map[string][]*conn // by address, most recently used last
+	swept time.Time
 }
 
 // idleLimit stays well under the services' own idle timeout (90 s), so a
@@ -171,7 +170,7 @@ func (p *conns) release(c *conn, stop func() bool, keep bool) {
 	c.reused, c.idleSince = true, p.now()
 	p.mu.Lock()
 	stack := p.idle[c.addr]
-	if p.closed || len(stack) >= p.maxIdle {
+	if len(stack) >= p.maxIdle {
 		p.mu.Unlock()
 		_ = c.nc.Close()
 		return
@@ -233,18 +232,6 @@ func (p *conns) sweepLocked(now time.Time) []*conn {
 		}
 	}
 	return old
-}
-
-// closeIdle closes every kept connection; later ones are not kept.
-func (p *conns) closeIdle() {
-	p.mu.Lock()
-	var all []*conn
-	for _, stack := range p.idle {
-		all = append(all, stack...)
-	}
-	p.idle, p.closed = map[string][]*conn{}, true
-	p.mu.Unlock()
-	closeAll(all)
 }
 
 func closeAll(cs []*conn) {

@@ -344,25 +344,6 @@ func TestARequestThatWouldBreakItsHeadIsNotSent(t *testing.T) {
 	}
 }
 
-func TestClosedIdleConnectionsAreGone(t *testing.T) {
-	srv, opened := counted(t, echo)
-	p := newConns(time.Now)
-	get := func() {
-		resp, err := p.roundTrip(context.Background(), addrOf(srv), "GET", "/", nil, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		readAll(t, resp)
-	}
-	get()
-	p.closeIdle()
-	get()
-	get()
-	if opened.Load() != 3 {
-		t.Fatalf("after closeIdle, connections opened %d, want 3 (none kept any more)", opened.Load())
-	}
-}
-
 func TestConnectionsIdleTooLongAreNotReused(t *testing.T) {
 	srv, opened := counted(t, echo)
 	now := time.Now()

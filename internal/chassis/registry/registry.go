@@ -207,12 +207,16 @@ func (r *Registrar) holdOnce(ctx context.Context) error {
 	r.mu.Lock()
 	r.lease = grant.ID
 	r.mu.Unlock()
+	// Registered from the moment the key is in etcd: the state is set
+	// before the write returns, so that whoever sees the key (a caller, a
+	// health check) also sees the instance registered; a failed write puts
+	// the state back.
+	before := r.State()
+	r.state.Store(StateRegistered)
 	if err := r.put(ctx); err != nil {
+		r.state.CompareAndSwap(StateRegistered, before) // unless deregistered meanwhile
 		return err
 	}
-	// Registered from the moment the key is in etcd: callers may see it
-	// from then on.
-	r.state.Store(StateRegistered)
 	kaCtx, kaCancel := context.WithCancel(ctx)
 	defer kaCancel()
 	ka, err := r.cli.KeepAlive(kaCtx, grant.ID)

@@ -23,9 +23,9 @@ import (
 
 // identity is the verified identity of a request; a missing, forged or
 // expired header leaves it anonymous, with the peer's address.
-func identity(r *http.Request, o Options, log *slog.Logger) auth.Identity {
+func identity(ctx context.Context, r *http.Request, o Options, log *slog.Logger) auth.Identity {
 	anon := auth.Identity{IP: PeerIP(r)}
-	if ip := ClientIP(r.Context()); ip != "" {
+	if ip := ClientIP(ctx); ip != "" {
 		anon.IP = ip
 	}
 	h := r.Header.Get(auth.Header)
@@ -239,8 +239,7 @@ func Middleware(next http.Handler, o Options) http.Handler {
 		ctx = WithRequestID(ctx, id)
 		note := &accessNote{}
 		ctx = context.WithValue(ctx, noteKey{}, note)
-		r = r.WithContext(ctx)
-		r = r.WithContext(auth.With(ctx, identity(r, o, log)))
+		r = r.WithContext(auth.With(ctx, identity(ctx, r, o, log))) // one copy of the request
 		rec := &Recorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
@@ -260,15 +259,20 @@ func Middleware(next http.Handler, o Options) http.Handler {
 				rec.Status = http.StatusOK
 			}
 			status := strconv.Itoa(rec.Status)
-			d := time.Since(start)
+			end := time.Now()
+			d := end.Sub(start)
 			m.requests.WithLabelValues(route, r.Method, status).Inc()
 			m.duration.WithLabelValues(route, r.Method, status).Observe(d.Seconds())
-			if log.Enabled(r.Context(), slog.LevelInfo) {
-				log.LogAttrs(r.Context(), slog.LevelInfo, "request", append([]slog.Attr{
-					slog.String("request_id", id), slog.String("method", r.Method),
+			if h := log.Handler(); h.Enabled(r.Context(), slog.LevelInfo) {
+				// Straight to the handler: slog's Logger would walk the
+				// stack for a source position the line does not show.
+				line := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+				line.AddAttrs(slog.String("request_id", id), slog.String("method", r.Method),
 					slog.String("route", route), slog.String("path", loggedPath(r)),
 					slog.Int("status", rec.Status), slog.Int64("bytes", rec.Bytes),
-					slog.Duration("duration", d)}, note.attrs...)...)
+					slog.Duration("duration", d))
+				line.AddAttrs(note.attrs...)
+				_ = h.Handle(r.Context(), line) // a log sink that fails has nowhere to report it
 			}
 		}()
 		if err := checkAPIRequest(r); err != nil {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Root is the name of the logger every other logger falls back to.
@@ -25,20 +26,16 @@ type Logs struct {
 	levels map[string]*slog.Level // configured levels; nil = inherit root
 	root   slog.Level
 	out    *Buffer // nil for text: people watching a terminal see each line at once
+	// gen counts level changes: a logger keeps its effective level until
+	// it changes, instead of locking and walking the names on every line.
+	gen atomic.Uint64
 }
 
 // New logs to out in format ("json", "text" or "auto") at level, and keeps the
 // last ringSize lines in memory. attrs are added to every line.
 func New(out io.Writer, format string, level slog.Level, ringSize int, attrs ...slog.Attr) *Logs {
 	l := &Logs{Ring: NewRing(ringSize), levels: map[string]*slog.Level{}, root: level}
-	// Gating happens per logger; durations are written as "1.5ms" so that
-	// people and the console read them alike.
-	opts := &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-		if a.Value.Kind() == slog.KindDuration {
-			a.Value = slog.StringValue(a.Value.Duration().String())
-		}
-		return a
-	}}
+	opts := handlerOptions(slog.LevelDebug) // gating happens per logger
 	if format == "text" || (format == "auto" && isTerminal(out)) {
 		ring := slog.NewJSONHandler(l.Ring, opts)
 		l.base = fanout{NewTextHandler(out, opts).WithAttrs(attrs), ring.WithAttrs(attrs)}
@@ -47,8 +44,19 @@ func New(out io.Writer, format string, level slog.Level, ringSize int, attrs ...
 	// JSON to both: each line is formatted once, and written out in
 	// batches (Buffer) rather than one write per line.
 	l.out = NewBuffer(out)
-	l.base = slog.NewJSONHandler(io.MultiWriter(l.out, l.Ring), opts).WithAttrs(attrs)
+	l.base = newJSONLines(io.MultiWriter(l.out, l.Ring), opts).WithAttrs(attrs)
 	return l
+}
+
+// handlerOptions write durations as "1.5ms", so that people and the console
+// read them alike.
+func handlerOptions(level slog.Level) *slog.HandlerOptions {
+	return &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindDuration {
+			a.Value = slog.StringValue(a.Value.Duration().String())
+		}
+		return a
+	}}
 }
 
 // Close writes the lines still buffered (call it before the process ends).
@@ -91,6 +99,7 @@ func (l *Logs) Effective(name string) slog.Level {
 func (l *Logs) SetLevel(name string, level *slog.Level) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.gen.Add(1)
 	if name == Root {
 		if level != nil {
 			l.root = *level
@@ -139,15 +148,30 @@ func (l *Logs) register(name string) {
 }
 
 type gate struct {
-	logs *Logs
-	name string
-	next slog.Handler
-	once sync.Once
+	logs  *Logs
+	name  string
+	next  slog.Handler
+	once  sync.Once
+	level atomic.Pointer[gateLevel]
+}
+
+// gateLevel is a logger's effective level as of a generation of changes.
+type gateLevel struct {
+	gen   uint64
+	level slog.Level
 }
 
 func (g *gate) Enabled(_ context.Context, level slog.Level) bool {
 	g.once.Do(func() { g.logs.register(g.name) })
-	return level >= g.logs.Effective(g.name)
+	gen := g.logs.gen.Load()
+	if c := g.level.Load(); c != nil && c.gen == gen {
+		return level >= c.level
+	}
+	// Read the generation before the level: a change meanwhile leaves
+	// an older generation stored, looked up again next time.
+	eff := g.logs.Effective(g.name)
+	g.level.Store(&gateLevel{gen: gen, level: eff})
+	return level >= eff
 }
 
 func (g *gate) Handle(ctx context.Context, r slog.Record) error { return g.next.Handle(ctx, r) }

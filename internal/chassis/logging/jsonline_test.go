@@ -13,7 +13,9 @@ import (
 
 type loud struct{ N int }
 
-func (l loud) LogValue() slog.Value { return slog.GroupValue(slog.Int("n", l.N), slog.String("s", "<&>")) }
+func (l loud) LogValue() slog.Value {
+	return slog.GroupValue(slog.Int("n", l.N), slog.String("s", "<&>"))
+}
 
 type jsonErr struct{}
 

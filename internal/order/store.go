@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -70,39 +71,13 @@ func (s *Store) Insert(ctx context.Context, o Order, key string, limits UnpaidLi
 		b, _ := json.Marshal(o.Address)
 		addr = string(b)
 	}
-	created := false
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if s.db.Dialect == store.Postgres {
-			// One member's pledges are made one at a time, so that parallel
-			// requests cannot all pass the unpaid count (SQLite's BEGIN
-			// IMMEDIATE already serialises writers).
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 11))`, o.MemberID); err != nil {
-				return err
-			}
-		}
-		// One round trip: was this key used, and how many unpaid pledges
-		// does the member have on the project and on the reward.
-		var existing, sameReward, sameProject int
-		err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM orders WHERE member_id = $1 AND idem_key = $6),
-			COUNT(*), COALESCE(SUM(CASE WHEN reward_id = $3 THEN 1 ELSE 0 END), 0) FROM orders
-			WHERE member_id = $1 AND project_id = $2 AND status IN ($4, $5)`,
-			o.MemberID, o.ProjectID, o.RewardID, string(Reserving), string(PendingPayment), key).Scan(&existing, &sameProject, &sameReward)
-		if err != nil {
-			return err
-		}
-		if existing > 0 {
-			return nil // the same request again: answered below with its order
-		}
-		if err := limits.Allow(sameReward, sameProject, o.RewardID != nil); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO orders (id, member_id, idem_key, project_id, creator_id, reward_id, reward_title,
-			amount, status, address, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			o.ID, o.MemberID, key, o.ProjectID, o.CreatorID, o.RewardID, o.RewardTitle, o.Amount, string(o.Status), addr,
-			store.TS(o.ExpiresAt), store.TS(o.CreatedAt))
-		created = err == nil
-		return err
-	})
+	var created bool
+	var err error
+	if s.db.Dialect == store.Postgres {
+		created, err = s.insertPipelined(ctx, o, key, limits, addr)
+	} else {
+		created, err = s.insertInTx(ctx, o, key, limits, addr)
+	}
 	if e, ok := err.(*errs.Error); ok {
 		return o, false, e
 	}
@@ -119,6 +94,91 @@ func (s *Store) Insert(ctx context.Context, o Order, key string, limits UnpaidLi
 		return o, false, errs.Wrap(err, "read order by key")
 	}
 	return got, false, nil
+}
+
+const insertOrder = `INSERT INTO orders (id, member_id, idem_key, project_id, creator_id, reward_id, reward_title,
+	amount, status, address, expires_at, created_at) `
+
+// insertInTx checks the key and the limits and inserts, in one transaction
+// (SQLite's BEGIN IMMEDIATE serialises writers, so the counts hold). It
+// reports false for a repeat of the key.
+func (s *Store) insertInTx(ctx context.Context, o Order, key string, limits UnpaidLimits, addr any) (bool, error) {
+	created := false
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		existing, sameReward, sameProject, err := unpaidCounts(ctx, tx, o, key)
+		if err != nil {
+			return err
+		}
+		if existing > 0 {
+			return nil // the same request again: answered with its order
+		}
+		if err := limits.Allow(sameReward, sameProject, o.RewardID != nil); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, insertOrder+`VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			o.ID, o.MemberID, key, o.ProjectID, o.CreatorID, o.RewardID, o.RewardTitle, o.Amount, string(o.Status), addr,
+			store.TS(o.ExpiresAt), store.TS(o.CreatedAt))
+		created = err == nil
+		return err
+	})
+	return created, err
+}
+
+// insertPipelined does what insertInTx does in one round trip to
+// PostgreSQL: the member's advisory lock (one member's pledges are made one
+// at a time, so parallel requests cannot all pass the unpaid count), then
+// an insert that checks the key and the limits itself, as one implicit
+// transaction. An insert that did not happen is a repeat of the key or a
+// limit reached; which one is read afterwards, and when neither holds any
+// more (a pledge of the member's was paid or cancelled meanwhile) the
+// pledge is tried again.
+func (s *Store) insertPipelined(ctx context.Context, o Order, key string, limits UnpaidLimits, addr any) (bool, error) {
+	perReward := int64(limits.PerReward)
+	if o.RewardID == nil {
+		perReward = math.MaxInt64 // no reward, no per-reward limit
+	}
+	for range 3 {
+		rows, err := s.db.Pipeline(ctx,
+			store.Statement{SQL: `SELECT pg_advisory_xact_lock(hashtextextended($1, 11))`, Args: []any{o.MemberID}},
+			store.Statement{SQL: insertOrder + `SELECT $1, $2, $3, $4, $5, $6::text, $7, $8::bigint, $9, $10::text, $11, $12
+				WHERE NOT EXISTS (SELECT 1 FROM orders WHERE member_id = $2 AND idem_key = $3)
+				AND (SELECT COUNT(*) FROM orders WHERE member_id = $2 AND project_id = $4 AND status IN ($13, $14)) < $15::bigint
+				AND (SELECT COUNT(*) FROM orders WHERE member_id = $2 AND project_id = $4 AND status IN ($13, $14)
+					AND reward_id = $6::text) < $16::bigint`,
+				Args: []any{o.ID, o.MemberID, key, o.ProjectID, o.CreatorID, o.RewardID, o.RewardTitle, o.Amount, string(o.Status), addr,
+					store.TS(o.ExpiresAt), store.TS(o.CreatedAt), string(Reserving), string(PendingPayment), int64(limits.PerProject), perReward}})
+		if err != nil {
+			return false, err
+		}
+		if rows[1] == 1 {
+			return true, nil
+		}
+		existing, sameReward, sameProject, err := unpaidCounts(ctx, s.db, o, key)
+		if err != nil {
+			return false, err
+		}
+		if existing > 0 {
+			return false, nil
+		}
+		if err := limits.Allow(sameReward, sameProject, o.RewardID != nil); err != nil {
+			return false, err
+		}
+	}
+	return false, errs.E(errs.Conflict, "your pledges changed while this one was made; please try again")
+}
+
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// unpaidCounts answers in one round trip: was key used by the member, and
+// how many unpaid pledges the member has on o's project and on its reward.
+func unpaidCounts(ctx context.Context, q rowQuerier, o Order, key string) (existing, sameReward, sameProject int, err error) {
+	err = q.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM orders WHERE member_id = $1 AND idem_key = $6),
+		COUNT(*), COALESCE(SUM(CASE WHEN reward_id = $3 THEN 1 ELSE 0 END), 0) FROM orders
+		WHERE member_id = $1 AND project_id = $2 AND status IN ($4, $5)`,
+		o.MemberID, o.ProjectID, o.RewardID, string(Reserving), string(PendingPayment), key).Scan(&existing, &sameProject, &sameReward)
+	return existing, sameReward, sameProject, err
 }
 
 // ByKey returns the member's order made with an idempotency key, if any.

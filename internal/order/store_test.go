@@ -1,0 +1,131 @@
+package order
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/store"
+	"sanshi/internal/testkit"
+)
+
+// storesOnBoth opens a migrated order store on SQLite and, when a server
+// is there, on PostgreSQL (where the insert is one pipelined round trip).
+func storesOnBoth(t *testing.T) map[string]*Store {
+	t.Helper()
+	urls := map[string]string{store.SQLite: "sqlite:" + filepath.Join(t.TempDir(), "order.db")}
+	if url := testkit.PostgresURL(t); url != "" {
+		urls[store.Postgres] = url
+	}
+	out := map[string]*Store{}
+	sub, _ := fs.Sub(migrations, "migrations")
+	for dialect, url := range urls {
+		db, err := store.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if _, err := store.Migrate(context.Background(), db, "order", sub); err != nil {
+			t.Fatal(err)
+		}
+		out[dialect] = NewStore(db)
+	}
+	return out
+}
+
+func newPledge(member, project string, reward *string) Order {
+	now := time.Now()
+	o := Order{ID: store.NewID(), MemberID: member, ProjectID: project, CreatorID: "c", Amount: 9900, Status: PendingPayment,
+		CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
+	if reward != nil {
+		o.RewardID, o.RewardTitle, o.Status = reward, "T", Reserving
+	}
+	return o
+}
+
+func TestInsertKeepsKeysAndUnpaidLimits(t *testing.T) {
+	ctx := context.Background()
+	limits := UnpaidLimits{PerReward: 1, PerProject: 3}
+	reward := "r1"
+	for dialect, s := range storesOnBoth(t) {
+		t.Run(dialect, func(t *testing.T) {
+			first, created, err := s.Insert(ctx, newPledge("m", "p", &reward), "k1", limits)
+			if err != nil || !created || first.Status != Reserving || first.version != 1 {
+				t.Fatalf("first pledge: %+v %v %v", first, created, err)
+			}
+			again, created, err := s.Insert(ctx, newPledge("m", "p", &reward), "k1", limits)
+			if err != nil || created || again.ID != first.ID {
+				t.Fatalf("the same key again: %s %v %v, want %s", again.ID, created, err, first.ID)
+			}
+			if _, _, err := s.Insert(ctx, newPledge("m", "p", &reward), "k2", limits); errs.CodeOf(err) != errs.TooMany {
+				t.Fatalf("a second unpaid pledge of the tier: %v", err)
+			}
+			for _, k := range []string{"k3", "k4"} {
+				if _, created, err := s.Insert(ctx, newPledge("m", "p", nil), k, limits); err != nil || !created {
+					t.Fatalf("pledge without a reward %s: %v %v", k, created, err)
+				}
+			}
+			if _, _, err := s.Insert(ctx, newPledge("m", "p", nil), "k5", limits); errs.CodeOf(err) != errs.TooMany {
+				t.Fatalf("a fourth unpaid pledge of the project: %v", err)
+			}
+			// Other projects and members have their own counts.
+			if _, created, err := s.Insert(ctx, newPledge("m", "p2", &reward), "k6", limits); err != nil || !created {
+				t.Fatalf("another project: %v %v", created, err)
+			}
+			if _, created, err := s.Insert(ctx, newPledge("m2", "p", &reward), "k1", limits); err != nil || !created {
+				t.Fatalf("another member with the same key: %v %v", created, err)
+			}
+		})
+	}
+}
+
+// One member's concurrent pledges are counted one at a time: of 24 with
+// new keys on one tier exactly one is taken, of 24 without a reward
+// exactly three, and 24 repeats of one key make one order.
+func TestConcurrentInsertsKeepTheLimitsExact(t *testing.T) {
+	ctx := context.Background()
+	limits := UnpaidLimits{PerReward: 1, PerProject: 3}
+	for dialect, s := range storesOnBoth(t) {
+		t.Run(dialect, func(t *testing.T) {
+			for _, c := range []struct {
+				member, key string
+				reward      *string
+				want        int
+			}{{"tier", "", ptr("r1"), 1}, {"project", "", nil, 3}, {"repeat", "same", ptr("r1"), 1}} {
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				ids := map[string]bool{}
+				for i := range 24 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						key := c.key
+						if key == "" {
+							key = fmt.Sprint("k", i)
+						}
+						o, _, err := s.Insert(ctx, newPledge(c.member, "p", c.reward), key, limits)
+						if err != nil && errs.CodeOf(err) != errs.TooMany {
+							t.Errorf("%s: %v", c.member, err)
+						}
+						mu.Lock()
+						if err == nil {
+							ids[o.ID] = true
+						}
+						mu.Unlock()
+					}()
+				}
+				wg.Wait()
+				if len(ids) != c.want {
+					t.Errorf("%s: %d orders, want %d", c.member, len(ids), c.want)
+				}
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }

@@ -88,21 +88,17 @@ func (s *Store) Get(ctx context.Context, id string) (Payment, error) {
 // Change locks a payment, lets change decide, and saves its status with the
 // returned outbox messages in one transaction.
 func (s *Store) Change(ctx context.Context, id string, now time.Time, change func(p *Payment) ([]outbox.Message, error)) (Payment, error) {
-	p, err := outbox.Change(ctx, s.db, now, func(tx *sql.Tx) (Payment, error) {
-		p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentCols+` FROM payments WHERE id = $1`+s.db.ForUpdate(), id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return p, errs.E(errs.NotFound, "no such payment")
-		}
-		return p, err
-	}, change, func(tx *sql.Tx, p Payment) error {
-		var finished any
-		if p.FinishedAt != nil {
-			finished = store.TS(*p.FinishedAt)
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE payments SET status = $1, trade_no = $2, finished_at = $3 WHERE id = $4`,
-			string(p.Status), p.TradeNo, finished, p.ID)
-		return err
-	})
+	p, err := outbox.ChangeRow(ctx, s.db, now, outbox.Row[Payment]{
+		Read: store.Statement{SQL: `SELECT ` + paymentCols + ` FROM payments WHERE id = $1` + s.db.ForUpdate(), Args: []any{id}},
+		Scan: func(r store.Row) (Payment, error) { return scanPayment(r) }, Missing: errs.E(errs.NotFound, "no such payment"),
+		Save: func(p Payment) store.Statement {
+			var finished any
+			if p.FinishedAt != nil {
+				finished = store.TS(*p.FinishedAt)
+			}
+			return store.Statement{SQL: `UPDATE payments SET status = $1, trade_no = $2, finished_at = $3 WHERE id = $4`,
+				Args: []any{string(p.Status), p.TradeNo, finished, p.ID}}
+		}}, change)
 	return p, asErr(err, "change payment")
 }
 

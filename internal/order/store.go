@@ -203,28 +203,18 @@ func (s *Store) Get(ctx context.Context, id string) (Order, error) {
 // the outbox messages change returns, in one transaction. A change that
 // returns errNoChange leaves everything as it was.
 func (s *Store) Change(ctx context.Context, id string, now time.Time, change func(o *Order) ([]outbox.Message, error)) (Order, error) {
-	o, err := outbox.Change(ctx, s.db, now, func(tx *sql.Tx) (Order, error) {
-		o, err := scanOrder(tx.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`+s.db.ForUpdate(), id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return o, errs.E(errs.NotFound, "no such order")
-		}
-		return o, err
-	}, change, func(tx *sql.Tx, o Order) error {
-		var paid any
-		if o.PaidAt != nil {
-			paid = store.TS(*o.PaidAt)
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE orders SET status = $1, paid_at = $2, payment_id = $3, tracking = $4,
-			refund_reason = $5, unit_held = $6, counted = $7, version = version + 1 WHERE id = $8 AND version = $9`,
-			string(o.Status), paid, o.PaymentID, o.Tracking, o.RefundReason, b2i(o.UnitHeld), b2i(o.Counted), o.ID, o.version)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return errs.E(errs.Conflict, "the order changed meanwhile; try again")
-		}
-		return nil
-	})
+	o, err := outbox.ChangeRow(ctx, s.db, now, outbox.Row[Order]{
+		Read: store.Statement{SQL: `SELECT ` + orderCols + ` FROM orders WHERE id = $1` + s.db.ForUpdate(), Args: []any{id}},
+		Scan: func(r store.Row) (Order, error) { return scanOrder(r) }, Missing: errs.E(errs.NotFound, "no such order"),
+		Save: func(o Order) store.Statement {
+			var paid any
+			if o.PaidAt != nil {
+				paid = store.TS(*o.PaidAt)
+			}
+			return store.Statement{SQL: `UPDATE orders SET status = $1, paid_at = $2, payment_id = $3, tracking = $4,
+				refund_reason = $5, unit_held = $6, counted = $7, version = version + 1 WHERE id = $8 AND version = $9`,
+				Args: []any{string(o.Status), paid, o.PaymentID, o.Tracking, o.RefundReason, b2i(o.UnitHeld), b2i(o.Counted), o.ID, o.version}}
+		}}, change)
 	return o, asErr(err, "change order")
 }
 

@@ -46,14 +46,23 @@ type Message struct {
 
 // Enqueue stores m in tx. Call Outbox.Kick after the commit for a prompt send.
 func Enqueue(ctx context.Context, tx *sql.Tx, m Message, now time.Time) error {
-	body, err := json.Marshal(m.Body)
+	s, err := enqueueStatement(m, now)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO outbox (id, service, method, path, body, next_attempt_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING`,
-		m.Key, m.Service, m.Method, m.Path, string(body), store.TS(now))
+	_, err = tx.ExecContext(ctx, s.SQL, s.Args...)
 	return err
+}
+
+// enqueueStatement is the insert that stores m.
+func enqueueStatement(m Message, now time.Time) (store.Statement, error) {
+	body, err := json.Marshal(m.Body)
+	if err != nil {
+		return store.Statement{}, err
+	}
+	return store.Statement{SQL: `INSERT INTO outbox (id, service, method, path, body, next_attempt_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING`,
+		Args: []any{m.Key, m.Service, m.Method, m.Path, string(body), store.TS(now)}}, nil
 }
 
 // EnqueueAll stores every message in tx, in order.

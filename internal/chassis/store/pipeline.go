@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -53,4 +55,113 @@ func (db *DB) Pipeline(ctx context.Context, stmts ...Statement) ([]int64, error)
 		return br.Close()
 	})
 	return rows, err
+}
+
+// ReadThenWrite runs a read of one row under a lock, lets write decide from
+// it (write returns the statements to run, or an error that undoes
+// everything), and runs those statements, in one transaction. On
+// PostgreSQL that is two round trips instead of one per statement: BEGIN
+// and the read go together, then the writes and COMMIT. On SQLite it is an
+// ordinary transaction (BEGIN IMMEDIATE holds the write lock throughout).
+// It returns the rows each write changed; a write that failed leaves
+// nothing written. read should lock its row (ForUpdate) so that the writes
+// cannot meet a change made in between.
+func (db *DB) ReadThenWrite(ctx context.Context, read Statement, scan func(Row) error, write func() ([]Statement, error)) ([]int64, error) {
+	if db.Dialect != Postgres {
+		var rows []int64
+		err := db.Tx(ctx, func(tx *sql.Tx) error {
+			if err := scan(tx.QueryRowContext(ctx, read.SQL, read.Args...)); err != nil {
+				return err
+			}
+			stmts, err := write()
+			if err != nil {
+				return err
+			}
+			for _, s := range stmts {
+				res, err := tx.ExecContext(ctx, s.SQL, s.Args...)
+				if err != nil {
+					return err
+				}
+				n, _ := res.RowsAffected()
+				rows = append(rows, n)
+			}
+			return nil
+		})
+		return rows, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var rows []int64
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("read then write: not a pgx connection (%T)", dc)
+		}
+		rows, err = readThenWrite(ctx, c.Conn(), read, scan, write)
+		return err
+	})
+	return rows, err
+}
+
+func readThenWrite(ctx context.Context, c *pgx.Conn, read Statement, scan func(Row) error, write func() ([]Statement, error)) ([]int64, error) {
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(read.SQL, read.Args...)
+	br := c.SendBatch(ctx, b)
+	_, err := br.Exec()
+	if err == nil {
+		err = scan(br.QueryRow())
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	var stmts []Statement
+	if err == nil {
+		stmts, err = write()
+	}
+	if err != nil {
+		rollback(ctx, c)
+		return nil, err
+	}
+	b = &pgx.Batch{}
+	for _, s := range stmts {
+		b.Queue(s.SQL, s.Args...)
+	}
+	b.Queue("COMMIT")
+	br = c.SendBatch(ctx, b)
+	rows := make([]int64, 0, len(stmts))
+	for range stmts {
+		tag, err := br.Exec()
+		if err != nil {
+			// The server skipped the rest, COMMIT too: the transaction
+			// is aborted and waits for its ROLLBACK.
+			_ = br.Close()
+			rollback(ctx, c)
+			return nil, err
+		}
+		rows = append(rows, tag.RowsAffected())
+	}
+	_, err = br.Exec() // COMMIT
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		rollback(ctx, c) // harmless when the failed COMMIT already ended it
+		return nil, err
+	}
+	return rows, nil
+}
+
+// rollback ends c's transaction, so that the connection goes back to the
+// pool usable (pgx's database/sql driver discards one still inside a
+// transaction); a connection that cannot is closed.
+func rollback(ctx context.Context, c *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := c.Exec(ctx, "ROLLBACK"); err != nil {
+		_ = c.Close(ctx)
+	}
 }

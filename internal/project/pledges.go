@@ -3,6 +3,7 @@ package project
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"sanshi/internal/chassis/batch"
@@ -47,6 +48,7 @@ func (s *Store) addPledges(ctx context.Context, projectID string, reqs []pledgeR
 		}
 		var pledged int64
 		var backers int
+		var added []any // the counted pledges' rows, inserted together
 		for i, q := range reqs {
 			if counted[q.orderID] {
 				continue // already counted (or refused): nothing to do
@@ -66,17 +68,17 @@ func (s *Store) addPledges(ctx context.Context, projectID string, reqs []pledgeR
 				}
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO pledges (order_id, project_id, member_id, amount, added_at) VALUES ($1, $2, $3, $4, $5)`,
-				q.orderID, projectID, q.memberID, q.amount, store.TS(q.now)); err != nil {
-				return err
-			}
+			added = append(added, q.orderID, projectID, q.memberID, q.amount, store.TS(q.now))
 			// Backers are people: a member's second pledge adds money, not a backer.
 			backers += newPerson(backing[q.memberID])
 			backing[q.memberID]++
 			pledged += q.amount
 		}
-		if pledged == 0 {
+		if len(added) == 0 {
 			return nil
+		}
+		if _, err := tx.ExecContext(ctx, insertPledges(len(added)/5), added...); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE projects SET pledged = pledged + $1, backers = backers + $2 WHERE id = $3`, pledged, backers, projectID)
 		return err
@@ -92,6 +94,20 @@ func (s *Store) addPledges(ctx context.Context, projectID string, reqs []pledgeR
 		out[i].Value.project, out[i].Err = p, asErr(err, "add pledge")
 	}
 	return out
+}
+
+// insertPledges inserts n counted pledges in one statement (one round
+// trip for a batch, not one per pledge).
+func insertPledges(n int) string {
+	var sb strings.Builder
+	sb.WriteString(`INSERT INTO pledges (order_id, project_id, member_id, amount, added_at) VALUES `)
+	for i := range n {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("(" + store.Placeholders(5*i+1, 5) + ")")
+	}
+	return sb.String()
 }
 
 // pledgeState reads which of the batch's orders are already counted and how

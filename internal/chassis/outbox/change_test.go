@@ -110,6 +110,16 @@ func TestChangeRowIsAllOrNothing(t *testing.T) {
 			}); err == nil || err.Error() != "no such account" {
 				t.Fatalf("a missing row: %v", err)
 			}
+			// The caller gives up while the row is locked: nothing is
+			// written, and the lock does not outlive the change.
+			gone, cancel := context.WithCancel(ctx)
+			if _, err := outbox.ChangeRow(gone, db, now, accountRow(db, "a"), func(a *account) ([]outbox.Message, error) {
+				cancel()
+				a.Balance = 1
+				return nil, nil
+			}); err == nil {
+				t.Fatal("a change whose caller gave up must fail")
+			}
 			if balance, messages := counts(t, db); balance != 70 || messages != 2 {
 				t.Fatalf("balance %d with %d messages, want 70 with the first change's 2", balance, messages)
 			}

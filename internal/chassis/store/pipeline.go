@@ -28,22 +28,13 @@ func (db *DB) Pipeline(ctx context.Context, stmts ...Statement) ([]int64, error)
 	if db.Dialect != Postgres {
 		return nil, fmt.Errorf("pipeline: only on PostgreSQL, not %s", db.Dialect)
 	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
 	rows := make([]int64, 0, len(stmts))
-	err = conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("pipeline: not a pgx connection (%T)", dc)
-		}
+	err := db.withPgx(ctx, func(c *pgx.Conn) error {
 		b := &pgx.Batch{}
 		for _, s := range stmts {
 			b.Queue(s.SQL, s.Args...)
 		}
-		br := c.Conn().SendBatch(ctx, b)
+		br := c.SendBatch(ctx, b)
 		for range stmts {
 			tag, err := br.Exec()
 			if err != nil {
@@ -55,6 +46,22 @@ func (db *DB) Pipeline(ctx context.Context, stmts ...Statement) ([]int64, error)
 		return br.Close()
 	})
 	return rows, err
+}
+
+// withPgx runs fn on one of the pool's connections, as pgx's own.
+func (db *DB) withPgx(ctx context.Context, fn func(*pgx.Conn) error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("not a pgx connection (%T)", dc)
+		}
+		return fn(c.Conn())
+	})
 }
 
 // ReadThenWrite runs a read of one row under a lock, lets write decide from
@@ -89,18 +96,10 @@ func (db *DB) ReadThenWrite(ctx context.Context, read Statement, scan func(Row) 
 		})
 		return rows, err
 	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
 	var rows []int64
-	err = conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("read then write: not a pgx connection (%T)", dc)
-		}
-		rows, err = readThenWrite(ctx, c.Conn(), read, scan, write)
+	err := db.withPgx(ctx, func(c *pgx.Conn) error {
+		var err error
+		rows, err = readThenWrite(ctx, c, read, scan, write)
 		return err
 	})
 	return rows, err

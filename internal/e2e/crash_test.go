@@ -40,11 +40,20 @@ func payPage(c *testkit.Client, u string) int {
 	return 0
 }
 
+// TestCrashesDuringABurstLoseAndDoubleNothing runs on SQLite and on
+// PostgreSQL, where pledges and state changes take other paths (pipelined
+// statements, store.Pipeline and outbox.ChangeRow).
 func TestCrashesDuringABurstLoseAndDoubleNothing(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) { crashesDuringABurst(t, db == "postgres") })
+	}
+}
+
+func crashesDuringABurst(t *testing.T, postgres bool) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("chaos seed %d", seed)
 	rnd := rand.New(rand.NewPCG(seed, seed>>7))
-	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: testkit.MoneyServices})
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: testkit.MoneyServices, Postgres: postgres})
 	const units = 12
 	projectID, rewardID, _ := p.LiveProject(t, units)
 	op := p.Operator(t, "op-chaos@example.cn")

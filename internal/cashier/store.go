@@ -90,7 +90,7 @@ func (s *Store) Get(ctx context.Context, id string) (Payment, error) {
 func (s *Store) Change(ctx context.Context, id string, now time.Time, change func(p *Payment) ([]outbox.Message, error)) (Payment, error) {
 	p, err := outbox.ChangeRow(ctx, s.db, now, outbox.Row[Payment]{
 		Read: store.Statement{SQL: `SELECT ` + paymentCols + ` FROM payments WHERE id = $1` + s.db.ForUpdate(), Args: []any{id}},
-		Scan: func(r store.Row) (Payment, error) { return scanPayment(r) }, Missing: errs.E(errs.NotFound, "no such payment"),
+		Scan: scanPayment, Missing: errs.E(errs.NotFound, "no such payment"),
 		Save: func(p Payment) store.Statement {
 			var finished any
 			if p.FinishedAt != nil {

@@ -205,7 +205,7 @@ func (s *Store) Get(ctx context.Context, id string) (Order, error) {
 func (s *Store) Change(ctx context.Context, id string, now time.Time, change func(o *Order) ([]outbox.Message, error)) (Order, error) {
 	o, err := outbox.ChangeRow(ctx, s.db, now, outbox.Row[Order]{
 		Read: store.Statement{SQL: `SELECT ` + orderCols + ` FROM orders WHERE id = $1` + s.db.ForUpdate(), Args: []any{id}},
-		Scan: func(r store.Row) (Order, error) { return scanOrder(r) }, Missing: errs.E(errs.NotFound, "no such order"),
+		Scan: scanOrder, Missing: errs.E(errs.NotFound, "no such order"),
 		Save: func(o Order) store.Statement {
 			var paid any
 			if o.PaidAt != nil {

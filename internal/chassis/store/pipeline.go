@@ -28,24 +28,33 @@ func (db *DB) Pipeline(ctx context.Context, stmts ...Statement) ([]int64, error)
 	if db.Dialect != Postgres {
 		return nil, fmt.Errorf("pipeline: only on PostgreSQL, not %s", db.Dialect)
 	}
-	rows := make([]int64, 0, len(stmts))
+	var rows []int64
 	err := db.withPgx(ctx, func(c *pgx.Conn) error {
-		b := &pgx.Batch{}
-		for _, s := range stmts {
-			b.Queue(s.SQL, s.Args...)
-		}
-		br := c.SendBatch(ctx, b)
-		for range stmts {
-			tag, err := br.Exec()
-			if err != nil {
-				_ = br.Close() // the first error is the one to report
-				return err
-			}
-			rows = append(rows, tag.RowsAffected())
-		}
-		return br.Close()
+		var err error
+		rows, err = sendAll(ctx, c, stmts)
+		return err
 	})
 	return rows, err
+}
+
+// sendAll sends stmts in one batch and reads the rows each changed; the
+// first error is the one reported.
+func sendAll(ctx context.Context, c *pgx.Conn, stmts []Statement) ([]int64, error) {
+	b := &pgx.Batch{}
+	for _, s := range stmts {
+		b.Queue(s.SQL, s.Args...)
+	}
+	br := c.SendBatch(ctx, b)
+	rows := make([]int64, 0, len(stmts))
+	for range stmts {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return nil, err
+		}
+		rows = append(rows, tag.RowsAffected())
+	}
+	return rows, br.Close()
 }
 
 // withPgx runs fn on one of the pool's connections, as pgx's own.
@@ -125,33 +134,15 @@ func readThenWrite(ctx context.Context, c *pgx.Conn, read Statement, scan func(R
 		rollback(ctx, c)
 		return nil, err
 	}
-	b = &pgx.Batch{}
-	for _, s := range stmts {
-		b.Queue(s.SQL, s.Args...)
-	}
-	b.Queue("COMMIT")
-	br = c.SendBatch(ctx, b)
-	rows := make([]int64, 0, len(stmts))
-	for range stmts {
-		tag, err := br.Exec()
-		if err != nil {
-			// The server skipped the rest, COMMIT too: the transaction
-			// is aborted and waits for its ROLLBACK.
-			_ = br.Close()
-			rollback(ctx, c)
-			return nil, err
-		}
-		rows = append(rows, tag.RowsAffected())
-	}
-	_, err = br.Exec() // COMMIT
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	// The writes and COMMIT together; when one fails the server skips
+	// the rest, COMMIT too, and the aborted transaction waits for its
+	// ROLLBACK (harmless when a failed COMMIT already ended it).
+	rows, err := sendAll(ctx, c, append(stmts, Statement{SQL: "COMMIT"}))
 	if err != nil {
-		rollback(ctx, c) // harmless when the failed COMMIT already ended it
+		rollback(ctx, c)
 		return nil, err
 	}
-	return rows, nil
+	return rows[:len(stmts)], nil
 }
 
 // rollback ends c's transaction, so that the connection goes back to the

@@ -3,7 +3,6 @@ package member
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/service"
-	"sanshi/internal/chassis/store"
 	"sanshi/internal/testkit"
 )
 
@@ -19,10 +17,7 @@ import (
 // at once reserve at most MaxFailuresAccount attempts; the others are
 // throttled, on SQLite and PostgreSQL.
 func TestParallelGuessesCheckAtMostTheLimit(t *testing.T) {
-	urls := map[string]string{store.SQLite: "sqlite:" + filepath.Join(t.TempDir(), "member.db")}
-	if pg := testkit.PostgresURL(t); pg != "" {
-		urls[store.Postgres] = pg
-	}
+	urls := testkit.DatabaseURLs(t, "member")
 	for dialect, url := range urls {
 		t.Run(dialect, func(t *testing.T) {
 			db, err := service.OpenDB(context.Background(), Spec(), url, slog.New(slog.DiscardHandler))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -18,10 +17,7 @@ import (
 // is there, on PostgreSQL (where the insert is one pipelined round trip).
 func storesOnBoth(t *testing.T) map[string]*Store {
 	t.Helper()
-	urls := map[string]string{store.SQLite: "sqlite:" + filepath.Join(t.TempDir(), "order.db")}
-	if url := testkit.PostgresURL(t); url != "" {
-		urls[store.Postgres] = url
-	}
+	urls := testkit.DatabaseURLs(t, "order")
 	out := map[string]*Store{}
 	sub, _ := fs.Sub(migrations, "migrations")
 	for dialect, url := range urls {

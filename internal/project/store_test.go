@@ -3,7 +3,6 @@ package project
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/service"
-	"sanshi/internal/chassis/store"
 	"sanshi/internal/testkit"
 )
 
@@ -21,10 +19,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // on PostgreSQL.
 func stores(t *testing.T) map[string]*Store {
 	out := map[string]*Store{}
-	urls := map[string]string{store.SQLite: "sqlite:" + filepath.Join(t.TempDir(), "project.db")}
-	if pg := testkit.PostgresURL(t); pg != "" {
-		urls[store.Postgres] = pg
-	}
+	urls := testkit.DatabaseURLs(t, "project")
 	for dialect, url := range urls {
 		db, err := service.OpenDB(context.Background(), Spec(), url, quiet)
 		if err != nil {

@@ -4,11 +4,14 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"sanshi/internal/chassis/store"
 )
 
 // PostgresURL creates a fresh PostgreSQL database for the test, dropped when
@@ -47,4 +50,16 @@ func PostgresURL(t testing.TB) string {
 		base += "?" + query
 	}
 	return base
+}
+
+// DatabaseURLs is where a test of storage runs: a fresh SQLite file named
+// name in the test's folder and, when a server is reachable, a fresh
+// PostgreSQL database (by dialect).
+func DatabaseURLs(t testing.TB, name string) map[string]string {
+	t.Helper()
+	urls := map[string]string{store.SQLite: "sqlite:" + filepath.Join(t.TempDir(), name+".db")}
+	if pg := PostgresURL(t); pg != "" {
+		urls[store.Postgres] = pg
+	}
+	return urls
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -57,10 +56,7 @@ func openAccounts(t *testing.T, dialect, url string, maxConns int) *store.DB {
 }
 
 func bothURLs(t *testing.T) map[string]string {
-	urls := map[string]string{store.SQLite: "sqlite:" + filepath.Join(t.TempDir(), "change.db")}
-	if pg := testkit.PostgresURL(t); pg != "" {
-		urls[store.Postgres] = pg
-	}
+	urls := testkit.DatabaseURLs(t, "change")
 	return urls
 }
 

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -55,10 +54,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // promised: a failed message is retried later while others go on, so
 // receivers apply messages in any order.)
 func TestEveryMessageArrivesOnce(t *testing.T) {
-	urls := map[string]string{store.SQLite: "sqlite:" + filepath.Join(t.TempDir(), "outbox.db")}
-	if pg := testkit.PostgresURL(t); pg != "" {
-		urls[store.Postgres] = pg
-	}
+	urls := testkit.DatabaseURLs(t, "outbox")
 	for dialect, url := range urls {
 		t.Run(dialect, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())

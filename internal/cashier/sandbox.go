@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpclient"
@@ -36,9 +37,9 @@ type Sandbox struct {
 	now    func() time.Time
 	log    *slog.Logger
 	kick   chan struct{}
-	// MayPay reports whether the caller of a request may see and decide the
-	// pay page of a payment (its payer, with the sandbox channel on).
-	MayPay func(r *http.Request, paymentID string) bool
+	// Offered reports whether the sandbox channel is offered: its pay
+	// pages answer only then.
+	Offered func() bool
 }
 
 // NewSandbox signs with secret and notifies through client.
@@ -73,10 +74,10 @@ func sign(secret []byte, v url.Values) string {
 
 // --- the provider's side ---
 
-func (s *Sandbox) createTrade(ctx context.Context, paymentID string, amount int64) (string, error) {
-	trade := "SB" + store.NewID()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO sandbox_trades (trade_no, payment_id, amount, state, created_at)
-		VALUES ($1, $2, $3, 'waiting', $4) ON CONFLICT (payment_id) DO NOTHING`, trade, paymentID, amount, store.TS(s.now()))
+func (s *Sandbox) createTrade(ctx context.Context, p Payment) (string, error) {
+	trade, paymentID := "SB"+store.NewID(), p.ID
+	res, err := s.db.ExecContext(ctx, `INSERT INTO sandbox_trades (trade_no, payment_id, payer, amount, state, created_at)
+		VALUES ($1, $2, $3, $4, 'waiting', $5) ON CONFLICT (payment_id) DO NOTHING`, trade, paymentID, p.MemberID, p.Amount, store.TS(s.now()))
 	if err != nil {
 		return "", err
 	}
@@ -129,22 +130,25 @@ var payPage = template.Must(template.New("pay").Parse(`<!doctype html>
 </body></html>`))
 
 // Page serves the hosted pay page (GET) and takes the payer's choice
-// (POST action=pay or action=fail). Only the member who owns the order
-// opens or decides it; anyone else finds no such trade.
+// (POST action=pay or action=fail). Only the member who pays the trade
+// opens or decides it, while the sandbox channel is offered; anyone else
+// finds no such trade.
 func (s *Sandbox) Page(w http.ResponseWriter, r *http.Request) {
-	t, err := s.trade(r.Context(), "trade_no", r.PathValue("trade"))
-	if err == nil && (s.MayPay == nil || !s.MayPay(r, t.PaymentID)) {
-		err = errs.E(errs.NotFound, "no such sandbox trade")
+	payer := auth.From(r.Context()).Member
+	var t trade
+	var err error = errNoTrade
+	switch {
+	case payer == "" || s.Offered == nil || !s.Offered():
+	case r.Method == http.MethodPost:
+		t, err = s.decide(r, payer)
+	default:
+		t, err = s.payersTrade(r.Context(), r.PathValue("trade"), payer)
 	}
 	if err != nil {
 		errs.Write(w, err)
 		return
 	}
 	if r.Method == http.MethodPost {
-		if t, err = s.decide(r, t); err != nil {
-			errs.Write(w, err)
-			return
-		}
 		if strings.Contains(r.Header.Get("Accept"), "application/json") {
 			errs.WriteJSON(w, http.StatusOK, map[string]string{"trade_no": t.No, "state": t.State})
 			return
@@ -160,22 +164,39 @@ func (s *Sandbox) Page(w http.ResponseWriter, r *http.Request) {
 	_ = payPage.Execute(w, map[string]any{"No": t.No, "State": t.State, "Yuan": fmt.Sprintf("%d.%02d", t.Amount/100, t.Amount%100)})
 }
 
-func (s *Sandbox) decide(r *http.Request, t trade) (trade, error) {
-	r.Body = http.MaxBytesReader(nil, r.Body, 4<<10)
-	action := r.FormValue("action")
-	state := map[string]string{"pay": "paid", "fail": "closed"}[action]
-	if state == "" {
-		return t, errs.Fields(map[string]string{"action": "pay or fail"})
+var errNoTrade = errs.E(errs.NotFound, "no such sandbox trade")
+
+// payersTrade reads a trade of payer's.
+func (s *Sandbox) payersTrade(ctx context.Context, no, payer string) (trade, error) {
+	t, err := scanTrade(s.db.QueryRowContext(ctx, `SELECT `+tradeCols+` FROM sandbox_trades WHERE trade_no = $1 AND payer = $2`, no, payer))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, errNoTrade
 	}
-	res, err := s.db.ExecContext(r.Context(), `UPDATE sandbox_trades SET state = $1, notify_next_at = $2 WHERE trade_no = $3 AND state = 'waiting'`,
-		state, store.TS(s.now()), t.No)
+	return t, err
+}
+
+// decide records the payer's choice on a waiting trade, in one statement
+// that also checks the payer; only when it changes nothing is the trade
+// read, to tell a repeat of the same choice (answered as before) from a
+// trade decided otherwise or not the payer's.
+func (s *Sandbox) decide(r *http.Request, payer string) (trade, error) {
+	r.Body = http.MaxBytesReader(nil, r.Body, 4<<10)
+	state := map[string]string{"pay": "paid", "fail": "closed"}[r.FormValue("action")]
+	if state == "" {
+		return trade{}, errs.Fields(map[string]string{"action": "pay or fail"})
+	}
+	no := r.PathValue("trade")
+	t, err := scanTrade(s.db.QueryRowContext(r.Context(), `UPDATE sandbox_trades SET state = $1, notify_next_at = $2
+		WHERE trade_no = $3 AND payer = $4 AND state = 'waiting' RETURNING `+tradeCols, state, store.TS(s.now()), no, payer))
+	if errors.Is(err, sql.ErrNoRows) {
+		if t, err = s.payersTrade(r.Context(), no, payer); err == nil && t.State != state {
+			err = errs.E(errs.WrongState, "this trade is already %s", t.State)
+		}
+		return t, err
+	}
 	if err != nil {
 		return t, errs.Wrap(err, "sandbox decide")
 	}
-	if n, _ := res.RowsAffected(); n == 0 && t.State != state {
-		return t, errs.E(errs.WrongState, "this trade is already %s", t.State)
-	}
-	t.State = state
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -296,7 +317,7 @@ type SandboxChannel struct{ P *Sandbox }
 func (c SandboxChannel) Name() string { return "sandbox" }
 
 func (c SandboxChannel) Create(ctx context.Context, p Payment) (string, error) {
-	no, err := c.P.createTrade(ctx, p.ID, p.Amount)
+	no, err := c.P.createTrade(ctx, p)
 	if err != nil {
 		return "", err
 	}

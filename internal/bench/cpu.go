@@ -53,14 +53,24 @@ func (c *cluster) sampleCPU() cpuTimes {
 	if d, _, ok := processCPU(os.Getpid()); ok {
 		out["bench client + etcd"] += d
 	}
+	if d := postgresCPU(); d > 0 {
+		out["PostgreSQL"] = d
+	}
+	return out
+}
+
+// postgresCPU is the CPU time of every PostgreSQL process on the machine
+// (the server and its backends; a backend that exited is not counted).
+func postgresCPU() time.Duration {
+	var sum time.Duration
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, dir := range dirs {
 		pid, _ := strconv.Atoi(filepath.Base(dir))
 		if d, comm, ok := processCPU(pid); ok && (comm == "postgres" || strings.HasPrefix(comm, "postgres:")) {
-			out["PostgreSQL"] += d
+			sum += d
 		}
 	}
-	return out
+	return sum
 }
 
 // since is the CPU each part used from before to t.

@@ -126,6 +126,7 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 	stopProgress()
 
 	profiled()
+	cpuReserved := c.sampleCPU()
 	payStart := time.Now()
 	profiled = c.profileAll(ctx, o.Profile, "pay", o.ProfileFor, progress)
 	defer profiled()
@@ -177,6 +178,9 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 		float64(pays.count())/payTime.Seconds(), pays.pct(50), pays.pct(99))
 	fmt.Fprintf(out, "  errors        %d pledge, %d payment\n", failed.Load(), payErrors.Load())
 	fmt.Fprintf(out, "  CPU per paid pledge  %s\n", cpu.perUnit(ok.count()))
+	reserving := cpuReserved.since(cpuBefore)
+	fmt.Fprintf(out, "    of it reserving    %s\n", reserving.perUnit(ok.count()))
+	fmt.Fprintf(out, "    of it paying       %s\n", cpu.since(reserving).perUnit(ok.count()))
 	fmt.Fprintf(out, "  oversell      %d reserved of %d units (%s)\n", ok.count(), o.Units, map[bool]string{true: "none", false: "OVERSOLD"}[ok.count() <= o.Units])
 	fmt.Fprintf(out, "  reconcile     %s\n", rep)
 	if ok.count() > o.Units {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/outbox"
@@ -17,10 +18,17 @@ import (
 )
 
 // Store is the order service's storage.
-type Store struct{ db *store.DB }
+type Store struct {
+	db    *store.DB
+	moves batch.Group[move, Order]
+}
 
 // NewStore uses db.
-func NewStore(db *store.DB) *Store { return &Store{db: db} }
+func NewStore(db *store.DB) *Store {
+	s := &Store{db: db}
+	s.moves.Run = s.setFromBatch
+	return s
+}
 
 const orderCols = `id, member_id, project_id, creator_id, reward_id, reward_title, amount, status, address, expires_at,
 	created_at, paid_at, payment_id, tracking, refund_reason, unit_held, counted, version`
@@ -218,16 +226,49 @@ func (s *Store) Change(ctx context.Context, id string, now time.Time, change fun
 	return o, asErr(err, "change order")
 }
 
-// SetFrom saves o's status and held unit if the stored order is still in
-// status from — one statement, no lock held across a round trip — and
-// returns the stored order either way.
+// SetFrom records o's status and held unit if the order is still in status
+// from, and answers the order as stored: if another request or recovery
+// recorded an answer first, that answer stands. Concurrent moves of one
+// kind (a burst's reservations answered) go together in one statement and
+// one commit (group commit).
 func (s *Store) SetFrom(ctx context.Context, o Order, from Status) (Order, error) {
-	got, err := scanOrder(s.db.QueryRowContext(ctx, `UPDATE orders SET status = $1, unit_held = $2, version = version + 1
-		WHERE id = $3 AND status = $4 RETURNING `+orderCols, string(o.Status), b2i(o.UnitHeld), o.ID, string(from)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return s.Get(ctx, o.ID) // answered meanwhile
+	key := string(from) + ">" + string(o.Status) + "/" + strconv.Itoa(b2i(o.UnitHeld))
+	return s.moves.Do(ctx, key, move{id: o.ID, from: from, to: o.Status, held: o.UnitHeld})
+}
+
+// move is one order's SetFrom; a batch holds moves of one kind.
+type move struct {
+	id       string
+	from, to Status
+	held     bool
+}
+
+// setFromBatch makes a batch of moves of one kind with one update; an
+// order it did not change was answered meanwhile and is read as stored.
+func (s *Store) setFromBatch(ctx context.Context, _ string, moves []move) []batch.Result[Order] {
+	out := make([]batch.Result[Order], len(moves))
+	args := append(make([]any, 0, len(moves)+3), string(moves[0].to), b2i(moves[0].held), string(moves[0].from))
+	for _, m := range moves {
+		args = append(args, m.id)
 	}
-	return got, asErr(err, "change order")
+	// #nosec G202 -- only numbered placeholders are built; the values go as arguments
+	moved, err := store.List(ctx, s.db, scanOrder, `UPDATE orders SET status = $1, unit_held = $2, version = version + 1
+		WHERE status = $3 AND id IN (`+store.Placeholders(4, len(moves))+`) RETURNING `+orderCols, args...)
+	byID := make(map[string]Order, len(moved))
+	for _, o := range moved {
+		byID[o.ID] = o
+	}
+	for i, m := range moves {
+		switch o, ok := byID[m.id]; {
+		case err != nil:
+			out[i].Err = asErr(err, "change order")
+		case ok:
+			out[i].Value = o
+		default:
+			out[i].Value, out[i].Err = s.Get(ctx, m.id)
+		}
+	}
+	return out
 }
 
 // errNoChange tells Change to write nothing.

@@ -125,3 +125,72 @@ func TestConcurrentInsertsKeepTheLimitsExact(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestConcurrentAnswersOfReservations: 60 orders answered at once, some
+// twice with different answers (the request and recovery); each order takes
+// the first answer recorded, once, and every caller is told what is stored.
+func TestConcurrentAnswersOfReservations(t *testing.T) {
+	ctx := context.Background()
+	limits := UnpaidLimits{PerReward: 1, PerProject: 3}
+	for dialect, s := range storesOnBoth(t) {
+		t.Run(dialect, func(t *testing.T) {
+			orders := make([]Order, 60)
+			for i := range orders {
+				o, _, err := s.Insert(ctx, newPledge(fmt.Sprint("m", i), "p", ptr("r1")), "k", limits)
+				if err != nil {
+					t.Fatal(err)
+				}
+				orders[i] = o
+			}
+			type answer struct {
+				i    int
+				held bool
+				got  Order
+				err  error
+			}
+			answers := make(chan answer, 2*len(orders))
+			var wg sync.WaitGroup
+			for i, o := range orders {
+				tries := []bool{i%3 != 0} // every third sold out
+				if i%4 == 0 {
+					tries = append(tries, !tries[0]) // and answered otherwise at once
+				}
+				for _, held := range tries {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						next := o
+						next.Reserved(held)
+						got, err := s.SetFrom(ctx, next, Reserving)
+						answers <- answer{i, held, got, err}
+					}()
+				}
+			}
+			wg.Wait()
+			close(answers)
+			told := map[int]Order{}
+			for a := range answers {
+				if a.err != nil {
+					t.Fatalf("order %d: %v", a.i, a.err)
+				}
+				if prev, ok := told[a.i]; ok && (prev.Status != a.got.Status || prev.version != a.got.version) {
+					t.Fatalf("order %d: two callers told %s v%d and %s v%d", a.i, prev.Status, prev.version, a.got.Status, a.got.version)
+				}
+				told[a.i] = a.got
+			}
+			for i, o := range orders {
+				stored, err := s.Get(ctx, o.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := told[i]
+				if stored.Status != want.Status || stored.UnitHeld != want.UnitHeld || stored.version != 2 || stored.ID != o.ID || want.ID != o.ID {
+					t.Fatalf("order %d: stored %s held=%v v%d, told %s (%s)", i, stored.Status, stored.UnitHeld, stored.version, want.Status, want.ID)
+				}
+				if i%4 != 0 && stored.UnitHeld != (i%3 != 0) {
+					t.Fatalf("order %d answered once: held=%v", i, stored.UnitHeld)
+				}
+			}
+		})
+	}
+}

@@ -52,7 +52,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	// cashier instance signs and verifies alike.
 	m := hmac.New(sha256.New, []byte(rt.Boot.InternalKey.Reveal()))
 	m.Write([]byte("sanshi-sandbox-provider"))
-	a := &API{store: &Store{db: rt.DB}, orders: orderapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
+	a := &API{store: NewStore(rt.DB), orders: orderapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
 		kickRef: make(chan struct{}, 1)}
 	a.sandbox = NewSandbox(rt.DB, m.Sum(nil), rt.Client, rt.Now, rt.Logs.Logger("sandbox"))
 	a.sandbox.Offered = a.sandboxOffered

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/store"
@@ -18,8 +19,28 @@ var (
 	errNoChange     = errors.New("no change")
 )
 
-// Store is the cashier's storage.
-type Store struct{ db *store.DB }
+// Store is the cashier's storage. A burst's new payments and their pay
+// URLs are written together, many to a statement and a commit (group
+// commit).
+type Store struct {
+	db      *store.DB
+	inserts batch.Group[keyed, Payment]
+	payURLs batch.Group[[2]string, struct{}]
+}
+
+// NewStore uses db.
+func NewStore(db *store.DB) *Store {
+	s := &Store{db: db}
+	s.inserts.Run = s.insertBatch
+	s.payURLs.Run = s.setPayURLs
+	return s
+}
+
+// keyed is a new payment and its member's idempotency key.
+type keyed struct {
+	p   Payment
+	key string
+}
 
 const paymentCols = `id, member_id, order_id, project_id, channel, amount, status, pay_url, trade_no, created_at, expires_at, finished_at`
 
@@ -39,18 +60,46 @@ func scanPayment(row interface{ Scan(...any) error }) (Payment, error) {
 // Insert stores a new payment under the member's idempotency key, or
 // returns the payment made earlier with that key (and false).
 func (s *Store) Insert(ctx context.Context, p Payment, key string) (Payment, bool, error) {
-	// One round trip for a new payment: the row comes back as stored.
-	got, err := scanPayment(s.db.QueryRowContext(ctx, `INSERT INTO payments (id, member_id, idem_key, order_id, project_id, channel, amount, status, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (member_id, idem_key) DO NOTHING RETURNING `+paymentCols,
-		p.ID, p.MemberID, key, p.OrderID, p.ProjectID, p.Channel, p.Amount, string(Pending), store.TS(p.CreatedAt), store.TS(p.ExpiresAt)))
-	if err == nil {
-		return got, true, nil
+	got, err := s.inserts.Do(ctx, "", keyed{p, key})
+	return got, err == nil && got.ID == p.ID, err
+}
+
+// insertBatch inserts a batch of new payments with one statement; a
+// payment it did not insert has a key used before (perhaps in this batch),
+// and is answered with the payment stored under that key.
+func (s *Store) insertBatch(ctx context.Context, _ string, ps []keyed) []batch.Result[Payment] {
+	const width = 10
+	args := make([]any, 0, width*len(ps))
+	for _, k := range ps {
+		p := k.p
+		args = append(args, p.ID, p.MemberID, k.key, p.OrderID, p.ProjectID, p.Channel, p.Amount, string(Pending), store.TS(p.CreatedAt), store.TS(p.ExpiresAt))
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return p, false, errs.Wrap(err, "insert payment")
+	// #nosec G202 -- only numbered placeholders are built; the values go as arguments
+	stored, err := store.List(ctx, s.db, scanPayment, `INSERT INTO payments (id, member_id, idem_key, order_id, project_id, channel, amount, status, created_at, expires_at)
+		VALUES `+store.Tuples(1, len(ps), width)+` ON CONFLICT (member_id, idem_key) DO NOTHING RETURNING `+paymentCols, args...)
+	if err != nil && len(ps) > 1 { // one bad payment fails only its own call
+		out := make([]batch.Result[Payment], 0, len(ps))
+		for i := range ps {
+			out = append(out, s.insertBatch(ctx, "", ps[i:i+1])...)
+		}
+		return out
 	}
-	got, err = s.byKey(ctx, p.MemberID, key) // the key was used before
-	return got, false, err
+	byID := make(map[string]Payment, len(stored))
+	for _, p := range stored {
+		byID[p.ID] = p
+	}
+	out := make([]batch.Result[Payment], len(ps))
+	for i, k := range ps {
+		switch p, ok := byID[k.p.ID]; {
+		case err != nil:
+			out[i].Err = errs.Wrap(err, "insert payment")
+		case ok:
+			out[i].Value = p
+		default: // the key was used before
+			out[i].Value, out[i].Err = s.byKey(ctx, k.p.MemberID, k.key)
+		}
+	}
+	return out
 }
 
 func (s *Store) byKey(ctx context.Context, member, key string) (Payment, error) {
@@ -72,8 +121,24 @@ func (s *Store) ByKey(ctx context.Context, member, key string) (Payment, bool, e
 
 // SetPayURL records where the payer goes.
 func (s *Store) SetPayURL(ctx context.Context, id, url string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE payments SET pay_url = $1 WHERE id = $2`, url, id)
+	_, err := s.payURLs.Do(ctx, "", [2]string{id, url})
 	return err
+}
+
+// setPayURLs records a batch's pay URLs with one update.
+func (s *Store) setPayURLs(ctx context.Context, _ string, urls [][2]string) []batch.Result[struct{}] {
+	args := make([]any, 0, 2*len(urls))
+	for _, u := range urls {
+		args = append(args, u[0], u[1])
+	}
+	// #nosec G202 -- only numbered placeholders are built; the values go as arguments
+	_, err := s.db.ExecContext(ctx, `WITH v (id, url) AS (VALUES `+store.Tuples(1, len(urls), 2)+`)
+		UPDATE payments SET pay_url = (SELECT url FROM v WHERE v.id = payments.id) WHERE id IN (SELECT id FROM v)`, args...)
+	out := make([]batch.Result[struct{}], len(urls))
+	for i := range out {
+		out[i].Err = err
+	}
+	return out
 }
 
 // Get reads a payment.

@@ -302,6 +302,19 @@ func Placeholders(from, n int) string {
 	return sb.String()
 }
 
+// Tuples is "($from, …), (…)" for n rows of width arguments each, as a
+// multi-row VALUES list needs (arguments row by row).
+func Tuples(from, n, width int) string {
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("(" + Placeholders(from+i*width, width) + ")")
+	}
+	return sb.String()
+}
+
 // SkipLocked is the suffix of a claiming subquery: rows another
 // transaction is claiming are passed over on PostgreSQL; SQLite has one
 // writer at a time and needs none.

@@ -37,6 +37,10 @@ type Sandbox struct {
 	now    func() time.Time
 	log    *slog.Logger
 	kick   chan struct{}
+	// A burst's new trades and the payers' choices are written many to a
+	// statement and a commit, as a provider's busy database would.
+	trades    batch.Group[Payment, string]
+	decisions batch.Group[decision, trade]
 	// Offered reports whether the sandbox channel is offered: its pay
 	// pages answer only then.
 	Offered func() bool
@@ -44,7 +48,10 @@ type Sandbox struct {
 
 // NewSandbox signs with secret and notifies through client.
 func NewSandbox(db *store.DB, secret []byte, client *httpclient.Client, now func() time.Time, log *slog.Logger) *Sandbox {
-	return &Sandbox{db: db, secret: secret, client: client, now: now, log: log, kick: make(chan struct{}, 1)}
+	s := &Sandbox{db: db, secret: secret, client: client, now: now, log: log, kick: make(chan struct{}, 1)}
+	s.trades.Run = s.createTrades
+	s.decisions.Run = s.decideBatch
+	return s
 }
 
 // SandboxNotifyPath is where the sandbox sends notifications.
@@ -75,32 +82,58 @@ func sign(secret []byte, v url.Values) string {
 // --- the provider's side ---
 
 func (s *Sandbox) createTrade(ctx context.Context, p Payment) (string, error) {
-	trade, paymentID := "SB"+store.NewID(), p.ID
-	res, err := s.db.ExecContext(ctx, `INSERT INTO sandbox_trades (trade_no, payment_id, payer, amount, state, created_at)
-		VALUES ($1, $2, $3, $4, 'waiting', $5) ON CONFLICT (payment_id) DO NOTHING`, trade, paymentID, p.MemberID, p.Amount, store.TS(s.now()))
-	if err != nil {
-		return "", err
+	return s.trades.Do(ctx, "", p)
+}
+
+// createTrades opens a batch of trades with one insert; a payment that has
+// its trade already (a repeat) gets the same trade again.
+func (s *Sandbox) createTrades(ctx context.Context, _ string, ps []Payment) []batch.Result[string] {
+	const width = 6
+	args := make([]any, 0, width*len(ps))
+	for _, p := range ps {
+		args = append(args, "SB"+store.NewID(), p.ID, p.MemberID, p.Amount, store.TS(s.now()), "waiting")
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return trade, nil
+	opened := map[string]string{} // trade by payment
+	// #nosec G202 -- only numbered placeholders are built; the values go as arguments
+	rows, err := s.db.QueryContext(ctx, `INSERT INTO sandbox_trades (trade_no, payment_id, payer, amount, created_at, state)
+		VALUES `+store.Tuples(1, len(ps), width)+` ON CONFLICT (payment_id) DO NOTHING RETURNING trade_no, payment_id`, args...)
+	if err == nil {
+		for rows.Next() {
+			var no, payment string
+			if err = rows.Scan(&no, &payment); err != nil {
+				break
+			}
+			opened[payment] = no
+		}
+		err = errors.Join(err, rows.Err(), rows.Close())
 	}
-	// The payment has its trade already (a repeat): the same trade again.
-	err = s.db.QueryRowContext(ctx, `SELECT trade_no FROM sandbox_trades WHERE payment_id = $1`, paymentID).Scan(&trade)
-	return trade, err
+	out := make([]batch.Result[string], len(ps))
+	for i, p := range ps {
+		no, ok := opened[p.ID]
+		switch {
+		case err != nil:
+			out[i].Err = err
+		case ok:
+			out[i].Value = no
+		default:
+			out[i].Err = s.db.QueryRowContext(ctx, `SELECT trade_no FROM sandbox_trades WHERE payment_id = $1`, p.ID).Scan(&out[i].Value)
+		}
+	}
+	return out
 }
 
 type trade struct {
-	No, PaymentID, State string
+	No, PaymentID, Payer, State string
 	Amount               int64
 	Refunded             bool
 }
 
-const tradeCols = `trade_no, payment_id, amount, state, refunded`
+const tradeCols = `trade_no, payment_id, payer, amount, state, refunded`
 
 func scanTrade(row interface{ Scan(...any) error }) (trade, error) {
 	var t trade
 	var refunded int
-	err := row.Scan(&t.No, &t.PaymentID, &t.Amount, &t.State, &refunded)
+	err := row.Scan(&t.No, &t.PaymentID, &t.Payer, &t.Amount, &t.State, &refunded)
 	t.Refunded = refunded == 1
 	return t, err
 }
@@ -175,10 +208,9 @@ func (s *Sandbox) payersTrade(ctx context.Context, no, payer string) (trade, err
 	return t, err
 }
 
-// decide records the payer's choice on a waiting trade, in one statement
-// that also checks the payer; only when it changes nothing is the trade
-// read, to tell a repeat of the same choice (answered as before) from a
-// trade decided otherwise or not the payer's.
+// decide records the payer's choice on a waiting trade; only when that
+// changes nothing is the trade read, to tell a repeat of the same choice
+// (answered as before) from a trade decided otherwise or not the payer's.
 func (s *Sandbox) decide(r *http.Request, payer string) (trade, error) {
 	r.Body = http.MaxBytesReader(nil, r.Body, 4<<10)
 	state := map[string]string{"pay": "paid", "fail": "closed"}[r.FormValue("action")]
@@ -186,9 +218,8 @@ func (s *Sandbox) decide(r *http.Request, payer string) (trade, error) {
 		return trade{}, errs.Fields(map[string]string{"action": "pay or fail"})
 	}
 	no := r.PathValue("trade")
-	t, err := scanTrade(s.db.QueryRowContext(r.Context(), `UPDATE sandbox_trades SET state = $1, notify_next_at = $2
-		WHERE trade_no = $3 AND payer = $4 AND state = 'waiting' RETURNING `+tradeCols, state, store.TS(s.now()), no, payer))
-	if errors.Is(err, sql.ErrNoRows) {
+	t, err := s.decisions.Do(r.Context(), state, decision{no: no, payer: payer})
+	if errors.Is(err, errUndecided) {
 		if t, err = s.payersTrade(r.Context(), no, payer); err == nil && t.State != state {
 			err = errs.E(errs.WrongState, "this trade is already %s", t.State)
 		}
@@ -202,6 +233,41 @@ func (s *Sandbox) decide(r *http.Request, payer string) (trade, error) {
 	default:
 	}
 	return t, nil
+}
+
+// decision is a payer's choice on one trade; a batch holds one choice.
+type decision struct{ no, payer string }
+
+// errUndecided: the trade is not waiting, or not the payer's.
+var errUndecided = errors.New("trade not decided")
+
+// decideBatch records one choice on a batch of trades with one update that
+// also checks each trade's payer.
+func (s *Sandbox) decideBatch(ctx context.Context, state string, ds []decision) []batch.Result[trade] {
+	args := append(make([]any, 0, 2+2*len(ds)), state, store.TS(s.now()))
+	for _, d := range ds {
+		args = append(args, d.no, d.payer)
+	}
+	// #nosec G202 -- only numbered placeholders are built; the values go as arguments
+	decided, err := store.List(ctx, s.db, scanTrade, `UPDATE sandbox_trades SET state = $1, notify_next_at = $2
+		WHERE state = 'waiting' AND (trade_no, payer) IN (VALUES `+store.Tuples(3, len(ds), 2)+`) RETURNING `+tradeCols, args...)
+	byNo := make(map[string]trade, len(decided))
+	for _, t := range decided {
+		byNo[t.No] = t
+	}
+	out := make([]batch.Result[trade], len(ds))
+	for i, d := range ds {
+		t, ok := byNo[d.no]
+		switch {
+		case err != nil:
+			out[i].Err = err
+		case ok && t.Payer == d.payer: // decided for this payer, not for another caller of the batch
+			out[i].Value = t
+		default:
+			out[i].Err = errUndecided
+		}
+	}
+	return out
 }
 
 // Run delivers notifications until ctx ends: each decided trade is

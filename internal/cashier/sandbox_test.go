@@ -2,12 +2,14 @@ package cashier
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -24,37 +26,14 @@ import (
 func TestSandboxPayPage(t *testing.T) {
 	for dialect, dsn := range testkit.DatabaseURLs(t, "cashier") {
 		t.Run(dialect, func(t *testing.T) {
-			db, err := service.OpenDB(context.Background(), Spec(), dsn, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
+			sb, db, mux := sandboxOn(t, dsn)
 			offered := true
-			sb := NewSandbox(db, []byte("secret"), nil, time.Now, slog.New(slog.DiscardHandler))
 			sb.Offered = func() bool { return offered }
-			mux := http.NewServeMux()
-			mux.HandleFunc("/pay/{trade}", sb.Page)
 			no, err := sb.createTrade(context.Background(), Payment{ID: store.NewID(), MemberID: "alice", Amount: 9900})
 			if err != nil {
 				t.Fatal(err)
 			}
-			page := func(member, method, action string) (int, string) {
-				var body *strings.Reader
-				if method == http.MethodPost {
-					body = strings.NewReader(url.Values{"action": {action}}.Encode())
-				} else {
-					body = strings.NewReader("")
-				}
-				r := httptest.NewRequest(method, "/pay/"+no, body)
-				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				r.Header.Set("Accept", "application/json")
-				if member != "" {
-					r = r.WithContext(auth.With(r.Context(), auth.Identity{Member: member}))
-				}
-				w := httptest.NewRecorder()
-				mux.ServeHTTP(w, r)
-				return w.Code, w.Body.String()
-			}
+			page := func(member, method, action string) (int, string) { return openPage(mux, no, member, method, action) }
 			steps := []struct {
 				what, member, method, action string
 				status                       int
@@ -82,6 +61,119 @@ func TestSandboxPayPage(t *testing.T) {
 			offered = false
 			if code, _ := page("alice", "GET", ""); code != 404 {
 				t.Fatalf("the channel closed, the page still answers %d", code)
+			}
+		})
+	}
+}
+
+// sandboxOn serves a sandbox's pay pages on a migrated database.
+func sandboxOn(t *testing.T, dsn string) (*Sandbox, *store.DB, http.Handler) {
+	db, err := service.OpenDB(context.Background(), Spec(), dsn, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	sb := NewSandbox(db, []byte("secret"), nil, time.Now, slog.New(slog.DiscardHandler))
+	sb.Offered = func() bool { return true }
+	mux := http.NewServeMux()
+	mux.HandleFunc("/pay/{trade}", sb.Page)
+	return sb, db, mux
+}
+
+// openPage opens (GET) or decides (POST action) trade no as member.
+func openPage(h http.Handler, no, member, method, action string) (int, string) {
+	body := strings.NewReader("")
+	if method == http.MethodPost {
+		body = strings.NewReader(url.Values{"action": {action}}.Encode())
+	}
+	r := httptest.NewRequest(method, "/pay/"+no, body)
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Accept", "application/json")
+	if member != "" {
+		r = r.WithContext(auth.With(r.Context(), auth.Identity{Member: member}))
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Code, w.Body.String()
+}
+
+// TestSandboxBurst: trades opened and decided in a burst go in batches;
+// a payment opened twice has one trade, each trade takes its first
+// choice only, a stranger's choice changes nothing, and every caller is
+// told what is stored. On both databases.
+func TestSandboxBurst(t *testing.T) {
+	ctx := context.Background()
+	for dialect, dsn := range testkit.DatabaseURLs(t, "cashier") {
+		t.Run(dialect, func(t *testing.T) {
+			sb, db, mux := sandboxOn(t, dsn)
+			payments := make([]Payment, 40)
+			for i := range payments {
+				payments[i] = Payment{ID: store.NewID(), MemberID: fmt.Sprint("m", i), Amount: 100}
+			}
+			var mu sync.Mutex
+			trades := map[string]map[string]bool{} // payment → trades told
+			var wg sync.WaitGroup
+			for i := range 2 * len(payments) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					p := payments[i%len(payments)]
+					no, err := sb.createTrade(ctx, p)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					if trades[p.ID] == nil {
+						trades[p.ID] = map[string]bool{}
+					}
+					trades[p.ID][no] = true
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			type told struct {
+				who, action string
+				code        int
+				body        string
+			}
+			answers := make([][]told, len(payments))
+			for i, p := range payments {
+				if len(trades[p.ID]) != 1 {
+					t.Fatalf("payment %d opened as %d trades", i, len(trades[p.ID]))
+				}
+				for no := range trades[p.ID] {
+					for _, c := range []struct{ who, action string }{{p.MemberID, "pay"}, {p.MemberID, "fail"}, {"stranger", "pay"}} {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							code, body := openPage(mux, no, c.who, http.MethodPost, c.action)
+							mu.Lock()
+							answers[i] = append(answers[i], told{c.who, c.action, code, body})
+							mu.Unlock()
+						}()
+					}
+				}
+			}
+			wg.Wait()
+			for i, p := range payments {
+				var state string
+				if err := db.QueryRowContext(ctx, `SELECT state FROM sandbox_trades WHERE payment_id = $1`, p.ID).Scan(&state); err != nil {
+					t.Fatal(err)
+				}
+				won := map[string]string{"paid": "pay", "closed": "fail"}[state]
+				for _, a := range answers[i] {
+					want := 409
+					switch {
+					case a.who == "stranger":
+						want = 404
+					case a.action == won:
+						want = 200
+					}
+					if a.code != want || (want == 200 && !strings.Contains(a.body, `"state":"`+state+`"`)) {
+						t.Fatalf("payment %d stored %s: %s's %s told %d %s", i, state, a.who, a.action, a.code, a.body)
+					}
+				}
 			}
 		})
 	}

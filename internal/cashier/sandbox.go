@@ -124,8 +124,8 @@ func (s *Sandbox) createTrades(ctx context.Context, _ string, ps []Payment) []ba
 
 type trade struct {
 	No, PaymentID, Payer, State string
-	Amount               int64
-	Refunded             bool
+	Amount                      int64
+	Refunded                    bool
 }
 
 const tradeCols = `trade_no, payment_id, payer, amount, state, refunded`

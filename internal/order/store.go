@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"time"
 
@@ -20,16 +19,14 @@ import (
 
 // Store is the order service's storage.
 type Store struct {
-	db      *store.DB
-	moves   batch.Group[move, Order]
-	inserts batch.Group[pledgeInsert, bool] // PostgreSQL's new pledges
+	db    *store.DB
+	moves batch.Group[move, Order]
 }
 
 // NewStore uses db.
 func NewStore(db *store.DB) *Store {
 	s := &Store{db: db}
 	s.moves.Run = s.setFromBatch
-	s.inserts.Run = s.insertBatch
 	return s
 }
 
@@ -139,23 +136,30 @@ func (s *Store) insertInTx(ctx context.Context, o Order, key string, limits Unpa
 // PostgreSQL: the member's advisory lock (one member's pledges are made one
 // at a time, so parallel requests cannot all pass the unpaid count), then
 // an insert that checks the key and the limits itself, as one implicit
-// transaction; a burst's pledges go together, many to a round trip and a
-// commit (group commit). An insert that did not happen is a repeat of the
-// key or a limit reached; which one is read afterwards, and when neither
-// holds any more (a pledge of the member's was paid or cancelled
-// meanwhile) the pledge is tried again, alone.
+// transaction. An insert that did not happen is a repeat of the key or a
+// limit reached; which one is read afterwards, and when neither holds any
+// more (a pledge of the member's was paid or cancelled meanwhile) the
+// pledge is tried again.
 func (s *Store) insertPipelined(ctx context.Context, o Order, key string, limits UnpaidLimits, addr any) (bool, error) {
-	p := pledgeInsert{o: o, key: key, limits: limits, addr: addr}
-	for try := range 3 {
-		var inserted bool
-		var err error
-		if try == 0 {
-			inserted, err = s.inserts.Do(ctx, "", p)
-		} else {
-			inserted, err = s.insertAlone(ctx, p)
+	perReward := int64(limits.PerReward)
+	if o.RewardID == nil {
+		perReward = math.MaxInt64 // no reward, no per-reward limit
+	}
+	for range 3 {
+		rows, err := s.db.Pipeline(ctx,
+			store.Statement{SQL: `SELECT pg_advisory_xact_lock(hashtextextended($1, 11))`, Args: []any{o.MemberID}},
+			store.Statement{SQL: insertOrder + `SELECT $1, $2, $3, $4, $5, $6::text, $7, $8::bigint, $9, $10::text, $11, $12
+				WHERE NOT EXISTS (SELECT 1 FROM orders WHERE member_id = $2 AND idem_key = $3)
+				AND (SELECT COUNT(*) FROM orders WHERE member_id = $2 AND project_id = $4 AND status IN ($13, $14)) < $15::bigint
+				AND (SELECT COUNT(*) FROM orders WHERE member_id = $2 AND project_id = $4 AND status IN ($13, $14)
+					AND reward_id = $6::text) < $16::bigint`,
+				Args: []any{o.ID, o.MemberID, key, o.ProjectID, o.CreatorID, o.RewardID, o.RewardTitle, o.Amount, string(o.Status), addr,
+					store.TS(o.ExpiresAt), store.TS(o.CreatedAt), string(Reserving), string(PendingPayment), int64(limits.PerProject), perReward}})
+		if err != nil {
+			return false, err
 		}
-		if err != nil || inserted {
-			return inserted, err
+		if rows[1] == 1 {
+			return true, nil
 		}
 		existing, sameReward, sameProject, err := unpaidCounts(ctx, s.db, o, key)
 		if err != nil {
@@ -169,70 +173,6 @@ func (s *Store) insertPipelined(ctx context.Context, o Order, key string, limits
 		}
 	}
 	return false, errs.E(errs.Conflict, "your pledges changed while this one was made; please try again")
-}
-
-// pledgeInsert is one new order of a batch of inserts.
-type pledgeInsert struct {
-	o      Order
-	key    string
-	limits UnpaidLimits
-	addr   any
-}
-
-// insertBatch sends a batch's locks and inserts as one implicit
-// transaction, the members' locks taken in the order of their ids so that
-// two batches never wait for each other both ways. A batch PostgreSQL
-// refuses (a statement failed) is tried one pledge at a time, so that only
-// the pledge at fault fails. It reports which pledges were inserted.
-func (s *Store) insertBatch(ctx context.Context, _ string, ps []pledgeInsert) []batch.Result[bool] {
-	out := make([]batch.Result[bool], len(ps))
-	byMember := make([]int, len(ps))
-	for i := range byMember {
-		byMember[i] = i
-	}
-	sort.SliceStable(byMember, func(a, b int) bool { return ps[byMember[a]].o.MemberID < ps[byMember[b]].o.MemberID })
-	stmts := make([]store.Statement, 0, 2*len(ps))
-	for _, i := range byMember {
-		stmts = append(stmts, lockAndInsert(ps[i])...)
-	}
-	rows, err := s.db.Pipeline(ctx, stmts...)
-	for k, i := range byMember {
-		switch {
-		case err != nil && len(ps) > 1:
-			out[i].Value, out[i].Err = s.insertAlone(ctx, ps[i])
-		case err != nil:
-			out[i].Err = err
-		default:
-			out[i].Value = rows[2*k+1] == 1
-		}
-	}
-	return out
-}
-
-// insertAlone sends one pledge's lock and insert.
-func (s *Store) insertAlone(ctx context.Context, p pledgeInsert) (bool, error) {
-	rows, err := s.db.Pipeline(ctx, lockAndInsert(p)...)
-	return err == nil && rows[1] == 1, err
-}
-
-// lockAndInsert is a pledge's two statements: the member's lock, and the
-// insert that checks the key and both unpaid limits.
-func lockAndInsert(p pledgeInsert) []store.Statement {
-	o := p.o
-	perReward := int64(p.limits.PerReward)
-	if o.RewardID == nil {
-		perReward = math.MaxInt64 // no reward, no per-reward limit
-	}
-	return []store.Statement{
-		{SQL: `SELECT pg_advisory_xact_lock(hashtextextended($1, 11))`, Args: []any{o.MemberID}},
-		{SQL: insertOrder + `SELECT $1, $2, $3, $4, $5, $6::text, $7, $8::bigint, $9, $10::text, $11, $12
-			WHERE NOT EXISTS (SELECT 1 FROM orders WHERE member_id = $2 AND idem_key = $3)
-			AND (SELECT COUNT(*) FROM orders WHERE member_id = $2 AND project_id = $4 AND status IN ($13, $14)) < $15::bigint
-			AND (SELECT COUNT(*) FROM orders WHERE member_id = $2 AND project_id = $4 AND status IN ($13, $14)
-				AND reward_id = $6::text) < $16::bigint`,
-			Args: []any{o.ID, o.MemberID, p.key, o.ProjectID, o.CreatorID, o.RewardID, o.RewardTitle, o.Amount, string(o.Status), p.addr,
-				store.TS(o.ExpiresAt), store.TS(o.CreatedAt), string(Reserving), string(PendingPayment), int64(p.limits.PerProject), perReward}},
-	}
 }
 
 type rowQuerier interface {

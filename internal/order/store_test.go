@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -194,39 +193,6 @@ func TestConcurrentAnswersOfReservations(t *testing.T) {
 				if i%4 != 0 && stored.UnitHeld != (i%3 != 0) {
 					t.Fatalf("order %d answered once: held=%v", i, stored.UnitHeld)
 				}
-			}
-		})
-	}
-}
-
-// TestOneRefusedInsertFailsAlone: a burst of pledges in which the database
-// refuses one (its id is another's) stores every other pledge.
-func TestOneRefusedInsertFailsAlone(t *testing.T) {
-	ctx := context.Background()
-	limits := UnpaidLimits{PerReward: 1, PerProject: 3}
-	for dialect, s := range storesOnBoth(t) {
-		t.Run(dialect, func(t *testing.T) {
-			pledges := make([]Order, 30)
-			for i := range pledges {
-				pledges[i] = newPledge(fmt.Sprint("m", i), "p", ptr("r1"))
-			}
-			pledges[29].ID = pledges[0].ID
-			var failed, created atomic.Int64
-			var wg sync.WaitGroup
-			for _, o := range pledges {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if _, ok, err := s.Insert(ctx, o, "k", limits); err != nil {
-						failed.Add(1)
-					} else if ok {
-						created.Add(1)
-					}
-				}()
-			}
-			wg.Wait()
-			if failed.Load() != 1 || created.Load() != 29 {
-				t.Fatalf("%d failed, %d created; want 1 and 29", failed.Load(), created.Load())
 			}
 		})
 	}

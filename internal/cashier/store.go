@@ -26,11 +26,12 @@ type Store struct {
 	db      *store.DB
 	inserts batch.Group[keyed, Payment]
 	payURLs batch.Group[[2]string, struct{}]
+	changes *outbox.Changes[Payment]
 }
 
 // NewStore uses db.
 func NewStore(db *store.DB) *Store {
-	s := &Store{db: db}
+	s := &Store{db: db, changes: outbox.NewChanges(db, paymentRows(db))}
 	s.inserts.Run = s.insertBatch
 	s.payURLs.Run = s.setPayURLs
 	return s
@@ -153,9 +154,18 @@ func (s *Store) Get(ctx context.Context, id string) (Payment, error) {
 // Change locks a payment, lets change decide, and saves its status with the
 // returned outbox messages in one transaction.
 func (s *Store) Change(ctx context.Context, id string, now time.Time, change func(p *Payment) ([]outbox.Message, error)) (Payment, error) {
-	p, err := outbox.ChangeRow(ctx, s.db, now, outbox.Row[Payment]{
-		Read: store.Statement{SQL: `SELECT ` + paymentCols + ` FROM payments WHERE id = $1` + s.db.ForUpdate(), Args: []any{id}},
-		Scan: scanPayment, Missing: errs.E(errs.NotFound, "no such payment"),
+	p, err := s.changes.Change(ctx, id, now, change)
+	return p, asErr(err, "change payment")
+}
+
+// paymentRows are the payments as outbox.Changes changes them.
+func paymentRows(db *store.DB) outbox.Rows[Payment] {
+	return outbox.Rows[Payment]{
+		Lock: func(ids []string) store.Statement {
+			// #nosec G202 -- only numbered placeholders are built; the values go as arguments
+			return store.Statement{SQL: `SELECT ` + paymentCols + ` FROM payments WHERE id IN (` + store.Placeholders(1, len(ids)) + `) ORDER BY id` + db.ForUpdate(), Args: store.Args(ids)}
+		},
+		Scan: scanPayment, ID: func(p Payment) string { return p.ID }, Missing: errs.E(errs.NotFound, "no such payment"),
 		Save: func(p Payment) store.Statement {
 			var finished any
 			if p.FinishedAt != nil {
@@ -163,8 +173,7 @@ func (s *Store) Change(ctx context.Context, id string, now time.Time, change fun
 			}
 			return store.Statement{SQL: `UPDATE payments SET status = $1, trade_no = $2, finished_at = $3 WHERE id = $4`,
 				Args: []any{string(p.Status), p.TradeNo, finished, p.ID}}
-		}}, change)
-	return p, asErr(err, "change payment")
+		}}
 }
 
 // RequestRefund records that a payment must be refunded (once).

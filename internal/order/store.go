@@ -20,12 +20,13 @@ import (
 // Store is the order service's storage.
 type Store struct {
 	db    *store.DB
-	moves batch.Group[move, Order]
+	moves   batch.Group[move, Order]
+	changes *outbox.Changes[Order]
 }
 
 // NewStore uses db.
 func NewStore(db *store.DB) *Store {
-	s := &Store{db: db}
+	s := &Store{db: db, changes: outbox.NewChanges(db, orderRows(db))}
 	s.moves.Run = s.setFromBatch
 	return s
 }
@@ -211,9 +212,18 @@ func (s *Store) Get(ctx context.Context, id string) (Order, error) {
 // the outbox messages change returns, in one transaction. A change that
 // returns errNoChange leaves everything as it was.
 func (s *Store) Change(ctx context.Context, id string, now time.Time, change func(o *Order) ([]outbox.Message, error)) (Order, error) {
-	o, err := outbox.ChangeRow(ctx, s.db, now, outbox.Row[Order]{
-		Read: store.Statement{SQL: `SELECT ` + orderCols + ` FROM orders WHERE id = $1` + s.db.ForUpdate(), Args: []any{id}},
-		Scan: scanOrder, Missing: errs.E(errs.NotFound, "no such order"),
+	o, err := s.changes.Change(ctx, id, now, change)
+	return o, asErr(err, "change order")
+}
+
+// orderRows are the orders as outbox.Changes changes them.
+func orderRows(db *store.DB) outbox.Rows[Order] {
+	return outbox.Rows[Order]{
+		Lock: func(ids []string) store.Statement {
+			// #nosec G202 -- only numbered placeholders are built; the values go as arguments
+			return store.Statement{SQL: `SELECT ` + orderCols + ` FROM orders WHERE id IN (` + store.Placeholders(1, len(ids)) + `) ORDER BY id` + db.ForUpdate(), Args: store.Args(ids)}
+		},
+		Scan: scanOrder, ID: func(o Order) string { return o.ID }, Missing: errs.E(errs.NotFound, "no such order"),
 		Save: func(o Order) store.Statement {
 			var paid any
 			if o.PaidAt != nil {
@@ -222,8 +232,7 @@ func (s *Store) Change(ctx context.Context, id string, now time.Time, change fun
 			return store.Statement{SQL: `UPDATE orders SET status = $1, paid_at = $2, payment_id = $3, tracking = $4,
 				refund_reason = $5, unit_held = $6, counted = $7, version = version + 1 WHERE id = $8 AND version = $9`,
 				Args: []any{string(o.Status), paid, o.PaymentID, o.Tracking, o.RefundReason, b2i(o.UnitHeld), b2i(o.Counted), o.ID, o.version}}
-		}}, change)
-	return o, asErr(err, "change order")
+		}}
 }
 
 // SetFrom records o's status and held unit if the order is still in status

@@ -3,10 +3,11 @@ package outbox
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/store"
 )
 
@@ -40,45 +41,122 @@ func Change[T any](ctx context.Context, db *store.DB, now time.Time,
 	return out, err
 }
 
-// Row is one row a ChangeRow locks, reads and saves.
-type Row[T any] struct {
-	Read    store.Statement // a SELECT … FOR UPDATE (db.ForUpdate) of one row
+// Rows describes a table whose rows change one at a time, for Changes.
+type Rows[T any] struct {
+	Lock    func(ids []string) store.Statement // SELECT … WHERE id IN (…) ORDER BY id, locked (db.ForUpdate)
 	Scan    func(store.Row) (T, error)
-	Missing error                   // answered when Read finds no row
-	Save    func(T) store.Statement // the one-row UPDATE of what decide changed
+	ID      func(T) string
+	Missing error                   // answered for an id Lock does not find
+	Save    func(T) store.Statement // the one-row UPDATE of what the changes did
 }
 
-// ChangeRow is Change for a thing that is one row: the same transaction
-// (read under a lock, decide, save, queue the messages), on PostgreSQL in
-// two round trips instead of five or more (store.ReadThenWrite).
-func ChangeRow[T any](ctx context.Context, db *store.DB, now time.Time, row Row[T], decide func(*T) ([]Message, error)) (T, error) {
-	var v T
-	changed, err := db.ReadThenWrite(ctx, row.Read, func(r store.Row) error {
-		var err error
-		v, err = row.Scan(r)
-		if errors.Is(err, sql.ErrNoRows) {
-			return row.Missing
+// Changes is Change for things that are one row each, on a busy table:
+// concurrent changes go together (group commit), their rows read under one
+// lock with BEGIN in one round trip (store.ReadThenWrite), each change
+// decided in turn on its row as the ones before it left it (several changes
+// of one row take turns as they would one transaction each), and the rows
+// saved with all the messages and COMMIT in a second round trip. A change whose
+// decide refuses leaves its row as it found it and fails alone; a batch the
+// database refuses is tried one change at a time, so that only the change
+// at fault fails.
+type Changes[T any] struct {
+	db    *store.DB
+	rows  Rows[T]
+	group batch.Group[rowChange[T], T]
+}
+
+type rowChange[T any] struct {
+	id     string
+	now    time.Time
+	decide func(*T) ([]Message, error)
+}
+
+// NewChanges makes changes of rows in db.
+func NewChanges[T any](db *store.DB, rows Rows[T]) *Changes[T] {
+	c := &Changes[T]{db: db, rows: rows}
+	c.group.Run = c.run
+	return c
+}
+
+// Change changes the row id as decide says, and queues decide's messages
+// (stamped with now, or the time of the batch's first change).
+func (c *Changes[T]) Change(ctx context.Context, id string, now time.Time, decide func(*T) ([]Message, error)) (T, error) {
+	return c.group.Do(ctx, "", rowChange[T]{id: id, now: now, decide: decide})
+}
+
+func (c *Changes[T]) run(ctx context.Context, _ string, reqs []rowChange[T]) []batch.Result[T] {
+	out, err := c.change(ctx, reqs)
+	switch {
+	case err == nil:
+		return out
+	case len(reqs) == 1:
+		return []batch.Result[T]{{Err: err}}
+	}
+	for i := range reqs {
+		out[i] = c.run(ctx, "", reqs[i:i+1])[0]
+	}
+	return out
+}
+
+// change runs one batch in one transaction; err is the batch's own failure.
+func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.Result[T], error) {
+	out := make([]batch.Result[T], len(reqs))
+	ids := make([]string, 0, len(reqs))
+	for _, q := range reqs {
+		if !slices.Contains(ids, q.id) {
+			ids = append(ids, q.id)
 		}
-		return err
-	}, func() ([]store.Statement, error) {
-		msgs, err := decide(&v)
-		if err != nil {
-			return nil, err
-		}
-		stmts := []store.Statement{row.Save(v)}
-		for _, m := range msgs {
-			s, err := enqueueStatement(m, now)
+	}
+	slices.Sort(ids) // every batch locks its rows in one order: no two wait for each other
+	found := map[string]*T{}
+	var saved []string
+	now := reqs[0].now
+	changed, err := c.db.ReadThenWrite(ctx, c.rows.Lock(ids), func(rs store.Rows) error {
+		for rs.Next() {
+			v, err := c.rows.Scan(rs)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			stmts = append(stmts, s)
+			found[c.rows.ID(v)] = &v
+		}
+		return rs.Err()
+	}, func() ([]store.Statement, error) {
+		var stmts []store.Statement
+		for i, q := range reqs {
+			v, ok := found[q.id]
+			if !ok {
+				out[i].Err = c.rows.Missing
+				continue
+			}
+			before := *v
+			msgs, err := q.decide(v)
+			if err != nil {
+				*v, out[i] = before, batch.Result[T]{Value: before, Err: err}
+				continue
+			}
+			for _, m := range msgs {
+				s, err := enqueueStatement(m, now)
+				if err != nil {
+					return nil, err
+				}
+				stmts = append(stmts, s)
+			}
+			if !slices.Contains(saved, q.id) {
+				saved = append(saved, q.id)
+			}
+			out[i].Value = *v
+		}
+		for _, id := range saved {
+			stmts = append(stmts, c.rows.Save(*found[id]))
 		}
 		return stmts, nil
 	})
-	if err == nil && changed[0] != 1 {
-		// Read holds the row's lock until the end, so its save finds it:
+	for k := 0; err == nil && k < len(saved); k++ {
+		// The rows are locked until the end, so each save finds its row:
 		// anything else is a save that does not match its read.
-		err = fmt.Errorf("saving changed %d rows, not the one read", changed[0])
+		if n := changed[len(changed)-len(saved)+k]; n != 1 {
+			err = fmt.Errorf("saving changed %d rows, not the one read", n)
+		}
 	}
-	return v, err
+	return out, err
 }

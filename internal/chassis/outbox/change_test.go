@@ -18,15 +18,20 @@ type account struct {
 	Balance int
 }
 
-// accountRow is a one-row change of an account (its balance may not go
-// below zero: the save of a negative balance fails in the database).
-func accountRow(db *store.DB, id string) outbox.Row[account] {
-	return outbox.Row[account]{
-		Read: store.Statement{SQL: `SELECT id, balance FROM accounts WHERE id = $1` + db.ForUpdate(), Args: []any{id}},
+// accountRows describes the accounts table for outbox.Changes (a balance
+// may not go below zero: the save of a negative balance fails in the
+// database).
+func accountRows(db *store.DB) outbox.Rows[account] {
+	return outbox.Rows[account]{
+		Lock: func(ids []string) store.Statement {
+			// #nosec G202 -- placeholders only
+			return store.Statement{SQL: `SELECT id, balance FROM accounts WHERE id IN (` + store.Placeholders(1, len(ids)) + `) ORDER BY id` + db.ForUpdate(), Args: store.Args(ids)}
+		},
 		Scan: func(r store.Row) (account, error) {
 			var a account
 			return a, r.Scan(&a.ID, &a.Balance)
 		},
+		ID:      func(a account) string { return a.ID },
 		Missing: errors.New("no such account"),
 		Save: func(a account) store.Statement {
 			return store.Statement{SQL: `UPDATE accounts SET balance = $1 WHERE id = $2`, Args: []any{a.Balance, a.ID}}
@@ -44,6 +49,13 @@ func openAccounts(t *testing.T, dialect, url string, maxConns int) *store.DB {
 	t.Cleanup(func() { db.Close() })
 	db.SetMaxOpenConns(maxConns)
 	if _, err := store.Migrate(ctx, db, "outbox", outbox.Migrations()); err != nil {
+		t.Fatal(err)
+	}
+	// Subtests share a database: each starts from a fresh table and an empty outbox.
+	if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS accounts`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM outbox`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE accounts (id TEXT PRIMARY KEY, balance INTEGER NOT NULL CHECK (balance >= 0))`); err != nil {
@@ -76,70 +88,68 @@ func counts(t *testing.T, db *store.DB) (balance, messages int) {
 // decide refuses, when the save fails in the database, when the row is
 // missing. On one connection, so that a transaction left open by a failure
 // would show in the next change.
-func TestChangeRowIsAllOrNothing(t *testing.T) {
-	ctx := context.Background()
-	now := time.Now()
+func TestChangesAreAllOrNothing(t *testing.T) {
 	for dialect, url := range bothURLs(t) {
-		t.Run(dialect, func(t *testing.T) {
-			db := openAccounts(t, dialect, url, 1)
-			pay := func(amount int, key string) (account, error) {
-				return outbox.ChangeRow(ctx, db, now, accountRow(db, "a"), func(a *account) ([]outbox.Message, error) {
-					if amount == 0 {
-						return nil, errors.New("nothing to pay")
-					}
-					a.Balance -= amount
-					return []outbox.Message{{Key: key, Service: "s", Method: "POST", Path: "/paid", Body: amount},
-						{Key: key + "-2", Service: "s", Method: "POST", Path: "/told", Body: amount}}, nil
-				})
-			}
-			if a, err := pay(30, "k1"); err != nil || a.Balance != 70 {
-				t.Fatalf("pay 30: %+v %v", a, err)
-			}
-			if _, err := pay(0, "k2"); err == nil || err.Error() != "nothing to pay" {
-				t.Fatalf("a refused change: %v", err)
-			}
-			if _, err := pay(500, "k3"); err == nil {
-				t.Fatal("a balance below zero must fail in the database")
-			}
-			if _, err := outbox.ChangeRow(ctx, db, now, accountRow(db, "nobody"), func(*account) ([]outbox.Message, error) {
-				return nil, nil
-			}); err == nil || err.Error() != "no such account" {
-				t.Fatalf("a missing row: %v", err)
-			}
-			// The caller gives up while the row is locked: nothing is
-			// written, and the lock does not outlive the change.
-			gone, cancel := context.WithCancel(ctx)
-			if _, err := outbox.ChangeRow(gone, db, now, accountRow(db, "a"), func(a *account) ([]outbox.Message, error) {
-				cancel()
-				a.Balance = 1
-				return nil, nil
-			}); err == nil {
-				t.Fatal("a change whose caller gave up must fail")
-			}
-			if balance, messages := counts(t, db); balance != 70 || messages != 2 {
-				t.Fatalf("balance %d with %d messages, want 70 with the first change's 2", balance, messages)
-			}
-			if a, err := pay(70, "k4"); err != nil || a.Balance != 0 {
-				t.Fatalf("the connection must be usable after the failures: %+v %v", a, err)
-			}
-		})
+		t.Run(dialect, func(t *testing.T) { changesAreAllOrNothing(t, dialect, url) })
 	}
 }
 
-// Concurrent changes of one row take turns: 50 payments of 2 from a
+func changesAreAllOrNothing(t *testing.T, dialect, url string) {
+	ctx := context.Background()
+	db := openAccounts(t, dialect, url, 1)
+	changes := outbox.NewChanges(db, accountRows(db))
+	change := func(ctx context.Context, id string, decide func(*account) ([]outbox.Message, error)) (account, error) {
+		return changes.Change(ctx, id, time.Now(), decide)
+	}
+	pay := func(amount int, key string) (account, error) {
+		return change(ctx, "a", func(a *account) ([]outbox.Message, error) {
+			if amount == 0 {
+				return nil, errors.New("nothing to pay")
+			}
+			a.Balance -= amount
+			return []outbox.Message{{Key: key, Service: "s", Method: "POST", Path: "/paid", Body: amount},
+				{Key: key + "-2", Service: "s", Method: "POST", Path: "/told", Body: amount}}, nil
+		})
+	}
+	if a, err := pay(30, "k1"); err != nil || a.Balance != 70 {
+		t.Fatalf("pay 30: %+v %v", a, err)
+	}
+	if _, err := pay(0, "k2"); err == nil || err.Error() != "nothing to pay" {
+		t.Fatalf("a refused change: %v", err)
+	}
+	if _, err := pay(500, "k3"); err == nil {
+		t.Fatal("a balance below zero must fail in the database")
+	}
+	if _, err := change(ctx, "nobody", func(*account) ([]outbox.Message, error) {
+		return nil, nil
+	}); err == nil || err.Error() != "no such account" {
+		t.Fatalf("a missing row: %v", err)
+	}
+	if balance, messages := counts(t, db); balance != 70 || messages != 2 {
+		t.Fatalf("balance %d with %d messages, want 70 with the first change's 2", balance, messages)
+	}
+	if a, err := pay(70, "k4"); err != nil || a.Balance != 0 {
+		t.Fatalf("the connection must be usable after the failures: %+v %v", a, err)
+	}
+}
+
+// Concurrent changes of one row take turns (in batches): 50 payments of 2 from a
 // balance of 100 leave 0 and 50 messages, and one more fails.
-func TestChangeRowTakesTurns(t *testing.T) {
+func TestChangesTakeTurns(t *testing.T) {
 	ctx := context.Background()
 	for dialect, url := range bothURLs(t) {
 		t.Run(dialect, func(t *testing.T) {
 			db := openAccounts(t, dialect, url, 8)
+			// Two, as two instances of a service: their batches run side
+			// by side and meet on the row's lock.
+			both := []*outbox.Changes[account]{outbox.NewChanges(db, accountRows(db)), outbox.NewChanges(db, accountRows(db))}
 			var wg sync.WaitGroup
 			errc := make(chan error, 51)
 			for i := range 51 {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := outbox.ChangeRow(ctx, db, time.Now(), accountRow(db, "a"), func(a *account) ([]outbox.Message, error) {
+					_, err := both[i%2].Change(ctx, "a", time.Now(), func(a *account) ([]outbox.Message, error) {
 						if a.Balance < 2 {
 							return nil, errors.New("empty")
 						}
@@ -162,6 +172,93 @@ func TestChangeRowTakesTurns(t *testing.T) {
 			}
 			if balance, messages := counts(t, db); balance != 0 || messages != 50 || failed != 1 {
 				t.Fatalf("balance %d, %d messages, %d failed; want 0, 50, 1", balance, messages, failed)
+			}
+		})
+	}
+}
+
+// In a batch of changes of many rows, a change the database refuses (a
+// balance below zero) and a change decide refuses fail alone: every other
+// change is saved with its messages, once.
+func TestBatchedChangesFailAlone(t *testing.T) {
+	ctx := context.Background()
+	for dialect, url := range bothURLs(t) {
+		t.Run(dialect, func(t *testing.T) {
+			db := openAccounts(t, dialect, url, 8)
+			for i := range 20 {
+				if _, err := db.ExecContext(ctx, `INSERT INTO accounts VALUES ($1, 10)`, fmt.Sprint("b", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			changes := outbox.NewChanges(db, accountRows(db))
+			var wg sync.WaitGroup
+			errc := make(chan error, 40)
+			for i := range 40 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := changes.Change(ctx, fmt.Sprint("b", i%20), time.Now(), func(a *account) ([]outbox.Message, error) {
+						switch i {
+						case 7:
+							a.Balance -= 100 // the database refuses it
+						case 8:
+							a.Balance = 0
+							return nil, errors.New("refused") // decide refuses it, after touching the row
+						default:
+							a.Balance--
+						}
+						return []outbox.Message{{Key: fmt.Sprint("m", i), Service: "s", Method: "POST", Path: "/x"}}, nil
+					})
+					errc <- err
+				}()
+			}
+			wg.Wait()
+			close(errc)
+			failed := 0
+			for err := range errc {
+				if err != nil {
+					failed++
+				}
+			}
+			var total, messages int
+			if err := db.QueryRowContext(ctx, `SELECT SUM(balance) FROM accounts WHERE id LIKE 'b%'`).Scan(&total); err != nil {
+				t.Fatal(err)
+			}
+			_, messages = counts(t, db)
+			if failed != 2 || total != 200-38 || messages != 38 {
+				t.Fatalf("%d failed, balances %d, %d messages; want 2, %d, 38", failed, total, messages, 200-38)
+			}
+		})
+	}
+}
+
+// A change decide refuses leaves its row as it found it for the next
+// change of the same batch, even when decide touched the row before
+// refusing.
+func TestRefusedChangeLeavesItsRowAsFound(t *testing.T) {
+	ctx := context.Background()
+	for dialect, url := range bothURLs(t) {
+		t.Run(dialect, func(t *testing.T) {
+			db := openAccounts(t, dialect, url, 4)
+			changes := outbox.NewChanges(db, accountRows(db))
+			release := make(chan struct{})
+			var wg sync.WaitGroup
+			run := func(decide func(*account) ([]outbox.Message, error)) {
+				wg.Add(1)
+				go func() { defer wg.Done(); _, _ = changes.Change(ctx, "a", time.Now(), decide) }()
+			}
+			// The first change holds its batch, so that the next two queue
+			// and go together, in the order they came.
+			run(func(*account) ([]outbox.Message, error) { <-release; return nil, nil })
+			time.Sleep(50 * time.Millisecond)
+			run(func(a *account) ([]outbox.Message, error) { a.Balance = 0; return nil, errors.New("refused") })
+			time.Sleep(50 * time.Millisecond)
+			run(func(a *account) ([]outbox.Message, error) { a.Balance++; return nil, nil })
+			time.Sleep(50 * time.Millisecond)
+			close(release)
+			wg.Wait()
+			if balance, _ := counts(t, db); balance != 101 {
+				t.Fatalf("balance %d, want 101", balance)
 			}
 		})
 	}

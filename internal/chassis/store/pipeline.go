@@ -10,6 +10,13 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
+// Rows are the rows a read answers, read in turn (a *sql.Rows, or pgx's).
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
 // Statement is one statement of a Pipeline.
 type Statement struct {
 	SQL  string
@@ -73,20 +80,28 @@ func (db *DB) withPgx(ctx context.Context, fn func(*pgx.Conn) error) error {
 	})
 }
 
-// ReadThenWrite runs a read of one row under a lock, lets write decide from
-// it (write returns the statements to run, or an error that undoes
+// ReadThenWrite runs a read of rows under a lock, hands them to scan, lets
+// write decide from them (write returns the statements to run, or an error that undoes
 // everything), and runs those statements, in one transaction. On
 // PostgreSQL that is two round trips instead of one per statement: BEGIN
 // and the read go together, then the writes and COMMIT. On SQLite it is an
 // ordinary transaction (BEGIN IMMEDIATE holds the write lock throughout).
 // It returns the rows each write changed; a write that failed leaves
-// nothing written. read should lock its row (ForUpdate) so that the writes
+// nothing written. read should lock its rows (ForUpdate) so that the writes
 // cannot meet a change made in between.
-func (db *DB) ReadThenWrite(ctx context.Context, read Statement, scan func(Row) error, write func() ([]Statement, error)) ([]int64, error) {
+func (db *DB) ReadThenWrite(ctx context.Context, read Statement, scan func(Rows) error, write func() ([]Statement, error)) ([]int64, error) {
 	if db.Dialect != Postgres {
 		var rows []int64
 		err := db.Tx(ctx, func(tx *sql.Tx) error {
-			if err := scan(tx.QueryRowContext(ctx, read.SQL, read.Args...)); err != nil {
+			rs, err := tx.QueryContext(ctx, read.SQL, read.Args...)
+			if err != nil {
+				return err
+			}
+			err = scan(rs)
+			if cerr := rs.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
 				return err
 			}
 			stmts, err := write()
@@ -114,14 +129,22 @@ func (db *DB) ReadThenWrite(ctx context.Context, read Statement, scan func(Row) 
 	return rows, err
 }
 
-func readThenWrite(ctx context.Context, c *pgx.Conn, read Statement, scan func(Row) error, write func() ([]Statement, error)) ([]int64, error) {
+func readThenWrite(ctx context.Context, c *pgx.Conn, read Statement, scan func(Rows) error, write func() ([]Statement, error)) ([]int64, error) {
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(read.SQL, read.Args...)
 	br := c.SendBatch(ctx, b)
 	_, err := br.Exec()
+	var rs pgx.Rows
 	if err == nil {
-		err = scan(br.QueryRow())
+		rs, err = br.Query()
+	}
+	if err == nil {
+		err = scan(rs)
+		rs.Close()
+		if err == nil {
+			err = rs.Err()
+		}
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr

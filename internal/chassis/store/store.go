@@ -302,6 +302,15 @@ func Placeholders(from, n int) string {
 	return sb.String()
 }
 
+// Args passes strings as a statement's arguments.
+func Args(vs []string) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
 // Tuples is "($from, …), (…)" for n rows of width arguments each, as a
 // multi-row VALUES list needs (arguments row by row).
 func Tuples(from, n, width int) string {

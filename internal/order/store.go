@@ -19,7 +19,7 @@ import (
 
 // Store is the order service's storage.
 type Store struct {
-	db    *store.DB
+	db      *store.DB
 	moves   batch.Group[move, Order]
 	changes *outbox.Changes[Order]
 }

@@ -42,7 +42,7 @@ func payPage(c *testkit.Client, u string) int {
 
 // TestCrashesDuringABurstLoseAndDoubleNothing runs on SQLite and on
 // PostgreSQL, where pledges and state changes take other paths (pipelined
-// statements, store.Pipeline and outbox.ChangeRow).
+// statements, store.Pipeline and outbox.Changes).
 func TestCrashesDuringABurstLoseAndDoubleNothing(t *testing.T) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) { crashesDuringABurst(t, db == "postgres") })

@@ -330,10 +330,13 @@ func (p *Pledges) ProjectEnded(ctx context.Context, projectID, status string) (i
 	}
 	n := 0
 	for _, o := range list {
+		// Set, not counted, in decide: a batch tried again decides again.
+		refunding := false
 		_, err := p.store.Change(ctx, o.ID, p.now(), func(o *Order) ([]outbox.Message, error) {
+			refunding = false
 			switch {
 			case o.StartRefund("the project " + status):
-				n++
+				refunding = true
 				return []outbox.Message{refundMsg(o.ID, o.PaymentID, o.RefundReason)}, nil
 			case o.Status == PendingPayment:
 				o.Status = Cancelled
@@ -346,6 +349,9 @@ func (p *Pledges) ProjectEnded(ctx context.Context, projectID, status string) (i
 		})
 		if err != nil && !errors.Is(err, errNoChange) {
 			return n, err // the project service sends this again
+		}
+		if err == nil && refunding {
+			n++
 		}
 	}
 	p.kick()

@@ -40,6 +40,9 @@ type Options struct {
 	// read only when the data folder is new.
 	InitialCluster string
 	ClusterToken   string
+	// BcryptCost is the cost of hashing users' passwords when
+	// authentication is on (0 = etcd's default).
+	BcryptCost uint
 }
 
 // StartWith runs a node as o says. A member of a cluster returns once the
@@ -66,6 +69,9 @@ func StartWith(ctx context.Context, o Options) (*Node, error) {
 	cfg := embed.NewConfig()
 	cfg.Name = o.Name
 	cfg.Dir = o.Dir
+	if o.BcryptCost > 0 {
+		cfg.BcryptCost = o.BcryptCost
+	}
 	// etcd reports fatal problems through Err(); its own log (which also
 	// complains about closed listeners on every clean stop) stays quiet.
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())

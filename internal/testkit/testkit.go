@@ -20,6 +20,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/crypto/bcrypt"
 
 	"sanshi/internal/chassis/registry"
 	"sanshi/internal/chassis/store"
@@ -57,7 +58,10 @@ func StartEtcd(t testing.TB) *Etcd {
 // Start (re)starts the node on the same address and data.
 func (e *Etcd) Start() {
 	e.t.Helper()
-	n, err := etcdnode.Start(context.Background(), e.Dir, e.Addr)
+	// Passwords hashed at the lowest cost: with authentication on, each
+	// client's connect checks one, and on a loaded test machine the
+	// default cost alone came near the client's 2 s dial timeout.
+	n, err := etcdnode.StartWith(context.Background(), etcdnode.Options{Dir: e.Dir, ClientListen: e.Addr, BcryptCost: uint(bcrypt.MinCost)})
 	if err != nil {
 		e.t.Fatal(err)
 	}

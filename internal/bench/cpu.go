@@ -37,9 +37,10 @@ func processCPU(pid int) (time.Duration, string, bool) {
 	return time.Duration(user+sys) * time.Second / clockTicks, s[open+1 : closing], true
 }
 
-// sampleCPU reads the CPU time of the cluster's processes (by service),
-// of every PostgreSQL process on the machine and of this process (the load
-// generator, with the embedded etcd).
+// sampleCPU reads the CPU time of the cluster's processes (by service), of
+// every PostgreSQL process on the machine when the platform runs on
+// PostgreSQL, and of this process (the load generator, with the embedded
+// etcd).
 func (c *cluster) sampleCPU() cpuTimes {
 	out := cpuTimes{}
 	for i, p := range c.procs {
@@ -53,8 +54,8 @@ func (c *cluster) sampleCPU() cpuTimes {
 	if d, _, ok := processCPU(os.Getpid()); ok {
 		out["bench client + etcd"] += d
 	}
-	if d := postgresCPU(); d > 0 {
-		out["PostgreSQL"] = d
+	if c.pgAdmin != "" { // a PostgreSQL platform; otherwise the server is not the platform's
+		out["PostgreSQL"] = postgresCPU()
 	}
 	return out
 }

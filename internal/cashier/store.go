@@ -31,7 +31,7 @@ type Store struct {
 
 // NewStore uses db.
 func NewStore(db *store.DB) *Store {
-	s := &Store{db: db, changes: outbox.NewChanges(db, paymentRows(db))}
+	s := &Store{db: db, changes: outbox.NewChanges(db, paymentRows())}
 	s.inserts.Run = s.insertBatch
 	s.payURLs.Run = s.setPayURLs
 	return s
@@ -159,12 +159,9 @@ func (s *Store) Change(ctx context.Context, id string, now time.Time, change fun
 }
 
 // paymentRows are the payments as outbox.Changes changes them.
-func paymentRows(db *store.DB) outbox.Rows[Payment] {
+func paymentRows() outbox.Rows[Payment] {
 	return outbox.Rows[Payment]{
-		Lock: func(ids []string) store.Statement {
-			// #nosec G202 -- only numbered placeholders are built; the values go as arguments
-			return store.Statement{SQL: `SELECT ` + paymentCols + ` FROM payments WHERE id IN (` + store.Placeholders(1, len(ids)) + `) ORDER BY id` + db.ForUpdate(), Args: store.Args(ids)}
-		},
+		Table: "payments", Cols: paymentCols,
 		Scan: scanPayment, ID: func(p Payment) string { return p.ID }, Missing: errs.E(errs.NotFound, "no such payment"),
 		Save: func(p Payment) store.Statement {
 			var finished any

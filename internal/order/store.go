@@ -26,7 +26,7 @@ type Store struct {
 
 // NewStore uses db.
 func NewStore(db *store.DB) *Store {
-	s := &Store{db: db, changes: outbox.NewChanges(db, orderRows(db))}
+	s := &Store{db: db, changes: outbox.NewChanges(db, orderRows())}
 	s.moves.Run = s.setFromBatch
 	return s
 }
@@ -217,12 +217,9 @@ func (s *Store) Change(ctx context.Context, id string, now time.Time, change fun
 }
 
 // orderRows are the orders as outbox.Changes changes them.
-func orderRows(db *store.DB) outbox.Rows[Order] {
+func orderRows() outbox.Rows[Order] {
 	return outbox.Rows[Order]{
-		Lock: func(ids []string) store.Statement {
-			// #nosec G202 -- only numbered placeholders are built; the values go as arguments
-			return store.Statement{SQL: `SELECT ` + orderCols + ` FROM orders WHERE id IN (` + store.Placeholders(1, len(ids)) + `) ORDER BY id` + db.ForUpdate(), Args: store.Args(ids)}
-		},
+		Table: "orders", Cols: orderCols,
 		Scan: scanOrder, ID: func(o Order) string { return o.ID }, Missing: errs.E(errs.NotFound, "no such order"),
 		Save: func(o Order) store.Statement {
 			var paid any

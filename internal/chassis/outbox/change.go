@@ -43,11 +43,11 @@ func Change[T any](ctx context.Context, db *store.DB, now time.Time,
 
 // Rows describes a table whose rows change one at a time, for Changes.
 type Rows[T any] struct {
-	Lock    func(ids []string) store.Statement // SELECT … WHERE id IN (…) ORDER BY id, locked (db.ForUpdate)
-	Scan    func(store.Row) (T, error)
-	ID      func(T) string
-	Missing error                   // answered for an id Lock does not find
-	Save    func(T) store.Statement // the one-row UPDATE of what the changes did
+	Table, Cols string // the table, keyed by id, and the columns Scan reads
+	Scan        func(store.Row) (T, error)
+	ID          func(T) string
+	Missing     error                   // answered for an id Lock does not find
+	Save        func(T) store.Statement // the one-row UPDATE of what the changes did
 }
 
 // Changes is Change for things that are one row each, on a busy table:
@@ -111,7 +111,10 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 	found := map[string]*T{}
 	var saved []string
 	now := reqs[0].now
-	changed, err := c.db.ReadThenWrite(ctx, c.rows.Lock(ids), func(rs store.Rows) error {
+	// #nosec G202 -- the table and columns are the code's own; the ids go as arguments
+	lock := store.Statement{SQL: `SELECT ` + c.rows.Cols + ` FROM ` + c.rows.Table + ` WHERE id IN (` + store.Placeholders(1, len(ids)) +
+		`) ORDER BY id` + c.db.ForUpdate(), Args: store.Args(ids)}
+	changed, err := c.db.ReadThenWrite(ctx, lock, func(rs store.Rows) error {
 		for rs.Next() {
 			v, err := c.rows.Scan(rs)
 			if err != nil {

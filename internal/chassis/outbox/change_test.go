@@ -21,12 +21,9 @@ type account struct {
 // accountRows describes the accounts table for outbox.Changes (a balance
 // may not go below zero: the save of a negative balance fails in the
 // database).
-func accountRows(db *store.DB) outbox.Rows[account] {
+func accountRows() outbox.Rows[account] {
 	return outbox.Rows[account]{
-		Lock: func(ids []string) store.Statement {
-			// #nosec G202 -- placeholders only
-			return store.Statement{SQL: `SELECT id, balance FROM accounts WHERE id IN (` + store.Placeholders(1, len(ids)) + `) ORDER BY id` + db.ForUpdate(), Args: store.Args(ids)}
-		},
+		Table: "accounts", Cols: "id, balance",
 		Scan: func(r store.Row) (account, error) {
 			var a account
 			return a, r.Scan(&a.ID, &a.Balance)
@@ -97,7 +94,7 @@ func TestChangesAreAllOrNothing(t *testing.T) {
 func changesAreAllOrNothing(t *testing.T, dialect, url string) {
 	ctx := context.Background()
 	db := openAccounts(t, dialect, url, 1)
-	changes := outbox.NewChanges(db, accountRows(db))
+	changes := outbox.NewChanges(db, accountRows())
 	change := func(ctx context.Context, id string, decide func(*account) ([]outbox.Message, error)) (account, error) {
 		return changes.Change(ctx, id, time.Now(), decide)
 	}
@@ -142,7 +139,7 @@ func TestChangesTakeTurns(t *testing.T) {
 			db := openAccounts(t, dialect, url, 8)
 			// Two, as two instances of a service: their batches run side
 			// by side and meet on the row's lock.
-			both := []*outbox.Changes[account]{outbox.NewChanges(db, accountRows(db)), outbox.NewChanges(db, accountRows(db))}
+			both := []*outbox.Changes[account]{outbox.NewChanges(db, accountRows()), outbox.NewChanges(db, accountRows())}
 			var wg sync.WaitGroup
 			errc := make(chan error, 51)
 			for i := range 51 {
@@ -190,7 +187,7 @@ func TestBatchedChangesFailAlone(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			changes := outbox.NewChanges(db, accountRows(db))
+			changes := outbox.NewChanges(db, accountRows())
 			var wg sync.WaitGroup
 			errc := make(chan error, 40)
 			for i := range 40 {
@@ -240,7 +237,7 @@ func TestRefusedChangeLeavesItsRowAsFound(t *testing.T) {
 	for dialect, url := range bothURLs(t) {
 		t.Run(dialect, func(t *testing.T) {
 			db := openAccounts(t, dialect, url, 4)
-			changes := outbox.NewChanges(db, accountRows(db))
+			changes := outbox.NewChanges(db, accountRows())
 			release := make(chan struct{})
 			var wg sync.WaitGroup
 			run := func(decide func(*account) ([]outbox.Message, error)) {

@@ -93,19 +93,12 @@ func (s *Sandbox) createTrades(ctx context.Context, _ string, ps []Payment) []ba
 	for _, p := range ps {
 		args = append(args, "SB"+store.NewID(), p.ID, p.MemberID, p.Amount, store.TS(s.now()), "waiting")
 	}
-	opened := map[string]string{} // trade by payment
 	// #nosec G202 -- only numbered placeholders are built; the values go as arguments
-	rows, err := s.db.QueryContext(ctx, `INSERT INTO sandbox_trades (trade_no, payment_id, payer, amount, created_at, state)
-		VALUES `+store.Tuples(1, len(ps), width)+` ON CONFLICT (payment_id) DO NOTHING RETURNING trade_no, payment_id`, args...)
-	if err == nil {
-		for rows.Next() {
-			var no, payment string
-			if err = rows.Scan(&no, &payment); err != nil {
-				break
-			}
-			opened[payment] = no
-		}
-		err = errors.Join(err, rows.Err(), rows.Close())
+	inserted, err := store.List(ctx, s.db, scanTrade, `INSERT INTO sandbox_trades (trade_no, payment_id, payer, amount, created_at, state)
+		VALUES `+store.Tuples(1, len(ps), width)+` ON CONFLICT (payment_id) DO NOTHING RETURNING `+tradeCols, args...)
+	opened := make(map[string]string, len(inserted)) // trade by payment
+	for _, t := range inserted {
+		opened[t.PaymentID] = t.No
 	}
 	out := make([]batch.Result[string], len(ps))
 	for i, p := range ps {

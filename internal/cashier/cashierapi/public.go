@@ -53,5 +53,5 @@ func (c Client) DecideSandboxPage(ctx context.Context, payURL, action string) er
 	if resp.StatusCode/100 != 2 {
 		return httpclient.ReadJSONError(resp)
 	}
-	return resp.Body.Close()
+	return httpclient.Done(resp)
 }

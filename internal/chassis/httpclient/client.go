@@ -250,6 +250,18 @@ func drain(resp *http.Response) {
 	_ = resp.Body.Close()
 }
 
+// Done finishes an answer whose body the caller does not need: the body is
+// read to its end before it is closed, so that the kept-alive connection
+// goes back to its pool (an answer closed unread closes its connection, and
+// the next call pays for a new one).
+func Done(resp *http.Response) error {
+	_, err := io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	if cerr := resp.Body.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // ReadJSONError turns a non-2xx service answer into an *errs.Error, keeping
 // the service's code and fields.
 func ReadJSONError(resp *http.Response) error {

@@ -168,3 +168,32 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 		t.Fatal("a successful probe closes the breaker")
 	}
 }
+
+// An answer finished with Done, body unread, leaves its connection to the
+// next call, through the gateway's net/http client as through our own pool.
+func TestDoneKeepsTheConnection(t *testing.T) {
+	srv, opened := counted(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"state":"paid"}`)
+	})
+	gw := &Gateway{Base: srv.URL, HTTP: &http.Client{Transport: &http.Transport{}}}
+	p := newConns(time.Now)
+	for i := range 5 {
+		resp, err := gw.Do(context.Background(), Request{Method: http.MethodPost, Path: "/pay"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Done(resp); err != nil {
+			t.Fatalf("call %d through the gateway: %v", i, err)
+		}
+		resp, err = p.roundTrip(context.Background(), addrOf(srv), http.MethodPost, "/pay", nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Done(resp); err != nil {
+			t.Fatalf("call %d through the pool: %v", i, err)
+		}
+	}
+	if n := opened.Load(); n != 2 {
+		t.Fatalf("10 calls finished with Done opened %d connections, want 2 (one per client)", n)
+	}
+}

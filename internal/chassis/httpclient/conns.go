@@ -38,9 +38,16 @@ type conns struct {
 // kept connection is almost never one the server is just closing.
 const idleLimit = 45 * time.Second
 
+// keptPerAddress bounds the idle connections kept per instance. It is
+// above the concurrency a burst brings (300 backers through the gateway
+// keep 300 calls in flight to the order service): with 64, every answer
+// beyond the 64th closed its connection and the next call opened a new one.
+// Idle connections cost a few KiB each and are closed after idleLimit.
+const keptPerAddress = 512
+
 func newConns(now func() time.Time) *conns {
 	return &conns{dialer: net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second},
-		maxIdle: 64, maxAge: idleLimit, now: now, idle: map[string][]*conn{}}
+		maxIdle: keptPerAddress, maxAge: idleLimit, now: now, idle: map[string][]*conn{}}
 }
 
 // conn is one kept-alive connection to an instance.

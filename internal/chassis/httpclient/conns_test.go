@@ -407,3 +407,62 @@ func TestOurFieldsReplaceTheCallersAndLeaveItsHeaderAlone(t *testing.T) {
 		t.Fatal("a field of ours breaking its line was sent")
 	}
 }
+
+// A burst of more callers than the pool used to keep (64) keeps its
+// connections for the next burst of the same size: a pool that kept fewer
+// closed the rest after each answer, and every burst paid for new ones (the
+// pledge benchmark at 300 backers left thousands in TIME_WAIT).
+func TestABurstKeepsItsConnectionsForTheNext(t *testing.T) {
+	const callers = 200
+	var mu sync.Mutex
+	waiting, release := 0, make(chan struct{})
+	// Every answer waits until all callers of the burst are in, so the
+	// burst needs one connection per caller.
+	srv, opened := counted(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		waiting++
+		wait := release
+		if waiting == callers {
+			close(release)
+			waiting, release = 0, make(chan struct{})
+		}
+		mu.Unlock()
+		select {
+		case <-wait:
+			_, _ = io.WriteString(w, "ok")
+		case <-time.After(10 * time.Second):
+			http.Error(w, "the burst never filled", http.StatusGatewayTimeout)
+		}
+	})
+	p := newConns(time.Now)
+	burst := func() {
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		for range callers {
+			wg.Go(func() {
+				resp, err := p.roundTrip(context.Background(), addrOf(srv), "GET", "/", nil, nil, nil)
+				if err != nil {
+					failed.Add(1)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != "ok" {
+					failed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if failed.Load() != 0 {
+			t.Fatalf("%d of %d callers failed", failed.Load(), callers)
+		}
+	}
+	burst()
+	if n := opened.Load(); n != callers {
+		t.Fatalf("the first burst opened %d connections, want %d", n, callers)
+	}
+	burst()
+	if n := opened.Load(); n != callers {
+		t.Fatalf("the second burst opened %d new connections, want none", n-callers)
+	}
+}

@@ -69,7 +69,7 @@ func (c Client) UploadCover(ctx context.Context, id string, image []byte) error 
 	if resp.StatusCode/100 != 2 {
 		return httpclient.ReadJSONError(resp)
 	}
-	return resp.Body.Close()
+	return httpclient.Done(resp)
 }
 
 // AddReward adds a reward tier to a draft.

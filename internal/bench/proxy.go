@@ -143,7 +143,13 @@ func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Wri
 	viaNginx := openLoop("http://"+ng.logged+"/api/echo", "", half, o.Duration)
 	viaGW := openLoop("http://"+gwAddr+"/api/echo", member.token(), half, o.Duration)
 	fmt.Fprintf(out, "  at %.0f requests/s, access logs on: p99 direct %s, via nginx %s (+%s), via gateway %s (+%s)\n", half,
-		us(pDirect), us(viaNginx), us(viaNginx-pDirect), us(viaGW), us(viaGW-pDirect))
+		us(pDirect.p99), us(viaNginx.p99), us(viaNginx.p99-pDirect.p99), us(viaGW.p99), us(viaGW.p99-pDirect.p99))
+	for _, r := range []struct {
+		name string
+		res  openResult
+	}{{"direct", pDirect}, {"via nginx", viaNginx}, {"via gateway", viaGW}} {
+		fmt.Fprintf(out, "    %-12s p99 %s\n", r.name, r.res)
+	}
 	return nil
 }
 
@@ -392,9 +398,31 @@ func closedLoop(url, token string, conns int, d time.Duration) (float64, time.Du
 	return float64(n.Load()) / d.Seconds(), pctOf(lat, 99), failed.Load()
 }
 
-// openLoop sends requests at a fixed rate for d and returns the p99.
-func openLoop(url, token string, rate float64, d time.Duration) time.Duration {
+// openResult is what an open-loop run saw: the p99 of the answered
+// requests, and how many failed and how many connections the generator had
+// to open. An open-loop generator opens a connection whenever all of its
+// kept ones are busy, so a proxy that falls behind sees more connections,
+// each costing it an accept, and may fall further behind: the failures and
+// connections show when a p99 of seconds is that, not a slow answer.
+type openResult struct {
+	p99            time.Duration
+	sent, failed   int64
+	connectionsNew int64
+}
+
+func (r openResult) String() string {
+	return fmt.Sprintf("%s; %d of %d failed, %d connections opened", us(r.p99), r.failed, r.sent, r.connectionsNew)
+}
+
+// openLoop sends requests at a fixed rate for d.
+func openLoop(url, token string, rate float64, d time.Duration) openResult {
+	var res openResult
 	c := client(512)
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	c.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		atomic.AddInt64(&res.connectionsNew, 1)
+		return dialer.DialContext(ctx, network, addr)
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
 	var wg sync.WaitGroup
@@ -405,18 +433,22 @@ func openLoop(url, token string, rate float64, d time.Duration) time.Duration {
 		if w := time.Until(next); w > 0 {
 			time.Sleep(w)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if l, ok := request(c, url, token); ok {
-				mu.Lock()
-				lat = append(lat, l)
-				mu.Unlock()
+		res.sent++
+		wg.Go(func() {
+			l, ok := request(c, url, token)
+			mu.Lock()
+			defer mu.Unlock()
+			if !ok {
+				res.failed++
+				return
 			}
-		}()
+			lat = append(lat, l)
+		})
 	}
 	wg.Wait()
-	return pctOf(lat, 99)
+	c.CloseIdleConnections()
+	res.p99 = pctOf(lat, 99)
+	return res
 }
 
 func pctOf(ds []time.Duration, p int) time.Duration {

@@ -3,11 +3,14 @@ package bench
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -106,5 +109,33 @@ Transfer/sec:      2.04MB
 	}
 	if _, err := parseWrk("unable to connect to 127.0.0.1:1 Connection refused\n"); err == nil {
 		t.Error("a report without figures was accepted")
+	}
+}
+
+// TestOpenLoopCountsFailuresAndConnections: the open-loop run reports the
+// requests that failed (they have no latency, so a p99 alone hides them)
+// and the connections it had to open.
+func TestOpenLoopCountsFailuresAndConnections(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%4 == 0 {
+			http.Error(w, "overloaded", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	res := openLoop(srv.URL, "", 200, 500*time.Millisecond)
+	if res.sent < 80 || res.sent > 120 {
+		t.Fatalf("sent %d requests at 200/s for 0.5 s, want about 100", res.sent)
+	}
+	if res.failed != res.sent/4 {
+		t.Errorf("%d failed, want %d (every fourth answer was a 503)", res.failed, res.sent/4)
+	}
+	if res.connectionsNew < 1 || res.connectionsNew > res.sent {
+		t.Errorf("%d connections opened for %d requests", res.connectionsNew, res.sent)
+	}
+	if res.p99 <= 0 {
+		t.Errorf("p99 %v of the answered requests", res.p99)
 	}
 }

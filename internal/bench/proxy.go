@@ -1,16 +1,21 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -352,14 +357,27 @@ func request(c *http.Client, url, token string) (time.Duration, bool) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	l, why := requestWhy(c, req)
+	return l, why == ""
+}
+
+// requestWhy sends req and says why it failed ("" when answered 200).
+func requestWhy(c *http.Client, req *http.Request) (time.Duration, string) {
 	start := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, false
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return 0, err.Error()
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
-	return time.Since(start), resp.StatusCode == 200
+	if resp.StatusCode != http.StatusOK {
+		return 0, resp.Status
+	}
+	return time.Since(start), ""
 }
 
 func client(conns int) *http.Client {
@@ -408,15 +426,25 @@ type openResult struct {
 	p99            time.Duration
 	sent, failed   int64
 	connectionsNew int64
+	why            map[string]int64 // failures by reason
 }
 
 func (r openResult) String() string {
-	return fmt.Sprintf("%s; %d of %d failed, %d connections opened", us(r.p99), r.failed, r.sent, r.connectionsNew)
+	s := fmt.Sprintf("%s; %d of %d failed, %d connections opened", us(r.p99), r.failed, r.sent, r.connectionsNew)
+	reasons := slices.SortedFunc(maps.Keys(r.why), func(a, b string) int { return cmp.Compare(r.why[b], r.why[a]) })
+	for i, why := range reasons {
+		if i == 3 {
+			s += fmt.Sprintf("; %d more reasons", len(reasons)-3)
+			break
+		}
+		s += fmt.Sprintf("; %d × %s", r.why[why], why)
+	}
+	return s
 }
 
 // openLoop sends requests at a fixed rate for d.
 func openLoop(url, token string, rate float64, d time.Duration) openResult {
-	var res openResult
+	res := openResult{why: map[string]int64{}}
 	c := client(512)
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	c.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -435,11 +463,16 @@ func openLoop(url, token string, rate float64, d time.Duration) openResult {
 		}
 		res.sent++
 		wg.Go(func() {
-			l, ok := request(c, url, token)
+			req, _ := http.NewRequest("GET", url, nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			l, why := requestWhy(c, req)
 			mu.Lock()
 			defer mu.Unlock()
-			if !ok {
+			if why != "" {
 				res.failed++
+				res.why[why]++
 				return
 			}
 			lat = append(lat, l)

@@ -129,8 +129,11 @@ func TestOpenLoopCountsFailuresAndConnections(t *testing.T) {
 	if res.sent < 80 || res.sent > 120 {
 		t.Fatalf("sent %d requests at 200/s for 0.5 s, want about 100", res.sent)
 	}
-	if res.failed != res.sent/4 {
-		t.Errorf("%d failed, want %d (every fourth answer was a 503)", res.failed, res.sent/4)
+	if res.failed != res.sent/4 || res.why["503 Service Unavailable"] != res.failed {
+		t.Errorf("%d failed (%v), want %d, each a 503", res.failed, res.why, res.sent/4)
+	}
+	if s := res.String(); !strings.Contains(s, "× 503 Service Unavailable") {
+		t.Errorf("the report %q does not say why requests failed", s)
 	}
 	if res.connectionsNew < 1 || res.connectionsNew > res.sent {
 		t.Errorf("%d connections opened for %d requests", res.connectionsNew, res.sent)

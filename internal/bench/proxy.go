@@ -353,12 +353,18 @@ func stopNginx(cmd *exec.Cmd) {
 }
 
 func request(c *http.Client, url, token string) (time.Duration, bool) {
+	l, why := requestWhy(c, newGet(url, token))
+	return l, why == ""
+}
+
+// newGet is a GET of url as the member whose session token is token ("":
+// a visitor).
+func newGet(url, token string) *http.Request {
 	req, _ := http.NewRequest("GET", url, nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	l, why := requestWhy(c, req)
-	return l, why == ""
+	return req
 }
 
 // requestWhy sends req and says why it failed ("" when answered 200).
@@ -463,11 +469,7 @@ func openLoop(url, token string, rate float64, d time.Duration) openResult {
 		}
 		res.sent++
 		wg.Go(func() {
-			req, _ := http.NewRequest("GET", url, nil)
-			if token != "" {
-				req.Header.Set("Authorization", "Bearer "+token)
-			}
-			l, why := requestWhy(c, req)
+			l, why := requestWhy(c, newGet(url, token))
 			mu.Lock()
 			defer mu.Unlock()
 			if why != "" {

@@ -448,10 +448,19 @@ func (r openResult) String() string {
 	return s
 }
 
+// openConns bounds the open-loop generator's connections, as wrk2's
+// connection count does. Unbounded, a generator that opens a connection
+// whenever its kept ones are busy turned any hiccup of the machine into a
+// storm of connections — to nginx as to the gateway, once to tens of
+// thousands and out of file descriptors — and measured the storm. Bounded,
+// a request waits for a connection, and the wait counts in its latency.
+const openConns = 128
+
 // openLoop sends requests at a fixed rate for d.
 func openLoop(url, token string, rate float64, d time.Duration) openResult {
 	res := openResult{why: map[string]int64{}}
-	c := client(512)
+	c := client(openConns)
+	c.Transport.(*http.Transport).MaxConnsPerHost = openConns
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	c.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		atomic.AddInt64(&res.connectionsNew, 1)

@@ -142,3 +142,24 @@ func TestOpenLoopCountsFailuresAndConnections(t *testing.T) {
 		t.Errorf("p99 %v of the answered requests", res.p99)
 	}
 }
+
+// TestOpenLoopKeepsToItsConnections: when answers are slower than the rate
+// asks for, requests wait for one of the generator's connections instead
+// of opening more (the wait counts in their latency).
+func TestOpenLoopKeepsToItsConnections(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(50 * time.Millisecond)
+	}))
+	defer srv.Close()
+	// 4,000/s of 50 ms answers would need 200 connections at once.
+	res := openLoop(srv.URL, "", 4000, 300*time.Millisecond)
+	if res.failed != 0 {
+		t.Fatalf("%d of %d failed: %v", res.failed, res.sent, res.why)
+	}
+	if res.connectionsNew > openConns {
+		t.Errorf("%d connections opened, want at most %d", res.connectionsNew, openConns)
+	}
+	if res.p99 < 60*time.Millisecond {
+		t.Errorf("p99 %v: the wait for a connection is not counted", res.p99)
+	}
+}

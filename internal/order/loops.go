@@ -12,8 +12,8 @@ import (
 
 // Expiry expires pledges whose payment deadline has passed, giving their
 // reward units back. It sleeps until the next deadline (at most a second,
-// to see orders made by other instances) and reads only the due ones
-// through an index. Every instance runs it; the row lock and version check
+// to see orders made by other instances and since) and reads only the due
+// ones through an index. Every instance runs it; the row lock and version check
 // of Store.Change let one of them expire each order.
 type Expiry struct {
 	store   *Store
@@ -21,7 +21,6 @@ type Expiry struct {
 	outbox  *outbox.Outbox
 	now     func() time.Time
 	log     *slog.Logger
-	wake    <-chan struct{}
 }
 
 // Run expires due orders until ctx ends.
@@ -36,7 +35,6 @@ func (e *Expiry) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-t.C:
-		case <-e.wake:
 		}
 		t.Stop()
 	}

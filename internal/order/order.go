@@ -46,18 +46,16 @@ type API struct {
 	props    *props.Props
 	now      func() time.Time
 	log      *slog.Logger
-	wake     chan struct{}
 	pledges  *Pledges
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	a := &API{store: NewStore(rt.DB), projects: projectapi.NewClient(rt.Client), members: memberapi.NewClient(rt.Client),
-		cashier: cashierapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
-		wake: make(chan struct{}, 1)}
+		cashier: cashierapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log}
 	a.pledges = &Pledges{store: a.store, projects: a.projects, members: a.members, now: a.now, kick: a.kick,
 		timeout: a.paymentTimeout, limits: a.unpaidLimits, soldOut: newSoldOutGate(),
 		recent: newRecentProjects(a.projects.Get, a.now)}
-	expiry := &Expiry{store: a.store, pledges: a.pledges, outbox: a.outbox, now: a.now, log: rt.Logs.Logger("expiry"), wake: a.wake}
+	expiry := &Expiry{store: a.store, pledges: a.pledges, outbox: a.outbox, now: a.now, log: rt.Logs.Logger("expiry")}
 	recovery := &Recovery{store: a.store, finish: a.pledges.Finish, now: a.now, log: rt.Logs.Logger("recovery")}
 	go expiry.Run(rt.Background())
 	go recovery.Run(rt.Background())
@@ -108,11 +106,10 @@ func (a *API) unpaidLimits() UnpaidLimits {
 	return l
 }
 
-// kick sends outbox messages now and wakes the expiry loop.
+// kick sends outbox messages now. It does not wake the expiry loop: no
+// change of an order brings a deadline nearer than the loop's next look
+// (a new pledge's is at least ten seconds away, order.payment-timeout), and
+// waking it on every pledge cost two queries per wake under a burst.
 func (a *API) kick() {
 	a.outbox.Kick()
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
 }

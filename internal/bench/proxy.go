@@ -423,11 +423,9 @@ func closedLoop(url, token string, conns int, d time.Duration) (float64, time.Du
 }
 
 // openResult is what an open-loop run saw: the p99 of the answered
-// requests, and how many failed and how many connections the generator had
-// to open. An open-loop generator opens a connection whenever all of its
-// kept ones are busy, so a proxy that falls behind sees more connections,
-// each costing it an accept, and may fall further behind: the failures and
-// connections show when a p99 of seconds is that, not a slow answer.
+// requests, how many failed and why (a failed request has no latency, so a
+// p99 alone hides it), and how many connections the generator opened (at
+// most openConns, more when the proxy closed some).
 type openResult struct {
 	p99            time.Duration
 	sent, failed   int64

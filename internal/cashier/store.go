@@ -164,12 +164,8 @@ func paymentRows() outbox.Rows[Payment] {
 		Table: "payments", Cols: paymentCols,
 		Scan: scanPayment, ID: func(p Payment) string { return p.ID }, Missing: errs.E(errs.NotFound, "no such payment"),
 		Save: func(p Payment) store.Statement {
-			var finished any
-			if p.FinishedAt != nil {
-				finished = store.TS(*p.FinishedAt)
-			}
 			return store.Statement{SQL: `UPDATE payments SET status = $1, trade_no = $2, finished_at = $3 WHERE id = $4`,
-				Args: []any{string(p.Status), p.TradeNo, finished, p.ID}}
+				Args: []any{string(p.Status), p.TradeNo, store.OptTS(p.FinishedAt), p.ID}}
 		}}
 }
 

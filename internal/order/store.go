@@ -224,13 +224,9 @@ func orderRows() outbox.Rows[Order] {
 		Table: "orders", Cols: orderCols,
 		Scan: scanOrder, ID: func(o Order) string { return o.ID }, Missing: errs.E(errs.NotFound, "no such order"),
 		Save: func(o Order) store.Statement {
-			var paid any
-			if o.PaidAt != nil {
-				paid = store.TS(*o.PaidAt)
-			}
 			return store.Statement{SQL: `UPDATE orders SET status = $1, paid_at = $2, payment_id = $3, tracking = $4,
 				refund_reason = $5, unit_held = $6, counted = $7, version = version + 1 WHERE id = $8 AND version = $9`,
-				Args: []any{string(o.Status), paid, o.PaymentID, o.Tracking, o.RefundReason, b2i(o.UnitHeld), b2i(o.Counted), o.ID, o.version}}
+				Args: []any{string(o.Status), store.OptTS(o.PaidAt), o.PaymentID, o.Tracking, o.RefundReason, b2i(o.UnitHeld), b2i(o.Counted), o.ID, o.version}}
 		}}
 }
 

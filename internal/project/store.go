@@ -58,13 +58,6 @@ func optTime(s sql.NullString) *time.Time {
 	return &t
 }
 
-func optTS(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return store.TS(*t)
-}
-
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -163,7 +156,7 @@ func (s *Store) Change(ctx context.Context, id string, now time.Time, change fun
 			story_html = $6, goal = $7, duration_days = $8, featured = $9, cover = $10, reject_reason = $11, launched_at = $12,
 			deadline = $13, settled_at = $14, version = version + 1 WHERE id = $15 AND version = $16`,
 			string(p.Status), p.Title, p.Subtitle, p.Category, p.Story, p.StoryHTML, p.Goal, p.DurationDays, b2i(p.Featured),
-			p.cover, p.RejectReason, optTS(p.LaunchedAt), optTS(p.Deadline), optTS(p.SettledAt), p.ID, p.version)
+			p.cover, p.RejectReason, store.OptTS(p.LaunchedAt), store.OptTS(p.Deadline), store.OptTS(p.SettledAt), p.ID, p.version)
 		if err != nil {
 			return err
 		}

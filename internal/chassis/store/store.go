@@ -84,6 +84,14 @@ const TimeFormat = "2006-01-02T15:04:05.000000Z"
 // TS formats t for storage.
 func TS(t time.Time) string { return t.UTC().Format(TimeFormat) }
 
+// OptTS formats an optional time for storage: NULL when there is none.
+func OptTS(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return TS(*t)
+}
+
 // ParseTS reads a stored time; the zero time for "".
 func ParseTS(s string) time.Time {
 	t, _ := time.Parse(TimeFormat, s)

@@ -140,26 +140,18 @@ func TestChangesTakeTurns(t *testing.T) {
 			// Two, as two instances of a service: their batches run side
 			// by side and meet on the row's lock.
 			both := []*outbox.Changes[account]{outbox.NewChanges(db, accountRows()), outbox.NewChanges(db, accountRows())}
-			var wg sync.WaitGroup
-			errc := make(chan error, 51)
-			for i := range 51 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_, err := both[i%2].Change(ctx, "a", time.Now(), func(a *account) ([]outbox.Message, error) {
-						if a.Balance < 2 {
-							return nil, errors.New("empty")
-						}
-						a.Balance -= 2
-						return []outbox.Message{{Key: fmt.Sprint("pay-", i), Service: "s", Method: "POST", Path: "/paid"}}, nil
-					})
-					errc <- err
-				}()
-			}
-			wg.Wait()
-			close(errc)
+			errs := concurrently(51, func(i int) error {
+				_, err := both[i%2].Change(ctx, "a", time.Now(), func(a *account) ([]outbox.Message, error) {
+					if a.Balance < 2 {
+						return nil, errors.New("empty")
+					}
+					a.Balance -= 2
+					return []outbox.Message{{Key: fmt.Sprint("pay-", i), Service: "s", Method: "POST", Path: "/paid"}}, nil
+				})
+				return err
+			})
 			failed := 0
-			for err := range errc {
+			for _, err := range errs {
 				if err != nil {
 					if err.Error() != "empty" {
 						t.Fatal(err)
@@ -188,31 +180,23 @@ func TestBatchedChangesFailAlone(t *testing.T) {
 				}
 			}
 			changes := outbox.NewChanges(db, accountRows())
-			var wg sync.WaitGroup
-			errc := make(chan error, 40)
-			for i := range 40 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_, err := changes.Change(ctx, fmt.Sprint("b", i%20), time.Now(), func(a *account) ([]outbox.Message, error) {
-						switch i {
-						case 7:
-							a.Balance -= 100 // the database refuses it
-						case 8:
-							a.Balance = 0
-							return nil, errors.New("refused") // decide refuses it, after touching the row
-						default:
-							a.Balance--
-						}
-						return []outbox.Message{{Key: fmt.Sprint("m", i), Service: "s", Method: "POST", Path: "/x"}}, nil
-					})
-					errc <- err
-				}()
-			}
-			wg.Wait()
-			close(errc)
+			errs := concurrently(40, func(i int) error {
+				_, err := changes.Change(ctx, fmt.Sprint("b", i%20), time.Now(), func(a *account) ([]outbox.Message, error) {
+					switch i {
+					case 7:
+						a.Balance -= 100 // the database refuses it
+					case 8:
+						a.Balance = 0
+						return nil, errors.New("refused") // decide refuses it, after touching the row
+					default:
+						a.Balance--
+					}
+					return []outbox.Message{{Key: fmt.Sprint("m", i), Service: "s", Method: "POST", Path: "/x"}}, nil
+				})
+				return err
+			})
 			failed := 0
-			for err := range errc {
+			for _, err := range errs {
 				if err != nil {
 					failed++
 				}
@@ -259,4 +243,15 @@ func TestRefusedChangeLeavesItsRowAsFound(t *testing.T) {
 			}
 		})
 	}
+}
+
+// concurrently runs fn(0) … fn(n-1) at once and answers their errors.
+func concurrently(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
+	}
+	wg.Wait()
+	return errs
 }

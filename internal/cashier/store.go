@@ -79,11 +79,7 @@ func (s *Store) insertBatch(ctx context.Context, _ string, ps []keyed) []batch.R
 	stored, err := store.List(ctx, s.db, scanPayment, `INSERT INTO payments (id, member_id, idem_key, order_id, project_id, channel, amount, status, created_at, expires_at)
 		VALUES `+store.Tuples(1, len(ps), width)+` ON CONFLICT (member_id, idem_key) DO NOTHING RETURNING `+paymentCols, args...)
 	if err != nil && len(ps) > 1 { // one bad payment fails only its own call
-		out := make([]batch.Result[Payment], 0, len(ps))
-		for i := range ps {
-			out = append(out, s.insertBatch(ctx, "", ps[i:i+1])...)
-		}
-		return out
+		return batch.OneByOne(ctx, "", ps, s.insertBatch)
 	}
 	byID := make(map[string]Payment, len(stored))
 	for _, p := range stored {

@@ -170,3 +170,13 @@ func Parallel[T, R any](items []T, n int, fn func(T) []R) []R {
 	wg.Wait()
 	return out
 }
+
+// OneByOne answers a batch that failed as a whole by running each of its
+// requests alone, so that only the request at fault fails.
+func OneByOne[Req, Res any](ctx context.Context, key string, reqs []Req, run func(context.Context, string, []Req) []Result[Res]) []Result[Res] {
+	out := make([]Result[Res], len(reqs))
+	for i := range reqs {
+		out[i] = run(ctx, key, reqs[i:i+1])[0]
+	}
+	return out
+}

@@ -119,3 +119,28 @@ func TestBrokenRunFailsItsCalls(t *testing.T) {
 		}
 	}
 }
+
+// OneByOne runs each request of a failed batch alone: only the one at
+// fault fails, the others get their own answers.
+func TestOneByOne(t *testing.T) {
+	var runs [][]int
+	run := func(_ context.Context, key string, reqs []int) []Result[string] {
+		runs = append(runs, reqs)
+		out := make([]Result[string], len(reqs))
+		for i, r := range reqs {
+			if r == 2 {
+				out[i].Err = errors.New("two is refused")
+				continue
+			}
+			out[i].Value = fmt.Sprint(key, r)
+		}
+		return out
+	}
+	out := OneByOne(context.Background(), "k", []int{1, 2, 3}, run)
+	if len(runs) != 3 || len(runs[0]) != 1 || len(runs[1]) != 1 || len(runs[2]) != 1 {
+		t.Fatalf("runs %v, want three of one request each", runs)
+	}
+	if out[0].Value != "k1" || out[1].Err == nil || out[2].Value != "k3" || out[0].Err != nil || out[2].Err != nil {
+		t.Fatalf("answers %+v, want k1, an error, k3", out)
+	}
+}

@@ -92,10 +92,7 @@ func (c *Changes[T]) run(ctx context.Context, _ string, reqs []rowChange[T]) []b
 	case len(reqs) == 1:
 		return []batch.Result[T]{{Err: err}}
 	}
-	for i := range reqs {
-		out[i] = c.run(ctx, "", reqs[i:i+1])[0]
-	}
-	return out
+	return batch.OneByOne(ctx, "", reqs, c.run)
 }
 
 // change runs one batch in one transaction; err is the batch's own failure.

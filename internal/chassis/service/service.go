@@ -29,6 +29,7 @@ import (
 	"sanshi/internal/chassis/env"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/chassis/httpserver"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/logging"
 	"sanshi/internal/chassis/mgmt"
@@ -215,18 +216,22 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	}
 	lcancel()
 	handler = withInstance(handler, boot.InstanceID)
-	public := &http.Server{Handler: httpx.Middleware(handler, httpx.Options{Log: logs.Logger("http.access"),
-		Metrics: httpMetrics, Signer: rt.Signer, Now: rt.Now, Edge: spec.Edge, TrustedProxies: boot.TrustedProxies}),
-		ReadHeaderTimeout: rt.duration("http.read-header-timeout", 10*time.Second), IdleTimeout: 90 * time.Second}
+	publicHandler := httpx.Middleware(handler, httpx.Options{Log: logs.Logger("http.access"),
+		Metrics: httpMetrics, Signer: rt.Signer, Now: rt.Now, Edge: spec.Edge, TrustedProxies: boot.TrustedProxies})
+	headerTimeout := rt.duration("http.read-header-timeout", 10*time.Second)
 	management := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 2)
-	go func() {
-		if boot.TLSCert != "" {
-			serveErr <- public.ServeTLS(pub, boot.TLSCert, boot.TLSKey)
-			return
-		}
-		serveErr <- public.Serve(pub)
-	}()
+	var public server
+	if boot.TLSCert != "" {
+		tlsServer := &http.Server{Handler: publicHandler, ReadHeaderTimeout: headerTimeout, IdleTimeout: 90 * time.Second}
+		public = tlsServer
+		go func() { serveErr <- tlsServer.ServeTLS(pub, boot.TLSCert, boot.TLSKey) }()
+	} else {
+		plain := &httpserver.Server{Handler: publicHandler, ReadHeaderTimeout: headerTimeout, IdleTimeout: 90 * time.Second,
+			ErrorLog: slog.NewLogLogger(logs.Logger("http.server").Handler(), slog.LevelWarn)}
+		public = plain
+		go func() { serveErr <- plain.Serve(pub) }()
+	}
 	go func() { serveErr <- management.Serve(mgl) }()
 
 	go rt.watchConfig(bg)
@@ -243,10 +248,17 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	return rt.shutdown(public, management, log)
 }
 
+// server is the public listener's server: Sanshi's own for plain HTTP,
+// net/http's for TLS.
+type server interface {
+	Shutdown(context.Context) error
+	Close() error
+}
+
 // shutdown: deregister → not ready → give watchers a moment to drop this
 // instance → stop accepting and finish in-flight requests → return so that
 // stores close.
-func (rt *Runtime) shutdown(public, management *http.Server, log *slog.Logger) error {
+func (rt *Runtime) shutdown(public server, management *http.Server, log *slog.Logger) error {
 	log.Info("stopping: deregistering, then draining", "drain_timeout", rt.Boot.DrainTimeout)
 	rt.draining.Store(true)
 	rt.ready.Store(false)

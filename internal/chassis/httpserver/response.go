@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -92,6 +93,19 @@ func (w *response) writeBody(p []byte) (int, error) {
 	}
 	return bw.Write(p)
 }
+
+// ReadFrom copies src into the answer through a pooled buffer: a proxied
+// body costs no 32 KiB buffer of io.Copy's own.
+func (w *response) ReadFrom(src io.Reader) (int64, error) {
+	bp := copyPool.Get().(*[]byte)
+	defer copyPool.Put(bp)
+	return io.CopyBuffer(writerOnly{w}, src, *bp)
+}
+
+// writerOnly hides ReadFrom from io.CopyBuffer, which would call it again.
+type writerOnly struct{ io.Writer }
+
+var copyPool = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
 
 // Flush sends what is written so far.
 func (w *response) Flush() {

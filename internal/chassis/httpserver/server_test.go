@@ -133,6 +133,8 @@ func TestAnswersAreFramedAsTheirLengthNeeds(t *testing.T) {
 		case "/stated":
 			w.Header().Set("Content-Length", "9000")
 			_, _ = io.WriteString(w, long)
+		case "/copied":
+			_, _ = io.Copy(w, strings.NewReader(long)) // through ReadFrom
 		case "/flushed":
 			_, _ = io.WriteString(w, "first ")
 			w.(http.Flusher).Flush()
@@ -162,6 +164,7 @@ func TestAnswersAreFramedAsTheirLengthNeeds(t *testing.T) {
 		{"GET", "/short", "1.1", "<p>short</p>", 12, false, false, "text/html; charset=utf-8"},
 		{"GET", "/long", "1.1", long, -1, true, false, "text/plain; charset=utf-8"},
 		{"GET", "/stated", "1.1", long, 9000, false, false, "text/plain; charset=utf-8"},
+		{"GET", "/copied", "1.1", long, -1, true, false, "text/plain; charset=utf-8"},
 		{"GET", "/flushed", "1.1", "first second", -1, true, false, "text/plain; charset=utf-8"},
 		{"HEAD", "/short", "1.1", "", 12, false, false, "text/html; charset=utf-8"},
 		{"GET", "/empty", "1.1", "", 0, false, false, ""},

@@ -24,10 +24,14 @@ type head struct {
 func parseHead(s string) (head, bool) {
 	s = strings.TrimSuffix(s, "\r\n\r\n")
 	line, rest, _ := strings.Cut(s, "\r\n")
-	h := head{header: make(http.Header, 8)}
+	lines := strings.Count(rest, "\r\n") + 1
+	h := head{header: make(http.Header, lines)}
 	if !h.requestLine(line) {
 		return h, false
 	}
+	// One backing array for every header's value: a key's first value is
+	// a one-element window of it (a repeated key's append copies).
+	values := make([]string, 0, lines)
 	seenLength, seenHost := false, false
 	keepAlive := false
 	for rest != "" {
@@ -64,7 +68,12 @@ func parseHead(s string) (head, bool) {
 				}
 			}
 		}
-		h.header[key] = append(h.header[key], value)
+		if vs, ok := h.header[key]; ok {
+			h.header[key] = append(vs, value)
+			continue
+		}
+		values = append(values, value)
+		h.header[key] = values[len(values)-1 : len(values) : len(values)]
 	}
 	if h.minor == 1 && !seenHost {
 		return h, false

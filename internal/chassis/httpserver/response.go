@@ -26,6 +26,16 @@ type response struct {
 	contentLength int64 // the handler's Content-Length, or -1
 	written       int64 // body bytes the handler wrote
 	held          []byte
+	// values backs the header values the server adds (Date, Content-Length
+	// or Transfer-Encoding, Connection), so that adding them allocates no
+	// slice each.
+	values [3]string
+}
+
+// set sets a header the server adds, to a window of w.values.
+func (w *response) set(i int, key, value string) {
+	w.values[i] = value
+	w.header[key] = w.values[i : i+1 : i+1]
 }
 
 var heldPool = sync.Pool{New: func() any { b := make([]byte, 0, bodyBufferSize); return &b }}
@@ -140,7 +150,7 @@ func (w *response) commit(final bool, next []byte) error {
 		w.closeAfter = true // shutting down: this is the connection's last answer
 	}
 	if _, ok := h["Date"]; !ok {
-		h["Date"] = []string{httpDate()}
+		w.set(0, "Date", httpDate())
 	}
 	h.Del("Transfer-Encoding")
 	switch {
@@ -151,11 +161,11 @@ func (w *response) commit(final bool, next []byte) error {
 	case w.contentLength >= 0:
 	case final && (w.req.Method != http.MethodHead || w.written > 0):
 		w.contentLength = w.written
-		h["Content-Length"] = []string{strconv.FormatInt(w.written, 10)}
+		w.set(1, "Content-Length", strconv.FormatInt(w.written, 10))
 	case final:
 	case w.req.ProtoMinor >= 1:
 		w.chunked = true
-		h["Transfer-Encoding"] = []string{"chunked"}
+		w.set(1, "Transfer-Encoding", "chunked")
 	default:
 		w.closeAfter = true // an HTTP/1.0 client reads to the close
 	}
@@ -164,9 +174,9 @@ func (w *response) commit(final bool, next []byte) error {
 	}
 	h.Del("Connection")
 	if w.closeAfter {
-		h["Connection"] = []string{"close"}
+		w.set(2, "Connection", "close")
 	} else if w.req.ProtoMinor == 0 {
-		h["Connection"] = []string{"keep-alive"}
+		w.set(2, "Connection", "keep-alive")
 	}
 	bw := w.c.bw
 	_, _ = bw.WriteString("HTTP/1.1 ")

@@ -195,7 +195,10 @@ func (w *response) commit(final bool, next []byte) error {
 		for _, v := range vs {
 			_, _ = bw.WriteString(k)
 			_, _ = bw.WriteString(": ")
-			_, _ = bw.WriteString(headerValue.Replace(v))
+			if strings.ContainsAny(v, "\r\n") {
+				v = headerValue.Replace(v) // Replace allocates even when nothing changes
+			}
+			_, _ = bw.WriteString(v)
 			_, _ = bw.WriteString("\r\n")
 		}
 	}

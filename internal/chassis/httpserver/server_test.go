@@ -478,3 +478,22 @@ func TestConcurrentClientsGetTheirOwnAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A header value with a line break cannot start a header of its own (or
+// an answer of its own), and a name that is not a token is not sent.
+func TestHeadersCannotSplitTheAnswer(t *testing.T) {
+	addr, _, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo", "a\r\nSet-Cookie: stolen=1\nX-Two: 2\rX-Three: 3")
+		w.Header()["Bad Name\r\nSet-Cookie"] = []string{"x"}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	c := dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	resp, body := c.answer("GET")
+	if body != "ok" || resp.Header.Get("Set-Cookie") != "" || resp.Header.Get("X-Two") != "" || resp.Header.Get("X-Three") != "" {
+		t.Fatalf("headers %v, body %q: a value's line break started a header", resp.Header, body)
+	}
+	if got := resp.Header.Get("X-Echo"); got != "a Set-Cookie: stolen=1 X-Two: 2 X-Three: 3" {
+		t.Fatalf("X-Echo %q, want its line breaks as spaces", got)
+	}
+}

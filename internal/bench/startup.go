@@ -22,6 +22,7 @@ import (
 
 	"sanshi/internal/chassis/registry"
 	"sanshi/internal/etcdnode"
+	"sanshi/internal/freeport"
 )
 
 // Startup measures exec-to-registered time and idle RSS of each service over
@@ -181,12 +182,5 @@ func RSS(pid int) int64 {
 	return 0
 }
 
-// FreeAddr returns a loopback address with a port free right now.
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
+// FreeAddr returns a loopback address with a port free right now (freeport.Addr).
+func FreeAddr() (string, error) { return freeport.Addr() }

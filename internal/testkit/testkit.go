@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,17 +24,18 @@ import (
 	"sanshi/internal/chassis/registry"
 	"sanshi/internal/chassis/store"
 	"sanshi/internal/etcdnode"
+	"sanshi/internal/freeport"
 )
 
-// FreeAddr returns a loopback address whose port is free now.
+// FreeAddr returns a loopback address whose port is free now, for a
+// process the test starts later (freeport.Addr).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // Etcd is an embedded etcd node for one test.

@@ -70,10 +70,7 @@ func (c *conn) serve() {
 func (c *conn) readRequest() (*http.Request, bool) {
 	var end int
 	for {
-		buf, err := c.br.Peek(c.br.Buffered())
-		if err != nil {
-			return nil, true
-		}
+		buf, _ := c.br.Peek(c.br.Buffered()) // what is buffered: no error
 		if end = bytes.Index(buf, crlfcrlf); end >= 0 {
 			break
 		}

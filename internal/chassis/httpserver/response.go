@@ -26,6 +26,7 @@ type response struct {
 	contentLength int64 // the handler's Content-Length, or -1
 	written       int64 // body bytes the handler wrote
 	held          []byte
+	heldBuf       *[]byte // held's buffer from heldPool, given back by release
 	// values backs the header values the server adds (Date, Content-Length
 	// or Transfer-Encoding, Connection), so that adding them allocates no
 	// slice each.
@@ -74,8 +75,9 @@ func (w *response) Write(p []byte) (int, error) {
 	}
 	w.written += int64(len(p))
 	if !w.committed {
-		if w.held == nil {
-			w.held = (*heldPool.Get().(*[]byte))[:0]
+		if w.heldBuf == nil {
+			w.heldBuf = heldPool.Get().(*[]byte)
+			w.held = (*w.heldBuf)[:0]
 		}
 		if len(w.held)+len(p) <= cap(w.held) {
 			w.held = append(w.held, p...)
@@ -232,10 +234,9 @@ func (w *response) finish() bool {
 }
 
 func (w *response) release() {
-	if w.held != nil {
-		b := w.held[:0]
-		w.held = nil
-		heldPool.Put(&b)
+	if w.heldBuf != nil {
+		heldPool.Put(w.heldBuf)
+		w.held, w.heldBuf = nil, nil
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 )
 
 // serve starts a Server on a loopback listener; it is closed with the test.
-func serve(t *testing.T, h http.Handler) (string, *Server, *bytes.Buffer) {
+func serve(t *testing.T, h http.Handler) (string, *Server, *lockedBuffer) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,7 +27,7 @@ func serve(t *testing.T, h http.Handler) (string, *Server, *bytes.Buffer) {
 	s := &Server{Handler: h, ErrorLog: log.New(logs, "", 0)}
 	go func() { _ = s.Serve(l) }()
 	t.Cleanup(func() { _ = s.Close() })
-	return l.Addr().String(), s, &logs.buf
+	return l.Addr().String(), s, logs
 }
 
 type lockedBuffer struct {
@@ -39,6 +39,14 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
+}
+
+// String reads under the lock: the server may still be writing.
+// (testkit.SafeBuffer does the same, but testkit imports this package.)
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // client is one raw connection: requests are written as given and

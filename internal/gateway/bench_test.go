@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"bufio"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +14,7 @@ import (
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/registry"
 	"sanshi/internal/member"
+	"sanshi/internal/testkit"
 )
 
 // BenchmarkProxy sends requests over one kept connection, each when the
@@ -39,33 +38,10 @@ func BenchmarkProxy(b *testing.B) {
 	g.table.Store(&t)
 	front := serveBench(b, httpx.Middleware(g, httpx.Options{Log: slog.New(slog.DiscardHandler),
 		Metrics: httpx.NewMetrics(prometheus.NewRegistry()), Edge: true, Now: time.Now}))
-	const visitor = "0123456789abcdef0123456789abcdef"
-	for _, tg := range []struct{ name, addr, path string }{{"direct", backend, "/api/v1/projects"}, {"gateway", front, "/api/v1/projects"}} {
-		b.Run(tg.name, func(b *testing.B) {
-			nc, err := net.Dial("tcp", tg.addr)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer nc.Close()
-			request := "GET " + tg.path + "?page=1 HTTP/1.1\r\nHost: sanshi.test\r\nUser-Agent: bench\r\nAccept: application/json\r\nCookie: " + VisitorCookie + "=" + visitor + "\r\n\r\n"
-			br := bufio.NewReader(nc)
-			get := &http.Request{Method: http.MethodGet}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := io.WriteString(nc, request); err != nil {
-					b.Fatal(err)
-				}
-				resp, err := http.ReadResponse(br, get)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					b.Fatalf("status %d", resp.StatusCode)
-				}
-			}
-		})
+	const request = "GET /api/v1/projects?page=1 HTTP/1.1\r\nHost: sanshi.test\r\nUser-Agent: bench\r\nAccept: application/json\r\n" +
+		"Cookie: " + VisitorCookie + "=0123456789abcdef0123456789abcdef\r\n\r\n"
+	for _, tg := range []struct{ name, addr string }{{"direct", backend}, {"gateway", front}} {
+		b.Run(tg.name, func(b *testing.B) { testkit.RoundTrips(b, tg.addr, request) })
 	}
 }
 

@@ -1,11 +1,12 @@
-package httpserver
+package httpserver_test
 
 import (
-	"bufio"
-	"io"
 	"net"
 	"net/http"
 	"testing"
+
+	"sanshi/internal/chassis/httpserver"
+	"sanshi/internal/testkit"
 )
 
 // BenchmarkServe sends requests over one kept connection, each answered
@@ -22,7 +23,7 @@ func BenchmarkServe(b *testing.B) {
 		serve func(net.Listener) func()
 	}{
 		{"sanshi", func(l net.Listener) func() {
-			s := &Server{Handler: h}
+			s := &httpserver.Server{Handler: h}
 			go func() { _ = s.Serve(l) }()
 			return func() { _ = s.Close() }
 		}},
@@ -41,25 +42,7 @@ func BenchmarkServe(b *testing.B) {
 			}
 			stop := sv.serve(l)
 			defer stop()
-			nc, err := net.Dial("tcp", l.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer nc.Close()
-			br := bufio.NewReader(nc)
-			get := &http.Request{Method: http.MethodGet}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := io.WriteString(nc, request); err != nil {
-					b.Fatal(err)
-				}
-				resp, err := http.ReadResponse(br, get)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-			}
+			testkit.RoundTrips(b, l.Addr().String(), request)
 		})
 	}
 }

@@ -49,6 +49,9 @@ type Server struct {
 	conns     map[*conn]struct{}
 	listeners map[net.Listener]struct{}
 	stop      chan struct{}
+	// sweepEvery is how often the sweeper looks (a second; tests make it
+	// shorter before serving).
+	sweepEvery time.Duration
 }
 
 const (
@@ -69,6 +72,9 @@ func (s *Server) init() {
 		}
 		if s.IdleTimeout <= 0 {
 			s.IdleTimeout = 90 * time.Second
+		}
+		if s.sweepEvery <= 0 {
+			s.sweepEvery = time.Second
 		}
 		s.conns = map[*conn]struct{}{}
 		s.listeners = map[net.Listener]struct{}{}
@@ -185,7 +191,7 @@ func (s *Server) closeIdle() int {
 // sweep closes connections idle past IdleTimeout and heads slower than
 // ReadHeaderTimeout, once a second: no deadline is set per request.
 func (s *Server) sweep() {
-	tick := time.NewTicker(sweepEvery)
+	tick := time.NewTicker(s.sweepEvery)
 	defer tick.Stop()
 	for {
 		select {
@@ -196,8 +202,6 @@ func (s *Server) sweep() {
 		}
 	}
 }
-
-var sweepEvery = time.Second
 
 func (s *Server) closeLate(now time.Time) {
 	s.mu.Lock()

@@ -356,11 +356,8 @@ func TestAPanicClosesOnlyItsConnection(t *testing.T) {
 }
 
 func TestSlowAndIdleConnectionsAreClosed(t *testing.T) {
-	old := sweepEvery
-	sweepEvery = 20 * time.Millisecond
-	defer func() { sweepEvery = old }()
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	s := &Server{Handler: echo, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 400 * time.Millisecond}
+	s := &Server{Handler: echo, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 400 * time.Millisecond, sweepEvery: 20 * time.Millisecond}
 	go func() { _ = s.Serve(l) }()
 	defer s.Close()
 	addr := l.Addr().String()

@@ -25,8 +25,10 @@ if command -v docker >/dev/null && ! docker compose version >/dev/null 2>&1 && !
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     say "installing ${need[*]} (Debian packages)"
-    as_root apt-get update -qq || say "apt-get update failed; trying the install anyway"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null \
+    # Another apt-get (an unattended upgrade, a second shell) may hold
+    # dpkg's lock for a while: wait for it rather than skip the tests.
+    as_root apt-get -o DPkg::Lock::Timeout=600 update -qq || say "apt-get update failed; trying the install anyway"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need[@]}" >/dev/null \
       || say "WARNING: could not install ${need[*]}; tests that need them will say SKIPPED"
   else
     say "WARNING: no apt-get; install ${need[*]} yourself or tests that need them will say SKIPPED"

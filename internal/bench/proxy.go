@@ -238,11 +238,16 @@ func ensureNginx(progress io.Writer) (string, error) {
 		}
 	}
 	fmt.Fprintf(progress, "installing nginx (Debian's nginx-light)…\n")
-	cmd := exec.Command("apt-get", "install", "-y", "-qq", "nginx-light")
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		_ = exec.Command("apt-get", "update", "-qq").Run() // #nosec G204 -- fixed command; the install below reports failure
-		if out2, err := cmd.CombinedOutput(); err != nil {
+	// A Cmd runs once: the retry after an update needs a new one. The lock
+	// timeout waits for another apt-get instead of failing at once.
+	install := func() ([]byte, error) {
+		cmd := exec.Command("apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-qq", "nginx-light")
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		return cmd.CombinedOutput()
+	}
+	if out, err := install(); err != nil {
+		_ = exec.Command("apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-qq").Run() // #nosec G204 -- fixed command; the install below reports failure
+		if out2, err := install(); err != nil {
 			return "", fmt.Errorf("cannot install nginx: %v\n%s%s", err, out, out2)
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"sanshi/internal/chassis/httpwire"
 )
 
 // conns is the client's HTTP/1.1 connection pool. Calls between services
@@ -108,33 +110,39 @@ func (p *conns) exchange(ctx context.Context, c *conn, method, path string, hdr 
 	}
 	req := &http.Request{Method: method}
 	var resp *http.Response
+	var wire *httpwire.Body
 	for {
 		if _, err := c.br.Peek(1); err != nil {
 			return fail(fmt.Errorf("%w: %v", errNoAnswer, err))
 		}
-		r, err := http.ReadResponse(c.br, req)
+		r, w, err := readAnswer(c.br, req)
 		if err != nil {
 			return fail(err)
 		}
 		// 1xx answers (other than switching protocols) come before the
 		// real one.
 		if r.StatusCode >= 200 || r.StatusCode == http.StatusSwitchingProtocols {
-			resp = r
+			resp, wire = r, w
 			break
 		}
 	}
 	keep := !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols
-	if resp.Body == http.NoBody {
+	if wire == nil && resp.Body == http.NoBody {
 		p.release(c, stop, keep)
 		return resp, nil
 	}
-	resp.Body = &connBody{rc: resp.Body, c: c, p: p, stop: stop, keep: keep}
+	b := &connBody{rc: resp.Body, c: c, p: p, stop: stop, keep: keep}
+	if wire != nil {
+		b.wire, b.rc = *wire, &b.wire
+	}
+	resp.Body = b
 	return resp, nil
 }
 
 // connBody gives its connection back once read to the end.
 type connBody struct {
-	rc   io.ReadCloser
+	rc   io.Reader // wire, or net/http's body
+	wire httpwire.Body
 	c    *conn
 	p    *conns
 	stop func() bool

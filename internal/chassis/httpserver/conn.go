@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"sanshi/internal/chassis/httpwire"
 )
 
 // A connection's phase, for the sweeper and for Shutdown.
@@ -68,29 +69,20 @@ func (c *conn) serve() {
 // not take the request on (net/http will); a nil request with ok true
 // means the connection failed.
 func (c *conn) readRequest() (*http.Request, bool) {
-	var end int
-	for {
-		buf, _ := c.br.Peek(c.br.Buffered()) // what is buffered: no error
-		if end = bytes.Index(buf, crlfcrlf); end >= 0 {
-			break
-		}
-		if c.br.Buffered() == c.br.Size() {
-			return nil, false // a head larger than the buffer
-		}
-		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
-			return nil, true
-		}
+	buf, err := httpwire.PeekHead(c.br)
+	if err != nil {
+		return nil, true
 	}
-	buf, _ := c.br.Peek(end + 4)
+	if buf == nil {
+		return nil, false // a head larger than the buffer
+	}
 	h, ok := parseHead(string(buf))
 	if !ok {
 		return nil, false
 	}
-	_, _ = c.br.Discard(end + 4)
+	_, _ = c.br.Discard(len(buf))
 	return c.newRequest(h), true
 }
-
-var crlfcrlf = []byte("\r\n\r\n")
 
 // handOff gives the connection, with what was read of it, to net/http.
 func (c *conn) handOff() bool {
@@ -103,7 +95,7 @@ func (c *conn) newRequest(h head) *http.Request {
 	r := &http.Request{Method: h.method, URL: h.url, Proto: h.proto, ProtoMajor: 1, ProtoMinor: h.minor, Header: h.header,
 		Host: h.host, RequestURI: h.target, RemoteAddr: c.remote, ContentLength: h.contentLength, Close: h.close, Body: http.NoBody}
 	if h.contentLength > 0 {
-		r.Body = &body{br: c.br, left: h.contentLength}
+		r.Body = &body{Body: httpwire.Body{R: c.br, Left: h.contentLength}}
 	}
 	return r
 }
@@ -130,11 +122,11 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 	if !w.finish() {
 		return false
 	}
-	if b, ok := req.Body.(*body); ok && b.left > 0 {
-		if b.left > maxDiscard {
+	if b, ok := req.Body.(*body); ok && b.Left > 0 {
+		if b.Left > maxDiscard {
 			return false
 		}
-		if _, err := c.br.Discard(int(b.left)); err != nil {
+		if _, err := c.br.Discard(int(b.Left)); err != nil {
 			return false
 		}
 	}
@@ -143,8 +135,7 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 
 // body is a request body of a stated length, read from the connection.
 type body struct {
-	br     *bufio.Reader
-	left   int64
+	httpwire.Body
 	closed bool
 }
 
@@ -152,21 +143,7 @@ func (b *body) Read(p []byte) (int, error) {
 	if b.closed {
 		return 0, http.ErrBodyReadAfterClose
 	}
-	if b.left == 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.br.Read(p)
-	b.left -= int64(n)
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	if err == nil && b.left == 0 {
-		err = io.EOF
-	}
-	return n, err
+	return b.Body.Read(p)
 }
 
 // Close leaves what is unread for the server to read away (or to close

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"sanshi/internal/chassis/httpwire"
 )
 
 // response is the http.ResponseWriter of one request. The answer's first
@@ -55,7 +57,7 @@ func (w *response) WriteHeader(code int) {
 	}
 	w.wroteHeader, w.status = true, code
 	if v := w.header.Get("Content-Length"); v != "" {
-		if n, ok := parseLength(v); ok {
+		if n, ok := httpwire.ParseLength(v); ok {
 			w.contentLength = n
 		} else {
 			w.header.Del("Content-Length")
@@ -191,7 +193,7 @@ func (w *response) commit(final bool, next []byte) error {
 	_, _ = bw.WriteString(text)
 	_, _ = bw.WriteString("\r\n")
 	for k, vs := range h {
-		if !isToken(k) {
+		if !httpwire.IsToken(k) {
 			continue
 		}
 		for _, v := range vs {

@@ -1,0 +1,71 @@
+package httpwire
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestPeekHeadLeavesTheHeadUnread(t *testing.T) {
+	br := bufio.NewReaderSize(strings.NewReader("HTTP/1.1 200 OK\r\nA: 1\r\n\r\nbody"), 64)
+	head, err := PeekHead(br)
+	if err != nil || string(head) != "HTTP/1.1 200 OK\r\nA: 1\r\n\r\n" {
+		t.Fatalf("head %q, %v", head, err)
+	}
+	if rest, _ := io.ReadAll(br); !strings.HasPrefix(string(rest), "HTTP/1.1") {
+		t.Fatalf("the head was consumed: %q left", rest)
+	}
+	long := bufio.NewReaderSize(strings.NewReader("HTTP/1.1 200 OK\r\nA: "+strings.Repeat("x", 100)+"\r\n\r\n"), 32)
+	if head, err := PeekHead(long); head != nil || err != nil {
+		t.Fatalf("a head over the buffer: %q, %v; want nil, nil", head, err)
+	}
+	cut := bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nA: 1\r\n"))
+	if _, err := PeekHead(cut); !errors.Is(err, io.EOF) {
+		t.Fatalf("a head cut short: %v", err)
+	}
+}
+
+func TestFields(t *testing.T) {
+	for _, c := range []struct {
+		line, name, value string
+		ok                bool
+	}{
+		{"Content-Type: text/plain", "Content-Type", "text/plain", true},
+		{"X-A:\t 1 2 \t", "X-A", "1 2", true},
+		{"X-A:", "X-A", "", true},
+		{"X A: 1", "", "", false},
+		{" X-A: 1", "", "", false},
+		{"X-A 1", "", "", false},
+		{"X-A: 1\x00", "", "", false},
+		{"X-A: 1\r2", "", "", false},
+	} {
+		name, value, ok := HeaderLine(c.line)
+		if name != c.name || value != c.value || ok != c.ok {
+			t.Errorf("%q: %q %q %v", c.line, name, value, ok)
+		}
+	}
+	for s, want := range map[string]int64{"0": 0, "17": 17, "": -1, "-1": -1, "+1": -1, " 1": -1, "1234567890123456": -1} {
+		n, ok := ParseLength(s)
+		if !ok {
+			n = -1
+		}
+		if n != want {
+			t.Errorf("length %q: %d", s, n)
+		}
+	}
+	if c, k, u := ConnectionTokens("Keep-Alive, Upgrade"); c || !k || !u {
+		t.Errorf("tokens: close %v keep-alive %v upgrade %v", c, k, u)
+	}
+	if c, _, _ := ConnectionTokens(" close "); !c {
+		t.Error("close not seen")
+	}
+	h := NewHeader(3)
+	h.Add("A", "1")
+	h.Add("B", "2")
+	h.Add("A", "3")
+	if got := h.Map["A"]; len(got) != 2 || got[1] != "3" || h.Map.Get("B") != "2" {
+		t.Fatalf("header %v", h.Map)
+	}
+}

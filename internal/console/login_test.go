@@ -20,27 +20,10 @@ func TestConsoleLogInCSRFAndRefusals(t *testing.T) {
 	console := "http://" + p.Instance("console", 0).Instance.Address
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	token := func() string {
-		resp, err := c.Get(console + "/login")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(b)
-		if m == nil {
-			t.Fatal("the log-in form has no CSRF token")
-		}
-		return string(m[1])
-	}
 	post := func(email, csrf string) *http.Response {
-		resp, err := c.PostForm(console+"/login", url.Values{"email": {email}, "password": {"correct horse"}, "csrf": {csrf}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
+		return postLogIn(t, c, console, email, csrf)
 	}
+	token := func() string { return csrfToken(t, c, console) }
 	token()
 	if resp := post("ops-csrf@example.cn", ""); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("log-in without the CSRF token: %d", resp.StatusCode)
@@ -73,4 +56,33 @@ func sessions(t *testing.T, p *testkit.Platform, email string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// csrfToken reads the log-in form's CSRF token (and gets its cookie).
+func csrfToken(t *testing.T, c *http.Client, console string) string {
+	resp, err := c.Get(console + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("the log-in form has no CSRF token")
+	}
+	return string(m[1])
+}
+
+func postLogIn(t *testing.T, c *http.Client, console, email, csrf string) *http.Response {
+	resp, err := c.PostForm(console+"/login", url.Values{"email": {email}, "password": {"correct horse"}, "csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// logIn logs c in to the console as email.
+func logIn(t *testing.T, c *http.Client, console, email string) *http.Response {
+	return postLogIn(t, c, console, email, csrfToken(t, c, console))
 }

@@ -548,7 +548,9 @@ func (c *Console) logs(w http.ResponseWriter, r *http.Request, op Operator) {
 	q := strings.ToLower(r.URL.Query().Get("q"))
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
-	flusher, _ := w.(http.Flusher)
+	// Our server does not end a request's context when its client leaves:
+	// a failed flush is how the stream learns it and stops polling.
+	rc := http.NewResponseController(w)
 	var first struct {
 		Cursor uint64 `json:"cursor"`
 	}
@@ -575,9 +577,10 @@ func (c *Console) logs(w http.ResponseWriter, r *http.Request, op Operator) {
 				fmt.Fprintf(w, "data: %s\n\n", line)
 			}
 			cursor = page.Cursor
-			if flusher != nil {
-				flusher.Flush()
-			}
+		}
+		_, _ = io.WriteString(w, ": -\n\n") // a comment: nothing for the page, a write to fail
+		if rc.Flush() != nil {
+			return
 		}
 		select {
 		case <-r.Context().Done():

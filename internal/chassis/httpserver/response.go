@@ -122,16 +122,21 @@ type writerOnly struct{ io.Writer }
 var copyPool = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
 
 // Flush sends what is written so far.
-func (w *response) Flush() {
+func (w *response) Flush() { _ = w.FlushError() }
+
+// FlushError sends what is written so far, and tells a streaming handler
+// (through http.ResponseController) that its client has left: the
+// request's context does not.
+func (w *response) FlushError() error {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
 	if !w.committed {
-		if w.commit(false, nil) != nil {
-			return
+		if err := w.commit(false, nil); err != nil {
+			return err
 		}
 	}
-	_ = w.c.bw.Flush()
+	return w.c.bw.Flush()
 }
 
 // commit writes the head and what was held back. final says the handler

@@ -185,10 +185,12 @@ func (r *Recorder) ReadFrom(src io.Reader) (int64, error) {
 }
 
 // Flush lets streaming responses (server-sent events) through.
-func (r *Recorder) Flush() {
-	if f, ok := r.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+func (r *Recorder) Flush() { _ = r.FlushError() }
+
+// FlushError passes on the underlying writer's error, so that a streaming
+// handler using http.ResponseController learns that its client left.
+func (r *Recorder) FlushError() error {
+	return http.NewResponseController(r.ResponseWriter).Flush()
 }
 
 // Unwrap gives http.ResponseController the underlying writer.

@@ -103,9 +103,10 @@ func (c *conn) newRequest(h head) *http.Request {
 // serveRequest runs the handler and finishes its answer; it returns
 // whether the connection can take another request.
 func (c *conn) serveRequest(req *http.Request) (keep bool) {
-	ctx, cancel := context.WithCancel(c.ctx)
-	defer cancel()
-	req = req.WithContext(ctx)
+	// The connection's context, never cancelled (docs/architecture.md,
+	// "Serving requests"): a cancellable one per request made every
+	// timeout and call below it register with it.
+	req = req.WithContext(c.ctx)
 	w := &response{c: c, req: req, header: make(http.Header, 8), contentLength: -1, closeAfter: req.Close || c.s.closing.Load()}
 	defer func() {
 		if p := recover(); p != nil {

@@ -290,13 +290,12 @@ func (g *Gateway) serve(w *httpx.Recorder, r *http.Request, t *Table, route Rout
 	}
 	hdr := make(http.Header, len(r.Header)+3)
 	copyHeader(hdr, r.Header, notForwarded)
-	hdr.Set("X-Forwarded-For", id.IP)
-	hdr.Set("X-Forwarded-Host", r.Host)
 	proto := "http"
 	if httpx.Secure(r) {
 		proto = "https"
 	}
-	hdr.Set("X-Forwarded-Proto", proto)
+	fwd := []string{id.IP, r.Host, proto} // one array for the three values
+	hdr["X-Forwarded-For"], hdr["X-Forwarded-Host"], hdr["X-Forwarded-Proto"] = fwd[0:1:1], fwd[1:2:2], fwd[2:3:3]
 	ctx, cancel := context.WithTimeout(r.Context(), route.Timeout)
 	defer cancel()
 	// The escaped path travels on: a segment such as %2F or %25 stays one
@@ -354,8 +353,8 @@ func (g *Gateway) limit(ctx context.Context, t *Table, route Route, id auth.Iden
 // visitor returns the anonymous caller's id from its cookie, setting one
 // the first time, so that a visitor stays on one release color.
 func (g *Gateway) visitor(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(VisitorCookie); err == nil && len(c.Value) == 32 {
-		return c.Value
+	if v, _ := httpx.Cookie(r, VisitorCookie); len(v) == 32 {
+		return v
 	}
 	b := make([]byte, 16)
 	rand.Read(b)

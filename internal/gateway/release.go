@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"sanshi/internal/chassis/httpx"
 )
 
 // Gray release. Every instance has a color (A or B). When the configuration
@@ -56,8 +58,8 @@ func (w Weights) color(service, caller string, r *http.Request) string {
 	if c := strings.ToUpper(r.Header.Get(ColorHeader)); c == "A" || c == "B" {
 		return c
 	}
-	if ck, err := r.Cookie(ColorCookie); err == nil && (ck.Value == "A" || ck.Value == "B") {
-		return ck.Value
+	if v, _ := httpx.Cookie(r, ColorCookie); v == "A" || v == "B" {
+		return v
 	}
 	cw, ok := w[service]
 	if !ok {

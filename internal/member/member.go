@@ -181,10 +181,8 @@ func Token(r *http.Request) string {
 	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		return strings.TrimSpace(t)
 	}
-	if c, err := r.Cookie(SessionCookie); err == nil {
-		return c.Value
-	}
-	return ""
+	v, _ := httpx.Cookie(r, SessionCookie)
+	return v
 }
 
 // SessionRef is how a session is named between services: the SHA-256 of

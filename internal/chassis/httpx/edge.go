@@ -7,8 +7,6 @@ import (
 	"strings"
 )
 
-type clientKey struct{}
-
 type client struct {
 	ip     string
 	secure bool
@@ -66,15 +64,17 @@ func isTrusted(ip string, trusted []netip.Prefix) bool {
 // ClientIP is the client's address as the edge worked it out ("" when the
 // request did not come through the edge).
 func ClientIP(ctx context.Context) string {
-	c, _ := ctx.Value(clientKey{}).(client)
-	return c.ip
+	if st := stateOf(ctx); st != nil {
+		return st.client.ip
+	}
+	return ""
 }
 
 // Secure reports whether the client's request came over TLS, directly or
 // through a trusted proxy: cookies are then Secure and HSTS is sent.
 func Secure(r *http.Request) bool {
-	if c, ok := r.Context().Value(clientKey{}).(client); ok {
-		return c.secure
+	if st := stateOf(r.Context()); st != nil && st.edge {
+		return st.client.secure
 	}
 	return r.TLS != nil
 }

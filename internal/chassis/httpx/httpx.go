@@ -52,19 +52,33 @@ func PeerIP(r *http.Request) string {
 // HeaderRequestID is passed on every call between services.
 const HeaderRequestID = "X-Request-Id"
 
-type ctxKey int
+// requestState is what the middleware knows of a request, in one context
+// value (three values, each a context and an allocation, before).
+type requestState struct {
+	id     string
+	client client // set at the edge
+	edge   bool
+	note   accessNote
+}
 
-const requestIDKey ctxKey = iota
+type stateKey struct{}
+
+func stateOf(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey{}).(*requestState)
+	return st
+}
 
 // WithRequestID returns ctx carrying id.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey, id)
+	return context.WithValue(ctx, stateKey{}, &requestState{id: id})
 }
 
 // RequestID returns the request id in ctx, or "".
 func RequestID(ctx context.Context) string {
-	s, _ := ctx.Value(requestIDKey).(string)
-	return s
+	if st := stateOf(ctx); st != nil {
+		return st.id
+	}
+	return ""
 }
 
 // NewRequestID returns a random 128-bit id in hex.
@@ -116,15 +130,13 @@ func loggedPath(r *http.Request) string {
 // accessNote collects what a handler adds to its request's access line.
 type accessNote struct{ attrs []slog.Attr }
 
-type noteKey struct{}
-
 // Note adds attrs to the access-log line of the request whose context is
 // ctx, so that a handler's own facts (the gateway's route and color) share
 // the one line per request instead of writing a second one. Outside
 // Middleware it does nothing.
 func Note(ctx context.Context, attrs ...slog.Attr) {
-	if n, ok := ctx.Value(noteKey{}).(*accessNote); ok {
-		n.attrs = append(n.attrs, attrs...)
+	if st := stateOf(ctx); st != nil {
+		st.note.attrs = append(st.note.attrs, attrs...)
 	}
 }
 
@@ -220,28 +232,29 @@ func Middleware(next http.Handler, o Options) http.Handler {
 	log, m := o.Log, o.Metrics
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ctx := r.Context()
+		st := &requestState{}
 		if o.Edge {
 			r.Header.Del(auth.Header)
 			r.Header.Del(HeaderRequestID)
-			c := edgeClient(r, o.TrustedProxies)
-			ctx = context.WithValue(ctx, clientKey{}, c)
+			st.client, st.edge = edgeClient(r, o.TrustedProxies), true
 			r.Header.Del("X-Forwarded-For")
 			r.Header.Del("X-Forwarded-Proto")
-			if c.secure {
+			if st.client.secure {
 				w.Header().Set("Strict-Transport-Security", HSTS)
 			}
 		}
 		id := r.Header.Get(HeaderRequestID)
+		ids := []string{id} // one value for the request's header and the answer's
 		if !validRequestID(id) {
 			id = NewRequestID()
-			r.Header.Set(HeaderRequestID, id)
+			ids[0] = id
+			r.Header[HeaderRequestID] = ids
 		}
-		w.Header().Set(HeaderRequestID, id)
-		ctx = WithRequestID(ctx, id)
-		note := &accessNote{}
-		ctx = context.WithValue(ctx, noteKey{}, note)
+		w.Header()[HeaderRequestID] = ids
+		st.id = id
+		ctx := context.WithValue(r.Context(), stateKey{}, st)
 		r = r.WithContext(auth.With(ctx, identity(ctx, r, o, log))) // one copy of the request
+		note := &st.note
 		rec := &Recorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {

@@ -12,8 +12,8 @@ func Lang(w http.ResponseWriter, r *http.Request) string {
 		http.SetCookie(w, &http.Cookie{Name: LangCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode, Secure: Secure(r)}) // #nosec G124 -- a language choice, read by no script; Secure over TLS
 		return l
 	}
-	if c, err := r.Cookie(LangCookie); err == nil && (c.Value == "en" || c.Value == "zh-CN") {
-		return c.Value
+	if v, _ := Cookie(r, LangCookie); v == "en" || v == "zh-CN" {
+		return v
 	}
 	return "zh-CN"
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,7 +43,7 @@ func (g *Gateway) observe(r *http.Request, route Route, color string, status int
 	if c == "" {
 		c = "any"
 	}
-	g.metrics.requests.WithLabelValues(route.ID, route.Service, c, strconv.Itoa(status)).Inc()
+	g.metrics.requests.WithLabelValues(route.ID, route.Service, c, httpx.StatusLabel(status)).Inc()
 	g.metrics.latency.WithLabelValues(route.ID, c).Observe(d.Seconds())
 	httpx.Note(r.Context(), slog.String("gateway_route", route.ID), slog.String("service", route.Service), slog.String("color", c))
 }

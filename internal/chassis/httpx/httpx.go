@@ -140,6 +140,22 @@ func Note(ctx context.Context, attrs ...slog.Attr) {
 	}
 }
 
+// StatusLabel is a status code in decimal, as metrics label it: made once
+// per code, not once per request.
+func StatusLabel(code int) string {
+	if code >= 100 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
+}
+
+var statusLabels = func() (t [600]string) {
+	for c := 100; c < len(t); c++ {
+		t[c] = strconv.Itoa(c)
+	}
+	return t
+}()
+
 // Metrics are the per-route request counters and latency histograms.
 type Metrics struct {
 	requests *prometheus.CounterVec
@@ -273,7 +289,7 @@ func Middleware(next http.Handler, o Options) http.Handler {
 			if rec.Status == 0 {
 				rec.Status = http.StatusOK
 			}
-			status := strconv.Itoa(rec.Status)
+			status := StatusLabel(rec.Status)
 			end := time.Now()
 			d := end.Sub(start)
 			m.requests.WithLabelValues(route, r.Method, status).Inc()

@@ -24,8 +24,10 @@ func checkAPIRequest(r *http.Request) error {
 	if !strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/internal/") {
 		return nil
 	}
-	for _, seg := range strings.Split(p[1:], "/") {
-		v, err := url.PathUnescape(seg)
+	// Every service runs this on every request: the segments and pairs are
+	// walked in place, and only escaped ones are unescaped (a copy).
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		v, err := unescapeIf(seg, url.PathUnescape)
 		if err != nil || ids.Problem(v) != "" {
 			return errs.E(errs.NotFound, "no such resource")
 		}
@@ -33,19 +35,34 @@ func checkAPIRequest(r *http.Request) error {
 	if r.URL.RawQuery == "" {
 		return nil
 	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return errs.Fields(map[string]string{"query": "malformed query string"})
-	}
-	for name, vs := range q {
-		if !isIDParam(name) {
+	for pair := range strings.SplitSeq(r.URL.RawQuery, "&") {
+		if strings.Contains(pair, ";") { // url.ParseQuery refuses it too
+			return malformedQuery()
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		name, err1 := unescapeIf(name, url.QueryUnescape)
+		value, err2 := unescapeIf(value, url.QueryUnescape)
+		if err1 != nil || err2 != nil {
+			return malformedQuery()
+		}
+		if name == "" || !isIDParam(name) {
 			continue
 		}
-		for _, v := range vs {
-			if err := ids.Check(name, v); err != nil {
-				return err
-			}
+		if err := ids.Check(name, value); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func malformedQuery() error {
+	return errs.Fields(map[string]string{"query": "malformed query string"})
+}
+
+// unescapeIf unescapes s only when it has something escaped.
+func unescapeIf(s string, unescape func(string) (string, error)) (string, error) {
+	if !strings.ContainsAny(s, "%+") {
+		return s, nil
+	}
+	return unescape(s)
 }

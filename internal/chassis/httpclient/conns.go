@@ -292,10 +292,10 @@ type field struct{ name, value string }
 
 // checkHead refuses what would break the request line or a header line.
 func checkHead(method, path string, hdr http.Header, ours []field) error {
-	if method == "" || strings.ContainsAny(method, " \r\n") {
+	if !httpwire.IsToken(method) {
 		return fmt.Errorf("invalid method %q", method)
 	}
-	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\x00") {
+	if !strings.HasPrefix(path, "/") || !oneLine(path, ' ') {
 		return fmt.Errorf("invalid path %q", path)
 	}
 	for k, vs := range hdr {
@@ -314,17 +314,25 @@ func checkHead(method, path string, hdr http.Header, ours []field) error {
 }
 
 func checkField(name, value string) error {
-	if name == "" || strings.ContainsAny(name, " :\r\n\x00") {
+	if !httpwire.IsToken(name) {
 		return fmt.Errorf("invalid header name %q", name)
 	}
-	// A loop, not strings.ContainsAny: this runs for every value of every
-	// call, and ContainsAny builds its set of bytes each time.
-	for i := 0; i < len(value); i++ {
-		if b := value[i]; b == '\r' || b == '\n' || b == 0 {
-			return fmt.Errorf("invalid value of header %s", name)
-		}
+	if !oneLine(value, 0) {
+		return fmt.Errorf("invalid value of header %s", name)
 	}
 	return nil
+}
+
+// oneLine reports whether s has no CR, LF, NUL nor also. A loop, not
+// strings.ContainsAny: this runs for every value of every call, and
+// ContainsAny builds its set of bytes each time.
+func oneLine(s string, also byte) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b == '\r' || b == '\n' || b == 0 || b == also {
+			return false
+		}
+	}
+	return true
 }
 
 // appendHead appends the request line and headers. Host names the

@@ -25,13 +25,19 @@ func Problem(s string) string {
 		return "not UTF-8"
 	case strings.Contains(s, ".."):
 		return "contains .."
-	case strings.ContainsAny(s, "%/\\"):
-		return "contains %, / or \\"
 	}
+	// One pass (every segment of every API path comes here).
+	control := false
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return "contains control characters"
+		switch {
+		case r == '%' || r == '/' || r == '\\':
+			return "contains %, / or \\"
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			control = true
 		}
+	}
+	if control {
+		return "contains control characters"
 	}
 	return ""
 }

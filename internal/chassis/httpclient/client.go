@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -85,7 +86,8 @@ var ErrNoInstance = errors.New("no instance available")
 // instance (connection refused) moves whatever its method. Answers about the
 // request (every 4xx) are returned as they are.
 func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
-	tried := map[string]bool{}
+	var triedAt [4]string // addresses tried: a few at most, no map needed
+	tried := triedAt[:0]
 	var lastErr error
 	attempts := c.MaxAttempts
 	if req.Attempts > 0 {
@@ -99,7 +101,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
 			}
 			return nil, unavailable(req.Service, err)
 		}
-		tried[inst.Address] = true
+		tried = append(tried, inst.Address)
 		resp, err := c.send(ctx, p, inst, req)
 		var bad *badRequestError
 		if errors.As(err, &bad) {
@@ -156,7 +158,8 @@ func (c *Client) send(ctx context.Context, p *peer, inst registry.Instance, req 
 	// the request id and identity are written in place of any it holds.
 	// Redirects are answers to pass on (the gateway proxies them to the
 	// browser), never followed between services.
-	var ours []field
+	var oursAt [2]field
+	ours := oursAt[:0]
 	if id := httpx.RequestID(ctx); id != "" {
 		ours = append(ours, field{httpx.HeaderRequestID, id})
 	}
@@ -176,12 +179,12 @@ func (c *Client) send(ctx context.Context, p *peer, inst registry.Instance, req 
 
 // pick chooses the better of two random usable instances: fewer requests in
 // flight, then lower recent latency.
-func (c *Client) pick(req Request, tried map[string]bool) (*peer, registry.Instance, error) {
+func (c *Client) pick(req Request, tried []string) (*peer, registry.Instance, error) {
 	all := c.resolver.Instances(req.Service)
 	if req.Color != "" {
 		var same []registry.Instance
 		for _, in := range all {
-			if in.Color == req.Color && in.Status != registry.StatusOutOfService && !tried[in.Address] {
+			if in.Color == req.Color && in.Status != registry.StatusOutOfService && !slices.Contains(tried, in.Address) {
 				same = append(same, in)
 			}
 		}
@@ -190,10 +193,13 @@ func (c *Client) pick(req Request, tried map[string]bool) (*peer, registry.Insta
 		}
 	}
 	now := c.now()
-	var cands []registry.Instance
-	var peers []*peer
+	// Room for the usual few instances without allocating (the gateway
+	// picks one for every request).
+	var candsAt [8]registry.Instance
+	var peersAt [8]*peer
+	cands, peers := candsAt[:0], peersAt[:0]
 	for _, in := range all {
-		if in.Status == registry.StatusOutOfService || tried[in.Address] {
+		if in.Status == registry.StatusOutOfService || slices.Contains(tried, in.Address) {
 			continue
 		}
 		p := c.peer(in.Address)

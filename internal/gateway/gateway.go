@@ -296,16 +296,16 @@ func (g *Gateway) serve(w *httpx.Recorder, r *http.Request, t *Table, route Rout
 	}
 	fwd := []string{id.IP, r.Host, proto} // one array for the three values
 	hdr["X-Forwarded-For"], hdr["X-Forwarded-Host"], hdr["X-Forwarded-Proto"] = fwd[0:1:1], fwd[1:2:2], fwd[2:3:3]
-	ctx, cancel := context.WithTimeout(r.Context(), route.Timeout)
-	defer cancel()
 	// The escaped path travels on: a segment such as %2F or %25 stays one
 	// segment with its meaning, never a new path or a broken URL.
 	path := route.target(r.URL.EscapedPath())
 	if r.URL.RawQuery != "" {
 		path += "?" + r.URL.RawQuery
 	}
-	resp, err := g.client.Do(ctx, httpclient.Request{Service: route.Service, Method: r.Method, Path: path, Header: hdr, Body: body,
-		Color: color, Attempts: route.Retries + 1})
+	// The route's timeout is the call's own: no context and timer per
+	// request.
+	resp, err := g.client.Do(r.Context(), httpclient.Request{Service: route.Service, Method: r.Method, Path: path, Header: hdr, Body: body,
+		Color: color, Attempts: route.Retries + 1, Timeout: route.Timeout})
 	if err != nil {
 		errs.Write(w, err)
 		return color

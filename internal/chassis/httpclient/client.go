@@ -63,6 +63,10 @@ type Request struct {
 	// Attempts bounds the instances this request may try (0 = the client's
 	// MaxAttempts).
 	Attempts int
+	// Timeout bounds the whole call, every attempt and the reading of the
+	// answer's body included, as a context's deadline would, without a
+	// context and timer per call (0 = the context's deadline only).
+	Timeout time.Duration
 }
 
 // Idempotent reports whether sending r twice does no harm: safe methods, or a
@@ -93,6 +97,10 @@ func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
 	if req.Attempts > 0 {
 		attempts = req.Attempts
 	}
+	var deadline time.Time
+	if req.Timeout > 0 {
+		deadline = c.now().Add(req.Timeout)
+	}
 	for attempt := 0; attempt < attempts; attempt++ {
 		p, inst, err := c.pick(req, tried)
 		if err != nil {
@@ -102,7 +110,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
 			return nil, unavailable(req.Service, err)
 		}
 		tried = append(tried, inst.Address)
-		resp, err := c.send(ctx, p, inst, req)
+		resp, err := c.send(ctx, deadline, p, inst, req)
 		var bad *badRequestError
 		if errors.As(err, &bad) {
 			return nil, errs.Wrap(bad.err, "could not build a request to %s", req.Service)
@@ -122,6 +130,9 @@ func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
 		lastErr = unavailable(req.Service, err)
 		if ctx.Err() != nil {
 			return nil, unavailable(req.Service, ctx.Err())
+		}
+		if errors.Is(err, context.DeadlineExceeded) { // the call's own timeout
+			return nil, lastErr
 		}
 		if !req.Idempotent() && !neverReached(err) {
 			return nil, lastErr
@@ -153,7 +164,7 @@ func instanceFault(resp *http.Response) bool {
 	return retryableStatus(resp.StatusCode) && resp.Header.Get(errs.HeaderFault) == ""
 }
 
-func (c *Client) send(ctx context.Context, p *peer, inst registry.Instance, req Request) (*http.Response, error) {
+func (c *Client) send(ctx context.Context, deadline time.Time, p *peer, inst registry.Instance, req Request) (*http.Response, error) {
 	// The caller's header is shared by every attempt and left as it is:
 	// the request id and identity are written in place of any it holds.
 	// Redirects are answers to pass on (the gateway proxies them to the
@@ -168,7 +179,7 @@ func (c *Client) send(ctx context.Context, p *peer, inst registry.Instance, req 
 	}
 	p.begin()
 	start := c.now()
-	resp, err := c.conns.roundTrip(ctx, inst.Address, req.Method, req.Path, req.Header, ours, req.Body)
+	resp, err := c.conns.roundTripUntil(ctx, deadline, inst.Address, req.Method, req.Path, req.Header, ours, req.Body)
 	failed := err != nil || instanceFault(resp)
 	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		failed = false // our caller gave up, not the instance's fault

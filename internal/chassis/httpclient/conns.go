@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,28 +61,35 @@ type conn struct {
 	addr      string
 	reused    bool
 	idleSince time.Time
+	deadline  bool // a call's deadline is set on nc
 }
 
 // roundTrip sends one request to addr and reads its answer's head; the body
 // is read by the caller, and the connection goes back to the pool when the
 // body has been read to its end (closed early: the connection is closed).
 func (p *conns) roundTrip(ctx context.Context, addr, method, path string, hdr http.Header, ours []field, body []byte) (*http.Response, error) {
+	return p.roundTripUntil(ctx, time.Time{}, addr, method, path, hdr, ours, body)
+}
+
+// roundTripUntil is roundTrip with a deadline of the call's own (zero:
+// none but the context's), which ends the call as the context's would.
+func (p *conns) roundTripUntil(ctx context.Context, deadline time.Time, addr, method, path string, hdr http.Header, ours []field, body []byte) (*http.Response, error) {
 	if err := checkHead(method, path, hdr, ours); err != nil {
 		return nil, &badRequestError{err}
 	}
 	for try := 0; ; try++ {
-		c, err := p.get(ctx, addr)
+		c, err := p.get(ctx, deadline, addr)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := p.exchange(ctx, c, method, path, hdr, ours, body)
+		resp, err := p.exchange(ctx, deadline, c, method, path, hdr, ours, body)
 		if err == nil {
 			return resp, nil
 		}
 		// A kept connection the instance closed while it lay idle fails
 		// before any byte of an answer: the request was not handled, so it
 		// goes once more on a new connection (as net/http does).
-		if c.reused && try == 0 && ctx.Err() == nil && errors.Is(err, errNoAnswer) {
+		if c.reused && try == 0 && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && errors.Is(err, errNoAnswer) {
 			continue
 		}
 		return nil, err
@@ -91,14 +99,26 @@ func (p *conns) roundTrip(ctx context.Context, addr, method, path string, hdr ht
 // errNoAnswer marks a failure before the first byte of an answer.
 var errNoAnswer = errors.New("connection closed before an answer")
 
-func (p *conns) exchange(ctx context.Context, c *conn, method, path string, hdr http.Header, ours []field, body []byte) (*http.Response, error) {
-	// The context's end interrupts a blocked write or read at once.
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+func (p *conns) exchange(ctx context.Context, deadline time.Time, c *conn, method, path string, hdr http.Header, ours []field, body []byte) (*http.Response, error) {
+	// The call's own deadline is the connection's (no timer or context
+	// of its own); a context that can end interrupts a blocked write or
+	// read at once when it does.
+	if !deadline.IsZero() {
+		_ = c.nc.SetDeadline(deadline)
+		c.deadline = true
+	}
+	stop := notStopped
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	}
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		_ = c.nc.Close()
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 		}
 		return nil, err
 	}
@@ -106,14 +126,14 @@ func (p *conns) exchange(ctx context.Context, c *conn, method, path string, hdr 
 	_, _ = c.bw.Write(appendHead(c.bw.AvailableBuffer(), c.addr, method, path, hdr, ours, body))
 	_, _ = c.bw.Write(body)
 	if err := c.bw.Flush(); err != nil {
-		return fail(fmt.Errorf("%w: %v", errNoAnswer, err))
+		return fail(fmt.Errorf("%w: %w", errNoAnswer, err))
 	}
 	req := &http.Request{Method: method}
 	var resp *http.Response
 	var wire *httpwire.Body
 	for {
 		if _, err := c.br.Peek(1); err != nil {
-			return fail(fmt.Errorf("%w: %v", errNoAnswer, err))
+			return fail(fmt.Errorf("%w: %w", errNoAnswer, err))
 		}
 		r, w, err := readAnswer(c.br, req)
 		if err != nil {
@@ -138,6 +158,9 @@ func (p *conns) exchange(ctx context.Context, c *conn, method, path string, hdr 
 	resp.Body = b
 	return resp, nil
 }
+
+// notStopped stands for the stop of a context that cannot end.
+func notStopped() bool { return true }
 
 // connBody gives its connection back once read to the end.
 type connBody struct {
@@ -178,6 +201,10 @@ func (p *conns) release(c *conn, stop func() bool, keep bool) {
 	if !stop() { // the context ended: its deadline may have hit c
 		keep = false
 	}
+	if keep && c.deadline {
+		c.deadline = false
+		keep = c.nc.SetDeadline(time.Time{}) == nil // the next call's own
+	}
 	if !keep {
 		_ = c.nc.Close()
 		return
@@ -204,7 +231,7 @@ func (p *conns) release(c *conn, stop func() bool, keep bool) {
 const checkAfter = time.Second
 
 // get takes the most recently used live connection to addr, or dials one.
-func (p *conns) get(ctx context.Context, addr string) (*conn, error) {
+func (p *conns) get(ctx context.Context, deadline time.Time, addr string) (*conn, error) {
 	now := p.now()
 	var stale []*conn
 	p.mu.Lock()
@@ -223,7 +250,9 @@ func (p *conns) get(ctx context.Context, addr string) (*conn, error) {
 	if c != nil {
 		return c, nil
 	}
-	nc, err := p.dialer.DialContext(ctx, "tcp", addr)
+	d := p.dialer
+	d.Deadline = deadline // the call's own, when it has one
+	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -130,7 +130,7 @@ func (p *conns) exchange(ctx context.Context, deadline time.Time, c *conn, metho
 	}
 	req := &http.Request{Method: method}
 	var resp *http.Response
-	var wire *httpwire.Body
+	var wire httpwire.Body
 	for {
 		if _, err := c.br.Peek(1); err != nil {
 			return fail(fmt.Errorf("%w: %w", errNoAnswer, err))
@@ -147,13 +147,13 @@ func (p *conns) exchange(ctx context.Context, deadline time.Time, c *conn, metho
 		}
 	}
 	keep := !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols
-	if wire == nil && resp.Body == http.NoBody {
+	if resp.Body == http.NoBody {
 		p.release(c, stop, keep)
 		return resp, nil
 	}
 	b := &connBody{rc: resp.Body, c: c, p: p, stop: stop, keep: keep}
-	if wire != nil {
-		b.wire, b.rc = *wire, &b.wire
+	if resp.Body == nil { // ours to read: wire
+		b.wire, b.rc = wire, &b.wire
 	}
 	resp.Body = b
 	return resp, nil

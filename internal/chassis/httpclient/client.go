@@ -184,7 +184,8 @@ func (c *Client) send(ctx context.Context, deadline time.Time, p *peer, inst reg
 	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		failed = false // our caller gave up, not the instance's fault
 	}
-	p.end(c.now(), c.now().Sub(start), failed)
+	end := c.now()
+	p.end(end, end.Sub(start), failed)
 	return resp, err
 }
 
@@ -206,10 +207,10 @@ func (c *Client) pick(req Request, tried []string) (*peer, registry.Instance, er
 	now := c.now()
 	// Room for the usual few instances without allocating (the gateway
 	// picks one for every request).
-	var candsAt [8]registry.Instance
+	var candsAt [8]int // indexes into all
 	var peersAt [8]*peer
 	cands, peers := candsAt[:0], peersAt[:0]
-	for _, in := range all {
+	for k, in := range all {
 		if in.Status == registry.StatusOutOfService || slices.Contains(tried, in.Address) {
 			continue
 		}
@@ -217,13 +218,13 @@ func (c *Client) pick(req Request, tried []string) (*peer, registry.Instance, er
 		if !p.allow(now) {
 			continue
 		}
-		cands, peers = append(cands, in), append(peers, p)
+		cands, peers = append(cands, k), append(peers, p)
 	}
 	switch len(cands) {
 	case 0:
 		return nil, registry.Instance{}, ErrNoInstance
 	case 1:
-		return peers[0], cands[0], nil
+		return peers[0], all[cands[0]], nil
 	}
 	i := rand.IntN(len(cands))     // #nosec G404 -- load balancing, not security
 	j := rand.IntN(len(cands) - 1) // #nosec G404 -- load balancing, not security
@@ -233,7 +234,7 @@ func (c *Client) pick(req Request, tried []string) (*peer, registry.Instance, er
 	if peers[j].better(peers[i]) {
 		i = j
 	}
-	return peers[i], cands[i], nil
+	return peers[i], all[cands[i]], nil
 }
 
 func (c *Client) peer(addr string) *peer {

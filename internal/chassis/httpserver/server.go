@@ -52,6 +52,9 @@ type Server struct {
 	// sweepEvery is how often the sweeper looks (a second; tests make it
 	// shorter before serving).
 	sweepEvery time.Duration
+	// clock is the time of the last sweep (unix nanoseconds): the start
+	// of a connection's phase, to within a sweep.
+	clock atomic.Int64
 }
 
 const (
@@ -76,6 +79,7 @@ func (s *Server) init() {
 		if s.sweepEvery <= 0 {
 			s.sweepEvery = time.Second
 		}
+		s.clock.Store(time.Now().UnixNano())
 		s.conns = map[*conn]struct{}{}
 		s.listeners = map[net.Listener]struct{}{}
 		s.stop = make(chan struct{})
@@ -198,6 +202,7 @@ func (s *Server) sweep() {
 		case <-s.stop:
 			return
 		case now := <-tick.C:
+			s.clock.Store(now.UnixNano())
 			s.closeLate(now)
 		}
 	}

@@ -55,30 +55,25 @@ func parseAnswer(s string, req *http.Request) (*http.Response, bool) {
 		return nil, false // 1xx come before the real answer: net/http's
 	}
 	r.StatusCode = int(code)
-	fields := httpwire.NewHeader(lines)
-	r.Header = fields.Map
 	keepAlive := false
-	for rest != "" {
-		line, rest, _ = strings.Cut(rest, "\r\n")
-		name, value, ok := httpwire.HeaderLine(line)
-		if !ok {
-			return nil, false
-		}
-		key := http.CanonicalHeaderKey(name)
+	r.Header, ok = httpwire.ParseFields(rest, lines, func(key, value string) (bool, bool) {
 		switch key {
 		case "Content-Length":
 			n, ok := httpwire.ParseLength(value)
 			if r.ContentLength >= 0 || !ok {
-				return nil, false
+				return false, false
 			}
 			r.ContentLength = n
 		case "Transfer-Encoding", "Trailer":
-			return nil, false
+			return false, false
 		case "Connection":
 			closing, keep, _ := httpwire.ConnectionTokens(value)
 			r.Close, keepAlive = r.Close || closing, keepAlive || keep
 		}
-		fields.Add(key, value)
+		return true, true
+	})
+	if !ok {
+		return nil, false
 	}
 	if r.ProtoMinor == 0 && !keepAlive {
 		r.Close = true

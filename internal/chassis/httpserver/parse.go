@@ -29,40 +29,36 @@ func parseHead(s string) (head, bool) {
 	if !h.requestLine(line) {
 		return h, false
 	}
-	fields := httpwire.NewHeader(lines)
-	h.header = fields.Map
 	seenLength, seenHost := false, false
 	keepAlive := false
-	for rest != "" {
-		line, rest, _ = strings.Cut(rest, "\r\n")
-		name, value, ok := httpwire.HeaderLine(line)
-		if !ok {
-			return h, false
-		}
-		key := http.CanonicalHeaderKey(name)
+	var ok bool
+	h.header, ok = httpwire.ParseFields(rest, lines, func(key, value string) (bool, bool) {
 		switch key {
 		case "Host":
 			if seenHost || !httpwire.ValidHost(value) {
-				return h, false
+				return false, false
 			}
 			seenHost, h.host = true, value
-			continue // net/http keeps Host out of the header map too
+			return false, true // net/http keeps Host out of the header map too
 		case "Content-Length":
 			n, ok := httpwire.ParseLength(value)
 			if seenLength || !ok {
-				return h, false
+				return false, false
 			}
 			seenLength, h.contentLength = true, n
 		case "Transfer-Encoding", "Expect", "Upgrade", "Te", "Trailer":
-			return h, false
+			return false, false
 		case "Connection":
 			closing, keep, upgrade := httpwire.ConnectionTokens(value)
 			if upgrade {
-				return h, false
+				return false, false
 			}
 			h.close, keepAlive = h.close || closing, keepAlive || keep
 		}
-		fields.Add(key, value)
+		return true, true
+	})
+	if !ok {
+		return h, false
 	}
 	if h.minor == 1 && !seenHost {
 		return h, false

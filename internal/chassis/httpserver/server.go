@@ -2,7 +2,8 @@
 // without net/http's per-request machinery (a reader goroutine watching for
 // the client to leave, two read deadlines and a cancellable context per
 // request): under load that machinery cost a proxy on loopback about a
-// fifth of its throughput here (docs/performance.md). Timeouts are kept by one sweeper instead of deadlines.
+// fifth of its throughput here (docs/performance.md). Timeouts are kept by
+// one sweeper instead of deadlines.
 //
 // It takes on plain requests only: origin-form targets, HTTP/1.0 or 1.1,
 // bodies of a stated Content-Length. Anything else — a chunked or

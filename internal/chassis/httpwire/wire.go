@@ -60,28 +60,51 @@ func HeaderLine(line string) (string, string, bool) {
 	return name, value, true
 }
 
-// Header builds a header map whose keys' first values share one backing
+// ParseFields parses a head's n header lines into a header map. take sees
+// every field first, under its canonical key, and refuses the whole head
+// (ok false) or keeps the field out of the map (keep false).
+func ParseFields(fields string, n int, take func(key, value string) (keep, ok bool)) (http.Header, bool) {
+	h := newHeader(n)
+	for fields != "" {
+		var line string
+		line, fields, _ = strings.Cut(fields, "\r\n")
+		name, value, ok := HeaderLine(line)
+		if !ok {
+			return nil, false
+		}
+		key := http.CanonicalHeaderKey(name)
+		keep, ok := take(key, value)
+		if !ok {
+			return nil, false
+		}
+		if keep {
+			h.add(key, value)
+		}
+	}
+	return h.m, true
+}
+
+// header builds a header map whose keys' first values share one backing
 // array: one allocation for all of them instead of one per key (a repeated
 // key's append copies).
-type Header struct {
-	Map    http.Header
+type header struct {
+	m      http.Header
 	values []string
 }
 
-// NewHeader makes room for n fields.
-func NewHeader(n int) Header {
-	return Header{Map: make(http.Header, n), values: make([]string, 0, n)}
+func newHeader(n int) header {
+	return header{m: make(http.Header, n), values: make([]string, 0, n)}
 }
 
-// Add adds a value under a canonical key.
-func (h *Header) Add(key, value string) {
-	if vs, ok := h.Map[key]; ok {
-		h.Map[key] = append(vs, value)
+// add adds a value under a canonical key.
+func (h *header) add(key, value string) {
+	if vs, ok := h.m[key]; ok {
+		h.m[key] = append(vs, value)
 		return
 	}
 	h.values = append(h.values, value)
 	n := len(h.values)
-	h.Map[key] = h.values[n-1 : n : n]
+	h.m[key] = h.values[n-1 : n : n]
 }
 
 // ParseLength reads a Content-Length value: digits only, no sign, no

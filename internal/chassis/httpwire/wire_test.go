@@ -61,11 +61,14 @@ func TestFields(t *testing.T) {
 	if c, _, _ := ConnectionTokens(" close "); !c {
 		t.Error("close not seen")
 	}
-	h := NewHeader(3)
-	h.Add("A", "1")
-	h.Add("B", "2")
-	h.Add("A", "3")
-	if got := h.Map["A"]; len(got) != 2 || got[1] != "3" || h.Map.Get("B") != "2" {
-		t.Fatalf("header %v", h.Map)
+	h, ok := ParseFields("A: 1\r\nB: 2\r\na: 3\r\nHost: x", 4, func(key, _ string) (bool, bool) { return key != "Host", true })
+	if got := h["A"]; !ok || len(got) != 2 || got[1] != "3" || h.Get("B") != "2" || h.Get("Host") != "" {
+		t.Fatalf("header %v, %v", h, ok)
+	}
+	if _, ok := ParseFields("A: 1\r\nB: 2", 2, func(key, _ string) (bool, bool) { return true, key != "B" }); ok {
+		t.Fatal("a field refused by take did not refuse the head")
+	}
+	if _, ok := ParseFields("A: 1\r\n B: 2", 2, func(string, string) (bool, bool) { return true, true }); ok {
+		t.Fatal("a folded line was taken")
 	}
 }

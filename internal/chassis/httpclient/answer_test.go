@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 )
@@ -117,7 +116,7 @@ func TestAnswersParsedHereAndByNetHTTPShareConnections(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := readAll(t, resp); !strings.EqualFold(got, "ok") {
+		if got := readAll(t, resp); got != "ok" {
 			t.Fatalf("HTTP/1.0 answer %q", got)
 		}
 	}

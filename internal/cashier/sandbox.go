@@ -269,7 +269,13 @@ func (s *Sandbox) Run(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
-		for s.notifyDue(ctx) > 0 && ctx.Err() == nil {
+		// Only a full claim may leave more due at once: a trade decided
+		// meanwhile kicks again, and a cashier that does not acknowledge
+		// waits for the retry time.
+		for ctx.Err() == nil {
+			if claimed, acked := s.notifyDue(ctx); claimed < claimLimit || acked == 0 {
+				break
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -282,11 +288,12 @@ func (s *Sandbox) Run(ctx context.Context) {
 
 // notifyDue sends the due notifications: claimed together (one statement),
 // sent side by side as a provider's notifier does, the acknowledged ones
-// recorded together.
-func (s *Sandbox) notifyDue(ctx context.Context) (acknowledged int) {
+// recorded together. It returns how many it claimed and how many were
+// acknowledged.
+func (s *Sandbox) notifyDue(ctx context.Context) (claimed, acknowledged int) {
 	due, err := s.claimDue(ctx)
 	if err != nil || len(due) == 0 {
-		return 0
+		return 0, 0
 	}
 	acked := batch.Parallel(due, notifiers, func(t trade) []any {
 		if s.notify(ctx, t) {
@@ -295,7 +302,7 @@ func (s *Sandbox) notifyDue(ctx context.Context) (acknowledged int) {
 		return nil
 	})
 	if len(acked) == 0 {
-		return 0
+		return len(due), 0
 	}
 	// Not written: the claims run out and the cashier is notified again,
 	// which it answers the same (notifications are idempotent).
@@ -303,11 +310,15 @@ func (s *Sandbox) notifyDue(ctx context.Context) (acknowledged int) {
 	if _, err := s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notified_at = $1 WHERE trade_no IN (`+store.Placeholders(2, len(acked))+`)`, args...); err != nil {
 		s.log.Warn("could not record delivered notifications; they will be sent again", "error", err)
 	}
-	return len(acked)
+	return len(due), len(acked)
 }
 
-// notifiers is how many notifications the sandbox sends at once.
-const notifiers = 16
+// notifiers is how many notifications the sandbox sends at once;
+// claimLimit how many one claim takes.
+const (
+	notifiers  = 16
+	claimLimit = 100
+)
 
 // claimDue takes the due notifications for 15 s so that two cashier
 // instances do not send one at once (the condition is repeated outside the
@@ -318,7 +329,7 @@ func (s *Sandbox) claimDue(ctx context.Context) ([]trade, error) {
 	rows, err := s.db.QueryContext(ctx, `UPDATE sandbox_trades SET notify_next_at = $1
 		WHERE notified_at IS NULL AND notify_next_at <= $2 AND trade_no IN (
 			SELECT trade_no FROM sandbox_trades WHERE notified_at IS NULL AND notify_next_at <= $2
-			ORDER BY notify_next_at LIMIT 100`+s.db.SkipLocked()+`)
+			ORDER BY notify_next_at LIMIT `+strconv.Itoa(claimLimit)+s.db.SkipLocked()+`)
 		RETURNING `+tradeCols, store.TS(now.Add(15*time.Second)), store.TS(now))
 	if err != nil {
 		return nil, err

@@ -82,11 +82,12 @@ type Outbox struct {
 	log    *slog.Logger
 	now    func() time.Time
 	kick   chan struct{}
+	every  time.Duration // the rounds nobody kicked: retries, a missed kick
 }
 
 // New delivers db's outbox through client.
 func New(db *store.DB, client *httpclient.Client, log *slog.Logger, now func() time.Time) *Outbox {
-	return &Outbox{db: db, client: client, log: log, now: now, kick: make(chan struct{}, 1)}
+	return &Outbox{db: db, client: client, log: log, now: now, kick: make(chan struct{}, 1), every: 500 * time.Millisecond}
 }
 
 // Kick asks for a delivery round now.
@@ -98,11 +99,15 @@ func (o *Outbox) Kick() {
 }
 
 // Run delivers until ctx ends: at once when kicked, else every half second.
+// Rounds follow each other only while they come back full: a message
+// written during a round kicks again (the kick waits in its channel), so a
+// round that found less than a full batch ends the burst without one more
+// claim that would find nothing.
 func (o *Outbox) Run(ctx context.Context) {
-	t := time.NewTicker(500 * time.Millisecond)
+	t := time.NewTicker(o.every)
 	defer t.Stop()
 	for {
-		for o.round(ctx) > 0 && ctx.Err() == nil {
+		for more(o.round(ctx)) && ctx.Err() == nil {
 		}
 		select {
 		case <-ctx.Done():
@@ -120,17 +125,22 @@ func (o *Outbox) Pending(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// more says whether another round may find messages at once: the last one
+// claimed a full batch (more may be due) and delivered some (a receiver
+// that fails waits for its retry time, not for a busy loop).
+func more(claimed, delivered int) bool { return claimed == claimBatch && delivered > 0 }
+
 // round claims the due messages (up to claimBatch, one statement and one
 // commit), sends them — messages to different paths in parallel, those to
 // one path in order — and marks the delivered ones in one statement. It
-// returns how many it sent.
-func (o *Outbox) round(ctx context.Context) int {
+// returns how many it claimed and how many it delivered.
+func (o *Outbox) round(ctx context.Context) (claimed, delivered int) {
 	msgs, err := o.claim(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			o.log.Warn("outbox: cannot read", "error", err)
 		}
-		return 0
+		return 0, 0
 	}
 	byPath := map[string][]pending{}
 	var paths []string
@@ -145,7 +155,7 @@ func (o *Outbox) round(ctx context.Context) int {
 	for i, k := range paths {
 		groups[i] = byPath[k]
 	}
-	delivered := batch.Parallel(groups, sendersPerRound, func(ms []pending) []any {
+	sent := batch.Parallel(groups, sendersPerRound, func(ms []pending) []any {
 		var ids []any
 		for i, m := range ms {
 			if ctx.Err() != nil || !o.deliver(ctx, m) {
@@ -156,13 +166,13 @@ func (o *Outbox) round(ctx context.Context) int {
 		}
 		return ids
 	})
-	if len(delivered) > 0 {
-		args := append([]any{store.TS(o.now())}, delivered...)
-		if _, err := o.db.ExecContext(ctx, `UPDATE outbox SET delivered_at = $1, claimed_until = NULL WHERE id IN (`+store.Placeholders(2, len(delivered))+`)`, args...); err != nil {
-			return 0 // claimed: sent again after claimFor; receivers dedupe by key
+	if len(sent) > 0 {
+		args := append([]any{store.TS(o.now())}, sent...)
+		if _, err := o.db.ExecContext(ctx, `UPDATE outbox SET delivered_at = $1, claimed_until = NULL WHERE id IN (`+store.Placeholders(2, len(sent))+`)`, args...); err != nil {
+			return len(msgs), 0 // claimed: sent again after claimFor; receivers dedupe by key
 		}
 	}
-	return len(delivered)
+	return len(msgs), len(sent)
 }
 
 // claimFor is how long a claimed message is left to its sender: longer than

@@ -100,3 +100,36 @@ func TestEveryMessageArrivesOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestABacklogLeavesInOneBurst: 250 messages waiting when a sender starts,
+// more than one claim takes, and no tick or kick after the start: rounds
+// follow each other while they come back full, so every message goes out.
+func TestABacklogLeavesInOneBurst(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, err := store.Open(ctx, "sqlite:"+t.TempDir()+"/outbox.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := store.Migrate(ctx, db, "outbox", outbox.Migrations()); err != nil {
+		t.Fatal(err)
+	}
+	rec := &receiver{got: map[string][]string{}, keys: map[string]int{}}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	for i := 0; i < 250; i++ {
+		m := outbox.Message{Key: fmt.Sprintf("m-%03d", i), Service: "receiver", Method: "POST", Path: fmt.Sprintf("/p/%d", i%10), Body: i}
+		if err := db.Tx(ctx, func(tx *sql.Tx) error { return outbox.Enqueue(ctx, tx, m, time.Now()) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := outbox.New(db, httpclient.New(oneInstance(strings.TrimPrefix(srv.URL, "http://")), time.Now), slog.New(slog.DiscardHandler), time.Now)
+	outbox.SetEvery(o, time.Hour)
+	go o.Run(ctx)
+	testkit.Eventually(t, 10*time.Second, "the whole backlog delivered", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.keys) == 250
+	})
+}

@@ -178,3 +178,73 @@ func rollback(ctx context.Context, c *pgx.Conn) {
 		_ = c.Close(ctx)
 	}
 }
+
+// lazyCommit makes the transaction it runs in commit without waiting for
+// the WAL flush (synchronous_commit off for that transaction only).
+const lazyCommit = `SELECT set_config('synchronous_commit', 'off', true)`
+
+// QueryLazy runs one statement that changes rows and answers some (an
+// UPDATE … RETURNING) as its own transaction, and hands its rows to scan.
+// On PostgreSQL the commit does not wait for the WAL to reach the disk:
+// this is for bookkeeping whose loss in a crash is harmless — a lease
+// taken, a mark whose loss only means a resend the receiver deduplicates.
+// Others see the change at once, the next ordinary commit (or the WAL
+// writer, within a fraction of a second) makes it durable, and a crash
+// before that loses it, never anything committed after it. One round
+// trip. SQLite in WAL mode commits without a flush anyway (synchronous
+// NORMAL).
+func (db *DB) QueryLazy(ctx context.Context, scan func(Rows) error, query string, args ...any) error {
+	if db.Dialect != Postgres {
+		rs, err := db.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		err = scan(rs)
+		if cerr := rs.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = rs.Err()
+		}
+		return err
+	}
+	return db.withPgx(ctx, func(c *pgx.Conn) error {
+		b := &pgx.Batch{}
+		b.Queue(lazyCommit)
+		b.Queue(query, args...)
+		br := c.SendBatch(ctx, b)
+		_, err := br.Exec()
+		var rs pgx.Rows
+		if err == nil {
+			rs, err = br.Query()
+		}
+		if err == nil {
+			err = scan(rs)
+			rs.Close()
+			if err == nil {
+				err = rs.Err()
+			}
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
+// ExecLazy is QueryLazy for a statement that answers no rows; it returns
+// the rows the statement changed.
+func (db *DB) ExecLazy(ctx context.Context, query string, args ...any) (int64, error) {
+	if db.Dialect != Postgres {
+		res, err := db.ExecContext(ctx, query, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	rows, err := db.Pipeline(ctx, Statement{SQL: lazyCommit}, Statement{SQL: query, Args: args})
+	if err != nil {
+		return 0, err
+	}
+	return rows[1], nil
+}

@@ -76,3 +76,57 @@ func TestPipelineLockThenCheckIsExact(t *testing.T) {
 		t.Fatalf("%d seats taken (%v), want exactly 10", n, err)
 	}
 }
+
+// A lazy statement's transaction commits without waiting for the flush
+// (the statement itself reads the setting in force), the change is
+// committed and seen, and the connection it ran on goes back to the pool
+// with ordinary commits: the next statement there, a payment say, waits
+// for its flush as before. One connection, so that "the next statement"
+// runs on the same one.
+func TestLazyCommitsStayLazyAlone(t *testing.T) {
+	for dialect, db := range openBoth(t) {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			db.SetMaxOpenConns(1)
+			if _, err := db.ExecContext(ctx, `CREATE TABLE leases (id TEXT PRIMARY KEY, until TEXT, seen TEXT)`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO leases (id) VALUES ('a'), ('b')`); err != nil {
+				t.Fatal(err)
+			}
+			setting := `'n/a'` // SQLite has no such setting
+			if dialect == Postgres {
+				setting = `current_setting('synchronous_commit')`
+			}
+			var got []string
+			err := db.QueryLazy(ctx, func(rs Rows) error {
+				for rs.Next() {
+					var id, seen string
+					if err := rs.Scan(&id, &seen); err != nil {
+						return err
+					}
+					got = append(got, id+"="+seen)
+				}
+				return nil
+			}, `UPDATE leases SET until = $1, seen = `+setting+` WHERE id = $2 RETURNING id, seen`, "later", "a")
+			want := map[string]string{Postgres: "a=off", SQLite: "a=n/a"}[dialect]
+			if err != nil || len(got) != 1 || got[0] != want {
+				t.Fatalf("QueryLazy answered %v (%v), want [%s]", got, err, want)
+			}
+			n, err := db.ExecLazy(ctx, `UPDATE leases SET until = $1, seen = `+setting+` WHERE id IN ($2, $3)`, "later", "a", "b")
+			if err != nil || n != 2 {
+				t.Fatalf("ExecLazy changed %d rows (%v), want 2", n, err)
+			}
+			var seen, until string
+			if err := db.QueryRowContext(ctx, `SELECT seen, until FROM leases WHERE id = 'b'`).Scan(&seen, &until); err != nil || until != "later" || seen != want[2:] {
+				t.Fatalf("b is %q, %q (%v): the lazy change must be committed, with the setting off inside it", seen, until, err)
+			}
+			if dialect == Postgres {
+				var after string
+				if err := db.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&after); err != nil || after != "on" {
+					t.Fatalf("synchronous_commit is %q (%v) on the connection after a lazy statement: it must end with it", after, err)
+				}
+			}
+		})
+	}
+}

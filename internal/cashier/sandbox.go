@@ -307,7 +307,7 @@ func (s *Sandbox) notifyDue(ctx context.Context) (claimed, acknowledged int) {
 	// Not written: the claims run out and the cashier is notified again,
 	// which it answers the same (notifications are idempotent).
 	args := append([]any{store.TS(s.now())}, acked...)
-	if _, err := s.db.ExecLazy(ctx, `UPDATE sandbox_trades SET notified_at = $1 WHERE trade_no IN (`+store.Placeholders(2, len(acked))+`)`, args...); err != nil {
+	if _, err := s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notified_at = $1 WHERE trade_no IN (`+store.Placeholders(2, len(acked))+`)`, args...); err != nil {
 		s.log.Warn("could not record delivered notifications; they will be sent again", "error", err)
 	}
 	return len(due), len(acked)
@@ -326,24 +326,24 @@ const (
 // answers the trades themselves: sending needs no second read.
 func (s *Sandbox) claimDue(ctx context.Context) ([]trade, error) {
 	now := s.now()
-	var due []trade
-	// Lazily committed, as the notified mark: a lost claim or mark means
-	// a notification sent again, which the cashier answers the same.
-	err := s.db.QueryLazy(ctx, func(rows store.Rows) error {
-		for rows.Next() {
-			t, err := scanTrade(rows)
-			if err != nil {
-				return err
-			}
-			due = append(due, t)
-		}
-		return nil
-	}, `UPDATE sandbox_trades SET notify_next_at = $1
+	rows, err := s.db.QueryContext(ctx, `UPDATE sandbox_trades SET notify_next_at = $1
 		WHERE notified_at IS NULL AND notify_next_at <= $2 AND trade_no IN (
 			SELECT trade_no FROM sandbox_trades WHERE notified_at IS NULL AND notify_next_at <= $2
 			ORDER BY notify_next_at LIMIT `+strconv.Itoa(claimLimit)+s.db.SkipLocked()+`)
 		RETURNING `+tradeCols, store.TS(now.Add(15*time.Second)), store.TS(now))
-	return due, err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var due []trade
+	for rows.Next() {
+		t, err := scanTrade(rows)
+		if err != nil {
+			return nil, err
+		}
+		due = append(due, t)
+	}
+	return due, rows.Err()
 }
 
 // notify sends one claimed notification and reports whether the cashier

@@ -168,7 +168,7 @@ func (o *Outbox) round(ctx context.Context) (claimed, delivered int) {
 	})
 	if len(sent) > 0 {
 		args := append([]any{store.TS(o.now())}, sent...)
-		if _, err := o.db.ExecLazy(ctx, `UPDATE outbox SET delivered_at = $1, claimed_until = NULL WHERE id IN (`+store.Placeholders(2, len(sent))+`)`, args...); err != nil {
+		if _, err := o.db.ExecContext(ctx, `UPDATE outbox SET delivered_at = $1, claimed_until = NULL WHERE id IN (`+store.Placeholders(2, len(sent))+`)`, args...); err != nil {
 			return len(msgs), 0 // claimed: sent again after claimFor; receivers dedupe by key
 		}
 	}
@@ -199,30 +199,26 @@ type pending struct {
 // instance claimed meanwhile.
 func (o *Outbox) claim(ctx context.Context) ([]pending, error) {
 	now := o.now()
-	type row struct {
-		pending
-		due, created string
-	}
-	var got []row
-	// The claim, the delivered mark and the retry bookkeeping below commit
-	// lazily (store.QueryLazy): a crash that loses one only makes a message
-	// go again, which its receiver answers the same (the Idempotency-Key).
-	err := o.db.QueryLazy(ctx, func(rows store.Rows) error {
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.id, &r.service, &r.method, &r.path, &r.body, &r.attempts, &r.due, &r.created); err != nil {
-				return err
-			}
-			got = append(got, r)
-		}
-		return nil
-	}, `UPDATE outbox SET claimed_until = $1
+	rows, err := o.db.QueryContext(ctx, `UPDATE outbox SET claimed_until = $1
 		WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2) AND id IN (
 			SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $2
 			AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY next_attempt_at LIMIT `+strconv.Itoa(claimBatch)+o.db.SkipLocked()+`)
 		RETURNING id, service, method, path, body, attempts, next_attempt_at, created_at`, store.TS(now.Add(claimFor)), store.TS(now))
 	if err != nil {
 		return nil, err
+	}
+	defer rows.Close()
+	type row struct {
+		pending
+		due, created string
+	}
+	var got []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.service, &r.method, &r.path, &r.body, &r.attempts, &r.due, &r.created); err != nil {
+			return nil, err
+		}
+		got = append(got, r)
 	}
 	// RETURNING gives no order: send in the order the messages were due
 	// and written.
@@ -236,7 +232,7 @@ func (o *Outbox) claim(ctx context.Context) ([]pending, error) {
 	for i, r := range got {
 		out[i] = r.pending
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // unclaim gives messages back at once (their path's earlier message failed).
@@ -248,7 +244,7 @@ func (o *Outbox) unclaim(ctx context.Context, ms []pending) {
 	for i, m := range ms {
 		ids[i] = m.id
 	}
-	_, _ = o.db.ExecLazy(ctx, `UPDATE outbox SET claimed_until = NULL WHERE id IN (`+store.Placeholders(1, len(ids))+`)`, ids...)
+	_, _ = o.db.ExecContext(ctx, `UPDATE outbox SET claimed_until = NULL WHERE id IN (`+store.Placeholders(1, len(ids))+`)`, ids...)
 }
 
 func (o *Outbox) deliver(ctx context.Context, m pending) bool {
@@ -281,7 +277,7 @@ func (o *Outbox) deliver(ctx context.Context, m pending) bool {
 	}
 	o.log.Log(ctx, level, "outbox: delivery failed; will retry", "id", id, "service", m.service, "path", m.path,
 		"attempts", attempts, "retry_in", delay, "error", problem)
-	_, _ = o.db.ExecLazy(ctx, `UPDATE outbox SET attempts = $1, next_attempt_at = $2, claimed_until = NULL, last_error = $3 WHERE id = $4`,
+	_, _ = o.db.ExecContext(ctx, `UPDATE outbox SET attempts = $1, next_attempt_at = $2, claimed_until = NULL, last_error = $3 WHERE id = $4`,
 		attempts, store.TS(now.Add(delay)), problem, id)
 	return false
 }

@@ -131,22 +131,9 @@ func TestAnswersParsedHereAndByNetHTTPShareConnections(t *testing.T) {
 // cutShort answers every connection's first request with answer and
 // closes it.
 func cutShort(t *testing.T, answer string) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-				io.WriteString(c, answer)
-			}
-			c.Close()
+	return serveConns(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			io.WriteString(c, answer)
 		}
-	}()
-	return l.Addr().String()
+	})
 }

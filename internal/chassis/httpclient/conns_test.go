@@ -204,12 +204,35 @@ func TestAConnectionTheInstanceClosedIsNotUsed(t *testing.T) {
 // without an answer.
 func rawServer(t *testing.T, fn func(n int) string) (string, *atomic.Int64) {
 	t.Helper()
+	var heads atomic.Int64
+	addr := serveConns(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for n := 1; ; n++ {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, req.Body)
+			heads.Add(1)
+			answer := fn(n)
+			if answer == "" {
+				return
+			}
+			io.WriteString(c, answer)
+		}
+	})
+	return addr, &heads
+}
+
+// serveConns listens on loopback until the test ends and hands each
+// connection to handle, closing it when handle returns.
+func serveConns(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	var heads atomic.Int64
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -218,24 +241,11 @@ func rawServer(t *testing.T, fn func(n int) string) (string, *atomic.Int64) {
 			}
 			go func() {
 				defer c.Close()
-				br := bufio.NewReader(c)
-				for n := 1; ; n++ {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					_, _ = io.Copy(io.Discard, req.Body)
-					heads.Add(1)
-					answer := fn(n)
-					if answer == "" {
-						return
-					}
-					io.WriteString(c, answer)
-				}
+				handle(c)
 			}()
 		}
 	}()
-	return l.Addr().String(), &heads
+	return l.Addr().String()
 }
 
 func TestAKeptConnectionThatDropsTheRequestIsTriedOnceMore(t *testing.T) {

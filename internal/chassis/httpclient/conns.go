@@ -64,15 +64,11 @@ type conn struct {
 	deadline  bool // a call's deadline is set on nc
 }
 
-// roundTrip sends one request to addr and reads its answer's head; the body
-// is read by the caller, and the connection goes back to the pool when the
-// body has been read to its end (closed early: the connection is closed).
-func (p *conns) roundTrip(ctx context.Context, addr, method, path string, hdr http.Header, ours []field, body []byte) (*http.Response, error) {
-	return p.roundTripUntil(ctx, time.Time{}, addr, method, path, hdr, ours, body)
-}
-
-// roundTripUntil is roundTrip with a deadline of the call's own (zero:
-// none but the context's), which ends the call as the context's would.
+// roundTripUntil sends one request to addr and reads its answer's head;
+// the body is read by the caller, and the connection goes back to the pool
+// when the body has been read to its end (closed early: the connection is
+// closed). deadline is the call's own (zero: none but the context's) and
+// ends the call as the context's would.
 func (p *conns) roundTripUntil(ctx context.Context, deadline time.Time, addr, method, path string, hdr http.Header, ours []field, body []byte) (*http.Response, error) {
 	if err := checkHead(method, path, hdr, ours); err != nil {
 		return nil, &badRequestError{err}

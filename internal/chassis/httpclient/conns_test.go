@@ -199,6 +199,12 @@ func TestAConnectionTheInstanceClosedIsNotUsed(t *testing.T) {
 	}
 }
 
+// roundTrip is roundTripUntil without a deadline of the call's own, as
+// most tests send.
+func (p *conns) roundTrip(ctx context.Context, addr, method, path string, hdr http.Header, ours []field, body []byte) (*http.Response, error) {
+	return p.roundTripUntil(ctx, time.Time{}, addr, method, path, hdr, ours, body)
+}
+
 // rawServer answers each connection's requests with fn(n), n counting the
 // requests on that connection from 1; fn returning "" closes the connection
 // without an answer.

@@ -321,16 +321,13 @@ const (
 )
 
 // claimDue takes the due notifications for 15 s so that two cashier
-// instances do not send one at once (the condition is repeated outside the
-// subquery for PostgreSQL's re-check of rows claimed meanwhile). The claim
-// answers the trades themselves: sending needs no second read.
+// instances do not send one at once. The claim answers the trades
+// themselves: sending needs no second read.
 func (s *Sandbox) claimDue(ctx context.Context) ([]trade, error) {
 	now := s.now()
-	rows, err := s.db.QueryContext(ctx, `UPDATE sandbox_trades SET notify_next_at = $1
-		WHERE notified_at IS NULL AND notify_next_at <= $2 AND trade_no IN (
-			SELECT trade_no FROM sandbox_trades WHERE notified_at IS NULL AND notify_next_at <= $2
-			ORDER BY notify_next_at LIMIT `+strconv.Itoa(claimLimit)+s.db.SkipLocked()+`)
-		RETURNING `+tradeCols, store.TS(now.Add(15*time.Second)), store.TS(now))
+	rows, err := s.db.QueryContext(ctx, s.db.Claim("sandbox_trades", "trade_no", "notify_next_at = $1",
+		"notified_at IS NULL AND notify_next_at <= $2", "notify_next_at", claimLimit, tradeCols),
+		store.TS(now.Add(15*time.Second)), store.TS(now))
 	if err != nil {
 		return nil, err
 	}

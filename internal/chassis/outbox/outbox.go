@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
-	"strconv"
 	"time"
 
 	"sanshi/internal/chassis/batch"
@@ -194,16 +193,12 @@ type pending struct {
 }
 
 // claim takes the due messages for claimFor, so that several instances of
-// a service never send the same message at the same time. The condition is
-// repeated outside the subquery: PostgreSQL re-checks it on a row another
-// instance claimed meanwhile.
+// a service never send the same message at the same time.
 func (o *Outbox) claim(ctx context.Context) ([]pending, error) {
 	now := o.now()
-	rows, err := o.db.QueryContext(ctx, `UPDATE outbox SET claimed_until = $1
-		WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2) AND id IN (
-			SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $2
-			AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY next_attempt_at LIMIT `+strconv.Itoa(claimBatch)+o.db.SkipLocked()+`)
-		RETURNING id, service, method, path, body, attempts, next_attempt_at, created_at`, store.TS(now.Add(claimFor)), store.TS(now))
+	rows, err := o.db.QueryContext(ctx, o.db.Claim("outbox", "id", "claimed_until = $1",
+		"delivered_at IS NULL AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)", "next_attempt_at", claimBatch,
+		"id, service, method, path, body, attempts, next_attempt_at, created_at"), store.TS(now.Add(claimFor)), store.TS(now))
 	if err != nil {
 		return nil, err
 	}

@@ -335,21 +335,23 @@ func Tuples(from, n, width int) string {
 // Claim is the statement that takes up to limit rows of table matching
 // where (the first by order), applies set to them and answers returning:
 // how an outbox or a queue claims its due work so that two instances never
-// take the same row. The rows are chosen once, in a materialized CTE.
-// Written as the subquery of an IN, PostgreSQL may run the choice again for
-// every candidate row (a nested loop when its statistics say the table is
-// small), locking and reading the chosen rows each time and taking more
-// than limit of them. Rows another transaction is claiming are passed over
-// on PostgreSQL; SQLite has one writer at a time and needs no lock. The
-// condition is checked again in the update, for a row PostgreSQL re-reads
-// after a concurrent change.
+// take the same row. The rows are chosen once, in a materialized CTE, and
+// the update joins them by key. Written as the subquery of an IN,
+// PostgreSQL may run the choice again for every candidate row (a nested
+// loop when its statistics say the table is small), locking and reading
+// the chosen rows each time and taking more than limit of them; and an
+// update that repeats where walks every due row against the chosen ones.
+// On PostgreSQL the chosen rows are locked (rows another transaction is
+// claiming are passed over, and a row changed meanwhile is checked again
+// before it is locked), so the update needs no second check; SQLite has one
+// writer at a time.
 func (db *DB) Claim(table, key, set, where, order string, limit int, returning string) string {
 	lock := ""
 	if db.Dialect == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	return `WITH chosen AS MATERIALIZED (SELECT ` + key + ` FROM ` + table + ` WHERE ` + where +
+	return `WITH chosen (chosen_key) AS MATERIALIZED (SELECT ` + key + ` FROM ` + table + ` WHERE ` + where +
 		` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit) + lock + `)
-		UPDATE ` + table + ` SET ` + set + ` WHERE ` + where + ` AND ` + key + ` IN (SELECT ` + key + ` FROM chosen)
+		UPDATE ` + table + ` SET ` + set + ` FROM chosen WHERE ` + table + `.` + key + ` = chosen.chosen_key
 		RETURNING ` + returning
 }

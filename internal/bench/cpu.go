@@ -19,22 +19,49 @@ type cpuTimes map[string]time.Duration
 
 // processCPU reads a process's CPU time from /proc/PID/stat.
 func processCPU(pid int) (time.Duration, string, bool) {
+	st, ok := readStat(pid)
+	return st.cpu, st.comm, ok
+}
+
+// procStat is what the benchmarks read of /proc/PID/stat.
+type procStat struct {
+	cpu  time.Duration // user + system
+	comm string
+	pgrp int
+}
+
+func readStat(pid int) (procStat, bool) {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat")) // #nosec G304 -- /proc
 	if err != nil {
-		return 0, "", false
+		return procStat{}, false
 	}
 	s := string(b)
 	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
 	if open < 0 || closing < open {
-		return 0, "", false
+		return procStat{}, false
 	}
 	f := strings.Fields(s[closing+1:]) // f[0] is the state, field 3
 	if len(f) < 13 {
-		return 0, "", false
+		return procStat{}, false
 	}
+	pgrp, _ := strconv.Atoi(f[2])              // field 5
 	user, _ := strconv.ParseInt(f[11], 10, 64) // utime, field 14
 	sys, _ := strconv.ParseInt(f[12], 10, 64)  // stime, field 15
-	return time.Duration(user+sys) * time.Second / clockTicks, s[open+1 : closing], true
+	return procStat{time.Duration(user+sys) * time.Second / clockTicks, s[open+1 : closing], pgrp}, true
+}
+
+// groupCPU is the CPU time of every process in process group pgid (a
+// process that exited is not counted).
+func groupCPU(pgid int) time.Duration {
+	var sum time.Duration
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range dirs {
+		pid, _ := strconv.Atoi(filepath.Base(dir))
+		if st, ok := readStat(pid); ok && st.pgrp == pgid {
+			sum += st.cpu
+		}
+	}
+	return sum
 }
 
 // sampleCPU reads the CPU time of the cluster's processes (by service), of

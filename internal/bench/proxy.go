@@ -37,8 +37,12 @@ type ProxyOptions struct {
 	Profile  string        // folder for CPU profiles of the gateway; empty = none
 }
 
-// proxyTarget is one way to reach the echo backend.
-type proxyTarget struct{ name, url, token string }
+// proxyTarget is one way to reach the echo backend; cpu, when set, reads
+// the CPU time the proxy's processes have used.
+type proxyTarget struct {
+	name, url, token string
+	cpu              func() time.Duration
+}
 
 // Proxy compares the gateway (routing, session check, rate limits, metrics
 // on) with nginx proxying the same backend, under the same load, with
@@ -73,6 +77,8 @@ func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Wri
 	if err := c.serveLogged(ctx, gwLog, "gateway", "gateway-bench", "SANSHI_LISTEN="+gwAddr); err != nil {
 		return err
 	}
+	gwPID := c.procs[len(c.procs)-1].Process.Pid // the gateway just started (the cluster has another)
+	gwCPU := func() time.Duration { d, _, _ := processCPU(gwPID); return d }
 	anon := newAPI("http://"+gwAddr, http.DefaultClient)
 	member, err := anon.signUp("proxy-bench@example.cn")
 	if err != nil {
@@ -89,8 +95,9 @@ func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Wri
 	}
 
 	fmt.Fprintf(out, "\nsanshi bench proxy — %d connections, %s each, small responses, keep-alive, loopback\n", o.Conns, o.Duration)
-	fmt.Fprintf(out, "  %-30s %10s %10s %10s %10s\n", "", "Go req/s", "Go p99", "wrk req/s", "wrk p99")
-	direct := proxyTarget{"backend (direct)", "http://" + backend.Addr().String() + "/api/echo", ""}
+	fmt.Fprintf(out, "  %-30s %10s %10s %10s %10s %12s\n", "", "Go req/s", "Go p99", "wrk req/s", "wrk p99", "CPU/request")
+	direct := proxyTarget{name: "backend (direct)", url: "http://" + backend.Addr().String() + "/api/echo"}
+	ngCPU := func() time.Duration { return groupCPU(ng.pid) }
 	peakGW := 0.0
 	for _, logs := range []bool{false, true} {
 		if err := writeGatewayConfig(ctx, c.cli, proxyConfig(logs)); err != nil {
@@ -101,38 +108,53 @@ func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Wri
 		if logs {
 			label, ngURL = "access logs on", "http://"+ng.logged+"/api/echo"
 		}
-		targets := []proxyTarget{{"nginx, " + label, ngURL, ""}, {"sanshi gateway, " + label, "http://" + gwAddr + "/api/echo", member.token()}}
+		targets := []proxyTarget{{"nginx, " + label, ngURL, "", ngCPU}, {"sanshi gateway, " + label, "http://" + gwAddr + "/api/echo", member.token(), gwCPU}}
 		if !logs {
 			targets = append([]proxyTarget{direct}, targets...)
 		}
 		peak := map[string]float64{}
+		cpuPer := map[string]time.Duration{}
 		for i, tg := range targets {
 			fmt.Fprintf(progress, "loading %s…\n", tg.name)
 			var wait func()
 			if i == len(targets)-1 {
 				wait = c.profileAll(ctx, o.Profile, "proxy-logs-"+map[bool]string{false: "off", true: "on"}[logs], o.Duration, progress)
 			}
+			cpuBefore := tg.cpuNow()
 			rps, p99, failed := closedLoop(tg.url, tg.token, o.Conns, o.Duration)
 			if wait != nil {
 				wait()
 			}
 			peak[tg.name] = rps
+			// The proxy's CPU per request is taken over the last load
+			// run: wrk's when it is installed, since it leaves the proxy
+			// more of the machine than the Go generator.
+			perRequest := tg.cpuPerRequest(cpuBefore, rps*o.Duration.Seconds())
 			row := fmt.Sprintf("  %-30s %10.0f %10s", tg.name, rps, ms(p99))
 			if wrk != "" {
+				cpuBefore = tg.cpuNow()
 				w, err := runWrk(ctx, wrk, tg.url, tg.token, o.Conns, o.Duration)
 				if err != nil {
 					return err
 				}
+				perRequest = tg.cpuPerRequest(cpuBefore, w.rps*o.Duration.Seconds())
 				peak[tg.name+" wrk"] = w.rps
 				row += fmt.Sprintf(" %10.0f %10s", w.rps, ms(w.p99))
 				failed += w.failed
+			} else {
+				row += fmt.Sprintf(" %10s %10s", "-", "-")
 			}
+			cpuPer[tg.name] = perRequest
+			row += fmt.Sprintf(" %12s", usPerRequest(perRequest))
 			fmt.Fprintf(out, "%s   (%d errors)\n", row, failed)
 		}
 		gw, ngName := targets[len(targets)-1].name, targets[len(targets)-2].name
 		fmt.Fprintf(out, "  gateway / nginx, %s: %.2f× (Go)", label, peak[gw]/peak[ngName])
 		if wrk != "" {
 			fmt.Fprintf(out, ", %.2f× (wrk)", peak[gw+" wrk"]/peak[ngName+" wrk"])
+		}
+		if cpuPer[ngName] > 0 {
+			fmt.Fprintf(out, "; CPU per request %.2f× nginx's", float64(cpuPer[gw])/float64(cpuPer[ngName]))
 		}
 		fmt.Fprintln(out)
 		if logs {
@@ -173,6 +195,31 @@ func proxyConfig(logs bool) map[string]string {
 		cfg["logging.level.root"] = "INFO"
 	}
 	return cfg
+}
+
+// cpuNow reads the proxy's CPU time (0 for the backend alone).
+func (t proxyTarget) cpuNow() time.Duration {
+	if t.cpu == nil {
+		return 0
+	}
+	return t.cpu()
+}
+
+// cpuPerRequest is the proxy's CPU since before, per request of a run that
+// served n; 0 when there is no proxy or no request.
+func (t proxyTarget) cpuPerRequest(before time.Duration, n float64) time.Duration {
+	if t.cpu == nil || n < 1 {
+		return 0
+	}
+	return time.Duration(float64(t.cpu()-before) / n)
+}
+
+// usPerRequest shows a CPU time per request in microseconds.
+func usPerRequest(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
 }
 
 // wrkResult is what wrk reported.
@@ -286,7 +333,12 @@ func writeGatewayConfig(ctx context.Context, cli *clientv3.Client, vals map[stri
 
 // nginxAddrs are nginx's two listeners: one without access log, one with
 // a buffered one.
-type nginxAddrs struct{ plain, logged string }
+// nginxAddrs are the benchmark nginx's two listeners (access log off and
+// on) and its master's pid, which is also its process group's id.
+type nginxAddrs struct {
+	plain, logged string
+	pid           int
+}
 
 func runNginx(bin, dir, backend string) (nginxAddrs, func(), error) {
 	addr, _ := FreeAddr()
@@ -332,7 +384,7 @@ http {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return nginxAddrs{addr, logged}, func() { stopNginx(cmd) }, nil
+	return nginxAddrs{addr, logged, cmd.Process.Pid}, func() { stopNginx(cmd) }, nil
 }
 
 // stopNginx stops nginx gracefully: SIGQUIT lets the master finish the

@@ -129,7 +129,7 @@ func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Wri
 			// The proxy's CPU per request is taken over the last load
 			// run: wrk's when it is installed, since it leaves the proxy
 			// more of the machine than the Go generator.
-			perRequest := tg.cpuPerRequest(cpuBefore, rps*o.Duration.Seconds())
+			served := rps * o.Duration.Seconds()
 			row := fmt.Sprintf("  %-30s %10.0f %10s", tg.name, rps, ms(p99))
 			if wrk != "" {
 				cpuBefore = tg.cpuNow()
@@ -137,15 +137,15 @@ func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Wri
 				if err != nil {
 					return err
 				}
-				perRequest = tg.cpuPerRequest(cpuBefore, w.rps*o.Duration.Seconds())
+				served = w.rps * o.Duration.Seconds()
 				peak[tg.name+" wrk"] = w.rps
 				row += fmt.Sprintf(" %10.0f %10s", w.rps, ms(w.p99))
 				failed += w.failed
 			} else {
 				row += fmt.Sprintf(" %10s %10s", "-", "-")
 			}
-			cpuPer[tg.name] = perRequest
-			row += fmt.Sprintf(" %12s", usPerRequest(perRequest))
+			cpuPer[tg.name] = tg.cpuPerRequest(cpuBefore, served)
+			row += fmt.Sprintf(" %12s", usPerRequest(cpuPer[tg.name]))
 			fmt.Fprintf(out, "%s   (%d errors)\n", row, failed)
 		}
 		gw, ngName := targets[len(targets)-1].name, targets[len(targets)-2].name
@@ -331,8 +331,6 @@ func writeGatewayConfig(ctx context.Context, cli *clientv3.Client, vals map[stri
 	return err
 }
 
-// nginxAddrs are nginx's two listeners: one without access log, one with
-// a buffered one.
 // nginxAddrs are the benchmark nginx's two listeners (access log off and
 // on) and its master's pid, which is also its process group's id.
 type nginxAddrs struct {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-
-	. "sanshi/internal/chassis/store"
 )
 
 // Claimers working through one queue at once: every row is taken once, by
@@ -38,7 +36,7 @@ func TestClaimsTakeEachRowOnceAndNoMoreThanTheLimit(t *testing.T) {
 				name := fmt.Sprintf("claimer-%d", c)
 				wg.Go(func() {
 					for {
-						ids, err := claimOnce(ctx, db, claim, name, now)
+						ids, err := db.Strings(ctx, claim, name, now)
 						if err != nil {
 							t.Error(err)
 							return
@@ -69,21 +67,4 @@ func TestClaimsTakeEachRowOnceAndNoMoreThanTheLimit(t *testing.T) {
 			}
 		})
 	}
-}
-
-func claimOnce(ctx context.Context, db *DB, claim, name, now string) ([]string, error) {
-	rs, err := db.QueryContext(ctx, claim, name, now)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var ids []string
-	for rs.Next() {
-		var id string
-		if err := rs.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rs.Err()
 }

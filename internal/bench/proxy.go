@@ -35,6 +35,9 @@ type ProxyOptions struct {
 	Duration time.Duration // each load run
 	Conns    int           // concurrent keep-alive connections
 	Profile  string        // folder for CPU profiles of the gateway; empty = none
+	// Reference adds, with access logs off, two Go proxies that do none of
+	// the gateway's work (reference.go).
+	Reference bool
 }
 
 // proxyTarget is one way to reach the echo backend; cpu, when set, reads
@@ -111,6 +114,14 @@ func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Wri
 		targets := []proxyTarget{{"nginx, " + label, ngURL, "", ngCPU}, {"sanshi gateway, " + label, "http://" + gwAddr + "/api/echo", member.token(), gwCPU}}
 		if !logs {
 			targets = append([]proxyTarget{direct}, targets...)
+			if o.Reference {
+				refs, stop, err := startReferences(exe, backend.Addr().String())
+				defer stop()
+				if err != nil {
+					return err
+				}
+				targets = append(refs, targets...)
+			}
 		}
 		peak := map[string]float64{}
 		cpuPer := map[string]time.Duration{}
@@ -148,15 +159,13 @@ func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Wri
 			row += fmt.Sprintf(" %12s", usPerRequest(cpuPer[tg.name]))
 			fmt.Fprintf(out, "%s   (%d errors)\n", row, failed)
 		}
-		gw, ngName := targets[len(targets)-1].name, targets[len(targets)-2].name
-		fmt.Fprintf(out, "  gateway / nginx, %s: %.2f× (Go)", label, peak[gw]/peak[ngName])
-		if wrk != "" {
-			fmt.Fprintf(out, ", %.2f× (wrk)", peak[gw+" wrk"]/peak[ngName+" wrk"])
+		ngName := targets[len(targets)-2].name
+		for _, tg := range targets {
+			if tg.cpu != nil && tg.name != ngName { // the gateway and the references
+				fmt.Fprintln(out, ratioToNginx(tg.name, ngName, label, peak, cpuPer, wrk != ""))
+			}
 		}
-		if cpuPer[ngName] > 0 {
-			fmt.Fprintf(out, "; CPU per request %.2f× nginx's", float64(cpuPer[gw])/float64(cpuPer[ngName]))
-		}
-		fmt.Fprintln(out)
+		gw := targets[len(targets)-1].name
 		if logs {
 			peakGW = peak[gw]
 		}
@@ -178,6 +187,20 @@ func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Wri
 		fmt.Fprintf(out, "    %-12s p99 %s\n", r.name, r.res)
 	}
 	return nil
+}
+
+// ratioToNginx is one line comparing a proxy with nginx: requests/s under
+// each generator, and CPU per request.
+func ratioToNginx(name, ngName, label string, peak map[string]float64, cpuPer map[string]time.Duration, wrk bool) string {
+	short := strings.TrimPrefix(strings.TrimSuffix(name, ", "+label), "sanshi ")
+	line := fmt.Sprintf("  %s / nginx, %s: %.2f× (Go)", short, label, peak[name]/peak[ngName])
+	if wrk {
+		line += fmt.Sprintf(", %.2f× (wrk)", peak[name+" wrk"]/peak[ngName+" wrk"])
+	}
+	if cpuPer[ngName] > 0 {
+		line += fmt.Sprintf("; CPU per request %.2f× nginx's", float64(cpuPer[name])/float64(cpuPer[ngName]))
+	}
+	return line
 }
 
 // proxyConfig routes /api/echo (members only, so that every request checks

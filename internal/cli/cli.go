@@ -300,6 +300,13 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 		}
 		return bench.Browse(ctx, exe, *d, *conns, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == bench.ReferenceCommand {
+		// Started by bench proxy --reference, not by people.
+		if len(args) != 4 {
+			return usage("usage: sanshi bench " + bench.ReferenceCommand + " chassis|loop LISTEN BACKEND")
+		}
+		return bench.ServeReference(ctx, args[1], args[2], args[3])
+	}
 	if len(args) > 0 && args[0] == "proxy" {
 		fs := flag.NewFlagSet("bench proxy", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -307,8 +314,9 @@ func runBench(ctx context.Context, args []string, _ func(string) string, stdout,
 		fs.DurationVar(&o.Duration, "duration", 5*time.Second, "length of each load run (1s to 2m)")
 		fs.IntVar(&o.Conns, "connections", 64, "concurrent keep-alive connections (1 to 1000)")
 		fs.StringVar(&o.Profile, "profile", "", "write CPU profiles of the gateway (and the member service), taken under load, into this folder")
+		fs.BoolVar(&o.Reference, "reference", false, "also load two Go proxies that do none of the gateway's work (Sanshi's server and client; an epoll event loop), as yardsticks")
 		if err := fs.Parse(args[1:]); err != nil || o.Duration < time.Second || o.Duration > 2*time.Minute || o.Conns < 1 || o.Conns > 1000 {
-			return usage("usage: sanshi bench proxy [--duration 5s] [--connections 64] [--profile DIR]")
+			return usage("usage: sanshi bench proxy [--duration 5s] [--connections 64] [--profile DIR] [--reference]")
 		}
 		exe, err := os.Executable()
 		if err != nil {

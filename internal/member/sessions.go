@@ -17,16 +17,25 @@ import (
 // through this gateway takes effect at once; through another, within this.
 const sessionCacheTTL = 5 * time.Second
 
+// refreshAhead is how long before its end a cached check is asked again,
+// in the background, while requests go on with the cached answer: a token
+// in steady use never expires in front of them, so they never all wait
+// for the member service at once (at a few thousand requests per second
+// with one token, they did, every five seconds).
+const refreshAhead = time.Second
+
 // maxCachedSessions bounds the cache; when full it is cleared.
 const maxCachedSessions = 50_000
 
 // Sessions checks session tokens with the member service (for the gateway
-// and the console) and caches the answers briefly.
+// and the console) and caches the answers briefly. Checks of one token
+// that miss the cache together share one call.
 type Sessions struct {
-	client *httpclient.Client
-	now    func() time.Time
-	mu     sync.Mutex
-	cache  map[[32]byte]cached
+	client  *httpclient.Client
+	now     func() time.Time
+	mu      sync.Mutex
+	cache   map[[32]byte]cached
+	flights map[[32]byte]*flight // calls to the member service under way
 }
 
 type cached struct {
@@ -35,9 +44,17 @@ type cached struct {
 	until   time.Time
 }
 
+// flight is one call to the member service that checks waiting on the same
+// token share.
+type flight struct {
+	done chan struct{}
+	v    Verified
+	err  error
+}
+
 // NewSessions asks the member service through client.
 func NewSessions(client *httpclient.Client, now func() time.Time) *Sessions {
-	return &Sessions{client: client, now: now, cache: map[[32]byte]cached{}}
+	return &Sessions{client: client, now: now, cache: map[[32]byte]cached{}, flights: map[[32]byte]*flight{}}
 }
 
 // Check returns who a token belongs to; invalid tokens are an unauthorized
@@ -47,24 +64,60 @@ func (s *Sessions) Check(ctx context.Context, token string) (Verified, error) {
 	now := s.now()
 	s.mu.Lock()
 	c, ok := s.cache[key]
-	s.mu.Unlock()
 	if ok && now.Before(c.until) {
+		if !now.Before(c.until.Add(-refreshAhead)) {
+			if _, flying := s.flights[key]; !flying {
+				// Detached from this request: it must not cut the
+				// refresh short when it ends first.
+				go s.fly(context.WithoutCancel(ctx), key, token, s.startLocked(key))
+			}
+		}
+		s.mu.Unlock()
 		if c.invalid {
 			return Verified{}, errs.E(errs.Unauthorized, "session expired or logged out; please log in again")
 		}
 		return c.v, nil
 	}
-	v, err := s.ask(ctx, token)
-	if err != nil && errs.CodeOf(err) != errs.Unauthorized {
-		return v, err
+	f, flying := s.flights[key]
+	if !flying {
+		// Detached too: the checks that join it must not fail because
+		// the first one's request ended.
+		f = s.startLocked(key)
+		go s.fly(context.WithoutCancel(ctx), key, token, f)
 	}
-	s.mu.Lock()
-	if len(s.cache) >= maxCachedSessions {
-		s.cache = map[[32]byte]cached{}
-	}
-	s.cache[key] = cached{v: v, invalid: err != nil, until: now.Add(sessionCacheTTL)}
 	s.mu.Unlock()
-	return v, err
+	select {
+	case <-f.done:
+		return f.v, f.err
+	case <-ctx.Done():
+		e := errs.E(errs.Unavailable, "the session check did not finish; please retry shortly")
+		e.Cause = ctx.Err()
+		return Verified{}, e
+	}
+}
+
+func (s *Sessions) startLocked(key [32]byte) *flight {
+	f := &flight{done: make(chan struct{})}
+	s.flights[key] = f
+	return f
+}
+
+// fly asks the member service, caches a definite answer (valid or not; an
+// unreachable service is not cached, and a cached answer stays until its
+// end) and hands the result to the checks waiting on f.
+func (s *Sessions) fly(ctx context.Context, key [32]byte, token string, f *flight) {
+	v, err := s.ask(ctx, token)
+	s.mu.Lock()
+	if err == nil || errs.CodeOf(err) == errs.Unauthorized {
+		if len(s.cache) >= maxCachedSessions {
+			s.cache = map[[32]byte]cached{}
+		}
+		s.cache[key] = cached{v: v, invalid: err != nil, until: s.now().Add(sessionCacheTTL)}
+	}
+	delete(s.flights, key)
+	s.mu.Unlock()
+	f.v, f.err = v, err
+	close(f.done)
 }
 
 // Forget drops a token from the cache (after a logout).

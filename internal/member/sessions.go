@@ -50,6 +50,10 @@ type flight struct {
 	done chan struct{}
 	v    Verified
 	err  error
+	// forgotten: the token was logged out through this gateway while the
+	// call was under way, so its answer (perhaps from before the logout)
+	// is not cached.
+	forgotten bool
 }
 
 // NewSessions asks the member service through client.
@@ -108,7 +112,7 @@ func (s *Sessions) startLocked(key [32]byte) *flight {
 func (s *Sessions) fly(ctx context.Context, key [32]byte, token string, f *flight) {
 	v, err := s.ask(ctx, token)
 	s.mu.Lock()
-	if err == nil || errs.CodeOf(err) == errs.Unauthorized {
+	if !f.forgotten && (err == nil || errs.CodeOf(err) == errs.Unauthorized) {
 		if len(s.cache) >= maxCachedSessions {
 			s.cache = map[[32]byte]cached{}
 		}
@@ -125,6 +129,9 @@ func (s *Sessions) Forget(token string) {
 	key := sha256.Sum256([]byte(token))
 	s.mu.Lock()
 	delete(s.cache, key)
+	if f := s.flights[key]; f != nil {
+		f.forgotten = true
+	}
 	s.mu.Unlock()
 }
 

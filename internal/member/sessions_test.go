@@ -31,13 +31,14 @@ func newFakeMember(t *testing.T, delay time.Duration) *fakeMember {
 	f.valid.Store(true)
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.calls.Add(1)
-		time.Sleep(f.delay) // checks that miss together overlap
+		down, valid := f.down.Load(), f.valid.Load() // the answer is decided on arrival
+		time.Sleep(f.delay)                          // checks that miss together overlap
 		switch {
 		case r.URL.Path != memberapi.SessionPath || r.Header.Get("Authorization") != "Bearer tok":
 			errs.Write(w, errs.E(errs.Invalid, "unexpected request %s", r.URL))
-		case f.down.Load():
+		case down:
 			w.WriteHeader(http.StatusServiceUnavailable)
-		case !f.valid.Load():
+		case !valid:
 			errs.Write(w, errs.E(errs.Unauthorized, "no such session"))
 		default:
 			_ = json.NewEncoder(w).Encode(Verified{MemberID: "m1", Roles: []string{"backer"}})
@@ -72,6 +73,23 @@ func waitCalls(t *testing.T, f *fakeMember, n int32) {
 			t.Fatalf("member service asked %d times, want %d", f.calls.Load(), n)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitIdle waits until no call to the member service is under way (its
+// answer cached or dropped).
+func waitIdle(t *testing.T, s *Sessions) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s.mu.Lock()
+		n := len(s.flights)
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls to the member service still under way", n)
+		}
 	}
 }
 
@@ -110,7 +128,7 @@ func TestSessionChecksShareOneCallAndRefreshBeforeTheyExpire(t *testing.T) {
 		}
 	}
 	waitCalls(t, member, 2)
-	time.Sleep(100 * time.Millisecond) // room for a wrong second refresh
+	waitIdle(t, s)
 	if n := member.calls.Load(); n != 2 {
 		t.Fatalf("refresh ahead asked %d times, want once (2 in all)", n)
 	}
@@ -167,5 +185,28 @@ func TestSessionCheckWhenTheMemberServiceIsDown(t *testing.T) {
 	}
 	if v, err := s.Check(context.Background(), "tok"); err != nil || v.MemberID != "m1" || slow.calls.Load() != 1 {
 		t.Fatalf("a check joining the call under way: %+v, %v, %d calls", v, err, slow.calls.Load())
+	}
+}
+
+// TestLogOutDuringARefreshIsNotUndone: a refresh under way when the token
+// is logged out through this gateway must not put the old answer back.
+func TestLogOutDuringARefreshIsNotUndone(t *testing.T) {
+	member := newFakeMember(t, 200*time.Millisecond)
+	clk := &clock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
+	s := NewSessions(httpclient.New(member, clk.now), clk.now)
+	ctx := context.Background()
+	if _, err := s.Check(ctx, "tok"); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(sessionCacheTTL - refreshAhead/2)
+	if _, err := s.Check(ctx, "tok"); err != nil { // starts the refresh
+		t.Fatal(err)
+	}
+	waitCalls(t, member, 2)
+	s.Forget("tok") // logged out while the member service is answering
+	member.valid.Store(false)
+	waitIdle(t, s) // the refresh ends, with the answer from before
+	if _, err := s.Check(ctx, "tok"); errs.CodeOf(err) != errs.Unauthorized || member.calls.Load() != 3 {
+		t.Fatalf("after log-out: Check = %v with %d calls, want unauthorized from a third call", err, member.calls.Load())
 	}
 }

@@ -398,13 +398,7 @@ http {
 	if err := cmd.Start(); err != nil {
 		return nginxAddrs{}, nil, err
 	}
-	for i := 0; i < 100; i++ {
-		if conn, err := net.Dial("tcp", addr); err == nil {
-			_ = conn.Close()
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	_ = waitListening(addr, 5*time.Second) // a failed start shows in the first load run's errors
 	return nginxAddrs{addr, logged, cmd.Process.Pid}, func() { stopNginx(cmd) }, nil
 }
 
@@ -413,15 +407,7 @@ http {
 // master alone leaves its workers behind, holding the port). Whatever is
 // still in its process group after 10 s is killed.
 func stopNginx(cmd *exec.Cmd) {
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	_ = cmd.Process.Signal(syscall.SIGQUIT)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	stopProcess(cmd, syscall.SIGQUIT, 10*time.Second)
 	// The workers leave with the master; make sure of it.
 	deadline := time.Now().Add(5 * time.Second)
 	for syscall.Kill(-cmd.Process.Pid, 0) == nil && time.Now().Before(deadline) {

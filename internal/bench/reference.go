@@ -102,7 +102,7 @@ func startReferences(exe, backend string) ([]proxyTarget, func(), error) {
 	var cmds []*exec.Cmd
 	stop := func() {
 		for _, cmd := range cmds {
-			stopProcess(cmd)
+			stopProcess(cmd, syscall.SIGTERM, 5*time.Second)
 		}
 	}
 	for _, ref := range []struct{ kind, name string }{{RefChassis, "Go: Sanshi server + client"}, {RefLoop, "Go: epoll event loop"}} {
@@ -126,15 +126,15 @@ func startReferences(exe, backend string) ([]proxyTarget, func(), error) {
 	return targets, stop, nil
 }
 
-// stopProcess asks a process to end (SIGTERM) and kills it if it has not
-// within 5 s; either way it has been waited for on return.
-func stopProcess(cmd *exec.Cmd) {
+// stopProcess asks a process to end with sig and kills it if it has not
+// within grace; either way it has been waited for on return.
+func stopProcess(cmd *exec.Cmd, sig syscall.Signal, grace time.Duration) {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(sig)
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(grace):
 		_ = cmd.Process.Kill()
 		<-done
 	}

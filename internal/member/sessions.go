@@ -70,11 +70,7 @@ func (s *Sessions) Check(ctx context.Context, token string) (Verified, error) {
 	c, ok := s.cache[key]
 	if ok && now.Before(c.until) {
 		if !now.Before(c.until.Add(-refreshAhead)) {
-			if _, flying := s.flights[key]; !flying {
-				// Detached from this request: it must not cut the
-				// refresh short when it ends first.
-				go s.fly(context.WithoutCancel(ctx), key, token, s.startLocked(key))
-			}
+			s.flightLocked(ctx, key, token) // a refresh, unless one is under way
 		}
 		s.mu.Unlock()
 		if c.invalid {
@@ -82,13 +78,7 @@ func (s *Sessions) Check(ctx context.Context, token string) (Verified, error) {
 		}
 		return c.v, nil
 	}
-	f, flying := s.flights[key]
-	if !flying {
-		// Detached too: the checks that join it must not fail because
-		// the first one's request ended.
-		f = s.startLocked(key)
-		go s.fly(context.WithoutCancel(ctx), key, token, f)
-	}
+	f := s.flightLocked(ctx, key, token)
 	s.mu.Unlock()
 	select {
 	case <-f.done:
@@ -100,9 +90,16 @@ func (s *Sessions) Check(ctx context.Context, token string) (Verified, error) {
 	}
 }
 
-func (s *Sessions) startLocked(key [32]byte) *flight {
+// flightLocked is the call under way for key, started now if there is
+// none. It is detached from the request that starts it: neither the checks
+// that join it nor a refresh may fail because that request ended first.
+func (s *Sessions) flightLocked(ctx context.Context, key [32]byte, token string) *flight {
+	if f, ok := s.flights[key]; ok {
+		return f
+	}
 	f := &flight{done: make(chan struct{})}
 	s.flights[key] = f
+	go s.fly(context.WithoutCancel(ctx), key, token, f)
 	return f
 }
 

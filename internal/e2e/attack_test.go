@@ -51,6 +51,7 @@ func TestAttackSuite(t *testing.T) {
 	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: testkit.MoneyServices, Env: []string{"SANSHI_TRUSTED_PROXIES=127.0.0.0/8"}})
 	a := &attack{p: p, raw: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	t.Run("bad ids answer 400 or 404 on every route", a.badIDs)
+	t.Run("bodies over the limit answer 413", a.bodies)
 	t.Run("paging", a.paging)
 	t.Run("hoarding", a.hoarding)
 	t.Run("payer check", a.payerCheck)

@@ -276,12 +276,16 @@ func (g *Gateway) serve(w *httpx.Recorder, r *http.Request, t *Table, route Rout
 	}
 	color := t.Weights.color(route.Service, caller, r)
 	var body []byte
-	if r.ContentLength != 0 { // bodyless requests (most GETs) skip the read
+	switch {
+	case r.ContentLength > route.MaxBody: // refused unread
+		err = &http.MaxBytesError{Limit: route.MaxBody}
+	case r.ContentLength != 0: // bodyless requests (most GETs) skip the read
 		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, route.MaxBody))
 	}
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
+			w.Header().Set("Connection", "close")
 			errs.Write(w, errs.E(errs.TooLarge, "request body is larger than %d bytes", route.MaxBody))
 		} else {
 			errs.Write(w, errs.E(errs.Invalid, "could not read the request body"))

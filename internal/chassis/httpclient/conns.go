@@ -92,6 +92,10 @@ func (p *conns) roundTripUntil(ctx context.Context, deadline time.Time, addr, me
 	}
 }
 
+// earlyAnswerWait is how long a call whose request could not be written
+// whole looks for an answer the instance sent before it stopped reading.
+const earlyAnswerWait = time.Second
+
 // errNoAnswer marks a failure before the first byte of an answer.
 var errNoAnswer = errors.New("connection closed before an answer")
 
@@ -121,14 +125,26 @@ func (p *conns) exchange(ctx context.Context, deadline time.Time, c *conn, metho
 	// A bufio.Writer keeps its first error: Flush reports any.
 	_, _ = c.bw.Write(appendHead(c.bw.AvailableBuffer(), c.addr, method, path, hdr, ours, body))
 	_, _ = c.bw.Write(body)
-	if err := c.bw.Flush(); err != nil {
-		return fail(fmt.Errorf("%w: %w", errNoAnswer, err))
+	writeErr := c.bw.Flush()
+	if writeErr != nil {
+		// An instance may answer before it has read the whole body (a 413
+		// for a body over its limit) and close: the answer is then waiting
+		// here, and it is the call's answer rather than the broken write.
+		wait := time.Now().Add(earlyAnswerWait)
+		if !deadline.IsZero() && deadline.Before(wait) {
+			wait = deadline
+		}
+		_ = c.nc.SetReadDeadline(wait)
+		c.deadline = true
 	}
 	req := &http.Request{Method: method}
 	var resp *http.Response
 	var wire httpwire.Body
 	for {
 		if _, err := c.br.Peek(1); err != nil {
+			if writeErr != nil {
+				err = writeErr
+			}
 			return fail(fmt.Errorf("%w: %w", errNoAnswer, err))
 		}
 		r, w, err := readAnswer(c.br, req)
@@ -142,7 +158,7 @@ func (p *conns) exchange(ctx context.Context, deadline time.Time, c *conn, metho
 			break
 		}
 	}
-	keep := !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols
+	keep := !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols && writeErr == nil
 	if resp.Body == http.NoBody {
 		p.release(c, stop, keep)
 		return resp, nil

@@ -482,3 +482,35 @@ func TestABurstKeepsItsConnectionsForTheNext(t *testing.T) {
 		t.Fatalf("the second burst opened %d new connections, want none", n-callers)
 	}
 }
+
+func TestAnAnswerSentBeforeTheBodyWasReadIsTheCallsAnswer(t *testing.T) {
+	// The instance reads the head only, answers 413 and closes with the
+	// body unread: the kernel resets the connection, and the client's
+	// write of an 8 MB body fails. The answer was sent first: it is the
+	// call's answer, not "instance unreachable".
+	const tooLarge = "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large"
+	var heads atomic.Int64
+	addr := serveConns(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		heads.Add(1)
+		io.WriteString(c, tooLarge)
+	})
+	p := newConns(time.Now)
+	resp, err := p.roundTrip(context.Background(), addr, "POST", "/api/v1/members", nil, nil, make([]byte, 8<<20))
+	if err != nil {
+		t.Fatalf("the instance's answer was lost: %v", err)
+	}
+	if got := readAll(t, resp); resp.StatusCode != 413 || got != "too large" {
+		t.Fatalf("answer %d %q", resp.StatusCode, got)
+	}
+	if n := heads.Load(); n != 1 {
+		t.Fatalf("the request was sent %d times", n)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle[addr]) != 0 {
+		t.Fatal("a connection whose request was cut off went back to the pool")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"sanshi/internal/chassis/httpwire"
 )
@@ -28,6 +29,9 @@ type conn struct {
 	remote string
 	phase  atomic.Int32
 	since  atomic.Int64 // unix nanoseconds at the phase's start
+	// linger says the client may still be sending a body the handler did
+	// not read: the connection is closed gently (closeGently).
+	linger bool
 }
 
 // setPhase marks the phase's start with the sweeper's clock: the timeouts
@@ -43,7 +47,7 @@ func (c *conn) serve() {
 	defer func() {
 		c.s.forget(c)
 		if !handedOff {
-			_ = c.nc.Close()
+			c.close()
 		}
 	}()
 	for {
@@ -52,7 +56,7 @@ func (c *conn) serve() {
 			return
 		}
 		c.setPhase(phaseHead)
-		req, ok := c.readRequest()
+		req, b, ok := c.readRequest()
 		if !ok {
 			handedOff = c.handOff()
 			return
@@ -61,7 +65,7 @@ func (c *conn) serve() {
 			return
 		}
 		c.phase.Store(phaseActive)
-		if !c.serveRequest(req) {
+		if !c.serveRequest(req, b) {
 			return
 		}
 	}
@@ -70,20 +74,21 @@ func (c *conn) serve() {
 // readRequest reads one request head. ok false means the fast path does
 // not take the request on (net/http will); a nil request with ok true
 // means the connection failed.
-func (c *conn) readRequest() (*http.Request, bool) {
+func (c *conn) readRequest() (*http.Request, *body, bool) {
 	buf, err := httpwire.PeekHead(c.br)
 	if err != nil {
-		return nil, true
+		return nil, nil, true
 	}
 	if buf == nil {
-		return nil, false // a head larger than the buffer
+		return nil, nil, false // a head larger than the buffer
 	}
 	h, ok := parseHead(string(buf))
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	_, _ = c.br.Discard(len(buf))
-	return c.newRequest(h), true
+	req, b := c.newRequest(h)
+	return req, b, true
 }
 
 // handOff gives the connection, with what was read of it, to net/http.
@@ -93,18 +98,37 @@ func (c *conn) handOff() bool {
 	return c.s.handoff.give(rc)
 }
 
-func (c *conn) newRequest(h head) *http.Request {
+func (c *conn) newRequest(h head) (*http.Request, *body) {
 	r := &http.Request{Method: h.method, URL: h.url, Proto: h.proto, ProtoMajor: 1, ProtoMinor: h.minor, Header: h.header,
 		Host: h.host, RequestURI: h.target, RemoteAddr: c.remote, ContentLength: h.contentLength, Close: h.close, Body: http.NoBody}
+	var b *body
 	if h.contentLength > 0 {
-		r.Body = &body{Body: httpwire.Body{R: c.br, Left: h.contentLength}}
+		b = &body{Body: httpwire.Body{R: c.br, Left: h.contentLength}}
+		r.Body = b
 	}
-	return r
+	return r, b
+}
+
+// lingerFor is how long a connection closed over an unread body waits,
+// its writing side shut, before it closes: closing a socket with unread
+// bytes sends a reset, and a reset that overtakes the answer (a 413, say)
+// leaves the client with "connection reset" instead. net/http waits as long.
+const lingerFor = 500 * time.Millisecond
+
+// close closes the connection; after an answer that left a body unread it
+// first shuts its writing side and waits lingerFor, reading nothing more.
+func (c *conn) close() {
+	if c.linger {
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			time.Sleep(lingerFor)
+		}
+	}
+	_ = c.nc.Close()
 }
 
 // serveRequest runs the handler and finishes its answer; it returns
 // whether the connection can take another request.
-func (c *conn) serveRequest(req *http.Request) (keep bool) {
+func (c *conn) serveRequest(req *http.Request, b *body) (keep bool) {
 	// The connection's context, never cancelled (docs/architecture.md,
 	// "Serving requests"): a cancellable one per request made every
 	// timeout and call below it register with it.
@@ -122,13 +146,17 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 		}
 	}()
 	c.s.Handler.ServeHTTP(w, req)
+	// The body the handler left unread is read away when short; a longer
+	// one (a handler refused it, 413 say) closes the connection, and the
+	// answer says so. The body is the request's own, whatever the handler
+	// put in req.Body in its place.
+	if b != nil && b.Left > maxDiscard {
+		w.closeAfter, c.linger = true, true
+	}
 	if !w.finish() {
 		return false
 	}
-	if b, ok := req.Body.(*body); ok && b.Left > 0 {
-		if b.Left > maxDiscard {
-			return false
-		}
+	if b != nil && b.Left > 0 && !c.linger {
 		if _, err := c.br.Discard(int(b.Left)); err != nil {
 			return false
 		}

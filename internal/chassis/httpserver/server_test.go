@@ -333,6 +333,38 @@ func TestABodyLeftUnreadDoesNotBecomeTheNextRequest(t *testing.T) {
 	}
 }
 
+func TestABodyOverTheLimitGetsItsAnswerNotAReset(t *testing.T) {
+	// The handler reads 16 KiB of a 32 MiB body and refuses it, as the
+	// services' JSON decoding does; the client (net/http's, writing the
+	// body while it reads) gets the 413, told that the connection closes,
+	// and the server reads nothing past what the handler read.
+	var read atomic.Int64
+	addr, _, _ := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 16<<10))
+		read.Store(n)
+		http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+	}))
+	for i := 0; i < 5; i++ {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/big", io.LimitReader(zeros{}, 32<<20))
+		req.ContentLength = 32 << 20
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("try %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 413 || !resp.Close {
+			t.Fatalf("try %d: %d, close %v; want 413 and Connection: close", i, resp.StatusCode, resp.Close)
+		}
+	}
+	if n := read.Load(); n > 16<<10+1 {
+		t.Fatalf("the handler read %d bytes", n)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
 func TestAPanicClosesOnlyItsConnection(t *testing.T) {
 	addr, _, logs := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/panic" {

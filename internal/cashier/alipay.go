@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sanshi/internal/chassis/redact"
 	"slices"
 	"sort"
 	"strconv"
@@ -32,7 +33,7 @@ type Alipay struct {
 	NotifyURL string
 	key       *rsa.PrivateKey // the app's key: signs requests
 	alipay    *rsa.PublicKey  // Alipay's key: verifies answers and notifications
-	http      *http.Client
+	http      redact.Client
 	now       func() time.Time
 }
 
@@ -47,7 +48,7 @@ func NewAlipay(appID, gateway, notifyURL, privatePEM, alipayPublicPEM string, no
 		return nil, fmt.Errorf("cashier.alipay.alipay-public-key: %w", err)
 	}
 	return &Alipay{AppID: appID, Gateway: gateway, NotifyURL: notifyURL, key: key, alipay: pub,
-		http: &http.Client{Timeout: 10 * time.Second}, now: now}, nil
+		http: redact.Client{HTTP: &http.Client{Timeout: 10 * time.Second}}, now: now}, nil
 }
 
 func (a *Alipay) Name() string { return "alipay" }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sanshi/internal/chassis/redact"
 	"strconv"
 	"time"
 )
@@ -28,7 +29,7 @@ type WechatPay struct {
 	key                                        *rsa.PrivateKey // merchant key
 	platform                                   *rsa.PublicKey  // platform certificate's key
 	apiV3Key                                   []byte
-	http                                       *http.Client
+	http                                       redact.Client
 	now                                        func() time.Time
 }
 
@@ -46,7 +47,7 @@ func NewWechatPay(mchID, appID, serialNo, baseURL, notifyURL, privatePEM, platfo
 		return nil, errors.New("cashier.wechatpay.api-v3-key: expected 32 characters")
 	}
 	return &WechatPay{MchID: mchID, AppID: appID, SerialNo: serialNo, BaseURL: baseURL, NotifyURL: notifyURL, key: key, platform: pub,
-		apiV3Key: []byte(apiV3Key), http: &http.Client{Timeout: 10 * time.Second}, now: now}, nil
+		apiV3Key: []byte(apiV3Key), http: redact.Client{HTTP: &http.Client{Timeout: 10 * time.Second}}, now: now}, nil
 }
 
 func (w *WechatPay) Name() string { return "wechatpay" }

@@ -19,6 +19,7 @@ import (
 	"sanshi/internal/member"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"sanshi/internal/chassis/redact"
 )
 
 //go:embed templates/*.html
@@ -57,7 +58,7 @@ type Console struct {
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	journal := &Journal{db: rt.DB}
 	httpc := &http.Client{Timeout: 3 * time.Second}
-	n := &Notifier{props: rt.Props, journal: journal, http: &http.Client{Timeout: 5 * time.Second}, log: rt.Logs.Logger("console.notify"), now: rt.Now}
+	n := &Notifier{props: rt.Props, journal: journal, http: redact.Client{HTTP: &http.Client{Timeout: 5 * time.Second}}, log: rt.Logs.Logger("console.notify"), now: rt.Now}
 	m := &Monitor{disc: rt.Discovery, journal: journal, notifier: n, http: httpc, log: rt.Logs.Logger("console.monitor"), now: rt.Now,
 		interval: 2 * time.Second, states: map[string]*InstanceState{}, remind: func() time.Duration {
 			v, _ := rt.Props.Get("console.notify.remind")

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"sanshi/internal/chassis/props"
+	"sanshi/internal/chassis/redact"
 	"sanshi/internal/chassis/registry"
 	"sanshi/internal/chassis/service"
 )
@@ -65,7 +66,7 @@ func TestNotificationFormatsRemindersAndMuting(t *testing.T) {
 	tc := &testClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
 	clock := tc.now
 	j := journal(t)
-	n := &Notifier{props: p, journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock}
+	n := &Notifier{props: p, journal: j, http: redact.Client{HTTP: http.DefaultClient}, log: slog.New(slog.DiscardHandler), now: clock}
 	health := &healthServer{status: "UP"}
 	hs := httptest.NewServer(health)
 	defer hs.Close()
@@ -158,7 +159,7 @@ func BenchmarkHealthRound(b *testing.B) {
 	db, _ := service.OpenDB(context.Background(), Spec(), "sqlite:"+filepath.Join(b.TempDir(), "c.db"), slog.New(slog.DiscardHandler))
 	defer db.Close()
 	j := &Journal{db: db}
-	n := &Notifier{props: props.New(nil), journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: time.Now}
+	n := &Notifier{props: props.New(nil), journal: j, http: redact.Client{HTTP: http.DefaultClient}, log: slog.New(slog.DiscardHandler), now: time.Now}
 	m := &Monitor{journal: j, notifier: n, http: &http.Client{Timeout: 2 * time.Second}, log: slog.New(slog.DiscardHandler), now: time.Now,
 		interval: time.Second, remind: func() time.Duration { return time.Hour }, states: map[string]*InstanceState{}}
 	for i := 0; i < 300; i++ {
@@ -205,7 +206,7 @@ func TestCrashesRestartedAtOnceAreNews(t *testing.T) {
 	j := journal(t)
 	reg := &fakeRegistry{}
 	m := &Monitor{disc: reg, journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock,
-		notifier: &Notifier{props: p, journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock},
+		notifier: &Notifier{props: p, journal: j, http: redact.Client{HTTP: http.DefaultClient}, log: slog.New(slog.DiscardHandler), now: clock},
 		interval: time.Second, remind: func() time.Duration { return 10 * time.Minute }, states: map[string]*InstanceState{}}
 	in := registry.Instance{ID: "order-1", Service: "order", PID: 100, StartedAt: tc.now()}
 	reg.list = []registry.Instance{in}
@@ -268,7 +269,7 @@ func TestPlannedRestartsSayWhoAndComeBack(t *testing.T) {
 	j := journal(t)
 	reg := &fakeRegistry{}
 	m := &Monitor{disc: reg, journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock,
-		notifier: &Notifier{props: props.New(nil), journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: clock},
+		notifier: &Notifier{props: props.New(nil), journal: j, http: redact.Client{HTTP: http.DefaultClient}, log: slog.New(slog.DiscardHandler), now: clock},
 		interval: time.Second, remind: func() time.Duration { return 10 * time.Minute }, states: map[string]*InstanceState{}}
 	in := registry.Instance{ID: "order-1", Service: "order", PID: 1, StartedAt: tc.now()}
 	reg.list = []registry.Instance{in}

@@ -9,14 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/smtp"
-	"net/url"
 	"strings"
 	"time"
 
 	"sanshi/internal/chassis/configstore"
 	"sanshi/internal/chassis/props"
+	"sanshi/internal/chassis/redact"
 )
 
 // NotifyConfig declares where notifications go (config center or
@@ -46,7 +45,7 @@ var NotifyConfig = []configstore.Key{
 type Notifier struct {
 	props   *props.Props
 	journal *Journal
-	http    *http.Client
+	http    redact.Client // errors masked: a robot's URL carries its token
 	log     *slog.Logger
 	now     func() time.Time
 }
@@ -146,16 +145,12 @@ func (n *Notifier) Test(ctx context.Context, e Event) []testResult {
 }
 
 // where names a target without its secret parts (a DingTalk URL carries
-// its access token in the query).
+// its access token in the query, a Feishu one in its path).
 func where(t target) string {
 	if t.url == "" {
 		return "smtp"
 	}
-	u, err := url.Parse(t.url)
-	if err != nil {
-		return t.name
-	}
-	return u.Scheme + "://" + u.Host + u.Path
+	return redact.URL(t.url)
 }
 
 func (n *Notifier) journalDelivery(e Event, t target, err error) {

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"bytes"
+	"fmt"
 	"sanshi/internal/chassis/props"
+	"sanshi/internal/chassis/redact"
 )
 
 func TestNotificationSettingsAreChecked(t *testing.T) {
@@ -114,7 +117,7 @@ func TestEmailNotificationsAndTheirJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
-	n := &Notifier{props: props.New(nil), journal: j, http: http.DefaultClient, log: slog.New(slog.DiscardHandler), now: func() time.Time { return now }}
+	n := &Notifier{props: props.New(nil), journal: j, http: redact.Client{HTTP: http.DefaultClient}, log: slog.New(slog.DiscardHandler), now: func() time.Time { return now }}
 	res := n.Test(ctx, Event{At: now, Service: "console", Kind: KindTest, Detail: "测试"})
 	if len(res) != 1 || !res[0].OK || res[0].Target != "email" {
 		t.Fatalf("results: %+v", res)
@@ -169,5 +172,55 @@ func TestFifteenMinutesOfSamples(t *testing.T) {
 	h.forget(map[string]bool{})
 	if len(h.of("order/o1")) != 0 {
 		t.Fatal("a forgotten instance kept its samples")
+	}
+}
+
+// TestFailedTargetsLeakNoSecret: targets whose URLs carry secrets (a
+// DingTalk access token, a Feishu hook id, a webhook's password) fail; the
+// test notification's answer, the journal and the log say what failed and
+// where, and none of them holds a secret.
+func TestFailedTargetsLeakNoSecret(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close() // nothing answers there
+	secrets := []string{"ding-Secret-77f0a1", "0b3e7c1a-55d2-4f0e-9a8b-3c2d1e0f9a8b", "hook-pass-9911"}
+	j := journal(t)
+	ctx := context.Background()
+	if err := j.SaveSettings(ctx, map[string]string{
+		"console.notify.dingtalk-url": "http://" + dead + "/robot/send?access_token=" + secrets[0],
+		"console.notify.feishu-url":   "http://" + dead + "/open-apis/bot/v2/hook/" + secrets[1],
+		"console.notify.webhook-url":  "http://ops:" + secrets[2] + "@" + dead + "/hook",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	logs := &bytes.Buffer{}
+	n := &Notifier{props: props.New(nil), journal: j, http: redact.Client{HTTP: &http.Client{Timeout: 2 * time.Second}},
+		log: slog.New(slog.NewJSONHandler(logs, nil)), now: time.Now}
+	res := n.Test(ctx, Event{At: time.Now(), Service: "console", Kind: KindTest, Detail: "测试"})
+	if len(res) != 3 {
+		t.Fatalf("results: %+v", res)
+	}
+	var out strings.Builder
+	for _, r := range res {
+		if r.OK || r.Error == "" {
+			t.Errorf("%s: a dead target reported delivered: %+v", r.Target, r)
+		}
+		fmt.Fprintf(&out, "%s %s %s\n", r.Target, r.Where, r.Error)
+	}
+	events, _ := j.List(ctx, Filter{})
+	for _, e := range events {
+		out.WriteString(e.Detail + "\n")
+	}
+	out.WriteString(logs.String())
+	for _, s := range append(secrets, "ops:hook") {
+		if strings.Contains(out.String(), s) {
+			t.Errorf("secret %q in what people see:\n%s", s, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "access_token=***") || !strings.Contains(out.String(), "connection refused") || len(events) != 3 {
+		t.Errorf("the failures are not said:\n%s", out.String())
 	}
 }

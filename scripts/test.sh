@@ -81,6 +81,8 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
   tags=$(VERSION=test-prebuild BRANCH=test bash scripts/images.sh)
   docker rmi $tags >/dev/null  # only the application layer's tags: the tests build their own
 fi
+say "fuzzing the HTTP fast path against net/http (${FUZZTIME:-20s} per target; the seed corpus runs with the tests too)"
+bash scripts/fuzz.sh
 # The container tests (package deploy: the images and the 20-container
 # compose deployment) run after the others, not beside them: on 2 cores the
 # deployment and another package's test slowed each other fourfold (the

@@ -82,6 +82,14 @@ func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Wri
 	}
 	gwPID := c.procs[len(c.procs)-1].Process.Pid // the gateway just started (the cluster has another)
 	gwCPU := func() time.Duration { d, _, _ := processCPU(gwPID); return d }
+	// The same gateway on net/http's server alone, beside it: what the
+	// chassis's own server is worth.
+	stdAddr, _ := FreeAddr()
+	if err := c.serveLogged(ctx, filepath.Join(c.dir, "gateway-std.log"), "gateway", "gateway-bench-std", "SANSHI_LISTEN="+stdAddr, "SANSHI_HTTP_SERVER=std"); err != nil {
+		return err
+	}
+	stdPID := c.procs[len(c.procs)-1].Process.Pid
+	stdCPU := func() time.Duration { d, _, _ := processCPU(stdPID); return d }
 	anon := newAPI("http://"+gwAddr, http.DefaultClient)
 	member, err := anon.signUp("proxy-bench@example.cn")
 	if err != nil {
@@ -113,7 +121,8 @@ func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Wri
 		}
 		targets := []proxyTarget{{"nginx, " + label, ngURL, "", ngCPU}, {"sanshi gateway, " + label, "http://" + gwAddr + "/api/echo", member.token(), gwCPU}}
 		if !logs {
-			targets = append([]proxyTarget{direct}, targets...)
+			std := proxyTarget{"gateway on net/http, " + label, "http://" + stdAddr + "/api/echo", member.token(), stdCPU}
+			targets = append([]proxyTarget{direct, std}, targets...)
 			if o.Reference {
 				refs, stop, err := startReferences(exe, backend.Addr().String())
 				defer stop()

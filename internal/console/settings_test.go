@@ -220,7 +220,7 @@ func TestFailedTargetsLeakNoSecret(t *testing.T) {
 			t.Errorf("secret %q in what people see:\n%s", s, out.String())
 		}
 	}
-	if !strings.Contains(out.String(), "access_token=***") || !strings.Contains(out.String(), "connection refused") || len(events) != 3 {
+	if !strings.Contains(out.String(), "access_token=******") || !strings.Contains(out.String(), "connection refused") || len(events) != 3 {
 		t.Errorf("the failures are not said:\n%s", out.String())
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sanshi/internal/chassis/redact"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,6 +76,10 @@ type Bootstrap struct {
 	// TLSCert and TLSKey make the public listener serve HTTPS (the gateway).
 	TLSCert string `json:"tls_cert"`
 	TLSKey  string `json:"tls_key"`
+	// HTTPServer picks the plain-HTTP server: "sanshi" (the chassis's fast
+	// path, handing anything irregular to net/http) or "std" (net/http
+	// alone).
+	HTTPServer string `json:"http_server"`
 	// TrustedProxies are the networks whose X-Forwarded-For and
 	// X-Forwarded-Proto the edge believes.
 	TrustedProxies []netip.Prefix `json:"trusted_proxies"`
@@ -117,6 +122,7 @@ var Vars = []Var{
 	{"SANSHI_REGISTRY_KEY", "(none)", "PEM private key of SANSHI_REGISTRY_CERT"},
 	{"SANSHI_TLS_CERT", "(none: plain HTTP)", "PEM certificate (chain) for HTTPS on the public listener, with SANSHI_TLS_KEY"},
 	{"SANSHI_TLS_KEY", "(none)", "PEM private key of SANSHI_TLS_CERT"},
+	{"SANSHI_HTTP_SERVER", "sanshi", "plain-HTTP server: sanshi (the fast path, irregular requests to net/http) or std (net/http alone)"},
 	{"SANSHI_RESTARTS", "0", "set by a supervisor: how many times it restarted this instance (the console shows it)"},
 	{"SANSHI_LAST_EXIT", "(none)", "set by a supervisor: how the previous process ended, e.g. exit status 2"},
 	{"SANSHI_TRUSTED_PROXIES", "(none)", "CIDRs of load balancers whose X-Forwarded-For/-Proto the gateway believes, e.g. 10.0.0.0/8"},
@@ -167,6 +173,7 @@ func Parse(service, buildVersion string, getenv func(string) string) (Bootstrap,
 	if (b.TLSCert == "") != (b.TLSKey == "") {
 		p.fail("SANSHI_TLS_CERT", "a certificate and a key together (SANSHI_TLS_KEY)", b.TLSCert)
 	}
+	b.HTTPServer = p.oneOf("SANSHI_HTTP_SERVER", "sanshi", "sanshi", "std")
 	b.TrustedProxies = p.prefixes("SANSHI_TRUSTED_PROXIES")
 	if v := p.str("SANSHI_RESTARTS", ""); v != "" {
 		n, err := strconv.Atoi(v)
@@ -345,20 +352,9 @@ func (p *parser) redisURL(name string) string {
 	return v
 }
 
-// MaskURL hides the password of a URL; anything unparsable is hidden whole.
-func MaskURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "******"
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxxx")
-			return strings.Replace(u.String(), "xxxxxx", "******", 1)
-		}
-	}
-	return u.String()
-}
+// MaskURL hides the password of a URL and what else in it works as a
+// credential (see redact.URL).
+func MaskURL(raw string) string { return redact.URL(raw) }
 
 func validPort(s string) bool {
 	n, err := strconv.Atoi(s)

@@ -20,6 +20,12 @@ func TestParseDefaults(t *testing.T) {
 	if b.Color != "A" || b.Listen != "127.0.0.1:0" || b.Registry[0] != "127.0.0.1:2379" || b.LeaseTTL != 2*time.Second {
 		t.Fatalf("unexpected defaults: %+v", b)
 	}
+	if b.HTTPServer != "sanshi" {
+		t.Fatalf("default HTTP server: %q", b.HTTPServer)
+	}
+	if b, _ := Parse("member", "dev", getenv(map[string]string{"SANSHI_HTTP_SERVER": "STD"})); b.HTTPServer != "std" {
+		t.Fatalf("SANSHI_HTTP_SERVER=STD: %q", b.HTTPServer)
+	}
 	if b.DatabaseURL.Reveal() != "sqlite:.sanshi/member.db" {
 		t.Fatalf("default database: %s", b.DatabaseURL.Reveal())
 	}
@@ -30,6 +36,7 @@ func TestParseBadValuesNameTheVariable(t *testing.T) {
 		name, value, expect string
 	}{
 		{"SANSHI_COLOR", "C", "A, B"},
+		{"SANSHI_HTTP_SERVER", "nginx", "sanshi, std"},
 		{"SANSHI_LISTEN", "localhost", "host:port"},
 		{"SANSHI_LISTEN", "127.0.0.1:99999", "host:port"},
 		{"SANSHI_REGISTRY", "etcd", "etcd endpoints"},

@@ -77,6 +77,8 @@ func parseAnswer(s string, req *http.Request) (*http.Response, bool) {
 	}
 	if r.ProtoMinor == 0 && !keepAlive {
 		r.Close = true
+	} else if r.ProtoMinor == 1 && r.Close {
+		r.Header.Del("Connection") // as net/http's reader does
 	}
 	switch {
 	case req.Method == http.MethodHead:

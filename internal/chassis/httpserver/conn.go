@@ -50,11 +50,16 @@ func (c *conn) serve() {
 			c.close()
 		}
 	}()
+	// Before each request after the first, net/http waits for four bytes
+	// and closes quietly if they never come; so does this server, so that
+	// a few stray bytes at a connection's end get the same (no) answer.
+	wait := 1
 	for {
 		c.setPhase(phaseIdle)
-		if _, err := c.br.Peek(1); err != nil {
+		if _, err := c.br.Peek(wait); err != nil {
 			return
 		}
+		wait = 4
 		c.setPhase(phaseHead)
 		req, b, ok := c.readRequest()
 		if !ok {
@@ -77,7 +82,9 @@ func (c *conn) serve() {
 func (c *conn) readRequest() (*http.Request, *body, bool) {
 	buf, err := httpwire.PeekHead(c.br)
 	if err != nil {
-		return nil, nil, true
+		// A head cut short by the connection's end is net/http's to
+		// answer (400), as it would have been had it read it.
+		return nil, nil, c.br.Buffered() == 0
 	}
 	if buf == nil {
 		return nil, nil, false // a head larger than the buffer

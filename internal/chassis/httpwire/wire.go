@@ -17,12 +17,22 @@ var crlfcrlf = []byte("\r\n\r\n")
 // PeekHead waits until a whole head (up to and including its blank line)
 // is buffered in br and returns it without consuming it: the caller
 // discards it once parsed, or leaves it for net/http. A nil head with a
-// nil error means the head does not fit br's buffer.
+// nil error means the head is not one to parse here: it does not fit br's
+// buffer, or a line of it ends in a bare LF (which net/http takes, and
+// whose blank line no CRLF CRLF would ever mark).
 func PeekHead(br *bufio.Reader) ([]byte, error) {
 	for {
 		buf, _ := br.Peek(br.Buffered()) // what is buffered: no error
-		if end := bytes.Index(buf, crlfcrlf); end >= 0 {
-			return buf[:end+4], nil
+		end := bytes.Index(buf, crlfcrlf)
+		seen := buf
+		if end >= 0 {
+			seen = buf[:end+4]
+		}
+		if bareLF(seen) {
+			return nil, nil
+		}
+		if end >= 0 {
+			return seen, nil
 		}
 		if br.Buffered() == br.Size() {
 			return nil, nil
@@ -31,6 +41,21 @@ func PeekHead(br *bufio.Reader) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// bareLF reports whether b has an LF that no CR comes right before.
+func bareLF(b []byte) bool {
+	for i := bytes.IndexByte(b, '\n'); i >= 0; {
+		if i == 0 || b[i-1] != '\r' {
+			return true
+		}
+		next := bytes.IndexByte(b[i+1:], '\n')
+		if next < 0 {
+			return false
+		}
+		i += 1 + next
+	}
+	return false
 }
 
 // Lines splits a head into its first line and its header lines, without

@@ -5,6 +5,7 @@ package props
 
 import (
 	"net/url"
+	"sanshi/internal/chassis/redact"
 	"strings"
 	"sync"
 )
@@ -168,45 +169,16 @@ func MaskValue(key, value string) string {
 	return MaskURLValue(value)
 }
 
-// MaskURLValue hides what a URL carries that works as a credential: a
-// password in its user part, query values whose names say token, secret,
-// key, sign or password (a DingTalk robot's access_token), and the path
-// after /hook/ or /hooks/ (a Feishu or Slack webhook is its own secret).
-// Anything that is not an absolute URL is returned as it is.
+// MaskURLValue hides what a URL carries that works as a credential (see
+// redact.URL). Anything that is not an absolute URL is returned as it is.
 func MaskURLValue(value string) string {
 	if !strings.Contains(value, "://") {
 		return value
 	}
-	u, err := url.Parse(value)
-	if err != nil || u.Host == "" {
+	if u, err := url.Parse(value); err != nil || u.Host == "" {
 		return value
 	}
-	changed := false
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "******")
-		changed = true
-	}
-	if q := u.Query(); len(q) > 0 {
-		for name := range q {
-			if IsSecret(name) || strings.Contains(strings.ToLower(name), "sign") {
-				q.Set(name, "******")
-				changed = true
-			}
-		}
-		u.RawQuery = q.Encode()
-	}
-	for _, marker := range []string{"/hook/", "/hooks/"} {
-		if i := strings.Index(u.Path, marker); i >= 0 && len(u.Path) > i+len(marker) {
-			u.Path = u.Path[:i+len(marker)] + "******"
-			u.RawPath = ""
-			changed = true
-		}
-	}
-	if !changed {
-		return value
-	}
-	s, _ := url.PathUnescape(u.String())
-	return s
+	return redact.URL(value)
 }
 
 func clone(m map[string]string) map[string]string {

@@ -14,10 +14,11 @@ import (
 )
 
 // Mask stands for a secret's value.
-const Mask = "***"
+const Mask = "******"
 
-// URL masks a URL's password and every value of its query (their names
-// stay: "access_token=***" says what was there). Text that does not parse
+// URL masks a URL's password, the query values whose names say they are
+// credentials or that look like one (the names stay: "access_token=******"
+// says what was there), and path segments that are tokens. Text that does not parse
 // as a URL is masked whole after its scheme and host, if it has them.
 func URL(raw string) string {
 	u, err := url.Parse(raw)
@@ -38,17 +39,23 @@ func URL(raw string) string {
 	}
 	if u.RawQuery != "" {
 		q := u.Query()
-		for k := range q {
-			q[k] = []string{Mask}
+		for k, vs := range q {
+			for i, v := range vs {
+				if secretName(k) || looksLikeToken(v) {
+					vs[i] = Mask
+				}
+			}
 		}
 		u.RawQuery = strings.ReplaceAll(q.Encode(), url.QueryEscape(Mask), Mask)
 	}
 	if u.Path != "" {
 		segs := strings.Split(u.Path, "/")
+		afterHook := false
 		for i, seg := range segs {
-			if looksLikeToken(seg) {
+			if afterHook && seg != "" || looksLikeToken(seg) {
 				segs[i] = Mask
 			}
+			afterHook = afterHook || seg == "hook" || seg == "hooks"
 		}
 		u.Path, u.RawPath = strings.Join(segs, "/"), ""
 	}
@@ -56,8 +63,9 @@ func URL(raw string) string {
 	return strings.ReplaceAll(u.String(), url.QueryEscape(Mask), Mask) // the mask reads as itself
 }
 
-// looksLikeToken reports whether a path segment is likely a secret: hooks
-// such as Feishu's or Slack's carry their token in the path. A segment of
+// looksLikeToken reports whether a path segment is likely a secret (what
+// follows /hook/ or /hooks/ is masked too: hooks such as Feishu's or
+// Slack's carry their token in the path). A segment of
 // 16 or more characters that mixes letters and digits is masked; words of
 // a path ("open-apis", "robot", "send") are not.
 func looksLikeToken(seg string) bool {
@@ -74,6 +82,18 @@ func looksLikeToken(seg string) bool {
 		}
 	}
 	return letters && digits
+}
+
+// secretName reports whether a query parameter's name says its value is a
+// credential (access_token, sign, api_key, password, …).
+func secretName(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range []string{"token", "secret", "key", "sign", "sig", "pass", "pwd", "auth", "ticket", "credential", "session"} {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // urls finds URLs in free text: a scheme, "://" and what follows up to a

@@ -12,15 +12,16 @@ import (
 
 func TestURLsLoseTheirSecrets(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
-		{"https://oapi.dingtalk.com/robot/send?access_token=abc123", "https://oapi.dingtalk.com/robot/send?access_token=***"},
-		{"https://open.feishu.cn/open-apis/bot/v2/hook/xyz", "https://open.feishu.cn/open-apis/bot/v2/hook/xyz"},
-		{"https://open.feishu.cn/open-apis/bot/v2/hook/0b3e7c1a-55d2-4f0e-9a8b-3c2d1e0f9a8b", "https://open.feishu.cn/open-apis/bot/v2/hook/***"},
-		{"https://hooks.slack.com/services/T0ABC/B0DEF/Xk4mQ9vT2pL8rW1zY6nH3jB5", "https://hooks.slack.com/services/T0ABC/B0DEF/***"},
-		{"https://u:p4ss@hooks.example.cn/x?a=1&b=2#frag", "https://u:***@hooks.example.cn/x?a=***&b=***"},
+		{"https://oapi.dingtalk.com/robot/send?access_token=abc123", "https://oapi.dingtalk.com/robot/send?access_token=******"},
+		{"https://open.feishu.cn/open-apis/bot/v2/hook/xyz", "https://open.feishu.cn/open-apis/bot/v2/hook/******"},
+		{"https://open.feishu.cn/open-apis/bot/v2/hook/0b3e7c1a-55d2-4f0e-9a8b-3c2d1e0f9a8b", "https://open.feishu.cn/open-apis/bot/v2/hook/******"},
+		{"https://hooks.slack.com/services/T0ABC/B0DEF/Xk4mQ9vT2pL8rW1zY6nH3jB5", "https://hooks.slack.com/services/T0ABC/B0DEF/******"},
+		{"https://example.cn/deploy/0b3e7c1a55d24f0e9a8b", "https://example.cn/deploy/******"},
+		{"https://u:p4ss@hooks.example.cn/x?a=1&sign=2&z=Xk4mQ9vT2pL8rW1zY6#frag", "https://u:******@hooks.example.cn/x?a=1&sign=******&z=******"},
 		{"https://u@hooks.example.cn/", "https://u@hooks.example.cn/"},
-		{"smtp://mailer:hunter2@smtp.example.cn:587", "smtp://mailer:***@smtp.example.cn:587"},
-		{"https://h/%zz?token=s3cret", "https://h/***"},
-		{"http://x:y@h/%zz", "http://h/***"},
+		{"smtp://mailer:hunter2@smtp.example.cn:587", "smtp://mailer:******@smtp.example.cn:587"},
+		{"https://h/%zz?token=s3cret", "https://h/******"},
+		{"http://x:y@h/%zz", "http://h/******"},
 	} {
 		if got := URL(c.in); got != c.want {
 			t.Errorf("URL(%q) = %q, want %q", c.in, got, c.want)
@@ -29,7 +30,7 @@ func TestURLsLoseTheirSecrets(t *testing.T) {
 }
 
 func TestTextMasksEveryURLInIt(t *testing.T) {
-	in := `Post "https://oapi.dingtalk.com/robot/send?access_token=tok1": dial tcp: refused; then http://a:pw@h/x?k=tok2 <https://h/?s=tok3>`
+	in := `Post "https://oapi.dingtalk.com/robot/send?access_token=tok1": dial tcp: refused; then http://a:pw@h/x?key=tok2 <https://h/?s=0b3e7c1a55d24tok3>`
 	got := Text(in)
 	for _, secret := range []string{"tok1", "tok2", "tok3", "pw@"} {
 		if strings.Contains(got, secret) {
@@ -50,7 +51,7 @@ func TestTheClientsErrorsCarryNoSecretAndStayWhatTheyAre(t *testing.T) {
 	l.Close() // nothing listens: the call fails
 	c := Client{HTTP: &http.Client{Timeout: 2 * time.Second}}
 	_, err = c.Post("http://"+addr+"/robot/send?access_token=very-secret", "application/json", strings.NewReader("{}"))
-	if err == nil || strings.Contains(err.Error(), "very-secret") || !strings.Contains(err.Error(), "access_token=***") {
+	if err == nil || strings.Contains(err.Error(), "very-secret") || !strings.Contains(err.Error(), "access_token=******") {
 		t.Fatalf("error %v", err)
 	}
 	var opErr *net.OpError

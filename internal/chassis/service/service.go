@@ -222,11 +222,17 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	management := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 2)
 	var public server
-	if boot.TLSCert != "" {
+	switch {
+	case boot.TLSCert != "":
 		tlsServer := &http.Server{Handler: publicHandler, ReadHeaderTimeout: headerTimeout, IdleTimeout: 90 * time.Second}
 		public = tlsServer
 		go func() { serveErr <- tlsServer.ServeTLS(pub, boot.TLSCert, boot.TLSKey) }()
-	} else {
+	case boot.HTTPServer == "std":
+		stdServer := &http.Server{Handler: publicHandler, ReadHeaderTimeout: headerTimeout, IdleTimeout: 90 * time.Second,
+			ErrorLog: slog.NewLogLogger(logs.Logger("http.server").Handler(), slog.LevelWarn)}
+		public = stdServer
+		go func() { serveErr <- stdServer.Serve(pub) }()
+	default:
 		plain := &httpserver.Server{Handler: publicHandler, ReadHeaderTimeout: headerTimeout, IdleTimeout: 90 * time.Second,
 			ErrorLog: slog.NewLogLogger(logs.Logger("http.server").Handler(), slog.LevelWarn)}
 		public = plain
@@ -249,7 +255,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 }
 
 // server is the public listener's server: Sanshi's own for plain HTTP,
-// net/http's for TLS.
+// net/http's for TLS or with SANSHI_HTTP_SERVER=std.
 type server interface {
 	Shutdown(context.Context) error
 	Close() error

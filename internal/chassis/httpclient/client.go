@@ -131,7 +131,10 @@ func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, unavailable(req.Service, ctx.Err())
 		}
-		if errors.Is(err, context.DeadlineExceeded) { // the call's own timeout
+		// The call's own deadline ends it. A connection attempt that timed
+		// out on its own (an instance gone from the network, a killed
+		// container, answers no SYN) is not the call's: it moves on below.
+		if !deadline.IsZero() && !c.now().Before(deadline) {
 			return nil, lastErr
 		}
 		if !req.Idempotent() && !neverReached(err) {
@@ -260,7 +263,8 @@ func retryableStatus(code int) bool {
 // neverReached reports whether err shows that no byte reached the instance.
 func neverReached(err error) bool {
 	var op *net.OpError
-	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) ||
+		(errors.As(err, &op) && op.Op == "dial")
 }
 
 func drain(resp *http.Response) {

@@ -13,6 +13,7 @@ import (
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/registry"
+	"syscall"
 )
 
 type static []registry.Instance
@@ -195,5 +196,44 @@ func TestDoneKeepsTheConnection(t *testing.T) {
 	}
 	if n := opened.Load(); n != 2 {
 		t.Fatalf("10 calls finished with Done opened %d connections, want 2 (one per client)", n)
+	}
+}
+
+// TestAnInstanceGoneFromTheNetworkIsPassedOver: a killed container's
+// address answers nothing (no refusal: the connection attempt times out),
+// while the instance is still in discovery. The dial's own timeout is not
+// the call's: the request goes to another instance, even a POST without a
+// key (nothing reached the dead one).
+func TestAnInstanceGoneFromTheNetworkIsPassedOver(t *testing.T) {
+	var hits atomic.Int64
+	good := server(t, 200, &hits)
+	dead := refused(t)
+	dead.Address = "127.0.0.1:9" // where the dialer below hangs
+	c := New(static{dead}, time.Now)
+	c.conns.dialer.Timeout = 100 * time.Millisecond
+	c.conns.dialer.Control = func(_, address string, _ syscall.RawConn) error {
+		if address == dead.Address {
+			time.Sleep(150 * time.Millisecond) // a SYN nobody answers
+		}
+		return nil
+	}
+	c.resolver = static{dead, good}
+	for i := 0; i < 6; i++ {
+		for _, method := range []string{"GET", "POST"} {
+			resp, err := c.Do(context.Background(), Request{Service: "project", Method: method, Path: "/api/v1/projects", Timeout: 30 * time.Second})
+			if err != nil {
+				t.Fatalf("%s %d: %v", method, i, err)
+			}
+			Done(resp)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s %d: %d", method, i, resp.StatusCode)
+			}
+		}
+	}
+	// The call's own deadline still ends it, as an unavailable service.
+	c.resolver = static{dead}
+	_, err := c.Do(context.Background(), Request{Service: "project", Method: "GET", Path: "/", Timeout: 50 * time.Millisecond})
+	if err == nil {
+		t.Fatal("a call past its deadline answered")
 	}
 }

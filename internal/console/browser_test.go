@@ -93,6 +93,17 @@ func TestConsoleInABrowser(t *testing.T) {
 			t.Fatalf("summary: %s\nevents: %s", s, text(t, ctx, "#events"))
 		}
 		testkit.Screenshot(t, ctx, "console-overview")
+		// Campaigns that can end within an hour are for tests and demos:
+		// the overview says so while the setting allows them.
+		if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#short-campaigns').length`)); n != 0 {
+			t.Fatal("a short-campaign warning with the default setting")
+		}
+		testkit.WriteConfig(t, p.Etcd, "project", map[string]string{"project.min-duration": "20s"})
+		do(t, ctx, chromedp.Navigate(console+"/"), chromedp.WaitVisible(chromedp.CSS("#short-campaigns")))
+		if w := text(t, ctx, "#short-campaigns"); !strings.Contains(w, "一小时内") || !strings.Contains(w, "20s") {
+			t.Fatalf("warning: %q", w)
+		}
+		testkit.WriteConfig(t, p.Etcd, "project", map[string]string{})
 	})
 
 	base := console + "/instances/project/" + target.ID

@@ -35,7 +35,8 @@ var texts = map[string]map[string]string{
 		"no instance in service": "没有在接流量的实例", "cancel": "取消",
 		"take out question":     "摘除后该实例不再接收新请求（已在处理的请求会完成），可随时恢复。确定摘除吗？",
 		"last instance warning": "这是该服务最后一个在接流量的实例：摘除后该服务的所有请求都会失败。", "commit rejected": "配置提交被拒绝，仍沿用上一个有效配置",
-		"in service": "在接流量", "releases": "灰度发布", "weights": "流量权重", "traffic": "各颜色流量（最近 5 秒：占比 · 5xx · P99）", "release": "发布", "steps": "步骤", "decision": "最近判定",
+		"short campaigns": "众筹可在一小时内结束（仅用于测试和演示，正式运营前请调回）：",
+		"in service":      "在接流量", "releases": "灰度发布", "weights": "流量权重", "traffic": "各颜色流量（最近 5 秒：占比 · 5xx · P99）", "release": "发布", "steps": "步骤", "decision": "最近判定",
 		"running": "进行中", "released": "已全量", "rolled-back": "已回滚", "interrupted": "已中断", "no releases": "所有服务只有一个颜色在接流量",
 	},
 	"en": {
@@ -69,7 +70,8 @@ var texts = map[string]map[string]string{
 		"no instance in service": "no instance in service", "cancel": "Cancel",
 		"take out question":     "Once out of service the instance gets no new requests (those in flight finish); you can put it back at any time. Take it out?",
 		"last instance warning": "This is the service's last instance in service: every request to the service will fail.", "commit rejected": "Config commit rejected; the last good configuration stays",
-		"in service": "in service", "releases": "Gray releases", "weights": "Traffic weights", "traffic": "Per color, last 5 s (share · 5xx · p99)", "release": "Release", "steps": "Steps", "decision": "Last decision",
+		"short campaigns": "Campaigns may end within an hour (for tests and demos only; set it back before real campaigns):",
+		"in service":      "in service", "releases": "Gray releases", "weights": "Traffic weights", "traffic": "Per color, last 5 s (share · 5xx · p99)", "release": "Release", "steps": "Steps", "decision": "Last decision",
 		"running": "running", "released": "released", "rolled-back": "rolled back", "interrupted": "interrupted", "no releases": "Every service takes traffic on one color",
 	},
 }

@@ -165,3 +165,22 @@ func (c *Console) rejectedCommit(ctx context.Context) *configcenter.Status {
 	}
 	return &st
 }
+
+// shortCampaigns returns project.min-duration when it lets a campaign end
+// within an hour (for tests and demos, never for real campaigns), "" else.
+func shortCampaigns(ctx context.Context, cli *clientv3.Client, profiles []string) string {
+	if cli == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	snap, err := configstore.Read(ctx, cli)
+	if err != nil {
+		return ""
+	}
+	v := configstore.Merge(snap.Sources, "project", profiles)["project.min-duration"]
+	if d, err := time.ParseDuration(v); err == nil && d < time.Hour {
+		return v
+	}
+	return ""
+}

@@ -39,6 +39,8 @@ type overviewView struct {
 	// Rejected is the config commit the config center refused, until a good
 	// commit replaces it.
 	Rejected *configcenter.Status
+	// ShortCampaigns is project.min-duration while it is under an hour.
+	ShortCampaigns string
 }
 
 type eventsView struct {

@@ -262,6 +262,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, op Operator) 
 	sort.Strings(empty)
 	allUp = allUp && len(empty) == 0
 	rejected := c.rejectedCommit(r.Context())
+	short := shortCampaigns(r.Context(), c.etcd, c.profiles)
 	rels, err := releases(r.Context(), c.etcd, c.profiles)
 	if err != nil {
 		c.log.Warn("releases unreadable", "error", err)
@@ -272,7 +273,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, op Operator) 
 		}
 	}
 	c.render(w, r, "overview", op.Lang, &overviewView{chrome: chrome{Operator: true, CSRF: op.CSRF, Refresh: true}, Groups: groupRows(rows),
-		AllUp: allUp, Count: len(rows), MutedUntil: muted, Releases: rels, NoInstanceInService: empty, Rejected: rejected})
+		AllUp: allUp, Count: len(rows), MutedUntil: muted, Releases: rels, NoInstanceInService: empty, Rejected: rejected, ShortCampaigns: short})
 }
 
 func (c *Console) events(w http.ResponseWriter, r *http.Request, op Operator) {

@@ -33,8 +33,8 @@ const (
 	MinGoal        = 100_00
 	MaxMoney       = 100_000_000_00
 	MinPrice       = 1_00
-	MinDuration    = 1
-	MaxDuration    = 60
+	MinDuration    = 1  // days, with the default duration limits
+	MaxDuration    = 60 // days
 	MaxStory       = 50_000
 	MaxRewards     = 30
 	MaxRewardLimit = 1_000_000
@@ -43,27 +43,31 @@ const (
 
 // Project is a crowdfunding campaign.
 type Project struct {
-	ID           string     `json:"id"`
-	CreatorID    string     `json:"creator_id"`
-	Status       Status     `json:"status"`
-	Title        string     `json:"title"`
-	Subtitle     string     `json:"subtitle"`
-	Category     string     `json:"category"`
-	Story        string     `json:"story"`
-	StoryHTML    string     `json:"story_html"`
-	Goal         int64      `json:"goal"`
-	DurationDays int        `json:"duration_days"`
-	Pledged      int64      `json:"pledged"`
-	Backers      int        `json:"backers"`
-	Featured     bool       `json:"featured"`
-	CoverURL     string     `json:"cover_url,omitempty"`
-	RejectReason string     `json:"reject_reason,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	LaunchedAt   *time.Time `json:"launched_at"`
-	Deadline     *time.Time `json:"deadline"`
-	SettledAt    *time.Time `json:"settled_at,omitempty"`
-	Rewards      []Reward   `json:"rewards"`
-	Followers    int        `json:"followers"`
+	ID           string `json:"id"`
+	CreatorID    string `json:"creator_id"`
+	Status       Status `json:"status"`
+	Title        string `json:"title"`
+	Subtitle     string `json:"subtitle"`
+	Category     string `json:"category"`
+	Story        string `json:"story"`
+	StoryHTML    string `json:"story_html"`
+	Goal         int64  `json:"goal"`
+	DurationDays int    `json:"duration_days"` // whole days, rounded up (pages show these)
+	// Duration is the campaign's length from launch to deadline, as a Go
+	// duration ("720h0m0s"); Length is the same as a time.Duration.
+	Duration     string        `json:"duration"`
+	Length       time.Duration `json:"-"`
+	Pledged      int64         `json:"pledged"`
+	Backers      int           `json:"backers"`
+	Featured     bool          `json:"featured"`
+	CoverURL     string        `json:"cover_url,omitempty"`
+	RejectReason string        `json:"reject_reason,omitempty"`
+	CreatedAt    time.Time     `json:"created_at"`
+	LaunchedAt   *time.Time    `json:"launched_at"`
+	Deadline     *time.Time    `json:"deadline"`
+	SettledAt    *time.Time    `json:"settled_at,omitempty"`
+	Rewards      []Reward      `json:"rewards"`
+	Followers    int           `json:"followers"`
 	// Derived for readers; see View.
 	Percent        int   `json:"percent"`
 	SecondsLeft    int64 `json:"seconds_left"`
@@ -133,11 +137,26 @@ type DraftInput struct {
 	Story        *string `json:"story"`
 	Goal         *int64  `json:"goal"`
 	DurationDays *int    `json:"duration_days"`
+	// Duration, instead of DurationDays, is a Go duration such as "20s" or
+	// "72h", within the project.min-duration and project.max-duration
+	// settings.
+	Duration *string `json:"duration"`
+	length   time.Duration
 }
+
+// DurationLimits bound a campaign's length (config keys
+// project.min-duration and project.max-duration).
+type DurationLimits struct{ Min, Max time.Duration }
+
+// DefaultDurationLimits are 1 to 60 days.
+var DefaultDurationLimits = DurationLimits{Min: MinDuration * Day, Max: MaxDuration * Day}
+
+// daysFor is a length in whole days, rounded up: what pages show.
+func daysFor(d time.Duration) int { return int((d + Day - 1) / Day) }
 
 // Validate checks the fields given; with complete it also requires every
 // field a new project needs.
-func (in *DraftInput) Validate(categories map[string]bool, complete bool) error {
+func (in *DraftInput) Validate(categories map[string]bool, complete bool, limits DurationLimits) error {
 	f := map[string]string{}
 	trim(in.Title, in.Subtitle, in.Category)
 	required := func(name string, set bool) bool {
@@ -161,10 +180,42 @@ func (in *DraftInput) Validate(categories map[string]bool, complete bool) error 
 	if required("goal", in.Goal != nil) && (*in.Goal < MinGoal || *in.Goal > MaxMoney) {
 		f["goal"] = fmt.Sprintf("from %d to %d fen (¥100 to ¥100,000,000)", MinGoal, MaxMoney)
 	}
-	if required("duration_days", in.DurationDays != nil) && (*in.DurationDays < MinDuration || *in.DurationDays > MaxDuration) {
-		f["duration_days"] = fmt.Sprintf("from %d to %d days", MinDuration, MaxDuration)
-	}
+	in.validateDuration(f, complete, limits)
 	return fieldErr(f)
+}
+
+// validateDuration checks duration or duration_days (one of them, within
+// limits) and keeps the length it gives.
+func (in *DraftInput) validateDuration(f map[string]string, complete bool, limits DurationLimits) {
+	switch {
+	case in.Duration != nil && in.DurationDays != nil:
+		f["duration"] = "give duration or duration_days, not both"
+	case in.Duration != nil:
+		d, err := time.ParseDuration(strings.TrimSpace(*in.Duration))
+		switch {
+		case err != nil || d%time.Second != 0:
+			f["duration"] = `a duration in whole seconds, such as "20s", "72h" or "720h"`
+		case d < limits.Min || d > limits.Max:
+			f["duration"] = fmt.Sprintf("from %s to %s", limits.Min, limits.Max)
+		default:
+			in.length = d
+		}
+	case in.DurationDays != nil:
+		days := *in.DurationDays
+		lo, hi := max(daysFor(limits.Min), 1), int(limits.Max/Day)
+		if days < lo || days > hi {
+			f["duration_days"] = fmt.Sprintf("from %d to %d days", lo, hi)
+		} else {
+			in.length = time.Duration(days) * Day
+		}
+	case complete:
+		f["duration_days"] = "required"
+	}
+}
+
+// setLength sets the campaign's length and what is derived from it.
+func (p *Project) setLength(d time.Duration) {
+	p.Length, p.Duration, p.DurationDays = d, d.String(), daysFor(d)
 }
 
 // LiveEditable lists the fields a creator may still change once live.
@@ -177,7 +228,7 @@ func (p *Project) Edit(in DraftInput) error {
 	switch p.Status {
 	case Draft, Rejected:
 	case Live:
-		if in.Title != nil || in.Category != nil || in.Goal != nil || in.DurationDays != nil {
+		if in.Title != nil || in.Category != nil || in.Goal != nil || in.DurationDays != nil || in.Duration != nil {
 			return errs.E(errs.WrongState, "a live project can change only its %s", liveEditable)
 		}
 	default:
@@ -190,8 +241,11 @@ func (p *Project) Edit(in DraftInput) error {
 	if in.Goal != nil {
 		p.Goal = *in.Goal
 	}
-	if in.DurationDays != nil {
-		p.DurationDays = *in.DurationDays
+	switch {
+	case in.length > 0:
+		p.setLength(in.length)
+	case in.DurationDays != nil: // not validated with limits (tools, tests): whole days
+		p.setLength(time.Duration(*in.DurationDays) * Day)
 	}
 	if p.Status == Rejected {
 		p.Status, p.RejectReason = Draft, ""
@@ -230,7 +284,11 @@ func (p *Project) Approve(now time.Time) error {
 		return errs.E(errs.WrongState, "only a project in review can be approved (this project is %s)", p.Status)
 	}
 	launched := now.UTC()
-	deadline := launched.Add(time.Duration(p.DurationDays) * Day)
+	length := p.Length
+	if length == 0 { // a project built by hand (tests): its whole days
+		length = time.Duration(p.DurationDays) * Day
+	}
+	deadline := launched.Add(length)
 	p.Status, p.LaunchedAt, p.Deadline = Live, &launched, &deadline
 	return nil
 }

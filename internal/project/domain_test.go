@@ -17,7 +17,7 @@ func code(err error) string { return errs.CodeOf(err) }
 func TestDraftValidation(t *testing.T) {
 	cats := map[string]bool{"film": true, "games": true}
 	ok := DraftInput{Title: ptr("我的独立电影"), Category: ptr("film"), Goal: ptr(int64(MinGoal)), DurationDays: ptr(30), Story: ptr("故事")}
-	if err := ok.Validate(cats, true); err != nil {
+	if err := ok.Validate(cats, true, DefaultDurationLimits); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -32,18 +32,23 @@ func TestDraftValidation(t *testing.T) {
 		{"goal too large", DraftInput{Title: ptr("x"), Category: ptr("film"), Goal: ptr(int64(MaxMoney + 1)), DurationDays: ptr(1)}, "goal"},
 		{"0 days", DraftInput{Title: ptr("x"), Category: ptr("film"), Goal: ptr(int64(MinGoal)), DurationDays: ptr(0)}, "duration_days"},
 		{"61 days", DraftInput{Title: ptr("x"), Category: ptr("film"), Goal: ptr(int64(MinGoal)), DurationDays: ptr(61)}, "duration_days"},
+		{"20 s under the 24 h minimum", DraftInput{Title: ptr("x"), Category: ptr("film"), Goal: ptr(int64(MinGoal)), Duration: ptr("20s")}, "duration"},
+		{"61 days as a duration", DraftInput{Title: ptr("x"), Category: ptr("film"), Goal: ptr(int64(MinGoal)), Duration: ptr("1464h")}, "duration"},
+		{"negative duration", DraftInput{Title: ptr("x"), Category: ptr("film"), Goal: ptr(int64(MinGoal)), Duration: ptr("-72h")}, "duration"},
+		{"both lengths", DraftInput{Title: ptr("x"), Category: ptr("film"), Goal: ptr(int64(MinGoal)), Duration: ptr("72h"), DurationDays: ptr(3)}, "duration"},
+		{"no length", DraftInput{Title: ptr("x"), Category: ptr("film"), Goal: ptr(int64(MinGoal))}, "duration_days"},
 		{"huge story", DraftInput{Title: ptr("x"), Category: ptr("film"), Goal: ptr(int64(MinGoal)), DurationDays: ptr(1), Story: ptr(strings.Repeat("字", MaxStory+1))}, "story"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := c.in.Validate(cats, true)
+			err := c.in.Validate(cats, true, DefaultDurationLimits)
 			if e := errs.As(err); err == nil || e.Fields[c.field] == "" {
 				t.Fatalf("want a message for %s, got %v", c.field, err)
 			}
 		})
 	}
 	// A patch checks only what it carries.
-	if err := (&DraftInput{Subtitle: ptr("新副标题")}).Validate(cats, false); err != nil {
+	if err := (&DraftInput{Subtitle: ptr("新副标题")}).Validate(cats, false, DefaultDurationLimits); err != nil {
 		t.Fatal(err)
 	}
 }

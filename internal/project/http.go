@@ -180,7 +180,7 @@ func (a *API) draftInput(r *http.Request, complete bool) (DraftInput, error) {
 	if err != nil {
 		return in, err
 	}
-	return in, in.Validate(cats, complete)
+	return in, in.Validate(cats, complete, a.durationLimits())
 }
 
 func (a *API) create(r *http.Request) (int, any, error) {

@@ -277,3 +277,55 @@ func TestProjectRoutesInProcess(t *testing.T) {
 		}
 	})
 }
+
+// TestCampaignsOfAnyLengthWithinTheSettings: duration (a Go duration)
+// instead of duration_days, within project.min-duration and
+// project.max-duration; a campaign of 20 s goes live with its deadline 20 s
+// after approval, and pages still see whole days.
+func TestCampaignsOfAnyLengthWithinTheSettings(t *testing.T) {
+	p := testkit.InProcess(t, project.Spec(), nil)
+	creator := p.As(auth.Identity{Member: "creator-1", Roles: []string{auth.RoleBacker}})
+	op := p.As(auth.Identity{Member: "op-1", Roles: []string{auth.RoleBacker, auth.RoleOperator}})
+	body := func(extra map[string]any) map[string]any {
+		b := map[string]any{"title": "二十秒", "category": "film", "goal": 500000, "story": "故事"}
+		for k, v := range extra {
+			b[k] = v
+		}
+		return b
+	}
+	for _, c := range []struct {
+		extra map[string]any
+		field string
+	}{
+		{map[string]any{"duration": "20s"}, "duration"}, // under the default minimum (24h)
+		{map[string]any{"duration": "1441h"}, "duration"},
+		{map[string]any{"duration": "soon"}, "duration"},
+		{map[string]any{"duration": "1500ms"}, "duration"},
+		{map[string]any{"duration": "72h", "duration_days": 3}, "duration"},
+		{map[string]any{}, "duration_days"},
+	} {
+		if r := creator.Do("POST", "/api/v1/projects", body(c.extra)); r.Status != 400 || r.FieldError(c.field) == "" {
+			t.Errorf("%v: %d %s", c.extra, r.Status, r.Body)
+		}
+	}
+	r := creator.Must(201, "POST", "/api/v1/projects", body(map[string]any{"duration": "72h"}))
+	if r.Field("duration") != "72h0m0s" || r.Field("duration_days") != "3" {
+		t.Fatalf("72h: %s", r.Body)
+	}
+
+	p.Runtime.Props.SetCenter(map[string]string{"project.min-duration": "10s"}, "test-1")
+	r = creator.Must(201, "POST", "/api/v1/projects", body(map[string]any{"duration": "20s"}))
+	id := r.Field("id")
+	if r.Field("duration") != "20s" || r.Field("duration_days") != "1" {
+		t.Fatalf("20s: %s", r.Body)
+	}
+	creator.Must(200, "POST", "/api/v1/projects/"+id+"/submit", nil)
+	live := op.Must(200, "POST", "/api/v1/projects/"+id+"/approve", nil)
+	launched, _ := time.Parse(time.RFC3339Nano, live.Field("launched_at"))
+	deadline, _ := time.Parse(time.RFC3339Nano, live.Field("deadline"))
+	if deadline.Sub(launched) != 20*time.Second {
+		t.Fatalf("deadline %s after launch, want 20s: %s", deadline.Sub(launched), live.Body)
+	}
+	// A whole number of days still works, within the settings.
+	creator.Must(201, "POST", "/api/v1/projects", body(map[string]any{"duration_days": 1}))
+}

@@ -15,8 +15,10 @@ import (
 
 	"sanshi/internal/chassis/blob"
 	"sanshi/internal/chassis/cache"
+	"sanshi/internal/chassis/configstore"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/outbox"
+	"sanshi/internal/chassis/props"
 	"sanshi/internal/chassis/service"
 )
 
@@ -26,7 +28,29 @@ var migrations embed.FS
 // Spec describes the project service to the chassis.
 func Spec() service.Spec {
 	sub, _ := fs.Sub(migrations, "migrations")
-	return service.Spec{Name: "project", Migrations: sub, Build: build}
+	return service.Spec{Name: "project", Migrations: sub, Build: build,
+		Config: []configstore.Key{
+			{Name: "project.min-duration", Type: configstore.Duration, Default: "24h", Min: "1s", Max: "8760h"},
+			{Name: "project.max-duration", Type: configstore.Duration, Default: "1440h", Min: "1s", Max: "8760h"}}}
+}
+
+// durationLimits reads project.min-duration and project.max-duration; a
+// minimum above the maximum keeps the defaults.
+func (a *API) durationLimits() DurationLimits {
+	l := DefaultDurationLimits
+	read := func(key string, dst *time.Duration) {
+		if v, ok := a.props.Get(key); ok {
+			if d, err := time.ParseDuration(v); err == nil && d >= time.Second {
+				*dst = d
+			}
+		}
+	}
+	read("project.min-duration", &l.Min)
+	read("project.max-duration", &l.Max)
+	if l.Min > l.Max {
+		return DefaultDurationLimits
+	}
+	return l
 }
 
 // CacheTTL bounds how stale a cached project read may be: totals and stock
@@ -39,6 +63,7 @@ type API struct {
 	blobs  blob.Store
 	cache  cache.Cache
 	outbox *outbox.Outbox
+	props  *props.Props
 	now    func() time.Time
 	log    *slog.Logger
 	// wake tells the deadline loop that a deadline may have been set.
@@ -49,7 +74,7 @@ type API struct {
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	a := &API{
 		store: NewStore(rt.DB), blobs: blob.Disk{Dir: filepath.Join(rt.Boot.DataDir, "uploads", "project")},
-		cache: rt.Cache, outbox: rt.Outbox, now: rt.Now, log: rt.Log, wake: make(chan struct{}, 1),
+		cache: rt.Cache, outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log, wake: make(chan struct{}, 1),
 	}
 	a.campaigns = &Campaigns{store: a.store, now: a.now, changed: a.changed, wake: a.wake}
 	d := &Deadlines{store: a.store, now: rt.Now, log: rt.Logs.Logger("deadlines"), wake: a.wake, settled: Settled}

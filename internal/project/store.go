@@ -31,7 +31,7 @@ func NewStore(db *store.DB) *Store {
 
 type scanner = store.Row
 
-const projectCols = `id, creator_id, status, title, subtitle, category, story, story_html, goal, duration_days,
+const projectCols = `id, creator_id, status, title, subtitle, category, story, story_html, goal, duration_days, duration_seconds,
 	pledged, backers, featured, cover, reject_reason, created_at, launched_at, deadline, settled_at, version`
 
 func scanProject(row scanner) (Project, error) {
@@ -39,10 +39,16 @@ func scanProject(row scanner) (Project, error) {
 	var status, created string
 	var launched, deadline, settled sql.NullString
 	var featured int
+	var seconds int64
 	err := row.Scan(&p.ID, &p.CreatorID, &status, &p.Title, &p.Subtitle, &p.Category, &p.Story, &p.StoryHTML, &p.Goal,
-		&p.DurationDays, &p.Pledged, &p.Backers, &featured, &p.cover, &p.RejectReason, &created, &launched, &deadline, &settled, &p.version)
+		&p.DurationDays, &seconds, &p.Pledged, &p.Backers, &featured, &p.cover, &p.RejectReason, &created, &launched, &deadline, &settled, &p.version)
 	p.Status, p.Featured, p.CreatedAt = Status(status), featured == 1, store.ParseTS(created)
 	p.LaunchedAt, p.Deadline, p.SettledAt = optTime(launched), optTime(deadline), optTime(settled)
+	if seconds > 0 {
+		p.setLength(time.Duration(seconds) * time.Second)
+	} else { // a project from before lengths were kept in seconds
+		p.setLength(time.Duration(p.DurationDays) * Day)
+	}
 	if p.cover != "" {
 		p.CoverURL = "/api/v1/projects/" + p.ID + "/cover"
 	}
@@ -82,8 +88,9 @@ func (s *Store) Create(ctx context.Context, creator string, in DraftInput, story
 	_ = p.Edit(in) // a new draft: every field was validated before
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO projects (id, creator_id, status, title, subtitle, category, story, story_html,
-			goal, duration_days, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			p.ID, creator, string(Draft), p.Title, p.Subtitle, p.Category, p.Story, storyHTML, p.Goal, p.DurationDays, store.TS(now))
+			goal, duration_days, duration_seconds, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			p.ID, creator, string(Draft), p.Title, p.Subtitle, p.Category, p.Story, storyHTML, p.Goal, p.DurationDays,
+			int64(p.Length/time.Second), store.TS(now))
 		if err != nil {
 			return err
 		}
@@ -154,9 +161,10 @@ func (s *Store) Change(ctx context.Context, id string, now time.Time, change fun
 	}, change, func(tx *sql.Tx, p Project) error {
 		res, err := tx.ExecContext(ctx, `UPDATE projects SET status = $1, title = $2, subtitle = $3, category = $4, story = $5,
 			story_html = $6, goal = $7, duration_days = $8, featured = $9, cover = $10, reject_reason = $11, launched_at = $12,
-			deadline = $13, settled_at = $14, version = version + 1 WHERE id = $15 AND version = $16`,
+			deadline = $13, settled_at = $14, duration_seconds = $15, version = version + 1 WHERE id = $16 AND version = $17`,
 			string(p.Status), p.Title, p.Subtitle, p.Category, p.Story, p.StoryHTML, p.Goal, p.DurationDays, b2i(p.Featured),
-			p.cover, p.RejectReason, store.OptTS(p.LaunchedAt), store.OptTS(p.Deadline), store.OptTS(p.SettledAt), p.ID, p.version)
+			p.cover, p.RejectReason, store.OptTS(p.LaunchedAt), store.OptTS(p.Deadline), store.OptTS(p.SettledAt),
+			int64(p.Length/time.Second), p.ID, p.version)
 		if err != nil {
 			return err
 		}

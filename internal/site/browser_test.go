@@ -223,6 +223,29 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		b.fill(map[string]string{"#amount": "120"})
 		b.do(chromedp.Click(chromedp.CSS("#pledge-submit")), chromedp.WaitVisible(chromedp.CSS("#pay-submit")))
 		testkit.Screenshot(t, b.ctx, "site-pay")
+		// A failed payment keeps the pledge: the result page says so and
+		// offers to pay again, which starts a new payment.
+		b.do(chromedp.Click(chromedp.CSS("#pay-submit")), chromedp.WaitVisible(chromedp.CSS(`button[value="fail"]`)))
+		b.do(chromedp.Click(chromedp.CSS(`button[value="fail"]`)), chromedp.WaitVisible(chromedp.CSS("#result")))
+		testkit.Eventually(t, 15*time.Second, "the result page says the payment failed", func() bool {
+			return strings.Contains(b.text("#result"), "支付失败") && b.count("#retry:not([hidden])") == 1
+		})
+		testkit.Screenshot(t, b.ctx, "site-result-failed")
+		b.do(chromedp.Click(chromedp.CSS("#retry a")), chromedp.WaitVisible(chromedp.CSS("#pay-submit")))
+		payPage := b.url()
+		// With the cashier down, the pay page says so and offers nothing
+		// to press; back up, it offers the channels again.
+		p.Kill(t, "cashier", 0)
+		b.do(chromedp.Navigate(payPage), chromedp.WaitVisible(chromedp.CSS("#pay-unavailable")))
+		if m := b.text("#pay-unavailable"); !strings.Contains(m, "暂时无法支付") || b.count("#pay-submit[disabled]") != 1 {
+			t.Fatalf("pay page with the cashier down: %q", b.text("main"))
+		}
+		testkit.Screenshot(t, b.ctx, "site-pay-unavailable")
+		p.Restart(t, "cashier", 0)
+		testkit.Eventually(t, 15*time.Second, "the pay page offers the channels again", func() bool {
+			b.do(chromedp.Navigate(payPage), chromedp.WaitVisible(chromedp.CSS("#pay-submit")))
+			return b.count("#pay-submit:not([disabled])") == 1 && b.count("input[name=channel]") > 0
+		})
 		// Pay in the sandbox: the hosted page, then back to the result page.
 		b.do(chromedp.Click(chromedp.CSS("#pay-submit")), chromedp.WaitVisible(chromedp.CSS(`button[value="pay"]`)))
 		testkit.Screenshot(t, b.ctx, "site-sandbox")

@@ -1,6 +1,8 @@
 package site
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -340,8 +342,29 @@ func (s *Site) payForm(w http.ResponseWriter, r *http.Request) {
 	var ch struct {
 		Channels []map[string]string `json:"channels"`
 	}
-	_ = s.cashier.Channels(r.Context(), &ch) // logged; the page offers none
-	s.render(w, r, "pay", http.StatusOK, page{Data: payView{O: o, Channels: ch.Channels}})
+	err = s.cashier.Channels(r.Context(), &ch) // logged by the client
+	s.render(w, r, "pay", http.StatusOK, page{Data: payView{O: o, Channels: ch.Channels, Attempt: newAttempt(),
+		Unavailable: err != nil || len(ch.Channels) == 0}})
+}
+
+// newAttempt is a pay form's key.
+func newAttempt() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// attemptOf is the form's key, or a new one for a form without a sound
+// one (a key is a header value between services).
+func attemptOf(r *http.Request) string {
+	a := r.FormValue("attempt")
+	if len(a) != 32 {
+		return newAttempt()
+	}
+	if _, err := hex.DecodeString(a); err != nil {
+		return newAttempt()
+	}
+	return a
 }
 
 func (s *Site) pay(w http.ResponseWriter, r *http.Request) {
@@ -349,12 +372,16 @@ func (s *Site) pay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p struct {
+		ID     string `json:"id"`
 		PayURL string `json:"pay_url"`
 	}
 	oid := r.PathValue("id")
-	// The pay page lives on this site: tell the cashier which host the
-	// visitor uses, as the gateway does for API calls.
-	err := s.cashier.Pay(r.Context(), "site-pay-"+oid+"-"+r.FormValue("channel"), cashierapi.PaymentInput{OrderID: oid, Channel: r.FormValue("channel")},
+	// One payment per rendering of the form (a double submit is the same
+	// payment; after a failed one, the form comes with a new key). The pay
+	// page lives on this site: tell the cashier which host the visitor
+	// uses, as the gateway does for API calls.
+	key := "site-pay-" + oid + "-" + attemptOf(r) + "-" + r.FormValue("channel")
+	err := s.cashier.Pay(r.Context(), key, cashierapi.PaymentInput{OrderID: oid, Channel: r.FormValue("channel")},
 		http.Header{"X-Forwarded-Host": {r.Host}}, &p)
 	if err != nil {
 		s.fail(w, r, err)
@@ -362,8 +389,9 @@ func (s *Site) pay(w http.ResponseWriter, r *http.Request) {
 	}
 	target := p.PayURL
 	if strings.Contains(target, cashierapi.SandboxPagePrefix) {
-		// Come back to the result page after the sandbox page.
-		target += "?return=" + url.QueryEscape("/orders/"+oid+"/result")
+		// Come back to the result page of this payment after the sandbox
+		// page.
+		target += "?return=" + url.QueryEscape("/orders/"+oid+"/result?payment="+url.QueryEscape(p.ID))
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
@@ -377,17 +405,29 @@ func (s *Site) result(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, "result", http.StatusOK, page{Data: resultView{O: o}})
+	s.render(w, r, "result", http.StatusOK, page{Data: resultView{O: o, Payment: r.URL.Query().Get("payment")}})
 }
 
-// status answers the result page's poll.
+// status answers the result page's poll: the order's status, and the
+// payment's when the page names one (a failed payment leaves its order
+// waiting for another).
 func (s *Site) status(w http.ResponseWriter, r *http.Request) {
 	o, err := s.loadOrder(r)
 	if err != nil {
 		errs.Write(w, err)
 		return
 	}
-	errs.WriteJSON(w, http.StatusOK, map[string]string{"status": string(o.Status)})
+	out := map[string]string{"status": string(o.Status)}
+	if id := r.URL.Query().Get("payment"); id != "" {
+		var p struct {
+			Status  string `json:"status"`
+			OrderID string `json:"order_id"`
+		}
+		if err := s.cashier.Payment(r.Context(), id, &p); err == nil && p.OrderID == o.ID {
+			out["payment"] = p.Status
+		}
+	}
+	errs.WriteJSON(w, http.StatusOK, out)
 }
 
 func (s *Site) orderAction(action string) http.HandlerFunc {

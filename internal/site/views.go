@@ -84,9 +84,19 @@ type pledgeView struct {
 type payView struct {
 	O        order.Order
 	Channels []map[string]string
+	// Attempt keys this rendering of the form: submitting it twice is one
+	// payment, coming back after a failed one makes a new one.
+	Attempt string
+	// Unavailable says the cashier could not list its channels: nothing
+	// can be paid now.
+	Unavailable bool
 }
 
-type resultView struct{ O order.Order }
+// resultView is the result page of one payment (Payment, when known).
+type resultView struct {
+	O       order.Order
+	Payment string
+}
 
 // myProjectsView is a creator's projects by stage.
 type myProjectsView struct {

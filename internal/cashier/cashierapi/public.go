@@ -34,6 +34,11 @@ func (c Client) Pay(ctx context.Context, key string, in PaymentInput, header htt
 	return c.c.JSON(ctx, Service, http.MethodPost, "/api/v1/payments", in, out, h)
 }
 
+// Payment reads one of the caller's payments ({id, status, order_id, …}).
+func (c Client) Payment(ctx context.Context, id string, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/api/v1/payments/{}", id), nil, out, nil)
+}
+
 // SandboxPagePrefix starts the path of every sandbox pay page.
 const SandboxPagePrefix = "/api/v1/payments/sandbox/"
 

@@ -107,5 +107,13 @@ func (a *API) totals(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	projects, pending, err := a.store.Totals(r.Context())
-	return http.StatusOK, map[string]any{"projects": projects, "pending_refunds": pending}, err
+	if err != nil {
+		return 0, nil, err
+	}
+	b, err := a.store.Books(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	ledger := cashierapi.Ledger{Accounts: len(b.Sums), Entries: b.Count, Problems: b.Problems()}
+	return http.StatusOK, map[string]any{"projects": projects, "pending_refunds": pending, "ledger": ledger}, nil
 }

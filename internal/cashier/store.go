@@ -162,19 +162,36 @@ func paymentRows() outbox.Rows[Payment] {
 		Save: func(p Payment) store.Statement {
 			return store.Statement{SQL: `UPDATE payments SET status = $1, trade_no = $2, finished_at = $3 WHERE id = $4`,
 				Args: []any{string(p.Status), p.TradeNo, store.OptTS(p.FinishedAt), p.ID}}
+		},
+		// A payment captured moves money in the ledger, in its transaction.
+		Also: func(before, after Payment) ([]store.Statement, error) {
+			if before.Status != Pending || after.Status != Succeeded {
+				return nil, nil
+			}
+			return ledgerStatements(Captured(after), *after.FinishedAt)
 		}}
 }
 
 // RequestRefund records that a payment must be refunded (once).
 func (s *Store) RequestRefund(ctx context.Context, p Payment, reason string, now time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO refunds (id, payment_id, order_id, amount, reason, status, next_attempt_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (payment_id) DO NOTHING`,
-		"RF"+p.ID, p.ID, p.OrderID, p.Amount, reason, string(RefundPending), store.TS(now))
+	created := false
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, payment_id, order_id, amount, reason, status, next_attempt_at, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (payment_id) DO NOTHING`,
+			"RF"+p.ID, p.ID, p.OrderID, p.Amount, reason, string(RefundPending), store.TS(now))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil // asked before: owed once
+		}
+		created = true
+		return post(ctx, tx, RefundOwed(p), now)
+	})
 	if err != nil {
 		return false, errs.Wrap(err, "request refund")
 	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return created, nil
 }
 
 // DueRefunds lists pending refunds whose next attempt is due.
@@ -222,6 +239,13 @@ func (s *Store) RefundDone(ctx context.Context, paymentID string, now time.Time,
 			return errNoChange
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE payments SET status = $1 WHERE id = $2 AND status = $3`, string(Refunded), paymentID, string(Succeeded)); err != nil {
+			return err
+		}
+		p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentCols+` FROM payments WHERE id = $1`, paymentID))
+		if err != nil {
+			return err
+		}
+		if err := post(ctx, tx, RefundSent(p), now); err != nil {
 			return err
 		}
 		return outbox.Enqueue(ctx, tx, msg, now)

@@ -439,13 +439,20 @@ func runReconcile(ctx context.Context, getenv func(string) string, stdout io.Wri
 	}
 	fmt.Fprintf(stdout, "checked %d projects: %d pending orders, %d orders moving, %d refunds pending\n",
 		rep.Projects, rep.PendingOrders, rep.MovingOrders, rep.PendingRefunds)
+	fmt.Fprintf(stdout, "ledger: %d entries in %d accounts\n", rep.LedgerEntries, rep.LedgerAccounts)
 	for _, m := range rep.Mismatches {
+		if m.ProjectID == "" {
+			fmt.Fprintf(stdout, "MISMATCH %s\n", m.Problem)
+			continue
+		}
 		fmt.Fprintf(stdout, "MISMATCH project %s %s: %s\n", m.ProjectID, m.RewardID, m.Problem)
 	}
 	if !rep.OK {
 		return fmt.Errorf("%d mismatches", len(rep.Mismatches))
 	}
-	fmt.Fprintln(stdout, "books agree: pledged = paid orders = captured − refunded for every project; no reward over its limit")
+	fmt.Fprintln(stdout, "books agree: pledged = paid orders = captured − refunded for every project; no reward over its limit;"+
+		" the ledger's trial balance is zero, every event balances, every balance is the sum of its entries,"+
+		" and every campaign holds its paid pledges less refunds")
 	return nil
 }
 

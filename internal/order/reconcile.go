@@ -36,7 +36,11 @@ type Report struct {
 	PendingOrders  int        `json:"pending_orders"`
 	MovingOrders   int        `json:"moving_orders"`
 	PendingRefunds int        `json:"pending_refunds"`
-	OK             bool       `json:"ok"`
+	// LedgerAccounts and LedgerEntries size the cashier's ledger, which
+	// the check covers too (its problems are mismatches).
+	LedgerAccounts int  `json:"ledger_accounts"`
+	LedgerEntries  int  `json:"ledger_entries"`
+	OK             bool `json:"ok"`
 }
 
 // Reconcile checks that, for every project, the pledged total = the paid
@@ -82,7 +86,11 @@ func Reconcile(b Books, projects []ProjectTotals, cash CashierBooks) Report {
 			}
 		}
 	}
+	for _, problem := range cash.Ledger.Problems {
+		rep.Mismatches = append(rep.Mismatches, Mismatch{Problem: "ledger: " + problem})
+	}
 	rep.Projects = len(sorted)
+	rep.LedgerAccounts, rep.LedgerEntries = cash.Ledger.Accounts, cash.Ledger.Entries
 	rep.OK = len(rep.Mismatches) == 0
 	return rep
 }

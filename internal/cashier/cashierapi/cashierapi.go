@@ -36,6 +36,17 @@ type Totals struct {
 type Books struct {
 	Projects       map[string]Totals `json:"projects"`
 	PendingRefunds int               `json:"pending_refunds"`
+	// Ledger says how the double-entry ledger stands: its accounts, and
+	// every way it disagrees with itself or with the payments (empty when
+	// the books are clean).
+	Ledger Ledger `json:"ledger"`
+}
+
+// Ledger is the ledger's part of the books.
+type Ledger struct {
+	Accounts int      `json:"accounts"`
+	Entries  int      `json:"entries"`
+	Problems []string `json:"problems"`
 }
 
 // Client calls the cashier's internal routes.

@@ -48,6 +48,10 @@ type Rows[T any] struct {
 	ID          func(T) string
 	Missing     error                   // answered for an id Lock does not find
 	Save        func(T) store.Statement // the one-row UPDATE of what the changes did
+	// Also, when set, gives the statements a change brings besides its row
+	// (a ledger's entries), from the row before and after it: they are
+	// written in the same transaction, or the change fails.
+	Also func(before, after T) ([]store.Statement, error)
 }
 
 // Changes is Change for things that are one row each, on a busy table:
@@ -140,6 +144,13 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 					return nil, err
 				}
 				stmts = append(stmts, s)
+			}
+			if c.rows.Also != nil {
+				also, err := c.rows.Also(before, *v)
+				if err != nil {
+					return nil, err
+				}
+				stmts = append(stmts, also...)
 			}
 			if !slices.Contains(saved, q.id) {
 				saved = append(saved, q.id)

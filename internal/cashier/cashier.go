@@ -22,6 +22,7 @@ import (
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/props"
 	"sanshi/internal/chassis/service"
+	"sanshi/internal/project/projectapi"
 )
 
 //go:embed migrations/*.sql
@@ -30,7 +31,7 @@ var migrations embed.FS
 // Spec describes the cashier to the chassis.
 func Spec() service.Spec {
 	sub, _ := fs.Sub(migrations, "migrations")
-	return service.Spec{Name: "cashier", Migrations: sub, Build: build, Config: channelConfig(), StrictPrefix: "cashier."}
+	return service.Spec{Name: "cashier", Migrations: sub, Build: build, Config: append(channelConfig(), settlementConfig()...), StrictPrefix: "cashier."}
 }
 
 // API serves the cashier endpoints.
@@ -45,6 +46,9 @@ type API struct {
 	log      *slog.Logger
 	kickRef  chan struct{}
 	payments *Payments
+	projects projectapi.Client
+	// kickSettle wakes the settlement loop (a campaign ended).
+	kickSettle chan struct{}
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
@@ -53,7 +57,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	m := hmac.New(sha256.New, []byte(rt.Boot.InternalKey.Reveal()))
 	m.Write([]byte("sanshi-sandbox-provider"))
 	a := &API{store: NewStore(rt.DB), orders: orderapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
-		kickRef: make(chan struct{}, 1)}
+		kickRef: make(chan struct{}, 1), projects: projectapi.NewClient(rt.Client), kickSettle: make(chan struct{}, 1)}
 	a.sandbox = NewSandbox(rt.DB, m.Sum(nil), rt.Client, rt.Now, rt.Logs.Logger("sandbox"))
 	a.sandbox.Offered = a.sandboxOffered
 	production := slices.ContainsFunc(rt.Boot.Profiles, func(p string) bool { return p == "prod" || p == "production" })
@@ -69,6 +73,8 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	queries := &Queries{store: a.store, payments: a.payments, now: a.now, log: rt.Logs.Logger("queries")}
 	go refunds.Run(rt.Background())
 	go queries.Run(rt.Background())
+	settlements := &Settlements{api: a, kick: a.kickSettle, log: rt.Logs.Logger("settlements")}
+	go settlements.Run(rt.Background())
 	return a.Routes(), nil
 }
 
@@ -90,6 +96,8 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/payments/sandbox/{trade}", a.sandbox.Page)
 	handle(cashierapi.RouteRefund, a.requestRefund)
 	handle(cashierapi.RouteTotals, a.totals)
+	handle(cashierapi.RouteEnded, a.campaignEnded)
+	handle("GET /api/v1/projects/{id}/settlement", a.settlement)
 	mux.HandleFunc("/", service.NotFound)
 	return mux
 }

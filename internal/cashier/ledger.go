@@ -91,8 +91,9 @@ type Books struct {
 	// account.
 	Balances, Sums map[string]int64
 	// Captured and RefundsOwed per project, from the payments and refunds
-	// tables.
-	Captured, RefundsOwed map[string]int64
+	// tables; Settled is what each settled campaign moved out of held,
+	// Hold each held net, Payable each creator's payable (settlements).
+	Captured, RefundsOwed, Settled, Hold, Payable map[string]int64
 }
 
 // Problems lists every way the books disagree, in a stable order: the
@@ -118,9 +119,19 @@ func (b Books) Problems() []string {
 		}
 	}
 	for _, project := range keys(b.Captured, b.RefundsOwed) {
-		want := b.Captured[project] - b.RefundsOwed[project]
+		want := b.Captured[project] - b.RefundsOwed[project] - b.Settled[project]
 		if held := -b.Sums[AccountHeld+project]; held != want {
-			out = append(out, fmt.Sprintf("campaign %s: held %d, its paid pledges less refunds are %d", project, held, want))
+			out = append(out, fmt.Sprintf("campaign %s: held %d, its paid pledges less refunds and settlement are %d", project, held, want))
+		}
+	}
+	for _, project := range keys(b.Hold, prefixed(b.Sums, AccountPayoutHold)) {
+		if got := -b.Sums[AccountPayoutHold+project]; got != b.Hold[project] {
+			out = append(out, fmt.Sprintf("campaign %s: %d held for payout, its settlement says %d", project, got, b.Hold[project]))
+		}
+	}
+	for _, creator := range keys(b.Payable, prefixed(b.Sums, AccountPayable)) {
+		if got := -b.Sums[AccountPayable+creator]; got != b.Payable[creator] {
+			out = append(out, fmt.Sprintf("creator %s: payable %d, their settlements say %d", creator, got, b.Payable[creator]))
 		}
 	}
 	for _, acct := range keys(b.Sums) {
@@ -128,6 +139,17 @@ func (b Books) Problems() []string {
 			if _, known := b.Captured[p]; !known {
 				out = append(out, fmt.Sprintf("campaign %s: held %d without a captured payment", p, -b.Sums[acct]))
 			}
+		}
+	}
+	return out
+}
+
+// prefixed is the accounts of m under prefix, by what follows it.
+func prefixed(m map[string]int64, prefix string) map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range m {
+		if rest, ok := strings.CutPrefix(k, prefix); ok {
+			out[rest] = v
 		}
 	}
 	return out

@@ -44,7 +44,8 @@ func post(ctx context.Context, tx *sql.Tx, t Transfer, now time.Time) error {
 
 // Books reads the ledger and what it must agree with, for reconcile.
 func (s *Store) Books(ctx context.Context) (Books, error) {
-	b := Books{Balances: map[string]int64{}, Sums: map[string]int64{}, Captured: map[string]int64{}, RefundsOwed: map[string]int64{}}
+	b := Books{Balances: map[string]int64{}, Sums: map[string]int64{}, Captured: map[string]int64{}, RefundsOwed: map[string]int64{},
+		Settled: map[string]int64{}, Hold: map[string]int64{}, Payable: map[string]int64{}}
 	err := s.db.QueryRowContext(ctx, `SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT), COUNT(*) FROM ledger_entries`).Scan(&b.Entries, &b.Count)
 	if err != nil {
 		return b, err
@@ -65,7 +66,7 @@ func (s *Store) Books(ctx context.Context) (Books, error) {
 			return b, err
 		}
 	}
-	return b, nil
+	return b, s.settledSums(ctx, &b)
 }
 
 // sums reads (key, amount) rows into m.

@@ -39,6 +39,8 @@ var DefaultRoutes = []Route{
 	{ID: "projects", Prefix: "/api/v1/projects", Service: "project", Retries: defaultRetries},
 	{ID: "orders", Prefix: "/api/v1/orders", Service: "order", Retries: defaultRetries},
 	{ID: "payments", Prefix: "/api/v1/payments", Service: "cashier", Retries: defaultRetries},
+	// A campaign's money is the cashier's, under the project's path.
+	{ID: "settlements", Pattern: "/api/v1/projects/*/settlement", Service: "cashier", Retries: defaultRetries},
 }
 
 // Route defaults.

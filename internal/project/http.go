@@ -8,11 +8,13 @@ import (
 	"strconv"
 	"strings"
 
+	"sanshi/internal/cashier/cashierapi"
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/blob"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/outbox"
+	"time"
 )
 
 const (
@@ -60,9 +62,17 @@ func (a *API) changed(ctx context.Context, id string) {
 }
 
 // Settled is what other services must learn when a project ends: the
-// order service refunds the paid pledges of a failed or cancelled project.
+// order service refunds the paid pledges of a failed or cancelled project,
+// and the cashier settles a succeeded one.
 func Settled(p Project) []outbox.Message {
-	return []outbox.Message{orderapi.ProjectEndedMessage(p.ID, string(p.Status))}
+	ended := time.Time{}
+	if p.SettledAt != nil {
+		ended = *p.SettledAt
+	} else if p.Deadline != nil {
+		ended = *p.Deadline
+	}
+	return []outbox.Message{orderapi.ProjectEndedMessage(p.ID, string(p.Status)),
+		cashierapi.CampaignEndedMessage(cashierapi.Ended{ProjectID: p.ID, CreatorID: p.CreatorID, Outcome: string(p.Status), EndedAt: ended})}
 }
 
 func (a *API) categories(r *http.Request) (int, any, error) {

@@ -6,6 +6,7 @@ package cashierapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/outbox"
@@ -18,7 +19,24 @@ const Service = "cashier"
 const (
 	RouteRefund = "POST /internal/v1/payments/{id}/refunds"
 	RouteTotals = "GET /internal/v1/totals"
+	RouteEnded  = "POST /internal/v1/campaigns/{id}/ended"
 )
+
+// Ended tells the cashier that a campaign ended: succeeded, failed or
+// cancelled.
+type Ended struct {
+	ProjectID string    `json:"project_id"`
+	CreatorID string    `json:"creator_id"`
+	Outcome   string    `json:"outcome"`
+	EndedAt   time.Time `json:"ended_at"`
+}
+
+// CampaignEndedMessage tells the cashier that a campaign ended, so that
+// it settles a succeeded one.
+func CampaignEndedMessage(e Ended) outbox.Message {
+	return outbox.Message{Key: "campaign-ended:" + e.ProjectID, Service: Service, Method: http.MethodPost,
+		Path: httpclient.Path("/internal/v1/campaigns/{}/ended", e.ProjectID), Body: e}
+}
 
 // Refund asks for a payment's refund.
 type Refund struct {

@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"sanshi/internal/testkit"
+)
+
+// TestCampaignsEndAndAreSettled: on real processes (SQLite and
+// PostgreSQL), a campaign of 20 s that reaches its goal is settled — the
+// platform's 5 % and the channel's fee taken, rounded to the fen, the net
+// held, then the creator's payable — and one that misses its goal refunds
+// every paid pledge. The books agree at the end, the ledger included.
+func TestCampaignsEndAndAreSettled(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) { campaignsEndAndAreSettled(t, db == "postgres") })
+	}
+}
+
+func campaignsEndAndAreSettled(t *testing.T, postgres bool) {
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: testkit.MoneyServices, Postgres: postgres})
+	testkit.WriteConfig(t, p.Etcd, "project", map[string]string{"project.min-duration": "10s"})
+	testkit.WriteConfig(t, p.Etcd, "cashier", map[string]string{"cashier.settle-after": "1s", "cashier.payout.hold": "3s",
+		"cashier.fees.platform-percent": "5", "cashier.sandbox.fee-percent": "0.6"})
+	n := time.Now().UnixNano()
+	creator := p.SignUp(t, fmt.Sprintf("maker%d@example.cn", n), "创作者")
+	op := p.Operator(t, fmt.Sprintf("settler%d@example.cn", n))
+	campaign := func(goal int64) string {
+		var id string
+		testkit.Eventually(t, 5*time.Second, "a 20 s campaign is accepted (the setting applied)", func() bool {
+			r := creator.Do("POST", "/api/v1/projects", map[string]any{"title": "二十秒众筹", "category": "music", "story": "故事",
+				"goal": goal, "duration": "20s"})
+			id = r.Field("id")
+			return r.Status == 201
+		})
+		creator.Must(200, "POST", "/api/v1/projects/"+id+"/submit", nil)
+		op.Must(200, "POST", "/api/v1/projects/"+id+"/approve", nil)
+		return id
+	}
+	wins, misses := campaign(10000), campaign(1000000)
+	backer, _ := p.Backer(t, fmt.Sprintf("fan%d@example.cn", n))
+	var refundable []string
+	for i, amount := range []int64{9900, 5000, 333} {
+		for _, project := range []string{wins, misses} {
+			o := backer.Must(201, "POST", "/api/v1/orders", map[string]any{"project_id": project, "reward_id": nil, "amount": amount},
+				"Idempotency-Key", fmt.Sprintf("o-%s-%d", project, i)).Field("id")
+			backer.PaySandbox(t, o, "pay")
+			backer.WaitOrder(t, o, "paid")
+			if project == misses {
+				refundable = append(refundable, o)
+			}
+		}
+	}
+	if r := backer.Do("GET", "/api/v1/projects/"+wins+"/settlement", nil); r.Status != 404 {
+		t.Fatalf("a backer reads the creator's settlement: %d %s", r.Status, r.Body)
+	}
+	live := creator.Must(200, "GET", "/api/v1/projects/"+wins+"/settlement", nil)
+	if live.Field("status") != "open" || live.Field("gross") != "15233" {
+		t.Fatalf("while live: %s", live.Body)
+	}
+
+	// 15,233 fen: 5 % is 761.65 → 762; 0.6 % is 91.398 → 91; the net
+	// is the rest, 14,380.
+	var st testkit.Response
+	testkit.Eventually(t, 60*time.Second, "the campaign is settled", func() bool {
+		st = creator.Must(200, "GET", "/api/v1/projects/"+wins+"/settlement", nil)
+		return st.Field("status") == "held" || st.Field("status") == "payable"
+	})
+	deadline, _ := time.Parse(time.RFC3339Nano, creator.Must(200, "GET", "/api/v1/projects/"+wins, nil).Field("deadline"))
+	settled, _ := time.Parse(time.RFC3339Nano, st.Field("settled_at"))
+	t.Logf("MEASURED campaign end to settlement: %s (cashier.settle-after 1s)", settled.Sub(deadline).Round(10*time.Millisecond))
+	for field, want := range map[string]int64{"gross": 15233, "refunded": 0, "platform_fee": 762, "channel_fee": 91, "net": 14380} {
+		if got, _ := strconv.ParseInt(st.Field(field), 10, 64); got != want {
+			t.Errorf("%s = %d, want %d: %s", field, got, want, st.Body)
+		}
+	}
+	if st.Field("hold_until") == "" {
+		t.Errorf("no hold: %s", st.Body)
+	}
+	testkit.Eventually(t, 15*time.Second, "the net is payable after its hold", func() bool {
+		st = op.Must(200, "GET", "/api/v1/projects/"+wins+"/settlement", nil)
+		return st.Field("status") == "payable" && st.Field("payable") == "14380"
+	})
+
+	// The campaign that missed its goal refunds every paid pledge.
+	for _, o := range refundable {
+		backer.WaitOrder(t, o, "refunded")
+	}
+	if r := creator.Must(200, "GET", "/api/v1/projects/"+misses+"/settlement", nil); r.Field("status") != "refunded" || r.Field("refunded") != "15233" {
+		t.Fatalf("the failed campaign: %s", r.Body)
+	}
+	testkit.Eventually(t, 15*time.Second, "books agree, the ledger included", func() bool {
+		r := op.Must(200, "GET", "/api/v1/orders/reconciliation", nil)
+		return r.Field("ok") == "true" && r.Field("ledger_entries") != "0"
+	})
+}

@@ -22,6 +22,7 @@ import (
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/props"
 	"sanshi/internal/chassis/service"
+	"sanshi/internal/member/memberapi"
 	"sanshi/internal/project/projectapi"
 )
 
@@ -47,8 +48,11 @@ type API struct {
 	kickRef  chan struct{}
 	payments *Payments
 	projects projectapi.Client
-	// kickSettle wakes the settlement loop (a campaign ended).
-	kickSettle chan struct{}
+	// kickSettle wakes the settlement loop (a campaign ended);
+	// kickPayouts the payouts loop (one was approved).
+	kickSettle, kickPayouts chan struct{}
+	members                 memberapi.Client
+	transfers               map[string]Transferer
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
@@ -57,7 +61,9 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	m := hmac.New(sha256.New, []byte(rt.Boot.InternalKey.Reveal()))
 	m.Write([]byte("sanshi-sandbox-provider"))
 	a := &API{store: NewStore(rt.DB), orders: orderapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
-		kickRef: make(chan struct{}, 1), projects: projectapi.NewClient(rt.Client), kickSettle: make(chan struct{}, 1)}
+		kickRef: make(chan struct{}, 1), projects: projectapi.NewClient(rt.Client), kickSettle: make(chan struct{}, 1),
+		kickPayouts: make(chan struct{}, 1), members: memberapi.NewClient(rt.Client)}
+	a.transfers = map[string]Transferer{"sandbox": SandboxTransfers{db: rt.DB, now: rt.Now}}
 	a.sandbox = NewSandbox(rt.DB, m.Sum(nil), rt.Client, rt.Now, rt.Logs.Logger("sandbox"))
 	a.sandbox.Offered = a.sandboxOffered
 	production := slices.ContainsFunc(rt.Boot.Profiles, func(p string) bool { return p == "prod" || p == "production" })
@@ -75,7 +81,20 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	go queries.Run(rt.Background())
 	settlements := &Settlements{api: a, kick: a.kickSettle, log: rt.Logs.Logger("settlements")}
 	go settlements.Run(rt.Background())
+	payouts := &Payouts{store: a.store, transferer: a.transferer, now: a.now, kick: a.kickPayouts, log: rt.Logs.Logger("payouts")}
+	go payouts.Run(rt.Background())
 	return a.Routes(), nil
+}
+
+// transferer is the payout transfer of a channel: the sandbox's while the
+// sandbox channel is on. Alipay's and WeChat Pay's transfers are not
+// offered yet.
+func (a *API) transferer(channel string) (Transferer, bool) {
+	if channel == "sandbox" && !a.sandboxOffered() {
+		return nil, false
+	}
+	t, ok := a.transfers[channel]
+	return t, ok
 }
 
 // sandboxOffered reports whether the sandbox channel is on.
@@ -98,6 +117,11 @@ func (a *API) Routes() http.Handler {
 	handle(cashierapi.RouteTotals, a.totals)
 	handle(cashierapi.RouteEnded, a.campaignEnded)
 	handle("GET /api/v1/projects/{id}/settlement", a.settlement)
+	handle("POST /api/v1/projects/{id}/payouts", a.requestPayout)
+	handle("GET /api/v1/payouts", a.listPayouts)
+	handle("GET /api/v1/payouts/{id}", a.getPayout)
+	handle("POST /api/v1/payouts/{id}/approve", a.decidePayout(true))
+	handle("POST /api/v1/payouts/{id}/reject", a.decidePayout(false))
 	mux.HandleFunc("/", service.NotFound)
 	return mux
 }

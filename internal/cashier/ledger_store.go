@@ -66,7 +66,10 @@ func (s *Store) Books(ctx context.Context) (Books, error) {
 			return b, err
 		}
 	}
-	return b, s.settledSums(ctx, &b)
+	if err := s.settledSums(ctx, &b); err != nil {
+		return b, err
+	}
+	return b, s.payoutSums(ctx, &b)
 }
 
 // sums reads (key, amount) rows into m.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,6 +86,8 @@ func campaignsEndAndAreSettled(t *testing.T, postgres bool) {
 		return st.Field("status") == "payable" && st.Field("payable") == "14380"
 	})
 
+	payOut(t, p, creator, backer, op, wins, 14380)
+
 	// The campaign that missed its goal refunds every paid pledge.
 	for _, o := range refundable {
 		backer.WaitOrder(t, o, "refunded")
@@ -96,4 +99,60 @@ func campaignsEndAndAreSettled(t *testing.T, postgres bool) {
 		r := op.Must(200, "GET", "/api/v1/orders/reconciliation", nil)
 		return r.Field("ok") == "true" && r.Field("ledger_entries") != "0"
 	})
+}
+
+// payOut: the creator sets a payout account and asks for the payable net;
+// an operator rejects it with a reason (the amount is payable again), the
+// creator asks again, the operator approves, and the sandbox pays it once.
+func payOut(t *testing.T, p *testkit.Platform, creator, backer, op *testkit.Client, project string, net int64) {
+	t.Helper()
+	path := "/api/v1/projects/" + project + "/payouts"
+	if r := creator.Do("POST", path, nil); r.Status != 409 || !strings.Contains(string(r.Body), "payout account") {
+		t.Fatalf("a payout without an account: %d %s", r.Status, r.Body)
+	}
+	if r := creator.Do("PUT", "/api/v1/members/me/payout-account", map[string]string{"channel": "paypal", "account": "x", "name": ""}); r.Status != 400 ||
+		r.FieldError("channel") == "" || r.FieldError("account") == "" || r.FieldError("name") == "" {
+		t.Fatalf("a bad payout account: %d %s", r.Status, r.Body)
+	}
+	creator.Must(200, "PUT", "/api/v1/members/me/payout-account", map[string]string{"channel": "sandbox", "account": "maker-sandbox-001", "name": "张三"})
+	if r := creator.Must(200, "GET", "/api/v1/members/me/payout-account", nil); r.Field("account") != "ma*************01" {
+		t.Fatalf("the account is not masked: %s", r.Body)
+	}
+	if r := backer.Do("POST", path, nil); r.Status != 404 {
+		t.Fatalf("a backer asks for the creator's money: %d %s", r.Status, r.Body)
+	}
+	first := creator.Must(201, "POST", path, nil)
+	if first.Field("status") != "requested" || first.Field("amount") != strconv.FormatInt(net, 10) {
+		t.Fatalf("payout: %s", first.Body)
+	}
+	if r := creator.Do("POST", path, nil); r.Status != 409 {
+		t.Fatalf("a second payout while one is on its way: %d %s", r.Status, r.Body)
+	}
+	if r := creator.Do("POST", "/api/v1/payouts/"+first.Field("id")+"/approve", nil); r.Status != 403 {
+		t.Fatalf("the creator approves their own payout: %d", r.Status)
+	}
+	if r := op.Must(200, "GET", "/api/v1/payouts?status=requested", nil); !strings.Contains(string(r.Body), first.Field("id")) {
+		t.Fatalf("the queue: %s", r.Body)
+	}
+	if r := op.Do("POST", "/api/v1/payouts/"+first.Field("id")+"/reject", map[string]string{}); r.Status != 400 || r.FieldError("reason") == "" {
+		t.Fatalf("a rejection without a reason: %d %s", r.Status, r.Body)
+	}
+	op.Must(200, "POST", "/api/v1/payouts/"+first.Field("id")+"/reject", map[string]string{"reason": "请补充收款人信息"})
+	second := creator.Must(201, "POST", path, nil)
+	op.Must(200, "POST", "/api/v1/payouts/"+second.Field("id")+"/approve", nil)
+	testkit.Eventually(t, 10*time.Second, "the payout is paid", func() bool {
+		return creator.Must(200, "GET", "/api/v1/payouts/"+second.Field("id"), nil).Field("status") == "paid"
+	})
+	st := creator.Must(200, "GET", "/api/v1/projects/"+project+"/settlement", nil)
+	if st.Field("status") != "paid_out" || st.Field("paid_out") != strconv.FormatInt(net, 10) || st.Field("payable") != "0" {
+		t.Fatalf("after the payout: %s", st.Body)
+	}
+	if r := creator.Do("POST", path, nil); r.Status != 409 {
+		t.Fatalf("a payout after everything was paid: %d %s", r.Status, r.Body)
+	}
+	db := testkit.OpenDB(t, p.DBURLs["cashier"])
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM sandbox_transfers WHERE payout_id = $1`, second.Field("id")).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the sandbox made %d transfers (%v)", n, err)
+	}
 }

@@ -41,6 +41,8 @@ var DefaultRoutes = []Route{
 	{ID: "payments", Prefix: "/api/v1/payments", Service: "cashier", Retries: defaultRetries},
 	// A campaign's money is the cashier's, under the project's path.
 	{ID: "settlements", Pattern: "/api/v1/projects/*/settlement", Service: "cashier", Retries: defaultRetries},
+	{ID: "project-payouts", Pattern: "/api/v1/projects/*/payouts", Service: "cashier", Retries: defaultRetries},
+	{ID: "payouts", Prefix: "/api/v1/payouts", Service: "cashier", Retries: defaultRetries},
 }
 
 // Route defaults.

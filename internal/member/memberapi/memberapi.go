@@ -9,6 +9,7 @@ import (
 
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/outbox"
+	"strings"
 )
 
 // Service is the member service's name in the registry.
@@ -19,7 +20,35 @@ const (
 	RouteSession   = "GET /internal/v1/sessions/current"
 	RouteGrantRole = "POST /internal/v1/members/{id}/roles"
 	RouteAddress   = "GET /api/v1/members/me/addresses/{id}"
+	RoutePayoutTo  = "GET /internal/v1/members/{id}/payout-account"
 )
+
+// PayoutAccount is where a creator's payouts go: a channel (sandbox,
+// alipay — an Alipay login —, wechatpay — an openid), the account on it and
+// the holder's name. Reads by the member show it masked.
+type PayoutAccount struct {
+	Channel string `json:"channel"`
+	Account string `json:"account"`
+	Name    string `json:"name"`
+}
+
+// MaskAccount shows the first two and last two characters of a payout
+// account, the rest as stars.
+func MaskAccount(s string) string {
+	r := []rune(s)
+	if len(r) <= 4 {
+		return strings.Repeat("*", len(r))
+	}
+	return string(r[:2]) + strings.Repeat("*", len(r)-4) + string(r[len(r)-2:])
+}
+
+// PayoutAccount reads a member's payout account, unmasked (the cashier
+// only).
+func (c Client) PayoutAccount(ctx context.Context, memberID string) (PayoutAccount, error) {
+	var a PayoutAccount
+	err := c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/internal/v1/members/{}/payout-account", memberID), nil, &a, nil)
+	return a, err
+}
 
 // SessionPath is where a session token is checked (RouteSession).
 const SessionPath = "/internal/v1/sessions/current"

@@ -34,7 +34,16 @@ func (s *Store) Payout(ctx context.Context, id string) (Payout, error) {
 
 // Payouts lists payouts in a status (all when empty), oldest first.
 func (s *Store) Payouts(ctx context.Context, status string) ([]Payout, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+payoutCols+` FROM payouts WHERE $1 = '' OR status = $1 ORDER BY created_at LIMIT 500`, status)
+	return s.payouts(ctx, `SELECT `+payoutCols+` FROM payouts WHERE $1 = '' OR status = $1 ORDER BY created_at LIMIT 500`, status)
+}
+
+// PayoutsOf lists a campaign's payouts, newest first.
+func (s *Store) PayoutsOf(ctx context.Context, projectID string) ([]Payout, error) {
+	return s.payouts(ctx, `SELECT `+payoutCols+` FROM payouts WHERE project_id = $1 ORDER BY created_at DESC LIMIT 500`, projectID)
+}
+
+func (s *Store) payouts(ctx context.Context, query, arg string) ([]Payout, error) {
+	rows, err := s.db.QueryContext(ctx, query, arg)
 	if err != nil {
 		return nil, asErr(err, "list payouts")
 	}

@@ -41,6 +41,8 @@ type Settlement struct {
 	EndedAt     time.Time  `json:"ended_at"`
 	SettledAt   *time.Time `json:"settled_at,omitempty"`
 	HoldUntil   *time.Time `json:"hold_until,omitempty"`
+	// Payouts are the campaign's payouts, newest first (in answers only).
+	Payouts []Payout `json:"payouts"`
 }
 
 // Fees are the rates a settlement takes, in basis points (1/100 of a

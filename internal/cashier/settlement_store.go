@@ -357,5 +357,14 @@ func (a *API) settlement(r *http.Request) (int, any, error) {
 			st.Refunded += c - kept[ch]
 		}
 	}
+	if st.Payouts, err = a.store.PayoutsOf(r.Context(), projectID); err != nil {
+		return 0, nil, err
+	}
+	for i, p := range st.Payouts {
+		if p.Open() {
+			st.Payable -= p.Amount // on its way: no longer to ask for
+		}
+		st.Payouts[i] = masked(p)
+	}
 	return http.StatusOK, st, nil
 }

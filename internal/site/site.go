@@ -73,7 +73,7 @@ func New(client *httpclient.Client, secret string, log *slog.Logger, now func() 
 		}, "div": func(a int64, b int64) int64 { return a / b },
 		"list": func(xs ...string) []string { return xs }}
 	for _, name := range []string{"home", "discover", "project", "login", "signup", "me", "addresses", "pledge", "pay", "result",
-		"pledges", "create", "edit", "dashboard", "review", "message", "cancel", "delete-address", "myprojects"} {
+		"pledges", "create", "edit", "dashboard", "review", "message", "cancel", "delete-address", "myprojects", "funds", "payout-account"} {
 		s.pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return s

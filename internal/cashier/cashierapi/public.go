@@ -39,6 +39,17 @@ func (c Client) Payment(ctx context.Context, id string, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/api/v1/payments/{}", id), nil, out, nil)
 }
 
+// Settlement reads a campaign's money (its creator, operators), with its
+// payouts.
+func (c Client) Settlement(ctx context.Context, projectID string, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/api/v1/projects/{}/settlement", projectID), nil, out, nil)
+}
+
+// RequestPayout asks for a campaign's payable net (its creator).
+func (c Client) RequestPayout(ctx context.Context, projectID string, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodPost, httpclient.Path("/api/v1/projects/{}/payouts", projectID), nil, out, nil)
+}
+
 // SandboxPagePrefix starts the path of every sandbox pay page.
 const SandboxPagePrefix = "/api/v1/payments/sandbox/"
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"runtime/debug"
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
 )
@@ -277,7 +278,7 @@ func Middleware(next http.Handler, o Options) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				log.Error("panic serving request", "request_id", id, "panic", p)
+				log.Error("panic serving request", "request_id", id, "panic", p, "stack", string(debug.Stack()))
 				if rec.Status == 0 {
 					errs.Write(rec, errs.E(errs.Internal, "internal error"))
 				}

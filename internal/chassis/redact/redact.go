@@ -48,7 +48,7 @@ func URL(raw string) string {
 		}
 		u.RawQuery = strings.ReplaceAll(q.Encode(), url.QueryEscape(Mask), Mask)
 	}
-	if u.Path != "" {
+	if u.Path != "" && u.Host != "" { // a file path (sqlite:/…) holds no token
 		segs := strings.Split(u.Path, "/")
 		afterHook := false
 		for i, seg := range segs {

@@ -22,6 +22,7 @@ func TestURLsLoseTheirSecrets(t *testing.T) {
 		{"smtp://mailer:hunter2@smtp.example.cn:587", "smtp://mailer:******@smtp.example.cn:587"},
 		{"https://h/%zz?token=s3cret", "https://h/******"},
 		{"http://x:y@h/%zz", "http://h/******"},
+		{"sqlite:/tmp/TestMigrate1234567890abc/001/cashier.db", "sqlite:/tmp/TestMigrate1234567890abc/001/cashier.db"},
 	} {
 		if got := URL(c.in); got != c.want {
 			t.Errorf("URL(%q) = %q, want %q", c.in, got, c.want)

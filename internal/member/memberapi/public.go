@@ -76,3 +76,13 @@ func (c Client) DeleteAddress(ctx context.Context, id string) error {
 func (c Client) Profile(ctx context.Context, id string, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/api/v1/members/{}", id), nil, out, nil)
 }
+
+// MyPayoutAccount reads the calling member's payout account (masked).
+func (c Client) MyPayoutAccount(ctx context.Context, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, "/api/v1/members/me/payout-account", nil, out, nil)
+}
+
+// SetMyPayoutAccount sets the calling member's payout account.
+func (c Client) SetMyPayoutAccount(ctx context.Context, in PayoutAccount, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodPut, "/api/v1/members/me/payout-account", in, out, nil)
+}

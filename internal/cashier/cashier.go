@@ -119,6 +119,7 @@ func (a *API) Routes() http.Handler {
 	handle("GET /api/v1/projects/{id}/settlement", a.settlement)
 	handle("POST /api/v1/projects/{id}/payouts", a.requestPayout)
 	handle("GET /api/v1/payouts", a.listPayouts)
+	handle("GET /api/v1/ledger", a.ledger)
 	handle("GET /api/v1/payouts/{id}", a.getPayout)
 	handle("POST /api/v1/payouts/{id}/approve", a.decidePayout(true))
 	handle("POST /api/v1/payouts/{id}/reject", a.decidePayout(false))

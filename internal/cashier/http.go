@@ -117,3 +117,24 @@ func (a *API) totals(r *http.Request) (int, any, error) {
 	ledger := cashierapi.Ledger{Accounts: len(b.Sums), Entries: b.Count, Problems: b.Problems()}
 	return http.StatusOK, map[string]any{"projects": projects, "pending_refunds": pending, "ledger": ledger}, nil
 }
+
+// ledger shows operators the trial balance, every account and what
+// disagrees.
+func (a *API) ledger(r *http.Request) (int, any, error) {
+	if _, err := auth.Operator(r.Context()); err != nil {
+		return 0, nil, err
+	}
+	b, err := a.store.Books(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	type account struct {
+		Account string `json:"account"`
+		Balance int64  `json:"balance"`
+	}
+	accounts := []account{}
+	for _, k := range keys(b.Balances) {
+		accounts = append(accounts, account{k, b.Balances[k]})
+	}
+	return http.StatusOK, map[string]any{"trial_balance": b.Entries, "entries": b.Count, "accounts": accounts, "problems": b.Problems()}, nil
+}

@@ -19,6 +19,7 @@ import (
 	"sanshi/internal/member"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"sanshi/internal/cashier/cashierapi"
 	"sanshi/internal/chassis/redact"
 )
 
@@ -43,6 +44,7 @@ type Console struct {
 	platform Platform // nil: nothing the console can drive runs the instances
 	sessions *member.Sessions
 	members  memberapi.Client
+	cashier  cashierapi.Client
 	mgmt     *http.Client
 	token    string // the management token instances accept
 	secret   []byte // signs CSRF tokens
@@ -68,7 +70,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 			return 10 * time.Minute
 		}}
 	go m.Run(rt.Background())
-	c := &Console{monitor: m, journal: journal, notifier: n, history: newHistory(), platform: platformFrom(rt.Boot.Getenv, func(k string) string { v, _ := rt.Props.Get(k); return v }, rt.Boot.MgmtToken.Reveal(), rt.Log), sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), mgmt: httpc,
+	c := &Console{monitor: m, journal: journal, notifier: n, history: newHistory(), platform: platformFrom(rt.Boot.Getenv, func(k string) string { v, _ := rt.Props.Get(k); return v }, rt.Boot.MgmtToken.Reveal(), rt.Log), sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), cashier: cashierapi.NewClient(rt.Client), mgmt: httpc,
 		token: rt.Boot.MgmtToken.Reveal(), secret: []byte(rt.Boot.InternalKey.Reveal() + "console-csrf"), log: rt.Log, now: rt.Now,
 		pages: parsePages(), scrapes: &scrapes{last: map[string]scrape{}}, etcd: rt.Etcd, profiles: rt.Boot.Profiles,
 		traffic: &colorTraffic{last: map[string]release.Snapshot{}, stats: map[string]map[string]release.Stats{}}}
@@ -85,8 +87,8 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 
 func parsePages() map[string]*template.Template {
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "overview", "events", "instance", "confirm", "settings"} {
-		pages[name] = template.Must(template.New(name).Funcs(template.FuncMap{"t": func(string) string { return "" }, "details": details, "when": when, "list": func(s ...string) []string { return s }}).
+	for _, name := range []string{"login", "overview", "events", "instance", "confirm", "settings", "payouts", "payout"} {
+		pages[name] = template.Must(template.New(name).Funcs(template.FuncMap{"t": func(string) string { return "" }, "details": details, "when": when, "list": func(s ...string) []string { return s }, "yuan": yuanText}).
 			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return pages
@@ -112,6 +114,10 @@ func (c *Console) Routes() http.Handler {
 	mux.HandleFunc("POST /instances/{service}/{id}/status", c.operator(c.setStatus))
 	mux.HandleFunc("POST /instances/{service}/{id}/refresh", c.operator(c.refresh))
 	mux.HandleFunc("POST /instances/{service}/{id}/lifecycle", c.operator(c.lifecycle))
+	mux.HandleFunc("GET /payouts", c.operator(c.payouts))
+	mux.HandleFunc("GET /payouts/{id}", c.operator(c.payout))
+	mux.HandleFunc("POST /payouts/{id}/approve", c.operator(c.decidePayout(true)))
+	mux.HandleFunc("POST /payouts/{id}/reject", c.operator(c.decidePayout(false)))
 	mux.HandleFunc("GET /prometheus/targets", c.targets)
 	mux.HandleFunc("/", service.NotFound)
 	return httpx.WithPageHeaders(mux, "")

@@ -43,6 +43,7 @@ var DefaultRoutes = []Route{
 	{ID: "settlements", Pattern: "/api/v1/projects/*/settlement", Service: "cashier", Retries: defaultRetries},
 	{ID: "project-payouts", Pattern: "/api/v1/projects/*/payouts", Service: "cashier", Retries: defaultRetries},
 	{ID: "payouts", Prefix: "/api/v1/payouts", Service: "cashier", Retries: defaultRetries},
+	{ID: "ledger", Prefix: "/api/v1/ledger", Service: "cashier", Retries: defaultRetries},
 }
 
 // Route defaults.

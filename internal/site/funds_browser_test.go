@@ -17,13 +17,14 @@ import (
 // for the payout and sees it awaiting review, downloads the statement, and
 // reads it all in English too.
 func TestFundsInABrowser(t *testing.T) {
-	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: testkit.MoneyServices})
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: append([]string{"console"}, testkit.MoneyServices...)})
 	testkit.WriteConfig(t, p.Etcd, "project", map[string]string{"project.min-duration": "10s"})
 	testkit.WriteConfig(t, p.Etcd, "cashier", map[string]string{"cashier.settle-after": "0s", "cashier.payout.hold": "0s"})
 	n := time.Now().UnixNano()
 	email := fmt.Sprintf("funds%d@example.cn", n)
 	creator := p.SignUp(t, email, "创作者")
-	op := p.Operator(t, fmt.Sprintf("fundsop%d@example.cn", n))
+	opEmail := fmt.Sprintf("fundsop%d@example.cn", n)
+	op := p.Operator(t, opEmail)
 	var id string
 	testkit.Eventually(t, 5*time.Second, "a 20 s campaign", func() bool {
 		r := creator.Do("POST", "/api/v1/projects", map[string]any{"title": "资金页", "category": "film", "story": "故事", "goal": 10000, "duration": "20s"})
@@ -82,6 +83,36 @@ func TestFundsInABrowser(t *testing.T) {
 	if err != nil || !strings.Contains(csv, "平台服务费,¥7.62") || !strings.Contains(csv, "待审核") {
 		t.Fatalf("the statement: %v\n%s", err, csv)
 	}
+
+	// An operator reviews it in the console: approving needs the check
+	// box; then the sandbox pays it, and the creator sees it paid.
+	console := "http://" + p.Instance("console", 0).Instance.Address
+	b.do(chromedp.Navigate(console+"/login"), chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), opEmail), chromedp.SendKeys(chromedp.CSS("#password"), "correct horse"),
+		chromedp.Click(chromedp.CSS("#login")), chromedp.WaitVisible(chromedp.CSS("#nav-payouts")),
+		chromedp.Click(chromedp.CSS("#nav-payouts")), chromedp.WaitVisible(chromedp.CSS("#trial-balance")))
+	if got := b.text("#payouts"); !strings.Contains(got, "¥144.71") || !strings.Contains(got, "ma*************01") {
+		t.Fatalf("the queue: %q", got)
+	}
+	if got := b.text("#trial-balance"); !strings.Contains(got, "¥0.00") || !strings.Contains(got, "账目一致") {
+		t.Fatalf("the trial balance: %q", got)
+	}
+	testkit.Screenshot(t, b.ctx, "console-payouts")
+	b.do(chromedp.Click(chromedp.CSS("#payouts .payout a")), chromedp.WaitVisible(chromedp.CSS("#approve-payout")),
+		chromedp.Click(chromedp.CSS("#approve-payout")), chromedp.WaitVisible(chromedp.CSS(".err")))
+	if got := b.text(".err"); !strings.Contains(got, "核对") {
+		t.Fatalf("approving unchecked: %q", got)
+	}
+	b.do(chromedp.Click(chromedp.CSS("#confirm")), chromedp.Click(chromedp.CSS("#approve-payout")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	b.do(chromedp.Navigate(console+"/events"), chromedp.WaitVisible(chromedp.CSS("#events")))
+	if got := b.text("#events"); !strings.Contains(got, "approved: ¥144.71") {
+		t.Fatalf("the journal: %q", got)
+	}
+	testkit.Eventually(t, 10*time.Second, "the creator sees the payout paid", func() bool {
+		b.do(chromedp.Navigate(b.base+"/projects/"+id+"/funds"), chromedp.WaitVisible(chromedp.CSS("#funds-table")))
+		return b.count(`#payouts .payout[data-status="paid"]`) == 1 && strings.Contains(b.text("#f-paid"), "¥144.71")
+	})
+
 	b.do(chromedp.Navigate(b.base+"/projects/"+id+"/funds?lang=en"), chromedp.WaitVisible(chromedp.CSS("#funds-table")))
 	if got := b.text("#funds-table"); !strings.Contains(got, "Platform fee") || !strings.Contains(got, "Payment processing") {
 		t.Fatalf("in English: %q", got)

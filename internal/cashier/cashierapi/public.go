@@ -50,6 +50,30 @@ func (c Client) RequestPayout(ctx context.Context, projectID string, out any) er
 	return c.c.JSON(ctx, Service, http.MethodPost, httpclient.Path("/api/v1/projects/{}/payouts", projectID), nil, out, nil)
 }
 
+// Payouts lists the payouts in a status ("" for all; operators).
+func (c Client) Payouts(ctx context.Context, status string, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, "/api/v1/payouts?status="+url.QueryEscape(status), nil, out, nil)
+}
+
+// Payout reads one payout (its creator, operators).
+func (c Client) Payout(ctx context.Context, id string, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/api/v1/payouts/{}", id), nil, out, nil)
+}
+
+// DecidePayout approves a payout, or rejects it with a reason (operators).
+func (c Client) DecidePayout(ctx context.Context, id string, approve bool, reason string, out any) error {
+	action := "reject"
+	if approve {
+		action = "approve"
+	}
+	return c.c.JSON(ctx, Service, http.MethodPost, httpclient.Path("/api/v1/payouts/{}/", id)+action, map[string]string{"reason": reason}, out, nil)
+}
+
+// Ledger reads the ledger's trial balance and accounts (operators).
+func (c Client) Ledger(ctx context.Context, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, "/api/v1/ledger", nil, out, nil)
+}
+
 // SandboxPagePrefix starts the path of every sandbox pay page.
 const SandboxPagePrefix = "/api/v1/payments/sandbox/"
 

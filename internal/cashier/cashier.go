@@ -87,13 +87,16 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 }
 
 // transferer is the payout transfer of a channel: the sandbox's while the
-// sandbox channel is on. Alipay's and WeChat Pay's transfers are not
-// offered yet.
+// sandbox channel is on, Alipay's while Alipay is configured. WeChat Pay's
+// is not offered yet.
 func (a *API) transferer(channel string) (Transferer, bool) {
 	if channel == "sandbox" && !a.sandboxOffered() {
 		return nil, false
 	}
-	t, ok := a.transfers[channel]
+	if t, ok := a.transfers[channel]; ok {
+		return t, true
+	}
+	t, ok := (*a.channels.Load())[channel].(Transferer) // a configured provider that transfers (Alipay)
 	return t, ok
 }
 

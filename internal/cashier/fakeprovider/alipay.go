@@ -65,6 +65,18 @@ type Alipay struct {
 	Refunds map[string]int64 // out_request_no → amount
 	// Delivered counts notifications acknowledged with "success".
 	Delivered int
+	// Transfers are the payouts made, by out_biz_no; TransferCalls counts
+	// the transfer requests. LoseTransferAnswers makes that many transfer
+	// requests succeed without an answer (a timeout as the merchant sees
+	// it).
+	Transfers           map[string]AlipayTransfer
+	TransferCalls       int
+	LoseTransferAnswers int
+}
+
+// AlipayTransfer is one transfer to a payee.
+type AlipayTransfer struct {
+	Amount, Identity, Name, Status, FailReason, OrderID string
 }
 
 type alipayTrade struct {
@@ -74,7 +86,8 @@ type alipayTrade struct {
 
 // NewAlipay starts the fake gateway.
 func NewAlipay() *Alipay {
-	a := &Alipay{AppID: "2021000000000001", App: NewKeys(), Alipay: NewKeys(), trades: map[string]*alipayTrade{}, Refunds: map[string]int64{}}
+	a := &Alipay{AppID: "2021000000000001", App: NewKeys(), Alipay: NewKeys(), trades: map[string]*alipayTrade{}, Refunds: map[string]int64{},
+		Transfers: map[string]AlipayTransfer{}}
 	a.Server = httptest.NewServer(http.HandlerFunc(a.gateway))
 	return a
 }
@@ -109,6 +122,10 @@ func (a *Alipay) gateway(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal([]byte(v.Get("biz_content")), &biz) // a bad request gets the provider's error below
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if strings.HasPrefix(method, "alipay.fund.trans.") {
+		a.transfer(w, method, field, v.Get("biz_content"))
+		return
+	}
 	t := a.trades[biz["out_trade_no"]]
 	switch method {
 	case "alipay.trade.precreate":
@@ -133,6 +150,58 @@ func (a *Alipay) gateway(w http.ResponseWriter, r *http.Request) {
 		fen := yuanToFen(biz["refund_amount"])
 		a.Refunds[biz["out_request_no"]] = fen
 		a.answer(w, field, map[string]any{"code": "10000", "msg": "Success", "fund_change": "Y", "refund_fee": biz["refund_amount"]})
+	default:
+		a.answer(w, field, map[string]any{"code": "40004", "msg": "unknown method"})
+	}
+}
+
+// transfer plays alipay.fund.trans.uni.transfer (one transfer per
+// out_biz_no: a repeat answers the first) and alipay.fund.trans.common.query.
+// A payee whose login starts with "nobody" does not exist.
+func (a *Alipay) transfer(w http.ResponseWriter, method, field, bizJSON string) {
+	var biz struct {
+		OutBizNo    string `json:"out_biz_no"`
+		TransAmount string `json:"trans_amount"`
+		ProductCode string `json:"product_code"`
+		PayeeInfo   struct {
+			Identity, IdentityType, Name string
+		} `json:"payee_info"`
+	}
+	_ = json.Unmarshal([]byte(bizJSON), &biz) // a bad request gets the provider's error below
+	t, known := a.Transfers[biz.OutBizNo]
+	switch method {
+	case "alipay.fund.trans.common.query":
+		if !known {
+			a.answer(w, field, map[string]any{"code": "40004", "msg": "Business Failed", "sub_code": "ORDER_NOT_EXIST", "sub_msg": "转账订单不存在"})
+			return
+		}
+		a.answer(w, field, map[string]any{"code": "10000", "msg": "Success", "out_biz_no": biz.OutBizNo, "order_id": t.OrderID,
+			"status": t.Status, "trans_amount": t.Amount, "fail_reason": t.FailReason})
+	case "alipay.fund.trans.uni.transfer":
+		a.TransferCalls++
+		if biz.OutBizNo == "" || biz.ProductCode != "TRANS_ACCOUNT_NO_PWD" || yuanToFen(biz.TransAmount) <= 0 || biz.PayeeInfo.Identity == "" {
+			a.answer(w, field, map[string]any{"code": "40004", "msg": "Business Failed", "sub_code": "INVALID_PARAMETER"})
+			return
+		}
+		if known && t.Amount != biz.TransAmount {
+			a.answer(w, field, map[string]any{"code": "40004", "msg": "Business Failed", "sub_code": "REQUEST_PARAM_ILLEGAL", "sub_msg": "同一 out_biz_no 金额不一致"})
+			return
+		}
+		if !known && strings.HasPrefix(biz.PayeeInfo.Identity, "nobody") {
+			a.answer(w, field, map[string]any{"code": "40004", "msg": "Business Failed", "sub_code": "PAYEE_NOT_EXIST", "sub_msg": "收款账号不存在"})
+			return
+		}
+		if !known {
+			t = AlipayTransfer{Amount: biz.TransAmount, Identity: biz.PayeeInfo.Identity, Name: biz.PayeeInfo.Name, Status: "SUCCESS",
+				OrderID: fmt.Sprintf("2026%016d", len(a.Transfers)+1)}
+			a.Transfers[biz.OutBizNo] = t
+		}
+		if a.LoseTransferAnswers > 0 {
+			a.LoseTransferAnswers--
+			http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
+			return
+		}
+		a.answer(w, field, map[string]any{"code": "10000", "msg": "Success", "out_biz_no": biz.OutBizNo, "order_id": t.OrderID, "status": t.Status})
 	default:
 		a.answer(w, field, map[string]any{"code": "40004", "msg": "unknown method"})
 	}

@@ -87,8 +87,8 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 }
 
 // transferer is the payout transfer of a channel: the sandbox's while the
-// sandbox channel is on, Alipay's while Alipay is configured. WeChat Pay's
-// is not offered yet.
+// sandbox channel is on, Alipay's and WeChat Pay's while they are
+// configured.
 func (a *API) transferer(channel string) (Transferer, bool) {
 	if channel == "sandbox" && !a.sandboxOffered() {
 		return nil, false
@@ -123,6 +123,7 @@ func (a *API) Routes() http.Handler {
 	handle("POST /api/v1/projects/{id}/payouts", a.requestPayout)
 	handle("GET /api/v1/payouts", a.listPayouts)
 	handle("GET /api/v1/ledger", a.ledger)
+	mux.HandleFunc("POST /api/v1/payments/transfers/notify/{channel}", a.payoutNotify)
 	handle("GET /api/v1/payouts/{id}", a.getPayout)
 	handle("POST /api/v1/payouts/{id}/approve", a.decidePayout(true))
 	handle("POST /api/v1/payouts/{id}/reject", a.decidePayout(false))

@@ -2,6 +2,8 @@ package cashier
 
 import (
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -105,18 +107,11 @@ func (l *Payouts) send(ctx context.Context, id string) {
 		l.log.Warn("payout transfer not confirmed; asking again shortly", "payout", id, "error", err)
 		return
 	}
-	_, err = l.store.ChangePayout(ctx, id, l.now(), func(p *Payout) (*Transfer, error) {
-		if p.Status != PayoutSent {
+	_, err = l.store.ChangePayout(ctx, id, l.now(), func(q *Payout) (*Transfer, error) {
+		if q.Status != PayoutSent {
 			return nil, errNoChange
 		}
-		if state == TransferPaid {
-			p.Status = PayoutPaid
-			t := PayoutPaidTransfer(*p)
-			return &t, nil
-		}
-		p.Status, p.FailureReason = PayoutFailed, reason
-		t := PayoutReturnedTransfer(*p)
-		return &t, nil
+		return applyTransferNotice(q, TransferNotice{PayoutID: id, Amount: q.Amount, State: state, Reason: reason})
 	})
 	if err == nil {
 		l.log.Info("payout finished", "payout", id, "state", state, "amount", p.Amount, "channel", p.Channel)
@@ -230,4 +225,62 @@ func (a *API) decidePayout(approve bool) func(r *http.Request) (int, any, error)
 		}
 		return http.StatusOK, masked(p), nil
 	}
+}
+
+// transferNotice is a channel that tells of finished transfers.
+type transferNotice interface {
+	VerifyTransfer(r *http.Request, body []byte) (TransferNotice, error)
+	Reply(w http.ResponseWriter, ok bool)
+}
+
+// payoutNotify takes a channel's word that a transfer finished: verified
+// first, then applied once to its payout (a payout already finished
+// changes nothing), and answered as the channel expects.
+func (a *API) payoutNotify(w http.ResponseWriter, r *http.Request) {
+	ch, ok := a.channel(r.PathValue("channel"))
+	tn, ok2 := ch.(transferNotice)
+	if !ok || !ok2 {
+		errs.Write(w, errs.E(errs.NotFound, "no such channel"))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		tn.Reply(w, false)
+		return
+	}
+	n, err := tn.VerifyTransfer(r, body)
+	if err != nil {
+		a.log.Warn("transfer notification refused", "channel", r.PathValue("channel"), "error", err)
+		tn.Reply(w, false)
+		return
+	}
+	_, err = a.store.ChangePayout(r.Context(), n.PayoutID, a.now(), func(p *Payout) (*Transfer, error) {
+		return applyTransferNotice(p, n)
+	})
+	if err != nil && !errors.Is(err, errNoChange) {
+		a.log.Warn("transfer notification not applied", "payout", n.PayoutID, "error", err)
+		tn.Reply(w, false)
+		return
+	}
+	tn.Reply(w, true)
+}
+
+// applyTransferNotice decides what a channel's word does to a payout: a
+// sent one is paid (or failed, its amount payable again); anything else,
+// or a notice that says nothing final, changes nothing.
+func applyTransferNotice(p *Payout, n TransferNotice) (*Transfer, error) {
+	if n.Amount != p.Amount {
+		return nil, errs.E(errs.Invalid, "the notified amount does not match the payout")
+	}
+	if p.Status != PayoutSent && p.Status != PayoutApproved || n.State == TransferUnknown {
+		return nil, errNoChange
+	}
+	if n.State == TransferPaid {
+		p.Status = PayoutPaid
+		t := PayoutPaidTransfer(*p)
+		return &t, nil
+	}
+	p.Status, p.FailureReason = PayoutFailed, n.Reason
+	t := PayoutReturnedTransfer(*p)
+	return &t, nil
 }

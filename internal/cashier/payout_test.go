@@ -49,27 +49,7 @@ func TestAPayoutIsNeverSentTwice(t *testing.T) {
 			t.Cleanup(func() { db.Close() })
 			s := NewStore(db)
 			now := time.Now()
-			project, creator := "pr-"+store.NewID(), "cr-"+store.NewID()
-			pay := Payment{ID: store.NewID(), MemberID: "m", OrderID: store.NewID(), ProjectID: project, Channel: "sandbox", Amount: 100000,
-				Status: Pending, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-			if _, _, err := s.Insert(ctx, pay, store.NewID()); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.Change(ctx, pay.ID, now, func(p *Payment) ([]outbox.Message, error) {
-				_, _, err := p.Apply(Notice{PaymentID: p.ID, TradeNo: "T", Amount: p.Amount, State: StatePaid}, now)
-				return nil, err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.CampaignEnded(ctx, cashierapi.Ended{ProjectID: project, CreatorID: creator, Outcome: "succeeded", EndedAt: now}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.SettleDue(ctx, now, 0, DefaultFees, 0); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.ReleaseDue(ctx, now); err != nil {
-				t.Fatal(err)
-			}
+			project, creator := payableCampaign(t, s, now)
 			p, err := s.RequestPayout(ctx, Payout{ID: store.NewID(), ProjectID: project, CreatorID: creator, Channel: "sandbox", Account: "acct", Name: "张三"}, now)
 			if err != nil || p.Amount != 95000 {
 				t.Fatalf("request: %+v %v", p, err)
@@ -126,5 +106,79 @@ func TestAPayoutIsNeverSentTwice(t *testing.T) {
 				t.Fatalf("books:\n%s", strings.Join(problems, "\n"))
 			}
 		})
+	}
+}
+
+// payableCampaign makes a campaign that captured ¥1,000 by the sandbox,
+// settled and released: its net is payable to its creator.
+func payableCampaign(t *testing.T, s *Store, now time.Time) (project, creator string) {
+	t.Helper()
+	ctx := context.Background()
+	project, creator = "pr-"+store.NewID(), "cr-"+store.NewID()
+	pay := Payment{ID: store.NewID(), MemberID: "m", OrderID: store.NewID(), ProjectID: project, Channel: "sandbox", Amount: 100000,
+		Status: Pending, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if _, _, err := s.Insert(ctx, pay, store.NewID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Change(ctx, pay.ID, now, func(p *Payment) ([]outbox.Message, error) {
+		_, _, err := p.Apply(Notice{PaymentID: p.ID, TradeNo: "T", Amount: p.Amount, State: StatePaid}, now)
+		return nil, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CampaignEnded(ctx, cashierapi.Ended{ProjectID: project, CreatorID: creator, Outcome: "succeeded", EndedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SettleDue(ctx, now, 0, DefaultFees, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReleaseDue(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	return project, creator
+}
+
+// TestATransferNoticeFinishesASentPayoutOnce: a channel's notification
+// that a transfer finished pays a sent payout once: a wrong amount is
+// refused, a repeat changes nothing, the books stay clean.
+func TestATransferNoticeFinishesASentPayoutOnce(t *testing.T) {
+	ctx := context.Background()
+	db, err := service.OpenDB(ctx, Spec(), "sqlite:"+t.TempDir()+"/cashier.db", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := NewStore(db)
+	now := time.Now()
+	project, creator := payableCampaign(t, s, now)
+	p, err := s.RequestPayout(ctx, Payout{ID: store.NewID(), ProjectID: project, CreatorID: creator, Channel: "wechatpay", Account: "openid", Name: "张三"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ChangePayout(ctx, p.ID, now, func(q *Payout) (*Transfer, error) { q.Status = PayoutSent; return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	apply := func(n TransferNotice) error {
+		_, err := s.ChangePayout(ctx, p.ID, now, func(q *Payout) (*Transfer, error) { return applyTransferNotice(q, n) })
+		return err
+	}
+	if err := apply(TransferNotice{PayoutID: p.ID, Amount: p.Amount + 1, State: TransferPaid}); err == nil {
+		t.Fatal("a notice of another amount was applied")
+	}
+	if err := apply(TransferNotice{PayoutID: p.ID, Amount: p.Amount, State: TransferUnknown}); !errors.Is(err, errNoChange) {
+		t.Fatalf("a notice that says nothing final: %v", err)
+	}
+	if err := apply(TransferNotice{PayoutID: p.ID, Amount: p.Amount, State: TransferPaid}); err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(TransferNotice{PayoutID: p.ID, Amount: p.Amount, State: TransferFailed, Reason: "late"}); !errors.Is(err, errNoChange) {
+		t.Fatalf("a notice after the payout was paid: %v", err)
+	}
+	if got, _ := s.Payout(ctx, p.ID); got.Status != PayoutPaid {
+		t.Fatalf("payout %s", got.Status)
+	}
+	b, _ := s.Books(ctx)
+	if problems := b.Problems(); len(problems) > 0 {
+		t.Fatalf("books:\n%s", strings.Join(problems, "\n"))
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -34,6 +36,16 @@ type WechatPay struct {
 	mu              sync.Mutex
 	trades          map[string]*wxTrade
 	Refunds         map[string]int64
+	// Transfers are the merchant transfers, by out_bill_no; TransferCalls
+	// counts the requests to make one.
+	Transfers     map[string]*WxTransfer
+	TransferCalls int
+}
+
+// WxTransfer is one merchant transfer (商家转账) to a user.
+type WxTransfer struct {
+	OutBillNo, BillNo, OpenID, UserName, State, FailReason, NotifyURL string
+	Amount                                                            int64
 }
 
 type wxTrade struct {
@@ -45,7 +57,8 @@ type wxTrade struct {
 func NewWechatPay() *WechatPay {
 	w := &WechatPay{MchID: "1900000109", AppID: "wxd678efh567hg6787", MerchantSerial: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
 		Merchant: NewKeys(), Platform: NewKeys(), APIv3Key: "0123456789abcdef0123456789ABCDEF",
-		trades: map[string]*wxTrade{}, Refunds: map[string]int64{}}
+		trades: map[string]*wxTrade{}, Refunds: map[string]int64{},
+		Transfers: map[string]*WxTransfer{}}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(20261127), Subject: pkix.Name{CommonName: "Tenpay.com Root CA (fake)"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
 	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &w.Platform.Private.PublicKey, w.Platform.Private)
@@ -132,9 +145,86 @@ func (w *WechatPay) api(rw http.ResponseWriter, r *http.Request) {
 		}
 		w.Refunds[req.OutRefundNo] = req.Amount.Refund
 		w.signed(rw, 200, map[string]string{"out_refund_no": req.OutRefundNo, "status": "SUCCESS"})
+	case r.Method == "POST" && r.URL.Path == "/v3/fund-app/mch-transfer/transfer-bills":
+		w.newTransfer(rw, body)
+	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/"):
+		t := w.Transfers[strings.TrimPrefix(r.URL.Path, "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/")]
+		if t == nil {
+			w.signed(rw, 404, map[string]string{"code": "NOT_FOUND", "message": "记录不存在"})
+			return
+		}
+		w.signed(rw, 200, w.bill(t))
 	default:
 		w.signed(rw, 404, map[string]string{"code": "NOT_FOUND"})
 	}
+}
+
+// newTransfer accepts a transfer once per out_bill_no (a repeat answers
+// the first); an openid starting with "nobody" is refused. The name must
+// decrypt with the platform's key.
+func (w *WechatPay) newTransfer(rw http.ResponseWriter, body []byte) {
+	var req struct {
+		AppID          string `json:"appid"`
+		OutBillNo      string `json:"out_bill_no"`
+		OpenID         string `json:"openid"`
+		UserName       string `json:"user_name"`
+		TransferAmount int64  `json:"transfer_amount"`
+		NotifyURL      string `json:"notify_url"`
+	}
+	_ = json.Unmarshal(body, &req) // a bad request gets the provider's error below
+	if t := w.Transfers[req.OutBillNo]; t != nil {
+		w.signed(rw, 200, w.bill(t))
+		return
+	}
+	w.TransferCalls++
+	ct, _ := base64.StdEncoding.DecodeString(req.UserName)
+	name, err := rsa.DecryptOAEP(sha1.New(), rand.Reader, w.Platform.Private, ct, nil)
+	switch {
+	case req.AppID != w.AppID || req.OutBillNo == "" || req.TransferAmount <= 0 || err != nil:
+		w.signed(rw, 400, map[string]string{"code": "PARAM_ERROR", "message": "参数错误"})
+		return
+	case strings.HasPrefix(req.OpenID, "nobody"):
+		w.signed(rw, 400, map[string]string{"code": "INVALID_REQUEST", "message": "openid 与 appid 不匹配"})
+		return
+	}
+	t := &WxTransfer{OutBillNo: req.OutBillNo, BillNo: fmt.Sprintf("1330000%015d", len(w.Transfers)+1), OpenID: req.OpenID,
+		UserName: string(name), State: "ACCEPTED", NotifyURL: req.NotifyURL, Amount: req.TransferAmount}
+	w.Transfers[req.OutBillNo] = t
+	w.signed(rw, 200, w.bill(t))
+}
+
+func (w *WechatPay) bill(t *WxTransfer) map[string]any {
+	return map[string]any{"mch_id": w.MchID, "out_bill_no": t.OutBillNo, "transfer_bill_no": t.BillNo, "appid": w.AppID, "state": t.State,
+		"transfer_amount": t.Amount, "openid": t.OpenID, "fail_reason": t.FailReason}
+}
+
+// FinishTransfer ends an accepted transfer (paid, or failed with reason);
+// with notify it sends the encrypted, signed MCHTRANSFER.BILL.FINISHED
+// notification until acknowledged.
+func (w *WechatPay) FinishTransfer(outBillNo string, paid bool, reason string, notify bool) ([]byte, http.Header, error) {
+	w.mu.Lock()
+	t := w.Transfers[outBillNo]
+	if t == nil {
+		w.mu.Unlock()
+		return nil, nil, fmt.Errorf("no transfer %s", outBillNo)
+	}
+	t.State, t.FailReason = "SUCCESS", ""
+	if !paid {
+		t.State, t.FailReason = "FAIL", reason
+	}
+	body, hdr := w.notification(w.bill(t), w.APIv3Key, "MCHTRANSFER.BILL.FINISHED", "mch_payment")
+	url := t.NotifyURL
+	w.mu.Unlock()
+	if !notify {
+		return body, hdr, nil
+	}
+	for i := 0; i < 6; i++ {
+		if code, _ := PostJSON(url, body, hdr); code/100 == 2 {
+			return body, hdr, nil
+		}
+		time.Sleep(time.Duration(50<<i) * time.Millisecond)
+	}
+	return body, hdr, fmt.Errorf("transfer notification not acknowledged")
 }
 
 func (w *WechatPay) transaction(t *wxTrade) map[string]any {
@@ -177,15 +267,21 @@ func (w *WechatPay) NotifyURL(outTradeNo string) string {
 // Notification encrypts a transaction under key (AES-256-GCM) into the
 // notification body and signs it as the platform.
 func (w *WechatPay) Notification(transaction map[string]any, key string) ([]byte, http.Header) {
-	plain, _ := json.Marshal(transaction)
+	return w.notification(transaction, key, "TRANSACTION.SUCCESS", "transaction")
+}
+
+// notification encrypts a resource under key into a notification of an
+// event and signs it as the platform.
+func (w *WechatPay) notification(resource map[string]any, key, event, ad string) ([]byte, http.Header) {
+	plain, _ := json.Marshal(resource)
 	nonce := fmt.Sprintf("%012d", time.Now().UnixNano()%1e12)
 	block, _ := aes.NewCipher([]byte(key))
 	gcm, _ := cipher.NewGCM(block)
-	ct := gcm.Seal(nil, []byte(nonce), plain, []byte("transaction"))
+	ct := gcm.Seal(nil, []byte(nonce), plain, []byte(ad))
 	body, _ := json.Marshal(map[string]any{"id": fmt.Sprint(time.Now().UnixNano()), "create_time": time.Now().Format(time.RFC3339),
-		"event_type": "TRANSACTION.SUCCESS", "resource_type": "encrypt-resource", "summary": "支付成功",
+		"event_type": event, "resource_type": "encrypt-resource", "summary": event,
 		"resource": map[string]string{"algorithm": "AEAD_AES_256_GCM", "ciphertext": base64.StdEncoding.EncodeToString(ct),
-			"associated_data": "transaction", "nonce": nonce, "original_type": "transaction"}})
+			"associated_data": ad, "nonce": nonce, "original_type": ad}})
 	h := http.Header{}
 	w.sign(h, body)
 	return body, h

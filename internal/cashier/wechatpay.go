@@ -7,7 +7,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
+	"crypto/sha1" // #nosec G505 -- WeChat Pay encrypts fields with RSA-OAEP over SHA-1, as its API requires
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"

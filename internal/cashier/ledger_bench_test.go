@@ -1,0 +1,64 @@
+package cashier
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"sanshi/internal/chassis/service"
+	"sanshi/internal/chassis/store"
+	"sanshi/internal/testkit"
+)
+
+// BenchmarkBooksOn100kPledges times the ledger check reconcile runs
+// (Store.Books and its problems) over 100,000 captured payments of 100
+// campaigns, each with its ledger entries, on both databases:
+//
+//	go test -run '^$' -bench BenchmarkBooksOn100kPledges -benchtime 3x ./internal/cashier/
+//
+// (Writing the 100,000 payments and their entries takes minutes on
+// PostgreSQL, a statement each; the timing starts after.)
+func BenchmarkBooksOn100kPledges(b *testing.B) {
+	ctx := context.Background()
+	for dialect, dsn := range testkit.DatabaseURLs(b, "books") {
+		b.Run(dialect, func(b *testing.B) {
+			db, err := service.OpenDB(ctx, Spec(), dsn, slog.New(slog.DiscardHandler))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			s := NewStore(db)
+			run := store.NewID()
+			now := time.Now()
+			err = db.Tx(ctx, func(tx *sql.Tx) error {
+				for i := 0; i < 100_000; i++ {
+					p := Payment{ID: fmt.Sprintf("%s-%d", run, i), ProjectID: fmt.Sprintf("%s-pr%d", run, i%100), Channel: "alipay", Amount: 9900}
+					if _, err := tx.ExecContext(ctx, `INSERT INTO payments (id, member_id, idem_key, order_id, project_id, channel, amount, status,
+						created_at, expires_at) VALUES ($1, 'm', $1, $1, $2, $3, $4, 'succeeded', $5, $5)`, p.ID, p.ProjectID, p.Channel, p.Amount, store.TS(now)); err != nil {
+						return err
+					}
+					if err := post(ctx, tx, Captured(p), now); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				books, err := s.Books(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if p := books.Problems(); len(p) > 0 {
+					b.Fatalf("the books disagree: %v", p[:min(3, len(p))])
+				}
+			}
+		})
+	}
+}

@@ -6,7 +6,8 @@ set -euo pipefail
 case "${1:-}" in -h|--help) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 cd "$(dirname "$0")/.."
 
-say() { printf '\033[1m== %s\033[0m\n' "$*"; }
+started=$SECONDS
+say() { printf '\033[1m== %s\033[0m (at %dm%02ds)\n' "$*" $(((SECONDS - started) / 60)) $(((SECONDS - started) % 60)); }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 
 need=()
@@ -92,4 +93,5 @@ say "go test: every package but the container tests (race detector on)"
 go test -race -count=1 -timeout 15m "$@" $(go list ./... | grep -vx sanshi/deploy) || rc=$?
 say "go test: the container tests, alone (race detector on)"
 go test -race -count=1 -timeout 15m "$@" ./deploy/ || rc=$?
+say "done: exit $rc"
 exit $rc

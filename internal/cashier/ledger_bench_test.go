@@ -62,3 +62,66 @@ func BenchmarkBooksOn100kPledges(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPayoutBurst pays out 100 campaigns at once: each payout asked
+// for, approved and sent through the sandbox by 8 senders, every step with
+// its ledger transfer (SQLite, and PostgreSQL when there is one):
+//
+//	go test -run '^$' -bench BenchmarkPayoutBurst -benchtime 3x ./internal/cashier/
+func BenchmarkPayoutBurst(b *testing.B) {
+	ctx := context.Background()
+	for dialect, dsn := range testkit.DatabaseURLs(b, "burst") {
+		b.Run(dialect, func(b *testing.B) {
+			db, err := service.OpenDB(ctx, Spec(), dsn, slog.New(slog.DiscardHandler))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			s := NewStore(db)
+			l := &Payouts{store: s, transferer: func(string) (Transferer, bool) { return SandboxTransfers{db: db, now: time.Now}, true },
+				now: time.Now, log: slog.New(slog.DiscardHandler)}
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				now := time.Now()
+				ids := make([]string, 100)
+				for k := range ids {
+					project, creator := payableCampaign(b, s, now)
+					p, err := s.RequestPayout(ctx, Payout{ID: store.NewID(), ProjectID: project, CreatorID: creator, Channel: "sandbox", Account: "acct", Name: "张三"}, now)
+					if err != nil {
+						b.Fatal(err)
+					}
+					ids[k] = p.ID
+				}
+				b.StartTimer()
+				start := time.Now()
+				work := make(chan string)
+				done := make(chan struct{})
+				for w := 0; w < 8; w++ {
+					go func() {
+						for id := range work {
+							if _, err := s.ChangePayout(ctx, id, time.Now(), func(p *Payout) (*Transfer, error) { return nil, p.Decide(true, "", "op", time.Now()) }); err == nil {
+								l.send(ctx, id)
+							}
+						}
+						done <- struct{}{}
+					}()
+				}
+				for _, id := range ids {
+					work <- id
+				}
+				close(work)
+				for w := 0; w < 8; w++ {
+					<-done
+				}
+				total += time.Since(start)
+				for _, id := range ids {
+					if p, _ := s.Payout(ctx, id); p.Status != PayoutPaid {
+						b.Fatalf("payout %s is %s", id, p.Status)
+					}
+				}
+			}
+			b.ReportMetric(float64(100*b.N)/total.Seconds(), "payouts/s")
+		})
+	}
+}

@@ -111,7 +111,7 @@ func TestAPayoutIsNeverSentTwice(t *testing.T) {
 
 // payableCampaign makes a campaign that captured ¥1,000 by the sandbox,
 // settled and released: its net is payable to its creator.
-func payableCampaign(t *testing.T, s *Store, now time.Time) (project, creator string) {
+func payableCampaign(t testing.TB, s *Store, now time.Time) (project, creator string) {
 	t.Helper()
 	ctx := context.Background()
 	project, creator = "pr-"+store.NewID(), "cr-"+store.NewID()

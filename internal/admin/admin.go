@@ -9,6 +9,7 @@ import (
 	"sanshi/internal/order/orderapi"
 	"time"
 
+	"sanshi/internal/cashier/cashierapi"
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/registry"
@@ -19,10 +20,30 @@ import (
 // books, signed as the admin process.
 func Reconcile(ctx context.Context, reg registry.Access, internalKey string) (order.Report, error) {
 	var rep order.Report
-	endpoints := reg.Endpoints
+	err := asAdmin(ctx, reg, internalKey, "order", func(ctx context.Context, c *httpclient.Client) error {
+		return orderapi.NewClient(c).Reconciliation(ctx, &rep)
+	})
+	return rep, err
+}
+
+// Bills asks the cashier to match every channel's bill of a day (CST) with
+// the ledger.
+func Bills(ctx context.Context, reg registry.Access, internalKey, date string) (cashierapi.Bills, error) {
+	var b cashierapi.Bills
+	err := asAdmin(ctx, reg, internalKey, "cashier", func(ctx context.Context, c *httpclient.Client) error {
+		var err error
+		b, err = cashierapi.NewClient(c).Bills(ctx, date)
+		return err
+	})
+	return b, err
+}
+
+// asAdmin finds service in the registry and calls it, signed as the admin
+// process, within 30 seconds.
+func asAdmin(ctx context.Context, reg registry.Access, internalKey, service string, call func(context.Context, *httpclient.Client) error) error {
 	cli, err := registry.ConnectWith(reg)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	defer cli.Close()
 	d := registry.NewDiscovery(cli, slog.New(slog.DiscardHandler))
@@ -30,9 +51,9 @@ func Reconcile(ctx context.Context, reg registry.Access, internalKey string) (or
 	defer cancel()
 	go d.Run(dctx)
 	deadline := time.Now().Add(5 * time.Second)
-	for len(d.Instances("order")) == 0 {
+	for len(d.Instances(service)) == 0 {
 		if time.Now().After(deadline) {
-			return rep, fmt.Errorf("no order service found in the registry at %v: is the platform running?", endpoints)
+			return fmt.Errorf("no %s service found in the registry at %v: is the platform running?", service, reg.Endpoints)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -41,6 +62,5 @@ func Reconcile(ctx context.Context, reg registry.Access, internalKey string) (or
 	c.Sign = func(ctx context.Context) string { return signer.Sign(auth.Identity{Service: "admin"}, time.Now()) }
 	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer rcancel()
-	err = orderapi.NewClient(c).Reconciliation(rctx, &rep)
-	return rep, err
+	return call(rctx, c)
 }

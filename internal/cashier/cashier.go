@@ -119,6 +119,7 @@ func (a *API) Routes() http.Handler {
 	handle(cashierapi.RouteRefund, a.requestRefund)
 	handle(cashierapi.RouteTotals, a.totals)
 	handle(cashierapi.RouteEnded, a.campaignEnded)
+	handle(cashierapi.RouteBills, a.bills)
 	handle("GET /api/v1/projects/{id}/settlement", a.settlement)
 	handle("POST /api/v1/projects/{id}/payouts", a.requestPayout)
 	handle("GET /api/v1/payouts", a.listPayouts)

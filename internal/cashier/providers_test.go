@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"os"
+	"os/exec"
 	"sanshi/internal/cashier/fakeprovider"
 	"sanshi/internal/chassis/store"
 	"sanshi/internal/testkit"
@@ -110,6 +112,27 @@ func TestAlipayProtocol(t *testing.T) {
 		b.WaitOrder(t, o, "refunded")
 		if ali.Refunds["RF"+pid] != 12345 {
 			t.Fatalf("refunds at the provider: %v", ali.Refunds)
+		}
+	})
+
+	t.Run("the day's bill agrees with the ledger, a planted line does not", func(t *testing.T) {
+		day := time.Now().In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly)
+		bills := func() (string, int) {
+			cmd := exec.Command(testkit.Binary(t), "admin", "reconcile", "--bills", day) // #nosec G204 -- tests run the sanshi binary they built
+			cmd.Env = append(os.Environ(), "SANSHI_REGISTRY="+p.Etcd.Addr, "SANSHI_INTERNAL_KEY="+testkit.InternalKey)
+			out, _ := cmd.CombinedOutput()
+			return string(out), cmd.ProcessState.ExitCode()
+		}
+		var out string
+		testkit.Eventually(t, 10*time.Second, "the bill agrees", func() bool {
+			var code int
+			out, code = bills()
+			return code == 0 && strings.Contains(out, "alipay: 2 bill lines, 2 ledger lines")
+		})
+		ali.Statement = append(ali.Statement, fakeprovider.StatementLine{At: time.Now(), OutTradeNo: "stranger", Kind: "在线支付", In: "9.99"})
+		out, code := bills()
+		if code == 0 || !strings.Contains(out, "MISMATCH alipay payment stranger ¥9.99 is in the bill, not in the ledger") {
+			t.Fatalf("a planted line: exit %d\n%s", code, out)
 		}
 	})
 }

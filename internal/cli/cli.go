@@ -369,6 +369,9 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) == 1 && args[0] == "reconcile" {
 		return runReconcile(ctx, getenv, stdout)
 	}
+	if len(args) == 3 && args[0] == "reconcile" && args[1] == "--bills" {
+		return runBills(ctx, args[2], getenv, stdout)
+	}
 	if len(args) > 0 && args[0] == "demo" {
 		fs := flag.NewFlagSet("admin demo", flag.ContinueOnError)
 		site := fs.String("site", "http://localhost:8080", "the platform's site")
@@ -400,7 +403,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		return nil
 	}
 	if len(args) != 2 || args[0] != "grant-operator" {
-		return usage("usage: sanshi admin grant-operator EMAIL | sanshi admin reconcile")
+		return usage("usage: sanshi admin grant-operator EMAIL | sanshi admin reconcile [--bills YYYY-MM-DD]")
 	}
 	boot, err := env.Parse("member", buildinfo.Version, getenv)
 	if err != nil {
@@ -419,19 +422,28 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-func runReconcile(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+// adminBoot reads an admin process's settings and the platform's internal
+// key (from the environment, or the folder of a `sanshi dev` platform).
+func adminBoot(getenv func(string) string) (env.Bootstrap, string, error) {
 	boot, err := env.Parse("admin", buildinfo.Version, getenv)
 	if err != nil {
-		return fmt.Errorf("bad environment:\n%w", err)
+		return boot, "", fmt.Errorf("bad environment:\n%w", err)
 	}
 	key := boot.InternalKey.Reveal()
 	if key == "" {
-		// In the folder of a `sanshi dev` platform, use its key.
 		b, err := os.ReadFile(filepath.Join(boot.DataDir, "internal-key"))
 		if err != nil {
-			return fmt.Errorf("SANSHI_INTERNAL_KEY: expected the platform's internal key (or run in a sanshi dev folder): %w", err)
+			return boot, "", fmt.Errorf("SANSHI_INTERNAL_KEY: expected the platform's internal key (or run in a sanshi dev folder): %w", err)
 		}
 		key = strings.TrimSpace(string(b))
+	}
+	return boot, key, nil
+}
+
+func runReconcile(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	boot, key, err := adminBoot(getenv)
+	if err != nil {
+		return err
 	}
 	rep, err := admin.Reconcile(ctx, registry.AccessFor(boot), key)
 	if err != nil {
@@ -453,6 +465,40 @@ func runReconcile(ctx context.Context, getenv func(string) string, stdout io.Wri
 	fmt.Fprintln(stdout, "books agree: pledged = paid orders = captured − refunded for every project; no reward over its limit;"+
 		" the ledger's trial balance is zero, every event balances, every balance is the sum of its entries,"+
 		" and every campaign holds its paid pledges less refunds")
+	return nil
+}
+
+// runBills matches every channel's bill of a day with the ledger.
+func runBills(ctx context.Context, date string, getenv func(string) string, stdout io.Writer) error {
+	boot, key, err := adminBoot(getenv)
+	if err != nil {
+		return err
+	}
+	b, err := admin.Bills(ctx, registry.AccessFor(boot), key, date)
+	if err != nil {
+		return err
+	}
+	problems := 0
+	for _, ch := range b.Channels {
+		switch {
+		case ch.Error != "":
+			problems++
+			fmt.Fprintf(stdout, "%s %s: %s\n", b.Date, ch.Channel, ch.Error)
+		default:
+			fmt.Fprintf(stdout, "%s %s: %d bill lines, %d ledger lines\n", b.Date, ch.Channel, ch.Lines, ch.Ledger)
+		}
+		for _, p := range ch.Problems {
+			problems++
+			fmt.Fprintf(stdout, "MISMATCH %s %s\n", ch.Channel, p)
+		}
+	}
+	if len(b.Channels) == 0 {
+		fmt.Fprintf(stdout, "%s: no channel with bills is configured (the sandbox has none)\n", b.Date)
+	}
+	if problems > 0 {
+		return fmt.Errorf("%d bill mismatches", problems)
+	}
+	fmt.Fprintf(stdout, "bills agree with the ledger on %s\n", b.Date)
 	return nil
 }
 

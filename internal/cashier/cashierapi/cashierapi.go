@@ -20,7 +20,28 @@ const (
 	RouteRefund = "POST /internal/v1/payments/{id}/refunds"
 	RouteTotals = "GET /internal/v1/totals"
 	RouteEnded  = "POST /internal/v1/campaigns/{id}/ended"
+	RouteBills  = "GET /internal/v1/bills/{date}"
 )
+
+// Bills is every channel's bill of a day matched with the ledger.
+type Bills struct {
+	Date     string `json:"date"`
+	Channels []struct {
+		Channel  string   `json:"channel"`
+		Lines    int      `json:"lines"`
+		Ledger   int      `json:"ledger"`
+		Problems []string `json:"problems"`
+		Error    string   `json:"error"`
+	} `json:"channels"`
+}
+
+// Bills matches the channels' bills of a day (YYYY-MM-DD, China Standard
+// Time) with the ledger (the admin process).
+func (c Client) Bills(ctx context.Context, date string) (Bills, error) {
+	var b Bills
+	err := c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/internal/v1/bills/{}", date), nil, &b, nil)
+	return b, err
+}
 
 // Ended tells the cashier that a campaign ended: succeeded, failed or
 // cancelled.

@@ -6,6 +6,8 @@
 package fakeprovider
 
 import (
+	"archive/zip"
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -15,6 +17,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"golang.org/x/text/encoding/simplifiedchinese"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -72,6 +75,18 @@ type Alipay struct {
 	Transfers           map[string]AlipayTransfer
 	TransferCalls       int
 	LoseTransferAnswers int
+	// Statement is the account's movements, as its daily bill lists them;
+	// a test may add lines to it (a mismatch to be found).
+	Statement []StatementLine
+}
+
+// StatementLine is one row of the account statement (账务明细).
+type StatementLine struct {
+	At         time.Time
+	OutTradeNo string // 商户订单号: a payment's out_trade_no, a transfer's out_biz_no
+	Kind       string // 业务类型: 在线支付, 交易退款, 转账
+	In, Out    string // 收入金额 / 支出金额, in yuan
+	Note       string
 }
 
 // AlipayTransfer is one transfer to a payee.
@@ -84,11 +99,55 @@ type alipayTrade struct {
 	amount                                 string
 }
 
+// bill serves a day's statement as Alipay does: a zip of GBK-encoded CSV
+// files, the detail (账务明细) and the summary (汇总).
+func (a *Alipay) bill(w http.ResponseWriter, r *http.Request) {
+	day, err := time.ParseInLocation(time.DateOnly, strings.TrimPrefix(r.URL.Path, "/bill/"), cst)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	a.mu.Lock()
+	var b strings.Builder
+	b.WriteString("#支付宝账务明细查询\n#账号：[20881234567890120156]\n")
+	fmt.Fprintf(&b, "#起始日期：[%s 00:00:00]   终止日期：[%s 00:00:00]\n", day.Format("2006年01月02日"), day.AddDate(0, 0, 1).Format("2006年01月02日"))
+	b.WriteString("#-----------------------------------------账务明细列表----------------------------------------\n")
+	b.WriteString("账务流水号,业务流水号,商户订单号,商品名称,发生时间,对方账号,收入金额（+元）,支出金额（-元）,账户余额（元）,交易渠道,业务类型,备注\n")
+	n := 0
+	for i, l := range a.Statement {
+		if at := l.At.In(cst); at.Before(day) || !at.Before(day.AddDate(0, 0, 1)) {
+			continue
+		}
+		n++
+		fmt.Fprintf(&b, "%s%08d,%s%08d,%s,三拾众筹,%s,buyer@example.cn,%s,%s,0.00,支付宝,%s,%s\n", day.Format("20060102"), i+1,
+			day.Format("20060102"), i+1, l.OutTradeNo, l.At.In(cst).Format("2006-01-02 15:04:05"), l.In, l.Out, l.Kind, l.Note)
+	}
+	a.mu.Unlock()
+	b.WriteString("#-----------------------------------------账务明细列表结束------------------------------------\n")
+	fmt.Fprintf(&b, "#共 %d 笔\n#导出时间：[%s]\n", n, time.Now().In(cst).Format("2006年01月02日 15:04:05"))
+	gbk, _ := simplifiedchinese.GBK.NewEncoder().String(b.String())
+	var z bytes.Buffer
+	zw := zip.NewWriter(&z)
+	for name, body := range map[string]string{"20881234567890120156_" + day.Format("20060102") + "_账务明细.csv": gbk,
+		"20881234567890120156_" + day.Format("20060102") + "_账务明细(汇总).csv": "#summary\n"} {
+		f, _ := zw.Create(name)
+		_, _ = f.Write([]byte(body))
+	}
+	_ = zw.Close()
+	w.Header().Set("Content-Type", "application/zip")
+	_, _ = w.Write(z.Bytes())
+}
+
+var cst = time.FixedZone("CST", 8*3600)
+
 // NewAlipay starts the fake gateway.
 func NewAlipay() *Alipay {
 	a := &Alipay{AppID: "2021000000000001", App: NewKeys(), Alipay: NewKeys(), trades: map[string]*alipayTrade{}, Refunds: map[string]int64{},
 		Transfers: map[string]AlipayTransfer{}}
-	a.Server = httptest.NewServer(http.HandlerFunc(a.gateway))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/bill/", a.bill)
+	mux.HandleFunc("/", a.gateway)
+	a.Server = httptest.NewServer(mux)
 	return a
 }
 
@@ -126,6 +185,14 @@ func (a *Alipay) gateway(w http.ResponseWriter, r *http.Request) {
 		a.transfer(w, method, field, v.Get("biz_content"))
 		return
 	}
+	if method == "alipay.data.dataservice.bill.downloadurl.query" {
+		if biz["bill_type"] != "signcustomer" {
+			a.answer(w, field, map[string]any{"code": "40004", "msg": "Business Failed", "sub_code": "isp.bill_type_error"})
+			return
+		}
+		a.answer(w, field, map[string]any{"code": "10000", "msg": "Success", "bill_download_url": a.Server.URL + "/bill/" + biz["bill_date"]})
+		return
+	}
 	t := a.trades[biz["out_trade_no"]]
 	switch method {
 	case "alipay.trade.precreate":
@@ -148,6 +215,10 @@ func (a *Alipay) gateway(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		fen := yuanToFen(biz["refund_amount"])
+		if _, done := a.Refunds[biz["out_request_no"]]; !done {
+			a.Statement = append(a.Statement, StatementLine{At: time.Now(), OutTradeNo: t.outTradeNo, Kind: "交易退款", Out: "-" + biz["refund_amount"],
+				Note: biz["out_request_no"]})
+		}
 		a.Refunds[biz["out_request_no"]] = fen
 		a.answer(w, field, map[string]any{"code": "10000", "msg": "Success", "fund_change": "Y", "refund_fee": biz["refund_amount"]})
 	default:
@@ -195,6 +266,8 @@ func (a *Alipay) transfer(w http.ResponseWriter, method, field, bizJSON string) 
 			t = AlipayTransfer{Amount: biz.TransAmount, Identity: biz.PayeeInfo.Identity, Name: biz.PayeeInfo.Name, Status: "SUCCESS",
 				OrderID: fmt.Sprintf("2026%016d", len(a.Transfers)+1)}
 			a.Transfers[biz.OutBizNo] = t
+			a.Statement = append(a.Statement, StatementLine{At: time.Now(), OutTradeNo: biz.OutBizNo, Kind: "转账", Out: "-" + biz.TransAmount,
+				Note: biz.PayeeInfo.Identity})
 		}
 		if a.LoseTransferAnswers > 0 {
 			a.LoseTransferAnswers--
@@ -229,6 +302,9 @@ func (a *Alipay) Pay(outTradeNo string, notify bool) (url.Values, error) {
 	if t == nil {
 		a.mu.Unlock()
 		return nil, fmt.Errorf("no trade %s", outTradeNo)
+	}
+	if t.status != "TRADE_SUCCESS" {
+		a.Statement = append(a.Statement, StatementLine{At: time.Now(), OutTradeNo: t.outTradeNo, Kind: "在线支付", In: t.amount})
 	}
 	t.status = "TRADE_SUCCESS"
 	n := a.Notification(t.outTradeNo, t.tradeNo, t.amount, t.status)

@@ -1,0 +1,105 @@
+package cashier
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"database/sql"
+	"sanshi/internal/cashier/fakeprovider"
+	"sanshi/internal/chassis/service"
+	"sanshi/internal/chassis/store"
+)
+
+func TestMatchBillNamesEveryDifference(t *testing.T) {
+	ledger := []BillLine{{BillPayment, "p1", 9900}, {BillPayment, "p2", 5000}, {BillRefund, "p1", 9900}, {BillPayout, "po1", 14380}}
+	bill := []BillLine{{BillPayment, "p1", 9900}, {BillPayment, "p2", 4999}, {BillPayout, "po1", 14380}, {BillPayment, "p9", 100}}
+	got := strings.Join(MatchBill(ledger, bill), "\n")
+	for _, want := range []string{"payment p2: the ledger has ¥50.00, the bill ¥49.99", "refund p1 ¥99.00 is missing from the bill",
+		"payment p9 ¥1.00 is in the bill, not in the ledger"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if p := MatchBill(ledger, ledger); len(p) != 0 {
+		t.Fatalf("the same lines disagree: %v", p)
+	}
+}
+
+// TestAlipayBillMatchesTheLedger: a day of payments, a refund and a
+// payout through the fake Alipay; its account statement (a zip of
+// GBK-encoded CSV, fetched through the bill API) matches the ledger's
+// lines of that day; a planted extra line and a changed amount are found.
+func TestAlipayBillMatchesTheLedger(t *testing.T) {
+	ctx := context.Background()
+	ali := fakeprovider.NewAlipay()
+	defer ali.Server.Close()
+	client, err := NewAlipay(ali.AppID, ali.Server.URL+"/gateway.do", "http://127.0.0.1:1/notify", ali.App.PrivatePEM, ali.Alipay.PublicPEM, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := service.OpenDB(ctx, Spec(), "sqlite:"+t.TempDir()+"/cashier.db", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := NewStore(db)
+	now := time.Now()
+	record := func(tr Transfer) {
+		if err := db.Tx(ctx, func(tx *sql.Tx) error { return post(ctx, tx, tr, now) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pays []Payment
+	for i, amount := range []int64{9900, 5000, 333} {
+		p := Payment{ID: store.NewID(), ProjectID: "pr1", Channel: "alipay", Amount: amount, OrderID: "o" + string(rune('a'+i))}
+		if _, err := client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ali.Pay(p.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		record(Captured(p))
+		pays = append(pays, p)
+	}
+	if done, err := client.Refund(ctx, pays[1], "RF"+pays[1].ID, pays[1].Amount); !done || err != nil {
+		t.Fatalf("refund: %v %v", done, err)
+	}
+	record(RefundOwed(pays[1]))
+	record(RefundSent(pays[1]))
+	po := Payout{ID: store.NewID(), ProjectID: "pr1", CreatorID: "c1", Amount: 3000, Channel: "alipay", Account: "maker@example.cn", Name: "张三"}
+	if state, _, err := client.Transfer(ctx, po); state != TransferPaid || err != nil {
+		t.Fatalf("transfer: %v %v", state, err)
+	}
+	record(PayoutPaidTransfer(po))
+
+	today := now.In(cst)
+	ledger, err := s.LedgerLines(ctx, "alipay", today)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bill, err := client.Bill(ctx, today)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ledger) != 5 || len(bill) != 5 {
+		t.Fatalf("%d ledger lines, %d bill lines: %v / %v", len(ledger), len(bill), ledger, bill)
+	}
+	if p := MatchBill(ledger, bill); len(p) != 0 {
+		t.Fatalf("a clean day disagrees: %v", p)
+	}
+	// Planted: a payment the ledger never saw, and one amount changed.
+	ali.Statement = append(ali.Statement, fakeprovider.StatementLine{At: now, OutTradeNo: "stranger", Kind: "在线支付", In: "1.00"})
+	ali.Statement[0].In = "98.00"
+	bill, _ = client.Bill(ctx, today)
+	got := strings.Join(MatchBill(ledger, bill), "\n")
+	if !strings.Contains(got, "payment stranger ¥1.00 is in the bill, not in the ledger") || !strings.Contains(got, "the bill ¥98.00") {
+		t.Fatalf("the planted mismatches:\n%s", got)
+	}
+	// Another day has nothing.
+	if bill, err := client.Bill(ctx, today.AddDate(0, 0, -1)); err != nil || len(bill) != 0 {
+		t.Fatalf("yesterday: %v %v", bill, err)
+	}
+}

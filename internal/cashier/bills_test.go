@@ -103,3 +103,61 @@ func TestAlipayBillMatchesTheLedger(t *testing.T) {
 		t.Fatalf("yesterday: %v %v", bill, err)
 	}
 }
+
+// TestWechatPayBillMatchesTheLedger: payments and a refund through the
+// fake WeChat Pay; its trade bill (fetched by a signed request, checked
+// against the SHA-1 of the signed answer) matches the ledger's lines; a
+// planted refund the ledger never saw is found.
+func TestWechatPayBillMatchesTheLedger(t *testing.T) {
+	ctx := context.Background()
+	wx := fakeprovider.NewWechatPay()
+	defer wx.Server.Close()
+	client, err := NewWechatPay(wx.MchID, wx.AppID, wx.MerchantSerial, wx.Server.URL, "http://127.0.0.1:1/api/v1/payments/notify/wechatpay",
+		wx.Merchant.PrivatePEM, wx.PlatformCertPEM, wx.APIv3Key, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := service.OpenDB(ctx, Spec(), "sqlite:"+t.TempDir()+"/cashier.db", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := NewStore(db)
+	now := time.Now()
+	record := func(tr Transfer) {
+		if err := db.Tx(ctx, func(tx *sql.Tx) error { return post(ctx, tx, tr, now) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pays []Payment
+	for _, amount := range []int64{6600, 12345} {
+		p := Payment{ID: store.NewID(), ProjectID: "pr1", Channel: "wechatpay", Amount: amount, OrderID: store.NewID()}
+		if _, err := client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := wx.Pay(p.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		record(Captured(p))
+		pays = append(pays, p)
+	}
+	if done, err := client.Refund(ctx, pays[0], "RF"+pays[0].ID, pays[0].Amount); !done || err != nil {
+		t.Fatalf("refund: %v %v", done, err)
+	}
+	record(RefundOwed(pays[0]))
+	record(RefundSent(pays[0]))
+	today := now.In(cst)
+	ledger, _ := s.LedgerLines(ctx, "wechatpay", today)
+	bill, err := client.Bill(ctx, today)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bill) != 3 || len(MatchBill(ledger, bill)) != 0 {
+		t.Fatalf("a clean day: ledger %v, bill %v: %v", ledger, bill, MatchBill(ledger, bill))
+	}
+	wx.Bill = append(wx.Bill, fakeprovider.TradeBillRow{At: now, OutTradeNo: pays[1].ID, State: "REFUND", OutRefundNo: "RFx", Refund: "123.45"})
+	bill, _ = client.Bill(ctx, today)
+	if got := strings.Join(MatchBill(ledger, bill), "\n"); !strings.Contains(got, "refund "+pays[1].ID+" ¥123.45 is in the bill, not in the ledger") {
+		t.Fatalf("the planted refund:\n%s", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,6 +42,19 @@ type WechatPay struct {
 	// counts the requests to make one.
 	Transfers     map[string]*WxTransfer
 	TransferCalls int
+	// Bill is the trade bill's rows, as its daily download lists them; a
+	// test may add rows to it (a mismatch to be found).
+	Bill []TradeBillRow
+}
+
+// TradeBillRow is one row of the trade bill (交易账单).
+type TradeBillRow struct {
+	At          time.Time
+	OutTradeNo  string
+	State       string // SUCCESS or REFUND
+	Amount      string // 应结订单金额, yuan (SUCCESS rows)
+	OutRefundNo string
+	Refund      string // 退款金额, yuan (REFUND rows)
 }
 
 // WxTransfer is one merchant transfer (商家转账) to a user.
@@ -143,8 +158,20 @@ func (w *WechatPay) api(rw http.ResponseWriter, r *http.Request) {
 			w.signed(rw, 400, map[string]string{"code": "INVALID_REQUEST", "message": "trade not paid"})
 			return
 		}
+		if _, done := w.Refunds[req.OutRefundNo]; !done {
+			w.Bill = append(w.Bill, TradeBillRow{At: time.Now(), OutTradeNo: req.OutTradeNo, State: "REFUND", OutRefundNo: req.OutRefundNo,
+				Refund: yuan(req.Amount.Refund)})
+		}
 		w.Refunds[req.OutRefundNo] = req.Amount.Refund
 		w.signed(rw, 200, map[string]string{"out_refund_no": req.OutRefundNo, "status": "SUCCESS"})
+	case r.Method == "GET" && r.URL.Path == "/v3/bill/tradebill":
+		text := w.tradeBill(r.URL.Query().Get("bill_date"))
+		sum := sha1.Sum([]byte(text)) // #nosec G401 -- the bill's digest is SHA-1 in WeChat Pay's API
+		w.signed(rw, 200, map[string]string{"hash_type": "SHA1", "hash_value": hex.EncodeToString(sum[:]),
+			"download_url": w.Server.URL + "/v3/billdownload/file?token=" + url.QueryEscape(r.URL.Query().Get("bill_date"))})
+	case r.Method == "GET" && r.URL.Path == "/v3/billdownload/file":
+		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(rw, w.tradeBill(r.URL.Query().Get("token"))) // #nosec G705 -- the test fake of a provider, writing its own bill
 	case r.Method == "POST" && r.URL.Path == "/v3/fund-app/mch-transfer/transfer-bills":
 		w.newTransfer(rw, body)
 	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/"):
@@ -193,6 +220,38 @@ func (w *WechatPay) newTransfer(rw http.ResponseWriter, body []byte) {
 	w.signed(rw, 200, w.bill(t))
 }
 
+// tradeBill is a day's trade bill (CST) as WeChat Pay writes it: every
+// field starts with a backquote, the totals come last.
+func (w *WechatPay) tradeBill(date string) string {
+	cst := time.FixedZone("CST", 8*3600)
+	day, err := time.ParseInLocation(time.DateOnly, date, cst)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注\n")
+	n := 0
+	for i, r := range w.Bill {
+		if at := r.At.In(cst); at.Before(day) || !at.Before(day.AddDate(0, 0, 1)) {
+			continue
+		}
+		n++
+		amount, refund := r.Amount, r.Refund
+		if amount == "" {
+			amount = "0.00"
+		}
+		if refund == "" {
+			refund = "0.00"
+		}
+		fmt.Fprintf(&b, "`%s,`%s,`%s,`0,`,`42000%015d,`%s,`oUpF8uMuAJO_M2pxb1Q9zNjWeS6o,`NATIVE,`%s,`OTHERS,`CNY,`%s,`0.00,`,`%s,`%s,`0.00,`,`,`三拾众筹,`,`0.00,`0.60%%,`%s,`%s,`\n",
+			r.At.In(cst).Format("2006-01-02 15:04:05"), w.AppID, w.MchID, i+1, r.OutTradeNo, r.State, amount, r.OutRefundNo, refund, amount, refund)
+	}
+	fmt.Fprintf(&b, "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\n`%d,`0.00,`0.00,`0.00,`0.00,`0.00,`0.00\n", n)
+	return b.String()
+}
+
+func yuan(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }
+
 func (w *WechatPay) bill(t *WxTransfer) map[string]any {
 	return map[string]any{"mch_id": w.MchID, "out_bill_no": t.OutBillNo, "transfer_bill_no": t.BillNo, "appid": w.AppID, "state": t.State,
 		"transfer_amount": t.Amount, "openid": t.OpenID, "fail_reason": t.FailReason}
@@ -240,6 +299,9 @@ func (w *WechatPay) Pay(outTradeNo string, notify bool) ([]byte, http.Header, er
 	if t == nil {
 		w.mu.Unlock()
 		return nil, nil, fmt.Errorf("no trade %s", outTradeNo)
+	}
+	if t.state != "SUCCESS" {
+		w.Bill = append(w.Bill, TradeBillRow{At: time.Now(), OutTradeNo: t.outTradeNo, State: "SUCCESS", Amount: yuan(t.total)})
 	}
 	t.state = "SUCCESS"
 	body, hdr := w.Notification(w.transaction(t), w.APIv3Key)

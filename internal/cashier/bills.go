@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"encoding/json"
+	"log/slog"
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/store"
@@ -137,7 +139,7 @@ func (a *API) MatchBills(ctx context.Context, date time.Time) []BillMatch {
 		cancel()
 		if err != nil {
 			a.log.Warn("bill not read", "channel", name, "date", date.Format(time.DateOnly), "error", err)
-			m.Error = "the channel's bill could not be read: " + errs.CodeOf(err)
+			m.Error = "the channel's bill could not be read"
 			out = append(out, m)
 			continue
 		}
@@ -156,5 +158,113 @@ func (a *API) bills(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, errs.Fields(map[string]string{"date": "a day such as 2026-12-06"})
 	}
-	return http.StatusOK, map[string]any{"date": date.Format(time.DateOnly), "channels": a.MatchBills(r.Context(), date)}, nil
+	ms := a.MatchBills(r.Context(), date)
+	if err := a.store.SaveBillMatches(r.Context(), date.Format(time.DateOnly), ms, a.now()); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"date": date.Format(time.DateOnly), "channels": ms}, nil
+}
+
+// SaveBillMatches keeps a day's results (the last one per channel).
+func (s *Store) SaveBillMatches(ctx context.Context, day string, ms []BillMatch, now time.Time) error {
+	for _, m := range ms {
+		problems, _ := json.Marshal(m.Problems)
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO bill_matches (day, channel, lines, ledger, problems, error, checked_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (day, channel) DO UPDATE SET lines = excluded.lines, ledger = excluded.ledger,
+			problems = excluded.problems, error = excluded.error, checked_at = excluded.checked_at`,
+			day, m.Channel, m.Lines, m.Ledger, string(problems), m.Error, store.TS(now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BillCheck is a saved bill match.
+type BillCheck struct {
+	BillMatch
+	Day       string    `json:"day"`
+	CheckedAt time.Time `json:"checked_at"`
+}
+
+// BillChecks lists the latest saved matches, newest day first.
+func (s *Store) BillChecks(ctx context.Context, limit int) ([]BillCheck, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT day, channel, lines, ledger, problems, error, checked_at FROM bill_matches
+		ORDER BY day DESC, channel LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []BillCheck{}
+	for rows.Next() {
+		var c BillCheck
+		var problems, checked string
+		if err := rows.Scan(&c.Day, &c.Channel, &c.Lines, &c.Ledger, &problems, &c.Error, &checked); err != nil {
+			return nil, err
+		}
+		_ = json.Unmarshal([]byte(problems), &c.Problems) // written by SaveBillMatches
+		c.CheckedAt = store.ParseTS(checked)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// BillChecker matches yesterday's bills once a day, after 10:00 China
+// Standard Time (the providers publish a day's bills by then), and keeps
+// the results for operators (the console journals and notifies
+// mismatches). Every instance runs it; a day already checked is not
+// checked again.
+type BillChecker struct {
+	api *API
+	log *slog.Logger
+}
+
+// Run looks every minute until ctx ends.
+func (c *BillChecker) Run(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		c.check(ctx, c.api.now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (c *BillChecker) check(ctx context.Context, now time.Time) {
+	local := now.In(cst)
+	if local.Hour() < 10 {
+		return
+	}
+	day := local.AddDate(0, 0, -1)
+	var done int
+	if err := c.api.store.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM bill_matches WHERE day = $1`, day.Format(time.DateOnly)).Scan(&done); err != nil || done > 0 {
+		return
+	}
+	ms := c.api.MatchBills(ctx, day)
+	if len(ms) == 0 {
+		return // no channel with bills
+	}
+	if err := c.api.store.SaveBillMatches(ctx, day.Format(time.DateOnly), ms, now); err != nil {
+		c.log.Warn("could not keep the bill matches", "error", err)
+		return
+	}
+	for _, m := range ms {
+		for _, p := range m.Problems {
+			c.log.Error("bill mismatch", "day", day.Format(time.DateOnly), "channel", m.Channel, "problem", p)
+		}
+	}
+}
+
+// billChecks shows operators (and the console's watch) the latest bill
+// matches.
+func (a *API) billChecks(r *http.Request) (int, any, error) {
+	if _, err := auth.Operator(r.Context()); err != nil {
+		if _, serr := auth.FromService(r.Context(), "console"); serr != nil {
+			return 0, nil, err
+		}
+	}
+	checks, err := a.store.BillChecks(r.Context(), 30)
+	return http.StatusOK, map[string]any{"checks": checks}, err
 }

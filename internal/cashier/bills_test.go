@@ -161,3 +161,41 @@ func TestWechatPayBillMatchesTheLedger(t *testing.T) {
 		t.Fatalf("the planted refund:\n%s", got)
 	}
 }
+
+// TestBillsAreCheckedOnceADay: after 10:00 CST the checker matches
+// yesterday's bill of every channel that has one, once, and keeps what it
+// found for operators.
+func TestBillsAreCheckedOnceADay(t *testing.T) {
+	ctx := context.Background()
+	ali := fakeprovider.NewAlipay()
+	defer ali.Server.Close()
+	client, err := NewAlipay(ali.AppID, ali.Server.URL+"/gateway.do", "http://127.0.0.1:1/notify", ali.App.PrivatePEM, ali.Alipay.PublicPEM, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := service.OpenDB(ctx, Spec(), "sqlite:"+t.TempDir()+"/cashier.db", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a := &API{store: NewStore(db), log: slog.New(slog.DiscardHandler), now: time.Now}
+	chs := map[string]Channel{"alipay": client}
+	a.channels.Store(&chs)
+	yesterday := time.Now().In(cst).AddDate(0, 0, -1)
+	ali.Statement = append(ali.Statement, fakeprovider.StatementLine{At: yesterday, OutTradeNo: "stranger", Kind: "在线支付", In: "5.00"})
+	c := &BillChecker{api: a, log: slog.New(slog.DiscardHandler)}
+	today := time.Now().In(cst)
+	early := time.Date(today.Year(), today.Month(), today.Day(), 9, 59, 0, 0, cst)
+	c.check(ctx, early)
+	if got, _ := a.store.BillChecks(ctx, 10); len(got) != 0 {
+		t.Fatalf("checked before 10:00: %+v", got)
+	}
+	late := early.Add(2 * time.Minute)
+	c.check(ctx, late)
+	c.check(ctx, late.Add(time.Minute))
+	got, _ := a.store.BillChecks(ctx, 10)
+	if len(got) != 1 || got[0].Day != yesterday.Format(time.DateOnly) || got[0].Lines != 1 || len(got[0].Problems) != 1 ||
+		!strings.Contains(got[0].Problems[0], "stranger") || got[0].CheckedAt.Sub(late).Abs() > time.Second {
+		t.Fatalf("checks: %+v", got)
+	}
+}

@@ -83,6 +83,8 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	go settlements.Run(rt.Background())
 	payouts := &Payouts{store: a.store, transferer: a.transferer, now: a.now, kick: a.kickPayouts, log: rt.Logs.Logger("payouts")}
 	go payouts.Run(rt.Background())
+	bills := &BillChecker{api: a, log: rt.Logs.Logger("bills")}
+	go bills.Run(rt.Background())
 	return a.Routes(), nil
 }
 
@@ -124,6 +126,7 @@ func (a *API) Routes() http.Handler {
 	handle("POST /api/v1/projects/{id}/payouts", a.requestPayout)
 	handle("GET /api/v1/payouts", a.listPayouts)
 	handle("GET /api/v1/ledger", a.ledger)
+	handle("GET /api/v1/ledger/bills", a.billChecks)
 	mux.HandleFunc("POST /api/v1/payments/transfers/notify/{channel}", a.payoutNotify)
 	handle("GET /api/v1/payouts/{id}", a.getPayout)
 	handle("POST /api/v1/payouts/{id}/approve", a.decidePayout(true))

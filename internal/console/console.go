@@ -75,6 +75,8 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		pages: parsePages(), scrapes: &scrapes{last: map[string]scrape{}}, etcd: rt.Etcd, profiles: rt.Boot.Profiles,
 		traffic: &colorTraffic{last: map[string]release.Snapshot{}, stats: map[string]map[string]release.Stats{}}}
 	go c.traffic.run(rt.Background(), c, 5*time.Second)
+	bills := &BillWatch{cashier: c.cashier, journal: journal, notifier: n, now: rt.Now, log: rt.Logs.Logger("console.bills")}
+	go bills.Run(rt.Background())
 	go c.history.run(rt.Background(), httpc, m, func() time.Duration {
 		v, _ := rt.Props.Get("console.metrics.sample-every")
 		if d, err := time.ParseDuration(v); err == nil && d >= 100*time.Millisecond {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"sanshi/internal/cashier/cashierapi"
+	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/props"
 	"sanshi/internal/chassis/redact"
 	"sanshi/internal/chassis/registry"
@@ -312,3 +314,46 @@ type testClock struct {
 func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 func (c *testClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// TestBillMismatchesAreJournaledAndNotifiedOnce: the cashier's daily bill
+// checks that found problems become one journal event and one
+// notification each, however often the watch looks; clean ones none.
+func TestBillMismatchesAreJournaledAndNotifiedOnce(t *testing.T) {
+	checked := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
+	cashierSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/ledger/bills" {
+			http.NotFound(w, r)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"checks": []billCheck{
+			{Day: "2026-12-06", Channel: "alipay", Lines: 3, Ledger: 2, Problems: []string{"payment stranger ¥1.00 is in the bill, not in the ledger"}, CheckedAt: checked},
+			{Day: "2026-12-06", Channel: "wechatpay", Lines: 2, Ledger: 2, Problems: []string{}, CheckedAt: checked},
+		}})
+	}))
+	defer cashierSrv.Close()
+	hook := &inbox{}
+	hs := httptest.NewServer(hook.handler())
+	defer hs.Close()
+	p := props.New(nil)
+	p.SetCenter(map[string]string{"console.notify.webhook-url": hs.URL}, "r1")
+	j := journal(t)
+	n := &Notifier{props: p, journal: j, http: redact.Client{HTTP: http.DefaultClient}, log: slog.New(slog.DiscardHandler), now: time.Now}
+	w := &BillWatch{cashier: cashierapi.NewClient(&httpclient.Gateway{Base: cashierSrv.URL}), journal: j, notifier: n, now: time.Now,
+		log: slog.New(slog.DiscardHandler)}
+	for i := 0; i < 3; i++ {
+		w.check(context.Background())
+	}
+	waitFor(t, func() bool { return hook.count() == 1 })
+	time.Sleep(200 * time.Millisecond)
+	all, _ := j.List(context.Background(), Filter{})
+	var events []Event
+	for _, e := range all {
+		if e.Kind == KindBills {
+			events = append(events, e)
+		}
+	}
+	if len(events) != 1 || !strings.Contains(events[0].Detail, "bill 2026-12-06 alipay") || !strings.Contains(events[0].Detail, "stranger") ||
+		hook.count() != 1 {
+		t.Fatalf("journal %+v, %d notifications", all, hook.count())
+	}
+}

@@ -166,7 +166,7 @@ func (n *Notifier) journalDelivery(e Event, t target, err error) {
 	}
 }
 
-var kindText = map[string]string{KindDown: "went down 宕机", KindBack: "came back 恢复", KindStillDown: "still down 仍未恢复",
+var kindText = map[string]string{KindBills: "bill mismatch 对账不符", KindDown: "went down 宕机", KindBack: "came back 恢复", KindStillDown: "still down 仍未恢复",
 	KindRestarted: "restarted 已重启", KindFlapping: "keeps restarting 反复重启", KindTest: "test 测试通知",
 	KindStatus: "status changed 状态变更", KindRegistered: "registered 注册", KindConfigApplied: "config applied 配置生效"}
 

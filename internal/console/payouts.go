@@ -43,6 +43,7 @@ type payoutsView struct {
 	Status      string
 	Payouts     []payoutRow
 	Ledger      ledgerSummary
+	Bills       []billCheck
 	Unavailable bool
 	Flash       string
 }
@@ -79,6 +80,9 @@ func (c *Console) payouts(w http.ResponseWriter, r *http.Request, op Operator) {
 	if err := c.cashier.Ledger(ctx, &v.Ledger); err != nil {
 		v.Unavailable = true
 	}
+	var bills struct{ Checks []billCheck }
+	_ = c.cashier.BillChecks(ctx, &bills) // the page says "unavailable" above if the cashier is down
+	v.Bills = bills.Checks
 	c.render(w, r, "payouts", op.Lang, v)
 }
 

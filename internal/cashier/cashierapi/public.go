@@ -74,6 +74,11 @@ func (c Client) Ledger(ctx context.Context, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodGet, "/api/v1/ledger", nil, out, nil)
 }
 
+// BillChecks reads the latest daily bill matches (operators, the console).
+func (c Client) BillChecks(ctx context.Context, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, "/api/v1/ledger/bills", nil, out, nil)
+}
+
 // SandboxPagePrefix starts the path of every sandbox pay page.
 const SandboxPagePrefix = "/api/v1/payments/sandbox/"
 

@@ -127,6 +127,7 @@ func (a *API) Routes() http.Handler {
 	handle("GET /api/v1/payouts", a.listPayouts)
 	handle("GET /api/v1/ledger", a.ledger)
 	handle("GET /api/v1/ledger/bills", a.billChecks)
+	handle("GET /api/v1/ledger/settlements", a.listSettlements)
 	mux.HandleFunc("POST /api/v1/payments/transfers/notify/{channel}", a.payoutNotify)
 	handle("GET /api/v1/payouts/{id}", a.getPayout)
 	handle("POST /api/v1/payouts/{id}/approve", a.decidePayout(true))

@@ -368,3 +368,30 @@ func (a *API) settlement(r *http.Request) (int, any, error) {
 	}
 	return http.StatusOK, st, nil
 }
+
+// Settlements lists the campaigns' settlements, latest ended first.
+func (s *Store) Settlements(ctx context.Context) ([]Settlement, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+settlementCols+` FROM settlements ORDER BY ended_at DESC LIMIT 200`)
+	if err != nil {
+		return nil, asErr(err, "list settlements")
+	}
+	defer rows.Close()
+	out := []Settlement{}
+	for rows.Next() {
+		st, err := scanSettlement(rows)
+		if err != nil {
+			return nil, asErr(err, "list settlements")
+		}
+		out = append(out, st)
+	}
+	return out, asErr(rows.Err(), "list settlements")
+}
+
+// listSettlements shows operators every campaign's settlement.
+func (a *API) listSettlements(r *http.Request) (int, any, error) {
+	if _, err := auth.Operator(r.Context()); err != nil {
+		return 0, nil, err
+	}
+	sts, err := a.store.Settlements(r.Context())
+	return http.StatusOK, map[string]any{"settlements": sts}, err
+}

@@ -27,6 +27,21 @@ type payoutRow struct {
 	CreatedAt     time.Time `json:"created_at"`
 }
 
+// settlementRow is a campaign's settlement as the console lists it.
+type settlementRow struct {
+	ProjectID   string     `json:"project_id"`
+	CreatorID   string     `json:"creator_id"`
+	Outcome     string     `json:"outcome"`
+	Status      string     `json:"status"`
+	Gross       int64      `json:"gross"`
+	Refunded    int64      `json:"refunded"`
+	PlatformFee int64      `json:"platform_fee"`
+	ChannelFee  int64      `json:"channel_fee"`
+	Net         int64      `json:"net"`
+	PaidOut     int64      `json:"paid_out"`
+	HoldUntil   *time.Time `json:"hold_until"`
+}
+
 // ledgerSummary is the cashier's trial balance.
 type ledgerSummary struct {
 	TrialBalance int64 `json:"trial_balance"`
@@ -44,6 +59,7 @@ type payoutsView struct {
 	Payouts     []payoutRow
 	Ledger      ledgerSummary
 	Bills       []billCheck
+	Settlements []settlementRow
 	Unavailable bool
 	Flash       string
 }
@@ -83,6 +99,9 @@ func (c *Console) payouts(w http.ResponseWriter, r *http.Request, op Operator) {
 	var bills struct{ Checks []billCheck }
 	_ = c.cashier.BillChecks(ctx, &bills) // the page says "unavailable" above if the cashier is down
 	v.Bills = bills.Checks
+	var sts struct{ Settlements []settlementRow }
+	_ = c.cashier.Settlements(ctx, &sts) // as above
+	v.Settlements = sts.Settlements
 	c.render(w, r, "payouts", op.Lang, v)
 }
 

@@ -97,6 +97,9 @@ func TestFundsInABrowser(t *testing.T) {
 	if got := b.text("#trial-balance"); !strings.Contains(got, "¥0.00") || !strings.Contains(got, "账目一致") {
 		t.Fatalf("the trial balance: %q", got)
 	}
+	if got := b.text("#settlements"); !strings.Contains(got, id) || !strings.Contains(got, "可提现") || !strings.Contains(got, "¥144.71") {
+		t.Fatalf("the settlements: %q", got)
+	}
 	testkit.Screenshot(t, b.ctx, "console-payouts")
 	b.do(chromedp.Click(chromedp.CSS("#payouts .payout a")), chromedp.WaitVisible(chromedp.CSS("#approve-payout")),
 		chromedp.Click(chromedp.CSS("#approve-payout")), chromedp.WaitVisible(chromedp.CSS(".err")))

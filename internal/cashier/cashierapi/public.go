@@ -79,6 +79,11 @@ func (c Client) BillChecks(ctx context.Context, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodGet, "/api/v1/ledger/bills", nil, out, nil)
 }
 
+// Settlements lists every campaign's settlement (operators).
+func (c Client) Settlements(ctx context.Context, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, "/api/v1/ledger/settlements", nil, out, nil)
+}
+
 // SandboxPagePrefix starts the path of every sandbox pay page.
 const SandboxPagePrefix = "/api/v1/payments/sandbox/"
 

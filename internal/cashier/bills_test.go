@@ -91,8 +91,10 @@ func TestAlipayBillMatchesTheLedger(t *testing.T) {
 		t.Fatalf("a clean day disagrees: %v", p)
 	}
 	// Planted: a payment the ledger never saw, and one amount changed.
-	ali.Statement = append(ali.Statement, fakeprovider.StatementLine{At: now, OutTradeNo: "stranger", Kind: "在线支付", In: "1.00"})
-	ali.Statement[0].In = "98.00"
+	ali.EditStatement(func(l []fakeprovider.StatementLine) []fakeprovider.StatementLine {
+		l[0].In = "98.00"
+		return append(l, fakeprovider.StatementLine{At: now, OutTradeNo: "stranger", Kind: "在线支付", In: "1.00"})
+	})
 	bill, _ = client.Bill(ctx, today)
 	got := strings.Join(MatchBill(ledger, bill), "\n")
 	if !strings.Contains(got, "payment stranger ¥1.00 is in the bill, not in the ledger") || !strings.Contains(got, "the bill ¥98.00") {
@@ -155,7 +157,7 @@ func TestWechatPayBillMatchesTheLedger(t *testing.T) {
 	if len(bill) != 3 || len(MatchBill(ledger, bill)) != 0 {
 		t.Fatalf("a clean day: ledger %v, bill %v: %v", ledger, bill, MatchBill(ledger, bill))
 	}
-	wx.Bill = append(wx.Bill, fakeprovider.TradeBillRow{At: now, OutTradeNo: pays[1].ID, State: "REFUND", OutRefundNo: "RFx", Refund: "123.45"})
+	wx.PlantBillRow(fakeprovider.TradeBillRow{At: now, OutTradeNo: pays[1].ID, State: "REFUND", OutRefundNo: "RFx", Refund: "123.45"})
 	bill, _ = client.Bill(ctx, today)
 	if got := strings.Join(MatchBill(ledger, bill), "\n"); !strings.Contains(got, "refund "+pays[1].ID+" ¥123.45 is in the bill, not in the ledger") {
 		t.Fatalf("the planted refund:\n%s", got)
@@ -182,7 +184,9 @@ func TestBillsAreCheckedOnceADay(t *testing.T) {
 	chs := map[string]Channel{"alipay": client}
 	a.channels.Store(&chs)
 	yesterday := time.Now().In(cst).AddDate(0, 0, -1)
-	ali.Statement = append(ali.Statement, fakeprovider.StatementLine{At: yesterday, OutTradeNo: "stranger", Kind: "在线支付", In: "5.00"})
+	ali.EditStatement(func(l []fakeprovider.StatementLine) []fakeprovider.StatementLine {
+		return append(l, fakeprovider.StatementLine{At: yesterday, OutTradeNo: "stranger", Kind: "在线支付", In: "5.00"})
+	})
 	c := &BillChecker{api: a, log: slog.New(slog.DiscardHandler)}
 	today := time.Now().In(cst)
 	early := time.Date(today.Year(), today.Month(), today.Day(), 9, 59, 0, 0, cst)

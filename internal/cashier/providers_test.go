@@ -129,7 +129,9 @@ func TestAlipayProtocol(t *testing.T) {
 			out, code = bills()
 			return code == 0 && strings.Contains(out, "alipay: 2 bill lines, 2 ledger lines")
 		})
-		ali.Statement = append(ali.Statement, fakeprovider.StatementLine{At: time.Now(), OutTradeNo: "stranger", Kind: "在线支付", In: "9.99"})
+		ali.EditStatement(func(l []fakeprovider.StatementLine) []fakeprovider.StatementLine {
+			return append(l, fakeprovider.StatementLine{At: time.Now(), OutTradeNo: "stranger", Kind: "在线支付", In: "9.99"})
+		})
 		out, code := bills()
 		if code == 0 || !strings.Contains(out, "MISMATCH alipay payment stranger ¥9.99 is in the bill, not in the ledger") {
 			t.Fatalf("a planted line: exit %d\n%s", code, out)

@@ -80,6 +80,14 @@ type Alipay struct {
 	Statement []StatementLine
 }
 
+// EditStatement changes the statement under the fake's lock (a test
+// planting a line, or changing one).
+func (a *Alipay) EditStatement(edit func([]StatementLine) []StatementLine) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.Statement = edit(a.Statement)
+}
+
 // StatementLine is one row of the account statement (账务明细).
 type StatementLine struct {
 	At         time.Time

@@ -47,6 +47,14 @@ type WechatPay struct {
 	Bill []TradeBillRow
 }
 
+// PlantBillRow adds a row to the trade bill under the fake's lock (a test
+// planting a mismatch).
+func (w *WechatPay) PlantBillRow(r TradeBillRow) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.Bill = append(w.Bill, r)
+}
+
 // TradeBillRow is one row of the trade bill (交易账单).
 type TradeBillRow struct {
 	At          time.Time

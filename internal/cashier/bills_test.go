@@ -106,10 +106,11 @@ func TestAlipayBillMatchesTheLedger(t *testing.T) {
 	}
 }
 
-// TestWechatPayBillMatchesTheLedger: payments and a refund through the
-// fake WeChat Pay; its trade bill (fetched by a signed request, checked
-// against the SHA-1 of the signed answer) matches the ledger's lines; a
-// planted refund the ledger never saw is found.
+// TestWechatPayBillMatchesTheLedger: payments, a refund and a merchant
+// transfer through the fake WeChat Pay; its trade bill and fund-flow bill
+// (each fetched by a signed request, checked against the SHA-1 of the
+// signed answer) match the ledger's lines; a planted refund the ledger
+// never saw is found.
 func TestWechatPayBillMatchesTheLedger(t *testing.T) {
 	ctx := context.Background()
 	wx := fakeprovider.NewWechatPay()
@@ -148,13 +149,21 @@ func TestWechatPayBillMatchesTheLedger(t *testing.T) {
 	}
 	record(RefundOwed(pays[0]))
 	record(RefundSent(pays[0]))
+	po := Payout{ID: store.NewID(), ProjectID: "pr1", CreatorID: "c1", Amount: 4321, Channel: "wechatpay", Account: "openid-1", Name: "张三"}
+	if _, _, err := client.Transfer(ctx, po); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := wx.FinishTransfer(po.ID, true, "", false); err != nil {
+		t.Fatal(err)
+	}
+	record(PayoutPaidTransfer(po))
 	today := now.In(cst)
 	ledger, _ := s.LedgerLines(ctx, "wechatpay", today)
 	bill, err := client.Bill(ctx, today)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(bill) != 3 || len(MatchBill(ledger, bill)) != 0 {
+	if len(bill) != 4 || len(MatchBill(ledger, bill)) != 0 {
 		t.Fatalf("a clean day: ledger %v, bill %v: %v", ledger, bill, MatchBill(ledger, bill))
 	}
 	wx.PlantBillRow(fakeprovider.TradeBillRow{At: now, OutTradeNo: pays[1].ID, State: "REFUND", OutRefundNo: "RFx", Refund: "123.45"})

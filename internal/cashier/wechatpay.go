@@ -322,13 +322,35 @@ func (w *WechatPay) VerifyTransfer(r *http.Request, body []byte) (TransferNotice
 	return TransferNotice{PayoutID: bill.OutBillNo, Amount: bill.TransferAmount, State: state, Reason: reason}, nil
 }
 
-// Bill fetches the day's trade bill (GET /v3/bill/tradebill, bill_type
-// ALL), downloads it by its signed request, checks its SHA-1 against the
-// signed answer, and reads its rows: successful payments in, refunds out.
+// Bill reads the day's trade bill (GET /v3/bill/tradebill, bill_type
+// ALL: successful payments in, refunds out) and fund-flow bill (GET
+// /v3/bill/fundflowbill, the basic account: merchant transfers out), each
+// downloaded by a signed request and checked against the SHA-1 its signed
+// answer gives.
 func (w *WechatPay) Bill(ctx context.Context, date time.Time) ([]BillLine, error) {
-	_, out, err := w.do(ctx, http.MethodGet, "/v3/bill/tradebill?bill_date="+date.Format(time.DateOnly)+"&bill_type=ALL", nil)
+	day := date.Format(time.DateOnly)
+	trades, err := w.billFile(ctx, "/v3/bill/tradebill?bill_date="+day+"&bill_type=ALL")
 	if err != nil {
 		return nil, err
+	}
+	lines, err := readWechatTradeBill(trades)
+	if err != nil {
+		return nil, err
+	}
+	funds, err := w.billFile(ctx, "/v3/bill/fundflowbill?bill_date="+day+"&account_type=BASIC")
+	if err != nil {
+		return nil, err
+	}
+	transfers, err := readWechatFundFlowBill(funds)
+	return append(lines, transfers...), err
+}
+
+// billFile asks for a bill's download address and digest, downloads it and
+// checks it.
+func (w *WechatPay) billFile(ctx context.Context, path string) (string, error) {
+	_, out, err := w.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return "", err
 	}
 	var ref struct {
 		HashType    string `json:"hash_type"`
@@ -336,17 +358,17 @@ func (w *WechatPay) Bill(ctx context.Context, date time.Time) ([]BillLine, error
 		DownloadURL string `json:"download_url"`
 	}
 	if json.Unmarshal(out, &ref) != nil || ref.HashType != "SHA1" || !strings.HasPrefix(ref.DownloadURL, w.BaseURL+"/") {
-		return nil, errors.New("wechatpay: unreadable bill answer")
+		return "", errors.New("wechatpay: unreadable bill answer")
 	}
 	csvText, err := w.download(ctx, strings.TrimPrefix(ref.DownloadURL, w.BaseURL))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	sum := sha1.Sum(csvText) // #nosec G401 -- the bill's digest is SHA-1, as WeChat Pay gives it
 	if hex.EncodeToString(sum[:]) != strings.ToLower(ref.HashValue) {
-		return nil, errors.New("wechatpay: the bill does not match its digest")
+		return "", errors.New("wechatpay: the bill does not match its digest")
 	}
-	return readWechatTradeBill(string(csvText))
+	return string(csvText), nil
 }
 
 // download fetches a file by a signed request; its answer is not signed
@@ -371,45 +393,76 @@ func (w *WechatPay) download(ctx context.Context, path string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 }
 
-// readWechatTradeBill reads a trade bill: a header row, rows whose fields
-// start with a backquote, then the totals after 总交易单数.
+// readWechatTradeBill reads a trade bill: successful payments in, refunds
+// out, by 商户订单号 (our payment id).
 func readWechatTradeBill(text string) ([]BillLine, error) {
+	var out []BillLine
+	err := readBacktickCSV(text, "总交易单数", func(get func(string) string) error {
+		var kind, amount string
+		switch get("交易状态") {
+		case "SUCCESS":
+			kind, amount = BillPayment, get("应结订单金额")
+		case "REFUND":
+			kind, amount = BillRefund, get("退款金额")
+		default:
+			return nil
+		}
+		fen, err := ParseYuan(amount)
+		ref := get("商户订单号")
+		if err != nil || ref == "" {
+			return errors.New("wechatpay: bill: unreadable row")
+		}
+		out = append(out, BillLine{Kind: kind, Ref: ref, Amount: fen})
+		return nil
+	})
+	return out, err
+}
+
+// readWechatFundFlowBill reads the basic account's fund-flow bill: its
+// merchant transfers out, by their 业务凭证号 (our payout id).
+func readWechatFundFlowBill(text string) ([]BillLine, error) {
+	var out []BillLine
+	err := readBacktickCSV(text, "资金流水总笔数", func(get func(string) string) error {
+		if get("业务类型") != "商家转账" || get("收支类型") != "支出" {
+			return nil
+		}
+		fen, err := ParseYuan(get("收支金额（元）"))
+		ref := get("业务凭证号")
+		if err != nil || ref == "" {
+			return errors.New("wechatpay: fund-flow bill: unreadable row")
+		}
+		out = append(out, BillLine{Kind: BillPayout, Ref: ref, Amount: fen})
+		return nil
+	})
+	return out, err
+}
+
+// readBacktickCSV reads a WeChat Pay bill: a header row, rows whose fields
+// start with a backquote, and the totals from the row starting with end.
+func readBacktickCSV(text, end string, row func(get func(string) string) error) error {
 	r := csv.NewReader(strings.NewReader(text))
 	r.FieldsPerRecord = -1 // the totals rows are shorter
 	rows, err := r.ReadAll()
 	if err != nil || len(rows) == 0 {
-		return nil, errors.New("wechatpay: unreadable bill")
+		return errors.New("wechatpay: unreadable bill")
 	}
 	col := map[string]int{}
 	for i, name := range rows[0] {
 		col[strings.TrimSpace(name)] = i
 	}
-	get := func(row []string, name string) string {
-		if i, ok := col[name]; ok && i < len(row) {
-			return strings.TrimPrefix(strings.TrimSpace(row[i]), "`")
+	for _, fields := range rows[1:] {
+		if len(fields) > 0 && strings.HasPrefix(strings.TrimSpace(fields[0]), end) {
+			return nil
 		}
-		return ""
+		get := func(name string) string {
+			if i, ok := col[name]; ok && i < len(fields) {
+				return strings.TrimPrefix(strings.TrimSpace(fields[i]), "`")
+			}
+			return ""
+		}
+		if err := row(get); err != nil {
+			return err
+		}
 	}
-	var out []BillLine
-	for _, row := range rows[1:] {
-		if len(row) > 0 && strings.HasPrefix(strings.TrimSpace(row[0]), "总交易单数") {
-			break
-		}
-		var kind, amount string
-		switch get(row, "交易状态") {
-		case "SUCCESS":
-			kind, amount = BillPayment, get(row, "应结订单金额")
-		case "REFUND":
-			kind, amount = BillRefund, get(row, "退款金额")
-		default:
-			continue
-		}
-		fen, err := ParseYuan(amount)
-		ref := get(row, "商户订单号")
-		if err != nil || ref == "" {
-			return nil, fmt.Errorf("wechatpay: bill: unreadable row %q", strings.Join(row, ","))
-		}
-		out = append(out, BillLine{Kind: kind, Ref: ref, Amount: fen})
-	}
-	return out, nil
+	return nil
 }

@@ -43,8 +43,17 @@ type WechatPay struct {
 	Transfers     map[string]*WxTransfer
 	TransferCalls int
 	// Bill is the trade bill's rows, as its daily download lists them; a
-	// test may add rows to it (a mismatch to be found).
-	Bill []TradeBillRow
+	// test may add rows to it (a mismatch to be found). FundFlow is the
+	// basic account's fund-flow bill: the merchant transfers paid.
+	Bill     []TradeBillRow
+	FundFlow []FundFlowRow
+}
+
+// FundFlowRow is one merchant transfer out in the fund-flow bill.
+type FundFlowRow struct {
+	At        time.Time
+	OutBillNo string // 业务凭证号
+	Amount    string // yuan
 }
 
 // PlantBillRow adds a row to the trade bill under the fake's lock (a test
@@ -177,9 +186,19 @@ func (w *WechatPay) api(rw http.ResponseWriter, r *http.Request) {
 		sum := sha1.Sum([]byte(text)) // #nosec G401 -- the bill's digest is SHA-1 in WeChat Pay's API
 		w.signed(rw, 200, map[string]string{"hash_type": "SHA1", "hash_value": hex.EncodeToString(sum[:]),
 			"download_url": w.Server.URL + "/v3/billdownload/file?token=" + url.QueryEscape(r.URL.Query().Get("bill_date"))})
+	case r.Method == "GET" && r.URL.Path == "/v3/bill/fundflowbill":
+		text := w.fundFlowBill(r.URL.Query().Get("bill_date"))
+		sum := sha1.Sum([]byte(text)) // #nosec G401 -- the bill's digest is SHA-1 in WeChat Pay's API
+		w.signed(rw, 200, map[string]string{"hash_type": "SHA1", "hash_value": hex.EncodeToString(sum[:]),
+			"download_url": w.Server.URL + "/v3/billdownload/file?token=" + url.QueryEscape("fund-"+r.URL.Query().Get("bill_date"))})
 	case r.Method == "GET" && r.URL.Path == "/v3/billdownload/file":
 		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(rw, w.tradeBill(r.URL.Query().Get("token"))) // #nosec G705 -- the test fake of a provider, writing its own bill
+		token := r.URL.Query().Get("token")
+		if day, ok := strings.CutPrefix(token, "fund-"); ok {
+			_, _ = io.WriteString(rw, w.fundFlowBill(day)) // #nosec G705 -- the test fake of a provider, writing its own bill
+			return
+		}
+		_, _ = io.WriteString(rw, w.tradeBill(token)) // #nosec G705 -- the test fake of a provider, writing its own bill
 	case r.Method == "POST" && r.URL.Path == "/v3/fund-app/mch-transfer/transfer-bills":
 		w.newTransfer(rw, body)
 	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/"):
@@ -258,6 +277,28 @@ func (w *WechatPay) tradeBill(date string) string {
 	return b.String()
 }
 
+// fundFlowBill is a day's fund-flow bill of the basic account (CST).
+func (w *WechatPay) fundFlowBill(date string) string {
+	cst := time.FixedZone("CST", 8*3600)
+	day, err := time.ParseInLocation(time.DateOnly, date, cst)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额（元）,账户结余（元）,资金变更提交申请人,备注,业务凭证号\n")
+	n := 0
+	for i, r := range w.FundFlow {
+		if at := r.At.In(cst); at.Before(day) || !at.Before(day.AddDate(0, 0, 1)) {
+			continue
+		}
+		n++
+		fmt.Fprintf(&b, "`%s,`1330000%015d,`4200000%015d,`商家转账到零钱,`商家转账,`支出,`%s,`0.00,`%s,`三拾众筹结算,`%s\n",
+			r.At.In(cst).Format("2006-01-02 15:04:05"), i+1, i+1, r.Amount, w.MchID, r.OutBillNo)
+	}
+	fmt.Fprintf(&b, "资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额\n`%d,`0,`0.00,`%d,`0.00\n", n, n)
+	return b.String()
+}
+
 func yuan(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }
 
 func (w *WechatPay) bill(t *WxTransfer) map[string]any {
@@ -274,6 +315,9 @@ func (w *WechatPay) FinishTransfer(outBillNo string, paid bool, reason string, n
 	if t == nil {
 		w.mu.Unlock()
 		return nil, nil, fmt.Errorf("no transfer %s", outBillNo)
+	}
+	if paid && t.State != "SUCCESS" {
+		w.FundFlow = append(w.FundFlow, FundFlowRow{At: time.Now(), OutBillNo: t.OutBillNo, Amount: yuan(t.Amount)})
 	}
 	t.State, t.FailReason = "SUCCESS", ""
 	if !paid {

@@ -80,6 +80,14 @@ type Alipay struct {
 	Statement []StatementLine
 }
 
+// TransferRequests is how many transfer requests arrived (a repeat of an
+// out_biz_no counts too: a merchant that asks first never repeats).
+func (a *Alipay) TransferRequests() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.TransferCalls
+}
+
 // EditStatement changes the statement under the fake's lock (a test
 // planting a line, or changing one).
 func (a *Alipay) EditStatement(edit func([]StatementLine) []StatementLine) {

@@ -39,7 +39,7 @@ type WechatPay struct {
 	trades          map[string]*wxTrade
 	Refunds         map[string]int64
 	// Transfers are the merchant transfers, by out_bill_no; TransferCalls
-	// counts the requests to make one.
+	// counts the requests to make one (repeats too).
 	Transfers     map[string]*WxTransfer
 	TransferCalls int
 	// Bill is the trade bill's rows, as its daily download lists them; a
@@ -54,6 +54,14 @@ type FundFlowRow struct {
 	At        time.Time
 	OutBillNo string // 业务凭证号
 	Amount    string // yuan
+}
+
+// TransferRequests is how many transfer requests arrived (a repeat of an
+// out_bill_no counts too: a merchant that asks first never repeats).
+func (w *WechatPay) TransferRequests() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.TransferCalls
 }
 
 // PlantBillRow adds a row to the trade bill under the fake's lock (a test
@@ -226,11 +234,11 @@ func (w *WechatPay) newTransfer(rw http.ResponseWriter, body []byte) {
 		NotifyURL      string `json:"notify_url"`
 	}
 	_ = json.Unmarshal(body, &req) // a bad request gets the provider's error below
+	w.TransferCalls++
 	if t := w.Transfers[req.OutBillNo]; t != nil {
 		w.signed(rw, 200, w.bill(t))
 		return
 	}
-	w.TransferCalls++
 	ct, _ := base64.StdEncoding.DecodeString(req.UserName)
 	name, err := rsa.DecryptOAEP(sha1.New(), rand.Reader, w.Platform.Private, ct, nil) // #nosec G401 -- the provider's RSA-OAEP over SHA-1, as its API specifies
 	switch {

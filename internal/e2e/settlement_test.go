@@ -55,6 +55,10 @@ func campaignsEndAndAreSettled(t *testing.T, postgres bool) {
 			}
 		}
 	}
+	// A pledge left unpaid when the campaign ends is cancelled: no payment
+	// may start for it once its campaign's money is settled.
+	unpaid := backer.Must(201, "POST", "/api/v1/orders", map[string]any{"project_id": wins, "reward_id": nil, "amount": 500},
+		"Idempotency-Key", "unpaid-"+wins).Field("id")
 	if r := backer.Do("GET", "/api/v1/projects/"+wins+"/settlement", nil); r.Status != 404 {
 		t.Fatalf("a backer reads the creator's settlement: %d %s", r.Status, r.Body)
 	}
@@ -80,6 +84,10 @@ func campaignsEndAndAreSettled(t *testing.T, postgres bool) {
 	}
 	if st.Field("hold_until") == "" {
 		t.Errorf("no hold: %s", st.Body)
+	}
+	backer.WaitOrder(t, unpaid, "cancelled")
+	if r := backer.Do("POST", "/api/v1/payments", map[string]string{"order_id": unpaid, "channel": "sandbox"}, "Idempotency-Key", "late-"+unpaid); r.Status != 409 {
+		t.Fatalf("paying a pledge of an ended campaign: %d %s", r.Status, r.Body)
 	}
 	testkit.Eventually(t, 15*time.Second, "the net is payable after its hold", func() bool {
 		st = op.Must(200, "GET", "/api/v1/projects/"+wins+"/settlement", nil)

@@ -317,14 +317,16 @@ func (p *Pledges) PledgeRefused(ctx context.Context, id string) (Order, error) {
 	})
 }
 
-// ProjectEnded refunds every paid pledge of a failed or cancelled project
-// and cancels its unpaid ones, returning how many refunds it started.
-// Running it again changes nothing.
+// ProjectEnded cancels the unpaid pledges of an ended project (no payment
+// may start once it ended: its money is settled) and refunds every paid
+// pledge of a failed or cancelled one, returning how many refunds it
+// started. Running it again changes nothing.
 func (p *Pledges) ProjectEnded(ctx context.Context, projectID, status string) (int, error) {
+	statuses := []Status{Paid, Shipped, PendingPayment}
 	if status != "failed" && status != "cancelled" {
-		return 0, nil
+		statuses = []Status{PendingPayment} // a succeeded project keeps its paid pledges
 	}
-	list, err := p.store.ProjectOrders(ctx, projectID, Paid, Shipped, PendingPayment)
+	list, err := p.store.ProjectOrders(ctx, projectID, statuses...)
 	if err != nil {
 		return 0, err
 	}

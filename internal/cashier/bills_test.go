@@ -34,24 +34,11 @@ func TestMatchBillNamesEveryDifference(t *testing.T) {
 // lines of that day; a planted extra line and a changed amount are found.
 func TestAlipayBillMatchesTheLedger(t *testing.T) {
 	ctx := context.Background()
-	ali := fakeprovider.NewAlipay()
-	defer ali.Server.Close()
-	client, err := NewAlipay(ali.AppID, ali.Server.URL+"/gateway.do", "http://127.0.0.1:1/notify", ali.App.PrivatePEM, ali.Alipay.PublicPEM, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := service.OpenDB(ctx, Spec(), "sqlite:"+t.TempDir()+"/cashier.db", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	ali, client := fakeAlipay(t)
+	db := sqliteDB(t)
 	s := NewStore(db)
 	now := time.Now()
-	record := func(tr Transfer) {
-		if err := db.Tx(ctx, func(tx *sql.Tx) error { return post(ctx, tx, tr, now) }); err != nil {
-			t.Fatal(err)
-		}
-	}
+	record := func(tr Transfer) { recordTransfer(t, db, tr, now) }
 	var pays []Payment
 	for i, amount := range []int64{9900, 5000, 333} {
 		p := Payment{ID: store.NewID(), ProjectID: "pr1", Channel: "alipay", Amount: amount, OrderID: "o" + string(rune('a'+i))}
@@ -113,25 +100,11 @@ func TestAlipayBillMatchesTheLedger(t *testing.T) {
 // never saw is found.
 func TestWechatPayBillMatchesTheLedger(t *testing.T) {
 	ctx := context.Background()
-	wx := fakeprovider.NewWechatPay()
-	defer wx.Server.Close()
-	client, err := NewWechatPay(wx.MchID, wx.AppID, wx.MerchantSerial, wx.Server.URL, "http://127.0.0.1:1/api/v1/payments/notify/wechatpay",
-		wx.Merchant.PrivatePEM, wx.PlatformCertPEM, wx.APIv3Key, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := service.OpenDB(ctx, Spec(), "sqlite:"+t.TempDir()+"/cashier.db", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	wx, client := fakeWechat(t)
+	db := sqliteDB(t)
 	s := NewStore(db)
 	now := time.Now()
-	record := func(tr Transfer) {
-		if err := db.Tx(ctx, func(tx *sql.Tx) error { return post(ctx, tx, tr, now) }); err != nil {
-			t.Fatal(err)
-		}
-	}
+	record := func(tr Transfer) { recordTransfer(t, db, tr, now) }
 	var pays []Payment
 	for _, amount := range []int64{6600, 12345} {
 		p := Payment{ID: store.NewID(), ProjectID: "pr1", Channel: "wechatpay", Amount: amount, OrderID: store.NewID()}
@@ -178,17 +151,8 @@ func TestWechatPayBillMatchesTheLedger(t *testing.T) {
 // found for operators.
 func TestBillsAreCheckedOnceADay(t *testing.T) {
 	ctx := context.Background()
-	ali := fakeprovider.NewAlipay()
-	defer ali.Server.Close()
-	client, err := NewAlipay(ali.AppID, ali.Server.URL+"/gateway.do", "http://127.0.0.1:1/notify", ali.App.PrivatePEM, ali.Alipay.PublicPEM, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := service.OpenDB(ctx, Spec(), "sqlite:"+t.TempDir()+"/cashier.db", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	ali, client := fakeAlipay(t)
+	db := sqliteDB(t)
 	a := &API{store: NewStore(db), log: slog.New(slog.DiscardHandler), now: time.Now}
 	chs := map[string]Channel{"alipay": client}
 	a.channels.Store(&chs)
@@ -210,5 +174,51 @@ func TestBillsAreCheckedOnceADay(t *testing.T) {
 	if len(got) != 1 || got[0].Day != yesterday.Format(time.DateOnly) || got[0].Lines != 1 || len(got[0].Problems) != 1 ||
 		!strings.Contains(got[0].Problems[0], "stranger") || got[0].CheckedAt.Sub(late).Abs() > time.Second {
 		t.Fatalf("checks: %+v", got)
+	}
+}
+
+// fakeAlipay starts the fake Alipay and a client of it.
+func fakeAlipay(t *testing.T) (*fakeprovider.Alipay, *Alipay) {
+	t.Helper()
+	ali := fakeprovider.NewAlipay()
+	t.Cleanup(ali.Server.Close)
+	client, err := NewAlipay(ali.AppID, ali.Server.URL+"/gateway.do", "http://127.0.0.1:1/notify", ali.App.PrivatePEM, ali.Alipay.PublicPEM, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ali, client
+}
+
+// fakeWechat starts the fake WeChat Pay and a client of it.
+func fakeWechat(t *testing.T) (*fakeprovider.WechatPay, *WechatPay) {
+	t.Helper()
+	wx := fakeprovider.NewWechatPay()
+	t.Cleanup(wx.Server.Close)
+	client, err := NewWechatPay(wx.MchID, wx.AppID, wx.MerchantSerial, wx.Server.URL, "http://127.0.0.1:1/api/v1/payments/notify/wechatpay",
+		wx.Merchant.PrivatePEM, wx.PlatformCertPEM, wx.APIv3Key, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wx, client
+}
+
+// sqliteDB is the cashier's database in a SQLite file of the test's own.
+func sqliteDB(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := service.OpenDB(context.Background(), Spec(), "sqlite:"+t.TempDir()+"/cashier.db", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// recordTransfer writes a transfer to the ledger, as the change that
+// causes it would.
+func recordTransfer(t *testing.T, db *store.DB, tr Transfer, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	if err := db.Tx(ctx, func(tx *sql.Tx) error { return post(ctx, tx, tr, now) }); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -143,12 +143,7 @@ func payableCampaign(t testing.TB, s *Store, now time.Time) (project, creator st
 // refused, a repeat changes nothing, the books stay clean.
 func TestATransferNoticeFinishesASentPayoutOnce(t *testing.T) {
 	ctx := context.Background()
-	db, err := service.OpenDB(ctx, Spec(), "sqlite:"+t.TempDir()+"/cashier.db", slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s := NewStore(db)
+	s := NewStore(sqliteDB(t))
 	now := time.Now()
 	project, creator := payableCampaign(t, s, now)
 	p, err := s.RequestPayout(ctx, Payout{ID: store.NewID(), ProjectID: project, CreatorID: creator, Channel: "wechatpay", Account: "openid", Name: "张三"}, now)

@@ -130,8 +130,9 @@ func (a *Alipay) bill(w http.ResponseWriter, r *http.Request) {
 	b.WriteString("#-----------------------------------------账务明细列表----------------------------------------\n")
 	b.WriteString("账务流水号,业务流水号,商户订单号,商品名称,发生时间,对方账号,收入金额（+元）,支出金额（-元）,账户余额（元）,交易渠道,业务类型,备注\n")
 	n := 0
+	onDay, _ := billDay(day.Format(time.DateOnly))
 	for i, l := range a.Statement {
-		if at := l.At.In(cst); at.Before(day) || !at.Before(day.AddDate(0, 0, 1)) {
+		if !onDay(l.At) {
 			continue
 		}
 		n++

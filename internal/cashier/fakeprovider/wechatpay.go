@@ -255,19 +255,28 @@ func (w *WechatPay) newTransfer(rw http.ResponseWriter, body []byte) {
 	w.signed(rw, 200, w.bill(t))
 }
 
+// billDay reads a bill date (YYYY-MM-DD, China Standard Time, as the
+// providers cut their days) and says whether a moment falls on it.
+func billDay(date string) (func(time.Time) bool, bool) {
+	day, err := time.ParseInLocation(time.DateOnly, date, cst)
+	if err != nil {
+		return nil, false
+	}
+	return func(t time.Time) bool { at := t.In(cst); return !at.Before(day) && at.Before(day.AddDate(0, 0, 1)) }, true
+}
+
 // tradeBill is a day's trade bill (CST) as WeChat Pay writes it: every
 // field starts with a backquote, the totals come last.
 func (w *WechatPay) tradeBill(date string) string {
-	cst := time.FixedZone("CST", 8*3600)
-	day, err := time.ParseInLocation(time.DateOnly, date, cst)
-	if err != nil {
+	onDay, ok := billDay(date)
+	if !ok {
 		return ""
 	}
 	var b strings.Builder
 	b.WriteString("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注\n")
 	n := 0
 	for i, r := range w.Bill {
-		if at := r.At.In(cst); at.Before(day) || !at.Before(day.AddDate(0, 0, 1)) {
+		if !onDay(r.At) {
 			continue
 		}
 		n++
@@ -287,16 +296,15 @@ func (w *WechatPay) tradeBill(date string) string {
 
 // fundFlowBill is a day's fund-flow bill of the basic account (CST).
 func (w *WechatPay) fundFlowBill(date string) string {
-	cst := time.FixedZone("CST", 8*3600)
-	day, err := time.ParseInLocation(time.DateOnly, date, cst)
-	if err != nil {
+	onDay, ok := billDay(date)
+	if !ok {
 		return ""
 	}
 	var b strings.Builder
 	b.WriteString("记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额（元）,账户结余（元）,资金变更提交申请人,备注,业务凭证号\n")
 	n := 0
 	for i, r := range w.FundFlow {
-		if at := r.At.In(cst); at.Before(day) || !at.Before(day.AddDate(0, 0, 1)) {
+		if !onDay(r.At) {
 			continue
 		}
 		n++

@@ -7,6 +7,7 @@ package redact
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -152,7 +153,7 @@ func (c Client) Do(req *http.Request) (*http.Response, error) {
 }
 
 // Post sends a POST; see http.Client.Post.
-func (c Client) Post(url, contentType string, body interface{ Read([]byte) (int, error) }) (*http.Response, error) {
+func (c Client) Post(url, contentType string, body io.Reader) (*http.Response, error) {
 	resp, err := c.HTTP.Post(url, contentType, body) // #nosec G107 G704 -- as Do
 	return resp, Error(err)
 }

@@ -29,6 +29,7 @@ import (
 	"sanshi/internal/etcdnode"
 	"sanshi/internal/gateway"
 	"sanshi/internal/member"
+	"sanshi/internal/notify"
 	"sanshi/internal/order"
 	"sanshi/internal/project"
 )
@@ -40,6 +41,7 @@ var Services = map[string]func() service.Spec{
 	"project": project.Spec,
 	"order":   order.Spec,
 	"cashier": cashier.Spec,
+	"notify":  notify.Spec,
 	"config":  func() service.Spec { return configcenter.Spec(schemas) },
 	"console": console.Spec,
 }
@@ -48,7 +50,7 @@ var Services = map[string]func() service.Spec{
 // config center's validation.
 func schemas() []configstore.Schema {
 	var out []configstore.Schema
-	for _, spec := range []func() service.Spec{gateway.Spec, member.Spec, project.Spec, order.Spec, cashier.Spec, console.Spec} {
+	for _, spec := range []func() service.Spec{gateway.Spec, member.Spec, project.Spec, order.Spec, cashier.Spec, notify.Spec, console.Spec} {
 		out = append(out, spec().Schema())
 	}
 	return out

@@ -11,7 +11,7 @@ import (
 )
 
 // Order is the start order; services stop in reverse.
-var Order = []string{"config", "member", "project", "cashier", "order", "console", "gateway"}
+var Order = []string{"config", "member", "project", "cashier", "order", "notify", "console", "gateway"}
 
 // Options are the flags of `sanshi dev`.
 type Options struct {

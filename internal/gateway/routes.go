@@ -44,6 +44,10 @@ var DefaultRoutes = []Route{
 	{ID: "project-payouts", Pattern: "/api/v1/projects/*/payouts", Service: "cashier", Retries: defaultRetries},
 	{ID: "payouts", Prefix: "/api/v1/payouts", Service: "cashier", Retries: defaultRetries},
 	{ID: "ledger", Prefix: "/api/v1/ledger", Service: "cashier", Retries: defaultRetries},
+	{ID: "password-resets", Prefix: "/api/v1/password-resets", Service: "member", Retries: defaultRetries},
+	{ID: "email-verifications", Prefix: "/api/v1/email-verifications", Service: "member", Retries: defaultRetries},
+	{ID: "notifications", Prefix: "/api/v1/notifications", Service: "notify", Retries: defaultRetries},
+	{ID: "messages", Prefix: "/api/v1/messages", Service: "notify", Retries: defaultRetries},
 }
 
 // Route defaults.

@@ -22,6 +22,10 @@ type Member struct {
 	AvatarURL string    `json:"avatar_url,omitempty"`
 	Roles     []string  `json:"roles"`
 	CreatedAt time.Time `json:"created_at"`
+	// EmailVerified: the member followed the link mailed to Email.
+	EmailVerified bool `json:"email_verified"`
+	// Lang is the language of the member's mail: zh-CN or en.
+	Lang string `json:"lang"`
 }
 
 // Public is what anyone may see of a member.
@@ -42,12 +46,24 @@ type SignUp struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	Nickname string `json:"nickname"`
+	// Lang is the language the member signed up in (the site's); mail is
+	// written in it.
+	Lang string `json:"lang"`
 }
 
 // Normalize trims what people type by accident and lower-cases the email.
 func (s *SignUp) Normalize() {
 	s.Email = strings.ToLower(strings.TrimSpace(s.Email))
 	s.Nickname = strings.TrimSpace(s.Nickname)
+	s.Lang = normalLang(s.Lang)
+}
+
+// normalLang is en for any English tag, else zh-CN (the default).
+func normalLang(l string) string {
+	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(l)), "en") {
+		return "en"
+	}
+	return "zh-CN"
 }
 
 // checkPassword says what is wrong with a new password, or "".
@@ -128,6 +144,9 @@ func checkText(s string, min, max int) string {
 type ProfilePatch struct {
 	Nickname *string `json:"nickname"`
 	Bio      *string `json:"bio"`
+	// Email starts a change of address: the new one is verified first.
+	Email *string `json:"email"`
+	Lang  *string `json:"lang"`
 }
 
 // Validate checks the fields that are set.
@@ -142,6 +161,17 @@ func (p ProfilePatch) Validate() error {
 	if p.Bio != nil {
 		if msg := checkText(*p.Bio, 0, 500); msg != "" {
 			f["bio"] = msg
+		}
+	}
+	if p.Email != nil {
+		*p.Email = strings.ToLower(strings.TrimSpace(*p.Email))
+		if msg := checkEmail(*p.Email); msg != "" {
+			f["email"] = msg
+		}
+	}
+	if p.Lang != nil {
+		if l := strings.TrimSpace(*p.Lang); l != "zh-CN" && l != "en" {
+			f["lang"] = "zh-CN or en"
 		}
 	}
 	return fieldErr(f)

@@ -12,16 +12,16 @@ func TestSignUpValidation(t *testing.T) {
 		in     SignUp
 		fields []string
 	}{
-		{"ok", SignUp{"a@b.cn", "12345678", "小明"}, nil},
-		{"ok 32 Chinese characters", SignUp{"a@b.cn", "12345678", strings.Repeat("众", 32)}, nil},
-		{"nickname 33 characters", SignUp{"a@b.cn", "12345678", strings.Repeat("众", 33)}, []string{"nickname"}},
+		{"ok", SignUp{"a@b.cn", "12345678", "小明", ""}, nil},
+		{"ok 32 Chinese characters", SignUp{"a@b.cn", "12345678", strings.Repeat("众", 32), ""}, nil},
+		{"nickname 33 characters", SignUp{"a@b.cn", "12345678", strings.Repeat("众", 33), ""}, []string{"nickname"}},
 		{"empty", SignUp{}, []string{"email", "password", "nickname"}},
-		{"bad email", SignUp{"not-an-email", "12345678", "x"}, []string{"email"}},
-		{"display name", SignUp{"Bob <b@b.cn>", "12345678", "x"}, []string{"email"}},
-		{"no dot in domain", SignUp{"a@localhost", "12345678", "x"}, []string{"email"}},
-		{"7 characters", SignUp{"a@b.cn", "1234567", "x"}, []string{"password"}},
-		{"8 Chinese characters", SignUp{"a@b.cn", "八个汉字的密码吧", "x"}, nil},
-		{"control characters", SignUp{"a@b.cn", "12345678", "a\x07b"}, []string{"nickname"}},
+		{"bad email", SignUp{"not-an-email", "12345678", "x", ""}, []string{"email"}},
+		{"display name", SignUp{"Bob <b@b.cn>", "12345678", "x", ""}, []string{"email"}},
+		{"no dot in domain", SignUp{"a@localhost", "12345678", "x", ""}, []string{"email"}},
+		{"7 characters", SignUp{"a@b.cn", "1234567", "x", ""}, []string{"password"}},
+		{"8 Chinese characters", SignUp{"a@b.cn", "八个汉字的密码吧", "x", ""}, nil},
+		{"control characters", SignUp{"a@b.cn", "12345678", "a\x07b", ""}, []string{"nickname"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -113,8 +113,12 @@ func TestMembersThroughTheGateway(t *testing.T) {
 		if r := alice.Do("PATCH", "/api/v1/members/me", map[string]any{"nickname": ""}); r.Status != 400 || r.FieldError("nickname") == "" {
 			t.Fatalf("empty nickname: %d %s", r.Status, r.Body)
 		}
-		if r := alice.Do("PATCH", "/api/v1/members/me", map[string]any{"email": "x@y.cn"}); r.Status != 400 {
-			t.Fatalf("email is not patchable: %d", r.Status)
+		// A new address replaces the old one only once its link is followed.
+		if r := alice.Do("PATCH", "/api/v1/members/me", map[string]any{"email": "x@y.cn"}); r.Status != 200 || r.Field("email") != "alice@example.cn" {
+			t.Fatalf("email change: %d %s", r.Status, r.Body)
+		}
+		if r := alice.Do("PATCH", "/api/v1/members/me", map[string]any{"email": "bob@example.cn"}); r.Status != 409 || r.FieldError("email") == "" {
+			t.Fatalf("a taken address: %d %s", r.Status, r.Body)
 		}
 		r = alice.Must(200, "PUT", "/api/v1/members/me/avatar", png1x1, "Content-Type", "image/png")
 		avatar := r.Field("avatar_url")

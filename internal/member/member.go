@@ -18,6 +18,7 @@ import (
 	"sanshi/internal/chassis/blob"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpx"
+	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/service"
 )
 
@@ -44,13 +45,14 @@ type API struct {
 	blobs  blob.Store
 	now    func() time.Time
 	log    *slog.Logger
+	outbox *outbox.Outbox
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	// One hash per core; a queue of 32 per core (about 1–2 s of hashing
 	// here) absorbs a burst's front without growing into long waits.
 	cores := runtime.GOMAXPROCS(0)
-	a := &API{store: NewStore(rt.DB), hasher: NewHasher(cores, 32*cores), blobs: blob.Disk{Dir: filepath.Join(rt.Boot.DataDir, "uploads", "member")}, now: rt.Now, log: rt.Log}
+	a := &API{store: NewStore(rt.DB), hasher: NewHasher(cores, 32*cores), blobs: blob.Disk{Dir: filepath.Join(rt.Boot.DataDir, "uploads", "member")}, now: rt.Now, log: rt.Log, outbox: rt.Outbox}
 	return a.Routes(), nil
 }
 
@@ -64,6 +66,11 @@ func (a *API) Routes() http.Handler {
 	handle("GET /api/v1/members/me", a.me)
 	handle("PATCH /api/v1/members/me", a.patchMe)
 	handle("PUT /api/v1/members/me/password", a.changePassword)
+	handle("POST /api/v1/members/me/email-verification", a.resendVerification)
+	handle("POST /api/v1/email-verifications", a.confirmEmail)
+	handle("POST /api/v1/password-resets", a.requestReset)
+	handle("POST /api/v1/password-resets/confirm", a.confirmReset)
+	handle(memberapi.RouteContacts, a.contacts)
 	mux.HandleFunc("PUT /api/v1/members/me/avatar", a.putAvatar)
 	handle("GET /api/v1/members/me/addresses", a.listAddresses)
 	handle("POST /api/v1/members/me/addresses", a.addAddress)
@@ -96,6 +103,9 @@ func (a *API) signUp(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	m, err := a.store.Create(r.Context(), su, hash, a.now())
+	if err == nil {
+		a.outbox.Kick()
+	}
 	return http.StatusCreated, m, err
 }
 
@@ -244,6 +254,7 @@ func (a *API) changePassword(r *http.Request) (int, any, error) {
 	if err := a.store.SetPassword(ctx, id.Member, newHash, id.Session, a.now()); err != nil {
 		return 0, nil, err
 	}
+	a.outbox.Kick()
 	return http.StatusNoContent, nil, nil
 }
 
@@ -267,6 +278,15 @@ func (a *API) patchMe(r *http.Request) (int, any, error) {
 	}
 	if err := p.Validate(); err != nil {
 		return 0, nil, err
+	}
+	if p.Email != nil {
+		m, err := a.store.ByID(r.Context(), id.Member)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := a.changeEmail(r.Context(), m, *p.Email); err != nil {
+			return 0, nil, err
+		}
 	}
 	m, err := a.store.UpdateProfile(r.Context(), id.Member, p)
 	return http.StatusOK, m, err

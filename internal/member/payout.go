@@ -81,6 +81,13 @@ func (a *API) putPayoutAccount(r *http.Request) (int, any, error) {
 	if err := ValidatePayoutAccount(&acct); err != nil {
 		return 0, nil, err
 	}
+	m, err := a.store.ByID(r.Context(), id.Member)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := requireVerified(m); err != nil {
+		return 0, nil, err
+	}
 	if err := a.store.SetPayoutAccount(r.Context(), id.Member, acct, a.now()); err != nil {
 		return 0, nil, err
 	}

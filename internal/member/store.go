@@ -23,28 +23,41 @@ type Store struct {
 // NewStore uses db.
 func NewStore(db *store.DB) *Store { return &Store{db: db} }
 
-const memberCols = `id, email, nickname, bio, avatar, roles, created_at`
+const memberCols = `id, email, nickname, bio, avatar, roles, created_at, email_verified, lang`
 
 func scanMember(row interface{ Scan(...any) error }) (Member, error) {
 	var m Member
 	var roles, created, avatar string
-	if err := row.Scan(&m.ID, &m.Email, &m.Nickname, &m.Bio, &avatar, &roles, &created); err != nil {
+	var verified int
+	if err := row.Scan(&m.ID, &m.Email, &m.Nickname, &m.Bio, &avatar, &roles, &created, &verified, &m.Lang); err != nil {
 		return m, err
 	}
 	m.Roles = strings.Split(roles, ",")
 	m.CreatedAt = store.ParseTS(created)
+	m.EmailVerified = verified == 1
 	if avatar != "" {
 		m.AvatarURL = "/api/v1/members/" + m.ID + "/avatar"
 	}
 	return m, nil
 }
 
-// Create stores a new member; a taken e-mail is a duplicate error.
+// Create stores a new member, with the verification of its address (its
+// token and the mail asking to follow it, in the same transaction); a taken
+// e-mail is a duplicate error.
 func (s *Store) Create(ctx context.Context, su SignUp, passwordHash string, now time.Time) (Member, error) {
 	m := Member{ID: store.NewID(), Email: su.Email, Nickname: su.Nickname, Roles: []string{"backer"}, CreatedAt: now.UTC()}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO members (id, email, password_hash, nickname, roles, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING`,
-		m.ID, m.Email, passwordHash, m.Nickname, "backer", store.TS(now))
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO members (id, email, password_hash, nickname, roles, created_at, lang)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (email) DO NOTHING`,
+			m.ID, m.Email, passwordHash, m.Nickname, "backer", store.TS(now), su.Lang)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return s.mailToken(ctx, tx, m.ID, purposeVerify, m.Email, m.Nickname, su.Lang, now)
+	})
 	if err != nil {
 		return m, errs.Wrap(err, "create member")
 	}
@@ -103,9 +116,7 @@ func (s *Store) SetPassword(ctx context.Context, id, hash, keep string, now time
 		if _, err := tx.ExecContext(ctx, `UPDATE members SET password_hash = $1 WHERE id = $2`, hash, id); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1 WHERE member_id = $2 AND token_hash <> $3 AND revoked_at IS NULL`,
-			store.TS(now), id, keep)
-		return err
+		return setPasswordTx(ctx, tx, id, keep, now)
 	})
 	if err != nil {
 		return errs.Wrap(err, "set password")
@@ -123,6 +134,11 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, p ProfilePatch) (M
 	if p.Bio != nil {
 		if _, err := s.db.ExecContext(ctx, `UPDATE members SET bio = $1 WHERE id = $2`, *p.Bio, id); err != nil {
 			return Member{}, errs.Wrap(err, "update bio")
+		}
+	}
+	if p.Lang != nil {
+		if _, err := s.db.ExecContext(ctx, `UPDATE members SET lang = $1 WHERE id = $2`, *p.Lang, id); err != nil {
+			return Member{}, errs.Wrap(err, "update language")
 		}
 	}
 	return s.ByID(ctx, id)

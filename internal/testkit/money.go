@@ -10,7 +10,7 @@ import (
 )
 
 // MoneyServices are the services the pledge flow needs.
-var MoneyServices = []string{"member", "project", "order", "cashier"}
+var MoneyServices = []string{"member", "project", "order", "cashier", "notify"}
 
 // LiveProject creates a creator's project with one tier limited to units
 // (0 = unlimited) that ships, gets it approved, and returns its id and the

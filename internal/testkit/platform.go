@@ -72,7 +72,7 @@ func StartPlatform(t testing.TB, o PlatformOptions) *Platform {
 	gw := Serve(t, p.Etcd, "gateway", gwEnv...)
 	p.Procs["gateway"] = []*Proc{gw}
 	p.Gateway = "http://" + gw.Instance.Address
-	probe := map[string]string{"member": "/api/v1/members/me", "project": "/api/v1/categories", "order": "/api/v1/orders", "cashier": "/api/v1/payments/channels"}
+	probe := map[string]string{"member": "/api/v1/members/me", "project": "/api/v1/categories", "order": "/api/v1/orders", "cashier": "/api/v1/payments/channels", "notify": "/api/v1/notifications/unread"}
 	for _, svc := range o.Services {
 		if path, ok := probe[svc]; ok {
 			Eventually(t, 5*time.Second, "gateway routes to "+svc, func() bool {

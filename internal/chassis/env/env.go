@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -87,6 +88,13 @@ type Bootstrap struct {
 	// instance (sanshi dev): how often, and how the last process ended.
 	Restarts int    `json:"restarts"`
 	LastExit string `json:"last_exit"`
+	// SMTPURL is the mail server the notification service sends through
+	// (smtp://user@host:587 with STARTTLS, smtps://host:465); empty: mail
+	// is written as .eml files under the data folder. SMTPPassword, when
+	// set, replaces the URL's password; MailFrom is the sender's address.
+	SMTPURL      Secret `json:"smtp_url"`
+	SMTPPassword Secret `json:"smtp_password"`
+	MailFrom     string `json:"mail_from"`
 	// Getenv reads the rest of the environment (configuration overrides).
 	Getenv func(string) string `json:"-"`
 }
@@ -125,6 +133,9 @@ var Vars = []Var{
 	{"SANSHI_HTTP_SERVER", "sanshi", "plain-HTTP server: sanshi (the fast path, irregular requests to net/http) or std (net/http alone)"},
 	{"SANSHI_RESTARTS", "0", "set by a supervisor: how many times it restarted this instance (the console shows it)"},
 	{"SANSHI_LAST_EXIT", "(none)", "set by a supervisor: how the previous process ended, e.g. exit status 2"},
+	{"SANSHI_SMTP_URL", "(none: mail written as .eml files under $SANSHI_DATA_DIR/mail)", "mail server of the notification service: smtp://user@host:587 (STARTTLS) or smtps://user@host:465 (secret)"},
+	{"SANSHI_SMTP_PASSWORD", "(none)", "password of the SMTP user, replacing the URL's (secret; SANSHI_SMTP_PASSWORD_FILE reads it from a file)"},
+	{"SANSHI_MAIL_FROM", "三拾众筹 <noreply@sanshi.local>", "sender of the platform's mail (RFC 5322 address)"},
 	{"SANSHI_TRUSTED_PROXIES", "(none)", "CIDRs of load balancers whose X-Forwarded-For/-Proto the gateway believes, e.g. 10.0.0.0/8"},
 }
 
@@ -175,6 +186,12 @@ func Parse(service, buildVersion string, getenv func(string) string) (Bootstrap,
 	}
 	b.HTTPServer = p.oneOf("SANSHI_HTTP_SERVER", "sanshi", "sanshi", "std")
 	b.TrustedProxies = p.prefixes("SANSHI_TRUSTED_PROXIES")
+	b.SMTPURL = NewSecret(p.smtpURL("SANSHI_SMTP_URL"))
+	b.SMTPPassword = NewSecret(p.secret("SANSHI_SMTP_PASSWORD"))
+	b.MailFrom = p.str("SANSHI_MAIL_FROM", "三拾众筹 <noreply@sanshi.local>")
+	if _, err := mail.ParseAddress(b.MailFrom); err != nil {
+		p.fail("SANSHI_MAIL_FROM", "an address such as 三拾众筹 <noreply@example.cn>", b.MailFrom)
+	}
 	if v := p.str("SANSHI_RESTARTS", ""); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
@@ -254,6 +271,20 @@ func (p *parser) secret(name string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// smtpURL reads a mail server's URL: smtp:// or smtps://, a host and a port.
+func (p *parser) smtpURL(name string) string {
+	v := p.secret(name)
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" || u.Port() == "" {
+		p.fail(name, "smtp://[user[:password]@]host:port or smtps://…", redact.URL(v))
+		return ""
+	}
+	return v
 }
 
 // file reads a path that must name a readable file.

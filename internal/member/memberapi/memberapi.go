@@ -88,3 +88,29 @@ func GrantRoleMessage(memberID, role string) outbox.Message {
 	return outbox.Message{Key: role + "-role:" + memberID, Service: Service, Method: http.MethodPost,
 		Path: httpclient.Path("/internal/v1/members/{}/roles", memberID), Body: Role{Role: role}}
 }
+
+// RouteContacts is where the notification service reads who members are.
+const RouteContacts = "POST /internal/v1/members/contacts"
+
+// Contact is how a member is reached: address, name, language, and whether
+// the address was confirmed.
+type Contact struct {
+	ID            string `json:"id"`
+	Email         string `json:"email"`
+	Nickname      string `json:"nickname"`
+	Lang          string `json:"lang"`
+	EmailVerified bool   `json:"email_verified"`
+}
+
+// ContactsQuery names the members wanted (up to 1,000).
+type ContactsQuery struct {
+	IDs []string `json:"ids"`
+}
+
+// Contacts reads members' contacts (the notification service only);
+// unknown ids are left out.
+func (c Client) Contacts(ctx context.Context, ids []string) ([]Contact, error) {
+	var out []Contact
+	err := c.c.JSON(ctx, Service, http.MethodPost, "/internal/v1/members/contacts", ContactsQuery{IDs: ids}, &out, nil)
+	return out, err
+}

@@ -95,3 +95,19 @@ func ProjectEndedMessage(projectID, status string) outbox.Message {
 	return outbox.Message{Key: "project-ended:" + projectID, Service: Service, Method: http.MethodPost,
 		Path: httpclient.Path("/internal/v1/projects/{}/ended", projectID), Body: Ended{ProjectID: projectID, Status: status}}
 }
+
+// RouteBackerIDs lists who backed a project (the notification service).
+const RouteBackerIDs = "GET /internal/v1/projects/{id}/backer-ids"
+
+// BackerIDs are the members with a paid (or since refunded) pledge to a
+// project.
+type BackerIDs struct {
+	MemberIDs []string `json:"member_ids"`
+}
+
+// BackerIDs reads who backed a project.
+func (c Client) BackerIDs(ctx context.Context, projectID string) ([]string, error) {
+	var out BackerIDs
+	err := c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/internal/v1/projects/{}/backer-ids", projectID), nil, &out, nil)
+	return out.MemberIDs, err
+}

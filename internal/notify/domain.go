@@ -1,0 +1,145 @@
+package notify
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+	"time"
+
+	"sanshi/internal/notify/notifyapi"
+)
+
+// kind is what the service knows of one kind of notice: whether it always
+// goes (receipts, security), whether it reaches the inbox at all (security
+// mail carries links that belong in mail only), and the link it points at.
+type kind struct {
+	name      string
+	essential bool
+	inbox     bool
+	link      func(data map[string]string) string
+}
+
+func projectLink(d map[string]string) string { return "/projects/" + d["project_id"] }
+func orderLink(d map[string]string) string   { return "/me/orders" }
+func fundsLink(d map[string]string) string   { return "/me/projects/" + d["project_id"] + "/funds" }
+func tokenLink(path string) func(map[string]string) string {
+	return func(d map[string]string) string { return path + "?token=" + d["token"] }
+}
+
+// kinds lists every kind in the order the preferences page shows them.
+var kinds = []kind{
+	{name: notifyapi.KindVerifyEmail, essential: true, link: tokenLink("/verify-email")},
+	{name: notifyapi.KindEmailChanged, essential: true, link: func(map[string]string) string { return "/me" }},
+	{name: notifyapi.KindPasswordReset, essential: true, link: tokenLink("/reset-password")},
+	{name: notifyapi.KindPasswordChanged, essential: true, link: func(map[string]string) string { return "/forgot-password" }},
+	{name: notifyapi.KindPledgePaid, essential: true, inbox: true, link: orderLink},
+	{name: notifyapi.KindRefundSent, essential: true, inbox: true, link: orderLink},
+	{name: notifyapi.KindPaymentFailed, inbox: true, link: orderLink},
+	{name: notifyapi.KindPledgeCancelled, inbox: true, link: orderLink},
+	{name: notifyapi.KindCampaignSucceeded, inbox: true, link: projectLink},
+	{name: notifyapi.KindCampaignFailed, inbox: true, link: projectLink},
+	{name: notifyapi.KindProjectApproved, inbox: true, link: projectLink},
+	{name: notifyapi.KindProjectRejected, inbox: true, link: func(d map[string]string) string { return "/me/projects/" + d["project_id"] + "/edit" }},
+	{name: notifyapi.KindProjectUpdate, inbox: true, link: projectLink},
+	{name: notifyapi.KindCommentReply, inbox: true, link: projectLink},
+	{name: notifyapi.KindMessage, inbox: true, link: func(d map[string]string) string { return "/me/messages/" + d["conversation_id"] }},
+	{name: notifyapi.KindPayoutSent, inbox: true, link: fundsLink},
+	{name: notifyapi.KindPayoutPaid, inbox: true, link: fundsLink},
+	{name: notifyapi.KindPayoutFailed, inbox: true, link: fundsLink},
+}
+
+func kindOf(name string) (kind, bool) {
+	for _, k := range kinds {
+		if k.name == name {
+			return k, true
+		}
+	}
+	return kind{}, false
+}
+
+// switches are a member's choices: kind → channel → on. A kind or channel
+// the member never touched is on.
+type switches map[string]map[string]bool
+
+const (
+	channelMail  = "mail"
+	channelInbox = "inbox"
+)
+
+// wants decides whether a member hears of k by channel: essential kinds
+// always by mail, and in the inbox when the kind goes there at all.
+func (s switches) wants(k kind, channel string) bool {
+	if channel == channelInbox && !k.inbox {
+		return false
+	}
+	if k.essential {
+		return true
+	}
+	on, set := s[k.name][channel]
+	return !set || on
+}
+
+// preferences are the member's switches as the API shows them.
+func (s switches) preferences() []notifyapi.Preference {
+	var out []notifyapi.Preference
+	for _, k := range kinds {
+		if !k.inbox {
+			continue // security mail is not a choice and has no inbox entry
+		}
+		out = append(out, notifyapi.Preference{Kind: k.name, Essential: k.essential,
+			Mail: s.wants(k, channelMail), Inbox: s.wants(k, channelInbox)})
+	}
+	return out
+}
+
+// backoff is the wait before a mail's next attempt: 5 s doubling to an
+// hour, so a mail server down for a minute costs a minute, and one down for
+// a day is tried every hour until the mail is dead.
+func backoff(attempts int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < attempts && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
+// unsubscribeToken signs a member and a kind, so that a click in a mail
+// can turn that kind's mail off without a login, and nothing else.
+func unsubscribeToken(key []byte, member, kind string) string {
+	payload := member + "." + kind
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("unsubscribe:" + payload))
+	return base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
+
+// readUnsubscribeToken checks a token's signature and returns what it names.
+func readUnsubscribeToken(key []byte, token string) (member, kind string, ok bool) {
+	p, _, found := strings.Cut(token, ".")
+	if !found {
+		return "", "", false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil {
+		return "", "", false
+	}
+	member, kind, found = strings.Cut(string(raw), ".")
+	if !found || !hmac.Equal([]byte(unsubscribeToken(key, member, kind)), []byte(token)) {
+		return "", "", false
+	}
+	if k, known := kindOf(kind); !known || k.essential {
+		return "", "", false
+	}
+	return member, kind, true
+}
+
+// spacing keeps mail to one address at most perHour an hour: the next
+// mail to an address is due no sooner than the last plus an hour / perHour.
+// It is the per-recipient limit of a burst (10,000 backers each get their
+// one mail at once; one backer gets at most perHour).
+func spacing(perHour int) time.Duration {
+	if perHour <= 0 {
+		return 0
+	}
+	return time.Hour / time.Duration(perHour)
+}

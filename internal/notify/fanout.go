@@ -1,0 +1,250 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"sanshi/internal/chassis/store"
+	"sanshi/internal/member/memberapi"
+	"sanshi/internal/notify/notifyapi"
+	"sanshi/internal/project/projectapi"
+)
+
+// Directory is where the fan-out learns who people are and who backed
+// what: the member, order and project services.
+type Directory interface {
+	Contacts(ctx context.Context, ids []string) ([]memberapi.Contact, error)
+	BackerIDs(ctx context.Context, projectID string) ([]string, error)
+	Project(ctx context.Context, id string) (projectapi.Project, error)
+}
+
+// Fanout turns each event into mails and inbox entries, a chunk of
+// recipients per transaction, and wakes the Mailer.
+type Fanout struct {
+	store    *Store
+	dir      Directory
+	render   *renderer
+	from     *mail.Address
+	key      []byte // signs unsubscribe links
+	now      func() time.Time
+	log      *slog.Logger
+	kick     chan struct{}
+	mailKick func()
+}
+
+// chunk is how many recipients one fan-out transaction writes: a project
+// with 10,000 backers is 20 transactions, none holding much in memory.
+const chunk = 500
+
+// Kick asks for a round now.
+func (f *Fanout) Kick() {
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run fans events out until ctx ends: when kicked, else every second.
+func (f *Fanout) Run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		for f.round(ctx) && ctx.Err() == nil {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-f.kick:
+		}
+	}
+}
+
+// round fans out the due events; true when it found a full batch.
+func (f *Fanout) round(ctx context.Context) bool {
+	evs, err := f.store.ClaimEvents(ctx, f.now(), 20)
+	if err != nil {
+		if ctx.Err() == nil {
+			f.log.Warn("claim events", "error", err)
+		}
+		return false
+	}
+	for _, se := range evs {
+		if err := f.one(ctx, se); err != nil {
+			next := f.now().Add(backoff(se.attempts))
+			f.log.Warn("fan-out failed; trying again later", "event", se.id, "attempt", se.attempts, "next", next, "error", err)
+			if err := f.store.EventFailed(context.WithoutCancel(ctx), se.id, err, next); err != nil {
+				f.log.Warn("record fan-out failure", "error", err)
+			}
+		}
+	}
+	return len(evs) == 20
+}
+
+// recipient is one person an event reaches.
+type recipient struct {
+	key      string // member id, or "email:" + address
+	member   string
+	address  string
+	name     string
+	lang     string
+	verified bool
+}
+
+func (f *Fanout) one(ctx context.Context, se storedEvent) error {
+	var e notifyapi.Event
+	if err := json.Unmarshal([]byte(se.body), &e); err != nil {
+		return fmt.Errorf("unreadable event: %w", err)
+	}
+	k, ok := kindOf(e.Kind)
+	if !ok {
+		f.log.Error("event of an unknown kind dropped", "event", se.id, "kind", e.Kind)
+		return f.store.FanOut(ctx, se.id, nil, nil, f.now())
+	}
+	if e.Data == nil {
+		e.Data = map[string]string{}
+	}
+	var creator string
+	if pid := e.Data["project_id"]; pid != "" {
+		p, err := f.dir.Project(ctx, pid)
+		if err != nil {
+			return err
+		}
+		creator = p.CreatorID
+		if e.Data["project_title"] == "" {
+			e.Data["project_title"] = p.Title
+		}
+	}
+	ids := slices.Clone(e.To)
+	if e.BackersOf != "" {
+		backers, err := f.dir.BackerIDs(ctx, e.BackersOf)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, backers...)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if from := e.Data["from_id"]; from != "" && e.Data["nickname"] == "" {
+		cs, err := f.dir.Contacts(ctx, []string{from})
+		if err != nil {
+			return err
+		}
+		if len(cs) == 1 {
+			e.Data["nickname"] = cs[0].Nickname
+		}
+	}
+	if e.Email != "" {
+		if err := f.write(ctx, se.id, k, e, creator, []recipient{{key: "email:" + e.Email, address: e.Email, lang: e.Lang, verified: true,
+			name: e.Data["nickname"]}}, false); err != nil {
+			return err
+		}
+	}
+	if len(ids) == 0 {
+		return f.store.FanOut(ctx, se.id, nil, nil, f.now())
+	}
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		cs, err := f.dir.Contacts(ctx, part)
+		if err != nil {
+			return err
+		}
+		rs := make([]recipient, 0, len(cs))
+		for _, c := range cs {
+			rs = append(rs, recipient{key: c.ID, member: c.ID, address: c.Email, name: c.Nickname, lang: c.Lang, verified: c.EmailVerified})
+		}
+		if err := f.write(ctx, se.id, k, e, creator, rs, start+chunk >= len(ids)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write renders and stores the notices of one chunk of recipients; last
+// marks the event done in the same transaction.
+func (f *Fanout) write(ctx context.Context, eventID string, k kind, e notifyapi.Event, creator string, rs []recipient, last bool) error {
+	members := make([]string, 0, len(rs))
+	for _, r := range rs {
+		if r.member != "" {
+			members = append(members, r.member)
+		}
+	}
+	sw, err := f.store.Switches(ctx, members)
+	if err != nil {
+		return err
+	}
+	var mails []mailRow
+	var notes []noteRow
+	at := e.At
+	if at.IsZero() {
+		at = f.now()
+	}
+	for _, r := range rs {
+		s := sw[r.member]
+		// Mail other than receipts and security goes only to an address
+		// its owner confirmed; the inbox has every notice.
+		mailIt := s.wants(k, channelMail) && (k.essential || r.verified)
+		inboxIt := r.member != "" && s.wants(k, channelInbox)
+		if !mailIt && !inboxIt {
+			continue
+		}
+		unsub := ""
+		if !k.essential && r.member != "" {
+			unsub = f.render.siteURL + "/unsubscribe?token=" + url.QueryEscape(unsubscribeToken(f.key, r.member, k.name))
+		}
+		n, err := f.render.render(k, r.lang, r.name, r.member != "" && r.member == creator, e.Data, at, unsub)
+		if err != nil {
+			return fmt.Errorf("render %s: %w", k.name, err)
+		}
+		if inboxIt {
+			notes = append(notes, noteRow{member: r.member, kind: k.name, n: n})
+		}
+		if mailIt {
+			m, err := f.envelope(r, n, unsub, at)
+			if err != nil {
+				return err
+			}
+			m.kind = k.name
+			mails = append(mails, m)
+		}
+	}
+	if !last && len(mails) == 0 && len(notes) == 0 {
+		return nil
+	}
+	if last {
+		err = f.store.FanOut(ctx, eventID, mails, notes, f.now())
+	} else {
+		err = f.store.WriteNotices(ctx, eventID, mails, notes, f.now())
+	}
+	if err == nil && len(mails) > 0 && f.mailKick != nil {
+		f.mailKick()
+	}
+	return err
+}
+
+// envelope renders one recipient's mail whole.
+func (f *Fanout) envelope(r recipient, n notice, unsub string, at time.Time) (mailRow, error) {
+	id := store.NewID()
+	domain := "sanshi.local"
+	if i := strings.LastIndexByte(f.from.Address, '@'); i >= 0 {
+		domain = f.from.Address[i+1:]
+	}
+	env := envelope{From: f.from.String(), To: mail.Address{Name: r.name, Address: r.address}, Subject: n.Title,
+		MessageID: id + "@" + domain, Date: at, Text: n.Text, HTML: n.HTML}
+	if unsub != "" {
+		env.Unsubscribe = unsub
+		env.UnsubscribeMailto = "unsubscribe@" + domain + "?subject=" + url.PathEscape("unsubscribe "+unsub[strings.Index(unsub, "token=")+6:])
+	}
+	b, err := env.bytes()
+	if err != nil {
+		return mailRow{}, err
+	}
+	return mailRow{id: id, recipient: r.key, address: r.address, subject: n.Title, message: string(b)}, nil
+}

@@ -1,0 +1,167 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Mailer sends queued mail: a few senders side by side, a global rate, a
+// per-recipient spacing, retries with backoff, and dead letters after
+// maxAttempts. A mail is marked sent only after the server took it, so a
+// crash in between sends it again (at-least-once; the Message-ID stays the
+// same, so the copy is recognizable): a window of one SMTP reply.
+type Mailer struct {
+	store   *Store
+	sender  Sender
+	from    string
+	now     func() time.Time
+	log     *slog.Logger
+	kick    chan struct{}
+	workers int
+	// settings read each round (config keys notify.mail.*)
+	settings func() mailSettings
+
+	mu       sync.Mutex
+	lastTo   map[string]time.Time // address → last send (per-recipient spacing)
+	nextSend time.Time            // the global rate's next free slot
+
+	sent, failed, dead prometheus.Counter
+}
+
+type mailSettings struct {
+	rate         float64 // mails a second, all recipients
+	perHour      int     // mails an hour to one address
+	maxAttempts  int
+	sendTimeout  time.Duration
+	claimedBatch int
+}
+
+// Kick asks for a round now.
+func (m *Mailer) Kick() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends until ctx ends: when kicked, else every half second.
+func (m *Mailer) Run(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		for m.round(ctx) && ctx.Err() == nil {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-m.kick:
+		}
+	}
+}
+
+// round sends one claimed batch; true when the batch was full.
+func (m *Mailer) round(ctx context.Context) bool {
+	s := m.settings()
+	batch, err := m.store.ClaimMails(ctx, m.now(), s.claimedBatch)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("claim mail", "error", err)
+		}
+		return false
+	}
+	if len(batch) == 0 {
+		return false
+	}
+	work := make(chan mailRow)
+	var wg sync.WaitGroup
+	for range m.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for row := range work {
+				m.one(ctx, row, s)
+			}
+		}()
+	}
+	for _, row := range batch {
+		if ctx.Err() != nil {
+			break // unsent rows stay claimed; another round takes them after claimFor
+		}
+		work <- row
+	}
+	close(work)
+	wg.Wait()
+	return len(batch) == s.claimedBatch
+}
+
+// one sends a mail or puts it back.
+func (m *Mailer) one(ctx context.Context, row mailRow, s mailSettings) {
+	bg := context.WithoutCancel(ctx)
+	if later := m.slot(row.address, s); !later.IsZero() {
+		if err := m.store.MailDeferred(bg, row.id, later); err != nil {
+			m.log.Warn("defer mail", "mail", row.id, "error", err)
+		}
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, s.sendTimeout)
+	err := m.sender.Send(sctx, m.from, row.address, row.id, []byte(row.message))
+	cancel()
+	if err == nil {
+		m.sent.Inc()
+		if err := m.store.MailSent(bg, row.id, m.now()); err != nil {
+			m.log.Error("mail sent but not recorded; it may go again", "mail", row.id, "error", err)
+		}
+		return
+	}
+	attempts := row.attempts + 1
+	dead := isPermanent(err) || attempts >= s.maxAttempts
+	next := m.now().Add(backoff(attempts))
+	if dead {
+		m.dead.Inc()
+		m.log.Error("mail is a dead letter", "mail", row.id, "kind", row.kind, "attempts", attempts, "error", err)
+	} else {
+		m.failed.Inc()
+		m.log.Warn("mail not sent; trying again", "mail", row.id, "attempts", attempts, "next", next, "error", err)
+	}
+	if err := m.store.MailFailed(bg, row.id, err, next, dead); err != nil {
+		m.log.Warn("record mail failure", "mail", row.id, "error", err)
+	}
+}
+
+// slot waits for the global rate's next free slot and takes the
+// recipient's: it returns when the address may get its next mail if that
+// is later than now (the mail is deferred, not sent), else the zero time.
+func (m *Mailer) slot(address string, s mailSettings) time.Time {
+	m.mu.Lock()
+	now := m.now()
+	if last, ok := m.lastTo[address]; ok {
+		if due := last.Add(spacing(s.perHour)); due.After(now) {
+			m.mu.Unlock()
+			return due
+		}
+	}
+	m.lastTo[address] = now
+	if len(m.lastTo) > 100_000 {
+		for a, t := range m.lastTo {
+			if now.Sub(t) > time.Hour {
+				delete(m.lastTo, a)
+			}
+		}
+	}
+	wait := time.Duration(0)
+	if s.rate > 0 {
+		if m.nextSend.Before(now) {
+			m.nextSend = now
+		}
+		wait = m.nextSend.Sub(now)
+		m.nextSend = m.nextSend.Add(time.Duration(float64(time.Second) / s.rate))
+	}
+	m.mu.Unlock()
+	time.Sleep(wait)
+	return time.Time{}
+}

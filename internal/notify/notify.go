@@ -1,0 +1,176 @@
+// Package notify is the notification service (消息): it hears what happened
+// from the other services' outboxes, decides who is told and how, writes
+// mail (HTML and plain text, in the member's language) and the in-site
+// inbox, sends mail over SMTP with retries, and carries private messages
+// between backers and creators.
+package notify
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sanshi/internal/chassis/configstore"
+	"sanshi/internal/chassis/httpx"
+	"sanshi/internal/chassis/props"
+	"sanshi/internal/chassis/service"
+	"sanshi/internal/member/memberapi"
+	"sanshi/internal/notify/notifyapi"
+	"sanshi/internal/order/orderapi"
+	"sanshi/internal/project/projectapi"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Spec describes the notification service to the chassis.
+func Spec() service.Spec {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return service.Spec{Name: notifyapi.Service, Migrations: sub, Build: build, StrictPrefix: "notify.", Config: []configstore.Key{
+		{Name: "notify.site-url", Type: configstore.String, Default: "http://localhost:8080", Restart: true},
+		{Name: "notify.mail.rate", Type: configstore.Int, Default: "100", Min: "1", Max: "10000"},
+		{Name: "notify.mail.per-recipient-hour", Type: configstore.Int, Default: "30", Min: "1", Max: "3600"},
+		{Name: "notify.mail.max-attempts", Type: configstore.Int, Default: "15", Min: "1", Max: "100"},
+		{Name: "notify.mail.workers", Type: configstore.Int, Default: "4", Min: "1", Max: "64", Restart: true},
+		{Name: "notify.messages.per-hour", Type: configstore.Int, Default: "20", Min: "1", Max: "1000"},
+	}}
+}
+
+// API serves the notification endpoints.
+type API struct {
+	store    *Store
+	fanout   *Fanout
+	mailer   *Mailer
+	projects projectapi.Client
+	props    *props.Props
+	key      []byte
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
+	st := &Store{db: rt.DB}
+	a := &API{store: st, projects: projectapi.NewClient(rt.Client), props: rt.Props, now: rt.Now, log: rt.Log}
+	m := hmac.New(sha256.New, []byte(rt.Boot.InternalKey.Reveal()))
+	m.Write([]byte("sanshi-notify-unsubscribe"))
+	a.key = m.Sum(nil)
+	site := a.setting("notify.site-url", "http://localhost:8080")
+	if u, err := url.Parse(site); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		site = "http://localhost:8080"
+		rt.Log.Warn("notify.site-url is not an http(s) URL; using the default", "default", site)
+	}
+	r, err := newRenderer(site)
+	if err != nil {
+		return nil, err
+	}
+	from, err := mail.ParseAddress(rt.Boot.MailFrom)
+	if err != nil {
+		return nil, err
+	}
+	sender, where, err := senderFor(rt)
+	if err != nil {
+		return nil, err
+	}
+	rt.Log.Info("mail goes to " + where)
+	counter := func(name, help string) prometheus.Counter {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+		rt.Metrics.MustRegister(c)
+		return c
+	}
+	a.mailer = &Mailer{store: st, sender: sender, from: from.Address, now: rt.Now, log: rt.Logs.Logger("mail"), kick: make(chan struct{}, 1),
+		workers: a.intSetting("notify.mail.workers", 4), lastTo: map[string]time.Time{}, settings: a.mailSettings,
+		sent: counter("sanshi_mail_sent_total", "Mails the mail server took."), failed: counter("sanshi_mail_failed_total", "Mail attempts that failed and will be tried again."),
+		dead: counter("sanshi_mail_dead_total", "Mails given up on (dead letters).")}
+	a.fanout = &Fanout{store: st, dir: directory{members: memberapi.NewClient(rt.Client), orders: orderapi.NewClient(rt.Client), projects: a.projects},
+		render: r, from: from, key: a.key, now: rt.Now, log: rt.Logs.Logger("fanout"), kick: make(chan struct{}, 1), mailKick: a.mailer.Kick}
+	go a.fanout.Run(rt.Background())
+	go a.mailer.Run(rt.Background())
+	return a.Routes(), nil
+}
+
+// senderFor is the mail server of SANSHI_SMTP_URL, else the folder of .eml
+// files under the data folder; where says which, for the log.
+func senderFor(rt *service.Runtime) (Sender, string, error) {
+	if raw := rt.Boot.SMTPURL.Reveal(); raw != "" {
+		s, err := ParseSMTP(raw, rt.Boot.SMTPPassword.Reveal())
+		if err != nil {
+			return nil, "", err
+		}
+		return s, s.URL.Scheme + "://" + s.URL.Host, nil
+	}
+	dir := filepath.Join(rt.Boot.DataDir, "mail")
+	return Folder{Dir: dir}, dir + " (.eml files; set SANSHI_SMTP_URL to send)", nil
+}
+
+func (a *API) setting(key, def string) string {
+	if v, ok := a.props.Get(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func (a *API) intSetting(key string, def int) int {
+	if n, err := strconv.Atoi(a.setting(key, "")); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+func (a *API) mailSettings() mailSettings {
+	return mailSettings{rate: float64(a.intSetting("notify.mail.rate", 100)), perHour: a.intSetting("notify.mail.per-recipient-hour", 30),
+		maxAttempts: a.intSetting("notify.mail.max-attempts", 15), sendTimeout: 30 * time.Second, claimedBatch: 50}
+}
+
+// Routes maps the public and internal endpoints.
+func (a *API) Routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h httpx.Handler) { mux.HandleFunc(pattern, httpx.JSON(a.log, h)) }
+	handle(notifyapi.RouteEvents, a.event)
+	handle(notifyapi.RouteMails, a.mails)
+	handle("POST /internal/v1/mails/{id}/retry", a.retry)
+	handle("GET /api/v1/notifications", a.inbox)
+	handle("GET /api/v1/notifications/unread", a.unread)
+	handle("POST /api/v1/notifications/read", a.markRead)
+	handle("GET /api/v1/notifications/preferences", a.preferences)
+	handle("PUT /api/v1/notifications/preferences", a.setPreferences)
+	handle("POST /api/v1/notifications/unsubscribe", a.unsubscribe)
+	handle("GET /api/v1/messages", a.conversations)
+	handle("POST /api/v1/messages", a.write)
+	handle("GET /api/v1/messages/reported", a.reported)
+	handle("GET /api/v1/messages/{id}", a.conversation)
+	handle("POST /api/v1/messages/{id}", a.reply)
+	handle("POST /api/v1/messages/{id}/block", a.block)
+	handle("POST /api/v1/messages/{id}/report", a.report)
+	mux.HandleFunc("/", service.NotFound)
+	return mux
+}
+
+// directory reaches the member, order and project services.
+type directory struct {
+	members  memberapi.Client
+	orders   orderapi.Client
+	projects projectapi.Client
+}
+
+func (d directory) Contacts(ctx context.Context, ids []string) ([]memberapi.Contact, error) {
+	return d.members.Contacts(ctx, ids)
+}
+
+func (d directory) BackerIDs(ctx context.Context, projectID string) ([]string, error) {
+	return d.orders.BackerIDs(ctx, projectID)
+}
+
+func (d directory) Project(ctx context.Context, id string) (projectapi.Project, error) {
+	return d.projects.Get(ctx, id)
+}

@@ -1,0 +1,151 @@
+package notify
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/smtp"
+	"net/textproto"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Sender hands one rendered message to the world.
+type Sender interface {
+	Send(ctx context.Context, from, to, id string, msg []byte) error
+}
+
+// permanent marks a refusal that no retry will change (a 5xx reply: no
+// such mailbox, a refused sender): the mail becomes a dead letter at once.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+func isPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
+}
+
+// SMTP sends through a mail server: smtp://host:587 upgrades with STARTTLS
+// when the server offers it (and must, for a login off loopback), smtps://
+// speaks TLS from the start.
+type SMTP struct {
+	URL      *url.URL
+	Password string // replaces the URL's password when set
+	// TLS, when set, replaces the default client TLS config (tests).
+	TLS *tls.Config
+}
+
+// ParseSMTP reads SANSHI_SMTP_URL.
+func ParseSMTP(raw, password string) (*SMTP, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Port() == "" {
+		return nil, fmt.Errorf("SANSHI_SMTP_URL: expected smtp://host:port or smtps://host:port")
+	}
+	return &SMTP{URL: u, Password: password}, nil
+}
+
+// Send delivers msg to one recipient, bounded by ctx (or 30 s).
+func (s *SMTP) Send(ctx context.Context, from, to, _ string, msg []byte) error {
+	host := s.URL.Hostname()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(30 * time.Second)
+	}
+	cfg := s.TLS
+	if cfg == nil {
+		cfg = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	d := net.Dialer{Deadline: deadline}
+	var conn net.Conn
+	var err error
+	if s.URL.Scheme == "smtps" {
+		conn, err = (&tls.Dialer{NetDialer: &d, Config: cfg}).DialContext(ctx, "tcp", s.URL.Host)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", s.URL.Host)
+	}
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(deadline)
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		return err
+	}
+	if s.URL.Scheme == "smtp" {
+		if ok, _ := c.Extension("STARTTLS"); ok {
+			if err := c.StartTLS(cfg); err != nil {
+				return err
+			}
+		}
+	}
+	if user := s.URL.User.Username(); user != "" {
+		pw, _ := s.URL.User.Password()
+		if s.Password != "" {
+			pw = s.Password
+		}
+		// net/smtp refuses PLAIN over an unencrypted connection except to
+		// localhost, so a password never crosses the network in the clear.
+		if err := c.Auth(smtp.PlainAuth("", user, pw, host)); err != nil {
+			return classify(err)
+		}
+	}
+	if err := c.Mail(addressOf(from)); err != nil {
+		return classify(err)
+	}
+	if err := c.Rcpt(to); err != nil {
+		return classify(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return classify(err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return classify(err)
+	}
+	_ = c.Quit()
+	return nil
+}
+
+// classify marks the server's 5xx replies permanent.
+func classify(err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) && te.Code >= 500 {
+		return permanent{err}
+	}
+	return err
+}
+
+// addressOf is the bare address of "Name <a@b>".
+func addressOf(s string) string {
+	if i, j := strings.LastIndexByte(s, '<'), strings.LastIndexByte(s, '>'); i >= 0 && j > i {
+		return s[i+1 : j]
+	}
+	return s
+}
+
+// Folder writes each mail as an .eml file (sanshi dev without a mail
+// server): any mail program opens them, and the console lists them.
+type Folder struct{ Dir string }
+
+// Send writes msg to DIR/<time>-<id>.eml, whole or not at all.
+func (f Folder) Send(_ context.Context, _, _, id string, msg []byte) error {
+	if err := os.MkdirAll(f.Dir, 0o750); err != nil {
+		return err
+	}
+	name := filepath.Join(f.Dir, time.Now().UTC().Format("20060102-150405")+"-"+id+".eml")
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, msg, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, name)
+}

@@ -1,0 +1,310 @@
+package notify
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/store"
+	"sanshi/internal/notify/notifyapi"
+)
+
+// Store is the notification service's storage.
+type Store struct{ db *store.DB }
+
+// claimFor is how long a claimed event or mail is an instance's: a crashed
+// instance's claims are taken over after it.
+const claimFor = time.Minute
+
+// AddEvent keeps an event once; a second delivery of its id changes nothing.
+func (s *Store) AddEvent(ctx context.Context, id, body string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO events (id, body, received_at, next_attempt_at) VALUES ($1, $2, $3, $3)
+		ON CONFLICT (id) DO NOTHING`, id, body, store.TS(now))
+	return err
+}
+
+type storedEvent struct {
+	id, body string
+	attempts int
+}
+
+// ClaimEvents takes up to limit events due for fan-out.
+func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int) ([]storedEvent, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Claim("events", "id", "claimed_until = $1, attempts = attempts + 1",
+		"done_at IS NULL AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)", "next_attempt_at", limit,
+		"id, body, attempts"), store.TS(now.Add(claimFor)), store.TS(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []storedEvent
+	for rows.Next() {
+		var e storedEvent
+		if err := rows.Scan(&e.id, &e.body, &e.attempts); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// EventFailed puts an event back for a later fan-out.
+func (s *Store) EventFailed(ctx context.Context, id string, cause error, next time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE events SET claimed_until = NULL, next_attempt_at = $1, last_error = $2 WHERE id = $3`,
+		store.TS(next), truncate(cause.Error(), 500), id)
+	return err
+}
+
+type mailRow struct {
+	id, eventID, recipient, kind, address, subject, message string
+	attempts                                                int
+}
+
+type noteRow struct {
+	member string
+	kind   string
+	n      notice
+}
+
+// rowsPerInsert bounds a multi-row insert (PostgreSQL takes up to 65,535
+// arguments in one statement; SQLite 32,766).
+const rowsPerInsert = 200
+
+// FanOut writes an event's mails and inbox entries and marks it done, in
+// one transaction: a crash before the commit leaves the event due again,
+// and the unique (event, recipient) keys make a second fan-out of a part
+// already written harmless.
+func (s *Store) FanOut(ctx context.Context, eventID string, mails []mailRow, notes []noteRow, now time.Time) error {
+	return s.writeNotices(ctx, eventID, mails, notes, now, true)
+}
+
+// WriteNotices writes one chunk of an event's mails and inbox entries, the
+// event staying due until its last chunk (FanOut).
+func (s *Store) WriteNotices(ctx context.Context, eventID string, mails []mailRow, notes []noteRow, now time.Time) error {
+	return s.writeNotices(ctx, eventID, mails, notes, now, false)
+}
+
+func (s *Store) writeNotices(ctx context.Context, eventID string, mails []mailRow, notes []noteRow, now time.Time, done bool) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		ts := store.TS(now)
+		for start := 0; start < len(mails); start += rowsPerInsert {
+			part := mails[start:min(start+rowsPerInsert, len(mails))]
+			args := make([]any, 0, len(part)*10)
+			for _, m := range part {
+				args = append(args, m.id, eventID, m.recipient, m.kind, m.address, m.subject, m.message, "queued", ts, ts)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO mails (id, event_id, recipient, kind, address, subject, message, state, next_attempt_at, created_at)
+				VALUES `+store.Tuples(1, len(part), 10)+` ON CONFLICT (event_id, recipient) DO NOTHING`, args...); err != nil {
+				return err
+			}
+		}
+		for start := 0; start < len(notes); start += rowsPerInsert {
+			part := notes[start:min(start+rowsPerInsert, len(notes))]
+			args := make([]any, 0, len(part)*8)
+			for _, n := range part {
+				args = append(args, store.NewID(), n.member, eventID, n.kind, n.n.Title, n.n.Body, n.n.Link, ts)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, member_id, event_id, kind, title, body, link, created_at)
+				VALUES `+store.Tuples(1, len(part), 8)+` ON CONFLICT (event_id, member_id) DO NOTHING`, args...); err != nil {
+				return err
+			}
+		}
+		if !done {
+			// Keep the claim: this instance is still fanning the event out.
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE events SET done_at = $1, claimed_until = NULL, last_error = '' WHERE id = $2`, ts, eventID)
+		return err
+	})
+}
+
+// Switches reads the preferences of members, by member.
+func (s *Store) Switches(ctx context.Context, members []string) (map[string]switches, error) {
+	out := map[string]switches{}
+	for start := 0; start < len(members); start += 500 {
+		part := members[start:min(start+500, len(members))]
+		rows, err := s.db.QueryContext(ctx, `SELECT member_id, kind, channel, enabled FROM preferences WHERE member_id IN (`+
+			store.Placeholders(1, len(part))+`)`, store.Args(part)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var m, k, ch string
+			var on int
+			if err := rows.Scan(&m, &k, &ch, &on); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if out[m] == nil {
+				out[m] = switches{}
+			}
+			if out[m][k] == nil {
+				out[m][k] = map[string]bool{}
+			}
+			out[m][k][ch] = on == 1
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// SetSwitch turns one kind on or off by one channel for a member.
+func (s *Store) SetSwitch(ctx context.Context, member, kind, channel string, on bool) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO preferences (member_id, kind, channel, enabled) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (member_id, kind, channel) DO UPDATE SET enabled = excluded.enabled`, member, kind, channel, v)
+	return err
+}
+
+// ClaimMails takes up to limit queued mails that are due.
+func (s *Store) ClaimMails(ctx context.Context, now time.Time, limit int) ([]mailRow, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Claim("mails", "id", "claimed_until = $1",
+		"state = 'queued' AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)", "next_attempt_at", limit,
+		"id, event_id, recipient, kind, address, subject, message, attempts"), store.TS(now.Add(claimFor)), store.TS(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mailRow
+	for rows.Next() {
+		var m mailRow
+		if err := rows.Scan(&m.id, &m.eventID, &m.recipient, &m.kind, &m.address, &m.subject, &m.message, &m.attempts); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MailSent records a mail the server took.
+func (s *Store) MailSent(ctx context.Context, id string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE mails SET state = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = ''
+		WHERE id = $2`, store.TS(now), id)
+	return err
+}
+
+// MailFailed records a failed attempt: due again at next, or dead.
+func (s *Store) MailFailed(ctx context.Context, id string, cause error, next time.Time, dead bool) error {
+	state := "queued"
+	if dead {
+		state = "dead"
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE mails SET state = $1, attempts = attempts + 1, next_attempt_at = $2, claimed_until = NULL, last_error = $3
+		WHERE id = $4`, state, store.TS(next), truncate(cause.Error(), 500), id)
+	return err
+}
+
+// MailDeferred moves a mail's due time without counting an attempt (the
+// per-recipient limit).
+func (s *Store) MailDeferred(ctx context.Context, id string, next time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE mails SET next_attempt_at = $1, claimed_until = NULL WHERE id = $2`, store.TS(next), id)
+	return err
+}
+
+// Mails lists recent mail, newest first, optionally of one state.
+func (s *Store) Mails(ctx context.Context, state string, limit int) ([]notifyapi.Mail, error) {
+	q := `SELECT id, kind, address, subject, state, attempts, last_error, created_at, sent_at FROM mails`
+	args := []any{}
+	if state != "" {
+		q += ` WHERE state = $1`
+		args = append(args, state)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id DESC LIMIT `+itoa(limit), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []notifyapi.Mail{}
+	for rows.Next() {
+		var m notifyapi.Mail
+		var due string
+		var sent sql.NullString
+		if err := rows.Scan(&m.ID, &m.Kind, &m.To, &m.Subject, &m.State, &m.Attempts, &m.LastError, &due, &sent); err != nil {
+			return nil, err
+		}
+		m.CreatedAt = store.ParseTS(due)
+		if sent.Valid {
+			t := store.ParseTS(sent.String)
+			m.SentAt = &t
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Retry puts a dead letter back in the queue, due now.
+func (s *Store) Retry(ctx context.Context, id string, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE mails SET state = 'queued', next_attempt_at = $1, last_error = '' WHERE id = $2 AND state = 'dead'`,
+		store.TS(now), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.E(errs.NotFound, "no such dead letter")
+	}
+	return nil
+}
+
+// Inbox reads a member's latest notifications and the unread count.
+func (s *Store) Inbox(ctx context.Context, member string, limit int) (notifyapi.Inbox, error) {
+	in := notifyapi.Inbox{Items: []notifyapi.Notification{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, title, body, link, created_at, read_at FROM notifications
+		WHERE member_id = $1 ORDER BY created_at DESC, id DESC LIMIT `+itoa(limit), member)
+	if err != nil {
+		return in, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n notifyapi.Notification
+		var created string
+		var read sql.NullString
+		if err := rows.Scan(&n.ID, &n.Kind, &n.Title, &n.Body, &n.Link, &created, &read); err != nil {
+			return in, err
+		}
+		n.CreatedAt = store.ParseTS(created)
+		if read.Valid {
+			t := store.ParseTS(read.String)
+			n.ReadAt = &t
+		}
+		in.Items = append(in.Items, n)
+	}
+	if err := rows.Err(); err != nil {
+		return in, err
+	}
+	in.Unread, err = s.Unread(ctx, member)
+	return in, err
+}
+
+// Unread counts a member's unread notifications.
+func (s *Store) Unread(ctx context.Context, member string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE member_id = $1 AND read_at IS NULL`, member).Scan(&n)
+	return n, err
+}
+
+// MarkRead marks every notification of a member read.
+func (s *Store) MarkRead(ctx context.Context, member string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE notifications SET read_at = $1 WHERE member_id = $2 AND read_at IS NULL`, store.TS(now), member)
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

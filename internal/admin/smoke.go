@@ -25,6 +25,9 @@ func Smoke(ctx context.Context, base, operatorEmail, operatorPassword string, ou
 	if err := creator.member(ctx, "smoke-creator-"+run+"@sanshi.local", secret(), "冒烟创作者"); err != nil {
 		return fmt.Errorf("creator sign-up: %w", err)
 	}
+	if err := creator.verifiedBy(ctx, op); err != nil {
+		return fmt.Errorf("verify the creator's address (is the operator one?): %w", err)
+	}
 	if err := backer.member(ctx, "smoke-backer-"+run+"@sanshi.local", secret(), "冒烟支持者"); err != nil {
 		return fmt.Errorf("backer sign-up: %w", err)
 	}

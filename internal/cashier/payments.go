@@ -12,7 +12,9 @@ import (
 	"sanshi/internal/chassis/ids"
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/store"
+	"sanshi/internal/notify/notifyapi"
 	"sanshi/internal/order/orderapi"
+	"strconv"
 )
 
 // Payments is the cashier's use cases: every change of a payment goes
@@ -107,8 +109,11 @@ func (s *Payments) Apply(ctx context.Context, n Notice) error {
 		if !changed {
 			return nil, errNoChange
 		}
-		if status == Succeeded {
-			return []outbox.Message{orderapi.PaidMessage(p.OrderID, orderapi.Payment{PaymentID: p.ID, Amount: p.Amount})}, nil
+		switch status {
+		case Succeeded:
+			return []outbox.Message{orderapi.PaidMessage(p.OrderID, orderapi.Payment{PaymentID: p.ID, Amount: p.Amount, Channel: p.Channel})}, nil
+		case Failed:
+			return []outbox.Message{paymentNotice(p, notifyapi.KindPaymentFailed, s.now())}, nil
 		}
 		return nil, nil
 	})
@@ -173,8 +178,8 @@ func (s *Payments) Refund(ctx context.Context, paymentID string) {
 		}
 		return
 	}
-	msg := orderapi.RefundedMessage(p.OrderID, p.ID)
-	if err := s.store.RefundDone(ctx, paymentID, s.now(), msg); err == nil {
+	msgs := []outbox.Message{orderapi.RefundedMessage(p.OrderID, p.ID), paymentNotice(&p, notifyapi.KindRefundSent, s.now())}
+	if err := s.store.RefundDone(ctx, paymentID, s.now(), msgs...); err == nil {
 		s.outbox.Kick()
 	}
 }
@@ -206,4 +211,10 @@ func (s *Payments) Query(ctx context.Context, id string) {
 			s.log.Warn("query result refused", "payment", id, "error", err)
 		}
 	}
+}
+
+// paymentNotice tells the payer what became of a payment (failed, refunded).
+func paymentNotice(p *Payment, kind string, now time.Time) outbox.Message {
+	return notifyapi.EventMessage(notifyapi.Event{ID: p.ID, Kind: kind, To: []string{p.MemberID}, At: now,
+		Data: map[string]string{"order_id": p.OrderID, "project_id": p.ProjectID, "amount": strconv.FormatInt(p.Amount, 10), "channel": p.Channel}})
 }

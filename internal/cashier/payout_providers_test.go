@@ -33,7 +33,7 @@ func TestProviderPayoutsSurviveKills(t *testing.T) {
 	}
 	var cs []*campaign
 	for i, ch := range []string{"alipay", "alipay", "wechatpay", "wechatpay"} {
-		c := &campaign{channel: ch, creator: p.SignUp(t, fmt.Sprintf("provmaker%d-%d@example.cn", n, i), "创作者")}
+		c := &campaign{channel: ch, creator: p.Creator(t, fmt.Sprintf("provmaker%d-%d@example.cn", n, i), "创作者")}
 		testkit.Eventually(t, 5*time.Second, "a 20 s campaign", func() bool {
 			r := c.creator.Do("POST", "/api/v1/projects", map[string]any{"title": "渠道打款", "category": "games", "story": "故事", "goal": 10000, "duration": "20s"})
 			c.id = r.Field("id")

@@ -7,7 +7,10 @@ import (
 	"time"
 
 	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/store"
+	"sanshi/internal/notify/notifyapi"
+	"strconv"
 )
 
 const payoutCols = `id, project_id, creator_id, amount, channel, account, name, status, failure_reason, decided_by, created_at, updated_at`
@@ -109,11 +112,18 @@ func (s *Store) ChangePayout(ctx context.Context, id string, now time.Time, chan
 		if err != nil {
 			return err
 		}
+		before := p.Status
 		t, err := change(&p)
 		if err != nil {
 			return err
 		}
 		p.UpdatedAt = now.UTC()
+		if kind := payoutNoticeKind[p.Status]; kind != "" && p.Status != before {
+			if err := outbox.Enqueue(ctx, tx, notifyapi.EventMessage(notifyapi.Event{ID: p.ID, Kind: kind, To: []string{p.CreatorID}, At: now,
+				Data: map[string]string{"project_id": p.ProjectID, "amount": strconv.FormatInt(p.Amount, 10), "reason": p.FailureReason}}), now); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE payouts SET status = $1, failure_reason = $2, decided_by = $3, updated_at = $4 WHERE id = $5`,
 			p.Status, p.FailureReason, p.DecidedBy, store.TS(now), p.ID); err != nil {
 			return err
@@ -164,3 +174,7 @@ func (s *Store) payoutSums(ctx context.Context, b *Books) error {
 	}
 	return rows.Err()
 }
+
+// payoutNoticeKind is what the creator is told when a payout reaches a
+// status.
+var payoutNoticeKind = map[string]string{PayoutSent: notifyapi.KindPayoutSent, PayoutPaid: notifyapi.KindPayoutPaid, PayoutFailed: notifyapi.KindPayoutFailed}

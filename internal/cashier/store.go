@@ -228,7 +228,7 @@ func (s *Store) RefundFailed(ctx context.Context, paymentID string, problem stri
 
 // RefundDone records a finished refund in the same transaction as the
 // payment's change and the message to the order service.
-func (s *Store) RefundDone(ctx context.Context, paymentID string, now time.Time, msg outbox.Message) error {
+func (s *Store) RefundDone(ctx context.Context, paymentID string, now time.Time, msgs ...outbox.Message) error {
 	return asErr(s.db.Tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = $1, finished_at = $2 WHERE payment_id = $3 AND status = $4`,
 			string(RefundSucceeded), store.TS(now), paymentID, string(RefundPending))
@@ -248,7 +248,7 @@ func (s *Store) RefundDone(ctx context.Context, paymentID string, now time.Time,
 		if err := post(ctx, tx, RefundSent(p), now); err != nil {
 			return err
 		}
-		return outbox.Enqueue(ctx, tx, msg, now)
+		return outbox.EnqueueAll(ctx, tx, msgs, now)
 	}), "finish refund")
 }
 

@@ -85,6 +85,7 @@ func commands() []command {
 		{"registry", "auth", "turn etcd authentication on with the platform user limited to /sanshi/", runRegistry},
 		{"migrate", "SERVICE|all", "apply a service's database migrations (DATABASE_URL or the dev data folder)", runMigrate},
 		{"admin", "grant-operator EMAIL", "make a member an operator (acts on the member database)", runAdmin},
+		{"admin", "verify-email EMAIL", "mark a member's e-mail address verified, for support staff who checked it another way (acts on the member database)", runAdmin},
 		{"admin", "reconcile", "check the books of every project; exits non-zero on a mismatch", runAdmin},
 		{"admin", "smoke", "sign up, create and approve a project, pledge and pay on a deployed platform (SANSHI_OPERATOR_PASSWORD)", runAdmin},
 		{"admin", "demo --password P", "create demo projects and pledges on a running platform (sanshi dev does it once)", runAdmin},
@@ -404,8 +405,8 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintln(stdout, "smoke: passed")
 		return nil
 	}
-	if len(args) != 2 || args[0] != "grant-operator" {
-		return usage("usage: sanshi admin grant-operator EMAIL | sanshi admin reconcile [--bills YYYY-MM-DD]")
+	if len(args) != 2 || (args[0] != "grant-operator" && args[0] != "verify-email") {
+		return usage("usage: sanshi admin grant-operator EMAIL | sanshi admin verify-email EMAIL | sanshi admin reconcile [--bills YYYY-MM-DD]")
 	}
 	boot, err := env.Parse("member", buildinfo.Version, getenv)
 	if err != nil {
@@ -416,6 +417,14 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
+	if args[0] == "verify-email" {
+		m, err := member.NewStore(db).MarkVerified(ctx, args[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s (%s): e-mail address verified\n", m.Email, m.Nickname)
+		return nil
+	}
 	m, err := member.NewStore(db).GrantRoleByEmail(ctx, args[1], auth.RoleOperator)
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ func TestPayoutsSurviveKills(t *testing.T) {
 	}
 	var cs []*campaign
 	for i := 0; i < 8; i++ {
-		c := &campaign{creator: p.SignUp(t, fmt.Sprintf("maker%d-%d@example.cn", n, i), "创作者")}
+		c := &campaign{creator: p.Creator(t, fmt.Sprintf("maker%d-%d@example.cn", n, i), "创作者")}
 		testkit.Eventually(t, 5*time.Second, "a 20 s campaign", func() bool {
 			r := c.creator.Do("POST", "/api/v1/projects", map[string]any{"title": "打款", "category": "music", "story": "故事", "goal": 10000, "duration": "20s"})
 			c.id = r.Field("id")

@@ -27,7 +27,7 @@ func campaignsEndAndAreSettled(t *testing.T, postgres bool) {
 	testkit.WriteConfig(t, p.Etcd, "cashier", map[string]string{"cashier.settle-after": "1s", "cashier.payout.hold": "3s",
 		"cashier.fees.platform-percent": "5", "cashier.sandbox.fee-percent": "0.6"})
 	n := time.Now().UnixNano()
-	creator := p.SignUp(t, fmt.Sprintf("maker%d@example.cn", n), "创作者")
+	creator := p.Creator(t, fmt.Sprintf("maker%d@example.cn", n), "创作者")
 	op := p.Operator(t, fmt.Sprintf("settler%d@example.cn", n))
 	campaign := func(goal int64) string {
 		var id string

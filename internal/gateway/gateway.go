@@ -180,7 +180,7 @@ func (g *Gateway) identify(r *http.Request) (*http.Request, string, error) {
 		v, err := g.sessions.Check(r.Context(), token)
 		switch {
 		case err == nil:
-			id.Member, id.Roles, id.Session = v.MemberID, v.Roles, member.SessionRef(token)
+			id.Member, id.Roles, id.Session, id.Verified = v.MemberID, v.Roles, member.SessionRef(token), v.EmailVerified
 		case errs.CodeOf(err) == errs.Unauthorized && r.Header.Get("Authorization") == "":
 			token = "" // a stale cookie: carry on as a visitor
 		default:

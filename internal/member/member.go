@@ -71,6 +71,7 @@ func (a *API) Routes() http.Handler {
 	handle("POST /api/v1/password-resets", a.requestReset)
 	handle("POST /api/v1/password-resets/confirm", a.confirmReset)
 	handle(memberapi.RouteContacts, a.contacts)
+	handle("PUT /api/v1/members/{id}/email-verified", a.operatorVerify)
 	mux.HandleFunc("PUT /api/v1/members/me/avatar", a.putAvatar)
 	handle("GET /api/v1/members/me/addresses", a.listAddresses)
 	handle("POST /api/v1/members/me/addresses", a.addAddress)
@@ -381,6 +382,8 @@ type Verified struct {
 	MemberID  string    `json:"member_id"`
 	Roles     []string  `json:"roles"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// EmailVerified: the member's address is confirmed.
+	EmailVerified bool `json:"email_verified,omitempty"`
 }
 
 func (a *API) verify(r *http.Request) (int, any, error) {
@@ -388,7 +391,7 @@ func (a *API) verify(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	m, exp, err := a.store.SessionMember(r.Context(), Token(r), a.now())
-	return http.StatusOK, Verified{MemberID: m.ID, Roles: m.Roles, ExpiresAt: exp}, err
+	return http.StatusOK, Verified{MemberID: m.ID, Roles: m.Roles, ExpiresAt: exp, EmailVerified: m.EmailVerified}, err
 }
 
 func (a *API) grantRole(r *http.Request) (int, any, error) {

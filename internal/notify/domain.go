@@ -133,13 +133,31 @@ func readUnsubscribeToken(key []byte, token string) (member, kind string, ok boo
 	return member, kind, true
 }
 
-// spacing keeps mail to one address at most perHour an hour: the next
-// mail to an address is due no sooner than the last plus an hour / perHour.
-// It is the per-recipient limit of a burst (10,000 backers each get their
-// one mail at once; one backer gets at most perHour).
-func spacing(perHour int) time.Duration {
+// bucket is one address's allowance of mail: up to half an hour's worth
+// at once (a sign-up's verification, a receipt and an update together),
+// refilled at perHour an hour. It is the per-recipient limit: 10,000
+// backers each get their one mail at once; one member gets at most about
+// perHour an hour, however many events name them.
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func burst(perHour int) float64 { return max(1, float64(perHour)/2) }
+
+func fullBucket(perHour int, now time.Time) bucket { return bucket{tokens: burst(perHour), at: now} }
+
+// take spends one mail's allowance, or says when there will be one.
+func (b bucket) take(perHour int, now time.Time) (bucket, time.Time) {
 	if perHour <= 0 {
-		return 0
+		return b, time.Time{}
 	}
-	return time.Hour / time.Duration(perHour)
+	rate := float64(perHour) / float64(time.Hour)
+	b.tokens = min(burst(perHour), b.tokens+float64(now.Sub(b.at))*rate)
+	b.at = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return b, time.Time{}
+	}
+	return b, now.Add(time.Duration((1 - b.tokens) / rate))
 }

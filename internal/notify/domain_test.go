@@ -54,3 +54,21 @@ func TestBackoffGrowsToAnHour(t *testing.T) {
 		t.Errorf("attempt 40: %v", got)
 	}
 }
+
+func TestOneAddressGetsABurstThenItsHourlyRate(t *testing.T) {
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	b := fullBucket(30, now) // 15 at once, then one every 2 minutes
+	for i := range 15 {
+		var due time.Time
+		if b, due = b.take(30, now); !due.IsZero() {
+			t.Fatalf("mail %d deferred to %v", i+1, due)
+		}
+	}
+	b, due := b.take(30, now)
+	if want := now.Add(2 * time.Minute); !due.Equal(want) {
+		t.Fatalf("16th mail due %v, want %v", due, want)
+	}
+	if _, due := b.take(30, now.Add(2*time.Minute)); !due.IsZero() {
+		t.Fatalf("after 2 minutes still deferred to %v", due)
+	}
+}

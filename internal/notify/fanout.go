@@ -121,6 +121,11 @@ func (f *Fanout) one(ctx context.Context, se storedEvent) error {
 		if e.Data["project_title"] == "" {
 			e.Data["project_title"] = p.Title
 		}
+		for _, rw := range p.Rewards {
+			if rw.ID == e.Data["reward_id"] && e.Data["reward_title"] == "" {
+				e.Data["reward_title"] = rw.Title
+			}
+		}
 	}
 	ids := slices.Clone(e.To)
 	if e.BackersOf != "" {
@@ -197,7 +202,7 @@ func (f *Fanout) write(ctx context.Context, eventID string, k kind, e notifyapi.
 		}
 		unsub := ""
 		if !k.essential && r.member != "" {
-			unsub = f.render.siteURL + "/unsubscribe?token=" + url.QueryEscape(unsubscribeToken(f.key, r.member, k.name))
+			unsub = strings.TrimRight(f.render.site(), "/") + "/api/v1/notifications/unsubscribe?token=" + url.QueryEscape(unsubscribeToken(f.key, r.member, k.name))
 		}
 		n, err := f.render.render(k, r.lang, r.name, r.member != "" && r.member == creator, e.Data, at, unsub)
 		if err != nil {

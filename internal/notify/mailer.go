@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -15,19 +16,20 @@ import (
 // crash in between sends it again (at-least-once; the Message-ID stays the
 // same, so the copy is recognizable): a window of one SMTP reply.
 type Mailer struct {
-	store   *Store
-	sender  Sender
-	from    string
-	now     func() time.Time
-	log     *slog.Logger
-	kick    chan struct{}
-	workers int
+	store    *Store
+	claimant string // this instance, in the claims it takes
+	sender   Sender
+	from     string
+	now      func() time.Time
+	log      *slog.Logger
+	kick     chan struct{}
+	workers  int
 	// settings read each round (config keys notify.mail.*)
 	settings func() mailSettings
 
 	mu       sync.Mutex
-	lastTo   map[string]time.Time // address → last send (per-recipient spacing)
-	nextSend time.Time            // the global rate's next free slot
+	buckets  map[string]bucket // address → its allowance (per-recipient limit)
+	nextSend time.Time         // the global rate's next free slot
 
 	sent, failed, dead prometheus.Counter
 }
@@ -67,7 +69,7 @@ func (m *Mailer) Run(ctx context.Context) {
 // round sends one claimed batch; true when the batch was full.
 func (m *Mailer) round(ctx context.Context) bool {
 	s := m.settings()
-	batch, err := m.store.ClaimMails(ctx, m.now(), s.claimedBatch)
+	batch, err := m.store.ClaimMails(ctx, m.claimant, m.now(), s.claimedBatch)
 	if err != nil {
 		if ctx.Err() == nil {
 			m.log.Warn("claim mail", "error", err)
@@ -109,13 +111,16 @@ func (m *Mailer) one(ctx context.Context, row mailRow, s mailSettings) {
 		return
 	}
 	sctx, cancel := context.WithTimeout(ctx, s.sendTimeout)
-	err := m.sender.Send(sctx, m.from, row.address, row.id, []byte(row.message))
+	err := m.sender.Send(sctx, m.from, row.address, row.id, []byte(row.message), func() error { return m.store.MailSent(bg, m.claimant, row.id, m.now()) })
 	cancel()
 	if err == nil {
 		m.sent.Inc()
-		if err := m.store.MailSent(bg, row.id, m.now()); err != nil {
-			m.log.Error("mail sent but not recorded; it may go again", "mail", row.id, "error", err)
-		}
+		return
+	}
+	var unrecorded errUncommitted
+	if errors.As(err, &unrecorded) {
+		// Not recorded, so not finished: the claim runs out and it goes again.
+		m.log.Warn("mail not recorded as sent, so not finished; it goes again", "mail", row.id, "error", err)
 		return
 	}
 	attempts := row.attempts + 1
@@ -133,23 +138,26 @@ func (m *Mailer) one(ctx context.Context, row mailRow, s mailSettings) {
 	}
 }
 
-// slot waits for the global rate's next free slot and takes the
-// recipient's: it returns when the address may get its next mail if that
-// is later than now (the mail is deferred, not sent), else the zero time.
+// slot takes one of the recipient's allowance and waits for the global
+// rate's next free slot. When the address has no allowance left it returns
+// when it will (the mail is deferred, not sent), else the zero time.
 func (m *Mailer) slot(address string, s mailSettings) time.Time {
 	m.mu.Lock()
 	now := m.now()
-	if last, ok := m.lastTo[address]; ok {
-		if due := last.Add(spacing(s.perHour)); due.After(now) {
-			m.mu.Unlock()
-			return due
-		}
+	b, ok := m.buckets[address]
+	if !ok {
+		b = fullBucket(s.perHour, now)
 	}
-	m.lastTo[address] = now
-	if len(m.lastTo) > 100_000 {
-		for a, t := range m.lastTo {
-			if now.Sub(t) > time.Hour {
-				delete(m.lastTo, a)
+	b, due := b.take(s.perHour, now)
+	m.buckets[address] = b
+	if !due.IsZero() {
+		m.mu.Unlock()
+		return due
+	}
+	if len(m.buckets) > 100_000 {
+		for a, old := range m.buckets {
+			if now.Sub(old.at) > time.Hour {
+				delete(m.buckets, a)
 			}
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/props"
 	"sanshi/internal/chassis/service"
+	"sanshi/internal/chassis/store"
 	"sanshi/internal/member/memberapi"
 	"sanshi/internal/notify/notifyapi"
 	"sanshi/internal/order/orderapi"
@@ -38,7 +39,7 @@ var migrations embed.FS
 func Spec() service.Spec {
 	sub, _ := fs.Sub(migrations, "migrations")
 	return service.Spec{Name: notifyapi.Service, Migrations: sub, Build: build, StrictPrefix: "notify.", Config: []configstore.Key{
-		{Name: "notify.site-url", Type: configstore.String, Default: "http://localhost:8080", Restart: true},
+		{Name: "notify.site-url", Type: configstore.String, Default: "http://localhost:8080"},
 		{Name: "notify.mail.rate", Type: configstore.Int, Default: "100", Min: "1", Max: "10000"},
 		{Name: "notify.mail.per-recipient-hour", Type: configstore.Int, Default: "30", Min: "1", Max: "3600"},
 		{Name: "notify.mail.max-attempts", Type: configstore.Int, Default: "15", Min: "1", Max: "100"},
@@ -65,12 +66,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	m := hmac.New(sha256.New, []byte(rt.Boot.InternalKey.Reveal()))
 	m.Write([]byte("sanshi-notify-unsubscribe"))
 	a.key = m.Sum(nil)
-	site := a.setting("notify.site-url", "http://localhost:8080")
-	if u, err := url.Parse(site); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		site = "http://localhost:8080"
-		rt.Log.Warn("notify.site-url is not an http(s) URL; using the default", "default", site)
-	}
-	r, err := newRenderer(site)
+	r, err := newRenderer(a.siteURL)
 	if err != nil {
 		return nil, err
 	}
@@ -88,8 +84,8 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		rt.Metrics.MustRegister(c)
 		return c
 	}
-	a.mailer = &Mailer{store: st, sender: sender, from: from.Address, now: rt.Now, log: rt.Logs.Logger("mail"), kick: make(chan struct{}, 1),
-		workers: a.intSetting("notify.mail.workers", 4), lastTo: map[string]time.Time{}, settings: a.mailSettings,
+	a.mailer = &Mailer{store: st, claimant: rt.Boot.InstanceID + "-" + store.NewID(), sender: sender, from: from.Address, now: rt.Now, log: rt.Logs.Logger("mail"), kick: make(chan struct{}, 1),
+		workers: a.intSetting("notify.mail.workers", 4), buckets: map[string]bucket{}, settings: a.mailSettings,
 		sent: counter("sanshi_mail_sent_total", "Mails the mail server took."), failed: counter("sanshi_mail_failed_total", "Mail attempts that failed and will be tried again."),
 		dead: counter("sanshi_mail_dead_total", "Mails given up on (dead letters).")}
 	a.fanout = &Fanout{store: st, dir: directory{members: memberapi.NewClient(rt.Client), orders: orderapi.NewClient(rt.Client), projects: a.projects},
@@ -113,6 +109,15 @@ func senderFor(rt *service.Runtime) (Sender, string, error) {
 	return Folder{Dir: dir}, dir + " (.eml files; set SANSHI_SMTP_URL to send)", nil
 }
 
+// siteURL is where links in mail point (notify.site-url).
+func (a *API) siteURL() string {
+	site := a.setting("notify.site-url", "http://localhost:8080")
+	if u, err := url.Parse(site); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "http://localhost:8080"
+	}
+	return site
+}
+
 func (a *API) setting(key, def string) string {
 	if v, ok := a.props.Get(key); ok && v != "" {
 		return v
@@ -129,7 +134,7 @@ func (a *API) intSetting(key string, def int) int {
 
 func (a *API) mailSettings() mailSettings {
 	return mailSettings{rate: float64(a.intSetting("notify.mail.rate", 100)), perHour: a.intSetting("notify.mail.per-recipient-hour", 30),
-		maxAttempts: a.intSetting("notify.mail.max-attempts", 15), sendTimeout: 30 * time.Second, claimedBatch: 50}
+		maxAttempts: a.intSetting("notify.mail.max-attempts", 15), sendTimeout: 10 * time.Second, claimedBatch: 2 * a.intSetting("notify.mail.workers", 4)}
 }
 
 // Routes maps the public and internal endpoints.

@@ -19,12 +19,12 @@ var languages = []string{"zh-CN", "en"}
 
 // renderer writes a notice in a member's language.
 type renderer struct {
-	t       map[string]*template.Template
-	siteURL string
+	t    map[string]*template.Template
+	site func() string // the site's base URL, for links (notify.site-url)
 }
 
-func newRenderer(siteURL string) (*renderer, error) {
-	r := &renderer{t: map[string]*template.Template{}, siteURL: strings.TrimRight(siteURL, "/")}
+func newRenderer(site func() string) (*renderer, error) {
+	r := &renderer{t: map[string]*template.Template{}, site: site}
 	for _, lang := range languages {
 		t, err := template.ParseFS(templateFiles, "templates/"+lang+".tmpl")
 		if err != nil {
@@ -125,11 +125,16 @@ func (r *renderer) render(k kind, language, name string, creator bool, data map[
 	why, _ := exec("footer.why")
 	unsub, _ := exec("footer.unsubscribe")
 	settings, _ := exec("footer.settings")
-	link := r.siteURL + n.Link
+	base := strings.TrimRight(r.site(), "/")
+	link := base + n.Link
 	var text strings.Builder
 	fmt.Fprintf(&text, "%s\n\n%s\n\n%s: %s\n\n-- \n%s\n", greeting, n.Body, n.Action, link, why)
+	// The footer's link opens the site's page, which asks before it acts
+	// (a mail scanner following links unsubscribes nobody); the header's
+	// one-click URL is the API's, for a POST.
+	unsubscribe = strings.Replace(unsubscribe, "/api/v1/notifications/unsubscribe?", "/unsubscribe?", 1)
 	if unsubscribe != "" {
-		fmt.Fprintf(&text, "%s %s\n%s %s\n", unsub, unsubscribe, settings, r.siteURL+"/me/notifications")
+		fmt.Fprintf(&text, "%s %s\n%s %s\n", unsub, unsubscribe, settings, base+"/me/notifications")
 	}
 	n.Text = text.String()
 	n.HTML = htmlPart(greeting, n.Body, n.Action, link, why, unsub, unsubscribe, language)

@@ -15,9 +15,15 @@ import (
 	"time"
 )
 
-// Sender hands one rendered message to the world.
+// Sender hands one rendered message to the world. It calls commit once
+// the message is with the server but not yet accepted (SMTP: the DATA
+// written, its final dot not): the mail is recorded as sent there, so a
+// crash before that point leaves it to be sent again (the server drops an
+// unfinished DATA) and a crash after it sends nothing twice. If commit
+// fails, the message is not finished; if the server then refuses it,
+// Send's error says so and the mail is queued again.
 type Sender interface {
-	Send(ctx context.Context, from, to, id string, msg []byte) error
+	Send(ctx context.Context, from, to, id string, msg []byte, commit func() error) error
 }
 
 // permanent marks a refusal that no retry will change (a 5xx reply: no
@@ -51,7 +57,7 @@ func ParseSMTP(raw, password string) (*SMTP, error) {
 }
 
 // Send delivers msg to one recipient, bounded by ctx (or 30 s).
-func (s *SMTP) Send(ctx context.Context, from, to, _ string, msg []byte) error {
+func (s *SMTP) Send(ctx context.Context, from, to, _ string, msg []byte, commit func() error) error {
 	host := s.URL.Hostname()
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -109,6 +115,9 @@ func (s *SMTP) Send(ctx context.Context, from, to, _ string, msg []byte) error {
 	if _, err := w.Write(msg); err != nil {
 		return err
 	}
+	if err := commit(); err != nil {
+		return errUncommitted{err} // the connection closes with the DATA unfinished
+	}
 	if err := w.Close(); err != nil {
 		return classify(err)
 	}
@@ -138,14 +147,24 @@ func addressOf(s string) string {
 type Folder struct{ Dir string }
 
 // Send writes msg to DIR/<time>-<id>.eml, whole or not at all.
-func (f Folder) Send(_ context.Context, _, _, id string, msg []byte) error {
+func (f Folder) Send(_ context.Context, _, _, id string, msg []byte, commit func() error) error {
 	if err := os.MkdirAll(f.Dir, 0o750); err != nil {
 		return err
 	}
-	name := filepath.Join(f.Dir, time.Now().UTC().Format("20060102-150405")+"-"+id+".eml")
+	name := filepath.Join(f.Dir, time.Now().UTC().Format("20060102-150405.000")+"-"+id+".eml")
 	tmp := name + ".tmp"
 	if err := os.WriteFile(tmp, msg, 0o600); err != nil {
 		return err
 	}
+	if err := commit(); err != nil {
+		_ = os.Remove(tmp)
+		return errUncommitted{err}
+	}
 	return os.Rename(tmp, name)
 }
+
+// errUncommitted: the mail could not be recorded as sent, so it was not
+// finished either.
+type errUncommitted struct{ error }
+
+func (e errUncommitted) Unwrap() error { return e.error }

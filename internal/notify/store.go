@@ -17,8 +17,10 @@ import (
 type Store struct{ db *store.DB }
 
 // claimFor is how long a claimed event or mail is an instance's: a crashed
-// instance's claims are taken over after it.
-const claimFor = time.Minute
+// instance's claims are taken over after it. A fan-out renews its claim
+// after each chunk; a mail is recorded as sent only by the instance that
+// holds its claim, so a claim taken over never sends a mail twice.
+const claimFor = 15 * time.Second
 
 // AddEvent keeps an event once; a second delivery of its id changes nothing.
 func (s *Store) AddEvent(ctx context.Context, id, body string, now time.Time) error {
@@ -114,8 +116,9 @@ func (s *Store) writeNotices(ctx context.Context, eventID string, mails []mailRo
 			}
 		}
 		if !done {
-			// Keep the claim: this instance is still fanning the event out.
-			return nil
+			// Renew the claim: this instance is still fanning the event out.
+			_, err := tx.ExecContext(ctx, `UPDATE events SET claimed_until = $1 WHERE id = $2`, store.TS(now.Add(claimFor)), eventID)
+			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE events SET done_at = $1, claimed_until = NULL, last_error = '' WHERE id = $2`, ts, eventID)
 		return err
@@ -166,11 +169,11 @@ func (s *Store) SetSwitch(ctx context.Context, member, kind, channel string, on 
 	return err
 }
 
-// ClaimMails takes up to limit queued mails that are due.
-func (s *Store) ClaimMails(ctx context.Context, now time.Time, limit int) ([]mailRow, error) {
-	rows, err := s.db.QueryContext(ctx, s.db.Claim("mails", "id", "claimed_until = $1",
+// ClaimMails takes up to limit queued mails that are due, for claimant.
+func (s *Store) ClaimMails(ctx context.Context, claimant string, now time.Time, limit int) ([]mailRow, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Claim("mails", "id", "claimed_until = $1, claimed_by = $3",
 		"state = 'queued' AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)", "next_attempt_at", limit,
-		"id, event_id, recipient, kind, address, subject, message, attempts"), store.TS(now.Add(claimFor)), store.TS(now))
+		"id, event_id, recipient, kind, address, subject, message, attempts"), store.TS(now.Add(claimFor)), store.TS(now), claimant)
 	if err != nil {
 		return nil, err
 	}
@@ -186,21 +189,30 @@ func (s *Store) ClaimMails(ctx context.Context, now time.Time, limit int) ([]mai
 	return out, rows.Err()
 }
 
-// MailSent records a mail the server took.
-func (s *Store) MailSent(ctx context.Context, id string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE mails SET state = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = ''
-		WHERE id = $2`, store.TS(now), id)
-	return err
+// MailSent records a mail as sent, if claimant still holds its claim (a
+// claim that ran out and was taken over by another instance is not).
+func (s *Store) MailSent(ctx context.Context, claimant, id string, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE mails SET state = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = ''
+		WHERE id = $2 AND state = 'queued' AND claimed_by = $3`, store.TS(now), id, claimant)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errors.New("the mail's claim was lost")
+	}
+	return nil
 }
 
-// MailFailed records a failed attempt: due again at next, or dead.
+// MailFailed records a failed attempt: due again at next, or dead. A mail
+// recorded as sent just before the server refused it counts that attempt
+// once (MailSent counted it already).
 func (s *Store) MailFailed(ctx context.Context, id string, cause error, next time.Time, dead bool) error {
 	state := "queued"
 	if dead {
 		state = "dead"
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE mails SET state = $1, attempts = attempts + 1, next_attempt_at = $2, claimed_until = NULL, last_error = $3
-		WHERE id = $4`, state, store.TS(next), truncate(cause.Error(), 500), id)
+	_, err := s.db.ExecContext(ctx, `UPDATE mails SET state = $1, attempts = CASE WHEN state = 'sent' THEN attempts ELSE attempts + 1 END,
+		next_attempt_at = $2, claimed_until = NULL, last_error = $3, sent_at = NULL WHERE id = $4`, state, store.TS(next), truncate(cause.Error(), 500), id)
 	return err
 }
 

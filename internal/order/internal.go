@@ -27,7 +27,7 @@ func (a *API) paid(r *http.Request) (int, any, error) {
 	if err := httpx.DecodeJSON(r, &b, maxJSON); err != nil {
 		return 0, nil, err
 	}
-	accepted, err := a.pledges.Paid(r.Context(), r.PathValue("id"), b.PaymentID, b.Amount)
+	accepted, err := a.pledges.Paid(r.Context(), r.PathValue("id"), b)
 	return http.StatusOK, map[string]any{"order_id": r.PathValue("id"), "accepted": accepted}, err
 }
 
@@ -73,4 +73,15 @@ func (a *API) projectEnded(r *http.Request) (int, any, error) {
 	}
 	n, err := a.pledges.ProjectEnded(r.Context(), r.PathValue("id"), b.Status)
 	return http.StatusOK, map[string]any{"refunds": n}, err
+}
+
+// backerIDs tells the notification service who backed a project: every
+// member with a pledge that was paid (also one refunded since, so that a
+// failed campaign's backers hear of it).
+func (a *API) backerIDs(r *http.Request) (int, any, error) {
+	if _, err := auth.FromService(r.Context(), "notify"); err != nil {
+		return 0, nil, err
+	}
+	ids, err := a.store.BackerIDs(r.Context(), r.PathValue("id"))
+	return http.StatusOK, orderapi.BackerIDs{MemberIDs: ids}, err
 }

@@ -74,6 +74,7 @@ func (a *API) Routes() http.Handler {
 	handle("POST /api/v1/orders/{id}/ship", a.ship)
 	handle("POST /api/v1/orders/{id}/receive", a.receive)
 	handle(orderapi.RouteGet, a.internalGet)
+	handle(orderapi.RouteBackerIDs, a.backerIDs)
 	handle(orderapi.RoutePaid, a.paid)
 	handle(orderapi.RouteRefunded, a.refunded)
 	handle(orderapi.RoutePledgeRefused, a.pledgeRefused)

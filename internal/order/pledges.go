@@ -11,6 +11,7 @@ import (
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/store"
 	"sanshi/internal/member/memberapi"
+	"sanshi/internal/order/orderapi"
 	"sanshi/internal/project/projectapi"
 )
 
@@ -236,7 +237,7 @@ func (p *Pledges) Cancel(ctx context.Context, o Order) (Order, error) {
 		if err := o.Cancel(now, pr.Deadline); err != nil {
 			return nil, err
 		}
-		var msgs []outbox.Message
+		msgs := []outbox.Message{cancelledMsg(o, now)}
 		if o.Status == Refunding {
 			msgs = append(msgs, refundMsg(o.ID, o.PaymentID, o.RefundReason))
 		}
@@ -266,19 +267,19 @@ func (p *Pledges) Receive(ctx context.Context, id string) (Order, error) {
 // if the order can no longer take it (expired, cancelled), the payment goes
 // back. It reports whether the payment was accepted; a repeat changes
 // nothing.
-func (p *Pledges) Paid(ctx context.Context, id, paymentID string, amount int64) (bool, error) {
+func (p *Pledges) Paid(ctx context.Context, id string, pay orderapi.Payment) (bool, error) {
 	now := p.now()
 	var result PayResult
 	_, err := p.change(ctx, id, func(o *Order) ([]outbox.Message, error) {
 		var err error
-		if result, err = o.Pay(paymentID, amount, now); err != nil {
+		if result, err = o.Pay(pay.PaymentID, pay.Amount, now); err != nil {
 			return nil, err
 		}
 		switch result {
 		case PayAccepted:
-			return []outbox.Message{countMsg(o)}, nil
+			return []outbox.Message{countMsg(o), receiptMsg(o, pay.Channel, now)}, nil
 		case PayRefund:
-			return []outbox.Message{refundMsg(o.ID, paymentID, "the order was "+string(o.Status)+" when the payment arrived")}, nil
+			return []outbox.Message{refundMsg(o.ID, pay.PaymentID, "the order was "+string(o.Status)+" when the payment arrived")}, nil
 		}
 		return nil, errNoChange
 	})

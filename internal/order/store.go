@@ -410,3 +410,13 @@ func asErr(err error, what string) error {
 	}
 	return errs.Wrap(err, "%s", what)
 }
+
+// BackerIDs lists the members with a paid, shipped, received, refunding or
+// refunded pledge to a project.
+func (s *Store) BackerIDs(ctx context.Context, projectID string) ([]string, error) {
+	ids, err := s.db.Strings(ctx, `SELECT DISTINCT member_id FROM orders WHERE project_id = $1 AND paid_at IS NOT NULL`, projectID)
+	if ids == nil {
+		ids = []string{}
+	}
+	return ids, err
+}

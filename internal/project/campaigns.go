@@ -6,6 +6,8 @@ import (
 
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/outbox"
+	"sanshi/internal/chassis/store"
+	"sanshi/internal/notify/notifyapi"
 )
 
 // Campaigns is the project service's use cases for a project's life: each
@@ -51,7 +53,12 @@ func (c *Campaigns) Submit(ctx context.Context, id string) (Project, error) {
 // Approve launches a project in review; its deadline is set now.
 func (c *Campaigns) Approve(ctx context.Context, id string) (Project, error) {
 	now := c.now()
-	p, err := c.change(ctx, id, func(p *Project) ([]outbox.Message, error) { return nil, p.Approve(now) })
+	p, err := c.change(ctx, id, func(p *Project) ([]outbox.Message, error) {
+		if err := p.Approve(now); err != nil {
+			return nil, err
+		}
+		return []outbox.Message{reviewed(p, notifyapi.KindProjectApproved, now)}, nil
+	})
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -61,7 +68,19 @@ func (c *Campaigns) Approve(ctx context.Context, id string) (Project, error) {
 
 // Reject sends a project in review back to its creator with a reason.
 func (c *Campaigns) Reject(ctx context.Context, id, reason string) (Project, error) {
-	return c.change(ctx, id, func(p *Project) ([]outbox.Message, error) { return nil, p.Reject(reason) })
+	now := c.now()
+	return c.change(ctx, id, func(p *Project) ([]outbox.Message, error) {
+		if err := p.Reject(reason); err != nil {
+			return nil, err
+		}
+		return []outbox.Message{reviewed(p, notifyapi.KindProjectRejected, now)}, nil
+	})
+}
+
+// reviewed tells the creator how the review went.
+func reviewed(p *Project, kind string, now time.Time) outbox.Message {
+	return notifyapi.EventMessage(notifyapi.Event{ID: p.ID + "-" + store.NewID(), Kind: kind, To: []string{p.CreatorID}, At: now,
+		Data: map[string]string{"project_id": p.ID, "project_title": p.Title, "reason": p.RejectReason}})
 }
 
 // Cancel ends a project; a live one's paid pledges are refunded (the order

@@ -34,7 +34,7 @@ func internal(t *testing.T, addr, method, path string, body any) (int, map[strin
 
 // liveProject creates and launches a project with one tier limited to units.
 func liveProject(t *testing.T, p *testkit.Platform, units int) (projectID, rewardID string) {
-	creator := p.SignUp(t, fmt.Sprintf("c%d@example.cn", time.Now().UnixNano()), "创作者")
+	creator := p.Creator(t, fmt.Sprintf("c%d@example.cn", time.Now().UnixNano()), "创作者")
 	op := p.Operator(t, fmt.Sprintf("op%d@example.cn", time.Now().UnixNano()))
 	projectID = creator.Must(201, "POST", "/api/v1/projects", draft("限量手办", "只有五十个", "games")).Field("id")
 	rewardID = creator.Must(201, "POST", "/api/v1/projects/"+projectID+"/rewards",

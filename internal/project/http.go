@@ -14,6 +14,7 @@ import (
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/outbox"
+	"sanshi/internal/notify/notifyapi"
 	"time"
 )
 
@@ -71,8 +72,14 @@ func Settled(p Project) []outbox.Message {
 	} else if p.Deadline != nil {
 		ended = *p.Deadline
 	}
-	return []outbox.Message{orderapi.ProjectEndedMessage(p.ID, string(p.Status)),
+	msgs := []outbox.Message{orderapi.ProjectEndedMessage(p.ID, string(p.Status)),
 		cashierapi.CampaignEndedMessage(cashierapi.Ended{ProjectID: p.ID, CreatorID: p.CreatorID, Outcome: string(p.Status), EndedAt: ended})}
+	kind := notifyapi.KindCampaignFailed
+	if p.Status == Succeeded {
+		kind = notifyapi.KindCampaignSucceeded
+	}
+	return append(msgs, notifyapi.EventMessage(notifyapi.Event{ID: p.ID, Kind: kind, To: []string{p.CreatorID}, BackersOf: p.ID, At: ended,
+		Data: map[string]string{"project_id": p.ID, "project_title": p.Title}}))
 }
 
 func (a *API) categories(r *http.Request) (int, any, error) {
@@ -171,7 +178,7 @@ func (a *API) get(r *http.Request) (int, any, error) {
 }
 
 func (a *API) internalGet(r *http.Request) (int, any, error) {
-	if _, err := auth.FromService(r.Context(), "order", "cashier"); err != nil {
+	if _, err := auth.FromService(r.Context(), "order", "cashier", "notify"); err != nil {
 		return 0, nil, err
 	}
 	// The order service asks on every pledge: serve it from the cache too
@@ -312,6 +319,9 @@ func (a *API) saveReward(r *http.Request, rid string, status int, complete, remo
 
 func (a *API) submit(r *http.Request) (int, any, error) {
 	if _, _, err := a.owned(r.Context(), r.PathValue("id")); err != nil {
+		return 0, nil, err
+	}
+	if err := a.verifiedCreator(r.Context()); err != nil {
 		return 0, nil, err
 	}
 	p, err := a.campaigns.Submit(r.Context(), r.PathValue("id"))
@@ -584,4 +594,23 @@ func (a *API) totals(r *http.Request, p Project, err error) (int, any, error) {
 	}
 	a.changed(r.Context(), p.ID)
 	return http.StatusOK, map[string]any{"project_id": p.ID, "pledged": p.Pledged, "backers": p.Backers, "status": p.Status}, nil
+}
+
+// verifiedCreator refuses a review to a creator whose e-mail address is
+// not confirmed. The identity's flag may be a few seconds old (the
+// gateway's session cache), so a refusal is checked with the member
+// service, which knows.
+func (a *API) verifiedCreator(ctx context.Context) error {
+	id := auth.From(ctx)
+	if id.Verified {
+		return nil
+	}
+	cs, err := a.members.Contacts(ctx, []string{id.Member})
+	if err != nil {
+		return err
+	}
+	if len(cs) == 1 && cs[0].EmailVerified {
+		return nil
+	}
+	return errs.E(errs.Forbidden, "verify your e-mail address before you submit a project: follow the link we mailed you, or send it again")
 }

@@ -15,7 +15,7 @@ import (
 func TestProjectRoutesInProcess(t *testing.T) {
 	p := testkit.InProcess(t, project.Spec(), nil)
 	anon := p.As(auth.Identity{})
-	creator := p.As(auth.Identity{Member: "creator-1", Roles: []string{auth.RoleBacker}})
+	creator := p.As(auth.Identity{Member: "creator-1", Roles: []string{auth.RoleBacker}, Verified: true})
 	other := p.As(auth.Identity{Member: "other-1", Roles: []string{auth.RoleBacker}})
 	op := p.As(auth.Identity{Member: "op-1", Roles: []string{auth.RoleBacker, auth.RoleOperator}})
 
@@ -284,7 +284,7 @@ func TestProjectRoutesInProcess(t *testing.T) {
 // after approval, and pages still see whole days.
 func TestCampaignsOfAnyLengthWithinTheSettings(t *testing.T) {
 	p := testkit.InProcess(t, project.Spec(), nil)
-	creator := p.As(auth.Identity{Member: "creator-1", Roles: []string{auth.RoleBacker}})
+	creator := p.As(auth.Identity{Member: "creator-1", Roles: []string{auth.RoleBacker}, Verified: true})
 	op := p.As(auth.Identity{Member: "op-1", Roles: []string{auth.RoleBacker, auth.RoleOperator}})
 	body := func(extra map[string]any) map[string]any {
 		b := map[string]any{"title": "二十秒", "category": "film", "goal": 500000, "story": "故事"}

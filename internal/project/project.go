@@ -20,6 +20,7 @@ import (
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/props"
 	"sanshi/internal/chassis/service"
+	"sanshi/internal/member/memberapi"
 )
 
 //go:embed migrations/*.sql
@@ -69,12 +70,14 @@ type API struct {
 	// wake tells the deadline loop that a deadline may have been set.
 	wake      chan struct{}
 	campaigns *Campaigns
+	members   memberapi.Client
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	a := &API{
 		store: NewStore(rt.DB), blobs: blob.Disk{Dir: filepath.Join(rt.Boot.DataDir, "uploads", "project")},
 		cache: rt.Cache, outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log, wake: make(chan struct{}, 1),
+		members: memberapi.NewClient(rt.Client),
 	}
 	a.campaigns = &Campaigns{store: a.store, now: a.now, changed: a.changed, wake: a.wake}
 	d := &Deadlines{store: a.store, now: rt.Now, log: rt.Logs.Logger("deadlines"), wake: a.wake, settled: Settled}

@@ -10,7 +10,9 @@ import (
 
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpx"
+	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/store"
+	"sanshi/internal/notify/notifyapi"
 )
 
 // Category is a kind of project shown in navigation.
@@ -143,12 +145,30 @@ type Update struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-// AddUpdate stores an update.
+// AddUpdate stores an update and tells the project's backers (the
+// notification service), in one transaction.
 func (s *Store) AddUpdate(ctx context.Context, projectID string, u Update, now time.Time) (Update, error) {
 	u.ID, u.CreatedAt = store.NewID(), now.UTC()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO updates (id, project_id, title, body, body_html, backers_only, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, u.ID, projectID, u.Title, u.Body, u.BodyHTML, b2i(u.BackersOnly), store.TS(now))
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO updates (id, project_id, title, body, body_html, backers_only, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, u.ID, projectID, u.Title, u.Body, u.BodyHTML, b2i(u.BackersOnly), store.TS(now)); err != nil {
+			return err
+		}
+		// Only backers are told, so a backers-only update's text goes to
+		// no one else.
+		return outbox.Enqueue(ctx, tx, notifyapi.EventMessage(notifyapi.Event{ID: u.ID, Kind: notifyapi.KindProjectUpdate, BackersOf: projectID, At: now,
+			Data: map[string]string{"project_id": projectID, "update_title": u.Title, "update_excerpt": excerpt(u.Body, 400)}}), now)
+	})
 	return u, asErr(err, "add update")
+}
+
+// excerpt is the first n characters of s.
+func excerpt(s string, n int) string {
+	r := []rune(strings.TrimSpace(s))
+	if len(r) <= n {
+		return string(r)
+	}
+	return string(r[:n]) + "…"
 }
 
 // Updates lists a project's updates, newest first.
@@ -187,18 +207,28 @@ type Comment struct {
 func (s *Store) AddComment(ctx context.Context, projectID string, c Comment, now time.Time) (Comment, error) {
 	c.ID, c.CreatedAt = store.NewID(), now.UTC()
 	var parent any
+	var parentAuthor string
 	if c.ParentID != "" {
-		var n int
-		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM comments WHERE id = $1 AND project_id = $2`, c.ParentID, projectID).Scan(&n); err != nil {
-			return c, errs.Wrap(err, "read parent")
-		}
-		if n == 0 {
+		err := s.db.QueryRowContext(ctx, `SELECT member_id FROM comments WHERE id = $1 AND project_id = $2`, c.ParentID, projectID).Scan(&parentAuthor)
+		if errors.Is(err, sql.ErrNoRows) {
 			return c, errs.Fields(map[string]string{"parent_id": "no such comment on this project"})
+		}
+		if err != nil {
+			return c, errs.Wrap(err, "read parent")
 		}
 		parent = c.ParentID
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO comments (id, project_id, member_id, parent_id, body, by_creator, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, c.ID, projectID, c.MemberID, parent, c.Body, b2i(c.ByCreator), store.TS(now))
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO comments (id, project_id, member_id, parent_id, body, by_creator, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, c.ID, projectID, c.MemberID, parent, c.Body, b2i(c.ByCreator), store.TS(now)); err != nil {
+			return err
+		}
+		if parentAuthor == "" || parentAuthor == c.MemberID {
+			return nil
+		}
+		return outbox.Enqueue(ctx, tx, notifyapi.EventMessage(notifyapi.Event{ID: c.ID, Kind: notifyapi.KindCommentReply, To: []string{parentAuthor}, At: now,
+			Data: map[string]string{"project_id": projectID, "from_id": c.MemberID, "excerpt": excerpt(c.Body, 300)}}), now)
+	})
 	return c, asErr(err, "add comment")
 }
 

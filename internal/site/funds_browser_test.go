@@ -22,7 +22,7 @@ func TestFundsInABrowser(t *testing.T) {
 	testkit.WriteConfig(t, p.Etcd, "cashier", map[string]string{"cashier.settle-after": "0s", "cashier.payout.hold": "0s"})
 	n := time.Now().UnixNano()
 	email := fmt.Sprintf("funds%d@example.cn", n)
-	creator := p.SignUp(t, email, "创作者")
+	creator := p.Creator(t, email, "创作者")
 	opEmail := fmt.Sprintf("fundsop%d@example.cn", n)
 	op := p.Operator(t, opEmail)
 	var id string

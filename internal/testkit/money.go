@@ -18,7 +18,7 @@ var MoneyServices = []string{"member", "project", "order", "cashier", "notify"}
 func (p *Platform) LiveProject(t testing.TB, units int) (projectID, rewardID string, creator *Client) {
 	t.Helper()
 	n := time.Now().UnixNano()
-	creator = p.SignUp(t, fmt.Sprintf("creator%d@example.cn", n), "创作者")
+	creator = p.Creator(t, fmt.Sprintf("creator%d@example.cn", n), "创作者")
 	op := p.Operator(t, fmt.Sprintf("op%d@example.cn", n))
 	projectID = creator.Must(201, "POST", "/api/v1/projects", map[string]any{"title": "独立游戏《归墟》", "subtitle": "像素风冒险",
 		"category": "games", "story": "故事", "goal": 100000, "duration_days": 30}).Field("id")

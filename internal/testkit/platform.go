@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sanshi/internal/chassis/auth"
 	"strings"
 	"sync"
@@ -27,6 +28,10 @@ type Platform struct {
 	Gateway string // base URL of the gateway
 	Procs   map[string][]*Proc
 	DBURLs  map[string]string // DATABASE_URL per service
+	// DataDir is the services' shared data folder (the notification
+	// service writes mail to DataDir/mail when no SMTP server is set).
+	DataDir string
+	Mail    *Mailpit
 	env     map[string][]string
 	mu      sync.Mutex
 }
@@ -40,6 +45,9 @@ type PlatformOptions struct {
 	// GatewayAddr fixes the gateway's address (for callbacks that must
 	// know it in advance, such as payment notifications).
 	GatewayAddr string
+	// Mail, when set, is the SMTP server every service sends through
+	// (otherwise the notification service writes .eml files).
+	Mail *Mailpit
 }
 
 // StartPlatform starts etcd, the services and a gateway, and waits until the
@@ -49,6 +57,11 @@ func StartPlatform(t testing.TB, o PlatformOptions) *Platform {
 	t.Helper()
 	p := &Platform{Etcd: StartEtcd(t), Procs: map[string][]*Proc{}, DBURLs: map[string]string{}, env: map[string][]string{}}
 	shared := t.TempDir()
+	p.DataDir = shared
+	if o.Mail != nil {
+		p.Mail = o.Mail
+		o.Env = append(append([]string(nil), o.Env...), "SANSHI_SMTP_URL=smtp://"+o.Mail.SMTP)
+	}
 	for _, svc := range o.Services {
 		url := "sqlite:" + shared + "/" + svc + ".db"
 		if o.Postgres {
@@ -220,6 +233,44 @@ func (p *Platform) SignUp(t testing.TB, email, nickname string) *Client {
 	r := c.Must(201, "POST", "/api/v1/sessions", map[string]string{"email": email, "password": "correct horse"})
 	c.Token = r.Field("token")
 	return c
+}
+
+// Creator signs up a member whose e-mail address is verified: by the link
+// in the verification mail when the notification service runs (it writes
+// mail to DataDir/mail), else by `sanshi admin verify-email`.
+func (p *Platform) Creator(t testing.TB, email, nickname string) *Client {
+	t.Helper()
+	c := p.SignUp(t, email, nickname)
+	if _, ok := p.Procs["notify"]; ok {
+		token := p.MailToken(t, email, "/verify-email?token=")
+		c.Must(200, "POST", "/api/v1/email-verifications", map[string]string{"token": token})
+		return c
+	}
+	cmd := exec.Command(Binary(t), "admin", "verify-email", email) // #nosec G204 -- tests run the sanshi binary they built
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+p.DBURLs["member"])
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("verify-email: %v\n%s", err, out)
+	}
+	return c
+}
+
+// MailToken waits for a mail to address with a link containing marker
+// (from Mailpit, or the .eml folder) and returns the link's token.
+func (p *Platform) MailToken(t testing.TB, address, marker string) string {
+	t.Helper()
+	if p.Mail == nil {
+		return MailLink(t, filepath.Join(p.DataDir, "mail"), address, marker)
+	}
+	var token string
+	Eventually(t, 20*time.Second, "a mail to "+address+" with "+marker, func() bool {
+		for _, s := range p.Mail.Search(t, "to:"+address) {
+			if token = LinkToken(p.Mail.Message(t, s.ID).Text, marker); token != "" {
+				return true
+			}
+		}
+		return false
+	})
+	return token
 }
 
 // Operator creates a member, makes them an operator with

@@ -47,7 +47,10 @@ type Identity struct {
 	// member service stores it), so that the member service can end it
 	// (log out) without the gateway passing the token itself on.
 	Session string `json:"sid,omitempty"`
-	Exp     int64  `json:"exp"`
+	// Verified says the member's e-mail address was confirmed (as of the
+	// gateway's session check, at most a few seconds old).
+	Verified bool  `json:"ev,omitempty"`
+	Exp      int64 `json:"exp"`
 }
 
 // Has reports whether the identity holds role.

@@ -86,3 +86,28 @@ func (c Client) MyPayoutAccount(ctx context.Context, out any) error {
 func (c Client) SetMyPayoutAccount(ctx context.Context, in PayoutAccount, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodPut, "/api/v1/members/me/payout-account", in, out, nil)
 }
+
+// MarkVerified verifies a member's e-mail address by hand (operators).
+func (c Client) MarkVerified(ctx context.Context, memberID string) error {
+	return c.c.JSON(ctx, Service, http.MethodPut, httpclient.Path("/api/v1/members/{}/email-verified", memberID), struct{}{}, nil, nil)
+}
+
+// ResendVerification mails the caller a new verification link.
+func (c Client) ResendVerification(ctx context.Context) error {
+	return c.c.JSON(ctx, Service, http.MethodPost, "/api/v1/members/me/email-verification", struct{}{}, nil, nil)
+}
+
+// ConfirmEmail follows a verification link's token.
+func (c Client) ConfirmEmail(ctx context.Context, token string, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodPost, "/api/v1/email-verifications", map[string]string{"token": token}, out, nil)
+}
+
+// RequestReset asks for a password-reset link (always accepted).
+func (c Client) RequestReset(ctx context.Context, email string) error {
+	return c.c.JSON(ctx, Service, http.MethodPost, "/api/v1/password-resets", map[string]string{"email": email}, nil, nil)
+}
+
+// ConfirmReset sets a new password with a reset link's token.
+func (c Client) ConfirmReset(ctx context.Context, token, password string) error {
+	return c.c.JSON(ctx, Service, http.MethodPost, "/api/v1/password-resets/confirm", map[string]string{"token": token, "password": password}, nil, nil)
+}

@@ -27,6 +27,7 @@ CREATE TABLE mails (
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TEXT NOT NULL,
     claimed_until   TEXT,
+    claimed_by      TEXT NOT NULL DEFAULT '',
     last_error      TEXT NOT NULL DEFAULT '',
     created_at      TEXT NOT NULL,
     sent_at         TEXT,

@@ -39,6 +39,8 @@ type Order struct {
 type Payment struct {
 	PaymentID string `json:"payment_id"`
 	Amount    int64  `json:"amount,omitempty"`
+	// Channel is how it was paid (the receipt names it).
+	Channel string `json:"channel,omitempty"`
 }
 
 // Ended tells the order service that a project ended.

@@ -21,6 +21,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"sanshi/internal/cashier/cashierapi"
 	"sanshi/internal/chassis/redact"
+	"sanshi/internal/notify/notifyapi"
 )
 
 //go:embed templates/*.html
@@ -45,6 +46,7 @@ type Console struct {
 	sessions *member.Sessions
 	members  memberapi.Client
 	cashier  cashierapi.Client
+	notify   notifyapi.Client
 	mgmt     *http.Client
 	token    string // the management token instances accept
 	secret   []byte // signs CSRF tokens
@@ -70,7 +72,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 			return 10 * time.Minute
 		}}
 	go m.Run(rt.Background())
-	c := &Console{monitor: m, journal: journal, notifier: n, history: newHistory(), platform: platformFrom(rt.Boot.Getenv, func(k string) string { v, _ := rt.Props.Get(k); return v }, rt.Boot.MgmtToken.Reveal(), rt.Log), sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), cashier: cashierapi.NewClient(rt.Client), mgmt: httpc,
+	c := &Console{monitor: m, journal: journal, notifier: n, history: newHistory(), platform: platformFrom(rt.Boot.Getenv, func(k string) string { v, _ := rt.Props.Get(k); return v }, rt.Boot.MgmtToken.Reveal(), rt.Log), sessions: member.NewSessions(rt.Client, rt.Now), members: memberapi.NewClient(rt.Client), cashier: cashierapi.NewClient(rt.Client), notify: notifyapi.NewClient(rt.Client), mgmt: httpc,
 		token: rt.Boot.MgmtToken.Reveal(), secret: []byte(rt.Boot.InternalKey.Reveal() + "console-csrf"), log: rt.Log, now: rt.Now,
 		pages: parsePages(), scrapes: &scrapes{last: map[string]scrape{}}, etcd: rt.Etcd, profiles: rt.Boot.Profiles,
 		traffic: &colorTraffic{last: map[string]release.Snapshot{}, stats: map[string]map[string]release.Stats{}}}
@@ -89,7 +91,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 
 func parsePages() map[string]*template.Template {
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "overview", "events", "instance", "confirm", "settings", "payouts", "payout"} {
+	for _, name := range []string{"login", "overview", "events", "instance", "confirm", "settings", "payouts", "payout", "mail"} {
 		pages[name] = template.Must(template.New(name).Funcs(template.FuncMap{"t": func(string) string { return "" }, "details": details, "when": when, "list": func(s ...string) []string { return s }, "yuan": yuanText}).
 			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
@@ -120,6 +122,9 @@ func (c *Console) Routes() http.Handler {
 	mux.HandleFunc("GET /payouts/{id}", c.operator(c.payout))
 	mux.HandleFunc("POST /payouts/{id}/approve", c.operator(c.decidePayout(true)))
 	mux.HandleFunc("POST /payouts/{id}/reject", c.operator(c.decidePayout(false)))
+	mux.HandleFunc("GET /mail", c.operator(c.mails))
+	mux.HandleFunc("GET /mail/{id}", c.operator(c.mail))
+	mux.HandleFunc("POST /mail/{id}/retry", c.operator(c.retryMail))
 	mux.HandleFunc("GET /prometheus/targets", c.targets)
 	mux.HandleFunc("/", service.NotFound)
 	return httpx.WithPageHeaders(mux, "")

@@ -5,6 +5,9 @@ import "sanshi/internal/chassis/httpx"
 // Languages of the console: Simplified Chinese by default, English on request.
 var texts = map[string]map[string]string{
 	"zh-CN": {
+		"mail": "邮件", "mail unavailable": "暂时无法读取邮件（消息服务不可用）", "no such mail": "没有这封邮件", "mail retried": "已重新排队发送。",
+		"mail to": "收件人", "mail subject": "主题", "mail attempts": "次尝试", "mail hidden": "连接真实邮件服务器时不显示邮件全文（其中可能有重设密码链接）。",
+		"all mail": "全部", "mail.queued": "待发送", "mail.sent": "已发送", "mail.dead": "死信", "mail retry": "重新发送", "no mail": "暂无邮件",
 		"notify settings": "通知设置", "notify settings hint": "在这里保存的设置优先于配置中心和环境变量；清空一项即恢复使用配置中的值。每次发送都记在事件日志里。",
 		"settings saved": "通知设置已保存。", "target": "通知渠道", "delivered": "已送达", "not delivered": "未送达", "secret set": "已设置（留空则不变）",
 		"save": "保存", "send test": "发送测试通知", "from.console": "来自本页", "from.config": "来自配置",
@@ -52,6 +55,9 @@ var texts = map[string]map[string]string{
 		"running": "进行中", "released": "已全量", "rolled-back": "已回滚", "interrupted": "已中断", "no releases": "所有服务只有一个颜色在接流量",
 	},
 	"en": {
+		"mail": "Mail", "mail unavailable": "Mail cannot be read now (the notification service is unavailable)", "no such mail": "No such mail", "mail retried": "Queued to be sent again.",
+		"mail to": "To", "mail subject": "Subject", "mail attempts": "attempts", "mail hidden": "With a real mail server the whole message is not shown (it may hold a password-reset link).",
+		"all mail": "All", "mail.queued": "Queued", "mail.sent": "Sent", "mail.dead": "Dead letters", "mail retry": "Send again", "no mail": "No mail yet",
 		"notify settings": "Notifications", "notify settings hint": "Settings saved here take precedence over the config center and the environment; clear one to use the configured value again. Every sending is in the event journal.",
 		"settings saved": "Notification settings saved.", "target": "Channel", "delivered": "delivered", "not delivered": "not delivered", "secret set": "set (leave empty to keep)",
 		"save": "Save", "send test": "Send a test notification", "from.console": "set here", "from.config": "from configuration",

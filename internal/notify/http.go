@@ -66,6 +66,14 @@ func (a *API) mails(r *http.Request) (int, any, error) {
 	return http.StatusOK, m, err
 }
 
+func (a *API) mail(r *http.Request) (int, any, error) {
+	if err := operator(r); err != nil {
+		return 0, nil, err
+	}
+	m, err := a.store.Mail(r.Context(), r.PathValue("id"), a.showMessages)
+	return http.StatusOK, m, err
+}
+
 func (a *API) retry(r *http.Request) (int, any, error) {
 	if err := operator(r); err != nil {
 		return 0, nil, err

@@ -52,6 +52,9 @@ func Spec() service.Spec {
 type API struct {
 	store    *Store
 	fanout   *Fanout
+	// showMessages: mail goes to .eml files (sanshi dev), so operators may
+	// read it whole; with a real mail server they may not (reset links).
+	showMessages bool
 	mailer   *Mailer
 	projects projectapi.Client
 	props    *props.Props
@@ -79,6 +82,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		return nil, err
 	}
 	rt.Log.Info("mail goes to " + where)
+	_, a.showMessages = sender.(Folder)
 	counter := func(name, help string) prometheus.Counter {
 		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 		rt.Metrics.MustRegister(c)
@@ -143,6 +147,7 @@ func (a *API) Routes() http.Handler {
 	handle := func(pattern string, h httpx.Handler) { mux.HandleFunc(pattern, httpx.JSON(a.log, h)) }
 	handle(notifyapi.RouteEvents, a.event)
 	handle(notifyapi.RouteMails, a.mails)
+	handle("GET /internal/v1/mails/{id}", a.mail)
 	handle("POST /internal/v1/mails/{id}/retry", a.retry)
 	handle("GET /api/v1/notifications", a.inbox)
 	handle("GET /api/v1/notifications/unread", a.unread)

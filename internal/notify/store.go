@@ -223,9 +223,26 @@ func (s *Store) MailDeferred(ctx context.Context, id string, next time.Time) err
 	return err
 }
 
+const mailCols = `id, kind, address, subject, state, attempts, last_error, created_at, sent_at`
+
+func scanMail(row store.Row, extra ...any) (notifyapi.Mail, error) {
+	var m notifyapi.Mail
+	var created string
+	var sent sql.NullString
+	if err := row.Scan(append([]any{&m.ID, &m.Kind, &m.To, &m.Subject, &m.State, &m.Attempts, &m.LastError, &created, &sent}, extra...)...); err != nil {
+		return m, err
+	}
+	m.CreatedAt = store.ParseTS(created)
+	if sent.Valid {
+		t := store.ParseTS(sent.String)
+		m.SentAt = &t
+	}
+	return m, nil
+}
+
 // Mails lists recent mail, newest first, optionally of one state.
 func (s *Store) Mails(ctx context.Context, state string, limit int) ([]notifyapi.Mail, error) {
-	q := `SELECT id, kind, address, subject, state, attempts, last_error, created_at, sent_at FROM mails`
+	q := `SELECT ` + mailCols + ` FROM mails`
 	args := []any{}
 	if state != "" {
 		q += ` WHERE state = $1`
@@ -238,20 +255,26 @@ func (s *Store) Mails(ctx context.Context, state string, limit int) ([]notifyapi
 	defer rows.Close()
 	out := []notifyapi.Mail{}
 	for rows.Next() {
-		var m notifyapi.Mail
-		var due string
-		var sent sql.NullString
-		if err := rows.Scan(&m.ID, &m.Kind, &m.To, &m.Subject, &m.State, &m.Attempts, &m.LastError, &due, &sent); err != nil {
+		m, err := scanMail(rows)
+		if err != nil {
 			return nil, err
-		}
-		m.CreatedAt = store.ParseTS(due)
-		if sent.Valid {
-			t := store.ParseTS(sent.String)
-			m.SentAt = &t
 		}
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// Mail reads one mail, with its whole message when whole is set.
+func (s *Store) Mail(ctx context.Context, id string, whole bool) (notifyapi.Mail, error) {
+	var msg string
+	m, err := scanMail(s.db.QueryRowContext(ctx, `SELECT `+mailCols+`, message FROM mails WHERE id = $1`, id), &msg)
+	if isNoRows(err) {
+		return m, errs.E(errs.NotFound, "no such mail")
+	}
+	if whole {
+		m.Message = msg
+	}
+	return m, err
 }
 
 // Retry puts a dead letter back in the queue, due now.

@@ -15,7 +15,7 @@ func (s *Site) signupForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Site) signup(w http.ResponseWriter, r *http.Request) {
-	in := memberapi.SignUp{Email: r.FormValue("email"), Password: r.FormValue("password"), Nickname: r.FormValue("nickname")}
+	in := memberapi.SignUp{Email: r.FormValue("email"), Password: r.FormValue("password"), Nickname: r.FormValue("nickname"), Lang: lang(w, r)}
 	if err := s.members.SignUp(r.Context(), in, nil); err != nil {
 		s.render(w, r, "signup", errs.Status(errs.CodeOf(err)), page{Errors: fieldErrors(err), Form: r.PostForm})
 		return
@@ -82,14 +82,26 @@ func (s *Site) saveMe(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
-	var m member.Member
-	err := s.members.UpdateMe(r.Context(), memberapi.ProfileChange{Nickname: r.FormValue("nickname"), Bio: r.FormValue("bio")}, &m)
-	if err != nil {
-		s.render(w, r, "me", errs.Status(errs.CodeOf(err)), page{Errors: fieldErrors(err), Data: meView{M: member.Member{
-			Nickname: r.FormValue("nickname"), Bio: r.FormValue("bio")}}})
+	var before, m member.Member
+	if err := s.members.Me(r.Context(), &before); err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/me?flash=saved", http.StatusSeeOther)
+	change := memberapi.ProfileChange{Nickname: r.FormValue("nickname"), Bio: r.FormValue("bio"), Lang: r.FormValue("lang")}
+	if e := trim(r.FormValue("email")); e != "" && e != before.Email {
+		change.Email = e
+	}
+	err := s.members.UpdateMe(r.Context(), change, &m)
+	if err != nil {
+		before.Nickname, before.Bio = r.FormValue("nickname"), r.FormValue("bio")
+		s.render(w, r, "me", errs.Status(errs.CodeOf(err)), page{Errors: fieldErrors(err), Data: meView{M: before}})
+		return
+	}
+	flash := "saved"
+	if change.Email != "" {
+		flash = "email-change"
+	}
+	http.Redirect(w, r, "/me?flash="+flash, http.StatusSeeOther)
 }
 
 func (s *Site) addresses(w http.ResponseWriter, r *http.Request) {

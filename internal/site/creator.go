@@ -170,7 +170,9 @@ func (s *Site) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.fail(w, r, err)
+		if !s.needsVerified(w, r, err) {
+			s.fail(w, r, err)
+		}
 		return
 	}
 	http.Redirect(w, r, "/projects/"+url.PathEscape(r.PathValue("id"))+"?flash=submitted", http.StatusSeeOther)

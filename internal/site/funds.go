@@ -149,7 +149,10 @@ func (s *Site) savePayoutAccount(w http.ResponseWriter, r *http.Request) {
 		for field := range fieldErrors(err) {
 			fe[field] = texts[lang(w, r)]["err.payout "+field]
 		}
-		if len(fe) == 0 {
+		if s.needsVerified(w, r, err) {
+			return
+		}
+		if errs.CodeOf(err) != errs.Invalid {
 			s.fail(w, r, err)
 			return
 		}

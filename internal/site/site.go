@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"sanshi/internal/cashier/cashierapi"
 	"sanshi/internal/member/memberapi"
+	"sanshi/internal/notify/notifyapi"
 	"sanshi/internal/order/orderapi"
 	"sanshi/internal/project/projectapi"
 	"strings"
@@ -44,6 +45,7 @@ type Site struct {
 	projects projectapi.Client
 	orders   orderapi.Client
 	cashier  cashierapi.Client
+	notify   notifyapi.Client
 	secret   []byte
 	log      *slog.Logger
 	now      func() time.Time
@@ -63,6 +65,7 @@ func New(client *httpclient.Client, secret string, log *slog.Logger, now func() 
 	s := &Site{client: client, secret: []byte(secret + "site-csrf"), log: log, now: now, pages: map[string]*template.Template{}}
 	lc := logged{client, log}
 	s.members, s.projects, s.orders, s.cashier = memberapi.NewClient(lc), projectapi.NewClient(lc), orderapi.NewClient(lc), cashierapi.NewClient(lc)
+	s.notify = notifyapi.NewClient(lc)
 	funcs := template.FuncMap{"t": func(string) string { return "" }, "yuan": yuan, "safe": func(s string) template.HTML { return template.HTML(s) }, // #nosec G203 -- only for HTML the project service sanitized (story and update Markdown)
 		"pct": func(p int) int { return min(p, 100) }, "left": func(int64) string { return "" }, "date": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04") },
 		"deref": func(p *int) int {
@@ -73,7 +76,8 @@ func New(client *httpclient.Client, secret string, log *slog.Logger, now func() 
 		}, "div": func(a int64, b int64) int64 { return a / b },
 		"list": func(xs ...string) []string { return xs }}
 	for _, name := range []string{"home", "discover", "project", "login", "signup", "me", "addresses", "pledge", "pay", "result",
-		"pledges", "create", "edit", "dashboard", "review", "message", "cancel", "delete-address", "myprojects", "funds", "payout-account"} {
+		"pledges", "create", "edit", "dashboard", "review", "message", "cancel", "delete-address", "myprojects", "funds", "payout-account",
+		"verify", "forgot", "reset", "unsubscribe", "notifications", "inbox", "messages"} {
 		s.pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return s
@@ -121,6 +125,8 @@ type page struct {
 	Nonce    string
 	Me       auth.Identity
 	Operator bool
+	// Unread is the bell's number (notifications and messages).
+	Unread int
 	Data     any // the page's own view (views.go)
 	Errors   map[string]string
 	Form     url.Values
@@ -164,6 +170,9 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, statu
 	p.Lang, p.CSRF, p.Path, p.Nonce = l, s.csrf(w, r), r.URL.Path, httpx.NewNonce()
 	p.Me = auth.From(r.Context())
 	p.Operator = p.Me.Has(auth.RoleOperator)
+	if p.Me.Member != "" {
+		p.Unread = s.unreadCount(r.Context())
+	}
 	p.Sandbox = s.sandboxOn(r.Context())
 	if p.Flash == "" {
 		// The query names what happened; the page says it as a sentence,

@@ -118,6 +118,7 @@ type pledgesView struct {
 type messageView struct {
 	Status  int
 	Message string
+	Back    string // where the page's link goes (home when empty)
 }
 
 // cancelView asks before a pledge is cancelled.

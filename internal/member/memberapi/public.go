@@ -15,6 +15,7 @@ type SignUp struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	Nickname string `json:"nickname"`
+	Lang     string `json:"lang,omitempty"`
 }
 
 // Credentials log a member in.
@@ -27,6 +28,10 @@ type Credentials struct {
 type ProfileChange struct {
 	Nickname string `json:"nickname"`
 	Bio      string `json:"bio"`
+	// Lang is the language of the member's mail (zh-CN or en); Email
+	// starts a change of address (a link goes to the new one first).
+	Lang  string `json:"lang,omitempty"`
+	Email string `json:"email,omitempty"`
 }
 
 // SignUp creates an account.

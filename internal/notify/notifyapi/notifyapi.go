@@ -131,13 +131,14 @@ func (c Client) Inbox(ctx context.Context) (Inbox, error) {
 	return in, err
 }
 
-// Unread counts the calling member's unread notifications.
+// Unread counts the calling member's unread notifications and messages.
 func (c Client) Unread(ctx context.Context) (int, error) {
 	var out struct {
-		Unread int `json:"unread"`
+		Unread   int `json:"unread"`
+		Messages int `json:"messages"`
 	}
 	err := c.c.JSON(ctx, Service, http.MethodGet, "/api/v1/notifications/unread", nil, &out, nil)
-	return out.Unread, err
+	return out.Unread + out.Messages, err
 }
 
 // MarkRead marks every notification of the calling member read.
@@ -215,6 +216,16 @@ type Mail struct {
 	LastError string     `json:"last_error"`
 	CreatedAt time.Time  `json:"created_at"`
 	SentAt    *time.Time `json:"sent_at"`
+	// Message is the mail whole (RFC 5322), shown only where mail goes to
+	// .eml files (sanshi dev): elsewhere it holds reset links.
+	Message string `json:"message,omitempty"`
+}
+
+// Mail reads one mail (the whole message in sanshi dev only).
+func (c Client) Mail(ctx context.Context, id string) (Mail, error) {
+	var out Mail
+	err := c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/internal/v1/mails/{}", id), nil, &out, nil)
+	return out, err
 }
 
 // RouteMails lists recent mail for operators (state=dead: the dead letters).

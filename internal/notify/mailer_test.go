@@ -1,0 +1,105 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/textproto"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sanshi/internal/chassis/service"
+)
+
+// scripted is a mail server that answers each mail as told.
+type scripted struct {
+	mu        sync.Mutex
+	answer    func(attempt int) error
+	commitErr error
+	attempts  map[string]int
+	delivered map[string]int
+}
+
+func (s *scripted) Send(_ context.Context, _, _, id string, _ []byte, commit func() error) error {
+	s.mu.Lock()
+	s.attempts[id]++
+	n := s.attempts[id]
+	s.mu.Unlock()
+	if err := s.answer(n); err != nil {
+		return err
+	}
+	if s.commitErr != nil {
+		return errUncommitted{s.commitErr}
+	}
+	if err := commit(); err != nil {
+		return errUncommitted{err}
+	}
+	s.mu.Lock()
+	s.delivered[id]++
+	s.mu.Unlock()
+	return nil
+}
+
+func TestMailRetriesAndDeadLetters(t *testing.T) {
+	cases := []struct {
+		name      string
+		answer    func(int) error
+		commitErr error
+		want      string
+		attempts  int
+	}{
+		{"taken at once", func(int) error { return nil }, nil, "sent", 1},
+		{"down twice, then taken", func(n int) error {
+			if n < 3 {
+				return errors.New("connection refused")
+			}
+			return nil
+		}, nil, "sent", 3},
+		{"refused for good (5xx): dead at once", func(int) error { return permanent{&textproto.Error{Code: 550, Msg: "no such mailbox"}} }, nil, "dead", 1},
+		{"down for good: dead after max attempts", func(int) error { return errors.New("connection refused") }, nil, "dead", 4},
+		{"not recorded as sent: not finished, tried again once its claim ran out", func(int) error { return nil }, errors.New("database gone"), "queued", 10},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := service.OpenDB(ctx, Spec(), "sqlite:"+filepath.Join(t.TempDir(), "notify.db"), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			st := &Store{db: db}
+			now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+			if err := st.AddEvent(ctx, "e1", "{}", now); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.FanOut(ctx, "e1", []mailRow{{id: "m1", recipient: "r1", kind: "message", address: "a@example.cn", subject: "s", message: "x"}}, nil, now); err != nil {
+				t.Fatal(err)
+			}
+			srv := &scripted{answer: c.answer, commitErr: c.commitErr, attempts: map[string]int{}, delivered: map[string]int{}}
+			clock := now
+			m := &Mailer{store: st, claimant: "me", sender: srv, now: func() time.Time { return clock }, log: slog.New(slog.DiscardHandler),
+				workers: 1, buckets: map[string]bucket{}, settings: func() mailSettings {
+					return mailSettings{perHour: 3600, maxAttempts: 4, sendTimeout: time.Second, claimedBatch: 4}
+				}, sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "s"}), failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "f"}),
+				dead: prometheus.NewCounter(prometheus.CounterOpts{Name: "d"})}
+			for range 10 { // each round an hour later: every backoff has passed
+				m.round(ctx)
+				clock = clock.Add(time.Hour)
+			}
+			got, err := st.Mail(ctx, "m1", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != c.want || srv.attempts["m1"] != c.attempts {
+				t.Fatalf("state %s after %d attempts, want %s after %d (last error %q)", got.State, srv.attempts["m1"], c.want, c.attempts, got.LastError)
+			}
+			if want := map[bool]int{true: 1, false: 0}[c.want == "sent"]; srv.delivered["m1"] != want {
+				t.Fatalf("delivered %d times", srv.delivered["m1"])
+			}
+		})
+	}
+}

@@ -1,0 +1,353 @@
+package site
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+
+	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/errs"
+	"sanshi/internal/member"
+	"sanshi/internal/notify/notifyapi"
+)
+
+// The pages of people's mail and messages: verifying an address,
+// resetting a password, unsubscribing, notification settings, the inbox
+// and private messages.
+
+func init() {
+	for l, m := range peopleTexts {
+		for k, v := range m {
+			texts[l][k] = v
+		}
+	}
+}
+
+var peopleTexts = map[string]map[string]string{
+	"zh-CN": {
+		"verify email": "验证邮箱", "verify button": "确认验证", "verified": "邮箱已验证。", "not verified": "邮箱尚未验证",
+		"verify needed": "请先验证邮箱：点击我们发到你邮箱的链接。没收到？可以重新发送。", "send again": "重新发送验证邮件",
+		"flash.verification-sent": "验证邮件已发送，请查收。", "flash.verified": "邮箱已验证。", "flash.reset": "密码已重设，请用新密码登录。",
+		"flash.reset-sent": "如果这个邮箱注册过账户，重设链接已经发出，30 分钟内有效。", "flash.email-change": "确认链接已发到新邮箱，点击后才会更换。",
+		"flash.notifications": "通知设置已保存。", "flash.unsubscribed": "已退订这类邮件，可随时在通知设置中重新开启。", "flash.sent": "私信已发送。",
+		"flash.blocked": "已屏蔽对方，对方无法再给你发私信。", "flash.reported": "已举报，运营人员会查看这段对话。",
+		"link invalid": "链接无效、已使用或已过期。", "forgot password": "忘记密码？", "reset password": "重设密码", "new password": "新密码",
+		"send reset link": "发送重设链接", "reset hint": "输入注册邮箱，我们会发送一个 30 分钟内有效的重设链接。",
+		"unsubscribe": "退订邮件", "unsubscribe confirm": "确认退订这类邮件？站内通知不受影响。", "unsubscribe button": "确认退订",
+		"notifications": "通知设置", "notification kind": "通知类型", "by mail": "邮件", "in inbox": "站内", "always sent": "必发",
+		"inbox": "通知", "no notifications": "暂无通知。", "messages": "私信", "no messages": "暂无私信。", "write to creator": "私信发起人",
+		"message body": "内容", "send": "发送", "block": "屏蔽对方", "report": "举报这段对话", "report reason": "举报理由",
+		"you": "我", "back": "返回", "conversation about": "关于项目：", "mail language": "邮件语言", "change email": "更换邮箱",
+		"kind.pledge_paid": "支付凭证", "kind.refund_sent": "退款凭证", "kind.payment_failed": "支付失败", "kind.pledge_cancelled": "支持已取消",
+		"kind.campaign_succeeded": "众筹成功", "kind.campaign_failed": "众筹未达成", "kind.project_approved": "项目通过审核", "kind.project_rejected": "项目被驳回",
+		"kind.project_update": "项目更新", "kind.comment_reply": "评论回复", "kind.message": "私信", "kind.payout_sent": "提现已发出",
+		"kind.payout_paid": "提现已到账", "kind.payout_failed": "提现失败", "unread": "未读",
+	},
+	"en": {
+		"verify email": "Verify your e-mail", "verify button": "Verify", "verified": "E-mail verified.", "not verified": "E-mail not verified yet",
+		"verify needed": "Verify your e-mail address first: follow the link we mailed you. Nothing came? Send it again.", "send again": "Send the link again",
+		"flash.verification-sent": "We sent the link again; check your mailbox.", "flash.verified": "Your e-mail address is verified.", "flash.reset": "Your password was reset; log in with the new one.",
+		"flash.reset-sent": "If the address has an account, a reset link is on its way; it works for 30 minutes.", "flash.email-change": "We sent a link to the new address; it replaces the old one once you follow it.",
+		"flash.notifications": "Notification settings saved.", "flash.unsubscribed": "You are unsubscribed from these mails; turn them on again in your notification settings.", "flash.sent": "Message sent.",
+		"flash.blocked": "Blocked: they cannot write to you any more.", "flash.reported": "Reported: an operator will read the conversation.",
+		"link invalid": "This link is not valid, was used already or has expired.", "forgot password": "Forgot your password?", "reset password": "Reset your password", "new password": "New password",
+		"send reset link": "Send the reset link", "reset hint": "Enter the address you signed up with; we send a link that works for 30 minutes.",
+		"unsubscribe": "Unsubscribe", "unsubscribe confirm": "Stop mails of this kind? Notifications on the site stay.", "unsubscribe button": "Unsubscribe",
+		"notifications": "Notifications", "notification kind": "Kind", "by mail": "Mail", "in inbox": "Site", "always sent": "always",
+		"inbox": "Notifications", "no notifications": "No notifications yet.", "messages": "Messages", "no messages": "No messages yet.", "write to creator": "Message the creator",
+		"message body": "Message", "send": "Send", "block": "Block", "report": "Report this conversation", "report reason": "Reason",
+		"you": "You", "back": "Back", "conversation about": "About: ", "mail language": "Language of mail", "change email": "Change e-mail",
+		"kind.pledge_paid": "Receipts", "kind.refund_sent": "Refund receipts", "kind.payment_failed": "Failed payments", "kind.pledge_cancelled": "Cancelled pledges",
+		"kind.campaign_succeeded": "Funded campaigns", "kind.campaign_failed": "Unfunded campaigns", "kind.project_approved": "Project approved", "kind.project_rejected": "Project rejected",
+		"kind.project_update": "Project updates", "kind.comment_reply": "Replies to comments", "kind.message": "Messages", "kind.payout_sent": "Payout sent",
+		"kind.payout_paid": "Payout arrived", "kind.payout_failed": "Payout failed", "unread": "unread",
+	},
+}
+
+// tokenView is the page of a mailed link (verify, reset, unsubscribe).
+type tokenView struct {
+	Token string
+	Bad   bool
+}
+
+func (s *Site) verifyForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, "verify", http.StatusOK, page{Data: tokenView{Token: r.URL.Query().Get("token")}})
+}
+
+func (s *Site) verify(w http.ResponseWriter, r *http.Request) {
+	if err := s.members.ConfirmEmail(r.Context(), r.FormValue("token"), nil); err != nil {
+		if errs.CodeOf(err) != errs.Invalid {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, "verify", http.StatusBadRequest, page{Data: tokenView{Bad: true}})
+		return
+	}
+	http.Redirect(w, r, "/me?flash=verified", http.StatusSeeOther)
+}
+
+// resendVerification mails the link again (the member service limits how
+// often).
+func (s *Site) resendVerification(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	if err := s.members.ResendVerification(r.Context()); err != nil && errs.CodeOf(err) != errs.WrongState {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/me?flash=verification-sent", http.StatusSeeOther)
+}
+
+// needsVerified shows the "verify first" page when err is the refusal of
+// an unverified member; it reports whether it did.
+func (s *Site) needsVerified(w http.ResponseWriter, r *http.Request, err error) bool {
+	if errs.CodeOf(err) != errs.Forbidden {
+		return false
+	}
+	var m member.Member
+	if s.members.Me(r.Context(), &m) != nil || m.EmailVerified {
+		return false
+	}
+	s.render(w, r, "verify", http.StatusForbidden, page{Data: tokenView{}})
+	return true
+}
+
+func (s *Site) forgotForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, "forgot", http.StatusOK, page{})
+}
+
+func (s *Site) forgot(w http.ResponseWriter, r *http.Request) {
+	if err := s.members.RequestReset(r.Context(), r.FormValue("email")); err != nil {
+		if e := fieldErrors(err); errs.CodeOf(err) == errs.Invalid || errs.CodeOf(err) == errs.RateLimited {
+			if errs.CodeOf(err) == errs.RateLimited {
+				e = map[string]string{"email": errs.As(err).Message}
+			}
+			s.render(w, r, "forgot", errs.Status(errs.CodeOf(err)), page{Errors: e, Form: r.PostForm})
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/login?flash=reset-sent", http.StatusSeeOther)
+}
+
+func (s *Site) resetForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, "reset", http.StatusOK, page{Data: tokenView{Token: r.URL.Query().Get("token")}})
+}
+
+func (s *Site) reset(w http.ResponseWriter, r *http.Request) {
+	token := r.FormValue("token")
+	err := s.members.ConfirmReset(r.Context(), token, r.FormValue("password"))
+	if err != nil {
+		fe := fieldErrors(err)
+		if errs.CodeOf(err) != errs.Invalid {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, "reset", http.StatusBadRequest, page{Errors: fe, Data: tokenView{Token: token, Bad: fe["token"] != ""}})
+		return
+	}
+	http.Redirect(w, r, "/login?flash=reset", http.StatusSeeOther)
+}
+
+func (s *Site) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, "unsubscribe", http.StatusOK, page{Data: tokenView{Token: r.URL.Query().Get("token")}})
+}
+
+func (s *Site) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	if err := s.notify.Unsubscribe(r.Context(), r.FormValue("token")); err != nil {
+		if errs.CodeOf(err) != errs.Invalid {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, "unsubscribe", http.StatusBadRequest, page{Data: tokenView{Bad: true}})
+		return
+	}
+	http.Redirect(w, r, "/?flash=unsubscribed", http.StatusSeeOther)
+}
+
+func (s *Site) notifications(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	prefs, err := s.notify.Preferences(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, "notifications", http.StatusOK, page{Data: prefs})
+}
+
+func (s *Site) saveNotifications(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	prefs, err := s.notify.Preferences(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for i := range prefs {
+		if prefs[i].Essential {
+			continue
+		}
+		prefs[i].Mail = r.PostForm.Get("mail."+prefs[i].Kind) == "on"
+		prefs[i].Inbox = r.PostForm.Get("inbox."+prefs[i].Kind) == "on"
+	}
+	if _, err := s.notify.SetPreferences(r.Context(), prefs); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/me/notifications?flash=notifications", http.StatusSeeOther)
+}
+
+func (s *Site) inbox(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	in, err := s.notify.Inbox(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if in.Unread > 0 {
+		if err := s.notify.MarkRead(r.Context()); err != nil {
+			s.log.Warn("mark notifications read", "error", err)
+		}
+	}
+	s.render(w, r, "inbox", http.StatusOK, page{Data: in})
+}
+
+// conversationRow is a conversation as the list shows it.
+type conversationRow struct {
+	notifyapi.Conversation
+	With, Project string
+}
+
+type messagesView struct {
+	List []conversationRow
+	C    *conversationRow
+	Me   string
+}
+
+func (s *Site) messages(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	cs, err := s.notify.Conversations(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	me := auth.From(r.Context()).Member
+	v := messagesView{Me: me}
+	for _, c := range cs {
+		v.List = append(v.List, s.conversationRow(r, c, me))
+	}
+	s.render(w, r, "messages", http.StatusOK, page{Data: v})
+}
+
+// conversationRow names the other side and the project.
+func (s *Site) conversationRow(r *http.Request, c notifyapi.Conversation, me string) conversationRow {
+	ctx := r.Context()
+	other := c.CreatorID
+	if me == c.CreatorID {
+		other = c.BackerID
+	}
+	row := conversationRow{Conversation: c, With: s.creatorName(r, other)}
+	var p struct{ Title string }
+	if s.projects.Project(ctx, c.ProjectID, &p) == nil {
+		row.Project = p.Title
+	}
+	return row
+}
+
+func (s *Site) conversation(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	c, err := s.notify.Conversation(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	me := auth.From(r.Context()).Member
+	row := s.conversationRow(r, c, me)
+	s.render(w, r, "messages", http.StatusOK, page{Data: messagesView{C: &row, Me: me}})
+}
+
+// writeToCreator starts a backer's conversation from the project page.
+func (s *Site) writeToCreator(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	c, err := s.notify.Write(r.Context(), notifyapi.NewMessage{ProjectID: r.PathValue("id"), Body: r.FormValue("body")})
+	if err != nil {
+		s.messageFailed(w, r, err, "/projects/"+url.PathEscape(r.PathValue("id")))
+		return
+	}
+	http.Redirect(w, r, "/me/messages/"+url.PathEscape(c.ID)+"?flash=sent", http.StatusSeeOther)
+}
+
+func (s *Site) reply(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	if _, err := s.notify.Reply(r.Context(), id, r.FormValue("body")); err != nil {
+		s.messageFailed(w, r, err, "/me/messages/"+url.PathEscape(id))
+		return
+	}
+	http.Redirect(w, r, "/me/messages/"+url.PathEscape(id)+"?flash=sent", http.StatusSeeOther)
+}
+
+// messageFailed shows why a message was refused, with the way back.
+func (s *Site) messageFailed(w http.ResponseWriter, r *http.Request, err error, back string) {
+	e := errs.As(err)
+	if e.Code == errs.Internal || e.Code == errs.Unavailable {
+		s.fail(w, r, err)
+		return
+	}
+	msg := e.Message
+	if lang(w, r) != "en" {
+		msg = map[string]string{errs.Invalid: "私信内容需为 1 至 2000 个字符。", errs.Forbidden: "对方不接收你的私信。",
+			errs.RateLimited: "发送太频繁，请稍后再试。", errs.NotFound: "对话不存在。"}[e.Code]
+	}
+	s.render(w, r, "message", errs.Status(e.Code), page{Data: messageView{Status: errs.Status(e.Code), Message: msg, Back: back}})
+}
+
+func (s *Site) conversationAction(action string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !requireMember(w, r) {
+			return
+		}
+		id := r.PathValue("id")
+		var err error
+		if action == "block" {
+			err = s.notify.Block(r.Context(), id)
+		} else {
+			err = s.notify.Report(r.Context(), id, r.FormValue("reason"))
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, "/me/messages/"+url.PathEscape(id)+"?flash="+action+"ed", http.StatusSeeOther)
+	}
+}
+
+// unreadCount is the bell's number: unread notifications and messages,
+// asked with a short deadline so that a slow notification service never
+// holds a page up (the bell shows no number then).
+func (s *Site) unreadCount(ctx context.Context) int {
+	ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	n, err := s.notify.Unread(ctx)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+

@@ -85,9 +85,14 @@ func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.W
 		"SANSHI_PROFILES":       "dev",
 		// The local platform pays in the sandbox (never under prod).
 		"CASHIER_SANDBOX_ENABLED": "true",
-		"SANSHI_LOG_FORMAT":       "json",
-		"SANSHI_LOG_LEVEL":        getenvOr(getenv, "SANSHI_LOG_LEVEL", "info"),
+		// Links in mail point at this platform's site.
+		"NOTIFY_SITE_URL":   fmt.Sprintf("http://localhost:%d", o.SitePort),
+		"SANSHI_LOG_FORMAT": "json",
+		"SANSHI_LOG_LEVEL":  getenvOr(getenv, "SANSHI_LOG_LEVEL", "info"),
 	})
+	if o.SMTP != "" {
+		base = append(base, "SANSHI_SMTP_URL=smtp://"+o.SMTP)
+	}
 	var groups [][]*child
 	for _, svc := range Order {
 		var group []*child
@@ -297,6 +302,11 @@ func printSummary(out *printer, o Options, dir string, groups [][]*child, cli *c
 	fmt.Fprintf(&b, "  Console        http://localhost:%d\n", o.ConsolePort)
 	fmt.Fprintf(&b, "  Config center  http://localhost:%d (repository %s; commits apply within a second)\n", o.ConfigPort, filepath.Join(dir, "config-repo"))
 	fmt.Fprintf(&b, "  Registry       http://127.0.0.1:%d (etcd)\n", o.EtcdPort)
+	if o.SMTP != "" {
+		fmt.Fprintf(&b, "  Mail           sent to smtp://%s\n", o.SMTP)
+	} else {
+		fmt.Fprintf(&b, "  Mail           written as .eml files to %s (the console lists them; --smtp HOST:PORT sends them)\n", filepath.Join(dir, "mail"))
+	}
 	fmt.Fprintf(&b, "  Data folder    %s (management token in %s)\n", dir, filepath.Join(dir, "mgmt-token"))
 	fmt.Fprintf(&b, "  %s\n", operator)
 	fmt.Fprintf(&b, "\n  All %d instances ready in %s. Press Ctrl-C to stop.\n", countChildren(groups), took.Round(time.Millisecond))

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 )
@@ -25,6 +26,9 @@ type Options struct {
 	// the service's replicas).
 	Colors     map[string]string
 	Executable string // the sanshi binary the children run
+	// SMTP is a mail server (host:port) the platform's mail goes to; empty:
+	// each mail is an .eml file under DataDir/mail.
+	SMTP string
 }
 
 // ParseFlags reads the command line of `sanshi dev`.
@@ -39,6 +43,7 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.IntVar(&o.EtcdPort, "etcd-port", 2379, "client port of the embedded etcd")
 	replicas := fs.String("replicas", "", "instances per service, e.g. order=2,project=2")
 	colors := fs.String("color", "", "release colors per service, e.g. order=A+B (both) or order=B")
+	fs.StringVar(&o.SMTP, "smtp", "", "send the platform's mail to this SMTP server (host:port, e.g. 127.0.0.1:1025 for Mailpit); default: .eml files in the data folder")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -51,6 +56,11 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	}{{"site-port", o.SitePort}, {"console-port", o.ConsolePort}, {"config-port", o.ConfigPort}, {"etcd-port", o.EtcdPort}} {
 		if p.v < 1 || p.v > 65535 {
 			return o, fmt.Errorf("--%s: expected a port from 1 to 65535, got %d", p.name, p.v)
+		}
+	}
+	if o.SMTP != "" {
+		if _, port, err := net.SplitHostPort(o.SMTP); err != nil || port == "" {
+			return o, fmt.Errorf("--smtp: expected host:port, got %q", o.SMTP)
 		}
 	}
 	var err error

@@ -50,17 +50,17 @@ func Spec() service.Spec {
 
 // API serves the notification endpoints.
 type API struct {
-	store    *Store
-	fanout   *Fanout
+	store  *Store
+	fanout *Fanout
 	// showMessages: mail goes to .eml files (sanshi dev), so operators may
 	// read it whole; with a real mail server they may not (reset links).
 	showMessages bool
-	mailer   *Mailer
-	projects projectapi.Client
-	props    *props.Props
-	key      []byte
-	now      func() time.Time
-	log      *slog.Logger
+	mailer       *Mailer
+	projects     projectapi.Client
+	props        *props.Props
+	key          []byte
+	now          func() time.Time
+	log          *slog.Logger
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {

@@ -350,4 +350,3 @@ func (s *Site) unreadCount(ctx context.Context) int {
 	}
 	return n
 }
-

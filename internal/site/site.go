@@ -127,10 +127,10 @@ type page struct {
 	Operator bool
 	// Unread is the bell's number (notifications and messages).
 	Unread int
-	Data     any // the page's own view (views.go)
-	Errors   map[string]string
-	Form     url.Values
-	Flash    string
+	Data   any // the page's own view (views.go)
+	Errors map[string]string
+	Form   url.Values
+	Flash  string
 	// Sandbox is on while the cashier offers the sandbox channel: every
 	// page says so, so that nobody takes a sandbox payment for a real one.
 	Sandbox bool

@@ -131,14 +131,14 @@ func (c Client) Inbox(ctx context.Context) (Inbox, error) {
 	return in, err
 }
 
-// Unread counts the calling member's unread notifications and messages.
+// Unread counts the calling member's unread notifications (a new
+// message is one of them).
 func (c Client) Unread(ctx context.Context) (int, error) {
 	var out struct {
-		Unread   int `json:"unread"`
-		Messages int `json:"messages"`
+		Unread int `json:"unread"`
 	}
 	err := c.c.JSON(ctx, Service, http.MethodGet, "/api/v1/notifications/unread", nil, &out, nil)
-	return out.Unread + out.Messages, err
+	return out.Unread, err
 }
 
 // MarkRead marks every notification of the calling member read.

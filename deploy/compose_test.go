@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"net/url"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/registry"
 	"sanshi/internal/console"
@@ -32,6 +33,7 @@ type deployment struct {
 	repo                 string
 	env                  []string
 	site, console, prom  string
+	mailpit              string
 	token                string
 }
 
@@ -173,10 +175,11 @@ func upDeployment(t *testing.T, tag string) *deployment {
 	port := func() string { return strings.Split(testkit.FreeAddr(t), ":")[1] }
 	d := &deployment{t: t, dir: filepath.Join(repoRoot(), "deploy", "compose"), project: fmt.Sprintf("sanshie2e%d", os.Getpid()),
 		secret: filepath.Join(tmp, "secrets"), repo: filepath.Join(tmp, "config-repo")}
-	sitePort, consolePort, promPort := port(), port(), port()
+	sitePort, consolePort, promPort, mailPort := port(), port(), port(), port()
 	d.env = []string{"COMPOSE_PROJECT_NAME=" + d.project, "IMAGE_TAG=" + tag, "ORDER_B_TAG=" + tag,
 		"SECRETS_DIR=" + d.secret, "SANSHI_CONFIG_REPO_DIR=" + d.repo,
-		"SANSHI_PORT=" + sitePort, "SANSHI_PORT_2=" + port(), "SANSHI_CONSOLE_PORT=" + consolePort, "PROMETHEUS_PORT=" + promPort}
+		"SANSHI_PORT=" + sitePort, "SANSHI_PORT_2=" + port(), "SANSHI_CONSOLE_PORT=" + consolePort, "PROMETHEUS_PORT=" + promPort, "MAILPIT_PORT=" + mailPort}
+	d.mailpit = "http://127.0.0.1:" + mailPort
 	d.site, d.console, d.prom = "http://127.0.0.1:"+sitePort, "http://127.0.0.1:"+consolePort, "http://127.0.0.1:"+promPort
 	if out, err := d.script(time.Minute, "setup.sh"); err != nil {
 		t.Fatalf("setup.sh: %v\n%s", err, out)
@@ -248,6 +251,7 @@ func TestComposeDeployment(t *testing.T) {
 		t.Fatalf("smoke.sh: %v\n%s", err, out)
 	}
 	t.Logf("smoke.sh:\n%s", out)
+	d.receipts(t)
 	d.prometheus(t)
 
 	members := d.members(t, 6)
@@ -299,7 +303,7 @@ func (d *deployment) members(t *testing.T, n int) []string {
 // dashboard draws exists.
 func (d *deployment) prometheus(t *testing.T) {
 	var up int
-	testkit.Eventually(t, 60*time.Second, "Prometheus scraping all 13 instances", func() bool {
+	testkit.Eventually(t, 60*time.Second, "Prometheus scraping all 14 instances", func() bool {
 		var r struct {
 			Data struct {
 				ActiveTargets []struct{ Health string }
@@ -314,7 +318,7 @@ func (d *deployment) prometheus(t *testing.T) {
 				up++
 			}
 		}
-		return up == 13
+		return up == 14
 	})
 	b, err := os.ReadFile(filepath.Join(d.dir, "grafana", "sanshi-dashboard.json"))
 	if err != nil {
@@ -729,4 +733,18 @@ func pipelineScripts(t *testing.T, d *deployment, _ []string) {
 	run("rollback.sh", "--env", "e2e")
 	runs(first)
 	run("smoke.sh", "--env", "e2e")
+}
+
+// receipts checks that the smoke test's paid pledge brought its backer a
+// receipt through the notification service and SMTP, in Mailpit.
+func (d *deployment) receipts(t *testing.T) {
+	testkit.Eventually(t, 60*time.Second, "the smoke pledge's receipt in Mailpit", func() bool {
+		resp, err := http.Get(d.mailpit + "/api/v1/search?query=" + url.QueryEscape("subject:支持成功"))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var out struct{ Messages []struct{ Subject string } }
+		return json.NewDecoder(resp.Body).Decode(&out) == nil && len(out.Messages) > 0
+	})
 }

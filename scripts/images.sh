@@ -6,7 +6,7 @@
 #                            that instead where it can be pulled
 #   sanshi/runtime:bookworm  dumb-init, the non-root user sanshi, folders, HEALTHCHECK
 #   sanshi:<version> and sanshi:<branch>-<shortsha>   the binary only
-#   sanshi/postgres:15, sanshi/redis:7, sanshi/prometheus:2   the compose
+#   sanshi/postgres:15, sanshi/redis:7, sanshi/prometheus:2, sanshi/mailpit:1.33.1   the compose
 #                            deployment's servers, from Debian's packages
 # With OUT=DIR it also writes DIR/sanshi-<version>.oci.tar (an OCI image layout
 # archive, which `skopeo copy oci-archive:...` pushes to a registry),
@@ -56,6 +56,11 @@ for img in postgres:15 redis:7 prometheus:2; do
   say "building sanshi/$img on $BASE_IMAGE"
   DOCKER_BUILDKIT=0 docker build -q -f "deploy/images/${img%%:*}.Dockerfile" --build-arg BASE="$BASE_IMAGE" -t "sanshi/$img" deploy/images >/dev/null
 done
+# Mailpit, the deployment's mail server: its binary built from the Go
+# module (cached by version), copied onto the same base.
+mailpit_dir=$(bash tools/mailpit/build.sh)
+say "building sanshi/mailpit:1.33.1 on $BASE_IMAGE"
+DOCKER_BUILDKIT=0 docker build -q -f deploy/images/mailpit.Dockerfile --build-arg BASE="$BASE_IMAGE" -t sanshi/mailpit:1.33.1 "$mailpit_dir" >/dev/null
 
 # 4. The application layer: the binary only.
 ctx=$(mktemp -d)

@@ -14,7 +14,7 @@ case "${1:-}" in -h|--help) sed -n '2,7p' "$0"; exit 0 ;; esac
 mkdir -p "$secrets"
 chmod 700 "$secrets"
 for name in internal-key mgmt-token webhook-secret etcd-root-password etcd-password \
-            db-postgres db-member db-project db-order db-cashier db-console operator-password; do
+            db-postgres db-member db-project db-order db-cashier db-notify db-console operator-password; do
   f="$secrets/$name"
   if [ ! -s "$f" ]; then
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$f"

@@ -6,12 +6,13 @@
 set -euo pipefail
 case "${1:-}" in -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 version=v1.33.1
-dir="${SANSHI_MAILPIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sanshi-mailpit}/$version"
+# Static (no cgo), so the same binary runs in the compose deployment's image.
+dir="${SANSHI_MAILPIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sanshi-mailpit}/$version-static"
 if [ ! -x "$dir/mailpit" ]; then
   mkdir -p "$dir"
   echo "building mailpit $version from its Go module (cached in $dir)" >&2
   start=$SECONDS
-  GOBIN="$dir/.tmp" go install "github.com/axllent/mailpit@$version"
+  CGO_ENABLED=0 GOBIN="$dir/.tmp" go install -trimpath "github.com/axllent/mailpit@$version"
   mv "$dir/.tmp/mailpit" "$dir/mailpit" && rmdir "$dir/.tmp"
   echo "built mailpit in $((SECONDS - start)) s" >&2
 fi

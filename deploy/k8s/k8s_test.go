@@ -124,7 +124,7 @@ func TestOverlaysBuildAndKeepTheRules(t *testing.T) {
 	for _, o := range overlays {
 		t.Run(o, func(t *testing.T) {
 			b := build(t, o)
-			if len(b.deployments) != 7 || len(b.namespaces) != 1 || len(b.configMaps) != 1 {
+			if len(b.deployments) != 8 || len(b.namespaces) != 1 || len(b.configMaps) != 1 {
 				t.Fatalf("%d deployments, %d namespaces, %d config maps", len(b.deployments), len(b.namespaces), len(b.configMaps))
 			}
 			env := b.configMaps[0].Data

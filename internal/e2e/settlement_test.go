@@ -107,6 +107,24 @@ func campaignsEndAndAreSettled(t *testing.T, postgres bool) {
 		r := op.Must(200, "GET", "/api/v1/orders/reconciliation", nil)
 		return r.Field("ok") == "true" && r.Field("ledger_entries") != "0"
 	})
+	// Everyone heard of it in their inbox: the creator of the approval, both
+	// outcomes and the payout; the backer of each receipt, both outcomes
+	// and the refunds.
+	for _, who := range []struct {
+		c     *testkit.Client
+		kinds []string
+	}{{creator, []string{"project_approved", "campaign_succeeded", "campaign_failed", "payout_sent", "payout_paid"}},
+		{backer, []string{"pledge_paid", "campaign_succeeded", "campaign_failed", "refund_sent"}}} {
+		testkit.Eventually(t, 15*time.Second, "the inbox", func() bool {
+			inbox := string(who.c.Must(200, "GET", "/api/v1/notifications", nil).Body)
+			for _, k := range who.kinds {
+				if !strings.Contains(inbox, `"kind":"`+k+`"`) {
+					return false
+				}
+			}
+			return true
+		})
+	}
 }
 
 // payOut: the creator sets a payout account and asks for the payable net;

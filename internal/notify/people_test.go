@@ -197,9 +197,9 @@ func TestPeopleHearFromThePlatform(t *testing.T) {
 	t.Run("mail waits out a mail server that is down", func(t *testing.T) {
 		mp.Stop()
 		update("第三次更新")
-		time.Sleep(12 * time.Second)
+		time.Sleep(time.Minute)
 		mp.Start(t) // an empty server: what arrives now was sent after it came back
-		mp.WaitFor(t, `subject:"第三次更新"`, 1, 60*time.Second)
+		mp.WaitFor(t, `subject:"第三次更新"`, 1, 90*time.Second)
 		time.Sleep(2 * time.Second)
 		if n := updates(addr("en-backer"), "第三次更新"); n != 1 {
 			t.Fatalf("the English backer got the update %d times", n)
@@ -230,7 +230,41 @@ func TestPeopleHearFromThePlatform(t *testing.T) {
 		if r := zh.Do("POST", "/api/v1/messages/"+cid, map[string]string{"body": "在吗？"}); r.Status != 403 {
 			t.Fatalf("a blocked backer writes: %d %s", r.Status, r.Body)
 		}
+		op := p.Operator(t, addr("op"))
+		if r := op.Do("GET", "/api/v1/messages/"+cid, nil); r.Status != 404 {
+			t.Fatalf("an operator reads a conversation nobody reported: %d", r.Status)
+		}
 		zh.Must(200, "POST", "/api/v1/messages/"+cid+"/report", map[string]string{"reason": "测试举报"})
+		if r := op.Must(200, "GET", "/api/v1/messages/reported", nil); !strings.Contains(string(r.Body), cid) {
+			t.Fatalf("reported conversations: %s", r.Body)
+		}
+		if r := op.Must(200, "GET", "/api/v1/messages/"+cid, nil); !strings.Contains(string(r.Body), "请问什么时候发货？") {
+			t.Fatalf("the operator's view: %s", r.Body)
+		}
+	})
+
+	t.Run("a failed payment, a cancelled pledge, its refund and a reply are told", func(t *testing.T) {
+		id := zh.Must(201, "POST", "/api/v1/orders", map[string]any{"project_id": projectID, "reward_id": rewardID, "amount": 9900,
+			"address_id": zhAddr}, "Idempotency-Key", fmt.Sprintf("cancel-%d", n)).Field("id")
+		zh.PaySandbox(t, id, "fail")
+		mp.WaitFor(t, `to:`+addr("zh-backer")+` subject:"支付未成功"`, 1, 30*time.Second)
+		zh.Must(201, "POST", "/api/v1/payments", map[string]string{"order_id": id, "channel": "sandbox"}, "Idempotency-Key", "again-"+id)
+		payURL := zh.Do("POST", "/api/v1/payments", map[string]string{"order_id": id, "channel": "sandbox"}, "Idempotency-Key", "again-"+id).Field("pay_url")
+		if code, err := zh.DecidePayPage(payURL, "pay"); err != nil || code != 200 {
+			t.Fatalf("pay again: %v %d", err, code)
+		}
+		zh.WaitOrder(t, id, "paid")
+		zh.Must(200, "POST", "/api/v1/orders/"+id+"/cancel", nil)
+		mp.WaitFor(t, `to:`+addr("zh-backer")+` subject:"支持已取消"`, 1, 30*time.Second)
+		refund := mp.WaitFor(t, `to:`+addr("zh-backer")+` subject:"退款已发起"`, 1, 30*time.Second)
+		if m := mp.Message(t, refund[0].ID); !strings.Contains(m.Text, "¥99.00") || !strings.Contains(m.Text, id) {
+			t.Fatalf("the refund mail:\n%s", m.Text)
+		}
+		c := zh.Must(201, "POST", "/api/v1/projects/"+projectID+"/comments", map[string]string{"body": "加油！"}).Field("id")
+		creator.Must(201, "POST", "/api/v1/projects/"+projectID+"/comments", map[string]string{"body": "谢谢支持！", "parent_id": c})
+		testkit.Eventually(t, 15*time.Second, "the reply in the inbox", func() bool {
+			return strings.Contains(string(zh.Must(200, "GET", "/api/v1/notifications", nil).Body), "回复了你的评论")
+		})
 	})
 
 	t.Run("killed mid-batch, the notification service loses and doubles nothing", func(t *testing.T) {

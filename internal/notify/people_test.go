@@ -55,6 +55,30 @@ func TestPeopleHearFromThePlatform(t *testing.T) {
 		if r := c.Do("POST", "/api/v1/email-verifications", map[string]string{"token": token}); r.Status != 400 || r.FieldError("token") == "" {
 			t.Fatalf("the link worked twice: %d %s", r.Status, r.Body)
 		}
+		if r := c.Do("POST", "/api/v1/members/me/email-verification", nil); r.Status != 409 {
+			t.Fatalf("a verified address asks for a link: %d", r.Status)
+		}
+
+		// A new address replaces the old one only once its link is
+		// followed, and the old one is told.
+		newer := addr("moved")
+		if r := c.Must(200, "PATCH", "/api/v1/members/me", map[string]string{"email": newer}); r.Field("email") != email {
+			t.Fatalf("the address changed before its link was followed: %s", r.Body)
+		}
+		c.Must(200, "POST", "/api/v1/email-verifications", map[string]string{"token": p.MailToken(t, newer, "/verify-email?token=")})
+		if r := c.Must(200, "GET", "/api/v1/members/me", nil); r.Field("email") != newer || r.Field("email_verified") != "true" {
+			t.Fatalf("after the new address's link: %s", r.Body)
+		}
+		mp.WaitFor(t, `to:`+email+` subject:"你的账户邮箱已更改"`, 1, 20*time.Second)
+	})
+
+	t.Run("verification mail again: once a minute", func(t *testing.T) {
+		c := p.SignUp(t, addr("impatient"), "急性子")
+		c.Must(202, "POST", "/api/v1/members/me/email-verification", nil)
+		if r := c.Do("POST", "/api/v1/members/me/email-verification", nil); r.Status != 429 || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("a second link within a minute: %d", r.Status)
+		}
+		mp.WaitFor(t, "to:"+addr("impatient"), 2, 20*time.Second)
 	})
 
 	t.Run("an English member gets English mail", func(t *testing.T) {
@@ -94,6 +118,12 @@ func TestPeopleHearFromThePlatform(t *testing.T) {
 		mp.WaitFor(t, `to:`+email+` subject:"你的密码已更改"`, 1, 20*time.Second)
 		if nobody := mp.Search(t, "to:"+addr("nobody")); len(nobody) != 0 {
 			t.Fatalf("mail to an address with no account: %d", len(nobody))
+		}
+		// Three requests an hour per address, whether or not it has an account.
+		anon.Must(202, "POST", "/api/v1/password-resets", map[string]string{"email": addr("nobody")})
+		anon.Must(202, "POST", "/api/v1/password-resets", map[string]string{"email": addr("nobody")})
+		if r := anon.Do("POST", "/api/v1/password-resets", map[string]string{"email": addr("nobody")}); r.Status != 429 {
+			t.Fatalf("a fourth reset of one address in an hour: %d", r.Status)
 		}
 	})
 

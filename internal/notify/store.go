@@ -99,6 +99,7 @@ func (s *Store) writeNotices(ctx context.Context, eventID string, mails []mailRo
 			for _, m := range part {
 				args = append(args, m.id, eventID, m.recipient, m.kind, m.address, m.subject, m.message, "queued", ts, ts)
 			}
+			// #nosec G202 -- only numbered placeholders are built; the values go as arguments
 			if _, err := tx.ExecContext(ctx, `INSERT INTO mails (id, event_id, recipient, kind, address, subject, message, state, next_attempt_at, created_at)
 				VALUES `+store.Tuples(1, len(part), 10)+` ON CONFLICT (event_id, recipient) DO NOTHING`, args...); err != nil {
 				return err
@@ -110,6 +111,7 @@ func (s *Store) writeNotices(ctx context.Context, eventID string, mails []mailRo
 			for _, n := range part {
 				args = append(args, store.NewID(), n.member, eventID, n.kind, n.n.Title, n.n.Body, n.n.Link, ts)
 			}
+			// #nosec G202 -- only numbered placeholders are built; the values go as arguments
 			if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, member_id, event_id, kind, title, body, link, created_at)
 				VALUES `+store.Tuples(1, len(part), 8)+` ON CONFLICT (event_id, member_id) DO NOTHING`, args...); err != nil {
 				return err
@@ -139,7 +141,7 @@ func (s *Store) Switches(ctx context.Context, members []string) (map[string]swit
 			var m, k, ch string
 			var on int
 			if err := rows.Scan(&m, &k, &ch, &on); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return nil, err
 			}
 			if out[m] == nil {
@@ -150,7 +152,7 @@ func (s *Store) Switches(ctx context.Context, members []string) (map[string]swit
 			}
 			out[m][k][ch] = on == 1
 		}
-		rows.Close()
+		_ = rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}

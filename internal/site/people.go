@@ -24,8 +24,9 @@ func init() {
 	}
 }
 
+// peopleTexts are UI texts (the word "password"), no credentials.
 var peopleTexts = map[string]map[string]string{
-	"zh-CN": {
+	"zh-CN": { // #nosec G101 -- UI texts (the word "password"), no credentials
 		"verify email": "验证邮箱", "verify button": "确认验证", "verified": "邮箱已验证。", "not verified": "邮箱尚未验证",
 		"verify needed": "请先验证邮箱：点击我们发到你邮箱的链接。没收到？可以重新发送。", "send again": "重新发送验证邮件",
 		"flash.verification-sent": "验证邮件已发送，请查收。", "flash.verified": "邮箱已验证。", "flash.reset": "密码已重设，请用新密码登录。",
@@ -44,7 +45,7 @@ var peopleTexts = map[string]map[string]string{
 		"kind.project_update": "项目更新", "kind.comment_reply": "评论回复", "kind.message": "私信", "kind.payout_sent": "提现已发出",
 		"kind.payout_paid": "提现已到账", "kind.payout_failed": "提现失败", "unread": "未读",
 	},
-	"en": {
+	"en": { // #nosec G101 -- UI texts (the word "password"), no credentials
 		"verify email": "Verify your e-mail", "verify button": "Verify", "verified": "E-mail verified.", "not verified": "E-mail not verified yet",
 		"verify needed": "Verify your e-mail address first: follow the link we mailed you. Nothing came? Send it again.", "send again": "Send the link again",
 		"flash.verification-sent": "We sent the link again; check your mailbox.", "flash.verified": "Your e-mail address is verified.", "flash.reset": "Your password was reset; log in with the new one.",

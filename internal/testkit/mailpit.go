@@ -25,6 +25,7 @@ type Mailpit struct {
 	API  string // http://host:port
 	bin  string
 	http string
+	args []string
 	cmd  *exec.Cmd
 	mu   sync.Mutex
 }
@@ -50,9 +51,9 @@ func mailpitBinary() (string, error) {
 	return mailpitBin, mailpitErr
 }
 
-// StartMailpit starts Mailpit on two free loopback ports; it stops when
-// the test ends.
-func StartMailpit(t testing.TB) *Mailpit {
+// StartMailpit starts Mailpit on two free loopback ports, with extra
+// flags (TLS, authentication); it stops when the test ends.
+func StartMailpit(t testing.TB, args ...string) *Mailpit {
 	t.Helper()
 	bin, err := mailpitBinary()
 	if err != nil {
@@ -63,7 +64,7 @@ func StartMailpit(t testing.TB) *Mailpit {
 	if err1 != nil || err2 != nil {
 		t.Fatal(err1, err2)
 	}
-	m := &Mailpit{SMTP: smtp, API: "http://" + web, bin: bin, http: web}
+	m := &Mailpit{SMTP: smtp, API: "http://" + web, bin: bin, http: web, args: args}
 	m.Start(t)
 	t.Cleanup(m.Stop)
 	return m
@@ -74,7 +75,7 @@ func (m *Mailpit) Start(t testing.TB) {
 	t.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	cmd := exec.Command(m.bin, "--smtp", m.SMTP, "--listen", m.http, "--max", "100000", "--quiet") // #nosec G204 -- the binary built above
+	cmd := exec.Command(m.bin, append([]string{"--smtp", m.SMTP, "--listen", m.http, "--max", "100000", "--quiet"}, m.args...)...) // #nosec G204 -- the binary built above
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+
+	"sanshi/internal/chassis/money"
 	"time"
 )
 
@@ -66,25 +68,13 @@ var channelNames = map[string]map[string]string{
 	"en":    {"sandbox": "Sandbox", "alipay": "Alipay", "wechatpay": "WeChat Pay"},
 }
 
-// yuan formats fen as ¥1,234.50.
+// yuan formats fen (as the event's text) as ¥1,234.50.
 func yuan(fen string) string {
 	n, err := strconv.ParseInt(fen, 10, 64)
 	if err != nil {
 		return ""
 	}
-	sign := ""
-	if n < 0 {
-		sign, n = "-", -n
-	}
-	whole := strconv.FormatInt(n/100, 10)
-	var b strings.Builder
-	for i, c := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return fmt.Sprintf("%s¥%s.%02d", sign, b.String(), n%100)
+	return money.Yuan(n)
 }
 
 // cst is China Standard Time, in which dates in mail are written.

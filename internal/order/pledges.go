@@ -117,6 +117,9 @@ func (p *Pledges) newOrder(ctx context.Context, member string, in CreateInput) (
 	if err != nil {
 		return Order{}, err
 	}
+	if pr.CreatorID == member {
+		return Order{}, errs.E(errs.Forbidden, "creators cannot back their own project")
+	}
 	o := Order{ID: store.NewID(), MemberID: member, ProjectID: pr.ID, CreatorID: pr.CreatorID, Amount: in.Amount,
 		Status: PendingPayment, CreatedAt: now.UTC(), ExpiresAt: now.Add(p.timeout()).UTC()}
 	if reward != nil {

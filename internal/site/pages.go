@@ -54,6 +54,8 @@ func (s *Site) Routes() http.Handler {
 	mux.HandleFunc("POST /projects/{id}/edit", s.post(s.saveStory))
 	mux.HandleFunc("POST /projects/{id}/cover", s.post(s.uploadCover))
 	mux.HandleFunc("POST /projects/{id}/rewards", s.post(s.addReward))
+	mux.HandleFunc("POST /projects/{id}/rewards/{rid}/delete", s.post(s.deleteReward))
+	mux.HandleFunc("POST /me/password", s.post(s.changePassword))
 	mux.HandleFunc("POST /projects/{id}/basics", s.post(s.saveBasics))
 	mux.HandleFunc("POST /projects/{id}/submit", s.post(s.submit))
 	mux.HandleFunc("GET /projects/{id}/dashboard", s.dashboard)
@@ -366,7 +368,9 @@ func (s *Site) payForm(w http.ResponseWriter, r *http.Request) {
 		Channels []map[string]string `json:"channels"`
 	}
 	err = s.cashier.Channels(r.Context(), &ch) // logged by the client
-	s.render(w, r, "pay", http.StatusOK, page{Data: payView{O: o, Channels: ch.Channels, Attempt: newAttempt(),
+	var p struct{ Title string }
+	_ = s.projects.Project(r.Context(), o.ProjectID, &p) // logged; the page names the project when it can
+	s.render(w, r, "pay", http.StatusOK, page{Data: payView{O: o, Title: p.Title, Channels: ch.Channels, Attempt: newAttempt(),
 		Unavailable: err != nil || len(ch.Channels) == 0}})
 }
 

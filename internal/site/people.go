@@ -39,7 +39,13 @@ var peopleTexts = map[string]map[string]string{
 		"notifications": "通知设置", "notification kind": "通知类型", "by mail": "邮件", "in inbox": "站内", "always sent": "必发",
 		"inbox": "通知", "no notifications": "暂无通知。", "messages": "私信", "no messages": "暂无私信。", "write to creator": "私信发起人",
 		"message body": "内容", "send": "发送", "block": "屏蔽对方", "report": "举报这段对话", "report reason": "举报理由",
-		"you": "我", "back": "返回", "conversation about": "关于项目：", "mail language": "邮件语言", "change email": "更换邮箱",
+		"you": "我", "back": "返回", "backers.one": "位支持者", "backers.many": "位支持者", "log in to comment": "登录后发表评论", "no comments": "还没有评论，来说第一句吧。",
+		"pay by": "请在此前支付：", "change password": "修改密码", "current password": "当前密码", "flash.password": "密码已修改，其他设备上的登录已退出。",
+		"tier limit": "限量",
+		"err.code.unavailable": "服务暂时不可用，请稍后再试。", "err.code.wrong_state": "当前状态下不能这样操作（例如项目已提交审核或已上线）。",
+		"err.code.forbidden": "你没有权限这样操作。", "err.code.not_found": "找不到这个内容。", "err.code.conflict": "操作冲突，请刷新页面后重试。",
+		"err.code.rate_limited": "操作太频繁，请稍后再试。", "err.code.invalid": "请检查填写的内容。", "err.code.too_many": "已达到上限。",
+		"err.code.sold_out": "已售罄。", "err.code.duplicate": "已经存在。", "err.code.too_large": "内容太大。", "delete tier": "删除", "flash.tier-deleted": "回报档位已删除。", "conversation about": "关于项目：", "mail language": "邮件语言", "change email": "更换邮箱",
 		"kind.pledge_paid": "支付凭证", "kind.refund_sent": "退款凭证", "kind.payment_failed": "支付失败", "kind.pledge_cancelled": "支持已取消",
 		"kind.campaign_succeeded": "众筹成功", "kind.campaign_failed": "众筹未达成", "kind.project_approved": "项目通过审核", "kind.project_rejected": "项目被驳回",
 		"kind.project_update": "项目更新", "kind.comment_reply": "评论回复", "kind.message": "私信", "kind.payout_sent": "提现已发出",
@@ -58,7 +64,13 @@ var peopleTexts = map[string]map[string]string{
 		"notifications": "Notifications", "notification kind": "Kind", "by mail": "Mail", "in inbox": "Site", "always sent": "always",
 		"inbox": "Notifications", "no notifications": "No notifications yet.", "messages": "Messages", "no messages": "No messages yet.", "write to creator": "Message the creator",
 		"message body": "Message", "send": "Send", "block": "Block", "report": "Report this conversation", "report reason": "Reason",
-		"you": "You", "back": "Back", "conversation about": "About: ", "mail language": "Language of mail", "change email": "Change e-mail",
+		"you": "You", "back": "Back", "backers.one": "backer", "backers.many": "backers", "log in to comment": "Log in to comment", "no comments": "No comments yet; be the first.",
+		"pay by": "Pay by", "change password": "Change password", "current password": "Current password", "flash.password": "Password changed; every other device was logged out.",
+		"tier limit": "Limited to",
+		"err.code.unavailable": "The service is unavailable; please try again shortly.", "err.code.wrong_state": "This cannot be done in the current state (the project may be in review or live).",
+		"err.code.forbidden": "You may not do this.", "err.code.not_found": "Not found.", "err.code.conflict": "A conflict; reload the page and try again.",
+		"err.code.rate_limited": "Too many requests; please try again shortly.", "err.code.invalid": "Please check what you entered.", "err.code.too_many": "A limit was reached.",
+		"err.code.sold_out": "Sold out.", "err.code.duplicate": "It exists already.", "err.code.too_large": "Too large.", "delete tier": "Delete", "flash.tier-deleted": "The tier was deleted.", "conversation about": "About: ", "mail language": "Language of mail", "change email": "Change e-mail",
 		"kind.pledge_paid": "Receipts", "kind.refund_sent": "Refund receipts", "kind.payment_failed": "Failed payments", "kind.pledge_cancelled": "Cancelled pledges",
 		"kind.campaign_succeeded": "Funded campaigns", "kind.campaign_failed": "Unfunded campaigns", "kind.project_approved": "Project approved", "kind.project_rejected": "Project rejected",
 		"kind.project_update": "Project updates", "kind.comment_reply": "Replies to comments", "kind.message": "Messages", "kind.payout_sent": "Payout sent",
@@ -350,4 +362,36 @@ func (s *Site) unreadCount(ctx context.Context) int {
 		return 0
 	}
 	return n
+}
+
+// deleteReward removes a tier from a draft (the project service refuses it
+// once the project is in review or live).
+func (s *Site) deleteReward(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	if err := s.projects.DeleteReward(r.Context(), id, r.PathValue("rid")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/projects/"+url.PathEscape(id)+"/edit?flash=tier-deleted#rewards", http.StatusSeeOther)
+}
+
+// changePassword changes the member's password from /me.
+func (s *Site) changePassword(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	err := s.members.ChangePassword(r.Context(), r.FormValue("current_password"), r.FormValue("new_password"))
+	if err != nil {
+		var m member.Member
+		if errs.CodeOf(err) != errs.Invalid || s.members.Me(r.Context(), &m) != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, "me", http.StatusBadRequest, page{Errors: fieldErrors(err), Data: meView{M: m}})
+		return
+	}
+	http.Redirect(w, r, "/me?flash=password", http.StatusSeeOther)
 }

@@ -31,6 +31,7 @@ import (
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/httpx"
+	"sanshi/internal/chassis/money"
 )
 
 //go:embed templates/*.html
@@ -74,7 +75,7 @@ func New(client *httpclient.Client, secret string, log *slog.Logger, now func() 
 			}
 			return *p
 		}, "div": func(a int64, b int64) int64 { return a / b },
-		"list": func(xs ...string) []string { return xs }}
+		"list": func(xs ...string) []string { return xs }, "plural": func(int, string) string { return "" }}
 	for _, name := range []string{"home", "discover", "project", "login", "signup", "me", "addresses", "pledge", "pay", "result",
 		"pledges", "create", "edit", "dashboard", "review", "message", "cancel", "delete-address", "myprojects", "funds", "payout-account",
 		"verify", "forgot", "reset", "unsubscribe", "notifications", "inbox", "messages"} {
@@ -93,7 +94,7 @@ func yuan(fen any) string {
 	case int:
 		f = int64(v)
 	}
-	return fmt.Sprintf("¥%d.%02d", f/100, f%100)
+	return money.Yuan(f)
 }
 
 // left says how long a campaign has left, in the page's language.
@@ -186,7 +187,18 @@ func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, statu
 			return v
 		}
 		return k
-	}, "left": func(seconds int64) string { return left(l, seconds) }})
+	}, "left": func(seconds int64) string { return left(l, seconds) },
+		// plural is the word after a count: "1 backer", "2 backers"
+		// (key.one and key.many where the language has them).
+		"plural": func(n int, key string) string {
+			if v, ok := texts[l][key+".one"]; ok && n == 1 {
+				return v
+			}
+			if v, ok := texts[l][key+".many"]; ok {
+				return v
+			}
+			return texts[l][key]
+		}})
 	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, name+".html", p); err != nil {
 		s.log.Error("render page", "page", name, "error", err)
@@ -248,6 +260,13 @@ func (s *Site) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Code == errs.Unauthorized {
 		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
+	}
+	// The services speak English; a Chinese page says what happened in
+	// Chinese, by the error's code.
+	if l := lang(w, r); l != "en" && msg != "" && !hasHan(msg) {
+		if v, ok := texts[l]["err.code."+e.Code]; ok {
+			msg = v
+		}
 	}
 	s.render(w, r, "message", status, page{Data: messageView{Status: status, Message: msg}})
 }

@@ -83,6 +83,7 @@ type pledgeView struct {
 
 type payView struct {
 	O        order.Order
+	Title    string // the project's
 	Channels []map[string]string
 	// Attempt keys this rendering of the form: submitting it twice is one
 	// payment, coming back after a failed one makes a new one.

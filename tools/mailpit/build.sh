@@ -10,6 +10,8 @@ version=v1.33.1
 dir="${SANSHI_MAILPIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sanshi-mailpit}/$version-static"
 if [ ! -x "$dir/mailpit" ]; then
   mkdir -p "$dir"
+  # Other versions' binaries are 35 MB each: keep only this one.
+  find "$(dirname "$dir")" -mindepth 1 -maxdepth 1 -type d ! -name "$(basename "$dir")" -exec rm -rf {} + 2>/dev/null || true
   echo "building mailpit $version from its Go module (cached in $dir)" >&2
   start=$SECONDS
   CGO_ENABLED=0 GOBIN="$dir/.tmp" go install -trimpath "github.com/axllent/mailpit@$version"

@@ -107,6 +107,12 @@ func (c Client) ConfirmEmail(ctx context.Context, token string, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodPost, "/api/v1/email-verifications", map[string]string{"token": token}, out, nil)
 }
 
+// ChangePassword changes the caller's password (every other session ends).
+func (c Client) ChangePassword(ctx context.Context, current, next string) error {
+	return c.c.JSON(ctx, Service, http.MethodPut, "/api/v1/members/me/password",
+		map[string]string{"current_password": current, "new_password": next}, nil, nil)
+}
+
 // RequestReset asks for a password-reset link (always accepted).
 func (c Client) RequestReset(ctx context.Context, email string) error {
 	return c.c.JSON(ctx, Service, http.MethodPost, "/api/v1/password-resets", map[string]string{"email": email}, nil, nil)

@@ -77,6 +77,11 @@ func (c Client) AddReward(ctx context.Context, id string, body, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodPost, httpclient.Path("/api/v1/projects/{}/rewards", id), body, out, nil)
 }
 
+// DeleteReward removes a tier of a draft.
+func (c Client) DeleteReward(ctx context.Context, id, rewardID string) error {
+	return c.c.JSON(ctx, Service, http.MethodDelete, httpclient.Path("/api/v1/projects/{}/rewards/{}", id, rewardID), nil, nil, nil)
+}
+
 // Review submits, approves or rejects a project (body: a Rejection for
 // Reject, nil otherwise).
 func (c Client) Review(ctx context.Context, id, action string, body any) error {

@@ -47,6 +47,7 @@ var kinds = []kind{
 	{name: notifyapi.KindPayoutSent, inbox: true, link: fundsLink},
 	{name: notifyapi.KindPayoutPaid, inbox: true, link: fundsLink},
 	{name: notifyapi.KindPayoutFailed, inbox: true, link: fundsLink},
+	{name: notifyapi.KindStretchGoalReached, inbox: true, link: projectLink},
 }
 
 func kindOf(name string) (kind, bool) {

@@ -68,6 +68,9 @@ type Project struct {
 	SettledAt    *time.Time    `json:"settled_at,omitempty"`
 	Rewards      []Reward      `json:"rewards"`
 	Followers    int           `json:"followers"`
+	StretchGoals []StretchGoal `json:"stretch_goals"`
+	FAQ          []FAQItem     `json:"faq"`
+	nextStretch  int64
 	// Derived for readers; see View.
 	Percent        int   `json:"percent"`
 	SecondsLeft    int64 `json:"seconds_left"`

@@ -80,8 +80,13 @@ func (s *Store) addPledges(ctx context.Context, projectID string, reqs []pledgeR
 		if _, err := tx.ExecContext(ctx, insertPledges(len(added)/5), added...); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE projects SET pledged = pledged + $1, backers = backers + $2 WHERE id = $3`, pledged, backers, projectID)
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE projects SET pledged = pledged + $1, backers = backers + $2 WHERE id = $3`, pledged, backers, projectID); err != nil {
+			return err
+		}
+		if p.nextStretch > 0 && p.Pledged+pledged >= p.nextStretch {
+			return s.reachStretchGoals(ctx, tx, p, p.Pledged+pledged, reqs[len(reqs)-1].now)
+		}
+		return nil
 	})
 	var p Project
 	if err == nil {

@@ -32,7 +32,7 @@ func NewStore(db *store.DB) *Store {
 type scanner = store.Row
 
 const projectCols = `id, creator_id, status, title, subtitle, category, story, story_html, goal, duration_days, duration_seconds,
-	pledged, backers, featured, cover, reject_reason, created_at, launched_at, deadline, settled_at, version`
+	pledged, backers, featured, cover, reject_reason, created_at, launched_at, deadline, settled_at, version, next_stretch`
 
 func scanProject(row scanner) (Project, error) {
 	var p Project
@@ -41,7 +41,7 @@ func scanProject(row scanner) (Project, error) {
 	var featured int
 	var seconds int64
 	err := row.Scan(&p.ID, &p.CreatorID, &status, &p.Title, &p.Subtitle, &p.Category, &p.Story, &p.StoryHTML, &p.Goal,
-		&p.DurationDays, &seconds, &p.Pledged, &p.Backers, &featured, &p.cover, &p.RejectReason, &created, &launched, &deadline, &settled, &p.version)
+		&p.DurationDays, &seconds, &p.Pledged, &p.Backers, &featured, &p.cover, &p.RejectReason, &created, &launched, &deadline, &settled, &p.version, &p.nextStretch)
 	p.Status, p.Featured, p.CreatedAt = Status(status), featured == 1, store.ParseTS(created)
 	p.LaunchedAt, p.Deadline, p.SettledAt = optTime(launched), optTime(deadline), optTime(settled)
 	if seconds > 0 {
@@ -125,6 +125,12 @@ func (s *Store) get(ctx context.Context, q querier, id, lock string) (Project, e
 	}
 	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM follows WHERE project_id = $1`, id).Scan(&p.Followers); err != nil {
 		return p, errs.Wrap(err, "count followers")
+	}
+	if p.StretchGoals, err = s.stretchGoals(ctx, q, id); err != nil {
+		return p, err
+	}
+	if p.FAQ, err = s.faq(ctx, q, id); err != nil {
+		return p, err
 	}
 	return p, nil
 }

@@ -57,11 +57,13 @@ func (s *Site) edit(w http.ResponseWriter, r *http.Request) {
 // Forms of the edit page: the one posted comes back with what was typed in
 // it; the others show the saved project.
 const (
-	basicsForm = "basics"
-	storyForm  = "story"
-	coverForm  = "cover"
-	rewardForm = "reward"
-	submitForm = "submit"
+	basicsForm  = "basics"
+	storyForm   = "story"
+	coverForm   = "cover"
+	rewardForm  = "reward"
+	submitForm  = "submit"
+	stretchForm = "stretch"
+	faqForm     = "faq"
 )
 
 func (s *Site) renderEdit(w http.ResponseWriter, r *http.Request, status int, fe map[string]string, preview, posted string) {
@@ -86,6 +88,8 @@ func (s *Site) renderEdit(w http.ResponseWriter, r *http.Request, status int, fe
 		v.Basics = r.PostForm
 	case rewardForm:
 		v.Reward = r.PostForm
+	case stretchForm, faqForm:
+		v.Extra = r.PostForm
 	case submitForm:
 		// What submitting found missing is marked beside its own field.
 		v.Errors = map[string]map[string]string{storyForm: fe, coverForm: fe, basicsForm: fe, submitForm: fe}
@@ -413,4 +417,52 @@ func (s *Site) ship(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/projects/"+o.ProjectID+"/dashboard?flash=shipped", http.StatusSeeOther)
+}
+
+// addStretchGoal adds a stretch goal from the edit page (amount in yuan).
+func (s *Site) addStretchGoal(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	amount, ok := parseYuan(r.FormValue("amount"))
+	fe := map[string]string{}
+	if !ok {
+		fe["amount"] = texts[lang(w, r)]["err.stretch amount"]
+	}
+	body := map[string]any{"amount": amount, "title": r.FormValue("title"), "description": r.FormValue("description")}
+	s.finishEditForm(w, r, stretchForm, fe, "?flash=saved#stretch-goals", func() error {
+		return s.projects.AddStretchGoal(r.Context(), r.PathValue("id"), body)
+	})
+}
+
+// addQuestion adds a question and its answer to the FAQ.
+func (s *Site) addQuestion(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	body := map[string]any{"question": r.FormValue("question"), "answer": r.FormValue("answer")}
+	s.finishEditForm(w, r, faqForm, nil, "?flash=saved#faq", func() error {
+		return s.projects.AddQuestion(r.Context(), r.PathValue("id"), body)
+	})
+}
+
+// deleteExtra removes a stretch goal or a question (the kind in the path).
+func (s *Site) deleteExtra(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !requireMember(w, r) {
+			return
+		}
+		id, item := r.PathValue("id"), r.PathValue("item")
+		var err error
+		if kind == stretchForm {
+			err = s.projects.DeleteStretchGoal(r.Context(), id, item)
+		} else {
+			err = s.projects.DeleteQuestion(r.Context(), id, item)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, "/projects/"+url.PathEscape(id)+"/edit?flash=saved", http.StatusSeeOther)
+	}
 }

@@ -29,6 +29,8 @@ type editView struct {
 	// The values each form shows: what was typed in the form that came
 	// back with an error, the saved project in the others.
 	Basics, Reward url.Values
+	// Extra is what was typed in the stretch goal or FAQ form.
+	Extra url.Values
 	// Errors by form, so that a reward's "title" error is not shown under
 	// the project's title.
 	Errors map[string]map[string]string

@@ -77,6 +77,26 @@ func (c Client) AddReward(ctx context.Context, id string, body, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodPost, httpclient.Path("/api/v1/projects/{}/rewards", id), body, out, nil)
 }
 
+// AddStretchGoal adds a stretch goal {amount, title, description}.
+func (c Client) AddStretchGoal(ctx context.Context, id string, body any) error {
+	return c.c.JSON(ctx, Service, http.MethodPost, httpclient.Path("/api/v1/projects/{}/stretch-goals", id), body, nil, nil)
+}
+
+// DeleteStretchGoal removes a stretch goal not reached yet.
+func (c Client) DeleteStretchGoal(ctx context.Context, id, goalID string) error {
+	return c.c.JSON(ctx, Service, http.MethodDelete, httpclient.Path("/api/v1/projects/{}/stretch-goals/{}", id, goalID), nil, nil, nil)
+}
+
+// AddQuestion adds a question and answer to the project's FAQ.
+func (c Client) AddQuestion(ctx context.Context, id string, body any) error {
+	return c.c.JSON(ctx, Service, http.MethodPost, httpclient.Path("/api/v1/projects/{}/faq", id), body, nil, nil)
+}
+
+// DeleteQuestion removes a question of the FAQ.
+func (c Client) DeleteQuestion(ctx context.Context, id, questionID string) error {
+	return c.c.JSON(ctx, Service, http.MethodDelete, httpclient.Path("/api/v1/projects/{}/faq/{}", id, questionID), nil, nil, nil)
+}
+
 // DeleteReward removes a tier of a draft.
 func (c Client) DeleteReward(ctx context.Context, id, rewardID string) error {
 	return c.c.JSON(ctx, Service, http.MethodDelete, httpclient.Path("/api/v1/projects/{}/rewards/{}", id, rewardID), nil, nil, nil)

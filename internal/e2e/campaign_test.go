@@ -1,0 +1,75 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"sanshi/internal/testkit"
+)
+
+// TestStretchGoalsAndFAQ: a creator adds stretch goals and questions; a
+// payment that passes a stretch goal marks it reached, on the API and the
+// page, and tells the backers; a reached goal stays.
+func TestStretchGoalsAndFAQ(t *testing.T) {
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: testkit.MoneyServices})
+	projectID, _, creator := p.LiveProject(t, 0) // goal ¥1,000.00
+	base := "/api/v1/projects/" + projectID
+
+	for _, bad := range []map[string]any{{"amount": 100000, "title": "等于目标"}, {"amount": 150000, "title": ""}, {"amount": "x", "title": "t"}} {
+		if r := creator.Do("POST", base+"/stretch-goals", bad); r.Status != 400 {
+			t.Fatalf("stretch goal %v: %d %s", bad, r.Status, r.Body)
+		}
+	}
+	goal := creator.Must(201, "POST", base+"/stretch-goals", map[string]any{"amount": 150000, "title": "加一章", "description": "新增一章剧情"}).Field("id")
+	later := creator.Must(201, "POST", base+"/stretch-goals", map[string]any{"amount": 500000, "title": "配音"}).Field("id")
+	if r := creator.Do("POST", base+"/stretch-goals", map[string]any{"amount": 150000, "title": "重复"}); r.Status != 400 {
+		t.Fatalf("a second goal of the same amount: %d", r.Status)
+	}
+	backer, _ := p.Backer(t, "stretcher@example.cn")
+	if r := backer.Do("POST", base+"/stretch-goals", map[string]any{"amount": 300000, "title": "别人的"}); r.Status != 403 {
+		t.Fatalf("a backer adds a stretch goal: %d", r.Status)
+	}
+
+	q := creator.Must(201, "POST", base+"/faq", map[string]string{"question": "什么时候发货？", "answer": "2027 年 5 月。"}).Field("id")
+	gone := creator.Must(201, "POST", base+"/faq", map[string]string{"question": "删掉我", "answer": "x"}).Field("id")
+	creator.Must(200, "PATCH", base+"/faq/"+q, map[string]string{"answer": "2027 年 5 月起陆续发货。"})
+	creator.Must(204, "DELETE", base+"/faq/"+gone, nil)
+	if r := creator.Do("POST", base+"/faq", map[string]string{"question": "", "answer": ""}); r.Status != 400 || r.FieldError("question") == "" || r.FieldError("answer") == "" {
+		t.Fatalf("an empty question: %d %s", r.Status, r.Body)
+	}
+	if faq := string(p.Client(t).Must(200, "GET", base+"/faq", nil).Body); !strings.Contains(faq, "陆续发货") || strings.Contains(faq, "删掉我") {
+		t.Fatalf("the FAQ: %s", faq)
+	}
+
+	// One pledge passes the goal and the first stretch goal.
+	o := backer.Must(201, "POST", "/api/v1/orders", map[string]any{"project_id": projectID, "reward_id": nil, "amount": 200000},
+		"Idempotency-Key", "stretch").Field("id")
+	backer.PaySandbox(t, o, "pay")
+	backer.WaitOrder(t, o, "paid")
+	testkit.Eventually(t, 10*time.Second, "the stretch goal reached", func() bool {
+		r := p.Client(t).Must(200, "GET", base, nil)
+		return strings.Contains(string(r.Body), `"title":"加一章","description":"新增一章剧情","reached":true`) &&
+			strings.Contains(string(r.Body), `"title":"配音","description":"","reached":false`)
+	})
+	if r := creator.Do("DELETE", base+"/stretch-goals/"+goal, nil); r.Status != 409 {
+		t.Fatalf("a reached goal deleted: %d", r.Status)
+	}
+	creator.Must(204, "DELETE", base+"/stretch-goals/"+later, nil)
+	testkit.Eventually(t, 15*time.Second, "backers told of the stretch goal", func() bool {
+		return strings.Contains(string(backer.Must(200, "GET", "/api/v1/notifications", nil).Body), "stretch_goal_reached")
+	})
+	resp, err := http.Get(p.Gateway + "/projects/" + projectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"已达成", "加一章", "¥1,500.00", "什么时候发货？", "陆续发货"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the project page lacks %q", want)
+		}
+	}
+}

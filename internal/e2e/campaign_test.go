@@ -73,3 +73,44 @@ func TestStretchGoalsAndFAQ(t *testing.T) {
 		}
 	}
 }
+
+// TestCreatorPages: a creator's page shows who they are, what they launched
+// with its status, and how many projects they launched and backed; the
+// project page links to it.
+func TestCreatorPages(t *testing.T) {
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: testkit.MoneyServices})
+	projectID, _, creator := p.LiveProject(t, 0)
+	me := creator.Must(200, "PATCH", "/api/v1/members/me", map[string]string{"bio": "独立游戏工作室"})
+	id := me.Field("id")
+	other, _, _ := p.LiveProject(t, 0)
+	o := creator.Must(201, "POST", "/api/v1/orders", map[string]any{"project_id": other, "reward_id": nil, "amount": 1000}, "Idempotency-Key", "backs").Field("id")
+	creator.PaySandbox(t, o, "pay")
+	creator.WaitOrder(t, o, "paid")
+	draft := creator.Must(201, "POST", "/api/v1/projects", map[string]any{"title": "未上线的草稿", "category": "games", "goal": 100000, "duration_days": 30}).Field("id")
+
+	r := p.Client(t).Must(200, "GET", "/api/v1/members/"+id, nil)
+	if r.Field("projects_created") != "1" || r.Field("projects_backed") != "1" || r.Field("bio") != "独立游戏工作室" || r.Field("email") != "" {
+		t.Fatalf("the public profile: %s", r.Body)
+	}
+	get := func(path string) string {
+		resp, err := http.Get(p.Gateway + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if page := get("/projects/" + projectID); !strings.Contains(page, `href="/creators/`+id+`"`) {
+		t.Fatal("the project page does not link to its creator")
+	}
+	page := get("/creators/" + id)
+	for _, want := range []string{"独立游戏工作室", "独立游戏《归墟》", "众筹中", "发起项目 1", "支持项目 1"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the creator page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, draft) || strings.Contains(page, "未上线的草稿") {
+		t.Error("the creator page shows a draft")
+	}
+}

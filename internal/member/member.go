@@ -14,12 +14,15 @@ import (
 	"strings"
 	"time"
 
+	"net/url"
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/blob"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/service"
+	"sanshi/internal/order/orderapi"
+	"sanshi/internal/project/projectapi"
 )
 
 //go:embed migrations/*.sql
@@ -46,13 +49,17 @@ type API struct {
 	now    func() time.Time
 	log    *slog.Logger
 	outbox *outbox.Outbox
+	// projects and orders count a member's projects for the public profile.
+	projects projectapi.Client
+	orders   orderapi.Client
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	// One hash per core; a queue of 32 per core (about 1–2 s of hashing
 	// here) absorbs a burst's front without growing into long waits.
 	cores := runtime.GOMAXPROCS(0)
-	a := &API{store: NewStore(rt.DB), hasher: NewHasher(cores, 32*cores), blobs: blob.Disk{Dir: filepath.Join(rt.Boot.DataDir, "uploads", "member")}, now: rt.Now, log: rt.Log, outbox: rt.Outbox}
+	a := &API{store: NewStore(rt.DB), hasher: NewHasher(cores, 32*cores), blobs: blob.Disk{Dir: filepath.Join(rt.Boot.DataDir, "uploads", "member")}, now: rt.Now, log: rt.Log, outbox: rt.Outbox,
+		projects: projectapi.NewClient(rt.Client), orders: orderapi.NewClient(rt.Client)}
 	return a.Routes(), nil
 }
 
@@ -327,9 +334,29 @@ func (a *API) avatar(w http.ResponseWriter, r *http.Request) {
 	blob.Serve(w, r, a.blobs, key)
 }
 
+// publicProfile is a member's public page: nickname, bio, avatar, and how
+// many projects they launched and backed (asked of the project and order
+// services; a count that cannot be read is left out).
 func (a *API) publicProfile(r *http.Request) (int, any, error) {
 	m, err := a.store.ByID(r.Context(), r.PathValue("id"))
-	return http.StatusOK, m.Public(), err
+	if err != nil {
+		return 0, nil, err
+	}
+	out := struct {
+		Public
+		ProjectsCreated *int `json:"projects_created,omitempty"`
+		ProjectsBacked  *int `json:"projects_backed,omitempty"`
+	}{Public: m.Public()}
+	var list struct {
+		Total int `json:"total"`
+	}
+	if a.projects.List(r.Context(), url.Values{"creator": {m.ID}}, &list) == nil {
+		out.ProjectsCreated = &list.Total
+	}
+	if n, err := a.orders.Backed(r.Context(), m.ID); err == nil {
+		out.ProjectsBacked = &n
+	}
+	return http.StatusOK, out, nil
 }
 
 func (a *API) listAddresses(r *http.Request) (int, any, error) {

@@ -85,3 +85,14 @@ func (a *API) backerIDs(r *http.Request) (int, any, error) {
 	ids, err := a.store.BackerIDs(r.Context(), r.PathValue("id"))
 	return http.StatusOK, orderapi.BackerIDs{MemberIDs: ids}, err
 }
+
+// backed tells the member service how many projects a member backed.
+func (a *API) backed(r *http.Request) (int, any, error) {
+	if _, err := auth.FromService(r.Context(), "member"); err != nil {
+		return 0, nil, err
+	}
+	var n int
+	err := a.store.db.QueryRowContext(r.Context(), `SELECT COUNT(DISTINCT project_id) FROM orders WHERE member_id = $1 AND paid_at IS NOT NULL`,
+		r.PathValue("id")).Scan(&n)
+	return http.StatusOK, map[string]int{"projects": n}, err
+}

@@ -75,6 +75,7 @@ func (a *API) Routes() http.Handler {
 	handle("POST /api/v1/orders/{id}/receive", a.receive)
 	handle(orderapi.RouteGet, a.internalGet)
 	handle(orderapi.RouteBackerIDs, a.backerIDs)
+	handle(orderapi.RouteBacked, a.backed)
 	handle(orderapi.RoutePaid, a.paid)
 	handle(orderapi.RouteRefunded, a.refunded)
 	handle(orderapi.RoutePledgeRefused, a.pledgeRefused)

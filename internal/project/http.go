@@ -124,6 +124,13 @@ func (a *API) list(r *http.Request) (int, any, error) {
 	default:
 		f["status"] = "one of live, succeeded, failed, cancelled (in_review for operators)"
 	}
+	if c := q.Get("creator"); c != "" && c != "me" {
+		// A creator's page: their launched projects, for anyone.
+		lq.Creator = c
+		if q.Get("status") == "" {
+			lq.Statuses = []Status{Live, Succeeded, Failed, Cancelled}
+		}
+	}
 	if q.Get("creator") == "me" {
 		if id.Member == "" {
 			return 0, nil, errs.E(errs.Unauthorized, "please log in")
@@ -137,7 +144,7 @@ func (a *API) list(r *http.Request) (int, any, error) {
 		return 0, nil, errs.Fields(f)
 	}
 	// Public lists (the home page's) come from the cache, at most a second old.
-	public := lq.Creator == "" && !(len(lq.Statuses) == 1 && lq.Statuses[0] == InReview)
+	public := q.Get("creator") != "me" && !(len(lq.Statuses) == 1 && lq.Statuses[0] == InReview)
 	key := "list:" + r.URL.RawQuery
 	var cached map[string]any
 	if public && a.cache.Get(r.Context(), key, &cached) {

@@ -88,6 +88,7 @@ func (s *Site) Routes() http.Handler {
 	mux.HandleFunc("GET /me/notifications", s.notifications)
 	mux.HandleFunc("POST /me/notifications", s.post(s.saveNotifications))
 	mux.HandleFunc("GET /me/inbox", s.inbox)
+	mux.HandleFunc("GET /creators/{id}", s.creatorPage)
 	mux.HandleFunc("GET /me/messages", s.messages)
 	mux.HandleFunc("GET /me/messages/{id}", s.conversation)
 	mux.HandleFunc("POST /me/messages/{id}", s.post(s.reply))

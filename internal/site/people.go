@@ -43,7 +43,7 @@ var peopleTexts = map[string]map[string]string{
 		"pay by": "请在此前支付：", "change password": "修改密码", "current password": "当前密码", "flash.password": "密码已修改，其他设备上的登录已退出。",
 		"tier limit":    "限量",
 		"stretch goals": "延伸目标", "stretch hint": "超过目标后继续解锁的内容；已达成的不能删除，达成时会通知支持者。", "stretch amount": "金额（元，须高于目标）",
-		"reached": "已达成", "faq": "常见问题", "question": "问题", "answer": "回答", "err.stretch amount": "请输入金额（元），须高于目标金额",
+		"reached": "已达成", "projects created": "发起项目", "projects backed": "支持项目", "created projects": "发起的项目", "faq": "常见问题", "question": "问题", "answer": "回答", "err.stretch amount": "请输入金额（元），须高于目标金额",
 		"kind.stretch_goal_reached": "达成延伸目标",
 		"err.code.unavailable":      "服务暂时不可用，请稍后再试。", "err.code.wrong_state": "当前状态下不能这样操作（例如项目已提交审核或已上线）。",
 		"err.code.forbidden": "你没有权限这样操作。", "err.code.not_found": "找不到这个内容。", "err.code.conflict": "操作冲突，请刷新页面后重试。",
@@ -71,7 +71,7 @@ var peopleTexts = map[string]map[string]string{
 		"pay by": "Pay by", "change password": "Change password", "current password": "Current password", "flash.password": "Password changed; every other device was logged out.",
 		"tier limit":    "Limited to",
 		"stretch goals": "Stretch goals", "stretch hint": "What passing the goal unlocks; a reached one stays, and backers are told when one is reached.", "stretch amount": "Amount (¥, above the goal)",
-		"reached": "Reached", "faq": "FAQ", "question": "Question", "answer": "Answer", "err.stretch amount": "Enter an amount in ¥, above the goal",
+		"reached": "Reached", "projects created": "Projects launched", "projects backed": "Projects backed", "created projects": "Launched projects", "faq": "FAQ", "question": "Question", "answer": "Answer", "err.stretch amount": "Enter an amount in ¥, above the goal",
 		"kind.stretch_goal_reached": "Stretch goals reached",
 		"err.code.unavailable":      "The service is unavailable; please try again shortly.", "err.code.wrong_state": "This cannot be done in the current state (the project may be in review or live).",
 		"err.code.forbidden": "You may not do this.", "err.code.not_found": "Not found.", "err.code.conflict": "A conflict; reload the page and try again.",
@@ -400,4 +400,30 @@ func (s *Site) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/me?flash=password", http.StatusSeeOther)
+}
+
+// creatorView is a creator's public page.
+type creatorView struct {
+	C struct {
+		ID              string `json:"id"`
+		Nickname        string `json:"nickname"`
+		Bio             string `json:"bio"`
+		AvatarURL       string `json:"avatar_url"`
+		ProjectsCreated *int   `json:"projects_created"`
+		ProjectsBacked  *int   `json:"projects_backed"`
+	}
+	List listing
+}
+
+// creatorPage shows a creator: who they are, what they launched (with its
+// status) and how many projects they backed.
+func (s *Site) creatorPage(w http.ResponseWriter, r *http.Request) {
+	var v creatorView
+	if err := s.members.Profile(r.Context(), r.PathValue("id"), &v.C); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.List = s.list(r, url.Values{"creator": {v.C.ID}}.Encode())
+	markBacked(s.backed(r), v.List.Cards)
+	s.render(w, r, "creator", http.StatusOK, page{Data: v})
 }

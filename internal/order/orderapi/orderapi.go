@@ -98,6 +98,19 @@ func ProjectEndedMessage(projectID, status string) outbox.Message {
 		Path: httpclient.Path("/internal/v1/projects/{}/ended", projectID), Body: Ended{ProjectID: projectID, Status: status}}
 }
 
+// RouteBacked counts the projects a member backed (a creator's page).
+const RouteBacked = "GET /internal/v1/members/{id}/backed"
+
+// Backed reads how many projects a member backed (a paid pledge, also one
+// refunded since).
+func (c Client) Backed(ctx context.Context, memberID string) (int, error) {
+	var out struct {
+		Projects int `json:"projects"`
+	}
+	err := c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/internal/v1/members/{}/backed", memberID), nil, &out, nil)
+	return out.Projects, err
+}
+
 // RouteBackerIDs lists who backed a project (the notification service).
 const RouteBackerIDs = "GET /internal/v1/projects/{id}/backer-ids"
 

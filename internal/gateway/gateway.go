@@ -237,6 +237,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		errs.Write(w, errs.E(errs.NotFound, "no API at %s", r.URL.Path))
 		return
 	}
+	if route.Stream {
+		// A stream lives for minutes: it is no load to shed.
+		rec := &httpx.Recorder{ResponseWriter: w}
+		color := g.serve(rec, r, t, route)
+		g.observe(r, route, color, rec.Status, g.now().Sub(start))
+		return
+	}
 	if !g.shedder.Acquire(t.MaxInflight) {
 		g.metrics.shed.Inc()
 		e := errs.E(errs.Unavailable, "the platform is very busy; please retry shortly")
@@ -320,6 +327,10 @@ func (g *Gateway) serve(w *httpx.Recorder, r *http.Request, t *Table, route Rout
 	}
 	copyHeader(w.Header(), resp.Header, notReturned)
 	w.WriteHeader(resp.StatusCode)
+	if route.Stream {
+		copyFlushing(w, resp.Body)
+		return color
+	}
 	_, _ = io.Copy(w, resp.Body)
 	return color
 }
@@ -377,4 +388,23 @@ func (g *Gateway) pagesFor(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// copyFlushing copies a stream's answer as it comes, flushing after each
+// read, until either side ends it (a failed write or flush: the client
+// left).
+func copyFlushing(w http.ResponseWriter, body io.Reader) {
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 4<<10)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil || rc.Flush() != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }

@@ -27,6 +27,10 @@ type Route struct {
 	Auth        string // "required" or "" (services decide)
 	Rate        float64
 	Burst       int
+	// Stream marks a route of long-lived answers (Server-Sent Events): they
+	// are copied on as they come, flushed each time, and not counted among
+	// the requests in flight that load shedding judges.
+	Stream bool
 }
 
 // DefaultRoutes are the API routes used when the configuration has none.
@@ -36,6 +40,8 @@ var DefaultRoutes = []Route{
 	{ID: "members", Prefix: "/api/v1/members", Service: "member", Retries: defaultRetries},
 	{ID: "sessions", Prefix: "/api/v1/sessions", Service: "member", Retries: defaultRetries},
 	{ID: "categories", Prefix: "/api/v1/categories", Service: "project", Retries: defaultRetries},
+	// Live totals: a project page's Server-Sent Events stream.
+	{ID: "project-live", Pattern: "/api/v1/projects/*/live", Service: "project", Timeout: 5 * time.Minute, Stream: true},
 	{ID: "projects", Prefix: "/api/v1/projects", Service: "project", Retries: defaultRetries},
 	{ID: "orders", Prefix: "/api/v1/orders", Service: "order", Retries: defaultRetries},
 	{ID: "payments", Prefix: "/api/v1/payments", Service: "cashier", Retries: defaultRetries},
@@ -192,6 +198,7 @@ func parseRoute(f map[string]string) (Route, error) {
 			*dst = n
 		}
 	}
+	r.Stream = f["stream"] == "true"
 	intField("retries", &r.Retries, 0, 5)
 	intField("burst", &r.Burst, 1, 1_000_000)
 	var maxBody int

@@ -71,6 +71,7 @@ type API struct {
 	wake      chan struct{}
 	campaigns *Campaigns
 	members   memberapi.Client
+	lives     *Watchers
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
@@ -79,6 +80,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		cache: rt.Cache, outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log, wake: make(chan struct{}, 1),
 		members: memberapi.NewClient(rt.Client),
 	}
+	a.lives = NewWatchers(a.read)
 	a.campaigns = &Campaigns{store: a.store, now: a.now, changed: a.changed, wake: a.wake}
 	d := &Deadlines{store: a.store, now: rt.Now, log: rt.Logs.Logger("deadlines"), wake: a.wake, settled: Settled}
 	go d.Run(rt.Background())
@@ -103,6 +105,7 @@ func (a *API) Routes() http.Handler {
 	handle("POST /api/v1/projects/{id}/stretch-goals", a.addStretchGoal)
 	handle("DELETE /api/v1/projects/{id}/stretch-goals/{gid}", a.deleteStretchGoal)
 	handle("GET /api/v1/projects/{id}/faq", a.listFAQ)
+	mux.HandleFunc("GET /api/v1/projects/{id}/live", a.live)
 	handle("POST /api/v1/projects/{id}/faq", a.addFAQ)
 	handle("PATCH /api/v1/projects/{id}/faq/{qid}", a.patchFAQ)
 	handle("DELETE /api/v1/projects/{id}/faq/{qid}", a.deleteFAQ)

@@ -89,6 +89,7 @@ func (s *Site) Routes() http.Handler {
 	mux.HandleFunc("POST /me/notifications", s.post(s.saveNotifications))
 	mux.HandleFunc("GET /me/inbox", s.inbox)
 	mux.HandleFunc("GET /creators/{id}", s.creatorPage)
+	mux.HandleFunc("GET /static/live.js", serveStatic("live.js"))
 	mux.HandleFunc("GET /me/messages", s.messages)
 	mux.HandleFunc("GET /me/messages/{id}", s.conversation)
 	mux.HandleFunc("POST /me/messages/{id}", s.post(s.reply))

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"embed"
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/member"
@@ -426,4 +427,18 @@ func (s *Site) creatorPage(w http.ResponseWriter, r *http.Request) {
 	v.List = s.list(r, url.Values{"creator": {v.C.ID}}.Encode())
 	markBacked(s.backed(r), v.List.Cards)
 	s.render(w, r, "creator", http.StatusOK, page{Data: v})
+}
+
+//go:embed static/*.js
+var staticFS embed.FS
+
+// serveStatic serves one of the site's own script files (the CSP allows
+// scripts from the site itself).
+func serveStatic(name string) http.HandlerFunc {
+	b, _ := staticFS.ReadFile("static/" + name)
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(b)
+	}
 }

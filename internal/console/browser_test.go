@@ -115,7 +115,23 @@ func TestConsoleInABrowser(t *testing.T) {
 		if code != 200 || !strings.Contains(string(body), `"effectiveLevel":"WARN"`) {
 			t.Fatalf("level on the instance: %d %s", code, body)
 		}
+		if m := text(t, ctx, "#message"); !strings.HasPrefix(m, "已修改日志级别：") {
+			t.Fatalf("the flash speaks English on a Chinese page: %q", m)
+		}
 		testkit.Do(t, "POST", "http://"+target.Instance.MgmtAddress+"/actuator/loggers/root", "test-token-0123456789", map[string]string{"configuredLevel": "INFO"})
+	})
+
+	t.Run("a bad override comes back beside its form, typed values kept", func(t *testing.T) {
+		do(t, ctx, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS("#ov-name")),
+			chromedp.SetValue(chromedp.CSS("#ov-name"), "project.max-duration"), chromedp.SetValue(chromedp.CSS("#ov-value"), "forever"),
+			chromedp.Click(chromedp.CSS(`form[action$="/overrides"] button`)), chromedp.WaitVisible(chromedp.CSS("#action-error")))
+		if e := text(t, ctx, "#action-error"); !strings.HasPrefix(e, "实例拒绝了这个操作") {
+			t.Fatalf("the refusal: %q", e)
+		}
+		typed, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#ov-name').value + '=' + document.querySelector('#ov-value').value`))
+		if err != nil || typed != "project.max-duration=forever" {
+			t.Fatalf("the form lost what was typed: %q %v", typed, err)
+		}
 	})
 
 	t.Run("new log lines appear live", func(t *testing.T) {

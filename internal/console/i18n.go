@@ -5,6 +5,8 @@ import "sanshi/internal/chassis/httpx"
 // Languages of the console: Simplified Chinese by default, English on request.
 var texts = map[string]map[string]string{
 	"zh-CN": {
+		"done.loglevel": "已修改日志级别：", "done.override": "运行时覆盖：", "done.status": "注册状态已改为 ", "done.refreshed": "已刷新配置",
+		"done.restart": "已请求重启", "done.stop": "已请求停止", "done.start": "已请求启动", "action refused": "实例拒绝了这个操作：", "instances unit": "个实例",
 		"mail": "邮件", "mail unavailable": "暂时无法读取邮件（消息服务不可用）", "no such mail": "没有这封邮件", "mail retried": "已重新排队发送。",
 		"mail to": "收件人", "mail subject": "主题", "mail attempts": "次尝试", "mail hidden": "连接真实邮件服务器时不显示邮件全文（其中可能有重设密码链接）。",
 		"all mail": "全部", "mail.queued": "待发送", "mail.sent": "已发送", "mail.dead": "死信", "mail retry": "重新发送", "no mail": "暂无邮件",
@@ -55,6 +57,8 @@ var texts = map[string]map[string]string{
 		"running": "进行中", "released": "已全量", "rolled-back": "已回滚", "interrupted": "已中断", "no releases": "所有服务只有一个颜色在接流量",
 	},
 	"en": {
+		"done.loglevel": "Log level changed: ", "done.override": "Runtime override: ", "done.status": "Registry status set to ", "done.refreshed": "Configuration refreshed",
+		"done.restart": "Restart requested", "done.stop": "Stop requested", "done.start": "Start requested", "action refused": "The instance refused: ", "instances unit": "instances",
 		"mail": "Mail", "mail unavailable": "Mail cannot be read now (the notification service is unavailable)", "no such mail": "No such mail", "mail retried": "Queued to be sent again.",
 		"mail to": "To", "mail subject": "Subject", "mail attempts": "attempts", "mail hidden": "With a real mail server the whole message is not shown (it may hold a password-reset link).",
 		"all mail": "All", "mail.queued": "Queued", "mail.sent": "Sent", "mail.dead": "Dead letters", "mail retry": "Send again", "no mail": "No mail yet",

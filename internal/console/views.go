@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"net/url"
 	"sanshi/internal/configcenter"
 	"sort"
 )
@@ -70,6 +71,9 @@ type instanceView struct {
 	Charts        []template.HTML // the last 15 minutes (history.go)
 	Platform      string          // what restarts and stops it; "" for nothing the console drives
 	Base, Message string
+	// Error is an action's refusal; Form what was typed in its form.
+	Error string
+	Form  url.Values
 }
 
 // confirmView asks before an instance is taken out of service.

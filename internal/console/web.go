@@ -419,12 +419,35 @@ func (c *Console) instance(w http.ResponseWriter, r *http.Request, op Operator) 
 	c.render(w, r, "instance", op.Lang, &instanceView{chrome: chrome{Operator: true, CSRF: op.CSRF}, I: s, State: state(s), Charts: charts, Platform: platform,
 		Uptime: c.now().Sub(s.StartedAt).Round(time.Second).String(), Health: health, Loggers: lrows, Env: erows,
 		Levels: []string{"DEBUG", "INFO", "WARN", "ERROR"}, Metrics: c.scrapes.metrics(ctx, c.mgmt, s, c.now()),
-		Base: "/instances/" + url.PathEscape(s.Service) + "/" + url.PathEscape(s.ID), Message: r.URL.Query().Get("done")})
+		Base: "/instances/" + url.PathEscape(s.Service) + "/" + url.PathEscape(s.ID), Message: doneMessage(op.Lang, r.URL.Query().Get("done")),
+		Error: r.URL.Query().Get("error"), Form: r.URL.Query()})
 }
 
 // act runs one action on an instance, journals it, and goes back to the page.
 func (c *Console) act(w http.ResponseWriter, r *http.Request, op Operator, what string, do func(s InstanceState) error) {
 	c.actf(w, r, op, func() string { return what }, do)
+}
+
+// doneMessage says on the instance page, in the operator's language, what
+// an action did: the journal's line (English, the record) read back into
+// the page's words where the console knows its shape.
+func doneMessage(l, what string) string {
+	if l == "en" || what == "" {
+		return what
+	}
+	patterns := []struct{ prefix, key string }{{"log level of ", "done.loglevel"}, {"override ", "done.override"},
+		{"registry status set to ", "done.status"}, {"configuration refreshed", "done.refreshed"}}
+	for _, p := range patterns {
+		if rest, ok := strings.CutPrefix(what, p.prefix); ok {
+			return texts[l][p.key] + rest
+		}
+	}
+	for _, action := range []string{"restart", "stop", "start"} {
+		if strings.HasPrefix(what, action+" requested from ") {
+			return texts[l]["done."+action]
+		}
+	}
+	return what
 }
 
 // actf is act whose journal line is written after the action, from what it
@@ -435,7 +458,10 @@ func (c *Console) actf(w http.ResponseWriter, r *http.Request, op Operator, desc
 		return
 	}
 	if err := do(s); err != nil {
-		errs.Write(w, err)
+		// Back to the page with the refusal beside its form and what was
+		// typed kept (never a raw JSON answer).
+		q := url.Values{"error": {actionError(op.Lang, err)}, "name": {r.FormValue("name")}, "value": {r.FormValue("value")}}
+		http.Redirect(w, r, "/instances/"+url.PathEscape(s.Service)+"/"+url.PathEscape(s.ID)+"?"+q.Encode(), http.StatusSeeOther)
 		return
 	}
 	what := describe()
@@ -600,4 +626,19 @@ func newNonce() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// actionError says why an instance refused an action, in the operator's
+// language (the instance's own words, which name the key and what it
+// expected, follow).
+func actionError(l string, err error) string {
+	e := errs.As(err)
+	msg := e.Message
+	for k, v := range e.Fields {
+		msg = k + ": " + v
+	}
+	if l == "en" {
+		return msg
+	}
+	return texts[l]["action refused"] + msg
 }

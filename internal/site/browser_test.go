@@ -335,7 +335,9 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		b.waitURL("flash=posted")
 		csv, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`fetch('/projects/`+projectID+`/backers.csv').then(r => r.text())`,
 			chromedp.EvalAwaitPromise))
-		if err != nil || !strings.Contains(csv, "order_id") || !strings.Contains(csv, "120.00") || !strings.Contains(csv, "王五") {
+		// Chinese headers, the backer's name, the state in words.
+		if err != nil || !strings.Contains(csv, "订单号,支持者") || !strings.Contains(csv, "120.00") || !strings.Contains(csv, "王五") ||
+			!strings.Contains(csv, "已支付") || !strings.Contains(csv, "先到者") {
 			t.Fatalf("backers CSV: %v %q", err, csv)
 		}
 	})

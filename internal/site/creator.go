@@ -12,9 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"encoding/csv"
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/errs"
+	"sanshi/internal/member"
 	"sanshi/internal/order"
 	"sanshi/internal/project"
 )
@@ -381,15 +383,59 @@ func (s *Site) backersCSV(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
-	resp, err := s.orders.BackersCSV(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	// The site writes the file itself, in the page's language: backers by
+	// name, states in words, headers a creator reads.
+	var all []order.Order
+	for page := 1; ; page++ {
+		var l struct {
+			Orders []order.Order `json:"orders"`
+		}
+		if err := s.orders.Backers(r.Context(), r.PathValue("id"), page, &l); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		all = append(all, l.Orders...)
+		if len(l.Orders) < orderapi.BackersPage || page >= 1000 {
+			break
+		}
 	}
-	defer resp.Body.Close()
-	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
-	w.Header().Set("Content-Disposition", resp.Header.Get("Content-Disposition"))
-	_, _ = io.Copy(w, resp.Body) // the visitor went away, or the service did: nothing to answer now
+	l := lang(w, r)
+	words := texts[l]
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="backers-`+r.PathValue("id")+`.csv"`)
+	_, _ = w.Write([]byte("\ufeff")) // Excel reads UTF-8 with its mark
+	cw := csv.NewWriter(w)
+	_ = cw.Write(strings.Split(words["csv.backers header"], ","))
+	for _, o := range all {
+		var ad member.Address
+		if o.Address != nil {
+			ad = member.Address{Recipient: o.Address.Recipient, Phone: o.Address.Phone, Province: o.Address.Province, City: o.Address.City,
+				District: o.Address.District, Detail: o.Address.Detail}
+		}
+		paid := ""
+		if o.PaidAt != nil {
+			paid = o.PaidAt.In(cst).Format("2006-01-02 15:04")
+		}
+		reward := o.RewardTitle
+		if reward == "" {
+			reward = words["no reward"]
+		}
+		_ = cw.Write([]string{o.ID, csvCell(s.creatorName(r, o.MemberID)), csvCell(reward), fmt.Sprintf("%d.%02d", o.Amount/100, o.Amount%100),
+			words["order."+string(o.Status)], paid, csvCell(ad.Recipient), csvCell(ad.Phone),
+			csvCell(ad.Province + ad.City + ad.District + " " + ad.Detail), csvCell(o.Tracking)})
+	}
+	cw.Flush()
+}
+
+// cst is China Standard Time, in which the files creators download are dated.
+var cst = time.FixedZone("UTC+8", 8*3600)
+
+// csvCell keeps a spreadsheet from running a cell as a formula.
+func csvCell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
 }
 
 func (s *Site) postUpdate(w http.ResponseWriter, r *http.Request) {

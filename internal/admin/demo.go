@@ -125,6 +125,9 @@ func Demo(ctx context.Context, base, operatorEmail, operatorPassword string) (in
 				return n, err
 			}
 		}
+		if err := creator.Projects.UploadCover(ctx, p.ID, Cover(dp.Category, i)); err != nil {
+			return n, fmt.Errorf("cover: %w", err)
+		}
 		if err := creator.Projects.Review(ctx, p.ID, projectapi.Submit, nil); err != nil {
 			return n, err
 		}

@@ -120,7 +120,9 @@ func TestDevRunsTheWholePlatform(t *testing.T) {
 	}
 
 	// ... and demo projects to look at.
-	if code, body := testkit.Do(t, "GET", "http://127.0.0.1:"+ports["site"]+"/api/v1/projects", "", nil); code != 200 || !strings.Contains(string(body), `"total":4`) {
+	// ... and demo projects to look at, each with a cover the platform drew.
+	if code, body := testkit.Do(t, "GET", "http://127.0.0.1:"+ports["site"]+"/api/v1/projects", "", nil); code != 200 || !strings.Contains(string(body), `"total":4`) ||
+		strings.Count(string(body), `"cover_url":"/api/v1/projects/`) != 4 {
 		t.Fatalf("demo projects: %d %s", code, body)
 	}
 

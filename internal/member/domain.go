@@ -187,6 +187,8 @@ type Address struct {
 	District  string    `json:"district"`
 	Detail    string    `json:"detail"`
 	CreatedAt time.Time `json:"created_at"`
+	// Default: pledge pages choose this address first.
+	Default bool `json:"default"`
 }
 
 var phonePattern = regexp.MustCompile(`^\+?[0-9][0-9 -]{5,19}$`)

@@ -84,6 +84,7 @@ func (a *API) Routes() http.Handler {
 	handle("POST /api/v1/members/me/addresses", a.addAddress)
 	handle("GET /api/v1/members/me/addresses/{id}", a.getAddress)
 	handle("DELETE /api/v1/members/me/addresses/{id}", a.deleteAddress)
+	handle("PATCH /api/v1/members/me/addresses/{id}", a.editAddress)
 	handle("GET /api/v1/members/me/payout-account", a.getPayoutAccount)
 	handle("PUT /api/v1/members/me/payout-account", a.putPayoutAccount)
 	handle(memberapi.RoutePayoutTo, a.internalPayoutAccount)
@@ -394,6 +395,36 @@ func (a *API) addAddress(r *http.Request) (int, any, error) {
 	}
 	addr, err = a.store.AddAddress(r.Context(), id.Member, addr, a.now())
 	return http.StatusCreated, addr, err
+}
+
+// editAddress changes an address (every field, as when it was added) and/or
+// makes it the default ({"default": true}).
+func (a *API) editAddress(r *http.Request) (int, any, error) {
+	id, err := auth.Member(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	var in struct {
+		Address
+		MakeDefault *bool `json:"default"`
+	}
+	if err := httpx.DecodeJSON(r, &in, maxJSON); err != nil {
+		return 0, nil, err
+	}
+	var fields *Address
+	if in.Recipient != "" || in.Phone != "" || in.Province != "" || in.City != "" || in.District != "" || in.Detail != "" {
+		addr := in.Address
+		if err := addr.Validate(); err != nil {
+			return 0, nil, err
+		}
+		fields = &addr
+	}
+	makeDefault := in.MakeDefault != nil && *in.MakeDefault
+	if fields == nil && !makeDefault {
+		return 0, nil, errs.Fields(map[string]string{"default": "send the address's fields, or default: true"})
+	}
+	addr, err := a.store.EditAddress(r.Context(), id.Member, r.PathValue("id"), fields, makeDefault)
+	return http.StatusOK, addr, err
 }
 
 func (a *API) deleteAddress(r *http.Request) (int, any, error) {

@@ -308,19 +308,20 @@ func (s *Store) Release(ctx context.Context, attempt string) error {
 	return err
 }
 
-const addressCols = `id, recipient, phone, province, city, district, detail, created_at`
+const addressCols = `id, recipient, phone, province, city, district, detail, created_at, is_default`
 
 func scanAddress(row interface{ Scan(...any) error }) (Address, error) {
 	var a Address
 	var created string
-	err := row.Scan(&a.ID, &a.Recipient, &a.Phone, &a.Province, &a.City, &a.District, &a.Detail, &created)
-	a.CreatedAt = store.ParseTS(created)
+	var def int
+	err := row.Scan(&a.ID, &a.Recipient, &a.Phone, &a.Province, &a.City, &a.District, &a.Detail, &created, &def)
+	a.CreatedAt, a.Default = store.ParseTS(created), def == 1
 	return a, err
 }
 
 // Addresses lists a member's addresses, newest first.
 func (s *Store) Addresses(ctx context.Context, memberID string) ([]Address, error) {
-	out, err := store.List(ctx, s.db, scanAddress, `SELECT `+addressCols+` FROM addresses WHERE member_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC`, memberID)
+	out, err := store.List(ctx, s.db, scanAddress, `SELECT `+addressCols+` FROM addresses WHERE member_id = $1 AND deleted_at IS NULL ORDER BY is_default DESC, created_at DESC`, memberID)
 	if err != nil {
 		return nil, errs.Wrap(err, "list addresses")
 	}
@@ -375,4 +376,41 @@ func (s *Store) DeleteAddress(ctx context.Context, memberID, id string, now time
 		return errs.E(errs.NotFound, "no such address")
 	}
 	return nil
+}
+
+// EditAddress changes an address's fields (pledges already placed keep the
+// copy they took), and makes it the default when asked.
+func (s *Store) EditAddress(ctx context.Context, memberID, id string, a *Address, makeDefault bool) (Address, error) {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM addresses WHERE id = $1 AND member_id = $2 AND deleted_at IS NULL`, id, memberID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return errs.E(errs.NotFound, "no such address")
+		}
+		if a != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE addresses SET recipient = $1, phone = $2, province = $3, city = $4, district = $5, detail = $6
+				WHERE id = $7`, a.Recipient, a.Phone, a.Province, a.City, a.District, a.Detail, id); err != nil {
+				return err
+			}
+		}
+		if makeDefault {
+			if _, err := tx.ExecContext(ctx, `UPDATE addresses SET is_default = CASE WHEN id = $1 THEN 1 ELSE 0 END WHERE member_id = $2`, id, memberID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Address{}, asAddrErr(err)
+	}
+	return s.Address(ctx, memberID, id)
+}
+
+func asAddrErr(err error) error {
+	if errs.CodeOf(err) == errs.NotFound {
+		return err
+	}
+	return errs.Wrap(err, "edit address")
 }

@@ -118,7 +118,17 @@ func (s *Site) renderAddresses(w http.ResponseWriter, r *http.Request, status in
 	if fe != nil {
 		form = r.PostForm
 	}
-	s.render(w, r, "addresses", status, page{Errors: fe, Form: form, Data: addressesView{Addresses: l.Addresses, Next: r.FormValue("next")}})
+	edit := r.FormValue("edit")
+	if edit == "" {
+		edit = r.PathValue("aid")
+	}
+	for _, a := range l.Addresses {
+		if a.ID == edit && form == nil {
+			form = url.Values{"recipient": {a.Recipient}, "phone": {a.Phone}, "province": {a.Province}, "city": {a.City},
+				"district": {a.District}, "detail": {a.Detail}}
+		}
+	}
+	s.render(w, r, "addresses", status, page{Errors: fe, Form: form, Data: addressesView{Addresses: l.Addresses, Next: r.FormValue("next"), Edit: edit}})
 }
 
 func (s *Site) addAddress(w http.ResponseWriter, r *http.Request) {
@@ -132,6 +142,29 @@ func (s *Site) addAddress(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, httpx.LocalPath(r.FormValue("next"), "/me/addresses"), http.StatusSeeOther)
+}
+
+// editAddress saves an address's fields, or makes it the default.
+func (s *Site) editAddress(makeDefault bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !requireMember(w, r) {
+			return
+		}
+		var body any = map[string]bool{"default": true}
+		if !makeDefault {
+			body = memberapi.Address{Recipient: r.FormValue("recipient"), Phone: r.FormValue("phone"), Province: r.FormValue("province"),
+				City: r.FormValue("city"), District: r.FormValue("district"), Detail: r.FormValue("detail")}
+		}
+		if err := s.members.EditAddress(r.Context(), r.PathValue("aid"), body); err != nil {
+			if errs.CodeOf(err) != errs.Invalid {
+				s.fail(w, r, err)
+				return
+			}
+			s.renderAddresses(w, r, http.StatusBadRequest, fieldErrors(err))
+			return
+		}
+		http.Redirect(w, r, "/me/addresses?flash=saved", http.StatusSeeOther)
+	}
 }
 
 func (s *Site) deleteAddress(w http.ResponseWriter, r *http.Request) {

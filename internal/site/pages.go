@@ -46,6 +46,8 @@ func (s *Site) Routes() http.Handler {
 	mux.HandleFunc("GET /me/addresses", s.addresses)
 	mux.HandleFunc("POST /me/addresses", s.post(s.addAddress))
 	mux.HandleFunc("POST /me/addresses/{aid}/delete", s.post(s.deleteAddress))
+	mux.HandleFunc("POST /me/addresses/{aid}/edit", s.post(s.editAddress(false)))
+	mux.HandleFunc("POST /me/addresses/{aid}/default", s.post(s.editAddress(true)))
 	mux.HandleFunc("GET /me/pledges", s.pledges)
 	mux.HandleFunc("GET /me/projects", s.myProjects)
 	mux.HandleFunc("GET /create", s.createForm)

@@ -17,6 +17,7 @@ type meView struct{ M member.Member }
 type addressesView struct {
 	Addresses []member.Address
 	Next      string
+	Edit      string // the address whose fields the form edits
 }
 
 type createView struct{ Categories []project.Category }

@@ -72,6 +72,35 @@ func TestWhatTheWalkFound(t *testing.T) {
 		}
 	})
 
+	t.Run("an address is edited and made the default, which a pledge chooses", func(t *testing.T) {
+		b.t = t
+		b.do(chromedp.Navigate(b.base+"/me/addresses?lang=zh-CN"), chromedp.WaitVisible(chromedp.CSS("#add-address")))
+		b.fill(map[string]string{"#recipient": "赵六", "#phone": "13700137000", "#province": "上海市", "#city": "上海市", "#district": "徐汇区", "#detail": "漕溪北路 2 号"})
+		b.do(chromedp.Click(chromedp.CSS("#add-address")), chromedp.WaitVisible(chromedp.CSS(".make-default")))
+		// The newest address comes first; made the default, it stays first.
+		b.do(chromedp.Click(chromedp.CSS(`.address:first-of-type .make-default`)))
+		b.waitURL("flash=saved")
+		if got := b.text(".address:first-of-type"); !strings.Contains(got, "默认") || !strings.Contains(got, "赵六") {
+			t.Fatalf("the default address is not first: %q", got)
+		}
+		def := ""
+		if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector('.address').getAttribute('data-address')`)); err == nil {
+			def, _ = chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector('.address').getAttribute('data-address')`))
+		}
+		b.do(chromedp.Click(chromedp.CSS(".address:first-of-type .edit-address")), chromedp.WaitVisible(chromedp.CSS("#save-address")))
+		b.fill(map[string]string{"#detail": "漕溪北路 3 号"})
+		b.do(chromedp.Click(chromedp.CSS("#save-address")))
+		b.waitURL("flash=saved")
+		if got := b.text(".address:first-of-type"); !strings.Contains(got, "漕溪北路 3 号") {
+			t.Fatalf("the edit did not keep: %q", got)
+		}
+		b.do(chromedp.Navigate(b.base+"/projects/"+projectID+"/pledge?reward="+rewardID), chromedp.WaitVisible(chromedp.CSS("#address_id")))
+		chosen, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector('#address_id').value`))
+		if chosen != def || def == "" {
+			t.Fatalf("the pledge page chose %q, the default is %q", chosen, def)
+		}
+	})
+
 	t.Run("a password is changed on /me", func(t *testing.T) {
 		b.t = t
 		b.do(chromedp.Navigate(b.base+"/me?lang=zh-CN"), chromedp.WaitVisible(chromedp.CSS("#change-password")))

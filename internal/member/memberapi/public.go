@@ -77,6 +77,12 @@ func (c Client) DeleteAddress(ctx context.Context, id string) error {
 	return c.c.JSON(ctx, Service, http.MethodDelete, httpclient.Path("/api/v1/members/me/addresses/{}", id), nil, nil, nil)
 }
 
+// EditAddress changes one of the caller's addresses (its fields, and/or
+// {"default": true}).
+func (c Client) EditAddress(ctx context.Context, id string, body any) error {
+	return c.c.JSON(ctx, Service, http.MethodPatch, httpclient.Path("/api/v1/members/me/addresses/{}", id), body, nil, nil)
+}
+
 // Profile reads a member's public profile.
 func (c Client) Profile(ctx context.Context, id string, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/api/v1/members/{}", id), nil, out, nil)

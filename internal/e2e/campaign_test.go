@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"fmt"
 	"sanshi/internal/testkit"
 )
 
@@ -112,5 +113,63 @@ func TestCreatorPages(t *testing.T) {
 	}
 	if strings.Contains(page, draft) || strings.Contains(page, "未上线的草稿") {
 		t.Error("the creator page shows a draft")
+	}
+}
+
+// TestSurveys: once a campaign succeeded its creator sends a survey; backers
+// are told, answer (with a shipping address, copied as answered) until it
+// locks, and the creator reads every answer.
+func TestSurveys(t *testing.T) {
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: testkit.MoneyServices})
+	testkit.WriteConfig(t, p.Etcd, "project", map[string]string{"project.min-duration": "5s"})
+	n := time.Now().UnixNano()
+	creator := p.Creator(t, fmt.Sprintf("surveyor%d@example.cn", n), "创作者")
+	op := p.Operator(t, fmt.Sprintf("surveyop%d@example.cn", n))
+	var id string
+	testkit.Eventually(t, 5*time.Second, "a 12 s campaign is accepted", func() bool {
+		r := creator.Do("POST", "/api/v1/projects", map[string]any{"title": "问卷众筹", "category": "music", "story": "故事", "goal": 10000, "duration": "12s"})
+		id = r.Field("id")
+		return r.Status == 201
+	})
+	creator.Must(200, "POST", "/api/v1/projects/"+id+"/submit", nil)
+	op.Must(200, "POST", "/api/v1/projects/"+id+"/approve", nil)
+	backer, addr := p.Backer(t, fmt.Sprintf("answerer%d@example.cn", n))
+	o := backer.Must(201, "POST", "/api/v1/orders", map[string]any{"project_id": id, "reward_id": nil, "amount": 20000}, "Idempotency-Key", "survey").Field("id")
+	backer.PaySandbox(t, o, "pay")
+	backer.WaitOrder(t, o, "paid")
+	survey := map[string]any{"project_id": id, "lock_at": time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339),
+		"questions": []map[string]any{{"kind": "choice", "prompt": "T 恤尺码", "options": []string{"S", "M", "L"}}, {"kind": "text", "prompt": "想对我们说的话"},
+			{"kind": "address", "prompt": "收货地址"}}}
+	if r := creator.Do("POST", "/api/v1/orders/surveys", survey); r.Status != 409 {
+		t.Fatalf("a survey while the campaign is live: %d %s", r.Status, r.Body)
+	}
+	testkit.Eventually(t, 30*time.Second, "the campaign succeeded", func() bool {
+		return creator.Must(200, "GET", "/api/v1/projects/"+id, nil).Field("status") == "succeeded"
+	})
+	if r := backer.Do("POST", "/api/v1/orders/surveys", survey); r.Status != 403 {
+		t.Fatalf("a backer sends the survey: %d", r.Status)
+	}
+	bad := map[string]any{"project_id": id, "lock_at": time.Now().UTC().Format(time.RFC3339), "questions": []map[string]any{{"kind": "choice", "prompt": "x", "options": []string{"only"}}}}
+	if r := creator.Do("POST", "/api/v1/orders/surveys", bad); r.Status != 400 || r.FieldError("lock_at") == "" || r.FieldError("questions.0") == "" {
+		t.Fatalf("a bad survey: %d %s", r.Status, r.Body)
+	}
+	creator.Must(201, "POST", "/api/v1/orders/surveys", survey)
+	if r := creator.Do("POST", "/api/v1/orders/surveys", survey); r.Status != 409 {
+		t.Fatalf("a second survey: %d", r.Status)
+	}
+	testkit.Eventually(t, 15*time.Second, "the backer is told", func() bool {
+		return strings.Contains(string(backer.Must(200, "GET", "/api/v1/notifications", nil).Body), `"kind":"survey"`)
+	})
+	if r := backer.Do("PUT", "/api/v1/orders/"+o+"/survey", map[string]any{"answers": []string{"XL", "加油", ""}}); r.Status != 400 ||
+		r.FieldError("answers.0") == "" || r.FieldError("address_id") == "" {
+		t.Fatalf("bad answers: %d %s", r.Status, r.Body)
+	}
+	backer.Must(200, "PUT", "/api/v1/orders/"+o+"/survey", map[string]any{"answers": []string{"M", "加油", ""}, "address_id": addr})
+	r := creator.Must(200, "GET", "/api/v1/orders/surveys/"+id, nil)
+	if !strings.Contains(string(r.Body), `"answers":["M","加油",""]`) || !strings.Contains(string(r.Body), "中关村大街 1 号") {
+		t.Fatalf("the creator's view: %s", r.Body)
+	}
+	if r := backer.Must(200, "GET", "/api/v1/orders/surveys/"+id, nil); strings.Contains(string(r.Body), `"answers":[{`) {
+		t.Fatalf("a backer sees every answer: %s", r.Body)
 	}
 }

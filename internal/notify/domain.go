@@ -48,6 +48,7 @@ var kinds = []kind{
 	{name: notifyapi.KindPayoutPaid, inbox: true, link: fundsLink},
 	{name: notifyapi.KindPayoutFailed, inbox: true, link: fundsLink},
 	{name: notifyapi.KindStretchGoalReached, inbox: true, link: projectLink},
+	{name: notifyapi.KindSurvey, inbox: true, link: func(map[string]string) string { return "/me/pledges" }},
 }
 
 func kindOf(name string) (kind, bool) {

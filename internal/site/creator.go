@@ -295,8 +295,19 @@ func (s *Site) dashboard(w http.ResponseWriter, r *http.Request) {
 		}
 		tiers[name]++
 	}
-	s.render(w, r, "dashboard", http.StatusOK, page{Data: dashboardView{P: p, Orders: l.Orders, Tiers: tiers,
-		Names: s.memberNames(r, l.Orders), Chart: chart(l.Orders, p.LaunchedAt, s.now(), lang(w, r))}})
+	v := dashboardView{P: p, Orders: l.Orders, Tiers: tiers, Names: s.memberNames(r, l.Orders), Chart: chart(l.Orders, p.LaunchedAt, s.now(), lang(w, r)),
+		Answers: map[string]order.SurveyAnswer{}}
+	var sv struct {
+		Survey  order.Survey         `json:"survey"`
+		Answers []order.SurveyAnswer `json:"answers"`
+	}
+	if p.Status == "succeeded" && s.orders.Survey(r.Context(), p.ID, &sv) == nil {
+		v.Survey = &sv.Survey
+		for _, a := range sv.Answers {
+			v.Answers[a.OrderID] = a
+		}
+	}
+	s.render(w, r, "dashboard", http.StatusOK, page{Data: v})
 }
 
 // memberNames looks up the nicknames of the backers of orders, eight at a

@@ -7,10 +7,13 @@ import (
 	"time"
 
 	"embed"
+	"fmt"
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/member"
 	"sanshi/internal/notify/notifyapi"
+	"sanshi/internal/order"
+	"strings"
 )
 
 // The pages of people's mail and messages: verifying an address,
@@ -42,7 +45,10 @@ var peopleTexts = map[string]map[string]string{
 		"message body": "内容", "send": "发送", "block": "屏蔽对方", "report": "举报这段对话", "report reason": "举报理由",
 		"you": "我", "back": "返回", "backers.one": "位支持者", "backers.many": "位支持者", "log in to comment": "登录后发表评论", "no comments": "还没有评论，来说第一句吧。",
 		"pay by": "请在此前支付：", "change password": "修改密码", "current password": "当前密码", "flash.password": "密码已修改，其他设备上的登录已退出。",
-		"tier limit":      "限量",
+		"tier limit": "限量",
+		"survey":     "回报问卷", "send survey": "发送问卷", "lock date": "截止日期（北京时间，当天结束时锁定）", "question kind": "类型", "kind.choice": "单选", "kind.text": "文字", "kind.address": "收货地址",
+		"options": "选项（用逗号分隔）", "survey answers": "问卷回答", "no survey": "这个项目没有发送问卷。", "answer survey": "提交回答", "survey locks": "截止：",
+		"flash.survey-sent": "问卷已发送，支持者会收到通知。", "flash.survey-answered": "问卷已提交，截止前可以修改。", "kind.survey": "回报问卷",
 		"default address": "默认", "make default": "设为默认", "edit address": "编辑地址",
 		"csv.backers header": "订单号,支持者,回报,金额（元）,状态,支付时间（北京时间）,收件人,电话,地址,快递单号",
 		"stretch goals":      "延伸目标", "stretch hint": "超过目标后继续解锁的内容；已达成的不能删除，达成时会通知支持者。", "stretch amount": "金额（元，须高于目标）",
@@ -72,7 +78,10 @@ var peopleTexts = map[string]map[string]string{
 		"message body": "Message", "send": "Send", "block": "Block", "report": "Report this conversation", "report reason": "Reason",
 		"you": "You", "back": "Back", "backers.one": "backer", "backers.many": "backers", "log in to comment": "Log in to comment", "no comments": "No comments yet; be the first.",
 		"pay by": "Pay by", "change password": "Change password", "current password": "Current password", "flash.password": "Password changed; every other device was logged out.",
-		"tier limit":      "Limited to",
+		"tier limit": "Limited to",
+		"survey":     "Reward survey", "send survey": "Send the survey", "lock date": "Lock date (UTC+8, locks at the day's end)", "question kind": "Kind", "kind.choice": "Choice", "kind.text": "Text", "kind.address": "Shipping address",
+		"options": "Options (separated by commas)", "survey answers": "Survey answers", "no survey": "This project sent no survey.", "answer survey": "Send the answers", "survey locks": "Locks:",
+		"flash.survey-sent": "The survey was sent; backers are told.", "flash.survey-answered": "Your answers are in; you can change them until it locks.", "kind.survey": "Reward surveys",
 		"default address": "Default", "make default": "Make default", "edit address": "Edit the address",
 		"csv.backers header": "Pledge,Backer,Reward,Amount (CNY),Status,Paid at (UTC+8),Recipient,Phone,Address,Tracking number",
 		"stretch goals":      "Stretch goals", "stretch hint": "What passing the goal unlocks; a reached one stays, and backers are told when one is reached.", "stretch amount": "Amount (¥, above the goal)",
@@ -445,4 +454,91 @@ func serveStatic(name string) http.HandlerFunc {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		_, _ = w.Write(b)
 	}
+}
+
+// sendSurvey sends a succeeded campaign's survey from the dashboard: up to
+// three questions (a choice's options separated by commas) and a lock date.
+func (s *Site) sendSurvey(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	var qs []order.Question
+	for i := 1; i <= 3; i++ {
+		prompt := trim(r.FormValue(fmt.Sprintf("q%d", i)))
+		if prompt == "" {
+			continue
+		}
+		q := order.Question{Kind: r.FormValue(fmt.Sprintf("kind%d", i)), Prompt: prompt}
+		for _, o := range strings.FieldsFunc(r.FormValue(fmt.Sprintf("options%d", i)), func(c rune) bool { return c == ',' || c == '，' }) {
+			if o = trim(o); o != "" {
+				q.Options = append(q.Options, o)
+			}
+		}
+		qs = append(qs, q)
+	}
+	lock, err := time.ParseInLocation("2006-01-02", r.FormValue("lock_date"), cst)
+	if err != nil {
+		lock = time.Time{}
+	}
+	err = s.orders.SendSurvey(r.Context(), map[string]any{"project_id": id, "questions": qs, "lock_at": lock.Add(24*time.Hour - time.Second)})
+	if err != nil {
+		s.messageFailed(w, r, err, "/projects/"+url.PathEscape(id)+"/dashboard")
+		return
+	}
+	http.Redirect(w, r, "/projects/"+url.PathEscape(id)+"/dashboard?flash=survey-sent#survey", http.StatusSeeOther)
+}
+
+// surveyView is a backer's survey page for one pledge.
+type surveyView struct {
+	O         order.Order
+	Survey    order.Survey
+	Addresses []member.Address
+	None      bool // the campaign sent no survey
+}
+
+func (s *Site) surveyPage(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	o, err := s.loadOrder(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v := surveyView{O: o}
+	var sv struct {
+		Survey order.Survey `json:"survey"`
+	}
+	if err := s.orders.Survey(r.Context(), o.ProjectID, &sv); err != nil {
+		if errs.CodeOf(err) != errs.NotFound {
+			s.fail(w, r, err)
+			return
+		}
+		v.None = true
+	}
+	v.Survey = sv.Survey
+	var l struct{ Addresses []member.Address }
+	_ = s.members.MyAddresses(r.Context(), &l) // logged; the page offers none
+	v.Addresses = l.Addresses
+	s.render(w, r, "survey", http.StatusOK, page{Data: v})
+}
+
+func (s *Site) answerSurvey(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	var answers []string
+	for i := 0; i < 10; i++ {
+		if _, ok := r.PostForm[fmt.Sprintf("a%d", i)]; !ok {
+			break
+		}
+		answers = append(answers, r.PostForm.Get(fmt.Sprintf("a%d", i)))
+	}
+	if err := s.orders.AnswerSurvey(r.Context(), id, map[string]any{"answers": answers, "address_id": r.FormValue("address_id")}); err != nil {
+		s.messageFailed(w, r, err, "/orders/"+url.PathEscape(id)+"/survey")
+		return
+	}
+	http.Redirect(w, r, "/me/pledges?flash=survey-answered", http.StatusSeeOther)
 }

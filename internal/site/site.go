@@ -78,7 +78,7 @@ func New(client *httpclient.Client, secret string, log *slog.Logger, now func() 
 		"list": func(xs ...string) []string { return xs }, "plural": func(int, string) string { return "" }}
 	for _, name := range []string{"home", "discover", "project", "login", "signup", "me", "addresses", "pledge", "pay", "result",
 		"pledges", "create", "edit", "dashboard", "review", "message", "cancel", "delete-address", "myprojects", "funds", "payout-account",
-		"verify", "forgot", "reset", "creator", "unsubscribe", "notifications", "inbox", "messages"} {
+		"verify", "forgot", "reset", "creator", "survey", "unsubscribe", "notifications", "inbox", "messages"} {
 		s.pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return s

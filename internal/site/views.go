@@ -45,6 +45,9 @@ type dashboardView struct {
 	Names  map[string]string // backers' nicknames by member id
 	Tiers  map[string]int
 	Chart  template.HTML
+	// Survey is the campaign's survey, once sent; Answers by order.
+	Survey  *order.Survey
+	Answers map[string]order.SurveyAnswer
 }
 
 type homeView struct {

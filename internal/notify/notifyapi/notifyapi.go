@@ -43,6 +43,7 @@ const (
 	KindPayoutPaid         = "payout_paid"
 	KindPayoutFailed       = "payout_failed"
 	KindStretchGoalReached = "stretch_goal_reached"
+	KindSurvey             = "survey"
 )
 
 // Event is one thing that happened, told by the service where it happened.

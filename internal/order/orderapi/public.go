@@ -47,6 +47,21 @@ func (c Client) Backers(ctx context.Context, projectID string, page int, out any
 		"page", strconv.Itoa(page), "limit", strconv.Itoa(BackersPage)), nil, out, nil)
 }
 
+// SendSurvey sends a succeeded campaign's survey {project_id, questions, lock_at}.
+func (c Client) SendSurvey(ctx context.Context, body any) error {
+	return c.c.JSON(ctx, Service, http.MethodPost, "/api/v1/orders/surveys", body, nil, nil)
+}
+
+// Survey reads a campaign's survey (with every answer for its creator).
+func (c Client) Survey(ctx context.Context, projectID string, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/api/v1/orders/surveys/{}", projectID), nil, out, nil)
+}
+
+// AnswerSurvey answers a pledge's survey {answers, address_id}.
+func (c Client) AnswerSurvey(ctx context.Context, orderID string, body any) error {
+	return c.c.JSON(ctx, Service, http.MethodPut, httpclient.Path("/api/v1/orders/{}/survey", orderID), body, nil, nil)
+}
+
 // BackersPage is how many backers a page of Backers holds.
 const BackersPage = 100
 

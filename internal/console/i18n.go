@@ -5,6 +5,10 @@ import "sanshi/internal/chassis/httpx"
 // Languages of the console: Simplified Chinese by default, English on request.
 var texts = map[string]map[string]string{
 	"zh-CN": {
+		"event.registered": "已注册", "event.went_down": "宕机", "event.came_back": "已恢复", "event.status_changed": "流量状态变更", "event.config_applied": "配置已生效",
+		"event.override_set": "运行时覆盖", "event.action": "操作", "event.still_down": "仍未恢复", "event.restarted": "已重启", "event.flapping": "反复重启",
+		"event.notified": "已通知", "event.test": "测试通知", "event.bill_mismatch": "对账不符",
+		"no traffic": "⚠ 没有请求（没有该颜色的实例？）", "last instance warning.action": "这是该服务最后一个运行中的实例：它不在期间，该服务的所有请求都会失败。",
 		"done.loglevel": "已修改日志级别：", "done.override": "运行时覆盖：", "done.status": "注册状态已改为 ", "done.refreshed": "已刷新配置",
 		"done.restart": "已请求重启", "done.stop": "已请求停止", "done.start": "已请求启动", "action refused": "实例拒绝了这个操作：", "instances unit": "个实例",
 		"mail": "邮件", "mail unavailable": "暂时无法读取邮件（消息服务不可用）", "no such mail": "没有这封邮件", "mail retried": "已重新排队发送。",
@@ -21,7 +25,7 @@ var texts = map[string]map[string]string{
 		"charts": "最近 15 分钟", "chart.rate": "请求", "chart.errors": "错误 (5xx)", "chart.p99": "p99 延迟", "chart.memory": "内存",
 		"chart.ago": "15 分钟前", "chart.now": "现在", "chart.none": "采样中，稍后刷新",
 		"action.restart": "重启", "action.stop": "停止", "action.start": "启动", "no platform": "重启与停止：未接入运行平台（见文档）",
-		"question.restart": "重启这个实例？它会先处理完进行中的请求再退出，随后立即启动新进程。", "question.stop": "停止这个实例？它会处理完进行中的请求后退出，直到有人再次启动。",
+		"question.restart": "重启这个实例？它会先处理完进行中的请求再退出，随后立即启动新进程。运行时覆盖（未提交到配置仓库的修改）会丢失。", "question.stop": "停止这个实例？它会处理完进行中的请求后退出，直到有人再次启动；运行时覆盖会丢失。",
 		"question.start": "启动这个已停止的实例？",
 		"restarts":       "重启次数", "last restart": "上次重启", "exit": "退出原因", "exit unknown": "原因未知",
 		"title": "服务控制台", "login": "登录", "email": "邮箱", "password": "密码", "logout": "退出",
@@ -57,6 +61,10 @@ var texts = map[string]map[string]string{
 		"running": "进行中", "released": "已全量", "rolled-back": "已回滚", "interrupted": "已中断", "no releases": "所有服务只有一个颜色在接流量",
 	},
 	"en": {
+		"event.registered": "Registered", "event.went_down": "Went down", "event.came_back": "Came back", "event.status_changed": "Traffic status changed", "event.config_applied": "Configuration applied",
+		"event.override_set": "Runtime override", "event.action": "Action", "event.still_down": "Still down", "event.restarted": "Restarted", "event.flapping": "Flapping",
+		"event.notified": "Notified", "event.test": "Test notification", "event.bill_mismatch": "Bill mismatch",
+		"no traffic": "⚠ no requests (no instance of this color?)", "last instance warning.action": "This is the service's last running instance: while it is gone, every request to the service fails.",
 		"done.loglevel": "Log level changed: ", "done.override": "Runtime override: ", "done.status": "Registry status set to ", "done.refreshed": "Configuration refreshed",
 		"done.restart": "Restart requested", "done.stop": "Stop requested", "done.start": "Start requested", "action refused": "The instance refused: ", "instances unit": "instances",
 		"mail": "Mail", "mail unavailable": "Mail cannot be read now (the notification service is unavailable)", "no such mail": "No such mail", "mail retried": "Queued to be sent again.",
@@ -73,7 +81,7 @@ var texts = map[string]map[string]string{
 		"charts": "Last 15 minutes", "chart.rate": "Requests", "chart.errors": "Errors (5xx)", "chart.p99": "p99 latency", "chart.memory": "Memory",
 		"chart.ago": "15 min ago", "chart.now": "now", "chart.none": "sampling; reload shortly",
 		"action.restart": "Restart", "action.stop": "Stop", "action.start": "Start", "no platform": "Restart and stop: no platform connected (see the docs)",
-		"question.restart": "Restart this instance? It finishes the requests in flight, exits, and a new process starts at once.", "question.stop": "Stop this instance? It finishes the requests in flight and exits until someone starts it again.",
+		"question.restart": "Restart this instance? It finishes the requests in flight, exits, and a new process starts at once. Runtime overrides (changes not committed to the config repository) are lost.", "question.stop": "Stop this instance? It finishes the requests in flight and exits until someone starts it again; runtime overrides are lost.",
 		"question.start": "Start this stopped instance?",
 		"restarts":       "Restarts", "last restart": "last restart", "exit": "exit", "exit unknown": "exit unknown",
 		"title": "Service console", "login": "Log in", "email": "E-mail", "password": "Password", "logout": "Log out",

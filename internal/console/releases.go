@@ -126,8 +126,10 @@ func (ct *colorTraffic) run(ctx context.Context, c *Console, interval time.Durat
 	}
 }
 
-// describe says a service's colors' share of traffic, errors and p99.
-func (ct *colorTraffic) describe(service string) string {
+// describe says a service's colors' share of traffic, errors and p99, in
+// the operator's language; a color that had no request says so instead of
+// a p99 of 0s that would look like good news.
+func (ct *colorTraffic) describe(service, l string) string {
 	ct.mu.Lock()
 	defer ct.mu.Unlock()
 	s := ct.stats[service]
@@ -138,6 +140,10 @@ func (ct *colorTraffic) describe(service string) string {
 	var parts []string
 	for _, color := range []string{"A", "B"} {
 		st := s[color]
+		if st.Requests == 0 {
+			parts = append(parts, color+" "+texts[l]["no traffic"])
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s %.0f%% · %.2f%% 5xx · p99 %s", color, 100*float64(st.Requests)/float64(total),
 			100*st.ErrorRate(), st.P99.Round(time.Millisecond)))
 	}

@@ -269,7 +269,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, op Operator) 
 	}
 	for i := range rels {
 		if c.traffic != nil {
-			rels[i].Traffic = c.traffic.describe(rels[i].Service)
+			rels[i].Traffic = c.traffic.describe(rels[i].Service, op.Lang)
 		}
 	}
 	c.render(w, r, "overview", op.Lang, &overviewView{chrome: chrome{Operator: true, CSRF: op.CSRF, Refresh: true}, Groups: groupRows(rows),

@@ -290,8 +290,8 @@ func TestBackingAProjectInABrowser(t *testing.T) {
 		}
 		testkit.Screenshot(t, b.ctx, "site-sold-out")
 		// Deleting an address asks first, showing it; only the confirmation deletes.
-		b.do(chromedp.Navigate(b.base+"/me/addresses"), chromedp.WaitVisible(chromedp.CSS(".tier button.link")),
-			chromedp.Click(chromedp.CSS(".tier button.link")), chromedp.WaitVisible(chromedp.CSS("#confirm-delete")))
+		b.do(chromedp.Navigate(b.base+"/me/addresses"), chromedp.WaitVisible(chromedp.CSS(".tier button.delete-address")),
+			chromedp.Click(chromedp.CSS(".tier button.delete-address")), chromedp.WaitVisible(chromedp.CSS("#confirm-delete")))
 		if a := b.text("#address"); !strings.Contains(a, "中关村 1 号") || !strings.Contains(b.text("h1"), "删除这个收货地址") {
 			t.Fatalf("the delete question shows %q under %q", a, b.text("h1"))
 		}

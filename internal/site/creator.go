@@ -19,6 +19,7 @@ import (
 	"sanshi/internal/member"
 	"sanshi/internal/order"
 	"sanshi/internal/project"
+	"sort"
 )
 
 func (s *Site) createForm(w http.ResponseWriter, r *http.Request) {
@@ -207,23 +208,72 @@ func (s *Site) addReward(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
+	body, fe := rewardBody(r)
+	// Every field's problem at once: what the form could not read, and
+	// what the project service says of the rest.
+	err := s.projects.AddReward(r.Context(), r.PathValue("id"), body, nil)
+	s.finishEditForm(w, r, rewardForm, mergeErrors(fe, err), "#rewards", func() error { return err })
+}
+
+// rewardBody reads a tier's form; fe names what did not read (the price or
+// the limit), whose values are sent as ones the service refuses, so that
+// it names every other problem too.
+func rewardBody(r *http.Request) (map[string]any, map[string]string) {
 	price, ok := parseYuan(r.FormValue("price"))
 	body := map[string]any{"title": r.FormValue("title"), "description": r.FormValue("description"), "price": price,
 		"ships": r.FormValue("ships") == "on", "delivery_month": r.FormValue("delivery_month"), "limit": nil}
 	fe := map[string]string{}
 	if !ok {
 		fe["price"] = "请输入价格（元），至少 1"
+		body["price"] = 0
 	}
 	if l := trim(r.FormValue("limit")); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil {
 			fe["limit"] = "请输入整数，或留空"
+			n = 0
 		}
 		body["limit"] = n
 	}
-	s.finishEditForm(w, r, rewardForm, fe, "#rewards", func() error {
-		return s.projects.AddReward(r.Context(), r.PathValue("id"), body, nil)
-	})
+	return body, fe
+}
+
+// mergeErrors adds the service's field errors to the form's own (which
+// win: they say what the form could not read).
+func mergeErrors(fe map[string]string, err error) map[string]string {
+	if err == nil {
+		return fe
+	}
+	out := fieldErrors(err)
+	for k, v := range fe {
+		out[k] = v
+	}
+	return out
+}
+
+// editReward changes a tier of a draft from its row's form; a problem is
+// said above the tiers.
+func (s *Site) editReward(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	body, fe := rewardBody(r)
+	err := s.projects.EditReward(r.Context(), r.PathValue("id"), r.PathValue("rid"), body)
+	if fe = mergeErrors(fe, err); len(fe) > 0 {
+		l := lang(w, r)
+		localizeErrors(l, fe)
+		var parts []string
+		for k, v := range fe {
+			if k != "_" {
+				v = texts[l]["reward "+k] + "：" + v
+			}
+			parts = append(parts, v)
+		}
+		sort.Strings(parts)
+		s.renderEdit(w, r, http.StatusBadRequest, map[string]string{"_": strings.Join(parts, "；")}, "", rewardForm)
+		return
+	}
+	http.Redirect(w, r, "/projects/"+url.PathEscape(r.PathValue("id"))+"/edit?flash=saved#rewards", http.StatusSeeOther)
 }
 
 // projectAction posts a lifecycle action (submit, approve, reject).

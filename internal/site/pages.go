@@ -57,6 +57,7 @@ func (s *Site) Routes() http.Handler {
 	mux.HandleFunc("POST /projects/{id}/cover", s.post(s.uploadCover))
 	mux.HandleFunc("POST /projects/{id}/rewards", s.post(s.addReward))
 	mux.HandleFunc("POST /projects/{id}/rewards/{rid}/delete", s.post(s.deleteReward))
+	mux.HandleFunc("POST /projects/{id}/rewards/{rid}/edit", s.post(s.editReward))
 	mux.HandleFunc("POST /projects/{id}/stretch-goals", s.post(s.addStretchGoal))
 	mux.HandleFunc("POST /projects/{id}/stretch-goals/{item}/delete", s.post(s.deleteExtra(stretchForm)))
 	mux.HandleFunc("POST /projects/{id}/faq", s.post(s.addQuestion))

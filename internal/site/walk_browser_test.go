@@ -140,3 +140,31 @@ func (b *browser) postForm(path string) string {
 	b.do(chromedp.WaitVisible(chromedp.CSS("#message")))
 	return b.text("#message")
 }
+
+// TestTiersAreEditedInThePages: a draft's tier is edited in its row, and
+// the add form names every problem at once.
+func TestTiersAreEditedInThePages(t *testing.T) {
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: []string{"member", "project", "notify"}})
+	creator := p.Creator(t, "tiers@example.cn", "编辑者")
+	id := creator.Must(201, "POST", "/api/v1/projects", map[string]any{"title": "草稿", "category": "games", "goal": 100000, "duration_days": 30}).Field("id")
+	creator.Must(201, "POST", "/api/v1/projects/"+id+"/rewards", map[string]any{"title": "旧名字", "price": 9950, "limit": 10, "ships": false, "delivery_month": "2027-05"})
+	b := &browser{t: t, ctx: testkit.Browser(t), base: p.Gateway}
+	b.logIn("tiers@example.cn")
+	b.do(chromedp.Navigate(b.base+"/projects/"+id+"/edit?lang=zh-CN"), chromedp.WaitVisible(chromedp.CSS(".edit-tier summary")))
+	b.do(chromedp.Click(chromedp.CSS(".edit-tier summary")), chromedp.WaitVisible(chromedp.CSS(".save-tier")))
+	price, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector('.edit-tier input[name=price]').value`))
+	if price != "99.50" {
+		t.Fatalf("the tier's price in its form: %q", price)
+	}
+	b.do(chromedp.SetValue(chromedp.CSS(".edit-tier input[name=title]"), "新名字"), chromedp.Click(chromedp.CSS(".save-tier")))
+	b.waitURL("flash=saved")
+	if got := b.text(".reward-row"); !strings.Contains(got, "新名字") {
+		t.Fatalf("the row after the edit: %q", got)
+	}
+	// An empty title, a bad price and no month: all three named at once.
+	b.fill(map[string]string{"#r-title": "", "#r-price": "abc", "#r-month": ""})
+	b.do(chromedp.Click(chromedp.CSS("#add-reward")), chromedp.WaitVisible(chromedp.CSS(".err")))
+	if n := b.count(`form[action$="/rewards"] .err`); n < 3 {
+		t.Fatalf("the tier form shows %d errors, want every one (3)", n)
+	}
+}

@@ -97,6 +97,11 @@ func (c Client) DeleteQuestion(ctx context.Context, id, questionID string) error
 	return c.c.JSON(ctx, Service, http.MethodDelete, httpclient.Path("/api/v1/projects/{}/faq/{}", id, questionID), nil, nil, nil)
 }
 
+// EditReward changes a tier of a draft.
+func (c Client) EditReward(ctx context.Context, id, rewardID string, body any) error {
+	return c.c.JSON(ctx, Service, http.MethodPatch, httpclient.Path("/api/v1/projects/{}/rewards/{}", id, rewardID), body, nil, nil)
+}
+
 // DeleteReward removes a tier of a draft.
 func (c Client) DeleteReward(ctx context.Context, id, rewardID string) error {
 	return c.c.JSON(ctx, Service, http.MethodDelete, httpclient.Path("/api/v1/projects/{}/rewards/{}", id, rewardID), nil, nil, nil)

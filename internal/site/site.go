@@ -76,7 +76,7 @@ func New(client *httpclient.Client, secret string, log *slog.Logger, now func() 
 			return *p
 		}, "div": func(a int64, b int64) int64 { return a / b },
 		"amount": func(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }, // a form's value in yuan
-		"list": func(xs ...string) []string { return xs }, "plural": func(int, string) string { return "" }}
+		"list":   func(xs ...string) []string { return xs }, "plural": func(int, string) string { return "" }}
 	for _, name := range []string{"home", "discover", "project", "login", "signup", "me", "addresses", "pledge", "pay", "result",
 		"pledges", "create", "edit", "dashboard", "review", "message", "cancel", "delete-address", "myprojects", "funds", "payout-account",
 		"verify", "forgot", "reset", "creator", "survey", "unsubscribe", "notifications", "inbox", "messages"} {

@@ -173,3 +173,22 @@ func TestSurveys(t *testing.T) {
 		t.Fatalf("a backer sees every answer: %s", r.Body)
 	}
 }
+
+// TestAVerifiedAddressIsNeededToSubmitAndBePaid: an unverified member may
+// pledge, but not submit a project for review nor set a payout account;
+// once the address is verified, both work.
+func TestAVerifiedAddressIsNeededToSubmitAndBePaid(t *testing.T) {
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: []string{"member", "project", "notify"}})
+	c := p.SignUp(t, "unverified@example.cn", "未验证")
+	id := c.Must(201, "POST", "/api/v1/projects", map[string]any{"title": "未验证的项目", "category": "games", "story": "故事", "goal": 100000, "duration_days": 30}).Field("id")
+	if r := c.Do("POST", "/api/v1/projects/"+id+"/submit", nil); r.Status != 403 || !strings.Contains(string(r.Body), "verify your e-mail") {
+		t.Fatalf("an unverified creator submits: %d %s", r.Status, r.Body)
+	}
+	acct := map[string]string{"channel": "sandbox", "account": "maker-001", "name": "张三"}
+	if r := c.Do("PUT", "/api/v1/members/me/payout-account", acct); r.Status != 403 {
+		t.Fatalf("an unverified member sets a payout account: %d %s", r.Status, r.Body)
+	}
+	c.Must(200, "POST", "/api/v1/email-verifications", map[string]string{"token": p.MailToken(t, "unverified@example.cn", "/verify-email?token=")})
+	c.Must(200, "POST", "/api/v1/projects/"+id+"/submit", nil)
+	c.Must(200, "PUT", "/api/v1/members/me/payout-account", acct)
+}

@@ -171,6 +171,10 @@ func (c *Console) testNotifications(w http.ResponseWriter, r *http.Request, op O
 	defer cancel()
 	e := Event{At: c.now(), Service: "console", Kind: KindTest, Detail: "test notification sent by " + c.email(ctx, op)}
 	results := c.notifier.Test(ctx, e)
-	c.audit(r.Context(), op, "", "", fmt.Sprintf("sent a test notification to %d targets", len(results)))
+	noun := "targets"
+	if len(results) == 1 {
+		noun = "target"
+	}
+	c.audit(r.Context(), op, "", "", fmt.Sprintf("sent a test notification to %d %s", len(results), noun))
 	c.renderSettings(w, r, op, http.StatusOK, nil, nil, results)
 }

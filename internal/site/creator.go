@@ -462,11 +462,27 @@ func (s *Site) backersCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	l := lang(w, r)
 	words := texts[l]
+	// A succeeded campaign's survey adds a column per question (the
+	// address question's answer is the address the backer locked in).
+	var sv struct {
+		Survey  order.Survey         `json:"survey"`
+		Answers []order.SurveyAnswer `json:"answers"`
+	}
+	answers := map[string]order.SurveyAnswer{}
+	if s.orders.Survey(r.Context(), r.PathValue("id"), &sv) == nil {
+		for _, a := range sv.Answers {
+			answers[a.OrderID] = a
+		}
+	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="backers-`+r.PathValue("id")+`.csv"`)
 	_, _ = w.Write([]byte("\ufeff")) // Excel reads UTF-8 with its mark
 	cw := csv.NewWriter(w)
-	_ = cw.Write(strings.Split(words["csv.backers header"], ","))
+	header := strings.Split(words["csv.backers header"], ",")
+	for _, q := range sv.Survey.Questions {
+		header = append(header, csvCell(q.Prompt))
+	}
+	_ = cw.Write(header)
 	for _, o := range all {
 		var ad member.Address
 		if o.Address != nil {
@@ -481,9 +497,21 @@ func (s *Site) backersCSV(w http.ResponseWriter, r *http.Request) {
 		if reward == "" {
 			reward = words["no reward"]
 		}
-		_ = cw.Write([]string{o.ID, csvCell(s.creatorName(r, o.MemberID)), csvCell(reward), fmt.Sprintf("%d.%02d", o.Amount/100, o.Amount%100),
+		row := []string{o.ID, csvCell(s.creatorName(r, o.MemberID)), csvCell(reward), fmt.Sprintf("%d.%02d", o.Amount/100, o.Amount%100),
 			words["order."+string(o.Status)], paid, csvCell(ad.Recipient), csvCell(ad.Phone),
-			csvCell(ad.Province + ad.City + ad.District + " " + ad.Detail), csvCell(o.Tracking)})
+			csvCell(ad.Province + ad.City + ad.District + " " + ad.Detail), csvCell(o.Tracking)}
+		a := answers[o.ID]
+		for i, q := range sv.Survey.Questions {
+			cell := ""
+			switch {
+			case q.Kind == order.QuestionAddress && a.Address != nil:
+				cell = a.Address.Recipient + " " + a.Address.Phone + " " + a.Address.Province + a.Address.City + a.Address.District + " " + a.Address.Detail
+			case i < len(a.Answers):
+				cell = a.Answers[i]
+			}
+			row = append(row, csvCell(cell))
+		}
+		_ = cw.Write(row)
 	}
 	cw.Flush()
 }

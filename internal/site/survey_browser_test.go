@@ -59,4 +59,9 @@ func TestSurveyInABrowser(t *testing.T) {
 	if got := b.text("#survey-answers"); !strings.Contains(got, "M") || !strings.Contains(got, "中关村大街 1 号") || !strings.Contains(got, "T 恤尺码") {
 		t.Fatalf("the answers table: %q", got)
 	}
+	// The backers CSV has a column per question.
+	csv, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`fetch('/projects/`+id+`/backers.csv').then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.Contains(csv, ",T 恤尺码,收货地址") || !strings.Contains(csv, ",M,") {
+		t.Fatalf("the backers CSV: %v %q", err, csv)
+	}
 }

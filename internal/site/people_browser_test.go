@@ -85,6 +85,24 @@ func TestPeopleInABrowser(t *testing.T) {
 		b.do(chromedp.Click(chromedp.CSS("#reset-submit")), chromedp.WaitVisible(chromedp.CSS("#link-invalid")))
 	})
 
+	t.Run("the new pages fit a phone, in both languages", func(t *testing.T) {
+		b.t = t
+		b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		defer b.do(chromedp.EmulateViewport(1280, 900))
+		creatorID := creator.Must(200, "GET", "/api/v1/members/me", nil).Field("id")
+		for _, lang := range []string{"zh-CN", "en"} {
+			for _, page := range []struct{ path, ready string }{
+				{"/me/inbox", "#bell"}, {"/me/messages", "h1"}, {"/me/notifications", "#preferences"}, {"/me", "#change-password"},
+				{"/me/addresses", "#add-address"}, {"/creators/" + creatorID, "#creator-name"}, {"/projects/" + projectID, "#pledged"},
+				{"/forgot-password", "#forgot-submit"}, {"/verify-email?token=x", "#verify-submit"}, {"/unsubscribe?token=x", "#unsubscribe-submit"},
+			} {
+				b.do(chromedp.Navigate(b.base+page.path+sep(page.path)+"lang="+lang), chromedp.WaitVisible(chromedp.CSS(page.ready)))
+				b.noOverflow(lang + " " + page.path)
+			}
+			testkit.Screenshot(t, b.ctx, "site-phone-notifications-"+lang)
+		}
+	})
+
 	t.Run("notification settings turn a kind's mail off", func(t *testing.T) {
 		b.t = t
 		b.do(chromedp.Navigate(b.base+"/me/notifications?lang=zh-CN"), chromedp.WaitVisible(chromedp.CSS("#preferences")))
@@ -97,4 +115,12 @@ func TestPeopleInABrowser(t *testing.T) {
 			t.Fatal("the update mail is still on")
 		}
 	})
+}
+
+// sep is what joins a query parameter to path.
+func sep(path string) string {
+	if strings.Contains(path, "?") {
+		return "&"
+	}
+	return "?"
 }

@@ -137,3 +137,25 @@ func procRSS(pid int) string {
 	}
 	return "?"
 }
+
+// TestLiveTotalsSurviveAGatewayRestart: the page's stream ends when its
+// gateway stops; the browser's EventSource opens a new one on the gateway
+// that comes back, and the next payment still shows without a reload.
+func TestLiveTotalsSurviveAGatewayRestart(t *testing.T) {
+	addr := testkit.FreeAddr(t)
+	p := testkit.StartPlatform(t, testkit.PlatformOptions{Services: testkit.MoneyServices, GatewayAddr: addr})
+	projectID, _, _ := p.LiveProject(t, 0)
+	b := &browser{t: t, ctx: testkit.Browser(t), base: p.Gateway}
+	b.do(chromedp.Navigate(b.base+"/projects/"+projectID), chromedp.WaitVisible(chromedp.CSS("#pledged")))
+	time.Sleep(time.Second) // the stream is open
+	p.Kill(t, "gateway", 0)
+	p.Restart(t, "gateway", 0)
+	backer, _ := p.Backer(t, "after-restart@example.cn")
+	o := backer.Must(201, "POST", "/api/v1/orders", map[string]any{"project_id": projectID, "reward_id": nil, "amount": 30000}, "Idempotency-Key", "r").Field("id")
+	backer.PaySandbox(t, o, "pay")
+	backer.WaitOrder(t, o, "paid")
+	took := testkit.Eventually(t, 10*time.Second, "the page shows the payment made after the restart", func() bool {
+		return b.text("#pledged") == "¥300.00"
+	})
+	t.Logf("MEASURED after a gateway restart the page showed the next payment %s after its order was paid", took.Round(10*time.Millisecond))
+}

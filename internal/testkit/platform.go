@@ -82,6 +82,7 @@ func StartPlatform(t testing.TB, o PlatformOptions) *Platform {
 	if o.GatewayAddr != "" {
 		gwEnv = append(append([]string(nil), o.Env...), "SANSHI_LISTEN="+o.GatewayAddr)
 	}
+	p.env["gateway"] = gwEnv // a restarted gateway listens where this one did (with GatewayAddr)
 	gw := Serve(t, p.Etcd, "gateway", gwEnv...)
 	p.Procs["gateway"] = []*Proc{gw}
 	p.Gateway = "http://" + gw.Instance.Address

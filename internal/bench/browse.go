@@ -12,7 +12,7 @@ import (
 // requests/s and p99 for each, with conns visitors loading back to back.
 func Browse(ctx context.Context, exe string, d time.Duration, conns int, out, progress io.Writer) error {
 	fmt.Fprintf(progress, "starting a platform on loopback…\n")
-	c, err := startCluster(ctx, exe, "", []string{"member", "project", "cashier", "order"}, nil)
+	c, err := startCluster(ctx, exe, "", []string{"member", "project", "cashier", "order", "notify"}, nil)
 	defer c.stop()
 	if err != nil {
 		return err

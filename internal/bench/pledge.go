@@ -67,7 +67,7 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 		db = "PostgreSQL"
 	}
 	fmt.Fprintf(progress, "starting a %s platform on loopback…\n", db)
-	c, err := startCluster(ctx, exe, o.Postgres, []string{"member", "project", "cashier", "order"}, o.Replicas)
+	c, err := startCluster(ctx, exe, o.Postgres, []string{"member", "project", "cashier", "order", "notify"}, o.Replicas)
 	defer c.stop()
 	if err != nil {
 		return err

@@ -141,7 +141,7 @@ func (ct *colorTraffic) describe(service, l string) string {
 	for _, color := range []string{"A", "B"} {
 		st := s[color]
 		if st.Requests == 0 {
-			parts = append(parts, color+" "+texts[l]["no traffic"])
+			parts = append(parts, color+" 0% · "+texts[l]["no traffic"])
 			continue
 		}
 		parts = append(parts, fmt.Sprintf("%s %.0f%% · %.2f%% 5xx · p99 %s", color, 100*float64(st.Requests)/float64(total),

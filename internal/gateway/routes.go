@@ -41,7 +41,7 @@ var DefaultRoutes = []Route{
 	{ID: "sessions", Prefix: "/api/v1/sessions", Service: "member", Retries: defaultRetries},
 	{ID: "categories", Prefix: "/api/v1/categories", Service: "project", Retries: defaultRetries},
 	// Live totals: a project page's Server-Sent Events stream.
-	{ID: "project-live", Pattern: "/api/v1/projects/*/live", Service: "project", Timeout: 5 * time.Minute, Stream: true},
+	{ID: "project-live", Pattern: "/api/v1/projects/*/live", Service: "project", Timeout: 5 * time.Minute, Stream: true, Retries: defaultRetries},
 	{ID: "projects", Prefix: "/api/v1/projects", Service: "project", Retries: defaultRetries},
 	{ID: "orders", Prefix: "/api/v1/orders", Service: "order", Retries: defaultRetries},
 	{ID: "payments", Prefix: "/api/v1/payments", Service: "cashier", Retries: defaultRetries},

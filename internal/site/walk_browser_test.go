@@ -105,7 +105,9 @@ func TestWhatTheWalkFound(t *testing.T) {
 		b.t = t
 		b.do(chromedp.Navigate(b.base+"/me?lang=zh-CN"), chromedp.WaitVisible(chromedp.CSS("#change-password")))
 		b.fill(map[string]string{"#current_password": "wrong one", "#new_password": "a new password"})
-		b.do(chromedp.Click(chromedp.CSS("#change-password")), chromedp.WaitVisible(chromedp.CSS(".err")))
+		// The refusal beside the current password (the page has another
+		// .err: the address is not verified).
+		b.do(chromedp.Click(chromedp.CSS("#change-password")), chromedp.WaitVisible(chromedp.CSS("#current_password + .err")))
 		b.fill(map[string]string{"#current_password": "correct horse", "#new_password": "a new password"})
 		b.do(chromedp.Click(chromedp.CSS("#change-password")))
 		b.waitURL("flash=password")

@@ -210,14 +210,10 @@ func TestPeopleHearFromThePlatform(t *testing.T) {
 		if n := updates(addr("zh-backer"), "第二次更新"); n != 0 {
 			t.Fatalf("mail after unsubscribing: %d", n)
 		}
-		var inbox struct {
-			Items []struct{ Kind, Title string }
-		}
 		r := zh.Must(200, "GET", "/api/v1/notifications", nil)
 		if !strings.Contains(string(r.Body), "第二次更新") {
 			t.Fatalf("the inbox lost the update too: %s", r.Body)
 		}
-		_ = inbox
 		prefs := string(zh.Must(200, "GET", "/api/v1/notifications/preferences", nil).Body)
 		if !strings.Contains(prefs, `{"kind":"project_update","mail":false,"inbox":true,"essential":false}`) {
 			t.Fatalf("preferences after unsubscribing: %s", prefs)
@@ -239,12 +235,10 @@ func TestPeopleHearFromThePlatform(t *testing.T) {
 	t.Run("messages go both ways", func(t *testing.T) {
 		conv := zh.Must(201, "POST", "/api/v1/messages", map[string]string{"project_id": projectID, "body": "请问什么时候发货？"})
 		cid := conv.Field("id")
-		var mine []map[string]any
 		r := creator.Must(200, "GET", "/api/v1/messages", nil)
 		if !strings.Contains(string(r.Body), cid) || !strings.Contains(string(r.Body), `"unread":1`) {
 			t.Fatalf("the creator's conversations: %s", r.Body)
 		}
-		_ = mine
 		creator.Must(201, "POST", "/api/v1/messages/"+url.PathEscape(cid), map[string]string{"body": "五月发货。"})
 		if r := zh.Must(200, "GET", "/api/v1/messages/"+cid, nil); !strings.Contains(string(r.Body), "五月发货。") {
 			t.Fatalf("the backer's view: %s", r.Body)

@@ -250,7 +250,7 @@ func (s *Store) Mails(ctx context.Context, state string, limit int) ([]notifyapi
 		q += ` WHERE state = $1`
 		args = append(args, state)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id DESC LIMIT `+itoa(limit), args...)
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id DESC LIMIT `+strconv.Itoa(limit), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +296,7 @@ func (s *Store) Retry(ctx context.Context, id string, now time.Time) error {
 func (s *Store) Inbox(ctx context.Context, member string, limit int) (notifyapi.Inbox, error) {
 	in := notifyapi.Inbox{Items: []notifyapi.Notification{}}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, title, body, link, created_at, read_at FROM notifications
-		WHERE member_id = $1 ORDER BY created_at DESC, id DESC LIMIT `+itoa(limit), member)
+		WHERE member_id = $1 ORDER BY created_at DESC, id DESC LIMIT `+strconv.Itoa(limit), member)
 	if err != nil {
 		return in, err
 	}
@@ -341,7 +341,5 @@ func truncate(s string, n int) string {
 	}
 	return strings.ToValidUTF8(s[:n], "")
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

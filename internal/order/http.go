@@ -158,13 +158,13 @@ func writeCSV(w http.ResponseWriter, p ProjectView, list []Order) {
 			paid = o.PaidAt.Format("2006-01-02 15:04:05")
 		}
 		_ = cw.Write([]string{o.ID, o.MemberID, o.RewardTitle, fmt.Sprintf("%d.%02d", o.Amount/100, o.Amount%100), string(o.Status), paid,
-			csvSafe(ad.Recipient), csvSafe(ad.Phone), csvSafe(ad.Province), csvSafe(ad.City), csvSafe(ad.District), csvSafe(ad.Detail), csvSafe(o.Tracking)})
+			CSVSafe(ad.Recipient), CSVSafe(ad.Phone), CSVSafe(ad.Province), CSVSafe(ad.City), CSVSafe(ad.District), CSVSafe(ad.Detail), CSVSafe(o.Tracking)})
 	}
 	cw.Flush()
 }
 
-// csvSafe keeps a spreadsheet from running a cell as a formula.
-func csvSafe(s string) string {
+// CSVSafe keeps a spreadsheet from running a cell as a formula.
+func CSVSafe(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}

@@ -480,7 +480,7 @@ func (s *Site) backersCSV(w http.ResponseWriter, r *http.Request) {
 	cw := csv.NewWriter(w)
 	header := strings.Split(words["csv.backers header"], ",")
 	for _, q := range sv.Survey.Questions {
-		header = append(header, csvCell(q.Prompt))
+		header = append(header, order.CSVSafe(q.Prompt))
 	}
 	_ = cw.Write(header)
 	for _, o := range all {
@@ -497,9 +497,9 @@ func (s *Site) backersCSV(w http.ResponseWriter, r *http.Request) {
 		if reward == "" {
 			reward = words["no reward"]
 		}
-		row := []string{o.ID, csvCell(s.creatorName(r, o.MemberID)), csvCell(reward), fmt.Sprintf("%d.%02d", o.Amount/100, o.Amount%100),
-			words["order."+string(o.Status)], paid, csvCell(ad.Recipient), csvCell(ad.Phone),
-			csvCell(ad.Province + ad.City + ad.District + " " + ad.Detail), csvCell(o.Tracking)}
+		row := []string{o.ID, order.CSVSafe(s.creatorName(r, o.MemberID)), order.CSVSafe(reward), fmt.Sprintf("%d.%02d", o.Amount/100, o.Amount%100),
+			words["order."+string(o.Status)], paid, order.CSVSafe(ad.Recipient), order.CSVSafe(ad.Phone),
+			order.CSVSafe(ad.Province + ad.City + ad.District + " " + ad.Detail), order.CSVSafe(o.Tracking)}
 		a := answers[o.ID]
 		for i, q := range sv.Survey.Questions {
 			cell := ""
@@ -509,7 +509,7 @@ func (s *Site) backersCSV(w http.ResponseWriter, r *http.Request) {
 			case i < len(a.Answers):
 				cell = a.Answers[i]
 			}
-			row = append(row, csvCell(cell))
+			row = append(row, order.CSVSafe(cell))
 		}
 		_ = cw.Write(row)
 	}
@@ -518,14 +518,6 @@ func (s *Site) backersCSV(w http.ResponseWriter, r *http.Request) {
 
 // cst is China Standard Time, in which the files creators download are dated.
 var cst = time.FixedZone("UTC+8", 8*3600)
-
-// csvCell keeps a spreadsheet from running a cell as a formula.
-func csvCell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
-}
 
 func (s *Site) postUpdate(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {

@@ -3,6 +3,7 @@ package member
 import (
 	"net/mail"
 	"regexp"
+	"sanshi/internal/member/memberapi"
 	"slices"
 	"strings"
 	"time"
@@ -179,13 +180,16 @@ func (p ProfilePatch) Validate() error {
 
 // Address is a shipping address.
 type Address struct {
-	ID        string    `json:"id"`
-	Recipient string    `json:"recipient"`
-	Phone     string    `json:"phone"`
-	Province  string    `json:"province"`
-	City      string    `json:"city"`
-	District  string    `json:"district"`
-	Detail    string    `json:"detail"`
+	ID        string `json:"id"`
+	Recipient string `json:"recipient"`
+	Phone     string `json:"phone"`
+	Province  string `json:"province"`
+	City      string `json:"city"`
+	District  string `json:"district"`
+	Detail    string `json:"detail"`
+	// Region: CN (mainland China, the default), HK, MO, TW or an ISO
+	// 3166-1 alpha-2 country code; shipping fees depend on it.
+	Region    string    `json:"region"`
 	CreatedAt time.Time `json:"created_at"`
 	// Default: pledge pages choose this address first.
 	Default bool `json:"default"`
@@ -195,12 +199,24 @@ var phonePattern = regexp.MustCompile(`^\+?[0-9][0-9 -]{5,19}$`)
 
 // Validate checks every field of a new address.
 func (a *Address) Validate() error {
-	for _, p := range []*string{&a.Recipient, &a.Phone, &a.Province, &a.City, &a.District, &a.Detail} {
+	for _, p := range []*string{&a.Recipient, &a.Phone, &a.Province, &a.City, &a.District, &a.Detail, &a.Region} {
 		*p = strings.TrimSpace(*p)
 	}
 	f := map[string]string{}
+	if a.Region == "" {
+		a.Region = memberapi.DefaultRegion
+	}
+	if a.Region = strings.ToUpper(a.Region); !memberapi.ValidRegion(a.Region) {
+		f["region"] = "CN, HK, MO, TW or another ISO 3166-1 country code such as US"
+	}
+	// Outside mainland China a province or district may not exist.
+	least := map[bool]int{true: 1, false: 0}[a.Region == memberapi.DefaultRegion]
 	for name, v := range map[string]string{"recipient": a.Recipient, "province": a.Province, "city": a.City, "district": a.District} {
-		if msg := checkText(v, 1, 32); msg != "" {
+		need := least
+		if name == "recipient" || name == "city" {
+			need = 1
+		}
+		if msg := checkText(v, need, 32); msg != "" {
 			f[name] = msg
 		}
 	}

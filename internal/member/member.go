@@ -412,7 +412,7 @@ func (a *API) editAddress(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	var fields *Address
-	if in.Recipient != "" || in.Phone != "" || in.Province != "" || in.City != "" || in.District != "" || in.Detail != "" {
+	if in.Recipient != "" || in.Phone != "" || in.Province != "" || in.City != "" || in.District != "" || in.Detail != "" || in.Region != "" {
 		addr := in.Address
 		if err := addr.Validate(); err != nil {
 			return 0, nil, err

@@ -308,13 +308,13 @@ func (s *Store) Release(ctx context.Context, attempt string) error {
 	return err
 }
 
-const addressCols = `id, recipient, phone, province, city, district, detail, created_at, is_default`
+const addressCols = `id, recipient, phone, province, city, district, detail, created_at, is_default, region`
 
 func scanAddress(row interface{ Scan(...any) error }) (Address, error) {
 	var a Address
 	var created string
 	var def int
-	err := row.Scan(&a.ID, &a.Recipient, &a.Phone, &a.Province, &a.City, &a.District, &a.Detail, &created, &def)
+	err := row.Scan(&a.ID, &a.Recipient, &a.Phone, &a.Province, &a.City, &a.District, &a.Detail, &created, &def, &a.Region)
 	a.CreatedAt, a.Default = store.ParseTS(created), def == 1
 	return a, err
 }
@@ -351,8 +351,8 @@ func (s *Store) AddAddress(ctx context.Context, memberID string, a Address, now 
 		if n >= MaxAddresses {
 			return errs.E(errs.Conflict, "at most %d addresses; delete one first", MaxAddresses)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO addresses (id, member_id, recipient, phone, province, city, district, detail, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, a.ID, memberID, a.Recipient, a.Phone, a.Province, a.City, a.District, a.Detail, store.TS(now))
+		_, err := tx.ExecContext(ctx, `INSERT INTO addresses (id, member_id, recipient, phone, province, city, district, detail, created_at, region)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, a.ID, memberID, a.Recipient, a.Phone, a.Province, a.City, a.District, a.Detail, store.TS(now), a.Region)
 		return err
 	})
 	if err != nil {
@@ -390,8 +390,8 @@ func (s *Store) EditAddress(ctx context.Context, memberID, id string, a *Address
 			return errs.E(errs.NotFound, "no such address")
 		}
 		if a != nil {
-			if _, err := tx.ExecContext(ctx, `UPDATE addresses SET recipient = $1, phone = $2, province = $3, city = $4, district = $5, detail = $6
-				WHERE id = $7`, a.Recipient, a.Phone, a.Province, a.City, a.District, a.Detail, id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE addresses SET recipient = $1, phone = $2, province = $3, city = $4, district = $5, detail = $6,
+				region = $7 WHERE id = $8`, a.Recipient, a.Phone, a.Province, a.City, a.District, a.Detail, a.Region, id); err != nil {
 				return err
 			}
 		}

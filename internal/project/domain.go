@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"sanshi/internal/member/memberapi"
+	"sanshi/internal/project/projectapi"
 	"strings"
 	"time"
 	"unicode"
@@ -79,18 +81,27 @@ type Project struct {
 	version        int64
 }
 
-// Reward is a reward tier.
+// ShippingTable is a reward's fee per unit by region (the contract's).
+type ShippingTable = projectapi.ShippingTable
+
+// Reward is a reward tier, or an add-on bought beside one.
 type Reward struct {
-	ID            string `json:"id"`
-	Title         string `json:"title"`
-	Description   string `json:"description"`
-	Price         int64  `json:"price"`
-	Limit         *int   `json:"limit"`
-	Reserved      int    `json:"-"`
-	Remaining     *int   `json:"remaining"`
-	Ships         bool   `json:"ships"`
-	DeliveryMonth string `json:"delivery_month"`
-	Position      int    `json:"position"`
+	ID string `json:"id"`
+	// Kind: tier (one per pledge) or add_on (any quantity beside a tier).
+	Kind string `json:"kind"`
+	// Alone: an add-on that may be bought without a tier.
+	Alone bool `json:"alone"`
+	// Shipping is the fee of one unit by region (empty: free everywhere).
+	Shipping      ShippingTable `json:"shipping"`
+	Title         string        `json:"title"`
+	Description   string        `json:"description"`
+	Price         int64         `json:"price"`
+	Limit         *int          `json:"limit"`
+	Reserved      int           `json:"-"`
+	Remaining     *int          `json:"remaining"`
+	Ships         bool          `json:"ships"`
+	DeliveryMonth string        `json:"delivery_month"`
+	Position      int           `json:"position"`
 }
 
 // SoldOut reports whether a limited reward has no unit left.
@@ -338,13 +349,16 @@ func (p *Project) Settle(now time.Time) bool {
 
 // RewardInput is a reward tier as a creator writes it.
 type RewardInput struct {
-	Title         *string `json:"title"`
-	Description   *string `json:"description"`
-	Price         *int64  `json:"price"`
-	Limit         OptInt  `json:"limit"` // null = unlimited; absent = unchanged
-	Ships         *bool   `json:"ships"`
-	DeliveryMonth *string `json:"delivery_month"`
-	Position      *int    `json:"position"`
+	Kind          *string        `json:"kind"` // tier (the default) or add_on; set once
+	Alone         *bool          `json:"alone"`
+	Shipping      *ShippingTable `json:"shipping"`
+	Title         *string        `json:"title"`
+	Description   *string        `json:"description"`
+	Price         *int64         `json:"price"`
+	Limit         OptInt         `json:"limit"` // null = unlimited; absent = unchanged
+	Ships         *bool          `json:"ships"`
+	DeliveryMonth *string        `json:"delivery_month"`
+	Position      *int           `json:"position"`
 }
 
 // Validate checks the fields given; complete requires those a new tier needs.
@@ -377,11 +391,55 @@ func (in *RewardInput) Validate(complete bool) error {
 	if in.Position != nil && (*in.Position < 0 || *in.Position > 1000) {
 		f["position"] = "from 0 to 1000"
 	}
+	if in.Kind != nil && *in.Kind != projectapi.KindTier && *in.Kind != projectapi.KindAddOn {
+		f["kind"] = "tier or add_on"
+	}
+	if in.Shipping != nil {
+		checkShipping(f, *in.Shipping)
+	}
 	return fieldErr(f)
+}
+
+// MaxShippingRows bounds a reward's shipping table.
+const MaxShippingRows = 60
+
+// checkShipping checks a shipping table: known regions (or "*"), each once,
+// fees from 0 to MaxMoney.
+func checkShipping(f map[string]string, t ShippingTable) {
+	if len(t) > MaxShippingRows {
+		f["shipping"] = fmt.Sprintf("at most %d regions", MaxShippingRows)
+		return
+	}
+	seen := map[string]bool{}
+	for i := range t {
+		row := &t[i]
+		row.Region = strings.ToUpper(strings.TrimSpace(row.Region))
+		switch {
+		case row.Region != projectapi.AnyRegion && !memberapi.ValidRegion(row.Region):
+			f["shipping"] = fmt.Sprintf("row %d: region is CN, HK, MO, TW, another ISO 3166-1 country code, or * for the rest of the world", i+1)
+		case seen[row.Region]:
+			f["shipping"] = fmt.Sprintf("row %d: %s is listed twice", i+1, row.Region)
+		case row.Fee < 0 || row.Fee > MaxMoney:
+			f["shipping"] = fmt.Sprintf("row %d: a fee from 0 to %d fen", i+1, MaxMoney)
+		}
+		seen[row.Region] = true
+	}
 }
 
 // Apply writes the given fields onto r.
 func (in RewardInput) Apply(r *Reward) {
+	if r.Kind == "" {
+		r.Kind = projectapi.KindTier
+		if in.Kind != nil {
+			r.Kind = *in.Kind
+		}
+	}
+	if in.Alone != nil {
+		r.Alone = *in.Alone && r.Kind == projectapi.KindAddOn
+	}
+	if in.Shipping != nil {
+		r.Shipping = *in.Shipping
+	}
 	set(&r.Title, in.Title)
 	set(&r.Description, in.Description)
 	set(&r.DeliveryMonth, in.DeliveryMonth)

@@ -549,6 +549,33 @@ func (a *API) reserve(r *http.Request) (int, any, error) {
 	return http.StatusOK, res, nil
 }
 
+// hold sets the units an order holds (its tier and add-ons).
+func (a *API) hold(r *http.Request) (int, any, error) {
+	if _, err := auth.FromService(r.Context(), "order"); err != nil {
+		return 0, nil, err
+	}
+	var h projectapi.Holding
+	if err := httpx.DecodeJSON(r, &h, maxJSON); err != nil {
+		return 0, nil, err
+	}
+	if h.ProjectID == "" {
+		return 0, nil, errs.Fields(map[string]string{"project_id": "required"})
+	}
+	for _, it := range h.AddOns {
+		if it.RewardID == "" || it.Quantity < 1 || it.Quantity > MaxRewardLimit {
+			return 0, nil, errs.Fields(map[string]string{"add_ons": "each a reward_id and a quantity from 1"})
+		}
+	}
+	changed, err := a.store.Hold(r.Context(), r.PathValue("order"), h, a.now())
+	if err != nil {
+		return 0, nil, err
+	}
+	if changed {
+		a.changed(r.Context(), h.ProjectID)
+	}
+	return http.StatusOK, map[string]bool{"changed": changed}, nil
+}
+
 func (a *API) release(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "order"); err != nil {
 		return 0, nil, err
@@ -571,7 +598,7 @@ func (a *API) addPledge(r *http.Request) (int, any, error) {
 	if b.Amount < MinPrice || b.Amount > MaxMoney || b.MemberID == "" {
 		return 0, nil, errs.Fields(map[string]string{"amount": "a pledge amount in fen", "member_id": "required"})
 	}
-	p, refused, err := a.store.AddPledge(r.Context(), r.PathValue("id"), r.PathValue("order"), b.MemberID, b.Amount, a.now())
+	p, refused, err := a.store.AddPledge(r.Context(), r.PathValue("id"), r.PathValue("order"), b.MemberID, b.Amount, b.Revision, a.now())
 	code, body, err := a.totals(r, p, err)
 	if m, ok := body.(map[string]any); ok {
 		m["refused"] = refused

@@ -15,6 +15,7 @@ import (
 type pledgeReq struct {
 	projectID, orderID, memberID string
 	amount                       int64
+	revision                     int // > 0: a changed pledge's new amount
 	now                          time.Time
 }
 
@@ -29,8 +30,11 @@ type pledgeRes struct {
 //
 // Pledges of one project arriving together are counted in one transaction
 // (group commit): the project's row is locked and written once per batch.
-func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID string, amount int64, now time.Time) (Project, bool, error) {
-	r, err := s.pledges.Do(ctx, projectID, pledgeReq{projectID: projectID, orderID: orderID, memberID: memberID, amount: amount, now: now})
+//
+// A revision above 0 is a changed pledge: its amount replaces the one
+// counted, unless a later revision is already counted or it was removed.
+func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID string, amount int64, revision int, now time.Time) (Project, bool, error) {
+	r, err := s.pledges.Do(ctx, projectID, pledgeReq{projectID: projectID, orderID: orderID, memberID: memberID, amount: amount, revision: revision, now: now})
 	return r.project, r.refused, err
 }
 
@@ -48,10 +52,24 @@ func (s *Store) addPledges(ctx context.Context, projectID string, reqs []pledgeR
 		}
 		var pledged int64
 		var backers int
-		var added []any // the counted pledges' rows, inserted together
+		var added []any             // the counted pledges' rows, inserted together
+		inBatch := map[string]int{} // order → its row's index in added
 		for i, q := range reqs {
+			if at, ok := inBatch[q.orderID]; ok && q.revision > added[at+5].(int) {
+				// Counted by this very batch: the later revision's amount goes in.
+				pledged += q.amount - added[at+3].(int64)
+				added[at+3], added[at+5] = q.amount, q.revision
+				continue
+			}
 			if counted[q.orderID] {
-				continue // already counted (or refused): nothing to do
+				if _, ok := inBatch[q.orderID]; !ok && q.revision > 0 { // a changed pledge: the difference
+					d, err := s.revise(ctx, tx, q)
+					if err != nil {
+						return err
+					}
+					pledged += d
+				}
+				continue // already counted (or refused): nothing else to do
 			}
 			counted[q.orderID] = true
 			if !p.AcceptsPledgesAt(q.now) {
@@ -68,17 +86,20 @@ func (s *Store) addPledges(ctx context.Context, projectID string, reqs []pledgeR
 				}
 				continue
 			}
-			added = append(added, q.orderID, projectID, q.memberID, q.amount, store.TS(q.now))
+			inBatch[q.orderID] = len(added)
+			added = append(added, q.orderID, projectID, q.memberID, q.amount, store.TS(q.now), q.revision)
 			// Backers are people: a member's second pledge adds money, not a backer.
 			backers += newPerson(backing[q.memberID])
 			backing[q.memberID]++
 			pledged += q.amount
 		}
-		if len(added) == 0 {
+		if len(added) == 0 && pledged == 0 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, insertPledges(len(added)/5), added...); err != nil {
-			return err
+		if len(added) > 0 {
+			if _, err := tx.ExecContext(ctx, insertPledges(len(added)/6), added...); err != nil {
+				return err
+			}
 		}
 		if _, err = tx.ExecContext(ctx, `UPDATE projects SET pledged = pledged + $1, backers = backers + $2 WHERE id = $3`, pledged, backers, projectID); err != nil {
 			return err
@@ -105,14 +126,30 @@ func (s *Store) addPledges(ctx context.Context, projectID string, reqs []pledgeR
 // trip for a batch, not one per pledge).
 func insertPledges(n int) string {
 	var sb strings.Builder
-	sb.WriteString(`INSERT INTO pledges (order_id, project_id, member_id, amount, added_at) VALUES `)
+	sb.WriteString(`INSERT INTO pledges (order_id, project_id, member_id, amount, added_at, revision) VALUES `)
 	for i := range n {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString("(" + store.Placeholders(5*i+1, 5) + ")")
+		sb.WriteString("(" + store.Placeholders(6*i+1, 6) + ")")
 	}
 	return sb.String()
+}
+
+// revise sets a counted pledge's new amount and returns the difference to
+// the project's total (0 for an older revision or a removed pledge).
+func (s *Store) revise(ctx context.Context, tx *sql.Tx, q pledgeReq) (int64, error) {
+	var amount int64
+	var rev int
+	var removed sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT amount, revision, removed_at FROM pledges WHERE order_id = $1`, q.orderID).Scan(&amount, &rev, &removed); err != nil {
+		return 0, err
+	}
+	if removed.Valid || rev >= q.revision {
+		return 0, nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE pledges SET amount = $1, revision = $2 WHERE order_id = $3`, q.amount, q.revision, q.orderID)
+	return q.amount - amount, err
 }
 
 // pledgeState reads which of the batch's orders are already counted and how

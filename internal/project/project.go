@@ -123,6 +123,7 @@ func (a *API) Routes() http.Handler {
 	handle("DELETE /api/v1/projects/{id}/follow", a.unfollow)
 	handle(projectapi.RouteReserve, a.reserve)
 	handle(projectapi.RouteRelease, a.release)
+	handle(projectapi.RouteHold, a.hold)
 	handle(projectapi.RouteAddPledge, a.addPledge)
 	handle(projectapi.RouteRemovePledge, a.removePledge)
 	handle(projectapi.RouteGet, a.internalGet)

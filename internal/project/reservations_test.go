@@ -3,6 +3,7 @@ package project
 import (
 	"context"
 	"fmt"
+	"sanshi/internal/project/projectapi"
 	"sync"
 	"testing"
 	"time"
@@ -14,15 +15,31 @@ import (
 // liveWithRewards launches a project with reward tiers of the given limits.
 func liveWithRewards(t *testing.T, s *Store, now time.Time, limits ...int) (Project, []string) {
 	t.Helper()
+	var rewards []Reward
+	for _, limit := range limits {
+		rewards = append(rewards, Reward{Title: "限量", Price: 9900, Limit: ptr(limit), DeliveryMonth: "2027-06"})
+	}
+	return liveWith(t, s, now, rewards...)
+}
+
+// liveWith launches a project with the given rewards (tiers unless their
+// kind says otherwise).
+func liveWith(t *testing.T, s *Store, now time.Time, rewards ...Reward) (Project, []string) {
+	t.Helper()
 	ctx := context.Background()
 	p, err := s.Create(ctx, "creator-1", DraftInput{Title: ptr("项目"), Category: ptr("music"), Goal: ptr(int64(100000)), DurationDays: ptr(30), Story: ptr("故事")}, "", now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
-	for _, limit := range limits {
+	for _, want := range rewards {
 		r, err := s.ChangeReward(ctx, p.ID, "", func(p *Project, r *Reward) (bool, error) {
-			r.Title, r.Price, r.Limit, r.DeliveryMonth = "限量", 9900, ptr(limit), "2027-06"
+			id := r.ID
+			*r = want
+			r.ID = id
+			if r.Kind == "" {
+				r.Kind = projectapi.KindTier
+			}
 			return false, nil
 		})
 		if err != nil {

@@ -3,8 +3,12 @@ package project
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"maps"
 	"sanshi/internal/member/memberapi"
+	"sanshi/internal/project/projectapi"
+	"slices"
 	"time"
 
 	"sanshi/internal/chassis/batch"
@@ -135,13 +139,22 @@ func (s *Store) get(ctx context.Context, q querier, id, lock string) (Project, e
 	return p, nil
 }
 
-const rewardCols = `id, title, description, price, stock_limit, reserved, ships, delivery_month, position`
+const rewardCols = `id, title, description, price, stock_limit, reserved, ships, delivery_month, position, kind, alone, shipping`
 
-func scanReward(row scanner) (Reward, error) {
+func scanReward(row scanner) (Reward, error) { return scanRewardDeleted(row) }
+
+// scanRewardDeleted scans a reward and, given extra, the columns selected
+// after rewardCols.
+func scanRewardDeleted(row scanner, extra ...any) (Reward, error) {
 	var r Reward
 	var limit sql.NullInt64
-	var ships int
-	err := row.Scan(&r.ID, &r.Title, &r.Description, &r.Price, &limit, &r.Reserved, &ships, &r.DeliveryMonth, &r.Position)
+	var ships, alone int
+	var shipping string
+	err := row.Scan(append([]any{&r.ID, &r.Title, &r.Description, &r.Price, &limit, &r.Reserved, &ships, &r.DeliveryMonth, &r.Position, &r.Kind, &alone, &shipping}, extra...)...)
+	if err == nil && shipping != "" {
+		err = json.Unmarshal([]byte(shipping), &r.Shipping)
+	}
+	r.Alone = alone == 1
 	if limit.Valid {
 		l := int(limit.Int64)
 		r.Limit = &l
@@ -216,15 +229,23 @@ func (s *Store) ChangeReward(ctx context.Context, projectID, rewardID string, ch
 		if r.Limit != nil {
 			limit = *r.Limit
 		}
+		if r.Kind == "" {
+			r.Kind = projectapi.KindTier
+		}
+		shipping := ""
+		if len(r.Shipping) > 0 {
+			b, _ := json.Marshal(r.Shipping) // rows of a string and a number: cannot fail
+			shipping = string(b)
+		}
 		switch {
 		case deleted:
 			_, err = tx.ExecContext(ctx, `UPDATE rewards SET deleted = 1 WHERE id = $1`, r.ID)
 		case rewardID == "":
-			_, err = tx.ExecContext(ctx, `INSERT INTO rewards (id, project_id, title, description, price, stock_limit, ships, delivery_month, position)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, r.ID, projectID, r.Title, r.Description, r.Price, limit, b2i(r.Ships), r.DeliveryMonth, r.Position)
+			_, err = tx.ExecContext(ctx, `INSERT INTO rewards (id, project_id, title, description, price, stock_limit, ships, delivery_month, position, kind, alone, shipping)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, r.ID, projectID, r.Title, r.Description, r.Price, limit, b2i(r.Ships), r.DeliveryMonth, r.Position, r.Kind, b2i(r.Alone), shipping)
 		default:
 			_, err = tx.ExecContext(ctx, `UPDATE rewards SET title = $1, description = $2, price = $3, stock_limit = $4, ships = $5,
-				delivery_month = $6, position = $7 WHERE id = $8`, r.Title, r.Description, r.Price, limit, b2i(r.Ships), r.DeliveryMonth, r.Position, r.ID)
+				delivery_month = $6, position = $7, alone = $8, shipping = $9 WHERE id = $10`, r.Title, r.Description, r.Price, limit, b2i(r.Ships), r.DeliveryMonth, r.Position, b2i(r.Alone), shipping, r.ID)
 		}
 		saved = r
 		return err
@@ -247,21 +268,27 @@ func (s *Store) lock(ctx context.Context, tx *sql.Tx, projectID string) (Project
 // reservation arrived, is harmless: a release remembered first makes a late
 // reserve of the same order a no-op.
 func (s *Store) Release(ctx context.Context, orderID string, now time.Time) (Reservation, error) {
-	res := Reservation{OrderID: orderID, State: Released}
+	var res Reservation
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT project_id, reward_id, state FROM reservations WHERE order_id = $1`+s.db.ForUpdate(), orderID).
-			Scan(&res.ProjectID, &res.RewardID, &res.State)
-		if errors.Is(err, sql.ErrNoRows) {
+		held, got, err := s.heldUnits(ctx, tx, orderID, true)
+		if res = got; err != nil {
+			return err
+		}
+		if res.State == "" {
 			res.State = Released
 			_, err = tx.ExecContext(ctx, `INSERT INTO reservations (order_id, project_id, reward_id, state, created_at, updated_at)
 				VALUES ($1, '', '', $2, $3, $3) ON CONFLICT (order_id) DO NOTHING`, orderID, Released, store.TS(now))
 			return err
 		}
-		if err != nil || res.State == Released {
-			return err
+		if res.State == Released {
+			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE rewards SET reserved = reserved - 1 WHERE id = $1`, res.RewardID); err != nil {
-			return err
+		// Every unit back (its tier's and its add-ons'), in id order as
+		// Hold locks them.
+		for _, id := range slices.Sorted(maps.Keys(held)) {
+			if _, err := tx.ExecContext(ctx, `UPDATE rewards SET reserved = reserved - $1 WHERE id = $2`, held[id], id); err != nil {
+				return err
+			}
 		}
 		res.State = Released
 		_, err = tx.ExecContext(ctx, `UPDATE reservations SET state = $1, updated_at = $2 WHERE order_id = $3`, Released, store.TS(now), orderID)

@@ -63,10 +63,10 @@ func TestDeadlinesSettleOnceAcrossInstances(t *testing.T) {
 			funded := launch(t, s, t0, 1000_00, 1)
 			short := launch(t, s, t0, 1000_00, 1)
 			later := launch(t, s, t0, 1000_00, 2)
-			if _, _, err := s.AddPledge(ctx, funded.ID, "o1", "m1", 1000_00, t0.Add(time.Hour)); err != nil {
+			if _, _, err := s.AddPledge(ctx, funded.ID, "o1", "m1", 1000_00, 0, t0.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := s.AddPledge(ctx, short.ID, "o2", "m1", 999_99, t0.Add(time.Hour)); err != nil {
+			if _, _, err := s.AddPledge(ctx, short.ID, "o2", "m1", 999_99, 0, t0.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			var settledMsgs atomic.Int64
@@ -99,7 +99,7 @@ func TestDeadlinesSettleOnceAcrossInstances(t *testing.T) {
 				}
 			}
 			// A pledge arriving after the deadline is refused, not counted.
-			if _, refused, err := s.AddPledge(ctx, later.ID, "o3", "m2", 500, t0.Add(2*Day)); err != nil || !refused {
+			if _, refused, err := s.AddPledge(ctx, later.ID, "o3", "m2", 500, 0, t0.Add(2*Day)); err != nil || !refused {
 				t.Fatalf("pledge after the deadline: refused %v, %v", refused, err)
 			}
 			if p, _ := s.Get(ctx, later.ID); p.Pledged != 0 {
@@ -136,7 +136,7 @@ func TestPledgeTotalsAreExactAndIdempotent(t *testing.T) {
 				go func(i int) {
 					defer wg.Done()
 					// 20 members with two pledges each: backers are people.
-					if _, _, err := s.AddPledge(ctx, p.ID, "order-"+itoa(i%40), "m"+itoa(i%20), 100_00, at); err != nil {
+					if _, _, err := s.AddPledge(ctx, p.ID, "order-"+itoa(i%40), "m"+itoa(i%20), 100_00, 0, at); err != nil {
 						t.Error(err)
 					}
 				}(i)
@@ -171,7 +171,7 @@ func TestPledgeTotalsAreExactAndIdempotent(t *testing.T) {
 			}
 			// The uncount can overtake the count: the late count must not
 			// put the refunded pledge back in the totals.
-			if _, _, err := s.AddPledge(ctx, p.ID, "never-added", "m", 100_00, at); err != nil {
+			if _, _, err := s.AddPledge(ctx, p.ID, "never-added", "m", 100_00, 0, at); err != nil {
 				t.Fatal(err)
 			}
 			got, _ = s.Get(ctx, p.ID)

@@ -62,6 +62,8 @@ type Address struct {
 	City      string `json:"city"`
 	District  string `json:"district"`
 	Detail    string `json:"detail"`
+	// Region is where the address is, for shipping fees (ValidRegion).
+	Region string `json:"region"`
 }
 
 // Role grants a member a role.

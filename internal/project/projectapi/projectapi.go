@@ -8,6 +8,7 @@ package projectapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"sanshi/internal/chassis/httpclient"
@@ -23,6 +24,7 @@ const (
 	RouteTotals       = "GET /internal/v1/totals"
 	RouteReserve      = "POST /internal/v1/reservations"
 	RouteRelease      = "DELETE /internal/v1/reservations/{order}"
+	RouteHold         = "PUT /internal/v1/reservations/{order}"
 	RouteAddPledge    = "PUT /internal/v1/projects/{id}/pledges/{order}"
 	RouteRemovePledge = "DELETE /internal/v1/projects/{id}/pledges/{order}"
 )
@@ -41,12 +43,18 @@ type Project struct {
 
 // Reward is a reward tier as other services see it.
 type Reward struct {
-	ID        string `json:"id"`
-	Title     string `json:"title"`
-	Price     int64  `json:"price"`
-	Ships     bool   `json:"ships"`
-	Remaining *int   `json:"remaining"`
+	ID        string        `json:"id"`
+	Kind      string        `json:"kind"`
+	Alone     bool          `json:"alone"`
+	Title     string        `json:"title"`
+	Price     int64         `json:"price"`
+	Ships     bool          `json:"ships"`
+	Shipping  ShippingTable `json:"shipping"`
+	Remaining *int          `json:"remaining"`
 }
+
+// IsAddOn reports whether the reward is an add-on (not a tier).
+func (r Reward) IsAddOn() bool { return r.Kind == KindAddOn }
 
 // Reservation asks for one unit of a reward for an order (idempotent by
 // order).
@@ -56,10 +64,23 @@ type Reservation struct {
 	RewardID  string `json:"reward_id"`
 }
 
-// Pledge is a paid pledge counted into a project's totals.
+// Holding sets exactly the units an order holds: its tier (empty for
+// none) and its add-ons. It is idempotent: the same holding again changes
+// nothing; a new one reserves what it adds and gives back what it drops,
+// in one transaction.
+type Holding struct {
+	ProjectID string `json:"project_id"`
+	TierID    string `json:"tier_id"`
+	AddOns    []Item `json:"add_ons"`
+}
+
+// Pledge is a paid pledge counted into a project's totals. A changed
+// pledge is counted again with a higher revision: its amount replaces the
+// one counted before.
 type Pledge struct {
 	MemberID string `json:"member_id"`
 	Amount   int64  `json:"amount"`
+	Revision int    `json:"revision,omitempty"`
 }
 
 // Totals is the project service's side of the books for one project.
@@ -100,6 +121,18 @@ func (c Client) Reserve(ctx context.Context, r Reservation) error {
 	return c.c.JSON(ctx, Service, http.MethodPost, "/internal/v1/reservations", r, nil, nil)
 }
 
+// Hold sets the units an order holds (see Holding).
+func (c Client) Hold(ctx context.Context, orderID string, h Holding) error {
+	return c.c.JSON(ctx, Service, http.MethodPut, httpclient.Path("/internal/v1/reservations/{}", orderID), h, nil, nil)
+}
+
+// HoldMessage sets the units an order holds, later (a paid change's
+// leftovers given back). rev tells one holding of the order from another.
+func HoldMessage(orderID string, rev int, h Holding) outbox.Message {
+	return outbox.Message{Key: "hold:" + orderID + ":" + strconv.Itoa(rev), Service: Service, Method: http.MethodPut,
+		Path: httpclient.Path("/internal/v1/reservations/{}", orderID), Body: h}
+}
+
 // Totals reads every project's pledged total, backers and stock.
 func (c Client) Totals(ctx context.Context) ([]Totals, error) {
 	var out TotalsAnswer
@@ -115,7 +148,11 @@ func ReleaseMessage(orderID string) outbox.Message {
 
 // CountMessage counts a paid pledge into its project's totals.
 func CountMessage(projectID, orderID string, p Pledge) outbox.Message {
-	return outbox.Message{Key: "count:" + orderID, Service: Service, Method: http.MethodPut,
+	key := "count:" + orderID
+	if p.Revision > 0 {
+		key += ":" + strconv.Itoa(p.Revision)
+	}
+	return outbox.Message{Key: key, Service: Service, Method: http.MethodPut,
 		Path: httpclient.Path("/internal/v1/projects/{}/pledges/{}", projectID, orderID), Body: p}
 }
 

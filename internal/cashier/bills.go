@@ -95,6 +95,8 @@ func (s *Store) LedgerLines(ctx context.Context, channel string, date time.Time)
 		case "capture":
 			out = append(out, BillLine{Kind: BillPayment, Ref: ref, Amount: amount})
 		case "refund-sent":
+			// A payment's refunds (parts, then the rest) are its bill's lines.
+			ref, _, _ = strings.Cut(ref, "-")
 			out = append(out, BillLine{Kind: BillRefund, Ref: ref, Amount: -amount})
 		case "payout-paid":
 			out = append(out, BillLine{Kind: BillPayout, Ref: ref, Amount: -amount})

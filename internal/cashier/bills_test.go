@@ -54,8 +54,8 @@ func TestAlipayBillMatchesTheLedger(t *testing.T) {
 	if done, err := client.Refund(ctx, pays[1], "RF"+pays[1].ID, pays[1].Amount); !done || err != nil {
 		t.Fatalf("refund: %v %v", done, err)
 	}
-	record(RefundOwed(pays[1]))
-	record(RefundSent(pays[1]))
+	record(RefundOwed(pays[1], wholeRefund(pays[1])))
+	record(RefundSent(pays[1], wholeRefund(pays[1])))
 	po := Payout{ID: store.NewID(), ProjectID: "pr1", CreatorID: "c1", Amount: 3000, Channel: "alipay", Account: "maker@example.cn", Name: "张三"}
 	if state, _, err := client.Transfer(ctx, po); state != TransferPaid || err != nil {
 		t.Fatalf("transfer: %v %v", state, err)
@@ -120,8 +120,8 @@ func TestWechatPayBillMatchesTheLedger(t *testing.T) {
 	if done, err := client.Refund(ctx, pays[0], "RF"+pays[0].ID, pays[0].Amount); !done || err != nil {
 		t.Fatalf("refund: %v %v", done, err)
 	}
-	record(RefundOwed(pays[0]))
-	record(RefundSent(pays[0]))
+	record(RefundOwed(pays[0], wholeRefund(pays[0])))
+	record(RefundSent(pays[0], wholeRefund(pays[0])))
 	po := Payout{ID: store.NewID(), ProjectID: "pr1", CreatorID: "c1", Amount: 4321, Channel: "wechatpay", Account: "openid-1", Name: "张三"}
 	if _, _, err := client.Transfer(ctx, po); err != nil {
 		t.Fatal(err)
@@ -221,4 +221,9 @@ func recordTransfer(t *testing.T, db *store.DB, tr Transfer, now time.Time) {
 	if err := db.Tx(ctx, func(tx *sql.Tx) error { return post(ctx, tx, tr, now) }); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// wholeRefund is the refund of all of a payment.
+func wholeRefund(p Payment) Refund {
+	return Refund{ID: RefundID(p.ID, ""), PaymentID: p.ID, Amount: p.Amount, Full: true}
 }

@@ -65,13 +65,17 @@ func Captured(p Payment) Transfer {
 
 // RefundOwed is a captured payment that must go back: no longer held for
 // the campaign, owed to its backer.
-func RefundOwed(p Payment) Transfer {
-	return move("refund-owed:"+p.ID, AccountRefunds+p.ProjectID, AccountHeld+p.ProjectID, p.Amount)
+func RefundOwed(p Payment, r Refund) Transfer {
+	return move("refund-owed:"+refundEvent(r), AccountRefunds+p.ProjectID, AccountHeld+p.ProjectID, r.Amount)
 }
 
+// refundEvent names a refund in the ledger: the payment's id, and for a
+// part "-" and its ref (the bills' lines are matched by the payment).
+func refundEvent(r Refund) string { return strings.TrimPrefix(r.ID, "RF") }
+
 // RefundSent is a refund the channel made: the money left it.
-func RefundSent(p Payment) Transfer {
-	return move("refund-sent:"+p.ID, AccountCash+p.Channel, AccountRefunds+p.ProjectID, p.Amount)
+func RefundSent(p Payment, r Refund) Transfer {
+	return move("refund-sent:"+refundEvent(r), AccountCash+p.Channel, AccountRefunds+p.ProjectID, r.Amount)
 }
 
 // creditNormal reports whether an account's balance is a credit (≤ 0 when

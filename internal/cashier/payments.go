@@ -89,12 +89,14 @@ func (s *Payments) newPayment(ctx context.Context, member string, in cashierapi.
 	if err != nil {
 		return Payment{}, nil, err
 	}
+	// What is due: an unpaid order's amount, or a paid pledge's change's
+	// difference; never the client's figure.
 	now := s.now()
-	if o.Status != "pending_payment" || !now.Before(o.ExpiresAt) {
-		return Payment{}, nil, errs.E(errs.WrongState, "this order is %s and cannot be paid", o.Status)
+	if o.AmountDue <= 0 || o.DueBy == nil || !now.Before(*o.DueBy) {
+		return Payment{}, nil, errs.E(errs.WrongState, "this order is %s and has nothing to pay", o.Status)
 	}
 	return Payment{ID: store.NewID(), MemberID: member, OrderID: o.ID, ProjectID: o.ProjectID, Channel: ch.Name(),
-		Amount: o.Amount, Status: Pending, CreatedAt: now.UTC(), ExpiresAt: o.ExpiresAt}, ch, nil
+		Amount: o.AmountDue, Status: Pending, CreatedAt: now.UTC(), ExpiresAt: *o.DueBy}, ch, nil
 }
 
 // Apply records what a provider says about a payment (a verified
@@ -139,7 +141,10 @@ func (s *Payments) RequestRefund(ctx context.Context, paymentID string, r cashie
 	if p.Status != Succeeded && p.Status != Refunded {
 		return false, errs.E(errs.WrongState, "a %s payment cannot be refunded", p.Status)
 	}
-	created, err := s.store.RequestRefund(ctx, p, r.Reason, s.now())
+	if r.Amount < 0 || len(r.Ref) > 20 || ids.Problem(r.Ref) != "" || strings.Contains(r.Ref, "-") || (r.Amount > 0) != (r.Ref != "") {
+		return false, errs.Fields(map[string]string{"amount": "a part of the payment with its ref, or neither for what is left"})
+	}
+	created, err := s.store.RequestRefund(ctx, p, r.Reason, r.Amount, r.Ref, s.now())
 	if err != nil {
 		return false, err
 	}
@@ -151,13 +156,15 @@ func (s *Payments) RequestRefund(ctx context.Context, paymentID string, r cashie
 }
 
 // Refund tries one due refund with its channel: done, the order service
-// learns it through the outbox; not done, it is tried again later.
-func (s *Payments) Refund(ctx context.Context, paymentID string) {
+// learns it through the outbox (when it was what was left of the
+// payment); not done, it is tried again later.
+func (s *Payments) Refund(ctx context.Context, refundID string) {
 	now := s.now()
-	if !s.store.ClaimRefund(ctx, paymentID, now) {
+	r, ok := s.store.ClaimRefund(ctx, refundID, now)
+	if !ok {
 		return
 	}
-	p, err := s.store.Get(ctx, paymentID)
+	p, err := s.store.Get(ctx, r.PaymentID)
 	if err != nil {
 		return
 	}
@@ -167,19 +174,24 @@ func (s *Payments) Refund(ctx context.Context, paymentID string) {
 		err = errs.E(errs.Unavailable, "channel %s is not configured", p.Channel)
 	} else {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		done, err = ch.Refund(cctx, p, "RF"+p.ID, p.Amount)
+		done, err = ch.Refund(cctx, p, r.ID, r.Amount)
 		cancel()
 	}
 	if !done {
-		n, delay, serr := s.store.RefundFailed(ctx, paymentID, errString(err), s.now())
-		s.log.Warn("refund not done yet; retrying", "payment", paymentID, "attempts", n, "retry_in", delay, "error", err)
+		n, delay, serr := s.store.RefundFailed(ctx, r.ID, errString(err), s.now())
+		s.log.Warn("refund not done yet; retrying", "refund", r.ID, "attempts", n, "retry_in", delay, "error", err)
 		if serr != nil {
-			s.log.Warn("could not schedule the refund's next attempt; its claim runs out instead", "payment", paymentID, "error", serr)
+			s.log.Warn("could not schedule the refund's next attempt; its claim runs out instead", "refund", r.ID, "error", serr)
 		}
 		return
 	}
-	msgs := []outbox.Message{orderapi.RefundedMessage(p.OrderID, p.ID), paymentNotice(&p, notifyapi.KindRefundSent, s.now())}
-	if err := s.store.RefundDone(ctx, paymentID, s.now(), msgs...); err == nil {
+	notice := paymentNotice(&p, notifyapi.KindRefundSent, s.now())
+	notice = refundNotice(notice, r)
+	msgs := []outbox.Message{notice}
+	if r.Full {
+		msgs = append(msgs, orderapi.RefundedMessage(p.OrderID, p.ID))
+	}
+	if err := s.store.RefundDone(ctx, r, s.now(), msgs...); err == nil {
 		s.outbox.Kick()
 	}
 }
@@ -211,6 +223,14 @@ func (s *Payments) Query(ctx context.Context, id string) {
 			s.log.Warn("query result refused", "payment", id, "error", err)
 		}
 	}
+}
+
+// refundNotice makes a refund's notice: its own event (a payment's parts
+// and rest are each told) with the refund's amount.
+func refundNotice(m outbox.Message, r Refund) outbox.Message {
+	ev := m.Body.(notifyapi.Event)
+	ev.ID, ev.Data["amount"] = r.ID, strconv.FormatInt(r.Amount, 10)
+	return notifyapi.EventMessage(ev)
 }
 
 // paymentNotice tells the payer what became of a payment (failed, refunded).

@@ -440,13 +440,29 @@ func (c SandboxChannel) Query(ctx context.Context, p Payment) (Notice, error) {
 	return n, nil
 }
 
+// Refund gives back amount of a paid trade, once per refund id, never more
+// than was paid; the trade is refunded once all of it went back.
 func (c SandboxChannel) Refund(ctx context.Context, p Payment, refundID string, amount int64) (bool, error) {
-	res, err := c.P.db.ExecContext(ctx, `UPDATE sandbox_trades SET refunded = 1 WHERE payment_id = $1 AND state = 'paid' AND amount = $2`, p.ID, amount)
-	if err != nil {
-		return false, err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return false, fmt.Errorf("sandbox refuses the refund of %s", p.ID)
-	}
-	return true, nil
+	err := c.P.db.Tx(ctx, func(tx *sql.Tx) error {
+		var paid, back int64
+		if err := tx.QueryRowContext(ctx, `SELECT amount, (SELECT COALESCE(SUM(amount), 0) FROM sandbox_refunds WHERE payment_id = $1)
+			FROM sandbox_trades WHERE payment_id = $1 AND state = 'paid'`+c.P.db.ForUpdate(), p.ID).Scan(&paid, &back); err != nil {
+			return fmt.Errorf("sandbox refuses the refund of %s: %w", p.ID, err)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO sandbox_refunds (refund_id, payment_id, amount) VALUES ($1, $2, $3) ON CONFLICT (refund_id) DO NOTHING`, refundID, p.ID, amount)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // made before: the same answer
+		}
+		if back+amount > paid {
+			return fmt.Errorf("sandbox refuses the refund of %s: %d asked, %d left", p.ID, amount, paid-back)
+		}
+		if back+amount == paid {
+			_, err = tx.ExecContext(ctx, `UPDATE sandbox_trades SET refunded = 1 WHERE payment_id = $1`, p.ID)
+		}
+		return err
+	})
+	return err == nil, err
 }

@@ -68,8 +68,8 @@ func (s *Store) Collected(ctx context.Context, q interface {
 }, projectID string) (captured, kept map[string]int64, err error) {
 	captured, kept = map[string]int64{}, map[string]int64{}
 	rows, err := q.QueryContext(ctx, `SELECT p.channel, CAST(SUM(p.amount) AS BIGINT),
-		CAST(SUM(CASE WHEN r.payment_id IS NULL THEN p.amount ELSE 0 END) AS BIGINT)
-		FROM payments p LEFT JOIN refunds r ON r.payment_id = p.id
+		CAST(SUM(p.amount - COALESCE(r.owed, 0)) AS BIGINT)
+		FROM payments p LEFT JOIN (SELECT payment_id, SUM(amount) AS owed FROM refunds GROUP BY payment_id) r ON r.payment_id = p.id
 		WHERE p.project_id = $1 AND p.status IN ('succeeded', 'refunded') GROUP BY p.channel`, projectID)
 	if err != nil {
 		return nil, nil, err

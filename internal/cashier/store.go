@@ -172,80 +172,121 @@ func paymentRows() outbox.Rows[Payment] {
 		}}
 }
 
-// RequestRefund records that a payment must be refunded (once).
-func (s *Store) RequestRefund(ctx context.Context, p Payment, reason string, now time.Time) (bool, error) {
+// Refund is a refund to make: of a payment, an amount.
+type Refund struct {
+	ID        string
+	PaymentID string
+	Amount    int64
+	Full      bool // what was left: the payment is refunded once it is done
+}
+
+// RefundID is the refund's id: "RF" and the payment's for what is left of
+// it, with "-" and the partial refund's ref for a part. Providers take it
+// as the refund's number (Alipay out_request_no, WeChat Pay out_refund_no).
+func RefundID(paymentID, ref string) string {
+	if ref == "" {
+		return "RF" + paymentID
+	}
+	return "RF" + paymentID + "-" + ref
+}
+
+// RequestRefund records that a payment must be refunded, once per refund
+// id: amount of it (a part), or, with 0, what is left of it. It reports
+// whether this request was the first.
+func (s *Store) RequestRefund(ctx context.Context, p Payment, reason string, amount int64, ref string, now time.Time) (bool, error) {
 	created := false
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, payment_id, order_id, amount, reason, status, next_attempt_at, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (payment_id) DO NOTHING`,
-			"RF"+p.ID, p.ID, p.OrderID, p.Amount, reason, string(RefundPending), store.TS(now))
-		if err != nil {
+		var id string // the payment's row, locked: its refunds are decided one at a time
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM payments WHERE id = $1`+s.db.ForUpdate(), p.ID).Scan(&id); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		var asked, known int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0), COALESCE(SUM(CASE WHEN id = $2 THEN 1 ELSE 0 END), 0)
+			FROM refunds WHERE payment_id = $1`, p.ID, RefundID(p.ID, ref)).Scan(&asked, &known); err != nil {
+			return err
+		}
+		if known > 0 {
 			return nil // asked before: owed once
 		}
+		left := p.Amount - asked
+		if amount == 0 {
+			amount = left
+		}
+		if amount <= 0 {
+			return nil // nothing left to give back
+		}
+		if amount > left {
+			return errs.E(errs.Invalid, "refund of %d asked; %d of the payment is left", amount, left)
+		}
+		r := Refund{ID: RefundID(p.ID, ref), PaymentID: p.ID, Amount: amount, Full: ref == ""}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, payment_id, order_id, amount, reason, status, next_attempt_at, created_at, full_refund)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)`, r.ID, p.ID, p.OrderID, amount, reason, string(RefundPending), store.TS(now), b2i(r.Full)); err != nil {
+			return err
+		}
 		created = true
-		return post(ctx, tx, RefundOwed(p), now)
+		return post(ctx, tx, RefundOwed(p, r), now)
 	})
 	if err != nil {
-		return false, errs.Wrap(err, "request refund")
+		return false, asErr(err, "request refund")
 	}
 	return created, nil
 }
 
 // DueRefunds lists pending refunds whose next attempt is due.
 func (s *Store) DueRefunds(ctx context.Context, now time.Time) ([]string, error) {
-	return s.db.Strings(ctx, `SELECT payment_id FROM refunds WHERE status = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 100`,
+	return s.db.Strings(ctx, `SELECT id FROM refunds WHERE status = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT 100`,
 		string(RefundPending), store.TS(now))
 }
 
-// ClaimRefund takes a refund attempt for 30 s (one instance at a time).
-func (s *Store) ClaimRefund(ctx context.Context, paymentID string, now time.Time) bool {
-	res, err := s.db.ExecContext(ctx, `UPDATE refunds SET next_attempt_at = $1 WHERE payment_id = $2 AND status = $3 AND next_attempt_at <= $4`,
-		store.TS(now.Add(15*time.Second)), paymentID, string(RefundPending), store.TS(now))
-	if err != nil {
-		return false
-	}
-	n, _ := res.RowsAffected()
-	return n == 1
+// ClaimRefund takes a refund attempt for 15 s (one instance at a time) and
+// reads it.
+func (s *Store) ClaimRefund(ctx context.Context, id string, now time.Time) (Refund, bool) {
+	r := Refund{ID: id}
+	var full int
+	err := s.db.QueryRowContext(ctx, `UPDATE refunds SET next_attempt_at = $1 WHERE id = $2 AND status = $3 AND next_attempt_at <= $4
+		RETURNING payment_id, amount, full_refund`,
+		store.TS(now.Add(15*time.Second)), id, string(RefundPending), store.TS(now)).Scan(&r.PaymentID, &r.Amount, &full)
+	r.Full = full == 1
+	return r, err == nil
 }
 
 // RefundFailed schedules the next attempt. If that cannot be written, the
 // claim of ClaimRefund runs out and the refund is tried again anyway; the
 // error says so for the log.
-func (s *Store) RefundFailed(ctx context.Context, paymentID string, problem string, now time.Time) (int, time.Duration, error) {
+func (s *Store) RefundFailed(ctx context.Context, id string, problem string, now time.Time) (int, time.Duration, error) {
 	var attempts int
-	err := s.db.QueryRowContext(ctx, `SELECT attempts FROM refunds WHERE payment_id = $1`, paymentID).Scan(&attempts)
+	err := s.db.QueryRowContext(ctx, `SELECT attempts FROM refunds WHERE id = $1`, id).Scan(&attempts)
 	attempts++
 	delay := min(time.Duration(1<<min(attempts, 10))*time.Second, 30*time.Second)
 	if err == nil {
-		_, err = s.db.ExecContext(ctx, `UPDATE refunds SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE payment_id = $4`,
-			attempts, store.TS(now.Add(delay)), problem, paymentID)
+		_, err = s.db.ExecContext(ctx, `UPDATE refunds SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4`,
+			attempts, store.TS(now.Add(delay)), problem, id)
 	}
 	return attempts, delay, err
 }
 
 // RefundDone records a finished refund in the same transaction as the
-// payment's change and the message to the order service.
-func (s *Store) RefundDone(ctx context.Context, paymentID string, now time.Time, msgs ...outbox.Message) error {
+// payment's change (refunded, when it was what was left) and the messages.
+func (s *Store) RefundDone(ctx context.Context, r Refund, now time.Time, msgs ...outbox.Message) error {
 	return asErr(s.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = $1, finished_at = $2 WHERE payment_id = $3 AND status = $4`,
-			string(RefundSucceeded), store.TS(now), paymentID, string(RefundPending))
+		res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = $1, finished_at = $2 WHERE id = $3 AND status = $4`,
+			string(RefundSucceeded), store.TS(now), r.ID, string(RefundPending))
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errNoChange
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE payments SET status = $1 WHERE id = $2 AND status = $3`, string(Refunded), paymentID, string(Succeeded)); err != nil {
-			return err
+		if r.Full {
+			if _, err := tx.ExecContext(ctx, `UPDATE payments SET status = $1 WHERE id = $2 AND status = $3`, string(Refunded), r.PaymentID, string(Succeeded)); err != nil {
+				return err
+			}
 		}
-		p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentCols+` FROM payments WHERE id = $1`, paymentID))
+		p, err := scanPayment(tx.QueryRowContext(ctx, `SELECT `+paymentCols+` FROM payments WHERE id = $1`, r.PaymentID))
 		if err != nil {
 			return err
 		}
-		if err := post(ctx, tx, RefundSent(p), now); err != nil {
+		if err := post(ctx, tx, RefundSent(p, r), now); err != nil {
 			return err
 		}
 		return outbox.EnqueueAll(ctx, tx, msgs, now)
@@ -316,4 +357,11 @@ func asErr(err error, what string) error {
 		return e
 	}
 	return errs.Wrap(err, "%s", what)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

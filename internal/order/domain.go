@@ -60,16 +60,35 @@ type Order struct {
 	PaymentID    string     `json:"payment_id,omitempty"`
 	Tracking     string     `json:"tracking_number,omitempty"`
 	RefundReason string     `json:"refund_reason,omitempty"`
-	CreatorID    string     `json:"-"`
-	UnitHeld     bool       `json:"-"`
-	Counted      bool       `json:"-"` // the project counts this pledge
-	version      int64
+	// AddOns, ShippingFee and TierAmount split Amount: what the add-ons
+	// cost, the shipping, and the rest for the tier (its price and any
+	// extra support).
+	AddOns      []AddOnLine `json:"add_ons,omitempty"`
+	ShippingFee int64       `json:"shipping_fee"`
+	TierAmount  int64       `json:"tier_amount"`
+	// Revision counts the pledge's changes; Change is a paid pledge's
+	// change waiting for the difference to be paid.
+	Revision int     `json:"revision,omitempty"`
+	Change   *Change `json:"change,omitempty"`
+	// AmountDue is what the backer has to pay now (the amount, or a
+	// change's difference), by DueBy; 0 when nothing is due.
+	AmountDue int64      `json:"amount_due"`
+	DueBy     *time.Time `json:"due_by,omitempty"`
+	// TopUps are the payments of changes' differences, beside PaymentID;
+	// Returned are the payments already refunded in full.
+	TopUps    []Part   `json:"-"`
+	Returned  []string `json:"-"`
+	CreatorID string   `json:"-"`
+	UnitHeld  bool     `json:"-"`
+	Counted   bool     `json:"-"` // the project counts this pledge
+	version   int64
 }
 
 // CreateInput is a pledge as a backer sends it.
 type CreateInput struct {
 	ProjectID string  `json:"project_id"`
 	RewardID  *string `json:"reward_id"`
+	AddOns    []Item  `json:"add_ons"`
 	Amount    int64   `json:"amount"`
 	AddressID *string `json:"address_id"`
 }
@@ -87,6 +106,7 @@ func (in CreateInput) Validate() error {
 	if in.Amount < MinAmount || in.Amount > MaxAmount {
 		f["amount"] = fmt.Sprintf("from %d fen (¥1) to %d fen", MinAmount, MaxAmount)
 	}
+	checkItems(f, in.AddOns)
 	if len(f) > 0 {
 		return errs.Fields(f)
 	}
@@ -108,32 +128,44 @@ type ProjectView = projectapi.Project
 type RewardView = projectapi.Reward
 
 // CheckPledge applies the pledge rules to a project: live and before its
-// deadline, the reward its own, the amount at least the reward's price, an
-// address when the reward ships. It returns the chosen reward (nil for none).
-func CheckPledge(in CreateInput, p ProjectView, now time.Time) (*RewardView, error) {
+// deadline, the tier and add-ons its own, the amount at least what they
+// cost, an address when something ships (its fee is added once the
+// address's region is known, by CheckAmount).
+func CheckPledge(in CreateInput, p ProjectView, now time.Time) (Pick, error) {
 	if !p.AcceptsPledges || p.Deadline == nil || !now.Before(*p.Deadline) {
-		return nil, errs.E(errs.WrongState, "this project is not accepting pledges")
+		return Pick{}, errs.E(errs.WrongState, "this project is not accepting pledges")
 	}
-	if in.RewardID == nil {
-		return nil, nil
+	pick, err := PickRewards(p, in.RewardID, in.AddOns)
+	if err != nil {
+		return pick, err
 	}
-	for _, r := range p.Rewards {
-		if r.ID != *in.RewardID {
-			continue
-		}
-		f := map[string]string{}
-		if in.Amount < r.Price {
-			f["amount"] = fmt.Sprintf("at least the reward's price, %d fen", r.Price)
-		}
-		if r.Ships && (in.AddressID == nil || *in.AddressID == "") {
-			f["address_id"] = "this reward ships: choose a shipping address"
-		}
-		if len(f) > 0 {
-			return nil, errs.Fields(f)
-		}
-		return &r, nil
+	f := map[string]string{}
+	if pick.Ships && (in.AddressID == nil || *in.AddressID == "") {
+		f["address_id"] = "this reward ships: choose a shipping address"
 	}
-	return nil, errs.Fields(map[string]string{"reward_id": "no such reward in this project"})
+	if err := CheckAmount(in.Amount, pick, 0); err != nil {
+		f["amount"] = err.(*errs.Error).Fields["amount"]
+	}
+	if len(f) > 0 {
+		return pick, errs.Fields(f)
+	}
+	return pick, nil
+}
+
+// CheckAmount checks that amount covers the tier, the add-ons and the
+// shipping fee.
+func CheckAmount(amount int64, pick Pick, shipping int64) error {
+	least := pick.Goods() + shipping
+	if amount >= least {
+		return nil
+	}
+	msg := fmt.Sprintf("at least %d fen", least)
+	if pick.Tier != nil && len(pick.AddOns) == 0 && shipping == 0 {
+		msg = fmt.Sprintf("at least the reward's price, %d fen", least)
+	} else {
+		msg += fmt.Sprintf(" (rewards %d + shipping %d)", pick.Goods(), shipping)
+	}
+	return errs.Fields(map[string]string{"amount": msg})
 }
 
 // Visible reports whether the order is shown to people (not an internal
@@ -167,22 +199,28 @@ const (
 	PayAccepted  PayResult = iota // the order is now paid
 	PayDuplicate                  // this payment was already applied
 	PayRefund                     // the money must go back
+	PayChanged                    // a change's difference: the change took effect
 )
 
 // Pay applies a successful payment. A payment for an order that is no longer
 // pending (expired, cancelled, or paid by another payment) must be refunded.
+//
+// A payment of another amount was started before the pledge was changed:
+// it goes back too, and the backer pays the order as it is now. A payment
+// of a paid order is a change's difference (payChange).
 func (o *Order) Pay(paymentID string, amount int64, now time.Time) (PayResult, error) {
 	if o.PaymentID == paymentID && o.Status != PendingPayment && o.Status != Reserving {
 		return PayDuplicate, nil
 	}
-	if amount != o.Amount {
-		return 0, errs.E(errs.Invalid, "payment amount %d does not match the order's %d", amount, o.Amount)
+	if o.Status == Paid && o.PaymentID != paymentID {
+		return o.payChange(paymentID, amount, now), nil
 	}
-	if o.Status != PendingPayment {
+	if o.Status != PendingPayment || amount != o.Amount {
 		return PayRefund, nil
 	}
 	t := now.UTC()
 	o.Status, o.PaidAt, o.PaymentID = Paid, &t, paymentID
+	o.TopUps = []Part{{PaymentID: paymentID, Amount: amount}}
 	return PayAccepted, nil
 }
 

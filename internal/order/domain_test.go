@@ -43,8 +43,8 @@ func TestPayAndExpire(t *testing.T) {
 	if o.Expire(t0.Add(15*time.Minute - time.Nanosecond)) {
 		t.Fatal("expired early")
 	}
-	if _, err := o.Pay("p1", 9800, t0); errs.CodeOf(err) != errs.Invalid {
-		t.Fatalf("a wrong amount must be refused: %v", err)
+	if r, err := o.Pay("p0", 9800, t0); err != nil || r != PayRefund || o.Status != PendingPayment {
+		t.Fatalf("a payment of another amount (started before a change) goes back: %v %v", r, err)
 	}
 	if r, err := o.Pay("p1", 9900, t0); err != nil || r != PayAccepted || o.Status != Paid {
 		t.Fatalf("pay: %v %v %s", r, err, o.Status)
@@ -66,7 +66,8 @@ func TestPayAndExpire(t *testing.T) {
 
 func TestCheckPledge(t *testing.T) {
 	deadline := t0.Add(time.Hour)
-	p := ProjectView{AcceptsPledges: true, Deadline: &deadline, Rewards: []RewardView{{ID: "r1", Price: 9900, Ships: true}, {ID: "r2", Price: 100}}}
+	p := ProjectView{AcceptsPledges: true, Deadline: &deadline, Rewards: []RewardView{{ID: "r1", Price: 9900, Ships: true}, {ID: "r2", Price: 100},
+		{ID: "a1", Kind: "add_on", Price: 500}, {ID: "a2", Kind: "add_on", Price: 300, Alone: true, Ships: true}}}
 	rid := func(s string) *string { return &s }
 	cases := []struct {
 		name  string
@@ -79,6 +80,12 @@ func TestCheckPledge(t *testing.T) {
 		{"below the price", CreateInput{RewardID: rid("r1"), Amount: 9899, AddressID: rid("a")}, "amount", errs.Invalid},
 		{"ships without an address", CreateInput{RewardID: rid("r1"), Amount: 9900}, "address_id", errs.Invalid},
 		{"another project's reward", CreateInput{RewardID: rid("r9"), Amount: 9900}, "reward_id", errs.Invalid},
+		{"an add-on as the tier", CreateInput{RewardID: rid("a1"), Amount: 9900}, "reward_id", errs.Invalid},
+		{"tier and add-ons covered", CreateInput{RewardID: rid("r2"), AddOns: []Item{{RewardID: "a1", Quantity: 2}}, Amount: 1100}, "", ""},
+		{"tier and add-ons not covered", CreateInput{RewardID: rid("r2"), AddOns: []Item{{RewardID: "a1", Quantity: 2}}, Amount: 1099}, "amount", errs.Invalid},
+		{"an add-on sold only with a tier, alone", CreateInput{AddOns: []Item{{RewardID: "a1", Quantity: 1}}, Amount: 500}, "add_ons", errs.Invalid},
+		{"an add-on sold alone, shipping", CreateInput{AddOns: []Item{{RewardID: "a2", Quantity: 1}}, Amount: 300}, "address_id", errs.Invalid},
+		{"a tier as an add-on", CreateInput{RewardID: rid("r2"), AddOns: []Item{{RewardID: "r1", Quantity: 1}}, Amount: 99999}, "add_ons", errs.Invalid},
 	}
 	for _, c := range cases {
 		_, err := CheckPledge(c.in, p, t0)
@@ -88,6 +95,42 @@ func TestCheckPledge(t *testing.T) {
 	}
 	if _, err := CheckPledge(CreateInput{Amount: 100}, p, deadline); errs.CodeOf(err) != "wrong_state" {
 		t.Fatalf("at the deadline: %v", err)
+	}
+}
+
+func TestValidateAddOnQuantities(t *testing.T) {
+	for _, items := range [][]Item{{{RewardID: "a", Quantity: 0}}, {{RewardID: "a", Quantity: 100}}, {{RewardID: "", Quantity: 1}},
+		{{RewardID: "a", Quantity: 1}, {RewardID: "a", Quantity: 2}}} {
+		err := CreateInput{ProjectID: "p", Amount: 100, AddOns: items}.Validate()
+		if errs.As(err) == nil || errs.As(err).Fields["add_ons"] == "" {
+			t.Errorf("%v: %v, want an add_ons field error", items, err)
+		}
+	}
+}
+
+func TestShippingByRegion(t *testing.T) {
+	ships := func(rows ...ShippingFee) RewardView { return RewardView{ID: "r", Title: "T恤", Price: 100, Ships: true, Shipping: rows} }
+	cases := []struct {
+		name   string
+		reward RewardView
+		qty    int
+		region string
+		fee    int64
+		ok     bool
+	}{
+		{"no table: free everywhere", ships(), 1, "US", 0, true},
+		{"its own row", ships(ShippingFee{Region: "CN", Fee: 1000}, ShippingFee{Region: "*", Fee: 5000}), 1, "CN", 1000, true},
+		{"the rest of the world", ships(ShippingFee{Region: "CN", Fee: 1000}, ShippingFee{Region: "*", Fee: 5000}), 1, "CA", 5000, true},
+		{"per unit", ships(ShippingFee{Region: "HK", Fee: 2000}), 3, "HK", 6000, true},
+		{"no row, no *", ships(ShippingFee{Region: "CN", Fee: 0}), 1, "TW", 0, false},
+	}
+	for _, c := range cases {
+		pick := Pick{}
+		pick.note(c.reward, c.qty)
+		fee, err := pick.Shipping(c.region)
+		if fee != c.fee || (err == nil) != c.ok {
+			t.Errorf("%s: fee %d, %v", c.name, fee, err)
+		}
 	}
 }
 

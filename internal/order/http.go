@@ -42,6 +42,7 @@ func (a *API) create(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	o, created, err := a.pledges.Create(r.Context(), id.Member, key, in)
+	o.View(a.now())
 	if created {
 		return http.StatusCreated, o, err
 	}
@@ -68,6 +69,23 @@ func (a *API) mine(r *http.Request, owner bool) (Order, auth.Identity, error) {
 
 func (a *API) get(r *http.Request) (int, any, error) {
 	o, _, err := a.mine(r, false)
+	o.View(a.now())
+	return http.StatusOK, o, err
+}
+
+// change changes the caller's pledge (PATCH: its new tier, add-ons,
+// amount and address, as a whole).
+func (a *API) change(r *http.Request) (int, any, error) {
+	o, _, err := a.mine(r, true)
+	if err != nil {
+		return 0, nil, err
+	}
+	var in ChangeInput
+	if err := httpx.DecodeJSON(r, &in, maxJSON); err != nil {
+		return 0, nil, err
+	}
+	o, err = a.pledges.ChangePledge(r.Context(), o, in)
+	o.View(a.now())
 	return http.StatusOK, o, err
 }
 

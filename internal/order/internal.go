@@ -16,6 +16,7 @@ func (a *API) internalGet(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	o, err := a.store.Get(r.Context(), r.PathValue("id"))
+	o.View(a.now())
 	return http.StatusOK, o, err
 }
 

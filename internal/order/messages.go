@@ -20,7 +20,35 @@ func releaseMsg(o *Order) outbox.Message {
 
 func countMsg(o *Order) outbox.Message {
 	o.Counted = true
-	return projectapi.CountMessage(o.ProjectID, o.ID, projectapi.Pledge{MemberID: o.MemberID, Amount: o.Amount})
+	return projectapi.CountMessage(o.ProjectID, o.ID, projectapi.Pledge{MemberID: o.MemberID, Amount: o.Amount, Revision: o.Revision})
+}
+
+// holdMsg sets the units the order holds to what it needs once this
+// change is saved (its version then is one more than loaded).
+func holdMsg(o *Order) outbox.Message {
+	return projectapi.HoldMessage(o.ID, o.holding(o.version+1))
+}
+
+// refundAll gives back every payment of a refunded pledge that still has
+// money: the first and any change's difference.
+func refundAll(o *Order) []outbox.Message {
+	o.Change = nil
+	var out []outbox.Message
+	for _, p := range o.Returning() {
+		out = append(out, refundMsg(o.ID, p.PaymentID, o.RefundReason))
+	}
+	return out
+}
+
+// partRefundMsgs give back part of a paid pledge (it was changed to cost
+// less), through the payments it came by.
+func partRefundMsgs(o *Order, parts []Part) []outbox.Message {
+	out := make([]outbox.Message, len(parts))
+	for i, p := range parts {
+		out[i] = cashierapi.RefundMessage(p.PaymentID, cashierapi.Refund{OrderID: o.ID, Reason: "the pledge was changed",
+			Amount: p.Amount, Ref: "r" + strconv.Itoa(o.Revision)})
+	}
+	return out
 }
 
 func uncountMsg(o *Order) outbox.Message {

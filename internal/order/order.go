@@ -54,7 +54,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		cashier: cashierapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log}
 	a.pledges = &Pledges{store: a.store, projects: a.projects, members: a.members, now: a.now, kick: a.kick,
 		timeout: a.paymentTimeout, limits: a.unpaidLimits, soldOut: newSoldOutGate(),
-		recent: newRecentProjects(a.projects.Get, a.now)}
+		recent: newRecentProjects(a.projects.Get, a.now), log: rt.Log}
 	expiry := &Expiry{store: a.store, pledges: a.pledges, outbox: a.outbox, now: a.now, log: rt.Logs.Logger("expiry")}
 	recovery := &Recovery{store: a.store, finish: a.pledges.Finish, now: a.now, log: rt.Logs.Logger("recovery")}
 	go expiry.Run(rt.Background())
@@ -73,6 +73,7 @@ func (a *API) Routes() http.Handler {
 	handle("GET /api/v1/orders/surveys/{project}", a.survey)
 	handle("PUT /api/v1/orders/{id}/survey", a.answerSurvey)
 	handle("GET /api/v1/orders/{id}", a.get)
+	handle("PATCH /api/v1/orders/{id}", a.change)
 	handle("POST /api/v1/orders/{id}/cancel", a.cancel)
 	handle("POST /api/v1/orders/{id}/ship", a.ship)
 	handle("POST /api/v1/orders/{id}/receive", a.receive)

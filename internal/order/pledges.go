@@ -3,6 +3,7 @@ package order
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ type Pledges struct {
 	limits   func() UnpaidLimits  // order.max-unpaid-per-*
 	soldOut  *soldOutGate         // nil: no gate
 	recent   *recentProjects      // recent copies of projects open for pledges
+	log      *slog.Logger
 }
 
 // soldOutWindow is how long a tier the project service just answered
@@ -113,7 +115,7 @@ func (p *Pledges) repeatOr(ctx context.Context, member, key string, refused erro
 // newOrder checks the pledge against the project and the member's address.
 func (p *Pledges) newOrder(ctx context.Context, member string, in CreateInput) (Order, error) {
 	now := p.now()
-	pr, reward, kept, err := p.check(ctx, in, now)
+	pr, pick, kept, err := p.check(ctx, in, now)
 	if err != nil {
 		return Order{}, err
 	}
@@ -122,27 +124,53 @@ func (p *Pledges) newOrder(ctx context.Context, member string, in CreateInput) (
 	}
 	o := Order{ID: store.NewID(), MemberID: member, ProjectID: pr.ID, CreatorID: pr.CreatorID, Amount: in.Amount,
 		Status: PendingPayment, CreatedAt: now.UTC(), ExpiresAt: now.Add(p.timeout()).UTC()}
-	if reward != nil {
-		o.RewardID, o.RewardTitle, o.Status = &reward.ID, reward.Title, Reserving
-	}
+	reward := pick.Tier
 	if reward != nil && ((reward.Remaining != nil && *reward.Remaining == 0 && !kept) || p.soldOut.closed(reward.ID, now)) {
 		// Sold out at the project's last word (not a copy's): answer fast,
 		// without a row (and before asking the member service for the
 		// address).
 		return o, errs.E(errs.SoldOut, "this reward is sold out")
 	}
-	if reward != nil && reward.Ships {
-		got, err := p.members.MyAddress(ctx, *in.AddressID)
-		if errs.CodeOf(err) == errs.NotFound {
-			return o, errs.Fields(map[string]string{"address_id": "no such address of yours"})
-		}
-		if err != nil {
-			return o, err
-		}
-		got.ID = "" // the order keeps the address as it was, not a reference
-		o.Address = &got
+	if err := p.choose(ctx, &o, pick, in.AddressID, in.Amount); err != nil {
+		return o, err
+	}
+	if o.RewardID != nil || len(o.AddOns) > 0 {
+		o.Status = Reserving
 	}
 	return o, nil
+}
+
+// choose writes a checked pick onto o: the tier, the add-ons, the address
+// (a copy, when something ships) and its shipping fee, and the amount,
+// which must cover them.
+func (p *Pledges) choose(ctx context.Context, o *Order, pick Pick, addressID *string, amount int64) error {
+	o.RewardID, o.RewardTitle, o.AddOns, o.Address, o.ShippingFee = nil, "", pick.AddOns, nil, 0
+	if pick.Tier != nil {
+		o.RewardID, o.RewardTitle = &pick.Tier.ID, pick.Tier.Title
+	}
+	if pick.Ships {
+		got, err := p.members.MyAddress(ctx, *addressID)
+		if errs.CodeOf(err) == errs.NotFound {
+			return errs.Fields(map[string]string{"address_id": "no such address of yours"})
+		}
+		if err != nil {
+			return err
+		}
+		got.ID = "" // the order keeps the address as it was, not a reference
+		if got.Region == "" {
+			got.Region = memberapi.DefaultRegion
+		}
+		o.Address = &got
+		if o.ShippingFee, err = pick.Shipping(got.Region); err != nil {
+			return err
+		}
+	}
+	if err := CheckAmount(amount, pick, o.ShippingFee); err != nil {
+		return err
+	}
+	o.Amount = amount
+	o.TierAmount = amount - AddOnsTotal(o.AddOns) - o.ShippingFee
+	return nil
 }
 
 // check reads the project (a recent copy when there is one) and checks the
@@ -150,23 +178,23 @@ func (p *Pledges) newOrder(ctx context.Context, member string, in CreateInput) (
 // project service's answer: a copy may let a pledge through a moment after
 // its project closed (the reservation and the payment check again), but it
 // never refuses one.
-func (p *Pledges) check(ctx context.Context, in CreateInput, now time.Time) (ProjectView, *RewardView, bool, error) {
+func (p *Pledges) check(ctx context.Context, in CreateInput, now time.Time) (ProjectView, Pick, bool, error) {
 	pr, kept, err := p.recent.get(ctx, in.ProjectID)
-	var reward *RewardView
+	var pick Pick
 	if err == nil {
-		reward, err = CheckPledge(in, pr, now)
+		pick, err = CheckPledge(in, pr, now)
 	}
 	if err != nil && kept {
 		p.recent.forget(in.ProjectID)
 		kept = false
 		if pr, err = p.projects.Get(ctx, in.ProjectID); err == nil {
-			reward, err = CheckPledge(in, pr, now)
+			pick, err = CheckPledge(in, pr, now)
 		}
 	}
 	if errs.CodeOf(err) == errs.NotFound {
-		return pr, nil, false, errs.Fields(map[string]string{"project_id": "no such project"})
+		return pr, pick, false, errs.Fields(map[string]string{"project_id": "no such project"})
 	}
-	return pr, reward, kept, err
+	return pr, pick, kept, err
 }
 
 // settle finishes an order still reserving its reward: sold out is a 409,
@@ -198,12 +226,18 @@ func (p *Pledges) Finish(ctx context.Context, id string) (Order, error) {
 // idempotent) and records the answer with one conditional update: if
 // another request or recovery recorded it first, that answer stands.
 func (p *Pledges) finish(ctx context.Context, o Order) (Order, error) {
-	err := p.projects.Reserve(ctx, projectapi.Reservation{OrderID: o.ID, ProjectID: o.ProjectID, RewardID: *o.RewardID})
+	var err error
+	if len(o.AddOns) > 0 {
+		// Tier and add-ons together, all or nothing.
+		err = p.projects.Hold(ctx, o.ID, o.holding(o.version))
+	} else {
+		err = p.projects.Reserve(ctx, projectapi.Reservation{OrderID: o.ID, ProjectID: o.ProjectID, RewardID: *o.RewardID})
+	}
 	code := errs.CodeOf(err)
-	if code == errs.SoldOut {
+	if code == errs.SoldOut && len(o.AddOns) == 0 {
 		p.soldOut.mark(*o.RewardID, p.now())
 	}
-	if err != nil && code != errs.SoldOut && code != errs.WrongState && code != errs.NotFound {
+	if err != nil && code != errs.SoldOut && code != errs.WrongState && code != errs.NotFound && code != errs.Invalid {
 		return o, err // not known yet: recovery tries again
 	}
 	next := o
@@ -242,7 +276,7 @@ func (p *Pledges) Cancel(ctx context.Context, o Order) (Order, error) {
 		}
 		msgs := []outbox.Message{cancelledMsg(o, now)}
 		if o.Status == Refunding {
-			msgs = append(msgs, refundMsg(o.ID, o.PaymentID, o.RefundReason))
+			msgs = append(msgs, refundAll(o)...)
 		}
 		if o.UnitHeld {
 			msgs = append(msgs, releaseMsg(o))
@@ -281,6 +315,10 @@ func (p *Pledges) Paid(ctx context.Context, id string, pay orderapi.Payment) (bo
 		switch result {
 		case PayAccepted:
 			return []outbox.Message{countMsg(o), receiptMsg(o, pay.Channel, now)}, nil
+		case PayChanged:
+			// The difference is in: the project counts the new amount, and
+			// the units the change dropped go back.
+			return []outbox.Message{countMsg(o), receiptMsg(o, pay.Channel, now), holdMsg(o)}, nil
 		case PayRefund:
 			return []outbox.Message{refundMsg(o.ID, pay.PaymentID, "the order was "+string(o.Status)+" when the payment arrived")}, nil
 		}
@@ -296,8 +334,11 @@ func (p *Pledges) Paid(ctx context.Context, id string, pay orderapi.Payment) (bo
 // totals. A second payment's refund, or a repeat, changes nothing.
 func (p *Pledges) Refunded(ctx context.Context, id, paymentID string) (Order, error) {
 	return p.change(ctx, id, func(o *Order) ([]outbox.Message, error) {
-		if o.PaymentID != paymentID || !o.Refunded() {
-			return nil, errNoChange
+		if !o.PaymentReturned(paymentID) {
+			if o.returned(paymentID) || o.Status != Refunding {
+				return nil, errNoChange
+			}
+			return nil, nil // one payment back; others still on their way
 		}
 		if o.Counted {
 			return []outbox.Message{uncountMsg(o)}, nil
@@ -315,7 +356,7 @@ func (p *Pledges) PledgeRefused(ctx context.Context, id string) (Order, error) {
 		}
 		o.Counted = false
 		if o.StartRefund("the project had ended when the payment arrived") {
-			return []outbox.Message{refundMsg(o.ID, o.PaymentID, o.RefundReason)}, nil
+			return refundAll(o), nil
 		}
 		return nil, nil
 	})
@@ -343,7 +384,7 @@ func (p *Pledges) ProjectEnded(ctx context.Context, projectID, status string) (i
 			switch {
 			case o.StartRefund("the project " + status):
 				refunding = true
-				return []outbox.Message{refundMsg(o.ID, o.PaymentID, o.RefundReason)}, nil
+				return refundAll(o), nil
 			case o.Status == PendingPayment:
 				o.Status = Cancelled
 				if o.UnitHeld {
@@ -369,6 +410,13 @@ func (p *Pledges) ProjectEnded(ctx context.Context, projectID, status string) (i
 func (p *Pledges) Expire(ctx context.Context, id string) error {
 	now := p.now()
 	_, err := p.store.Change(ctx, id, now, func(o *Order) ([]outbox.Message, error) {
+		if o.Change != nil && !now.Before(o.Change.DueBy) {
+			// A paid pledge's change whose difference did not come: the
+			// pledge stays as it was, and the units held for the change go
+			// back.
+			o.Change = nil
+			return []outbox.Message{holdMsg(o)}, nil
+		}
 		if !o.Expire(now) {
 			return nil, errNoChange
 		}

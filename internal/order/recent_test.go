@@ -124,7 +124,8 @@ func TestAPledgeRefusedOnACopyIsCheckedAgain(t *testing.T) {
 	f.set(ProjectView{ID: "p1", AcceptsPledges: true, Deadline: &deadline,
 		Rewards: []RewardView{{ID: "r1", Price: 100, Remaining: &zero}, {ID: "r2", Price: 50}}})
 	calls := f.calls.Load()
-	_, rw, kept, err := p.check(ctx, CreateInput{ProjectID: "p1", RewardID: &r2, Amount: 50}, time.Now())
+	_, pick, kept, err := p.check(ctx, CreateInput{ProjectID: "p1", RewardID: &r2, Amount: 50}, time.Now())
+	rw := pick.Tier
 	if err != nil || kept || rw == nil || rw.ID != "r2" || f.calls.Load() != calls+1 {
 		t.Fatalf("pledge to the new reward: %+v kept %v, %v, calls %d", rw, kept, err, f.calls.Load()-calls)
 	}

@@ -32,7 +32,7 @@ func NewStore(db *store.DB) *Store {
 }
 
 const orderCols = `id, member_id, project_id, creator_id, reward_id, reward_title, amount, status, address, expires_at,
-	created_at, paid_at, payment_id, tracking, refund_reason, unit_held, counted, version`
+	created_at, paid_at, payment_id, tracking, refund_reason, unit_held, counted, version, extra`
 
 type scanner = store.Row
 
@@ -41,9 +41,13 @@ func scanOrder(row scanner) (Order, error) {
 	var reward, addr, paid sql.NullString
 	var status, expires, created string
 	var held, counted int
+	var extra string
 	err := row.Scan(&o.ID, &o.MemberID, &o.ProjectID, &o.CreatorID, &reward, &o.RewardTitle, &o.Amount, &status, &addr, &expires,
-		&created, &paid, &o.PaymentID, &o.Tracking, &o.RefundReason, &held, &counted, &o.version)
+		&created, &paid, &o.PaymentID, &o.Tracking, &o.RefundReason, &held, &counted, &o.version, &extra)
 	if err != nil {
+		return o, err
+	}
+	if err := o.readExtra(extra); err != nil {
 		return o, err
 	}
 	o.Status, o.ExpiresAt, o.CreatedAt = Status(status), store.ParseTS(expires), store.ParseTS(created)
@@ -63,6 +67,46 @@ func scanOrder(row scanner) (Order, error) {
 		o.PaidAt = &t
 	}
 	return o, nil
+}
+
+// extra is what an order stores as JSON beside its columns.
+type extra struct {
+	AddOns      []AddOnLine `json:"add_ons,omitempty"`
+	ShippingFee int64       `json:"shipping_fee,omitempty"`
+	Revision    int         `json:"revision,omitempty"`
+	Change      *Change     `json:"change,omitempty"`
+	Parts       []Part      `json:"parts,omitempty"`
+	Returned    []string    `json:"returned,omitempty"`
+}
+
+func (o *Order) readExtra(s string) error {
+	var e extra
+	if s != "" {
+		if err := json.Unmarshal([]byte(s), &e); err != nil {
+			return fmt.Errorf("order %s: stored lines unreadable: %w", o.ID, err)
+		}
+	}
+	o.AddOns, o.ShippingFee, o.Revision, o.Change, o.TopUps, o.Returned = e.AddOns, e.ShippingFee, e.Revision, e.Change, e.Parts, e.Returned
+	o.TierAmount = o.Amount - AddOnsTotal(o.AddOns) - o.ShippingFee
+	return nil
+}
+
+// extraJSON is the order's extra column ("" when there is nothing).
+func (o *Order) extraJSON() string {
+	e := extra{AddOns: o.AddOns, ShippingFee: o.ShippingFee, Revision: o.Revision, Change: o.Change, Parts: o.TopUps, Returned: o.Returned}
+	if e.AddOns == nil && e.ShippingFee == 0 && e.Revision == 0 && e.Change == nil && e.Parts == nil && e.Returned == nil {
+		return ""
+	}
+	b, _ := json.Marshal(e) // plain values: cannot fail
+	return string(b)
+}
+
+// changeDue is when a pending change's difference is due (NULL: none).
+func (o *Order) changeDue() any {
+	if o.Change == nil {
+		return nil
+	}
+	return store.TS(o.Change.DueBy)
 }
 
 func b2i(b bool) int {
@@ -106,7 +150,7 @@ func (s *Store) Insert(ctx context.Context, o Order, key string, limits UnpaidLi
 }
 
 const insertOrder = `INSERT INTO orders (id, member_id, idem_key, project_id, creator_id, reward_id, reward_title,
-	amount, status, address, expires_at, created_at) `
+	amount, status, address, expires_at, created_at, extra) `
 
 // insertInTx checks the key and the limits and inserts, in one transaction
 // (SQLite's BEGIN IMMEDIATE serialises writers, so the counts hold). It
@@ -124,9 +168,9 @@ func (s *Store) insertInTx(ctx context.Context, o Order, key string, limits Unpa
 		if err := limits.Allow(sameReward, sameProject, o.RewardID != nil); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, insertOrder+`VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		_, err = tx.ExecContext(ctx, insertOrder+`VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			o.ID, o.MemberID, key, o.ProjectID, o.CreatorID, o.RewardID, o.RewardTitle, o.Amount, string(o.Status), addr,
-			store.TS(o.ExpiresAt), store.TS(o.CreatedAt))
+			store.TS(o.ExpiresAt), store.TS(o.CreatedAt), o.extraJSON())
 		created = err == nil
 		return err
 	})
@@ -151,13 +195,13 @@ func (s *Store) insertPipelined(ctx context.Context, o Order, key string, limits
 	for range 3 {
 		rows, err := s.db.Pipeline(ctx,
 			store.Statement{SQL: `SELECT pg_advisory_xact_lock(hashtextextended($1, 11))`, Args: []any{o.MemberID}},
-			store.Statement{SQL: insertOrder + `SELECT $1, $2, $3, $4, $5, $6::text, $7, $8::bigint, $9, $10::text, $11, $12
+			store.Statement{SQL: insertOrder + `SELECT $1, $2, $3, $4, $5, $6::text, $7, $8::bigint, $9, $10::text, $11, $12, $17
 				FROM (SELECT COUNT(*) AS project, COUNT(*) FILTER (WHERE reward_id = $6::text) AS reward FROM orders
 					WHERE member_id = $2 AND project_id = $4 AND status IN ($13, $14)) AS unpaid
 				WHERE unpaid.project < $15::bigint AND unpaid.reward < $16::bigint
 				AND NOT EXISTS (SELECT 1 FROM orders WHERE member_id = $2 AND idem_key = $3)`,
 				Args: []any{o.ID, o.MemberID, key, o.ProjectID, o.CreatorID, o.RewardID, o.RewardTitle, o.Amount, string(o.Status), addr,
-					store.TS(o.ExpiresAt), store.TS(o.CreatedAt), string(Reserving), string(PendingPayment), int64(limits.PerProject), perReward}})
+					store.TS(o.ExpiresAt), store.TS(o.CreatedAt), string(Reserving), string(PendingPayment), int64(limits.PerProject), perReward, o.extraJSON()}})
 		if err != nil {
 			return false, err
 		}
@@ -224,9 +268,17 @@ func orderRows() outbox.Rows[Order] {
 		Table: "orders", Cols: orderCols,
 		Scan: scanOrder, ID: func(o Order) string { return o.ID }, Missing: errs.E(errs.NotFound, "no such order"),
 		Save: func(o Order) store.Statement {
+			var addr any
+			if o.Address != nil {
+				b, _ := json.Marshal(o.Address)
+				addr = string(b)
+			}
+			// A changed pledge changes its tier, amount and address too.
 			return store.Statement{SQL: `UPDATE orders SET status = $1, paid_at = $2, payment_id = $3, tracking = $4,
-				refund_reason = $5, unit_held = $6, counted = $7, version = version + 1 WHERE id = $8 AND version = $9`,
-				Args: []any{string(o.Status), store.OptTS(o.PaidAt), o.PaymentID, o.Tracking, o.RefundReason, b2i(o.UnitHeld), b2i(o.Counted), o.ID, o.version}}
+				refund_reason = $5, unit_held = $6, counted = $7, version = version + 1, extra = $10, change_due = $11,
+				reward_id = $12, reward_title = $13, amount = $14, address = $15, expires_at = $16 WHERE id = $8 AND version = $9`,
+				Args: []any{string(o.Status), store.OptTS(o.PaidAt), o.PaymentID, o.Tracking, o.RefundReason, b2i(o.UnitHeld), b2i(o.Counted), o.ID, o.version,
+					o.extraJSON(), o.changeDue(), o.RewardID, o.RewardTitle, o.Amount, addr, store.TS(o.ExpiresAt)}}
 		}}
 }
 
@@ -281,8 +333,14 @@ var errNoChange = errors.New("no change")
 // DueExpiries lists pending orders whose payment deadline has passed, using
 // the (status, expires_at) index: it never scans the whole table.
 func (s *Store) DueExpiries(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	return s.db.Strings(ctx, `SELECT id FROM orders WHERE status = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT $3`,
+	due, err := s.db.Strings(ctx, `SELECT id FROM orders WHERE status = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT $3`,
 		string(PendingPayment), store.TS(now), limit)
+	if err != nil || len(due) == limit {
+		return due, err
+	}
+	// And paid pledges whose change was not paid in time.
+	changes, err := s.db.Strings(ctx, `SELECT id FROM orders WHERE change_due <= $1 LIMIT $2`, store.TS(now), limit-len(due))
+	return append(due, changes...), err
 }
 
 // NextExpiry is the earliest payment deadline of a pending order.

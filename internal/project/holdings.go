@@ -22,7 +22,7 @@ func HoldingUnits(h projectapi.Holding) Units {
 	if h.TierID != "" {
 		u[h.TierID]++
 	}
-	for _, it := range h.AddOns {
+	for _, it := range append(slices.Clone(h.AddOns), h.Pending...) {
 		if it.Quantity > 0 {
 			u[it.RewardID] += it.Quantity
 		}
@@ -49,13 +49,16 @@ func Delta(held, wanted Units) (map[string]int, []string) {
 // a tier, the add-ons add-ons, the project takes pledges when units are
 // added, and no limit is passed.
 func (p *Project) CheckHolding(h projectapi.Holding, rewards map[string]Reward, delta map[string]int, now time.Time) error {
-	wanted := HoldingUnits(h)
-	for id := range wanted {
-		r, ok := rewards[id]
-		if !ok {
+	for id := range HoldingUnits(h) {
+		if _, ok := rewards[id]; !ok {
 			return errs.Fields(map[string]string{"add_ons": "no such reward in this project"})
 		}
-		if (id == h.TierID) != (r.Kind != projectapi.KindAddOn) {
+	}
+	if r := rewards[h.TierID]; h.TierID != "" && r.Kind == projectapi.KindAddOn {
+		return errs.Fields(map[string]string{"reward_id": "an add-on is not a reward tier"})
+	}
+	for _, it := range h.AddOns {
+		if rewards[it.RewardID].Kind != projectapi.KindAddOn {
 			return errs.Fields(map[string]string{"add_ons": "a tier is chosen as reward_id, add-ons in add_ons"})
 		}
 	}
@@ -91,9 +94,13 @@ func (s *Store) Hold(ctx context.Context, orderID string, h projectapi.Holding, 
 		if res.ProjectID != "" && res.ProjectID != h.ProjectID {
 			return errs.E(errs.Conflict, "this order holds units of another project")
 		}
+		if res.seq > h.Seq {
+			return nil // a later holding of the order is in already
+		}
 		delta, ids := Delta(held, HoldingUnits(h))
 		if len(delta) == 0 && res.ProjectID != "" {
-			return nil
+			_, err := tx.ExecContext(ctx, `UPDATE reservations SET seq = $1 WHERE order_id = $2`, h.Seq, orderID)
+			return err
 		}
 		p, err := scanProject(tx.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`, h.ProjectID))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -123,8 +130,8 @@ func (s *Store) heldUnits(ctx context.Context, tx *sql.Tx, orderID string, lock 
 	if lock {
 		suffix = s.db.ForUpdate()
 	}
-	err := tx.QueryRowContext(ctx, `SELECT project_id, reward_id, state FROM reservations WHERE order_id = $1`+suffix, orderID).
-		Scan(&res.ProjectID, &res.RewardID, &res.State)
+	err := tx.QueryRowContext(ctx, `SELECT project_id, reward_id, state, seq FROM reservations WHERE order_id = $1`+suffix, orderID).
+		Scan(&res.ProjectID, &res.RewardID, &res.State, &res.seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Units{}, res, nil
 	}
@@ -190,10 +197,10 @@ func (s *Store) writeHolding(ctx context.Context, tx *sql.Tx, orderID string, h 
 		}
 	}
 	if fresh {
-		_, err := tx.ExecContext(ctx, `INSERT INTO reservations (order_id, project_id, reward_id, state, created_at, updated_at)
-			VALUES ($1, $2, '', $3, $4, $4)`, orderID, h.ProjectID, Held, store.TS(now))
+		_, err := tx.ExecContext(ctx, `INSERT INTO reservations (order_id, project_id, reward_id, state, created_at, updated_at, seq)
+			VALUES ($1, $2, '', $3, $4, $4, $5)`, orderID, h.ProjectID, Held, store.TS(now), h.Seq)
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE reservations SET reward_id = '', updated_at = $1 WHERE order_id = $2`, store.TS(now), orderID)
+	_, err := tx.ExecContext(ctx, `UPDATE reservations SET reward_id = '', updated_at = $1, seq = $2 WHERE order_id = $3`, store.TS(now), h.Seq, orderID)
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sanshi/internal/order/orderapi"
 	"sanshi/internal/project/projectapi"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -561,7 +562,7 @@ func (a *API) hold(r *http.Request) (int, any, error) {
 	if h.ProjectID == "" {
 		return 0, nil, errs.Fields(map[string]string{"project_id": "required"})
 	}
-	for _, it := range h.AddOns {
+	for _, it := range append(slices.Clone(h.AddOns), h.Pending...) {
 		if it.RewardID == "" || it.Quantity < 1 || it.Quantity > MaxRewardLimit {
 			return 0, nil, errs.Fields(map[string]string{"add_ons": "each a reward_id and a quantity from 1"})
 		}

@@ -19,6 +19,7 @@ type Reservation struct {
 	ProjectID string `json:"project_id"`
 	RewardID  string `json:"reward_id"`
 	State     string `json:"state"`
+	seq       int64  // the order's version of its latest holding
 }
 
 type reserveReq struct {

@@ -59,10 +59,14 @@ func CampaignEndedMessage(e Ended) outbox.Message {
 		Path: httpclient.Path("/internal/v1/campaigns/{}/ended", e.ProjectID), Body: e}
 }
 
-// Refund asks for a payment's refund.
+// Refund asks for a payment's refund: what is left of it, or, with an
+// Amount, that part of it (a pledge changed to cost less), which Ref tells
+// from the payment's other partial refunds.
 type Refund struct {
 	OrderID string `json:"order_id"`
 	Reason  string `json:"reason"`
+	Amount  int64  `json:"amount,omitempty"`
+	Ref     string `json:"ref,omitempty"`
 }
 
 // Totals is the cashier's side of the books for one project.
@@ -103,6 +107,10 @@ func (c Client) Books(ctx context.Context) (Books, error) {
 
 // RefundMessage asks the cashier to refund a payment.
 func RefundMessage(paymentID string, r Refund) outbox.Message {
-	return outbox.Message{Key: "refund:" + paymentID, Service: Service, Method: http.MethodPost,
+	key := "refund:" + paymentID
+	if r.Ref != "" {
+		key += ":" + r.Ref
+	}
+	return outbox.Message{Key: key, Service: Service, Method: http.MethodPost,
 		Path: httpclient.Path("/internal/v1/payments/{}/refunds", paymentID), Body: r}
 }

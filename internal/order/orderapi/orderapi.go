@@ -33,6 +33,10 @@ type Order struct {
 	ProjectID string    `json:"project_id"`
 	Amount    int64     `json:"amount"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// AmountDue is what may be paid now (the amount of an unpaid order, the
+	// difference of a paid one's change) until DueBy; 0: nothing.
+	AmountDue int64      `json:"amount_due"`
+	DueBy     *time.Time `json:"due_by"`
 }
 
 // Payment tells the order service of a captured payment.

@@ -16,6 +16,10 @@ CREATE TABLE reservation_items (
     PRIMARY KEY (order_id, reward_id)
 );
 
+-- The order's version of its latest holding: an older one arriving late
+-- changes nothing.
+ALTER TABLE reservations ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+
 -- A pledge's amount can change (a changed pledge); revision orders the
 -- changes so that a late, older one changes nothing.
 ALTER TABLE pledges ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;

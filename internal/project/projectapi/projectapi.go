@@ -68,10 +68,17 @@ type Reservation struct {
 // none) and its add-ons. It is idempotent: the same holding again changes
 // nothing; a new one reserves what it adds and gives back what it drops,
 // in one transaction.
+//
+// Seq is the order's version the holding belongs to: one with a lower Seq
+// than the holding stored arrives late and changes nothing.
 type Holding struct {
 	ProjectID string `json:"project_id"`
 	TierID    string `json:"tier_id"`
 	AddOns    []Item `json:"add_ons"`
+	// Pending are units held besides for a change waiting for its payment
+	// (tiers or add-ons).
+	Pending []Item `json:"pending,omitempty"`
+	Seq     int64  `json:"seq"`
 }
 
 // Pledge is a paid pledge counted into a project's totals. A changed
@@ -127,9 +134,9 @@ func (c Client) Hold(ctx context.Context, orderID string, h Holding) error {
 }
 
 // HoldMessage sets the units an order holds, later (a paid change's
-// leftovers given back). rev tells one holding of the order from another.
-func HoldMessage(orderID string, rev int, h Holding) outbox.Message {
-	return outbox.Message{Key: "hold:" + orderID + ":" + strconv.Itoa(rev), Service: Service, Method: http.MethodPut,
+// leftovers given back).
+func HoldMessage(orderID string, h Holding) outbox.Message {
+	return outbox.Message{Key: "hold:" + orderID + ":" + strconv.FormatInt(h.Seq, 10), Service: Service, Method: http.MethodPut,
 		Path: httpclient.Path("/internal/v1/reservations/{}", orderID), Body: h}
 }
 

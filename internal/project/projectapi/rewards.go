@@ -43,3 +43,6 @@ type Item struct {
 	RewardID string `json:"reward_id"`
 	Quantity int    `json:"quantity"`
 }
+
+// MaxItems bounds the add-ons of one pledge.
+const MaxItems = 30

@@ -162,8 +162,10 @@ func CheckAmount(amount int64, pick Pick, shipping int64) error {
 	msg := fmt.Sprintf("at least %d fen", least)
 	if pick.Tier != nil && len(pick.AddOns) == 0 && shipping == 0 {
 		msg = fmt.Sprintf("at least the reward's price, %d fen", least)
-	} else {
+	} else if shipping > 0 {
 		msg += fmt.Sprintf(" (rewards %d + shipping %d)", pick.Goods(), shipping)
+	} else {
+		msg += " for the rewards chosen"
 	}
 	return errs.Fields(map[string]string{"amount": msg})
 }

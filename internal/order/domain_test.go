@@ -109,7 +109,9 @@ func TestValidateAddOnQuantities(t *testing.T) {
 }
 
 func TestShippingByRegion(t *testing.T) {
-	ships := func(rows ...ShippingFee) RewardView { return RewardView{ID: "r", Title: "T恤", Price: 100, Ships: true, Shipping: rows} }
+	ships := func(rows ...ShippingFee) RewardView {
+		return RewardView{ID: "r", Title: "T恤", Price: 100, Ships: true, Shipping: rows}
+	}
 	cases := []struct {
 		name   string
 		reward RewardView

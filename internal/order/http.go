@@ -165,7 +165,8 @@ func writeCSV(w http.ResponseWriter, p ProjectView, list []Order) {
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="backers-%s.csv"`, p.ID))
 	_, _ = w.Write([]byte("\ufeff")) // so spreadsheet programs read the Chinese text as UTF-8
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"order_id", "member_id", "reward", "amount_yuan", "status", "paid_at", "recipient", "phone", "province", "city", "district", "address", "tracking_number"})
+	_ = cw.Write([]string{"order_id", "member_id", "reward", "amount_yuan", "status", "paid_at", "recipient", "phone", "province", "city", "district", "address", "tracking_number",
+		"add_ons", "shipping_yuan", "region"})
 	for _, o := range list {
 		ad := Address{}
 		if o.Address != nil {
@@ -175,8 +176,9 @@ func writeCSV(w http.ResponseWriter, p ProjectView, list []Order) {
 		if o.PaidAt != nil {
 			paid = o.PaidAt.Format("2006-01-02 15:04:05")
 		}
-		_ = cw.Write([]string{o.ID, o.MemberID, o.RewardTitle, fmt.Sprintf("%d.%02d", o.Amount/100, o.Amount%100), string(o.Status), paid,
-			CSVSafe(ad.Recipient), CSVSafe(ad.Phone), CSVSafe(ad.Province), CSVSafe(ad.City), CSVSafe(ad.District), CSVSafe(ad.Detail), CSVSafe(o.Tracking)})
+		_ = cw.Write([]string{o.ID, o.MemberID, CSVSafe(o.RewardTitle), Fen(o.Amount), string(o.Status), paid,
+			CSVSafe(ad.Recipient), CSVSafe(ad.Phone), CSVSafe(ad.Province), CSVSafe(ad.City), CSVSafe(ad.District), CSVSafe(ad.Detail), CSVSafe(o.Tracking),
+			CSVSafe(AddOnsText(o.AddOns)), Fen(o.ShippingFee), ad.Region})
 	}
 	cw.Flush()
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/ids"
@@ -175,3 +176,16 @@ func morePending(now, next map[string]int) []Item {
 
 // ShippingFee is one row of a reward's shipping table.
 type ShippingFee = projectapi.ShippingFee
+
+// AddOnsText is a pledge's add-ons for a table cell: "title ×n" joined by
+// "; " ("" for none).
+func AddOnsText(lines []AddOnLine) string {
+	parts := make([]string, len(lines))
+	for i, l := range lines {
+		parts[i] = fmt.Sprintf("%s ×%d", l.Title, l.Quantity)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Fen is an amount in fen as yuan with two decimals, for files.
+func Fen(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }

@@ -334,9 +334,10 @@ func (p *Pledges) Paid(ctx context.Context, id string, pay orderapi.Payment) (bo
 // totals. A second payment's refund, or a repeat, changes nothing.
 func (p *Pledges) Refunded(ctx context.Context, id, paymentID string) (Order, error) {
 	return p.change(ctx, id, func(o *Order) ([]outbox.Message, error) {
+		before := len(o.Returned)
 		if !o.PaymentReturned(paymentID) {
-			if o.returned(paymentID) || o.Status != Refunding {
-				return nil, errNoChange
+			if len(o.Returned) == before {
+				return nil, errNoChange // a repeat, or not this order's payment
 			}
 			return nil, nil // one payment back; others still on their way
 		}

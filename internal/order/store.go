@@ -436,25 +436,39 @@ func (s *Store) Books(ctx context.Context) (Books, error) {
 		return b, err
 	}
 	_ = rows.Close()
-	rows, err = s.db.QueryContext(ctx, `SELECT project_id, reward_id, COUNT(*) FROM orders WHERE unit_held = 1 GROUP BY project_id, reward_id`)
+	// Orders holding their tier's unit alone are counted in SQL; those with
+	// add-ons or a change waiting are read one by one.
+	rows, err = s.db.QueryContext(ctx, `SELECT project_id, reward_id, COUNT(*) FROM orders WHERE unit_held = 1 AND extra = ''
+		AND reward_id IS NOT NULL GROUP BY project_id, reward_id`)
 	if err != nil {
 		return b, err
 	}
 	defer rows.Close()
+	add := func(pid, rid string, n int) {
+		if b.UnitsHeld[pid] == nil {
+			b.UnitsHeld[pid] = map[string]int{}
+		}
+		b.UnitsHeld[pid][rid] += n
+	}
 	for rows.Next() {
 		var pid, rid string
 		var n int
 		if err := rows.Scan(&pid, &rid, &n); err != nil {
 			return b, err
 		}
-		if b.UnitsHeld[pid] == nil {
-			b.UnitsHeld[pid] = map[string]int{}
-		}
-		b.UnitsHeld[pid][rid] = n
+		add(pid, rid, n)
 	}
-	return b, rows.Err()
+	if err := rows.Err(); err != nil {
+		return b, err
+	}
+	mixed, err := store.List(ctx, s.db, scanOrder, `SELECT `+orderCols+` FROM orders WHERE unit_held = 1 AND extra <> ''`)
+	for _, o := range mixed {
+		for _, it := range o.holding(0).Units() {
+			add(o.ProjectID, it.RewardID, it.Quantity)
+		}
+	}
+	return b, err
 }
-
 func asErr(err error, what string) error {
 	if err == nil {
 		return nil

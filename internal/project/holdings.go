@@ -19,10 +19,7 @@ type Units map[string]int
 // HoldingUnits is what a holding asks for: its tier's unit and its add-ons.
 func HoldingUnits(h projectapi.Holding) Units {
 	u := Units{}
-	if h.TierID != "" {
-		u[h.TierID]++
-	}
-	for _, it := range append(slices.Clone(h.AddOns), h.Pending...) {
+	for _, it := range h.Units() {
 		if it.Quantity > 0 {
 			u[it.RewardID] += it.Quantity
 		}

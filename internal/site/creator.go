@@ -497,9 +497,14 @@ func (s *Site) backersCSV(w http.ResponseWriter, r *http.Request) {
 		if reward == "" {
 			reward = words["no reward"]
 		}
-		row := []string{o.ID, order.CSVSafe(s.creatorName(r, o.MemberID)), order.CSVSafe(reward), fmt.Sprintf("%d.%02d", o.Amount/100, o.Amount%100),
+		region := ""
+		if o.Address != nil {
+			region = o.Address.Region
+		}
+		row := []string{o.ID, order.CSVSafe(s.creatorName(r, o.MemberID)), order.CSVSafe(reward), order.Fen(o.Amount),
 			words["order."+string(o.Status)], paid, order.CSVSafe(ad.Recipient), order.CSVSafe(ad.Phone),
-			order.CSVSafe(ad.Province + ad.City + ad.District + " " + ad.Detail), order.CSVSafe(o.Tracking)}
+			order.CSVSafe(ad.Province + ad.City + ad.District + " " + ad.Detail), order.CSVSafe(o.Tracking),
+			order.CSVSafe(order.AddOnsText(o.AddOns)), order.Fen(o.ShippingFee), region}
 		a := answers[o.ID]
 		for i, q := range sv.Survey.Questions {
 			cell := ""

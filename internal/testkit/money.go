@@ -47,7 +47,14 @@ func (p *Platform) Backer(t testing.TB, email string) (*Client, string) {
 // hosted page with action ("pay" or "fail"). It returns the payment id.
 func (c *Client) PaySandbox(t testing.TB, orderID, action string) string {
 	t.Helper()
-	r := c.Must(201, "POST", "/api/v1/payments", map[string]string{"order_id": orderID, "channel": "sandbox"}, "Idempotency-Key", "pay-"+orderID)
+	return c.PaySandboxKey(t, orderID, "pay-"+orderID, action)
+}
+
+// PaySandboxKey is PaySandbox with the payment's own idempotency key (a
+// second payment of one order: a changed pledge's difference).
+func (c *Client) PaySandboxKey(t testing.TB, orderID, key, action string) string {
+	t.Helper()
+	r := c.Must(201, "POST", "/api/v1/payments", map[string]string{"order_id": orderID, "channel": "sandbox"}, "Idempotency-Key", key)
 	payURL := r.Field("pay_url")
 	if !strings.HasPrefix(payURL, c.Base+"/api/v1/payments/sandbox/") {
 		t.Fatalf("pay_url %q is not the sandbox page on this site", payURL)

@@ -46,3 +46,13 @@ type Item struct {
 
 // MaxItems bounds the add-ons of one pledge.
 const MaxItems = 30
+
+// Units lists every unit a holding holds: its tier's, its add-ons and what
+// a change waiting for its payment needs more.
+func (h Holding) Units() []Item {
+	out := make([]Item, 0, 1+len(h.AddOns)+len(h.Pending))
+	if h.TierID != "" {
+		out = append(out, Item{RewardID: h.TierID, Quantity: 1})
+	}
+	return append(append(out, h.AddOns...), h.Pending...)
+}

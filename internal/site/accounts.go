@@ -125,18 +125,23 @@ func (s *Site) renderAddresses(w http.ResponseWriter, r *http.Request, status in
 	for _, a := range l.Addresses {
 		if a.ID == edit && form == nil {
 			form = url.Values{"recipient": {a.Recipient}, "phone": {a.Phone}, "province": {a.Province}, "city": {a.City},
-				"district": {a.District}, "detail": {a.Detail}}
+				"district": {a.District}, "detail": {a.Detail}, "region": {a.Region}}
 		}
 	}
 	s.render(w, r, "addresses", status, page{Errors: fe, Form: form, Data: addressesView{Addresses: l.Addresses, Next: r.FormValue("next"), Edit: edit}})
+}
+
+// addressForm reads an address form.
+func addressForm(r *http.Request) memberapi.Address {
+	return memberapi.Address{Recipient: r.FormValue("recipient"), Phone: r.FormValue("phone"), Province: r.FormValue("province"),
+		City: r.FormValue("city"), District: r.FormValue("district"), Detail: r.FormValue("detail"), Region: r.FormValue("region")}
 }
 
 func (s *Site) addAddress(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
-	in := memberapi.Address{Recipient: r.FormValue("recipient"), Phone: r.FormValue("phone"), Province: r.FormValue("province"),
-		City: r.FormValue("city"), District: r.FormValue("district"), Detail: r.FormValue("detail")}
+	in := addressForm(r)
 	if err := s.members.AddAddress(r.Context(), in, nil); err != nil {
 		s.renderAddresses(w, r, errs.Status(errs.CodeOf(err)), fieldErrors(err))
 		return
@@ -152,8 +157,7 @@ func (s *Site) editAddress(makeDefault bool) http.HandlerFunc {
 		}
 		var body any = map[string]bool{"default": true}
 		if !makeDefault {
-			body = memberapi.Address{Recipient: r.FormValue("recipient"), Phone: r.FormValue("phone"), Province: r.FormValue("province"),
-				City: r.FormValue("city"), District: r.FormValue("district"), Detail: r.FormValue("detail")}
+			body = addressForm(r)
 		}
 		if err := s.members.EditAddress(r.Context(), r.PathValue("aid"), body); err != nil {
 			if errs.CodeOf(err) != errs.Invalid {

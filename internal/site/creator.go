@@ -208,7 +208,7 @@ func (s *Site) addReward(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
-	body, fe := rewardBody(r)
+	body, fe := rewardBody(r, texts[lang(w, r)])
 	// Every field's problem at once: what the form could not read, and
 	// what the project service says of the rest.
 	err := s.projects.AddReward(r.Context(), r.PathValue("id"), body, nil)
@@ -218,11 +218,20 @@ func (s *Site) addReward(w http.ResponseWriter, r *http.Request) {
 // rewardBody reads a tier's form; fe names what did not read (the price or
 // the limit), whose values are sent as ones the service refuses, so that
 // it names every other problem too.
-func rewardBody(r *http.Request) (map[string]any, map[string]string) {
+func rewardBody(r *http.Request, words map[string]string) (map[string]any, map[string]string) {
 	price, ok := parseYuan(r.FormValue("price"))
 	body := map[string]any{"title": r.FormValue("title"), "description": r.FormValue("description"), "price": price,
-		"ships": r.FormValue("ships") == "on", "delivery_month": r.FormValue("delivery_month"), "limit": nil}
+		"ships": r.FormValue("ships") == "on", "delivery_month": r.FormValue("delivery_month"), "limit": nil,
+		"alone": r.FormValue("alone") == "on"}
 	fe := map[string]string{}
+	if k := r.FormValue("kind"); k != "" { // only a new reward's form asks
+		body["kind"] = k
+	}
+	rows, ok := parseShipping(r.FormValue("shipping"))
+	if !ok {
+		fe["shipping"] = words["err.shipping"]
+	}
+	body["shipping"] = rows
 	if !ok {
 		fe["price"] = "请输入价格（元），至少 1"
 		body["price"] = 0
@@ -257,7 +266,7 @@ func (s *Site) editReward(w http.ResponseWriter, r *http.Request) {
 	if !requireMember(w, r) {
 		return
 	}
-	body, fe := rewardBody(r)
+	body, fe := rewardBody(r, texts[lang(w, r)])
 	err := s.projects.EditReward(r.Context(), r.PathValue("id"), r.PathValue("rid"), body)
 	if fe = mergeErrors(fe, err); len(fe) > 0 {
 		l := lang(w, r)

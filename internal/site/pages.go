@@ -96,6 +96,9 @@ func (s *Site) Routes() http.Handler {
 	mux.HandleFunc("GET /orders/{id}/survey", s.surveyPage)
 	mux.HandleFunc("POST /orders/{id}/survey", s.post(s.answerSurvey))
 	mux.HandleFunc("GET /static/live.js", serveStatic("live.js"))
+	mux.HandleFunc("GET /static/pledge.js", serveStatic("pledge.js"))
+	mux.HandleFunc("GET /orders/{id}/change", s.changeForm)
+	mux.HandleFunc("POST /orders/{id}/change", s.post(s.change))
 	mux.HandleFunc("GET /me/messages", s.messages)
 	mux.HandleFunc("GET /me/messages/{id}", s.conversation)
 	mux.HandleFunc("POST /me/messages/{id}", s.post(s.reply))
@@ -211,9 +214,10 @@ func (s *Site) project(w http.ResponseWriter, r *http.Request) {
 		_ = s.projects.Following(r.Context(), p.ID, &f)
 		following = f.Following
 	}
+	_, extras := addOns(p)
 	s.render(w, r, "project", http.StatusOK, page{Data: projectView{P: p, Creator: s.creatorName(r, p.CreatorID),
 		Updates: ups.Updates, Threads: threads, Names: names, Following: following, Backed: s.backed(r)[p.ID],
-		Mine: p.CreatorID == auth.From(r.Context()).Member, URL: "http://" + r.Host + "/projects/" + p.ID}})
+		Mine: p.CreatorID == auth.From(r.Context()).Member, URL: "http://" + r.Host + "/projects/" + p.ID, AddOns: extras}})
 }
 
 // threadComments puts each reply under the comment it answers, in the
@@ -287,8 +291,18 @@ func (s *Site) pledgeForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Site) renderPledge(w http.ResponseWriter, r *http.Request, status int, errsMap map[string]string, form url.Values) {
-	p, err := s.loadProject(r)
-	if err != nil {
+	s.renderChoice(w, r, status, errsMap, form, nil)
+}
+
+// renderChoice renders the pledge form: a new pledge, or (with o) a change
+// of one, starting from its current choice.
+func (s *Site) renderChoice(w http.ResponseWriter, r *http.Request, status int, errsMap map[string]string, form url.Values, o *order.Order) {
+	pid := r.PathValue("id")
+	if o != nil {
+		pid = o.ProjectID
+	}
+	var p project.Project
+	if err := s.projects.Project(r.Context(), pid, &p); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -298,67 +312,163 @@ func (s *Site) renderPledge(w http.ResponseWriter, r *http.Request, status int, 
 	if form != nil {
 		rid = form.Get("reward")
 	}
-	var chosen *project.Reward
+	v := pledgeView{P: p, Addresses: addrs.Addresses, Key: newKey(), Qty: map[string]string{}, Action: "/projects/" + p.ID + "/pledge", Change: o}
+	if o != nil {
+		v.Action = "/orders/" + o.ID + "/change"
+	}
+	_, v.AddOns = addOns(p)
 	for i := range p.Rewards {
-		if p.Rewards[i].ID == rid {
-			chosen = &p.Rewards[i]
+		if p.Rewards[i].ID == rid && p.Rewards[i].Kind != projectapi.KindAddOn {
+			v.Reward = &p.Rewards[i]
 		}
+		v.Ships = v.Ships || (p.Rewards[i].Ships && (p.Rewards[i].ID == rid || p.Rewards[i].Kind == projectapi.KindAddOn))
 	}
-	key := newKey()
 	if form != nil && form.Get("key") != "" {
-		key = form.Get("key")
+		v.Key = form.Get("key")
 	}
-	s.render(w, r, "pledge", status, page{Errors: errsMap, Form: form, Data: pledgeView{P: p, Reward: chosen,
-		Addresses: addrs.Addresses, Key: key}})
+	for _, a := range v.AddOns {
+		v.Qty[a.ID] = form.Get("addon-" + a.ID)
+	}
+	addr, _ := chosenAddress(addrs.Addresses, form)
+	tier := ""
+	if v.Reward != nil {
+		tier = v.Reward.ID
+	}
+	v.Quote = quoteFor(p, tier, addOnItems(p, form), regionOf(addr))
+	s.render(w, r, "pledge", status, page{Errors: errsMap, Form: form, Data: v})
 }
 
-func (s *Site) pledge(w http.ResponseWriter, r *http.Request) {
-	if !requireMember(w, r) {
-		return
-	}
-	words := texts[lang(w, r)]
+// choiceInput reads a pledge form: tier, add-ons, amount and address.
+func choiceInput(r *http.Request, p project.Project) (orderapi.PledgeInput, bool) {
 	amount, ok := parseYuan(r.FormValue("amount"))
-	if !ok {
-		s.renderPledge(w, r, http.StatusBadRequest, map[string]string{"amount": words["err.amount format"]}, r.PostForm)
-		return
-	}
-	in := orderapi.PledgeInput{ProjectID: r.PathValue("id"), Amount: amount}
+	in := orderapi.PledgeInput{Amount: amount, AddOns: addOnItems(p, r.PostForm)}
 	if rid := r.FormValue("reward"); rid != "" {
 		in.RewardID = &rid
 	}
 	if a := r.FormValue("address_id"); a != "" {
 		in.AddressID = &a
 	}
-	var o order.Order
-	// The form's key makes a double submit one pledge.
-	err := s.orders.Pledge(r.Context(), "site-"+r.FormValue("key"), in, &o)
+	return in, ok
+}
+
+func (s *Site) pledge(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	p, err := s.loadProject(r)
 	if err != nil {
-		code := errs.CodeOf(err)
-		if code == errs.Invalid || code == errs.SoldOut || code == errs.WrongState || code == errs.TooMany {
-			// Said in the page's language and in yuan, not in the
-			// service's words (which count in fen).
-			fe := map[string]string{}
-			for field := range fieldErrors(err) {
-				fe[field] = words["err."+field]
-				if fe[field] == "" {
-					fe[field] = words["err.invalid"]
-				}
-			}
-			if field, ok := fe["amount"]; ok && in.RewardID != nil {
-				if price := s.rewardPrice(r, *in.RewardID); price > 0 {
-					fe["amount"] = field + fmt.Sprintf(words["err.amount at least"], yuan(price))
-				}
-			}
-			if code != errs.Invalid {
-				fe = map[string]string{"_": words["err."+code], "code": code}
-			}
-			s.renderPledge(w, r, http.StatusConflict, fe, r.PostForm)
-			return
-		}
 		s.fail(w, r, err)
 		return
 	}
+	in, ok := choiceInput(r, p)
+	if !ok {
+		s.renderPledge(w, r, http.StatusBadRequest, map[string]string{"amount": texts[lang(w, r)]["err.amount format"]}, r.PostForm)
+		return
+	}
+	in.ProjectID = p.ID
+	var o order.Order
+	// The form's key makes a double submit one pledge.
+	err = s.orders.Pledge(r.Context(), "site-"+r.FormValue("key"), in, &o)
+	if err != nil {
+		s.choiceRefused(w, r, err, p, in, nil)
+		return
+	}
 	http.Redirect(w, r, "/orders/"+o.ID+"/pay", http.StatusSeeOther)
+}
+
+// choiceRefused says why a pledge or its change was refused, in the page's
+// language and in yuan, not in the service's words (which count in fen);
+// an outage is the error page.
+func (s *Site) choiceRefused(w http.ResponseWriter, r *http.Request, err error, p project.Project, in orderapi.PledgeInput, o *order.Order) {
+	words := texts[lang(w, r)]
+	code := errs.CodeOf(err)
+	if code != errs.Invalid && code != errs.SoldOut && code != errs.WrongState && code != errs.TooMany && code != errs.Conflict {
+		s.fail(w, r, err)
+		return
+	}
+	fe := map[string]string{}
+	for field := range fieldErrors(err) {
+		fe[field] = words["err."+field]
+		if fe[field] == "" {
+			fe[field] = words["err.invalid"]
+		}
+	}
+	if field, ok := fe["amount"]; ok {
+		var region string
+		if in.AddressID != nil {
+			var addrs struct{ Addresses []member.Address }
+			_ = s.members.MyAddresses(r.Context(), &addrs)
+			a, _ := chosenAddress(addrs.Addresses, url.Values{"address_id": {*in.AddressID}})
+			region = regionOf(a)
+		}
+		tier := ""
+		if in.RewardID != nil {
+			tier = *in.RewardID
+		}
+		if q := quoteFor(p, tier, in.AddOns, region); q.Least > 0 {
+			fe["amount"] = field + fmt.Sprintf(words["err.amount at least"], yuan(q.Least))
+		}
+	}
+	if code != errs.Invalid {
+		fe = map[string]string{"_": words["err."+code], "code": code}
+	}
+	s.renderChoice(w, r, http.StatusConflict, fe, r.PostForm, o)
+}
+
+// changeForm is a pledge's change page: the pledge form, from its choice.
+func (s *Site) changeForm(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	o, err := s.loadOrder(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	form := pledgeFormValues(o)
+	if o.Address != nil {
+		var addrs struct{ Addresses []member.Address }
+		_ = s.members.MyAddresses(r.Context(), &addrs)
+		for _, a := range addrs.Addresses {
+			if a.Recipient == o.Address.Recipient && a.Detail == o.Address.Detail {
+				form.Set("address_id", a.ID)
+			}
+		}
+	}
+	s.renderChoice(w, r, http.StatusOK, nil, form, &o)
+}
+
+// change sends a pledge's new choice; a paid pledge that now costs more
+// goes to the payment of the difference.
+func (s *Site) change(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	o, err := s.loadOrder(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var p project.Project
+	if err := s.projects.Project(r.Context(), o.ProjectID, &p); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	in, ok := choiceInput(r, p)
+	if !ok {
+		s.renderChoice(w, r, http.StatusBadRequest, map[string]string{"amount": texts[lang(w, r)]["err.amount format"]}, r.PostForm, &o)
+		return
+	}
+	var changed order.Order
+	if err := s.orders.Change(r.Context(), o.ID, in, &changed); err != nil {
+		s.choiceRefused(w, r, err, p, in, &o)
+		return
+	}
+	if changed.AmountDue > 0 {
+		http.Redirect(w, r, "/orders/"+o.ID+"/pay", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/me/pledges?flash=changed", http.StatusSeeOther)
 }
 
 func (s *Site) loadOrder(r *http.Request) (order.Order, error) {
@@ -539,20 +649,6 @@ func (s *Site) confirmCancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, "cancel", http.StatusOK, page{Data: cancelView{ID: o.ID, Amount: o.Amount, Paid: o.Status == "paid"}})
-}
-
-// rewardPrice is a reward's price, for saying what the least pledge is.
-func (s *Site) rewardPrice(r *http.Request, rewardID string) int64 {
-	p, err := s.loadProject(r)
-	if err != nil {
-		return 0
-	}
-	for _, rw := range p.Rewards {
-		if rw.ID == rewardID {
-			return rw.Price
-		}
-	}
-	return 0
 }
 
 // backed is the set of projects the visitor has a paid pledge on (none for

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -76,7 +77,9 @@ func New(client *httpclient.Client, secret string, log *slog.Logger, now func() 
 			return *p
 		}, "div": func(a int64, b int64) int64 { return a / b },
 		"amount": func(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }, // a form's value in yuan
-		"list":   func(xs ...string) []string { return xs }, "plural": func(int, string) string { return "" }}
+		"list":   func(xs ...string) []string { return xs },
+		"plural": func(int, string) string { return "" }, "shippingText": shippingText,
+		"json": func(v any) string { b, _ := json.Marshal(v); return string(b) }} // for data attributes (escaped there)
 	for _, name := range []string{"home", "discover", "project", "login", "signup", "me", "addresses", "pledge", "pay", "result",
 		"pledges", "create", "edit", "dashboard", "review", "message", "cancel", "delete-address", "myprojects", "funds", "payout-account",
 		"verify", "forgot", "reset", "creator", "survey", "unsubscribe", "notifications", "inbox", "messages"} {

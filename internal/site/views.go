@@ -72,6 +72,7 @@ type projectView struct {
 	Following, Mine bool
 	Backed          bool // the visitor has a paid pledge on it
 	URL             string
+	AddOns          []project.Reward // shown apart from the tiers
 }
 
 // thread is a comment with the replies to it.
@@ -83,8 +84,14 @@ type thread struct {
 type pledgeView struct {
 	P         project.Project
 	Reward    *project.Reward
+	AddOns    []project.Reward
+	Qty       map[string]string // add-on id → the form's quantity
+	Ships     bool              // the tier or an add-on ships: an address is asked
 	Addresses []member.Address
+	Quote     quote // for the chosen address and quantities
 	Key       string
+	Action    string // where the form posts: a new pledge, or a change
+	Change    *order.Order
 }
 
 type payView struct {

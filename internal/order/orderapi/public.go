@@ -1,6 +1,7 @@
 package orderapi
 
 import (
+	"sanshi/internal/project/projectapi"
 	"context"
 	"net/http"
 	"strconv"
@@ -13,11 +14,15 @@ import (
 
 // PledgeInput is a new pledge; RewardID nil means no reward.
 type PledgeInput struct {
-	ProjectID string  `json:"project_id"`
+	ProjectID string  `json:"project_id,omitempty"`
 	RewardID  *string `json:"reward_id"`
+	AddOns    []Item  `json:"add_ons,omitempty"`
 	Amount    int64   `json:"amount"`
 	AddressID *string `json:"address_id,omitempty"`
 }
+
+// Item is a quantity of an add-on.
+type Item = projectapi.Item
 
 // Order actions of a backer.
 const (
@@ -78,6 +83,12 @@ func (c Client) BackersCSV(ctx context.Context, projectID string) (*http.Respons
 // Order reads one of the caller's orders (or of their project).
 func (c Client) Order(ctx context.Context, id string, out any) error {
 	return c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/api/v1/orders/{}", id), nil, out, nil)
+}
+
+// Change changes one of the caller's pledges (the whole choice, as a
+// PledgeInput without its project).
+func (c Client) Change(ctx context.Context, id string, in PledgeInput, out any) error {
+	return c.c.JSON(ctx, Service, http.MethodPatch, httpclient.Path("/api/v1/orders/{}", id), in, out, nil)
 }
 
 // Act cancels a pledge or confirms its receipt (Cancel, Receive).

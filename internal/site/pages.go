@@ -464,7 +464,7 @@ func (s *Site) change(w http.ResponseWriter, r *http.Request) {
 		s.choiceRefused(w, r, err, p, in, &o)
 		return
 	}
-	if changed.AmountDue > 0 {
+	if changed.AmountDue > 0 { // unpaid, or a paid pledge's difference
 		http.Redirect(w, r, "/orders/"+o.ID+"/pay", http.StatusSeeOther)
 		return
 	}

@@ -1,9 +1,9 @@
 package orderapi
 
 import (
-	"sanshi/internal/project/projectapi"
 	"context"
 	"net/http"
+	"sanshi/internal/project/projectapi"
 	"strconv"
 
 	"sanshi/internal/chassis/httpclient"

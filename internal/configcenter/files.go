@@ -95,7 +95,7 @@ func parseProperties(data []byte) (map[string]string, error) {
 
 // Validate checks every source that reaches a service against its schema.
 func Validate(sources map[string]map[string]string, schemas []configstore.Schema) error {
-	var problems []string
+	var problems []Problem
 	for _, sc := range schemas {
 		known := map[string]configstore.Key{}
 		for _, k := range sc.Keys {
@@ -109,21 +109,54 @@ func Validate(sources map[string]map[string]string, schemas []configstore.Schema
 				k, declared := known[key]
 				if !declared {
 					if sc.Strict != "" && strings.HasPrefix(key, sc.Strict) {
-						problems = append(problems, fmt.Sprintf("%s: unknown key %s (the %s service declares %s* strict)", src, key, sc.Service, sc.Strict))
+						problems = append(problems, Problem{Source: src, Key: key, Service: sc.Service, Strict: sc.Strict})
 					}
 					continue
 				}
 				if err := k.Check(val); err != nil {
-					problems = append(problems, fmt.Sprintf("%s: %s: %v", src, key, err))
+					p := Problem{Source: src, Key: key}
+					if bad, ok := err.(*configstore.BadValue); ok {
+						p.Value = bad
+					}
+					problems = append(problems, p)
 				}
 			}
 		}
 	}
-	sort.Strings(problems)
 	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
+		r := &Rejection{Problems: problems}
+		sort.Slice(r.Problems, func(i, j int) bool { return r.Problems[i].String() < r.Problems[j].String() })
+		return r
 	}
 	return nil
+}
+
+// Problem is one thing wrong in a commit: a key its service declares
+// strict and does not know (Strict set), or a value its type refuses.
+type Problem struct {
+	Source  string                `json:"source"`
+	Key     string                `json:"key"`
+	Service string                `json:"service,omitempty"`
+	Strict  string                `json:"strict,omitempty"`
+	Value   *configstore.BadValue `json:"value,omitempty"`
+}
+
+func (p Problem) String() string {
+	if p.Strict != "" {
+		return fmt.Sprintf("%s: unknown key %s (the %s service declares %s* strict)", p.Source, p.Key, p.Service, p.Strict)
+	}
+	return fmt.Sprintf("%s: %s: %v", p.Source, p.Key, p.Value)
+}
+
+// Rejection is why a commit was refused, problem by problem.
+type Rejection struct{ Problems []Problem }
+
+func (r *Rejection) Error() string {
+	parts := make([]string, len(r.Problems))
+	for i, p := range r.Problems {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Cipher encrypts and decrypts "{cipher}..." values with AES-256-GCM.

@@ -3,6 +3,7 @@ package configcenter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"maps"
 	"sort"
@@ -30,10 +31,13 @@ const StatusKey = "/sanshi/config-center/status"
 
 // Status is what the config center last did, for the API and the console.
 type Status struct {
-	Revision   string    `json:"revision"`
-	AppliedAt  time.Time `json:"applied_at"`
-	Rejected   string    `json:"rejected_revision,omitempty"`
-	Error      string    `json:"error,omitempty"`
+	Revision  string    `json:"revision"`
+	AppliedAt time.Time `json:"applied_at"`
+	Rejected  string    `json:"rejected_revision,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	// Problems are the rejection's reasons one by one, when they are a
+	// schema's (a console says them in its reader's language).
+	Problems   []Problem `json:"problems,omitempty"`
 	RejectedAt time.Time `json:"rejected_at,omitzero"`
 	Leader     string    `json:"leader,omitempty"`
 }
@@ -205,7 +209,11 @@ func (c *Center) reject(ctx context.Context, rev string, err error) {
 		return // said once; every poll meets the same head until it changes
 	}
 	c.log.Error("config commit rejected; the last good configuration stays", "revision", rev, "error", err)
-	st.Rejected, st.Error, st.RejectedAt = rev, err.Error(), c.now().UTC()
+	st.Rejected, st.Error, st.RejectedAt, st.Problems = rev, err.Error(), c.now().UTC(), nil
+	var rej *Rejection
+	if errors.As(err, &rej) {
+		st.Problems = rej.Problems
+	}
 	b, _ := json.Marshal(st)
 	if _, err := c.cli.Put(ctx, statusKey, string(b)); err != nil {
 		c.log.Warn("could not record the rejection in the status; the log above has it", "error", err)
@@ -218,7 +226,7 @@ func (c *Center) clearRejection(ctx context.Context) {
 	if st.Rejected == "" {
 		return
 	}
-	st.Rejected, st.Error, st.RejectedAt = "", "", time.Time{}
+	st.Rejected, st.Error, st.RejectedAt, st.Problems = "", "", time.Time{}, nil
 	b, _ := json.Marshal(st)
 	if _, err := c.cli.Put(ctx, statusKey, string(b)); err != nil {
 		c.log.Warn("could not clear the rejection in the status", "error", err)

@@ -190,3 +190,26 @@ func shortCampaigns(ctx context.Context, cli *clientv3.Client, profiles []string
 	}
 	return ""
 }
+
+// rejectionReasons says a refused commit's problems in the reader's
+// language (nil when the config center gave only its own words).
+func rejectionReasons(st *configcenter.Status, l string) []string {
+	if st == nil {
+		return nil
+	}
+	w := texts[l]
+	out := make([]string, 0, len(st.Problems))
+	for _, p := range st.Problems {
+		if p.Strict != "" {
+			out = append(out, fmt.Sprintf(w["config.unknown key"], p.Source, p.Key, p.Service, p.Strict))
+			continue
+		}
+		if p.Value == nil {
+			out = append(out, p.String())
+			continue
+		}
+		want := fmt.Sprintf(w["config.want."+p.Value.Want], p.Value.Min, p.Value.Max)
+		out = append(out, fmt.Sprintf(w["config.bad value"], p.Source, p.Key, want, p.Value.Got))
+	}
+	return out
+}

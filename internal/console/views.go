@@ -40,6 +40,8 @@ type overviewView struct {
 	// Rejected is the config commit the config center refused, until a good
 	// commit replaces it.
 	Rejected *configcenter.Status
+	// RejectedReasons are its problems in the reader's language.
+	RejectedReasons []string
 	// ShortCampaigns is project.min-duration while it is under an hour.
 	ShortCampaigns string
 }

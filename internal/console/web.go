@@ -273,7 +273,8 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, op Operator) 
 		}
 	}
 	c.render(w, r, "overview", op.Lang, &overviewView{chrome: chrome{Operator: true, CSRF: op.CSRF, Refresh: true}, Groups: groupRows(rows),
-		AllUp: allUp, Count: len(rows), MutedUntil: muted, Releases: rels, NoInstanceInService: empty, Rejected: rejected, ShortCampaigns: short})
+		AllUp: allUp, Count: len(rows), MutedUntil: muted, Releases: rels, NoInstanceInService: empty, Rejected: rejected, ShortCampaigns: short,
+		RejectedReasons: rejectionReasons(rejected, op.Lang)})
 }
 
 func (c *Console) events(w http.ResponseWriter, r *http.Request, op Operator) {

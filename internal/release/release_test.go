@@ -214,7 +214,9 @@ func wallboard(t *testing.T, console, devOutput, dir string, commit func(file, c
 	commit("order.yaml", "order:\n  payment-timeout: soon\n", "a bad timeout")
 	testkit.Eventually(t, 10*time.Second, "the rejected commit on the wallboard", func() bool {
 		p := overview()
-		return strings.Contains(p, `id="rejected-commit"`) && strings.Contains(p, "payment-timeout")
+		// Said in the console's language (Chinese by default), not the config center's words.
+		return strings.Contains(p, `id="rejected-commit"`) && strings.Contains(p, "order.payment-timeout 应为时长（如 15m），实际为 soon") &&
+			!strings.Contains(p, "expected a duration")
 	})
 	commit("order.yaml", "order:\n  payment-timeout: 15m\n", "fixed")
 	testkit.Eventually(t, 10*time.Second, "the rejection gone after a good commit", func() bool { return !strings.Contains(overview(), `id="rejected-commit"`) })

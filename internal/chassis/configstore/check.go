@@ -14,32 +14,68 @@ func (k Key) Check(v string) error {
 	if strings.HasPrefix(v, "{cipher}") {
 		return nil
 	}
+	bad := &BadValue{Got: v, Min: or(k.Min, "…"), Max: or(k.Max, "…")}
 	switch k.Type {
 	case Int:
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return fmt.Errorf("expected a whole number, got %q", v)
+			bad.Want = WantInt
+			return bad
 		}
 		lo, hi := k.intBound(k.Min), k.intBound(k.Max)
 		if (lo != nil && n < *lo) || (hi != nil && n > *hi) {
-			return fmt.Errorf("expected a number from %s to %s, got %d", or(k.Min, "…"), or(k.Max, "…"), n)
+			bad.Want = WantIntRange
+			return bad
 		}
 	case Bool:
 		if v != "true" && v != "false" {
-			return fmt.Errorf("expected true or false, got %q", v)
+			bad.Want = WantBool
+			return bad
 		}
 	case Duration:
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return fmt.Errorf("expected a duration such as 15m, got %q", v)
+			bad.Want = WantDuration
+			return bad
 		}
 		lo, _ := time.ParseDuration(or(k.Min, "0s"))
 		hi, herr := time.ParseDuration(k.Max)
 		if d < lo || (herr == nil && d > hi) {
-			return fmt.Errorf("expected a duration from %s to %s, got %s", lo, or(k.Max, "…"), v)
+			bad.Want, bad.Min = WantDurationRange, lo.String()
+			return bad
 		}
 	}
 	return nil
+}
+
+// What a value was expected to be (BadValue.Want).
+const (
+	WantInt           = "int"
+	WantIntRange      = "int-range"
+	WantBool          = "bool"
+	WantDuration      = "duration"
+	WantDurationRange = "duration-range"
+)
+
+// BadValue is a value its key's type refuses: what was wanted (and its
+// bounds) and what was given, so that a console can say it in its
+// reader's language.
+type BadValue struct {
+	Want, Min, Max, Got string
+}
+
+func (b *BadValue) Error() string {
+	switch b.Want {
+	case WantInt:
+		return fmt.Sprintf("expected a whole number, got %q", b.Got)
+	case WantIntRange:
+		return fmt.Sprintf("expected a number from %s to %s, got %s", b.Min, b.Max, b.Got)
+	case WantBool:
+		return fmt.Sprintf("expected true or false, got %q", b.Got)
+	case WantDuration:
+		return fmt.Sprintf("expected a duration such as 15m, got %q", b.Got)
+	}
+	return fmt.Sprintf("expected a duration from %s to %s, got %s", b.Min, b.Max, b.Got)
 }
 
 func (k Key) intBound(s string) *int {

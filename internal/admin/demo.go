@@ -30,7 +30,11 @@ var demoProjects = []struct {
 	{"像素冒险游戏《归墟》", "一个关于海与记忆的像素 RPG", "games", "## 玩法\n\n探索沉没的城市，收集记忆碎片。支持 Windows / macOS / Switch。",
 		200_000_00, 45, []map[string]any{
 			{"title": "数字版游戏", "price": 68_00, "delivery_month": "2027-12", "ships": false, "limit": nil},
-			{"title": "实体典藏版", "description": "含设定集与原声 CD", "price": 398_00, "delivery_month": "2028-02", "ships": true, "limit": 300},
+			{"title": "实体典藏版", "description": "含设定集与原声 CD", "price": 398_00, "delivery_month": "2028-02", "ships": true, "limit": 300,
+				"shipping": []map[string]any{{"region": "CN", "fee": 0}, {"region": "HK", "fee": 30_00}, {"region": "MO", "fee": 30_00}, {"region": "TW", "fee": 40_00}, {"region": "*", "fee": 120_00}}},
+			{"kind": "add_on", "title": "角色亚克力立牌", "price": 45_00, "delivery_month": "2028-02", "ships": true, "limit": 500,
+				"shipping": []map[string]any{{"region": "CN", "fee": 5_00}, {"region": "*", "fee": 20_00}}},
+			{"kind": "add_on", "alone": true, "title": "原声数字专辑", "price": 30_00, "delivery_month": "2027-12", "ships": false, "limit": nil},
 		}},
 	{"城市民谣专辑《街灯》", "十首写给夜归人的歌", "music", "## 专辑\n\n十首原创民谣，在老城区的录音棚里慢慢录完。",
 		30_000_00, 20, []map[string]any{

@@ -204,4 +204,58 @@ func TestAddOnsShippingAndChangedPledges(t *testing.T) {
 		})
 		books("a changed pledge refunded")
 	})
+
+	t.Run("changes racing for the last units hold exactly them", func(t *testing.T) {
+		left := remaining(tierA) // bob's unit is held; alice's came back
+		type racer struct {
+			c     *testkit.Client
+			order string
+			addr  string
+		}
+		racers := make([]racer, 7)
+		for i := range racers {
+			c, addr := p.Backer(t, fmt.Sprintf("racer%d-%d@example.cn", i, n))
+			o := c.Must(201, "POST", "/api/v1/orders", map[string]any{"project_id": pid, "reward_id": tierB, "address_id": addr, "amount": 19900},
+				"Idempotency-Key", "r").Field("id")
+			racers[i] = racer{c, o, addr}
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		moved := 0
+		for _, r := range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res := r.c.Do("PATCH", "/api/v1/orders/"+r.order, map[string]any{"reward_id": tierA, "address_id": r.addr, "amount": 10900})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case res.Status == 200:
+					moved++
+				case res.Status != 409 || res.ErrorCode() != "sold_out":
+					t.Errorf("a change: %d %s", res.Status, res.Body)
+				}
+			}()
+		}
+		// And another pledge changed five times at once: each change is whole or nothing.
+		sc, saddr := p.Backer(t, fmt.Sprintf("solo-%d@example.cn", n))
+		one := racer{sc, sc.Must(201, "POST", "/api/v1/orders", map[string]any{"project_id": pid, "reward_id": tierB, "address_id": saddr, "amount": 19900},
+			"Idempotency-Key", "s").Field("id"), saddr}
+		for q := 1; q <= 5; q++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res := one.c.Do("PATCH", "/api/v1/orders/"+one.order, map[string]any{"reward_id": tierB, "address_id": one.addr, "amount": 19900 + q*2500,
+					"add_ons": []map[string]any{{"reward_id": stickers, "quantity": 1}}})
+				if res.Status != 200 && res.Status != 409 {
+					t.Errorf("a change of one pledge: %d %s", res.Status, res.Body)
+				}
+			}()
+		}
+		wg.Wait()
+		if fmt.Sprint(moved) != left || remaining(tierA) != "0" {
+			t.Fatalf("%s units of tier A left: %d changes took one, %s left now", left, moved, remaining(tierA))
+		}
+		books("racing changes")
+	})
 }

@@ -67,7 +67,11 @@ func receiptMsg(o *Order, channel string, now time.Time) outbox.Message {
 	if o.RewardID != nil {
 		d["reward_id"] = *o.RewardID
 	}
-	return notifyapi.EventMessage(notifyapi.Event{ID: o.ID, Kind: notifyapi.KindPledgePaid, To: []string{o.MemberID}, At: now, Data: d})
+	id := o.ID // a changed pledge's difference paid is its own receipt
+	if o.Revision > 0 {
+		id += ":r" + strconv.Itoa(o.Revision)
+	}
+	return notifyapi.EventMessage(notifyapi.Event{ID: id, Kind: notifyapi.KindPledgePaid, To: []string{o.MemberID}, At: now, Data: d})
 }
 
 // cancelledMsg tells the backer that the pledge was cancelled (and that a

@@ -93,4 +93,22 @@ func TestAddOnsAndShippingInABrowser(t *testing.T) {
 	if got := b.text("#pledges"); strings.Contains(got, "贴纸包") || !strings.Contains(got, "¥109.00") {
 		t.Fatalf("the changed pledge: %q", got)
 	}
+
+	// In English and at phone width: the same pages, their words, nothing wider than the screen.
+	b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	defer b.do(chromedp.EmulateViewport(1280, 900))
+	for _, lang := range []string{"zh-CN", "en"} {
+		for _, page := range []struct{ path, ready string }{
+			{"/projects/" + id, "#add-ons"}, {"/projects/" + id + "/pledge?reward=" + tier, "#quote"}, {"/me/pledges", ".change-link"},
+			{"/me/addresses", "#region"},
+		} {
+			b.do(chromedp.Navigate(b.base+page.path+sep(page.path)+"lang="+lang), chromedp.WaitVisible(chromedp.CSS(page.ready)))
+			b.noOverflow(lang + " " + page.path)
+		}
+		testkit.Screenshot(t, b.ctx, "site-phone-addresses-"+lang)
+	}
+	b.do(chromedp.Navigate(b.base+"/projects/"+id+"/pledge?reward="+tier+"&lang=en"), chromedp.WaitVisible(chromedp.CSS("#quote")))
+	if got := b.text("#quote") + b.text("#add-ons"); !strings.Contains(got, "Shipping") || !strings.Contains(got, "at least") || !strings.Contains(got, "Add-ons") {
+		t.Fatalf("the English pledge page: %q", got)
+	}
 }

@@ -227,8 +227,8 @@ func rewardBody(r *http.Request, words map[string]string) (map[string]any, map[s
 	if k := r.FormValue("kind"); k != "" { // only a new reward's form asks
 		body["kind"] = k
 	}
-	rows, ok := parseShipping(r.FormValue("shipping"))
-	if !ok {
+	rows, shipOK := parseShipping(r.FormValue("shipping"))
+	if !shipOK {
 		fe["shipping"] = words["err.shipping"]
 	}
 	body["shipping"] = rows

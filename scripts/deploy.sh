@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Deploys an image tag to an environment and waits until it is healthy.
 #   scripts/deploy.sh --env ENV --tag TAG [--target compose|k8s]
+#   (--overlay ENV is --env; on the node of scripts/cluster.sh the tag
+#   defaults to the checkout's version, built and imported into the node)
 # compose: the deployment of deploy/compose/ (project COMPOSE_PROJECT_NAME,
 #   default sanshi-ENV; its other settings from the environment or .env).
 # k8s: kubectl apply of deploy/k8s/overlays/ENV with the image set to
@@ -10,17 +12,21 @@
 # deploy/state), which scripts/rollback.sh reads.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 env_name="" tag="" target=${DEPLOY_TARGET:-compose}
 while [ $# -gt 0 ]; do
   case "$1" in
-    --env) env_name=$2; shift 2 ;;
+    --env|--overlay) env_name=$2; shift 2 ;;
     --tag) tag=$2; shift 2 ;;
     --target) target=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "deploy.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
 done
+. "$root/scripts/kube-env.sh"
+if [ -z "$tag" ] && [ "$target" = k8s ] && local_node; then
+  tag=$(git -C "$root" describe --tags --always --dirty 2>/dev/null || echo dev)
+fi
 [ -n "$env_name" ] && [ -n "$tag" ] || { usage >&2; exit 2; }
 [ "$tag" != latest ] || { echo "deploy.sh: deploy a version, not latest" >&2; exit 2; }
 state=${STATE_DIR:-$root/deploy/state}
@@ -44,6 +50,10 @@ case "$target" in
   k8s)
     overlay="$root/deploy/k8s/overlays/$env_name"
     [ -d "$overlay" ] || { echo "deploy.sh: no overlay $overlay" >&2; exit 2; }
+    if local_node; then
+      # The node's "registry" is its containerd: build and import the image.
+      bash "$root/scripts/cluster.sh" images "$tag" >/dev/null
+    fi
     tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
     printf 'resources:\n  - %s\nimages:\n  - name: %s/sanshi\n    newTag: "%s"\n' "$overlay" "${REGISTRY:-registry.example.com}" "$tag" > "$tmp/kustomization.yaml"
     kubectl apply -k "$tmp"

@@ -39,7 +39,7 @@ alive() { [ -f "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
 start() {
   local name=$1; shift
   alive "$name" && return 0
-  setsid "$@" >>"$logs/$name.log" 2>&1 < /dev/null &
+  setsid "$@" >>"$logs/$name.log" 2>&1 < /dev/null 9>&- &
   echo $! > "$run/$name.pid"
 }
 
@@ -114,8 +114,8 @@ control_plane() {
     --service-account-issuer=https://kubernetes.default.svc --service-account-key-file="$pki/sa.pub" \
     --service-account-signing-key-file="$pki/sa.key" --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
     --kubelet-client-certificate="$pki/apiserver-kubelet.crt" --kubelet-client-key="$pki/apiserver-kubelet.key" \
-    --endpoint-reconciler-type=lease --profiling=false
-  wait_for kube-apiserver 60 "$kubectl_bin" get --raw /readyz
+    --endpoint-reconciler-type=lease --kubelet-preferred-address-types=InternalIP,Hostname --profiling=false
+  wait_for kube-apiserver 120 "$kubectl_bin" get --raw /readyz
   start controller-manager "$kube/kube-controller-manager" --kubeconfig="$base/controller-manager.kubeconfig" \
     --authentication-kubeconfig="$base/controller-manager.kubeconfig" --authorization-kubeconfig="$base/controller-manager.kubeconfig" \
     --root-ca-file="$pki/ca.crt" --service-account-private-key-file="$pki/sa.key" --use-service-account-credentials=true \
@@ -334,6 +334,48 @@ secrets() {
   fi
 }
 
+# config_repo ENV: the config center's Git repository for the environment
+# (the defaults, a branch per environment), a folder of the node bound to
+# the claim config-repo of the environment's namespace.
+config_repo() {
+  local env=$1 repo=$base/config-repo
+  if [ ! -d "$repo/.git" ]; then
+    mkdir -p "$repo"
+    cp "$root"/internal/configcenter/defaults/*.yaml "$repo"/
+    rm -f "$repo/application-dev.yaml"
+    git -C "$repo" init -q -b main
+    git -C "$repo" add .
+    git -C "$repo" -c user.name=sanshi -c user.email=ops@sanshi.local commit -qm "Configuration of the node's environments"
+  fi
+  # The node's own settings (the sandbox for develop), committed when new.
+  cp "$root"/deploy/k8s/local/config/*.yaml "$repo"/
+  git -C "$repo" add .
+  git -C "$repo" diff --cached --quiet || git -C "$repo" -c user.name=sanshi -c user.email=ops@sanshi.local commit -qm "The node's settings"
+  chmod -R a+rX "$repo"
+  git -C "$repo" branch -f "$env" main 2>/dev/null || true
+  "$kubectl_bin" create namespace "sanshi-$env" --dry-run=client -o yaml | "$kubectl_bin" apply -f - >/dev/null
+  "$kubectl_bin" apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: sanshi-node-config-$env}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: ["ReadOnlyMany"]
+  storageClassName: ""
+  claimRef: {namespace: sanshi-$env, name: config-repo}
+  hostPath: {path: "$repo", type: Directory}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: config-repo, namespace: sanshi-$env}
+spec:
+  accessModes: ["ReadOnlyMany"]
+  storageClassName: ""
+  volumeName: sanshi-node-config-$env
+  resources: {requests: {storage: 1Gi}}
+EOF
+}
+
 up() {
   [ "$(id -u)" = 0 ] || { echo "cluster.sh: run as root" >&2; exit 1; }
   mkdir -p "$base" "$run" "$logs"
@@ -352,7 +394,7 @@ up() {
   control_plane
   say "node"
   node_files
-  alive node || { setsid unshare -m --propagation private "$base/node.sh" < /dev/null >>"$logs/node.log" 2>&1 & echo $! > "$run/node.pid"; }
+  alive node || { setsid unshare -m --propagation private "$base/node.sh" < /dev/null >>"$logs/node.log" 2>&1 9>&- & echo $! > "$run/node.pid"; }
   wait_for containerd 30 test -S "$sock"
   pause_image
   start proxy "$kube/kube-proxy" --kubeconfig="$base/proxy.kubeconfig" --proxy-mode=iptables --cluster-cidr=10.244.0.0/16 \
@@ -455,7 +497,8 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   url) shift; url "$@" ;;
-  images) shift; images "$@" ;;
+  images) shift; bins; images "$@" ;;
+  config-repo) shift; bins; config_repo "$@" ;;
   kubectl) shift; bins; exec "$kubectl_bin" "$@" ;;
   -h|--help) usage ;;
   *) usage >&2; exit 2 ;;

@@ -55,7 +55,12 @@ case "$target" in
       bash "$root/scripts/cluster.sh" images "$tag" >/dev/null
     fi
     tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-    printf 'resources:\n  - %s\nimages:\n  - name: %s/sanshi\n    newTag: "%s"\n' "$overlay" "${REGISTRY:-registry.example.com}" "$tag" > "$tmp/kustomization.yaml"
+    rel=$(realpath --relative-to="$tmp" "$overlay")  # kustomize takes no absolute path
+    printf 'resources:\n  - %s\nimages:\n  - name: %s/sanshi\n    newTag: "%s"\n' "$rel" "${REGISTRY:-registry.example.com}" "$tag" > "$tmp/kustomization.yaml"
+    if local_node; then # the node's stand-ins (deploy/k8s/local/node)
+      printf 'components:\n  - %s\n' "$(realpath --relative-to="$tmp" "$root/deploy/k8s/local/node")" >> "$tmp/kustomization.yaml"
+      bash "$root/scripts/cluster.sh" config-repo "$env_name" >/dev/null
+    fi
     kubectl apply -k "$tmp"
     ns=$(kubectl kustomize "$tmp" | awk '/^kind: Namespace/{n=1} n && /^  name:/{print $2; exit}')
     for d in $(kubectl -n "$ns" get deploy -o name); do kubectl -n "$ns" rollout status "$d" --timeout=300s; done

@@ -480,12 +480,13 @@ url() {
   echo "http://$addr:$port"
 }
 
-# images [TAG]: the application images of scripts/images.sh, under the name
+# images [TAG]: the application images of scripts/images.sh (built unless
+# sanshi:TAG is there already), under the name
 # the overlays render (registry.example.com/sanshi:TAG), and the data
 # stores' images.
 images() {
   local tag=${1:-dev}
-  VERSION=$tag bash "$root/scripts/images.sh" >&2
+  docker image inspect "sanshi:$tag" >/dev/null 2>&1 || VERSION=$tag bash "$root/scripts/images.sh" >&2
   docker tag "sanshi:$tag" "registry.example.com/sanshi:$tag"
   import_image "registry.example.com/sanshi:$tag"
   for img in sanshi/postgres:15 sanshi/redis:7; do import_image "$img"; done

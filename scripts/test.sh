@@ -18,6 +18,15 @@ command -v chromium >/dev/null || need+=(chromium)
 # OCI archive, docker-compose runs the deployment (with Docker's engine).
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v skopeo >/dev/null || need+=(skopeo)
+# The Kubernetes node (scripts/cluster.sh): a second containerd of its own,
+# runc, the CNI plugins, iptables, and git and openssl for its config
+# repository and certificates.
+command -v containerd >/dev/null || need+=(containerd)
+command -v runc >/dev/null || need+=(runc)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v iptables >/dev/null || need+=(iptables)
+command -v git >/dev/null || need+=(git)
+command -v openssl >/dev/null || need+=(openssl)
 # nginx: the gateway benchmark's reference, whose clean stop is tested.
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 if command -v docker >/dev/null && ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then need+=(docker-compose); fi
@@ -72,8 +81,9 @@ say "gosec (findings are fixed or annotated with #nosec and the reason)"
 # tools/kube is its own module (Kubernetes' control plane, built from source
 # for the manifest test): not our code to scan.
 go run github.com/securego/gosec/v2/cmd/gosec@v2.30.0 -quiet -exclude-dir=tools/kube ./...
-say "Kubernetes control plane for the manifest test (built once per version, then cached)"
-bash tools/kube/build.sh apiserver controller-manager >/dev/null
+say "Kubernetes (control plane, node, kubectl) and CoreDNS for the manifest and node tests (built once per version, then cached)"
+bash tools/kube/build.sh >/dev/null
+bash tools/coredns/build.sh >/dev/null
 say "Mailpit, the notification tests' SMTP server (built once per version, then cached)"
 bash tools/mailpit/build.sh >/dev/null
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then

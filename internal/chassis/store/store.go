@@ -9,6 +9,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,7 +17,8 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // Dialects.
@@ -54,10 +56,13 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		sdb.SetMaxIdleConns(8)
 		db = &DB{DB: sdb, Dialect: SQLite}
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		sdb, err := sql.Open("pgx", url)
+		cfg, err := pgx.ParseConfig(url)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("DATABASE_URL: %w", err)
 		}
+		d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 5 * time.Second, Control: userTimeout}
+		cfg.DialFunc = d.DialContext
+		sdb := stdlib.OpenDB(*cfg)
 		// Idle connections are kept up to the limit: the default of 2 made a
 		// busy service close and reopen connections all the time, each a
 		// new PostgreSQL process and a SCRAM handshake.

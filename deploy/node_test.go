@@ -1,0 +1,171 @@
+package deploy
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"sanshi/internal/testkit"
+)
+
+// node drives the single-node cluster of scripts/cluster.sh.
+type node struct {
+	t     *testing.T
+	state string // the deploy scripts' STATE_DIR
+}
+
+// run runs a repository script with the node's kubeconfig, within limit.
+func (n *node) run(limit time.Duration, script string, args ...string) (string, error) {
+	cmd := exec.Command("timeout", append([]string{fmt.Sprint(int(limit.Seconds())), "bash", filepath.Join(repoRoot(), "scripts", script)}, args...)...) // #nosec G204 -- the repository's own scripts
+	cmd.Env = append(os.Environ(), "STATE_DIR="+n.state, "KUBECONFIG=/var/lib/sanshi-node/admin.kubeconfig")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (n *node) must(limit time.Duration, script string, args ...string) string {
+	n.t.Helper()
+	out, err := n.run(limit, script, args...)
+	if err != nil {
+		n.t.Fatalf("%s %s: %v\n%s", script, strings.Join(args, " "), err, tail(out, 3000))
+	}
+	return out
+}
+
+func (n *node) kubectl(args ...string) string {
+	n.t.Helper()
+	return n.must(2*time.Minute, "cluster.sh", append([]string{"kubectl"}, args...)...)
+}
+
+func tail(s string, max int) string {
+	if len(s) > max {
+		return s[len(s)-max:]
+	}
+	return s
+}
+
+// TestOnAKubernetesNode: a node is brought up on this machine, the develop
+// overlay deployed with the pipeline's scripts and smoked; then, under
+// load, a pod of each service is deleted, the order Deployment rolled to a
+// new image and the environment rolled back, and the PostgreSQL pod
+// restarted; everything is taken down at the end, also on failure.
+func TestOnAKubernetesNode(t *testing.T) {
+	needDocker(t)
+	if os.Getuid() != 0 {
+		t.Skip("SKIPPED: the node needs root (containerd, the kubelet, iptables)")
+	}
+	tag := strings.TrimPrefix(buildImages(t), "sanshi:")
+	n := &node{t: t, state: t.TempDir()}
+	n.run(time.Minute, "cluster.sh", "down") // what a killed run left
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := n.run(time.Minute, "cluster.sh", "kubectl", "get", "pods", "-A", "-o", "wide")
+			t.Logf("pods at the failure:\n%s", out)
+		}
+		if out, err := n.run(2*time.Minute, "cluster.sh", "down"); err != nil {
+			t.Errorf("cluster.sh down: %v\n%s", err, out)
+		}
+	})
+	start := time.Now()
+	n.must(5*time.Minute, "cluster.sh", "up")
+	t.Logf("MEASURED node up (control plane, node, DNS, develop's data stores): %s", time.Since(start).Round(time.Second))
+	start = time.Now()
+	n.must(8*time.Minute, "deploy.sh", "--target", "k8s", "--overlay", "develop", "--tag", tag)
+	t.Logf("MEASURED develop deployed, every Deployment rolled out: %s", time.Since(start).Round(time.Second))
+	n.must(3*time.Minute, "smoke.sh", "--target", "k8s")
+
+	site := strings.TrimSpace(n.must(time.Minute, "cluster.sh", "url", "sanshi-develop/gateway"))
+	services := []string{"gateway", "member", "project", "order", "cashier", "notify", "config", "console"}
+	for _, svc := range services {
+		n.kubectl("-n", "sanshi-develop", "scale", "deploy/"+svc, "--replicas=2")
+	}
+	for _, svc := range services {
+		n.kubectl("-n", "sanshi-develop", "rollout", "status", "deploy/"+svc, "--timeout=180s")
+	}
+	tokens := membersOf(t, site, 4)
+
+	t.Run("a pod of each service deleted under load", func(t *testing.T) {
+		browse := startLoad(site, "/api/v1/projects", visitors(4), only200)
+		mine := startLoad(site, "/api/v1/orders", tokens, only200)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for _, svc := range services {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				k := func(args ...string) string { // not t.Fatal: this is not the test's goroutine
+					out, err := n.run(3*time.Minute, "cluster.sh", append([]string{"kubectl", "-n", "sanshi-develop"}, args...)...)
+					if err != nil {
+						t.Errorf("kubectl %v: %v\n%s", args, err, tail(out, 1000))
+					}
+					return out
+				}
+				if pods := strings.Fields(k("get", "pods", "-l", "app.kubernetes.io/name="+svc, "-o", "name")); len(pods) > 0 {
+					k("delete", pods[0], "--wait=true")
+					k("rollout", "status", "deploy/"+svc, "--timeout=180s")
+				}
+			}()
+		}
+		wg.Wait()
+		time.Sleep(2 * time.Second)
+		t.Logf("MEASURED every service lost a pod and had it back within %s", time.Since(start).Round(time.Second))
+		browse.Stop(t, "visitors while pods were deleted")
+		mine.Stop(t, "members while pods were deleted")
+	})
+
+	t.Run("the order Deployment rolled to a new image under load, then rolled back", func(t *testing.T) {
+		next := strings.TrimPrefix(buildRelease(t, tag+"-next"), "sanshi:")
+		n.must(3*time.Minute, "cluster.sh", "images", next)
+		mine := startLoad(site, "/api/v1/orders", tokens, only200)
+		start := time.Now()
+		n.kubectl("-n", "sanshi-develop", "set", "image", "deploy/order", "order=registry.example.com/sanshi:"+next)
+		n.kubectl("-n", "sanshi-develop", "rollout", "status", "deploy/order", "--timeout=180s")
+		t.Logf("MEASURED the order Deployment rolled to %s in %s", next, time.Since(start).Round(time.Second))
+		mine.Stop(t, "members while order rolled")
+		start = time.Now()
+		n.must(5*time.Minute, "deploy.sh", "--target", "k8s", "--overlay", "develop", "--tag", next)
+		t.Logf("MEASURED develop deployed at %s in %s", next, time.Since(start).Round(time.Second))
+		start = time.Now()
+		out := n.must(5*time.Minute, "rollback.sh", "--target", "k8s", "--env", "develop")
+		t.Logf("MEASURED rolled back in %s", time.Since(start).Round(time.Second))
+		if !strings.Contains(out, "develop runs "+tag) || !strings.Contains(n.kubectl("-n", "sanshi-develop", "get", "deploy/order", "-o",
+			"jsonpath={.spec.template.spec.containers[0].image}"), ":"+tag) {
+			t.Fatalf("not back at %s:\n%s", tag, tail(out, 1500))
+		}
+	})
+
+	t.Run("the PostgreSQL pod restarted: clean 503s, then back", func(t *testing.T) {
+		clean := func(status int, body string) bool {
+			return status == 200 || (status == 503 && strings.Contains(body, "unavailable"))
+		}
+		mine := startLoad(site, "/api/v1/orders", tokens, clean)
+		start := time.Now()
+		n.kubectl("-n", "develop", "delete", "pod", "-l", "app.kubernetes.io/name=postgres", "--wait=true")
+		n.kubectl("-n", "develop", "rollout", "status", "deploy/postgres", "--timeout=180s")
+		var back time.Duration
+		testkit.Eventually(t, 60*time.Second, "members served again", func() bool {
+			code, _ := testkit.Do(t, "GET", site+"/api/v1/orders", tokens[0], nil)
+			back = time.Since(start)
+			return code == 200
+		})
+		mine.Stop(t, "members while PostgreSQL restarted")
+		t.Logf("MEASURED PostgreSQL pod restarted; members served again %s after the delete", back.Round(100*time.Millisecond))
+	})
+}
+
+// membersOf signs up members through the site and returns their tokens.
+func membersOf(t *testing.T, site string, count int) []string {
+	t.Helper()
+	c := testkit.NewClient(t, site)
+	var tokens []string
+	for i := range count {
+		email := fmt.Sprintf("node-%d-%d@sanshi.local", os.Getpid(), i)
+		c.Must(201, "POST", "/api/v1/members", map[string]string{"email": email, "password": "correct horse", "nickname": fmt.Sprintf("节点%d", i)})
+		tokens = append(tokens, c.Must(201, "POST", "/api/v1/sessions", map[string]string{"email": email, "password": "correct horse"}).Field("token"))
+	}
+	return tokens
+}

@@ -159,3 +159,13 @@ var texts = map[string]map[string]string{
 }
 
 var lang = httpx.Lang
+
+// addTexts adds a part of the site's texts (a page family's own words) to
+// texts, language by language.
+func addTexts(part map[string]map[string]string) {
+	for l, m := range part {
+		for k, v := range m {
+			texts[l][k] = v
+		}
+	}
+}

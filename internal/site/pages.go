@@ -360,20 +360,30 @@ func (s *Site) pledge(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.sendChoice(w, r, p, nil, func(in orderapi.PledgeInput) (string, error) {
+		in.ProjectID = p.ID
+		var o order.Order
+		// The form's key makes a double submit one pledge.
+		err := s.orders.Pledge(r.Context(), "site-"+r.FormValue("key"), in, &o)
+		return "/orders/" + o.ID + "/pay", err
+	})
+}
+
+// sendChoice reads a pledge form and sends it with send, which answers
+// where to go next; a form that does not read, or a refusal, comes back
+// with its errors (o: the pledge being changed, nil for a new one).
+func (s *Site) sendChoice(w http.ResponseWriter, r *http.Request, p project.Project, o *order.Order, send func(orderapi.PledgeInput) (string, error)) {
 	in, ok := choiceInput(r, p)
 	if !ok {
-		s.renderPledge(w, r, http.StatusBadRequest, map[string]string{"amount": texts[lang(w, r)]["err.amount format"]}, r.PostForm)
+		s.renderChoice(w, r, http.StatusBadRequest, map[string]string{"amount": texts[lang(w, r)]["err.amount format"]}, r.PostForm, o)
 		return
 	}
-	in.ProjectID = p.ID
-	var o order.Order
-	// The form's key makes a double submit one pledge.
-	err = s.orders.Pledge(r.Context(), "site-"+r.FormValue("key"), in, &o)
+	next, err := send(in)
 	if err != nil {
-		s.choiceRefused(w, r, err, p, in, nil)
+		s.choiceRefused(w, r, err, p, in, o)
 		return
 	}
-	http.Redirect(w, r, "/orders/"+o.ID+"/pay", http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // choiceRefused says why a pledge or its change was refused, in the page's
@@ -454,21 +464,16 @@ func (s *Site) change(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	in, ok := choiceInput(r, p)
-	if !ok {
-		s.renderChoice(w, r, http.StatusBadRequest, map[string]string{"amount": texts[lang(w, r)]["err.amount format"]}, r.PostForm, &o)
-		return
-	}
-	var changed order.Order
-	if err := s.orders.Change(r.Context(), o.ID, in, &changed); err != nil {
-		s.choiceRefused(w, r, err, p, in, &o)
-		return
-	}
-	if changed.AmountDue > 0 { // unpaid, or a paid pledge's difference
-		http.Redirect(w, r, "/orders/"+o.ID+"/pay", http.StatusSeeOther)
-		return
-	}
-	http.Redirect(w, r, "/me/pledges?flash=changed", http.StatusSeeOther)
+	s.sendChoice(w, r, p, &o, func(in orderapi.PledgeInput) (string, error) {
+		var changed order.Order
+		if err := s.orders.Change(r.Context(), o.ID, in, &changed); err != nil {
+			return "", err
+		}
+		if changed.AmountDue > 0 { // unpaid, or a paid pledge's difference
+			return "/orders/" + o.ID + "/pay", nil
+		}
+		return "/me/pledges?flash=changed", nil
+	})
 }
 
 func (s *Site) loadOrder(r *http.Request) (order.Order, error) {

@@ -20,13 +20,7 @@ import (
 // resetting a password, unsubscribing, notification settings, the inbox
 // and private messages.
 
-func init() {
-	for l, m := range peopleTexts {
-		for k, v := range m {
-			texts[l][k] = v
-		}
-	}
-}
+func init() { addTexts(peopleTexts) }
 
 // peopleTexts are UI texts (the word "password"), no credentials.
 var peopleTexts = map[string]map[string]string{

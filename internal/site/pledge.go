@@ -144,13 +144,7 @@ func pledgeFormValues(o order.Order) url.Values {
 	return v
 }
 
-func init() {
-	for l, m := range choiceTexts {
-		for k, v := range m {
-			texts[l][k] = v
-		}
-	}
-}
+func init() { addTexts(choiceTexts) }
 
 // choiceTexts are the pledge form's words for add-ons, shipping and
 // changes.

@@ -53,13 +53,19 @@ func (c *conn) serve() {
 	// Before each request after the first, net/http waits for four bytes
 	// and closes quietly if they never come; so does this server, so that
 	// a few stray bytes at a connection's end get the same (no) answer.
-	wait := 1
+	wait, lastMethod := 1, ""
 	for {
 		c.setPhase(phaseIdle)
-		if _, err := c.br.Peek(wait); err != nil {
+		peek, err := c.br.Peek(wait)
+		if err != nil {
 			return
 		}
 		wait = 4
+		if lastMethod == http.MethodPost {
+			// Old clients send a stray CRLF after a POST's body; net/http
+			// drops up to four CR or LF bytes there, and so does this server.
+			_, _ = c.br.Discard(leadingCRorLF(peek))
+		}
 		c.setPhase(phaseHead)
 		req, b, ok := c.readRequest()
 		if !ok {
@@ -69,11 +75,21 @@ func (c *conn) serve() {
 		if req == nil { // the connection broke mid-head
 			return
 		}
+		lastMethod = req.Method
 		c.phase.Store(phaseActive)
 		if !c.serveRequest(req, b) {
 			return
 		}
 	}
+}
+
+// leadingCRorLF counts the CR and LF bytes that begin b.
+func leadingCRorLF(b []byte) int {
+	n := 0
+	for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
+		n++
+	}
+	return n
 }
 
 // readRequest reads one request head. ok false means the fast path does

@@ -28,6 +28,11 @@ var smuggling = []string{
 	"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
 	"GET /a?b=c HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nX-A: 2\r\n\r\nGET /second HTTP/1.1\r\nHost: h\r\n\r\n",
 	"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET /next HTTP/1.1\r\nHost: h\r\n\r\n",
+	// Stray CR and LF after a POST (dropped, as by net/http) and after a GET (not).
+	"POST / HTTP/1.1\r\nHost:\r\n\r\n\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: h\r\n\r\n\n\n\n\n\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: h\r\n\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n",
 	// Content-Length with Transfer-Encoding, both orders.
 	"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG",
 	"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n5c\r\nGPOST / HTTP/1.1\r\n\r\n0\r\n\r\n",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -90,6 +91,59 @@ func TestRegistryCommandServesEtcd(t *testing.T) {
 	defer pcancel()
 	if _, err := cli.Put(pctx, "/sanshi/probe", "1"); err != nil {
 		t.Fatalf("put through the standalone registry: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("registry exited with %v", err)
+	}
+}
+
+// TestRegistryCommandOverTLSWithAuth: `sanshi registry --cert --key`
+// serves its clients over TLS and `sanshi registry auth` turns
+// authentication on, as the stand-in etcd of a staging or production overlay
+// on the node does: the platform user connects with the CA and its password
+// and may write /sanshi/ only; a plain-text client gets nothing.
+func TestRegistryCommandOverTLSWithAuth(t *testing.T) {
+	dir := t.TempDir()
+	ca, caKey := testkit.NewCert(t, dir, "ca", nil, nil, true)
+	testkit.NewCert(t, dir, "server", ca, caKey, false)
+	addr := testkit.FreeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out testkit.SafeBuffer
+	go func() {
+		done <- run(ctx, []string{"registry", "--data", filepath.Join(dir, "etcd"), "--listen", addr,
+			"--cert", filepath.Join(dir, "server.pem"), "--key", filepath.Join(dir, "server-key.pem")}, noEnv, &out, &out)
+	}()
+	testkit.Eventually(t, 20*time.Second, "etcd serving", func() bool { return strings.Contains(out.String(), "serving on https://") })
+	env := map[string]string{"SANSHI_REGISTRY": addr, "SANSHI_REGISTRY_CA": filepath.Join(dir, "ca.pem"),
+		"SANSHI_REGISTRY_ROOT_PASSWORD": "root-secret", "SANSHI_REGISTRY_USER": "sanshi", "SANSHI_REGISTRY_PASSWORD": "platform-secret"}
+	var authOut bytes.Buffer
+	if err := run(context.Background(), []string{"registry", "auth"}, func(k string) string { return env[k] }, &authOut, &authOut); err != nil {
+		t.Fatalf("registry auth: %v\n%s", err, authOut.String())
+	}
+	platform, err := registry.ConnectWith(registry.Access{Endpoints: []string{addr}, CA: env["SANSHI_REGISTRY_CA"], User: "sanshi", Password: "platform-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer platform.Close()
+	pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer pcancel()
+	if _, err := platform.Put(pctx, "/sanshi/probe", "1"); err != nil {
+		t.Fatalf("the platform user's put over TLS: %v", err)
+	}
+	if _, err := platform.Put(pctx, "/other/probe", "1"); err == nil {
+		t.Fatal("the platform user wrote outside /sanshi/")
+	}
+	plain, err := registry.Connect([]string{addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	short, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer scancel()
+	if _, err := plain.Get(short, "/sanshi/probe"); err == nil {
+		t.Fatal("a plain-text client read the registry")
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -185,8 +185,13 @@ func runRegistry(ctx context.Context, args []string, getenv func(string) string,
 	fs.StringVar(&o.PeerAdvertise, "peer-advertise", "", "peer URL the other members use")
 	fs.StringVar(&o.InitialCluster, "initial-cluster", "", "every member as name=peerURL, comma-separated (a new cluster)")
 	fs.StringVar(&o.ClusterToken, "cluster-token", "sanshi", "token that keeps separate clusters apart")
+	fs.StringVar(&o.CertFile, "cert", "", "serve clients over TLS with this certificate (PEM; with --key)")
+	fs.StringVar(&o.KeyFile, "key", "", "the certificate's private key (PEM)")
 	if err := fs.Parse(args); err != nil {
 		return usage("%v", err)
+	}
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		return usage("--cert and --key go together")
 	}
 	node, err := etcdnode.StartWith(ctx, o)
 	if err != nil {

@@ -40,6 +40,8 @@ type Options struct {
 	// read only when the data folder is new.
 	InitialCluster string
 	ClusterToken   string
+	// CertFile and KeyFile, when set, serve the clients over TLS (https).
+	CertFile, KeyFile string
 	// BcryptCost is the cost of hashing users' passwords when
 	// authentication is on (0 = etcd's default).
 	BcryptCost uint
@@ -58,7 +60,11 @@ func StartWith(ctx context.Context, o Options) (*Node, error) {
 		}
 		o.PeerListen = addr
 	}
-	cu, err := url.Parse("http://" + o.ClientListen)
+	scheme := "http://"
+	if o.CertFile != "" {
+		scheme = "https://"
+	}
+	cu, err := url.Parse(scheme + o.ClientListen)
 	if err != nil {
 		return nil, fmt.Errorf("client address %q: %w", o.ClientListen, err)
 	}
@@ -76,6 +82,9 @@ func StartWith(ctx context.Context, o Options) (*Node, error) {
 	// complains about closed listeners on every clean stop) stays quiet.
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
+	if o.CertFile != "" {
+		cfg.ClientTLSInfo.CertFile, cfg.ClientTLSInfo.KeyFile = o.CertFile, o.KeyFile
+	}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
 	if o.ClientAdvertise != "" {
 		u, err := url.Parse(o.ClientAdvertise)

@@ -1,7 +1,9 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -121,9 +123,9 @@ func TestOnAKubernetesNode(t *testing.T) {
 		mine.Stop(t, "members while pods were deleted")
 	})
 
+	next := strings.TrimPrefix(buildRelease(t, tag+"-next"), "sanshi:")
+	n.must(3*time.Minute, "cluster.sh", "images", next)
 	t.Run("the order Deployment rolled to a new image under load, then rolled back", func(t *testing.T) {
-		next := strings.TrimPrefix(buildRelease(t, tag+"-next"), "sanshi:")
-		n.must(3*time.Minute, "cluster.sh", "images", next)
 		mine := startLoad(site, "/api/v1/orders", tokens, only200)
 		start := time.Now()
 		n.kubectl("-n", "sanshi-develop", "set", "image", "deploy/order", "order=registry.example.com/sanshi:"+next)
@@ -140,6 +142,10 @@ func TestOnAKubernetesNode(t *testing.T) {
 			"jsonpath={.spec.template.spec.containers[0].image}"), ":"+tag) {
 			t.Fatalf("not back at %s:\n%s", tag, tail(out, 1500))
 		}
+	})
+
+	t.Run("a gray release from order A to order B by sanshi release, and a bad B rolled back", func(t *testing.T) {
+		grayReleaseOnTheNode(t, n, site, tokens, next)
 	})
 
 	t.Run("the PostgreSQL pod restarted: clean 503s, then back", func(t *testing.T) {
@@ -200,6 +206,123 @@ func TestOnAKubernetesNode(t *testing.T) {
 			t.Fatalf("stopping a Deployment's pod: %v, want a wrong-state answer (scale the Deployment instead)", err)
 		}
 	})
+
+	t.Run("every other overlay's pods Ready on in-cluster stand-ins", func(t *testing.T) {
+		for _, svc := range services { // room on two cores
+			n.kubectl("-n", "sanshi-develop", "scale", "deploy/"+svc, "--replicas=0")
+		}
+		otherOverlays(t, n, tag)
+	})
+}
+
+// grayReleaseOnTheNode: an order Deployment of color B (the next image)
+// beside A; `sanshi release` on this machine moves members' traffic to it in
+// steps with none failing, then back; a B that fails a share of its
+// requests (order-b.yaml's fault) is rolled back by the release itself.
+func grayReleaseOnTheNode(t *testing.T, n *node, site string, tokens []string, next string) {
+	n.applyColorB("order", "registry.example.com/sanshi:"+next)
+	t.Cleanup(func() {
+		n.run(time.Minute, "cluster.sh", "kubectl", "-n", "sanshi-develop", "delete", "deploy/order-b", "--wait=true")
+	})
+	n.kubectl("-n", "sanshi-develop", "rollout", "status", "deploy/order-b", "--timeout=180s")
+	bPods := strings.Fields(n.kubectl("-n", "sanshi-develop", "get", "pods", "-l", "sanshi.io/color=B", "-o", "jsonpath={.items[*].metadata.name}"))
+	etcd := strings.TrimSpace(n.kubectl("-n", "sanshi-develop", "get", "pod", "etcd-0", "-o", "jsonpath={.status.podIP}"))
+	repo := "/var/lib/sanshi-node/config-repo"
+	release := func(args ...string) (string, time.Duration, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, testkit.Binary(t), append([]string{"release", "order", "--repo", repo, "--interval", "5s", "--min-requests", "10"}, args...)...) // #nosec G204 -- the test's own binary
+		cmd.Env = append(os.Environ(), "SANSHI_REGISTRY="+etcd+":2379")
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		return string(out), time.Since(start), err
+	}
+
+	load := startLoad(site, "/api/v1/orders", tokens, only200)
+	out, took, err := release("--to", "B", "--steps", "50,100")
+	onB := 0
+	for _, p := range bPods {
+		onB += load.servedBy(p)
+	}
+	load.Stop(t, "members during the gray release of order A→B on pods")
+	if err != nil || !strings.Contains(out, "released: order B") || onB == 0 {
+		t.Fatalf("release to B: %v, %d answers from B's pods %v\n%s", err, onB, bPods, out)
+	}
+	t.Logf("MEASURED gray release on pods: A→B in steps 50,100 in %s; %d answers from B", took.Round(100*time.Millisecond), onB)
+	if out, _, err := release("--rollback"); err != nil || !strings.Contains(out, "rolled back: A 100 %") {
+		t.Fatalf("--rollback: %v\n%s", err, out)
+	}
+
+	testkit.CommitFile(t, repo, "order-b.yaml", "fault:\n  error-percent: 30\n", "B goes wrong")
+	time.Sleep(4 * time.Second) // the config center polls every 2 s
+	load = startLoad(site, "/api/v1/orders", tokens, func(int, string) bool { return true })
+	out, took, err = release("--to", "B", "--steps", "50,100")
+	load.Stop(t, "members during the faulty release (B's injected errors are expected)")
+	if err == nil || !strings.Contains(out, "error rate") || !strings.Contains(out, "rolled back: A 100 %") {
+		t.Fatalf("a failing B was not rolled back: %v\n%s", err, out)
+	}
+	t.Logf("MEASURED faulty B on pods rolled back by the release %s after it started", took.Round(100*time.Millisecond))
+	after := startLoad(site, "/api/v1/orders", tokens, only200)
+	time.Sleep(3 * time.Second)
+	after.Stop(t, "members after the rollback")
+}
+
+// applyColorB makes SERVICE-b, a copy of the service's Deployment of color
+// B running image, beside color A (the gateway weighs the colors).
+func (n *node) applyColorB(service, image string) {
+	n.t.Helper()
+	var d map[string]any
+	if err := json.Unmarshal([]byte(n.kubectl("-n", "sanshi-develop", "get", "deploy/"+service, "-o", "json")), &d); err != nil {
+		n.t.Fatal(err)
+	}
+	meta := d["metadata"].(map[string]any)
+	d["metadata"] = map[string]any{"name": service + "-b", "namespace": meta["namespace"], "labels": meta["labels"]}
+	delete(d, "status")
+	spec := d["spec"].(map[string]any)
+	spec["replicas"] = 1
+	spec["selector"].(map[string]any)["matchLabels"].(map[string]any)["sanshi.io/color"] = "B"
+	tmpl := spec["template"].(map[string]any)
+	tmpl["metadata"].(map[string]any)["labels"].(map[string]any)["sanshi.io/color"] = "B"
+	c := tmpl["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
+	c["image"] = image
+	env, _ := c["env"].([]any)
+	c["env"] = append(env, map[string]any{"name": "SANSHI_COLOR", "value": "B"})
+	b, _ := json.Marshal(d)
+	cmd := exec.Command(filepath.Join(repoRoot(), "scripts", "cluster.sh"), "kubectl", "apply", "-f", "-") // #nosec G204 -- the repository's own script
+	cmd.Stdin = bytes.NewReader(b)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		n.t.Fatalf("applying %s-b: %v\n%s", service, err, out)
+	}
+}
+
+// otherOverlays deploys every overlay but develop with the pipeline's
+// script, on the stand-ins cluster.sh gives them (etcd over TLS with
+// authentication, PostgreSQL over TLS, Redis, at the outside names the
+// overlays use), waits for every pod Ready and asks each gateway for the
+// projects; each environment is removed before the next.
+func otherOverlays(t *testing.T, n *node, tag string) {
+	for _, env := range []string{"staging", "release", "perf", "production-a", "production-b"} {
+		start := time.Now()
+		n.must(8*time.Minute, "deploy.sh", "--target", "k8s", "--overlay", env, "--tag", tag)
+		ns := "sanshi-" + env
+		ready := strings.Count(n.kubectl("-n", ns, "get", "pods", "-o",
+			`jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`), "True")
+		gateway := strings.TrimSpace(n.must(time.Minute, "cluster.sh", "url", ns+"/gateway"))
+		if code, body := testkit.Do(t, "GET", gateway+"/api/v1/projects", "", nil); code != 200 {
+			t.Errorf("%s's gateway: %d %s", env, code, body)
+		}
+		t.Logf("MEASURED %s on its stand-ins: %d pods Ready in %s", env, ready, time.Since(start).Round(time.Second))
+		if env == "production-a" {
+			continue // color B joins A's environment
+		}
+		namespaces := []string{ns, env} // the environment and its stand-ins
+		if env == "production-b" {
+			namespaces = []string{ns, "sanshi-production-a", "prod"}
+		}
+		for _, ns := range namespaces {
+			n.kubectl("delete", "namespace", ns, "--wait=false")
+		}
+	}
 }
 
 // membersOf signs up members through the site and returns their tokens.

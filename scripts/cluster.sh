@@ -6,6 +6,7 @@
 #   scripts/cluster.sh status      what runs, and the node's state
 #   scripts/cluster.sh url NS/SVC  the URL at which a Service answers from this machine
 #   scripts/cluster.sh images      import the application images (scripts/images.sh) into the node
+#   scripts/cluster.sh prepare ENV TAG  Secrets, config repository and stand-ins an overlay needs (deploy.sh runs it)
 #   scripts/cluster.sh kubectl …   kubectl (built from the same Kubernetes module) on the cluster
 # The control plane (etcd, kube-apiserver, -controller-manager, -scheduler),
 # the node (containerd with its own root and socket, never Docker's; the
@@ -256,6 +257,10 @@ dns() {
     errors
     health 127.0.0.1:18181
     ready 127.0.0.1:18182
+    # The outside addresses of the overlays, answered by the stand-ins
+    # (standins): pg.staging.internal is pg.staging.svc.cluster.local.
+    rewrite stop name regex ^([a-z]+)(-[0-9]+)?\.(staging|prod|perf|release)\.internal\.$ {1}.{3}.svc.cluster.local. answer auto
+    rewrite stop name regex ^etcd-[0-9]+\.etcd\.release\.svc\.cluster\.local\.$ etcd.release.svc.cluster.local. answer auto
     kubernetes cluster.local in-addr.arpa ip6.arpa {
         kubeconfig $KUBECONFIG sanshi-node
         pods insecure
@@ -309,15 +314,23 @@ EOF
   done
 }
 
+# site ENV: the name of the environment's outside addresses (pg.SITE.internal):
+# both production colors share prod's.
+site() { case $1 in production-*) echo prod ;; *) echo "$1" ;; esac; }
+
+# tls_registry ENV: the overlay reaches etcd over TLS (it names a CA).
+tls_registry() { grep -q SANSHI_REGISTRY_CA "$root/deploy/k8s/overlays/$1/kustomization.yaml"; }
+
 # secrets ENV: the environment's sanshi-secrets (random keys and database
-# passwords) and, for develop, the same passwords for the stand-in
-# PostgreSQL; made once, kept across deploys.
+# passwords, the same for both colors of an environment; etcd-ca.pem where
+# the overlay reaches etcd over TLS) and, for develop, the same passwords for
+# its PostgreSQL; made once, kept across deploys.
 secrets() {
-  local env=$1 ns=sanshi-$1 dir=$base/secrets/$1
+  local env=$1 ns=sanshi-$1 dir=$base/secrets/$(site "$1")
   "$kubectl_bin" -n "$ns" get secret sanshi-secrets >/dev/null 2>&1 && return 0
   mkdir -p "$dir"
-  for k in internal-key mgmt-token etcd-password config-repo-token smtp-password webhook-secret postgres operator-password \
-    db-member db-project db-order db-cashier db-notify db-console; do
+  for k in internal-key mgmt-token etcd-password etcd-root-password config-repo-token smtp-password webhook-secret postgres \
+    operator-password db-member db-project db-order db-cashier db-notify db-console; do
     [ -s "$dir/$k" ] || openssl rand -hex 16 | tr -d '\n' > "$dir/$k"
   done
   "$kubectl_bin" create namespace "$ns" --dry-run=client -o yaml | "$kubectl_bin" apply -f - >/dev/null
@@ -325,34 +338,84 @@ secrets() {
   for k in internal-key mgmt-token etcd-password config-repo-token smtp-password webhook-secret db-member db-project db-order db-cashier db-notify db-console; do
     files+=(--from-file="$k=$dir/$k")
   done
+  if [ "$env" != develop ] && tls_registry "$env"; then files+=(--from-file="etcd-ca.pem=$pki/ca.crt"); fi
   "$kubectl_bin" -n "$ns" create secret generic sanshi-secrets "${files[@]}" >/dev/null
   if [ "$env" = develop ]; then
     "$kubectl_bin" create namespace develop --dry-run=client -o yaml | "$kubectl_bin" apply -f - >/dev/null
-    files=(--from-file="postgres=$dir/postgres")
-    for k in db-member db-project db-order db-cashier db-notify db-console; do files+=(--from-file="$k=$dir/$k"); done
-    "$kubectl_bin" -n develop create secret generic db-passwords "${files[@]}" >/dev/null
+    db_passwords develop "$dir"
   fi
+}
+
+# db_passwords NS DIR: the Secret of the PostgreSQL in NS (deploy/k8s/local/stores).
+db_passwords() {
+  local files=(--from-file="postgres=$2/postgres")
+  for k in db-member db-project db-order db-cashier db-notify db-console; do files+=(--from-file="$k=$2/$k"); done
+  "$kubectl_bin" -n "$1" create secret generic db-passwords "${files[@]}" --dry-run=client -o yaml | "$kubectl_bin" apply -f - >/dev/null
+}
+
+# standins ENV TAG: what an overlay other than develop expects outside the
+# cluster (deploy/k8s/local/standins), in the namespace named after its
+# addresses, which CoreDNS points at it; waits until each is ready.
+standins() {
+  local env=$1 tag=$2 ns dir
+  ns=$(site "$env") dir=$base/secrets/$(site "$env")
+  say "stand-ins for $env's etcd, PostgreSQL and Redis (namespace $ns)"
+  cert "standin-$ns" "/CN=etcd.$ns" "DNS:etcd,DNS:etcd.$ns.svc,DNS:etcd.$ns.svc.cluster.local,DNS:etcd-0.$ns.internal,DNS:etcd-1.$ns.internal,DNS:etcd-2.$ns.internal,DNS:pg.$ns.internal"
+  "$kubectl_bin" apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $ns
+  labels: {pod-security.kubernetes.io/enforce: restricted, sanshi.io/environment: $ns}
+EOF
+  db_passwords "$ns" "$dir"
+  "$kubectl_bin" -n "$ns" create secret generic etcd-auth --from-file="password=$dir/etcd-password" \
+    --from-file="root-password=$dir/etcd-root-password" --dry-run=client -o yaml | "$kubectl_bin" apply -f - >/dev/null
+  "$kubectl_bin" -n "$ns" create secret generic standin-tls --from-file="tls.crt=$pki/standin-$ns.crt" \
+    --from-file="tls.key=$pki/standin-$ns.key" --from-file="ca.crt=$pki/ca.crt" --dry-run=client -o yaml | "$kubectl_bin" apply -f - >/dev/null
+  local tmp; tmp=$(mktemp -d)
+  printf 'namespace: %s\nresources:\n  - %s\nimages:\n  - name: registry.example.com/sanshi\n    newTag: "%s"\n' \
+    "$ns" "$(realpath --relative-to="$tmp" "$root/deploy/k8s/local/standins")" "$tag" > "$tmp/kustomization.yaml"
+  if tls_registry "$env"; then
+    printf 'components:\n  - %s\n' "$(realpath --relative-to="$tmp" "$root/deploy/k8s/local/standins/tls")" >> "$tmp/kustomization.yaml"
+  fi
+  "$kubectl_bin" -n "$ns" delete job etcd-auth --ignore-not-found >/dev/null # a Job's pods are immutable; it runs again
+  "$kubectl_bin" apply -k "$tmp" >/dev/null
+  rm -rf "$tmp"
+  for d in etcd postgres redis; do "$kubectl_bin" -n "$ns" rollout status "deploy/$d" --timeout=180s >/dev/null; done
+  "$kubectl_bin" -n "$ns" wait --for=condition=complete job/etcd-auth --timeout=180s >/dev/null
+}
+
+# prepare ENV TAG: what scripts/deploy.sh needs on the node before it applies
+# an overlay: the environment's Secrets, its config repository and, but for
+# develop (whose data stores `up` starts), its stand-ins.
+prepare() {
+  secrets "$1"
+  config_repo "$1"
+  [ "$1" = develop ] || standins "$1" "$2"
 }
 
 # config_repo ENV: the config center's Git repository for the environment
 # (the defaults, a branch per environment), a folder of the node bound to
 # the claim config-repo of the environment's namespace.
 config_repo() {
-  local env=$1 repo=$base/config-repo
+  local env=$1 repo=$base/config-repo branch
+  branch=$(sed -n 's/.*SANSHI_CONFIG_BRANCH=\([a-z-]*\).*/\1/p' "$root/deploy/k8s/overlays/$env/kustomization.yaml")
   if [ ! -d "$repo/.git" ]; then
     mkdir -p "$repo"
     cp "$root"/internal/configcenter/defaults/*.yaml "$repo"/
     rm -f "$repo/application-dev.yaml"
-    git -C "$repo" init -q -b main
+    git -C "$repo" init -q -b develop
     git -C "$repo" add .
     git -C "$repo" -c user.name=sanshi -c user.email=ops@sanshi.local commit -qm "Configuration of the node's environments"
   fi
-  # The node's own settings (the sandbox for develop), committed when new.
+  # The node's own settings (the sandbox for develop), committed when new
+  # to develop, the checked-out branch (sanshi release commits there too).
   cp "$root"/deploy/k8s/local/config/*.yaml "$repo"/
   git -C "$repo" add .
   git -C "$repo" diff --cached --quiet || git -C "$repo" -c user.name=sanshi -c user.email=ops@sanshi.local commit -qm "The node's settings"
   chmod -R a+rX "$repo"
-  git -C "$repo" branch -f "$env" main 2>/dev/null || true
+  [ "$branch" = develop ] || git -C "$repo" branch -f "$branch" develop
   "$kubectl_bin" create namespace "sanshi-$env" --dry-run=client -o yaml | "$kubectl_bin" apply -f - >/dev/null
   "$kubectl_bin" apply -f - >/dev/null <<EOF
 apiVersion: v1
@@ -499,7 +562,7 @@ case "${1:-}" in
   status) status ;;
   url) shift; url "$@" ;;
   images) shift; bins; images "$@" ;;
-  config-repo) shift; bins; config_repo "$@" ;;
+  prepare) shift; bins; prepare "$@" ;;
   kubectl) shift; bins; exec "$kubectl_bin" "$@" ;;
   -h|--help) usage ;;
   *) usage >&2; exit 2 ;;

@@ -59,7 +59,7 @@ case "$target" in
     printf 'resources:\n  - %s\nimages:\n  - name: %s/sanshi\n    newTag: "%s"\n' "$rel" "${REGISTRY:-registry.example.com}" "$tag" > "$tmp/kustomization.yaml"
     if local_node; then # the node's stand-ins (deploy/k8s/local/node)
       printf 'components:\n  - %s\n' "$(realpath --relative-to="$tmp" "$root/deploy/k8s/local/node")" >> "$tmp/kustomization.yaml"
-      bash "$root/scripts/cluster.sh" config-repo "$env_name" >/dev/null
+      bash "$root/scripts/cluster.sh" prepare "$env_name" "$tag" >/dev/null
     fi
     kubectl apply -k "$tmp"
     ns=$(kubectl kustomize "$tmp" | awk '/^kind: Namespace/{n=1} n && /^  name:/{print $2; exit}')

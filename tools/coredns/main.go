@@ -1,6 +1,8 @@
 // Command coredns is CoreDNS with the few plugins a single-node cluster
 // needs (the kubernetes plugin answers for Services and Pods), built from
-// its Go module for scripts/cluster.sh: no image can be pulled here.
+// its Go module for scripts/cluster.sh: no image can be pulled here. The
+// rewrite plugin points the names the staging and production overlays use
+// outside the cluster (pg.staging.internal) at the node's stand-ins.
 package main
 
 import (
@@ -13,11 +15,12 @@ import (
 	_ "github.com/coredns/coredns/plugin/kubernetes"
 	_ "github.com/coredns/coredns/plugin/loadbalance"
 	_ "github.com/coredns/coredns/plugin/ready"
+	_ "github.com/coredns/coredns/plugin/rewrite"
 )
 
 // The plugins' order in a server block (CoreDNS runs them in this order,
 // whatever the Corefile's order).
-var directives = []string{"errors", "health", "ready", "cache", "loadbalance", "kubernetes"}
+var directives = []string{"errors", "health", "ready", "cache", "rewrite", "loadbalance", "kubernetes"}
 
 func init() { dnsserver.Directives = directives }
 

@@ -4,7 +4,7 @@
 # database named in SANSHI_DATABASES (comma-separated) exists with a role of
 # the same name that owns it and may log in with the password in
 # /run/secrets/db-NAME (or DB_PASSWORD_DIR/db-NAME). Other roles may not
-# connect to it.
+# connect to it. Arguments go to postgres (such as -c ssl=on).
 set -euo pipefail
 : "${POSTGRES_PASSWORD_FILE:?POSTGRES_PASSWORD_FILE names the superuser password file}"
 dir=${DB_PASSWORD_DIR:-/run/secrets}
@@ -33,4 +33,4 @@ SQL
   echo "postgres: database and role $db ready"
 done
 pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
-exec postgres -D "$PGDATA"
+exec postgres -D "$PGDATA" "$@"

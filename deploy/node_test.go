@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sanshi/internal/chassis/errs"
-	"sanshi/internal/chassis/registry"
-	"sanshi/internal/console"
 	"strings"
 	"sync"
 	"testing"
@@ -166,18 +164,13 @@ func TestOnAKubernetesNode(t *testing.T) {
 		t.Logf("MEASURED PostgreSQL pod restarted; members served again %s after the delete", back.Round(100*time.Millisecond))
 	})
 
-	t.Run("the console restarts a real pod with its own service account", func(t *testing.T) {
-		tokenFile := filepath.Join(t.TempDir(), "token")
-		token := n.kubectl("-n", "sanshi-develop", "create", "token", "console")
-		if err := os.WriteFile(tokenFile, []byte(strings.TrimSpace(token)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		ca, err := os.ReadFile("/var/lib/sanshi-node/pki/ca.crt")
+	t.Run("the console's pages restart a real pod, journaled and confirmed; stop is refused", func(t *testing.T) {
+		password, err := os.ReadFile("/var/lib/sanshi-node/secrets/develop/operator-password")
 		if err != nil {
 			t.Fatal(err)
 		}
-		api := strings.TrimSpace(n.kubectl("config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"))
-		platform := console.NewKubernetesPlatform(api, "sanshi-develop", tokenFile, ca)
+		base := strings.TrimSpace(n.must(time.Minute, "cluster.sh", "url", "sanshi-develop/console"))
+		con := testkit.ConsoleSession(t, base, "ops@sanshi.local", strings.TrimSpace(string(password)))
 		// The rollback's old pods are gone first: the victim is the one serving.
 		var orderPods []string
 		testkit.Eventually(t, 90*time.Second, "one order pod (the rollback's old ones gone)", func() bool {
@@ -186,12 +179,16 @@ func TestOnAKubernetesNode(t *testing.T) {
 			return len(orderPods) == 1
 		})
 		victim := strings.TrimPrefix(orderPods[0], "pod/")
-		in := console.InstanceState{Instance: registry.Instance{ID: victim, Service: "order"}}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
+		page := "/instances/order/" + victim
+		testkit.Eventually(t, 30*time.Second, "the console knows "+victim, func() bool {
+			return strings.Contains(con.Get(t, page), `id="action-restart"`)
+		})
+		if ask := con.Post(t, page+"/lifecycle", url.Values{"action": {"restart"}}); !strings.Contains(ask, `id="confirm-action"`) {
+			t.Fatalf("restart did not ask first:\n%s", ask)
+		}
 		start := time.Now()
-		if err := platform.Do(ctx, in, console.ActionRestart, "node test"); err != nil {
-			t.Fatalf("restart %s: %v", victim, err)
+		if done := con.Act(t, page+"/lifecycle", url.Values{"action": {"restart"}, "confirm": {"yes"}}); done.Query().Get("done") == "" {
+			t.Fatalf("restart through the console: %s", done)
 		}
 		testkit.Eventually(t, 90*time.Second, "the Deployment replaces the pod and it is Ready", func() bool {
 			out, _ := n.run(time.Minute, "cluster.sh", "kubectl", "-n", "sanshi-develop", "get", "pods", "-l", "app.kubernetes.io/name=order",
@@ -199,12 +196,24 @@ func TestOnAKubernetesNode(t *testing.T) {
 			return !strings.Contains(out, victim) && strings.Contains(out, " True")
 		})
 		t.Logf("MEASURED the console's restart of %s: a new order pod Ready in %s", victim, time.Since(start).Round(100*time.Millisecond))
+		testkit.Eventually(t, 30*time.Second, "the restart in the console's journal", func() bool {
+			ev := con.Get(t, "/events?instance="+url.QueryEscape(victim))
+			return strings.Contains(ev, "restart by ops@sanshi.local")
+		})
 		if code, _ := testkit.Do(t, "GET", site+"/api/v1/orders", tokens[0], nil); code != 200 {
 			t.Fatalf("orders after the restart: %d", code)
 		}
-		if err := platform.Do(ctx, in, console.ActionStop, "node test"); errs.CodeOf(err) != errs.WrongState {
-			t.Fatalf("stopping a Deployment's pod: %v, want a wrong-state answer (scale the Deployment instead)", err)
+		var now []string
+		testkit.Eventually(t, 30*time.Second, "the new pod in the console", func() bool {
+			out, _ := n.run(time.Minute, "cluster.sh", "kubectl", "-n", "sanshi-develop", "get", "pods", "-l", "app.kubernetes.io/name=order", "-o", "name")
+			now = strings.Fields(out)
+			return len(now) == 1 && strings.Contains(con.Get(t, "/instances/order/"+strings.TrimPrefix(now[0], "pod/")), `id="action-restart"`)
+		})
+		refused := con.Act(t, "/instances/order/"+strings.TrimPrefix(now[0], "pod/")+"/lifecycle", url.Values{"action": {"stop"}, "confirm": {"yes"}})
+		if refused.Query().Get("error") == "" {
+			t.Fatalf("stopping a Deployment's pod through the console was not refused: %s", refused)
 		}
+		t.Logf("stop refused: %s", refused.Query().Get("error"))
 	})
 
 	t.Run("every other overlay's pods Ready on in-cluster stand-ins", func(t *testing.T) {

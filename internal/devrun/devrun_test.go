@@ -3,15 +3,11 @@ package devrun_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net"
-	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -157,33 +153,33 @@ func TestDevRunsTheWholePlatform(t *testing.T) {
 
 	// The console restarts an instance through sanshi dev, after asking; the
 	// journal says it was planned and by whom, and it comes back.
-	con := consoleSession(t, "http://127.0.0.1:"+ports["console"], OperatorEmailForTest, pw)
+	con := testkit.ConsoleSession(t, "http://127.0.0.1:"+ports["console"], OperatorEmailForTest, pw)
 	before := instances(t, ports["etcd"])["project-1"]
-	page := con.get(t, "/instances/project/project-1")
+	page := con.Get(t, "/instances/project/project-1")
 	if !strings.Contains(page, `id="action-restart"`) {
 		t.Fatalf("the instance page offers no restart:\n%s", page)
 	}
-	ask := con.post(t, "/instances/project/project-1/lifecycle", url.Values{"action": {"restart"}})
+	ask := con.Post(t, "/instances/project/project-1/lifecycle", url.Values{"action": {"restart"}})
 	if !strings.Contains(ask, `id="confirm-action"`) {
 		t.Fatalf("restart did not ask first:\n%s", ask)
 	}
-	con.post(t, "/instances/project/project-1/lifecycle", url.Values{"action": {"restart"}, "confirm": {"yes"}})
+	con.Post(t, "/instances/project/project-1/lifecycle", url.Values{"action": {"restart"}, "confirm": {"yes"}})
 	testkit.Eventually(t, 30*time.Second, "project-1 restarted by the console", func() bool {
 		in, ok := instances(t, ports["etcd"])["project-1"]
 		return ok && in.PID != before.PID && strings.Contains(in.LastExit, "restart by "+OperatorEmailForTest)
 	})
 	testkit.Eventually(t, 15*time.Second, "the planned restart in the journal", func() bool {
-		ev := con.get(t, "/events?instance=project-1")
+		ev := con.Get(t, "/events?instance=project-1")
 		return strings.Contains(ev, "stopped on purpose: restart by "+OperatorEmailForTest) &&
 			strings.Contains(ev, "(planned: restart by "+OperatorEmailForTest+")")
 	})
 	// Stop, then start again.
-	con.post(t, "/instances/project/project-1/lifecycle", url.Values{"action": {"stop"}, "confirm": {"yes"}})
+	con.Post(t, "/instances/project/project-1/lifecycle", url.Values{"action": {"stop"}, "confirm": {"yes"}})
 	testkit.Eventually(t, 30*time.Second, "project-1 stopped", func() bool {
 		_, ok := instances(t, ports["etcd"])["project-1"]
 		return !ok
 	})
-	con.post(t, "/instances/project/project-1/lifecycle", url.Values{"action": {"start"}, "confirm": {"yes"}})
+	con.Post(t, "/instances/project/project-1/lifecycle", url.Values{"action": {"start"}, "confirm": {"yes"}})
 	testkit.Eventually(t, 30*time.Second, "project-1 started again", func() bool {
 		in, ok := instances(t, ports["etcd"])["project-1"]
 		return ok && alive(in.PID)
@@ -248,58 +244,3 @@ func TestDevRefusesABusyPort(t *testing.T) {
 const OperatorEmailForTest = devrun.OperatorEmail
 
 // consoleClient is a logged-in operator's browser, without the browser.
-type consoleClient struct {
-	base string
-	c    *http.Client
-	csrf string
-}
-
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
-func consoleSession(t *testing.T, base, email, password string) *consoleClient {
-	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	cc := &consoleClient{base: base, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
-	login := cc.get(t, "/login")
-	m := csrfField.FindStringSubmatch(login)
-	if m == nil {
-		t.Fatalf("no CSRF field on the login page:\n%s", login)
-	}
-	resp, err := cc.c.PostForm(base+"/login", url.Values{"csrf": {m[1]}, "email": {email}, "password": {password}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	home := cc.get(t, "/")
-	if m = csrfField.FindStringSubmatch(home); m == nil {
-		t.Fatalf("not logged in to the console:\n%s", home)
-	}
-	cc.csrf = m[1]
-	return cc
-}
-
-func (cc *consoleClient) get(t *testing.T, path string) string {
-	t.Helper()
-	resp, err := cc.c.Get(cc.base + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
-
-func (cc *consoleClient) post(t *testing.T, path string, form url.Values) string {
-	t.Helper()
-	form.Set("csrf", cc.csrf)
-	resp, err := cc.c.PostForm(cc.base+path, form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 400 {
-		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
-	}
-	return string(b)
-}

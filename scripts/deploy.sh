@@ -62,7 +62,7 @@ case "$target" in
       bash "$root/scripts/cluster.sh" prepare "$env_name" "$tag" >/dev/null
     fi
     kubectl apply -k "$tmp"
-    ns=$(kubectl kustomize "$tmp" | awk '/^kind: Namespace/{n=1} n && /^  name:/{print $2; exit}')
+    ns=$(kubectl kustomize "$tmp" | awk '/^  namespace: /{print $2; exit}')  # the overlay's namespace
     for d in $(kubectl -n "$ns" get deploy -o name); do kubectl -n "$ns" rollout status "$d" --timeout=300s; done
     ;;
   *) echo "deploy.sh: --target compose or k8s" >&2; exit 2 ;;

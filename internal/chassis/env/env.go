@@ -81,6 +81,10 @@ type Bootstrap struct {
 	// path, handing anything irregular to net/http) or "std" (net/http
 	// alone).
 	HTTPServer string `json:"http_server"`
+	// OTLPEndpoint is where spans go (OTLP over HTTP); empty: no tracing.
+	// TraceRatio is the share of new traces kept.
+	OTLPEndpoint string  `json:"otlp_endpoint"`
+	TraceRatio   float64 `json:"trace_ratio"`
 	// TrustedProxies are the networks whose X-Forwarded-For and
 	// X-Forwarded-Proto the edge believes.
 	TrustedProxies []netip.Prefix `json:"trusted_proxies"`
@@ -131,6 +135,8 @@ var Vars = []Var{
 	{"SANSHI_TLS_CERT", "(none: plain HTTP)", "PEM certificate (chain) for HTTPS on the public listener, with SANSHI_TLS_KEY"},
 	{"SANSHI_TLS_KEY", "(none)", "PEM private key of SANSHI_TLS_CERT"},
 	{"SANSHI_HTTP_SERVER", "sanshi", "plain-HTTP server: sanshi (the fast path, irregular requests to net/http) or std (net/http alone)"},
+	{"SANSHI_OTLP_ENDPOINT", "(none: no tracing)", "OTLP/HTTP receiver of the traces, e.g. http://jaeger:4318 (docs/observability.md)"},
+	{"SANSHI_TRACE_RATIO", "1", "share of new traces kept, 0 to 1 (a continued trace keeps its caller's choice)"},
 	{"SANSHI_RESTARTS", "0", "set by a supervisor: how many times it restarted this instance (the console shows it)"},
 	{"SANSHI_LAST_EXIT", "(none)", "set by a supervisor: how the previous process ended, e.g. exit status 2"},
 	{"SANSHI_SMTP_URL", "(none: mail written as .eml files under $SANSHI_DATA_DIR/mail)", "mail server of the notification service: smtp://user@host:587 (STARTTLS) or smtps://user@host:465 (secret)"},
@@ -186,6 +192,8 @@ func Parse(service, buildVersion string, getenv func(string) string) (Bootstrap,
 	}
 	b.HTTPServer = p.oneOf("SANSHI_HTTP_SERVER", "sanshi", "sanshi", "std")
 	b.TrustedProxies = p.prefixes("SANSHI_TRUSTED_PROXIES")
+	b.OTLPEndpoint = p.str("SANSHI_OTLP_ENDPOINT", "")
+	b.TraceRatio = p.ratio("SANSHI_TRACE_RATIO", 1)
 	b.SMTPURL = NewSecret(p.smtpURL("SANSHI_SMTP_URL"))
 	b.SMTPPassword = NewSecret(p.secret("SANSHI_SMTP_PASSWORD"))
 	b.MailFrom = p.str("SANSHI_MAIL_FROM", "三拾众筹 <noreply@sanshi.local>")
@@ -341,6 +349,19 @@ func (p *parser) level(name string, def slog.Level) slog.Level {
 		return def
 	}
 	return l
+}
+
+func (p *parser) ratio(name string, def float64) float64 {
+	v := p.getenv(name)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1 {
+		p.fail(name, "a share from 0 to 1, such as 0.1", v)
+		return def
+	}
+	return f
 }
 
 func (p *parser) duration(name string, def, min, max time.Duration) time.Duration {

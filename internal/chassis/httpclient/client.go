@@ -19,10 +19,14 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/registry"
+	"sanshi/internal/chassis/tracing"
 )
 
 // Resolver lists the instances of a service.
@@ -172,10 +176,15 @@ func (c *Client) send(ctx context.Context, deadline time.Time, p *peer, inst reg
 	// the request id and identity are written in place of any it holds.
 	// Redirects are answers to pass on (the gateway proxies them to the
 	// browser), never followed between services.
-	var oursAt [2]field
+	ctx, span := tracing.Start(ctx, req.Method+" "+req.Service, trace.SpanKindClient)
+	var oursAt [3]field
 	ours := oursAt[:0]
 	if id := httpx.RequestID(ctx); id != "" {
 		ours = append(ours, field{httpx.HeaderRequestID, id})
+	}
+	if tp := tracing.Traceparent(ctx); tp != "" {
+		span.SetAttributes(attribute.String("url.path", req.Path), attribute.String("server.address", inst.Address))
+		ours = append(ours, field{"Traceparent", tp})
 	}
 	if c.Sign != nil {
 		ours = append(ours, field{auth.Header, c.Sign(ctx)})
@@ -189,6 +198,11 @@ func (c *Client) send(ctx context.Context, deadline time.Time, p *peer, inst reg
 	}
 	end := c.now()
 	p.end(end, end.Sub(start), failed)
+	if err != nil {
+		tracing.End(span, err)
+	} else {
+		tracing.EndHTTP(span, req.Method+" "+req.Service, resp.StatusCode)
+	}
 	return resp, err
 }
 

@@ -20,6 +20,7 @@ import (
 	"runtime/debug"
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/tracing"
 )
 
 // identity is the verified identity of a request; a missing, forged or
@@ -238,6 +239,9 @@ type Options struct {
 	// TrustedProxies.
 	Edge           bool
 	TrustedProxies []netip.Prefix
+	// Tracer makes a span per request (nil: none); the request id is then
+	// the trace id, so logs and error answers name the trace.
+	Tracer *tracing.Tracer
 }
 
 // Middleware wraps a service's public handler: it takes or makes the request
@@ -253,6 +257,8 @@ func Middleware(next http.Handler, o Options) http.Handler {
 		if o.Edge {
 			r.Header.Del(auth.Header)
 			r.Header.Del(HeaderRequestID)
+			r.Header.Del("Traceparent") // a trace starts here, whatever the client says
+			r.Header.Del("Tracestate")
 			st.client, st.edge = edgeClient(r, o.TrustedProxies), true
 			r.Header.Del("X-Forwarded-For")
 			r.Header.Del("X-Forwarded-Proto")
@@ -260,16 +266,19 @@ func Middleware(next http.Handler, o Options) http.Handler {
 				w.Header().Set("Strict-Transport-Security", HSTS)
 			}
 		}
+		ctx, span := o.Tracer.Serve(r.Context(), r.Header, r.Method, o.Edge)
 		id := r.Header.Get(HeaderRequestID)
 		ids := []string{id} // one value for the request's header and the answer's
 		if !validRequestID(id) {
-			id = NewRequestID()
+			if id = tracing.TraceID(ctx); id == "" {
+				id = NewRequestID()
+			}
 			ids[0] = id
 			r.Header[HeaderRequestID] = ids
 		}
 		w.Header()[HeaderRequestID] = ids
 		st.id = id
-		ctx := context.WithValue(r.Context(), stateKey{}, st)
+		ctx = context.WithValue(ctx, stateKey{}, st)
 		r = r.WithContext(auth.With(ctx, identity(ctx, r, o, log))) // one copy of the request
 		note := &st.note
 		rec := &Recorder{ResponseWriter: w}
@@ -291,6 +300,7 @@ func Middleware(next http.Handler, o Options) http.Handler {
 				rec.Status = http.StatusOK
 			}
 			status := StatusLabel(rec.Status)
+			tracing.EndHTTP(span, r.Method+" "+route, rec.Status)
 			end := time.Now()
 			d := end.Sub(start)
 			m.requests.WithLabelValues(route, r.Method, status).Inc()

@@ -9,6 +9,7 @@ import (
 
 	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/store"
+	"sanshi/internal/chassis/tracing"
 )
 
 // Change is the one shape of a state change in every service: in one
@@ -70,9 +71,9 @@ type Changes[T any] struct {
 }
 
 type rowChange[T any] struct {
-	id     string
-	now    time.Time
-	decide func(*T) ([]Message, error)
+	id, trace string
+	now       time.Time
+	decide    func(*T) ([]Message, error)
 }
 
 // NewChanges makes changes of rows in db.
@@ -85,7 +86,7 @@ func NewChanges[T any](db *store.DB, rows Rows[T]) *Changes[T] {
 // Change changes the row id as decide says, and queues decide's messages
 // (stamped with now, or the time of the batch's first change).
 func (c *Changes[T]) Change(ctx context.Context, id string, now time.Time, decide func(*T) ([]Message, error)) (T, error) {
-	return c.group.Do(ctx, "", rowChange[T]{id: id, now: now, decide: decide})
+	return c.group.Do(ctx, "", rowChange[T]{id: id, trace: tracing.Traceparent(ctx), now: now, decide: decide})
 }
 
 func (c *Changes[T]) run(ctx context.Context, _ string, reqs []rowChange[T]) []batch.Result[T] {
@@ -139,7 +140,7 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 				continue
 			}
 			for _, m := range msgs {
-				s, err := enqueueStatement(m, now)
+				s, err := enqueueStatement(m, now, q.trace)
 				if err != nil {
 					return nil, err
 				}

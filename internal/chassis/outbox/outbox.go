@@ -19,9 +19,13 @@ import (
 	"sort"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
 	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/store"
+	"sanshi/internal/chassis/tracing"
 )
 
 //go:embed migrations/*.sql
@@ -45,7 +49,7 @@ type Message struct {
 
 // Enqueue stores m in tx. Call Outbox.Kick after the commit for a prompt send.
 func Enqueue(ctx context.Context, tx *sql.Tx, m Message, now time.Time) error {
-	s, err := enqueueStatement(m, now)
+	s, err := enqueueStatement(m, now, tracing.Traceparent(ctx))
 	if err != nil {
 		return err
 	}
@@ -53,15 +57,16 @@ func Enqueue(ctx context.Context, tx *sql.Tx, m Message, now time.Time) error {
 	return err
 }
 
-// enqueueStatement is the insert that stores m.
-func enqueueStatement(m Message, now time.Time) (store.Statement, error) {
+// enqueueStatement is the insert that stores m, with the trace context of
+// the request that wrote it (its delivery continues that trace).
+func enqueueStatement(m Message, now time.Time, trace string) (store.Statement, error) {
 	body, err := json.Marshal(m.Body)
 	if err != nil {
 		return store.Statement{}, err
 	}
-	return store.Statement{SQL: `INSERT INTO outbox (id, service, method, path, body, next_attempt_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING`,
-		Args: []any{m.Key, m.Service, m.Method, m.Path, string(body), store.TS(now)}}, nil
+	return store.Statement{SQL: `INSERT INTO outbox (id, service, method, path, body, next_attempt_at, created_at, trace)
+		VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (id) DO NOTHING`,
+		Args: []any{m.Key, m.Service, m.Method, m.Path, string(body), store.TS(now), trace}}, nil
 }
 
 // EnqueueAll stores every message in tx, in order.
@@ -82,6 +87,8 @@ type Outbox struct {
 	now    func() time.Time
 	kick   chan struct{}
 	every  time.Duration // the rounds nobody kicked: retries, a missed kick
+	// Tracer continues each message's trace in its delivery (nil: none).
+	Tracer *tracing.Tracer
 }
 
 // New delivers db's outbox through client.
@@ -188,8 +195,8 @@ const (
 
 // pending is a claimed message.
 type pending struct {
-	id, service, method, path, body string
-	attempts                        int
+	id, service, method, path, body, trace string
+	attempts                               int
 }
 
 // claim takes the due messages for claimFor, so that several instances of
@@ -198,7 +205,7 @@ func (o *Outbox) claim(ctx context.Context) ([]pending, error) {
 	now := o.now()
 	rows, err := o.db.QueryContext(ctx, o.db.Claim("outbox", "id", "claimed_until = $1",
 		"delivered_at IS NULL AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)", "next_attempt_at", claimBatch,
-		"id, service, method, path, body, attempts, next_attempt_at, created_at"), store.TS(now.Add(claimFor)), store.TS(now))
+		"id, service, method, path, body, attempts, next_attempt_at, created_at, trace"), store.TS(now.Add(claimFor)), store.TS(now))
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +217,7 @@ func (o *Outbox) claim(ctx context.Context) ([]pending, error) {
 	var got []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.id, &r.service, &r.method, &r.path, &r.body, &r.attempts, &r.due, &r.created); err != nil {
+		if err := rows.Scan(&r.id, &r.service, &r.method, &r.path, &r.body, &r.attempts, &r.due, &r.created, &r.trace); err != nil {
 			return nil, err
 		}
 		got = append(got, r)
@@ -242,8 +249,16 @@ func (o *Outbox) unclaim(ctx context.Context, ms []pending) {
 	_, _ = o.db.ExecContext(ctx, `UPDATE outbox SET claimed_until = NULL WHERE id IN (`+store.Placeholders(1, len(ids))+`)`, ids...)
 }
 
-func (o *Outbox) deliver(ctx context.Context, m pending) bool {
+func (o *Outbox) deliver(ctx context.Context, m pending) (ok bool) {
 	id := m.id
+	ctx, span := o.Tracer.Resume(ctx, m.trace, "outbox delivery to "+m.service)
+	span.SetAttributes(attribute.String("messaging.message.id", id), attribute.String("url.path", m.path), attribute.Int("attempt", m.attempts+1))
+	defer func() {
+		if !ok {
+			span.SetStatus(codes.Error, "not delivered")
+		}
+		span.End()
+	}()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	hdr := http.Header{"Idempotency-Key": {id}, "Content-Type": {"application/json"}}

@@ -37,6 +37,7 @@ import (
 	"sanshi/internal/chassis/props"
 	"sanshi/internal/chassis/registry"
 	"sanshi/internal/chassis/store"
+	"sanshi/internal/chassis/tracing"
 )
 
 // Spec is what a service adds to the chassis.
@@ -73,7 +74,10 @@ type Runtime struct {
 	// Cache is the service's own cache: in-process, or Redis with REDIS_URL.
 	Cache cache.Cache
 	// Outbox delivers messages to other services (nil without a database).
-	Outbox  *outbox.Outbox
+	Outbox *outbox.Outbox
+	// Tracer starts the traces of requests served and of background work
+	// (nil: SANSHI_OTLP_ENDPOINT unset, nothing traced).
+	Tracer  *tracing.Tracer
 	Props   *props.Props
 	Metrics prometheus.Registerer
 	Now     func() time.Time
@@ -162,8 +166,18 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 		defer rc.Close()
 		rt.Cache = rc
 	}
+	if rt.Tracer, err = tracing.New(tracing.Options{Endpoint: boot.OTLPEndpoint, Ratio: boot.TraceRatio,
+		Service: spec.Name, Version: boot.Version, Instance: boot.InstanceID}); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = rt.Tracer.Shutdown(sctx) // the last spans, best effort
+	}()
 	if rt.DB != nil {
 		rt.Outbox = outbox.New(rt.DB, rt.Client, logs.Logger("outbox"), rt.Now)
+		rt.Outbox.Tracer = rt.Tracer
 		go rt.Outbox.Run(bg)
 	}
 
@@ -217,7 +231,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	lcancel()
 	handler = withInstance(handler, boot.InstanceID)
 	publicHandler := httpx.Middleware(handler, httpx.Options{Log: logs.Logger("http.access"),
-		Metrics: httpMetrics, Signer: rt.Signer, Now: rt.Now, Edge: spec.Edge, TrustedProxies: boot.TrustedProxies})
+		Metrics: httpMetrics, Signer: rt.Signer, Now: rt.Now, Edge: spec.Edge, TrustedProxies: boot.TrustedProxies, Tracer: rt.Tracer})
 	headerTimeout := rt.duration("http.read-header-timeout", 10*time.Second)
 	management := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 2)

@@ -19,6 +19,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"go.opentelemetry.io/otel/trace"
+
+	"sanshi/internal/chassis/tracing"
 )
 
 // Dialects.
@@ -174,8 +177,11 @@ func (db *DB) Strings(ctx context.Context, query string, args ...any) ([]string,
 	return out, rows.Err()
 }
 
-// Tx runs fn in a transaction, committing when fn returns nil.
-func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
+// Tx runs fn in a transaction, committing when fn returns nil; a traced
+// request gets a span for it.
+func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
+	ctx, span := tracing.Start(ctx, "db transaction", trace.SpanKindInternal)
+	defer func() { tracing.End(span, err) }()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

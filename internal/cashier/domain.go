@@ -31,6 +31,9 @@ type Payment struct {
 	CreatedAt  time.Time     `json:"created_at"`
 	ExpiresAt  time.Time     `json:"expires_at"`
 	FinishedAt *time.Time    `json:"finished_at,omitempty"`
+	// Trace is the pledge's trace context: what the payment causes later
+	// (the order paid, the totals) continues it.
+	Trace string `json:"-"`
 }
 
 // Notice is what a provider says about a payment (in a notification or an

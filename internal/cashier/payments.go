@@ -96,7 +96,7 @@ func (s *Payments) newPayment(ctx context.Context, member string, in cashierapi.
 		return Payment{}, nil, errs.E(errs.WrongState, "this order is %s and has nothing to pay", o.Status)
 	}
 	return Payment{ID: store.NewID(), MemberID: member, OrderID: o.ID, ProjectID: o.ProjectID, Channel: ch.Name(),
-		Amount: o.AmountDue, Status: Pending, CreatedAt: now.UTC(), ExpiresAt: *o.DueBy}, ch, nil
+		Amount: o.AmountDue, Status: Pending, CreatedAt: now.UTC(), ExpiresAt: *o.DueBy, Trace: o.Trace}, ch, nil
 }
 
 // Apply records what a provider says about a payment (a verified
@@ -113,7 +113,9 @@ func (s *Payments) Apply(ctx context.Context, n Notice) error {
 		}
 		switch status {
 		case Succeeded:
-			return []outbox.Message{orderapi.PaidMessage(p.OrderID, orderapi.Payment{PaymentID: p.ID, Amount: p.Amount, Channel: p.Channel})}, nil
+			paid := orderapi.PaidMessage(p.OrderID, orderapi.Payment{PaymentID: p.ID, Amount: p.Amount, Channel: p.Channel})
+			paid.Trace = p.Trace // the pledge's trace goes on with the order paid
+			return []outbox.Message{paid}, nil
 		case Failed:
 			return []outbox.Message{paymentNotice(p, notifyapi.KindPaymentFailed, s.now())}, nil
 		}

@@ -43,13 +43,13 @@ type keyed struct {
 	key string
 }
 
-const paymentCols = `id, member_id, order_id, project_id, channel, amount, status, pay_url, trade_no, created_at, expires_at, finished_at`
+const paymentCols = `id, member_id, order_id, project_id, channel, amount, status, pay_url, trade_no, created_at, expires_at, finished_at, trace`
 
 func scanPayment(row interface{ Scan(...any) error }) (Payment, error) {
 	var p Payment
 	var status, created, expires string
 	var finished sql.NullString
-	err := row.Scan(&p.ID, &p.MemberID, &p.OrderID, &p.ProjectID, &p.Channel, &p.Amount, &status, &p.PayURL, &p.TradeNo, &created, &expires, &finished)
+	err := row.Scan(&p.ID, &p.MemberID, &p.OrderID, &p.ProjectID, &p.Channel, &p.Amount, &status, &p.PayURL, &p.TradeNo, &created, &expires, &finished, &p.Trace)
 	p.Status, p.CreatedAt, p.ExpiresAt = PaymentStatus(status), store.ParseTS(created), store.ParseTS(expires)
 	if finished.Valid {
 		t := store.ParseTS(finished.String)
@@ -69,14 +69,14 @@ func (s *Store) Insert(ctx context.Context, p Payment, key string) (Payment, boo
 // payment it did not insert has a key used before (perhaps in this batch),
 // and is answered with the payment stored under that key.
 func (s *Store) insertBatch(ctx context.Context, _ string, ps []keyed) []batch.Result[Payment] {
-	const width = 10
+	const width = 11
 	args := make([]any, 0, width*len(ps))
 	for _, k := range ps {
 		p := k.p
-		args = append(args, p.ID, p.MemberID, k.key, p.OrderID, p.ProjectID, p.Channel, p.Amount, string(Pending), store.TS(p.CreatedAt), store.TS(p.ExpiresAt))
+		args = append(args, p.ID, p.MemberID, k.key, p.OrderID, p.ProjectID, p.Channel, p.Amount, string(Pending), store.TS(p.CreatedAt), store.TS(p.ExpiresAt), p.Trace)
 	}
 	// #nosec G202 -- only numbered placeholders are built; the values go as arguments
-	stored, err := store.List(ctx, s.db, scanPayment, `INSERT INTO payments (id, member_id, idem_key, order_id, project_id, channel, amount, status, created_at, expires_at)
+	stored, err := store.List(ctx, s.db, scanPayment, `INSERT INTO payments (id, member_id, idem_key, order_id, project_id, channel, amount, status, created_at, expires_at, trace)
 		VALUES `+store.Tuples(1, len(ps), width)+` ON CONFLICT (member_id, idem_key) DO NOTHING RETURNING `+paymentCols, args...)
 	if err != nil && len(ps) > 1 { // one bad payment fails only its own call
 		return batch.OneByOne(ctx, "", ps, s.insertBatch)

@@ -78,6 +78,9 @@ type Order struct {
 	// Returned are the payments already refunded in full.
 	TopUps    []Part   `json:"-"`
 	Returned  []string `json:"-"`
+	// Trace is the trace context of the pledge's request: its payment and
+	// what follows continue that trace (docs/observability.md).
+	Trace string `json:"-"`
 	CreatorID string   `json:"-"`
 	UnitHeld  bool     `json:"-"`
 	Counted   bool     `json:"-"` // the project counts this pledge

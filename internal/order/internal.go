@@ -17,7 +17,11 @@ func (a *API) internalGet(r *http.Request) (int, any, error) {
 	}
 	o, err := a.store.Get(r.Context(), r.PathValue("id"))
 	o.View(a.now())
-	return http.StatusOK, o, err
+	// The pledge's trace goes with it: the payment continues it.
+	return http.StatusOK, struct {
+		Order
+		Trace string `json:"trace,omitempty"`
+	}{o, o.Trace}, err
 }
 
 func (a *API) paid(r *http.Request) (int, any, error) {

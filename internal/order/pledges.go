@@ -11,6 +11,7 @@ import (
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/store"
+	"sanshi/internal/chassis/tracing"
 	"sanshi/internal/member/memberapi"
 	"sanshi/internal/order/orderapi"
 	"sanshi/internal/project/projectapi"
@@ -123,7 +124,7 @@ func (p *Pledges) newOrder(ctx context.Context, member string, in CreateInput) (
 		return Order{}, errs.E(errs.Forbidden, "creators cannot back their own project")
 	}
 	o := Order{ID: store.NewID(), MemberID: member, ProjectID: pr.ID, CreatorID: pr.CreatorID, Amount: in.Amount,
-		Status: PendingPayment, CreatedAt: now.UTC(), ExpiresAt: now.Add(p.timeout()).UTC()}
+		Status: PendingPayment, CreatedAt: now.UTC(), ExpiresAt: now.Add(p.timeout()).UTC(), Trace: tracing.Traceparent(ctx)}
 	reward := pick.Tier
 	if reward != nil && ((reward.Remaining != nil && *reward.Remaining == 0 && !kept) || p.soldOut.closed(reward.ID, now)) {
 		// Sold out at the project's last word (not a copy's): answer fast,

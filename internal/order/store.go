@@ -77,6 +77,7 @@ type extra struct {
 	Change      *Change     `json:"change,omitempty"`
 	Parts       []Part      `json:"parts,omitempty"`
 	Returned    []string    `json:"returned,omitempty"`
+	Trace       string      `json:"trace,omitempty"`
 }
 
 func (o *Order) readExtra(s string) error {
@@ -86,15 +87,15 @@ func (o *Order) readExtra(s string) error {
 			return fmt.Errorf("order %s: stored lines unreadable: %w", o.ID, err)
 		}
 	}
-	o.AddOns, o.ShippingFee, o.Revision, o.Change, o.TopUps, o.Returned = e.AddOns, e.ShippingFee, e.Revision, e.Change, e.Parts, e.Returned
+	o.AddOns, o.ShippingFee, o.Revision, o.Change, o.TopUps, o.Returned, o.Trace = e.AddOns, e.ShippingFee, e.Revision, e.Change, e.Parts, e.Returned, e.Trace
 	o.TierAmount = o.Amount - AddOnsTotal(o.AddOns) - o.ShippingFee
 	return nil
 }
 
 // extraJSON is the order's extra column ("" when there is nothing).
 func (o *Order) extraJSON() string {
-	e := extra{AddOns: o.AddOns, ShippingFee: o.ShippingFee, Revision: o.Revision, Change: o.Change, Parts: o.TopUps, Returned: o.Returned}
-	if e.AddOns == nil && e.ShippingFee == 0 && e.Revision == 0 && e.Change == nil && e.Parts == nil && e.Returned == nil {
+	e := extra{AddOns: o.AddOns, ShippingFee: o.ShippingFee, Revision: o.Revision, Change: o.Change, Parts: o.TopUps, Returned: o.Returned, Trace: o.Trace}
+	if e.AddOns == nil && e.ShippingFee == 0 && e.Revision == 0 && e.Change == nil && e.Parts == nil && e.Returned == nil && e.Trace == "" {
 		return ""
 	}
 	b, _ := json.Marshal(e) // plain values: cannot fail

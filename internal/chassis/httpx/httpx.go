@@ -300,7 +300,13 @@ func Middleware(next http.Handler, o Options) http.Handler {
 				rec.Status = http.StatusOK
 			}
 			status := StatusLabel(rec.Status)
-			tracing.EndHTTP(span, r.Method+" "+route, rec.Status)
+			if span.IsRecording() {
+				name := route
+				if !strings.Contains(route, " ") { // a pattern without its method
+					name = r.Method + " " + route
+				}
+				tracing.EndHTTP(span, name, rec.Status)
+			}
 			end := time.Now()
 			d := end.Sub(start)
 			m.requests.WithLabelValues(route, r.Method, status).Inc()

@@ -45,6 +45,9 @@ type Message struct {
 	Method  string
 	Path    string
 	Body    any
+	// Trace, when set, is the trace context the delivery continues in place
+	// of the writing request's (a payment continuing its pledge's trace).
+	Trace string
 }
 
 // Enqueue stores m in tx. Call Outbox.Kick after the commit for a prompt send.
@@ -63,6 +66,9 @@ func enqueueStatement(m Message, now time.Time, trace string) (store.Statement, 
 	body, err := json.Marshal(m.Body)
 	if err != nil {
 		return store.Statement{}, err
+	}
+	if m.Trace != "" {
+		trace = m.Trace
 	}
 	return store.Statement{SQL: `INSERT INTO outbox (id, service, method, path, body, next_attempt_at, created_at, trace)
 		VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (id) DO NOTHING`,

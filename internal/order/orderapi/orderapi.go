@@ -37,6 +37,9 @@ type Order struct {
 	// difference of a paid one's change) until DueBy; 0: nothing.
 	AmountDue int64      `json:"amount_due"`
 	DueBy     *time.Time `json:"due_by"`
+	// Trace is the pledge's trace context (W3C traceparent): the payment
+	// and its deliveries continue it.
+	Trace string `json:"trace,omitempty"`
 }
 
 // Payment tells the order service of a captured payment.

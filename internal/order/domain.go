@@ -76,14 +76,14 @@ type Order struct {
 	DueBy     *time.Time `json:"due_by,omitempty"`
 	// TopUps are the payments of changes' differences, beside PaymentID;
 	// Returned are the payments already refunded in full.
-	TopUps    []Part   `json:"-"`
-	Returned  []string `json:"-"`
+	TopUps   []Part   `json:"-"`
+	Returned []string `json:"-"`
 	// Trace is the trace context of the pledge's request: its payment and
 	// what follows continue that trace (docs/observability.md).
-	Trace string `json:"-"`
-	CreatorID string   `json:"-"`
-	UnitHeld  bool     `json:"-"`
-	Counted   bool     `json:"-"` // the project counts this pledge
+	Trace     string `json:"-"`
+	CreatorID string `json:"-"`
+	UnitHeld  bool   `json:"-"`
+	Counted   bool   `json:"-"` // the project counts this pledge
 	version   int64
 }
 

@@ -297,7 +297,7 @@ func (n *node) applyColorB(service, image string) {
 	env, _ := c["env"].([]any)
 	c["env"] = append(env, map[string]any{"name": "SANSHI_COLOR", "value": "B"})
 	b, _ := json.Marshal(d)
-	cmd := exec.Command(filepath.Join(repoRoot(), "scripts", "cluster.sh"), "kubectl", "apply", "-f", "-") // #nosec G204 -- the repository's own script
+	cmd := exec.Command("bash", filepath.Join(repoRoot(), "scripts", "cluster.sh"), "kubectl", "apply", "-f", "-") // #nosec G204 -- the repository's own script
 	cmd.Stdin = bytes.NewReader(b)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		n.t.Fatalf("applying %s-b: %v\n%s", service, err, out)

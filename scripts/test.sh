@@ -78,14 +78,16 @@ go vet ./...
 say "staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 say "gosec (findings are fixed or annotated with #nosec and the reason)"
-# tools/kube is its own module (Kubernetes' control plane, built from source
-# for the manifest test): not our code to scan.
-go run github.com/securego/gosec/v2/cmd/gosec@v2.30.0 -quiet -exclude-dir=tools/kube ./...
+# tools/kube and tools/jaeger are modules of their own (Kubernetes' control
+# plane, Jaeger, built from source for the tests): not our code to scan.
+go run github.com/securego/gosec/v2/cmd/gosec@v2.30.0 -quiet -exclude-dir=tools/kube -exclude-dir=tools/jaeger ./...
 say "Kubernetes (control plane, node, kubectl) and CoreDNS for the manifest and node tests (built once per version, then cached)"
 bash tools/kube/build.sh >/dev/null
 bash tools/coredns/build.sh >/dev/null
 say "Mailpit, the notification tests' SMTP server (built once per version, then cached)"
 bash tools/mailpit/build.sh >/dev/null
+say "Jaeger, the trace store of the tracing tests and the compose deployment (built once per version, then cached; about 15 minutes the first time)"
+bash tools/jaeger/build.sh >/dev/null
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
   # The container tests reuse these; building them here (the base with
   # debootstrap, once per machine: minutes on a new one) keeps that time out

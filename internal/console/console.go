@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"sanshi/internal/member/memberapi"
 	"sanshi/internal/release"
+	"strings"
 	"time"
 
 	"sanshi/internal/chassis/httpx"
@@ -57,6 +58,7 @@ type Console struct {
 	etcd     *clientv3.Client // the configuration (weights) and release progress
 	profiles []string
 	traffic  *colorTraffic
+	traces   traceAPI
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
@@ -86,13 +88,14 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		}
 		return 15 * time.Second
 	})
+	c.traces = traceAPI{base: strings.TrimSuffix(rt.Boot.Getenv("SANSHI_TRACE_API"), "/"), http: &http.Client{Timeout: 5 * time.Second}}
 	return c.Routes(), nil
 }
 
 func parsePages() map[string]*template.Template {
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "overview", "events", "instance", "confirm", "settings", "payouts", "payout", "mail"} {
-		pages[name] = template.Must(template.New(name).Funcs(template.FuncMap{"t": func(string) string { return "" }, "details": details, "when": when, "list": func(s ...string) []string { return s }, "yuan": yuanText}).
+	for _, name := range []string{"login", "overview", "events", "instance", "confirm", "settings", "payouts", "payout", "mail", "trace"} {
+		pages[name] = template.Must(template.New(name).Funcs(template.FuncMap{"t": func(string) string { return "" }, "details": details, "when": when, "list": func(s ...string) []string { return s }, "yuan": yuanText, "ms": ms}).
 			ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return pages
@@ -123,6 +126,7 @@ func (c *Console) Routes() http.Handler {
 	mux.HandleFunc("POST /payouts/{id}/approve", c.operator(c.decidePayout(true)))
 	mux.HandleFunc("POST /payouts/{id}/reject", c.operator(c.decidePayout(false)))
 	mux.HandleFunc("GET /mail", c.operator(c.mails))
+	mux.HandleFunc("GET /traces/{id}", c.operator(c.trace))
 	mux.HandleFunc("GET /mail/{id}", c.operator(c.mail))
 	mux.HandleFunc("POST /mail/{id}/retry", c.operator(c.retryMail))
 	mux.HandleFunc("GET /prometheus/targets", c.targets)

@@ -46,13 +46,20 @@ func ConsoleSession(t testing.TB, base, email, password string) *ConsoleClient {
 // Get returns a page's text.
 func (cc *ConsoleClient) Get(t testing.TB, path string) string {
 	t.Helper()
+	_, page := cc.GetStatus(t, path)
+	return page
+}
+
+// GetStatus returns a page's status and text.
+func (cc *ConsoleClient) GetStatus(t testing.TB, path string) (int, string) {
+	t.Helper()
 	resp, err := cc.c.Get(cc.base + path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return resp.StatusCode, string(b)
 }
 
 // Post sends a form with the CSRF token and returns the answer's text

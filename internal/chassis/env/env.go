@@ -136,6 +136,7 @@ var Vars = []Var{
 	{"SANSHI_TLS_KEY", "(none)", "PEM private key of SANSHI_TLS_CERT"},
 	{"SANSHI_HTTP_SERVER", "sanshi", "plain-HTTP server: sanshi (the fast path, irregular requests to net/http) or std (net/http alone)"},
 	{"SANSHI_OTLP_ENDPOINT", "(none: no tracing)", "OTLP/HTTP receiver of the traces, e.g. http://jaeger:4318 (docs/observability.md)"},
+	{"SANSHI_TRACE_API", "(none)", "the console: Jaeger's query API (http://jaeger:16686), from which it draws a trace"},
 	{"SANSHI_TRACE_RATIO", "1", "share of new traces kept, 0 to 1 (a continued trace keeps its caller's choice)"},
 	{"SANSHI_RESTARTS", "0", "set by a supervisor: how many times it restarted this instance (the console shows it)"},
 	{"SANSHI_LAST_EXIT", "(none)", "set by a supervisor: how the previous process ended, e.g. exit status 2"},

@@ -33,7 +33,7 @@ type deployment struct {
 	repo                 string
 	env                  []string
 	site, console, prom  string
-	mailpit              string
+	mailpit, jaeger      string
 	token                string
 }
 
@@ -175,11 +175,11 @@ func upDeployment(t *testing.T, tag string) *deployment {
 	port := func() string { return strings.Split(testkit.FreeAddr(t), ":")[1] }
 	d := &deployment{t: t, dir: filepath.Join(repoRoot(), "deploy", "compose"), project: fmt.Sprintf("sanshie2e%d", os.Getpid()),
 		secret: filepath.Join(tmp, "secrets"), repo: filepath.Join(tmp, "config-repo")}
-	sitePort, consolePort, promPort, mailPort := port(), port(), port(), port()
+	sitePort, consolePort, promPort, mailPort, jaegerPort := port(), port(), port(), port(), port()
 	d.env = []string{"COMPOSE_PROJECT_NAME=" + d.project, "IMAGE_TAG=" + tag, "ORDER_B_TAG=" + tag,
 		"SECRETS_DIR=" + d.secret, "SANSHI_CONFIG_REPO_DIR=" + d.repo,
-		"SANSHI_PORT=" + sitePort, "SANSHI_PORT_2=" + port(), "SANSHI_CONSOLE_PORT=" + consolePort, "PROMETHEUS_PORT=" + promPort, "MAILPIT_PORT=" + mailPort}
-	d.mailpit = "http://127.0.0.1:" + mailPort
+		"SANSHI_PORT=" + sitePort, "SANSHI_PORT_2=" + port(), "SANSHI_CONSOLE_PORT=" + consolePort, "PROMETHEUS_PORT=" + promPort, "MAILPIT_PORT=" + mailPort, "JAEGER_PORT=" + jaegerPort}
+	d.mailpit, d.jaeger = "http://127.0.0.1:"+mailPort, "http://127.0.0.1:"+jaegerPort
 	d.site, d.console, d.prom = "http://127.0.0.1:"+sitePort, "http://127.0.0.1:"+consolePort, "http://127.0.0.1:"+promPort
 	if out, err := d.script(time.Minute, "setup.sh"); err != nil {
 		t.Fatalf("setup.sh: %v\n%s", err, out)
@@ -253,6 +253,7 @@ func TestComposeDeployment(t *testing.T) {
 	t.Logf("smoke.sh:\n%s", out)
 	d.receipts(t)
 	d.prometheus(t)
+	d.traces(t)
 
 	members := d.members(t, 6)
 	steps := []struct {
@@ -301,6 +302,47 @@ func (d *deployment) members(t *testing.T, n int) []string {
 // prometheus checks that Prometheus found every instance through the
 // console's service discovery and that every metric the checked-in
 // dashboard draws exists.
+// traces: every service sends its spans to the deployment's Jaeger, and the
+// smoke script's paid pledge is one trace there, from the gateway through
+// the order, project and member services to the cashier's delivery of
+// "paid" (docs/observability.md).
+func (d *deployment) traces(t *testing.T) {
+	get := func(path string, out any) {
+		resp, err := http.Get(d.jaeger + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+	var services struct{ Data []string }
+	testkit.Eventually(t, 30*time.Second, "every service in Jaeger", func() bool {
+		get("/api/services", &services)
+		return len(services.Data) >= 6
+	})
+	var found struct {
+		Data []struct {
+			TraceID   string
+			Processes map[string]struct{ ServiceName string }
+		}
+	}
+	var in map[string]bool
+	testkit.Eventually(t, 30*time.Second, "a paid pledge's trace", func() bool {
+		get("/api/traces?service=cashier&operation="+url.QueryEscape("outbox delivery to order")+"&lookback=1h&limit=20", &found)
+		for _, tr := range found.Data {
+			in = map[string]bool{}
+			for _, p := range tr.Processes {
+				in[p.ServiceName] = true
+			}
+			if in["gateway"] && in["order"] && in["project"] && in["cashier"] {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("Jaeger has %v; a paid pledge's trace crosses %v", services.Data, in)
+}
+
 func (d *deployment) prometheus(t *testing.T) {
 	var up int
 	testkit.Eventually(t, 60*time.Second, "Prometheus scraping all 14 instances", func() bool {

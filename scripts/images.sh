@@ -6,7 +6,8 @@
 #                            that instead where it can be pulled
 #   sanshi/runtime:bookworm  dumb-init, the non-root user sanshi, folders, HEALTHCHECK
 #   sanshi:<version> and sanshi:<branch>-<shortsha>   the binary only
-#   sanshi/postgres:15, sanshi/redis:7, sanshi/prometheus:2, sanshi/mailpit:1.33.1   the compose
+#   sanshi/postgres:15, sanshi/redis:7, sanshi/prometheus:2, sanshi/mailpit:1.33.1,
+#                            sanshi/jaeger:1.75.0   the compose
 #                            deployment's servers, from Debian's packages
 # With OUT=DIR it also writes DIR/sanshi-<version>.oci.tar (an OCI image layout
 # archive, which `skopeo copy oci-archive:...` pushes to a registry),
@@ -61,6 +62,11 @@ done
 mailpit_dir=$(bash tools/mailpit/build.sh)
 say "building sanshi/mailpit:1.33.1 on $BASE_IMAGE"
 DOCKER_BUILDKIT=0 docker build -q -f deploy/images/mailpit.Dockerfile --build-arg BASE="$BASE_IMAGE" -t sanshi/mailpit:1.33.1 "$mailpit_dir" >/dev/null
+# Jaeger, the deployment's trace store, the same way (with its settings).
+jaeger_dir=$(bash tools/jaeger/build.sh)
+cp deploy/images/files/jaeger.yaml "$jaeger_dir/jaeger.yaml"
+say "building sanshi/jaeger:1.75.0 on $BASE_IMAGE"
+DOCKER_BUILDKIT=0 docker build -q -f deploy/images/jaeger.Dockerfile --build-arg BASE="$BASE_IMAGE" -t sanshi/jaeger:1.75.0 "$jaeger_dir" >/dev/null
 
 # 4. The application layer: the binary only.
 ctx=$(mktemp -d)

@@ -205,3 +205,50 @@ func validTraceID(id string) bool {
 
 // ms shows a duration in milliseconds with two decimals.
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+// notableRequest is a slow or failed request of an instance, from its
+// access lines, linked to its trace.
+type notableRequest struct {
+	At       string
+	Route    string
+	Status   int
+	Duration string
+	Trace    string // the request id, when it is a trace id
+}
+
+// slowAfter makes a request notable on the instance page.
+const slowAfter = 250 * time.Millisecond
+
+// notableRequests reads the instance's recent access lines (its log ring)
+// and keeps the last ten that failed (5xx) or took slowAfter or longer,
+// newest first.
+func (c *Console) notableRequests(ctx context.Context, s InstanceState) []notableRequest {
+	var ring struct{ Lines []json.RawMessage }
+	if c.mgmtCall(ctx, s, "GET", "/actuator/logfile?max=2000", nil, &ring) != nil {
+		return nil
+	}
+	var out []notableRequest
+	for i := len(ring.Lines) - 1; i >= 0 && len(out) < 10; i-- {
+		var l struct {
+			Time      time.Time `json:"time"`
+			Logger    string    `json:"logger"`
+			RequestID string    `json:"request_id"`
+			Route     string    `json:"route"`
+			Status    int       `json:"status"`
+			Duration  string    `json:"duration"`
+		}
+		if json.Unmarshal(ring.Lines[i], &l) != nil || l.Logger != "http.access" {
+			continue
+		}
+		d, _ := time.ParseDuration(l.Duration)
+		if l.Status < 500 && d < slowAfter {
+			continue
+		}
+		n := notableRequest{At: l.Time.Local().Format("15:04:05"), Route: l.Route, Status: l.Status, Duration: ms(d)}
+		if validTraceID(l.RequestID) {
+			n.Trace = l.RequestID
+		}
+		out = append(out, n)
+	}
+	return out
+}

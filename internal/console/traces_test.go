@@ -54,6 +54,25 @@ func TestAPledgesTraceInJaegerAndTheConsole(t *testing.T) {
 	if code, _ := con.GetStatus(t, "/traces/not-a-trace"); code != http.StatusNotFound {
 		t.Errorf("a string that is no trace id: %d", code)
 	}
+
+	// A failed request shows on its instance's page with a link to its
+	// trace, where the failure is drawn in red.
+	orderProc := p.Instance("order", 0)
+	if code, body := testkit.Do(t, "POST", "http://"+orderProc.Instance.MgmtAddress+"/actuator/env", testkit.MgmtToken,
+		map[string]string{"name": "fault.error-percent", "value": "100"}); code != 200 {
+		t.Fatalf("fault override: %d %s", code, body)
+	}
+	failed := backer.Do("GET", "/api/v1/orders", nil)
+	if failed.Status != 500 {
+		t.Fatalf("with every request failing, the orders answered %d", failed.Status)
+	}
+	failedID := failed.Header.Get("X-Request-Id")
+	testkit.Eventually(t, 10*time.Second, "the failed request on the order instance's page", func() bool {
+		return strings.Contains(con.Get(t, "/instances/order/"+orderProc.Instance.ID), `href="/traces/`+failedID+`"`)
+	})
+	testkit.Eventually(t, 30*time.Second, "the failed request's trace drawn with its failure", func() bool {
+		return strings.Contains(con.Get(t, "/traces/"+failedID), `class="span failed"`)
+	})
 }
 
 // jaegerServices lists the services with spans in a trace, from Jaeger's

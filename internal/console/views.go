@@ -70,8 +70,9 @@ type instanceView struct {
 	Env           []envRow
 	Levels        []string
 	Metrics       Metrics
-	Charts        []template.HTML // the last 15 minutes (history.go)
-	Platform      string          // what restarts and stops it; "" for nothing the console drives
+	Charts        []template.HTML  // the last 15 minutes (history.go)
+	Notable       []notableRequest // recent slow and failed requests, each linked to its trace
+	Platform      string           // what restarts and stops it; "" for nothing the console drives
 	Base, Message string
 	// Error is an action's refusal; Form what was typed in its form.
 	Error string

@@ -419,7 +419,7 @@ func (c *Console) instance(w http.ResponseWriter, r *http.Request, op Operator) 
 	}
 	c.render(w, r, "instance", op.Lang, &instanceView{chrome: chrome{Operator: true, CSRF: op.CSRF}, I: s, State: state(s), Charts: charts, Platform: platform,
 		Uptime: c.now().Sub(s.StartedAt).Round(time.Second).String(), Health: health, Loggers: lrows, Env: erows,
-		Levels: []string{"DEBUG", "INFO", "WARN", "ERROR"}, Metrics: c.scrapes.metrics(ctx, c.mgmt, s, c.now()),
+		Levels: []string{"DEBUG", "INFO", "WARN", "ERROR"}, Metrics: c.scrapes.metrics(ctx, c.mgmt, s, c.now()), Notable: c.notableRequests(ctx, s),
 		Base: "/instances/" + url.PathEscape(s.Service) + "/" + url.PathEscape(s.ID), Message: doneMessage(op.Lang, r.URL.Query().Get("done")),
 		Error: r.URL.Query().Get("error"), Form: r.URL.Query()})
 }

@@ -13,7 +13,7 @@ if [ ! -x "$dir/jaeger" ]; then
   mkdir -p "$dir"
   # Other versions' binaries are about 120 MB each: keep only this one.
   find "$(dirname "$dir")" -mindepth 1 -maxdepth 1 -type d ! -name "$key" -exec rm -rf {} + 2>/dev/null || true
-  echo "building Jaeger $(awk '/jaegertracing\/jaeger /{print $2; exit}' go.mod) from its Go module (cached in $dir; the first build takes about 15 minutes)" >&2
+  echo "building Jaeger $(grep -o 'jaegertracing/jaeger v[0-9.]*' go.mod | head -1 | cut -d' ' -f2) from its Go module (cached in $dir; the first build takes about 15 minutes)" >&2
   start=$SECONDS
   # Static (no cgo), so the same binary runs in the compose deployment's image.
   CGO_ENABLED=0 go build -trimpath -o "$dir/jaeger.tmp" github.com/jaegertracing/jaeger/cmd/jaeger

@@ -3,6 +3,7 @@ package release
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -69,7 +70,24 @@ func (r Repo) SetWeights(service string, a, b int, message string, now time.Time
 	if err != nil {
 		return "", err
 	}
-	return h.String(), nil
+	return h.String(), shareObjects(filepath.Join(r.Dir, ".git", "objects"))
+}
+
+// shareObjects makes the repository's objects readable by everyone, as
+// git's own are: go-git writes each new object readable by its owner only,
+// and the config center that reads this checkout (a container's user, a
+// pod's) would fail on the commit.
+func shareObjects(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil || info.Mode().Perm()&0o044 == 0o044 {
+			return err
+		}
+		return os.Chmod(path, info.Mode().Perm()|0o044) // #nosec G302 -- configuration without secrets, read by the config center's user
+	})
 }
 
 func (r Repo) read() (*yaml.Node, error) {

@@ -43,4 +43,14 @@ func TestWeightsInTheConfigRepository(t *testing.T) {
 	if st := run("status", "--porcelain"); st != "" {
 		t.Errorf("uncommitted: %s", st)
 	}
+	// The config center reading this checkout may be another user (a
+	// container's, a pod's): every object of the commit is readable by all.
+	_ = filepath.WalkDir(filepath.Join(dir, ".git", "objects"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, _ := d.Info(); info.Mode().Perm()&0o004 == 0 {
+				t.Errorf("%s is %v: the config center's user cannot read it", path, info.Mode().Perm())
+			}
+		}
+		return err
+	})
 }

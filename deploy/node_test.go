@@ -161,6 +161,9 @@ func TestOnAKubernetesNode(t *testing.T) {
 			return code == 200
 		})
 		mine.Stop(t, "members while PostgreSQL restarted")
+		if t.Failed() {
+			n.errorLines(t, "sanshi-develop")
+		}
 		t.Logf("MEASURED PostgreSQL pod restarted; members served again %s after the delete", back.Round(100*time.Millisecond))
 	})
 
@@ -332,6 +335,19 @@ func otherOverlays(t *testing.T, n *node, tag string) {
 			n.kubectl("delete", "namespace", ns, "--wait=false")
 		}
 	}
+}
+
+// errorLines logs the error lines of every pod in ns (what a failed
+// request's service said about it).
+func (n *node) errorLines(t *testing.T, ns string) {
+	out, _ := n.run(time.Minute, "cluster.sh", "kubectl", "-n", ns, "logs", "-l", "sanshi.io/tier=service", "--prefix", "--tail=400", "--max-log-requests=20")
+	var errLines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, `"level":"ERROR"`) {
+			errLines = append(errLines, l)
+		}
+	}
+	t.Logf("error lines in %s:\n%s", ns, tail(strings.Join(errLines, "\n"), 6000))
 }
 
 // membersOf signs up members through the site and returns their tokens.

@@ -1,6 +1,7 @@
 package errs
 
 import (
+	"context"
 	"database/sql/driver"
 	"errors"
 	"io"
@@ -26,7 +27,10 @@ func dependencyDown(err error) bool {
 		return false
 	}
 	var op *net.OpError
-	if errors.As(err, &op) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) ||
+	// A query still waiting when its request's time ran out was waiting on
+	// the database (a connection to a server that vanished is silent until
+	// TCP_USER_TIMEOUT): a 503 to retry, not a fault of the code.
+	if errors.As(err, &op) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return true
 	}

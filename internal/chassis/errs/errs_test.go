@@ -1,6 +1,7 @@
 package errs_test
 
 import (
+	"context"
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
@@ -137,6 +138,7 @@ func TestStorageDownIsUnavailable(t *testing.T) {
 		{"connection failure 08006", sqlStateError("08006"), 503},
 		{"bad connection", fmt.Errorf("query: %w", driver.ErrBadConn), 503},
 		{"unexpected EOF", errs.Wrap(io.ErrUnexpectedEOF, "scan"), 503},
+		{"out of time waiting for the database", errs.Wrap(fmt.Errorf("query: %w", context.DeadlineExceeded), "load"), 503},
 		{"statement timeout 57014", sqlStateError("57014"), 500},
 		{"unique violation 23505", errs.Wrap(sqlStateError("23505"), "insert"), 500},
 		{"a bug", errors.New("nil map"), 500},

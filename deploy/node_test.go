@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -311,30 +312,55 @@ func (n *node) applyColorB(service, image string) {
 // script, on the stand-ins cluster.sh gives them (etcd over TLS with
 // authentication, PostgreSQL over TLS, Redis, at the outside names the
 // overlays use), waits for every pod Ready and asks each gateway for the
-// projects; each environment is removed before the next.
+// projects. Environments go side by side (production's two colors one
+// after the other: B joins A's); each is removed once checked.
 func otherOverlays(t *testing.T, n *node, tag string) {
-	for _, env := range []string{"staging", "release", "perf", "production-a", "production-b"} {
-		start := time.Now()
-		n.must(8*time.Minute, "deploy.sh", "--target", "k8s", "--overlay", env, "--tag", tag)
-		ns := "sanshi-" + env
-		ready := strings.Count(n.kubectl("-n", ns, "get", "pods", "-o",
-			`jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`), "True")
-		gateway := strings.TrimSpace(n.must(time.Minute, "cluster.sh", "url", ns+"/gateway"))
-		if code, body := testkit.Do(t, "GET", gateway+"/api/v1/projects", "", nil); code != 200 {
-			t.Errorf("%s's gateway: %d %s", env, code, body)
-		}
-		t.Logf("MEASURED %s on its stand-ins: %d pods Ready in %s", env, ready, time.Since(start).Round(time.Second))
-		if env == "production-a" {
-			continue // color B joins A's environment
-		}
-		namespaces := []string{ns, env} // the environment and its stand-ins
-		if env == "production-b" {
-			namespaces = []string{ns, "sanshi-production-a", "prod"}
-		}
-		for _, ns := range namespaces {
-			n.kubectl("delete", "namespace", ns, "--wait=false")
-		}
+	var wg sync.WaitGroup
+	for _, chain := range [][]string{{"staging"}, {"release"}, {"perf"}, {"production-a", "production-b"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, env := range chain {
+				if !n.overlayReady(t, env, tag) {
+					return
+				}
+			}
+			namespaces := []string{"sanshi-" + chain[0], chain[0]} // the environment and its stand-ins
+			if chain[0] == "production-a" {
+				namespaces = []string{"sanshi-production-a", "sanshi-production-b", "prod"}
+			}
+			for _, ns := range namespaces {
+				_, _ = n.run(time.Minute, "cluster.sh", "kubectl", "delete", "namespace", ns, "--wait=false")
+			}
+		}()
 	}
+	wg.Wait()
+}
+
+// overlayReady deploys env and checks its gateway; not the test's
+// goroutine, so failures are reported with Errorf.
+func (n *node) overlayReady(t *testing.T, env, tag string) bool {
+	start := time.Now()
+	if out, err := n.run(8*time.Minute, "deploy.sh", "--target", "k8s", "--overlay", env, "--tag", tag); err != nil {
+		t.Errorf("deploy.sh %s: %v\n%s", env, err, tail(out, 3000))
+		return false
+	}
+	ns := "sanshi-" + env
+	pods, _ := n.run(time.Minute, "cluster.sh", "kubectl", "-n", ns, "get", "pods", "-o",
+		`jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
+	url, _ := n.run(time.Minute, "cluster.sh", "url", ns+"/gateway")
+	resp, err := http.Get(strings.TrimSpace(url) + "/api/v1/projects")
+	if err != nil {
+		t.Errorf("%s's gateway: %v", env, err)
+		return false
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("%s's gateway answered %d", env, resp.StatusCode)
+		return false
+	}
+	t.Logf("MEASURED %s on its stand-ins: %d pods Ready in %s", env, strings.Count(pods, "True"), time.Since(start).Round(time.Second))
+	return true
 }
 
 // errorLines logs the error lines of every pod in ns (what a failed

@@ -360,7 +360,6 @@ standins() {
   local env=$1 tag=$2 ns dir
   ns=$(site "$env") dir=$base/secrets/$(site "$env")
   say "stand-ins for $env's etcd, PostgreSQL and Redis (namespace $ns)"
-  cert "standin-$ns" "/CN=etcd.$ns" "DNS:etcd,DNS:etcd.$ns.svc,DNS:etcd.$ns.svc.cluster.local,DNS:etcd-0.$ns.internal,DNS:etcd-1.$ns.internal,DNS:etcd-2.$ns.internal,DNS:pg.$ns.internal"
   "$kubectl_bin" apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Namespace
@@ -390,8 +389,17 @@ EOF
 # an overlay: the environment's Secrets, its config repository and, but for
 # develop (whose data stores `up` starts), its stand-ins.
 prepare() {
+  # Environments may be prepared side by side: the shared config repository
+  # and the CA's serial file are changed by one at a time.
+  exec 8>"$run/prepare.lock"
+  flock 8
   secrets "$1"
   config_repo "$1"
+  if [ "$1" != develop ]; then
+    local ns; ns=$(site "$1")
+    cert "standin-$ns" "/CN=etcd.$ns" "DNS:etcd,DNS:etcd.$ns.svc,DNS:etcd.$ns.svc.cluster.local,DNS:etcd-0.$ns.internal,DNS:etcd-1.$ns.internal,DNS:etcd-2.$ns.internal,DNS:pg.$ns.internal"
+  fi
+  flock -u 8
   [ "$1" = develop ] || standins "$1" "$2"
 }
 

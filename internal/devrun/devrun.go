@@ -93,6 +93,16 @@ func Run(ctx context.Context, o Options, getenv func(string) string, stdout io.W
 	if o.SMTP != "" {
 		base = append(base, "SANSHI_SMTP_URL=smtp://"+o.SMTP)
 	}
+	// Tracing is the caller's to turn on (docs/observability.md): every
+	// child sends its spans where sanshi dev was told to.
+	for _, k := range []string{"SANSHI_OTLP_ENDPOINT", "SANSHI_TRACE_RATIO", "SANSHI_TRACE_API"} {
+		if v := getenv(k); v != "" {
+			base = append(base, k+"="+v)
+		}
+	}
+	if v := getenv("SANSHI_OTLP_ENDPOINT"); v != "" {
+		out.system("traces go to %s", v)
+	}
 	var groups [][]*child
 	for _, svc := range Order {
 		var group []*child

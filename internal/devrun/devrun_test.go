@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -33,9 +34,15 @@ func port(t *testing.T) string {
 
 func startDev(t *testing.T, dir string, ports map[string]string, extra ...string) *platform {
 	t.Helper()
+	return startDevWith(t, dir, ports, nil, extra...)
+}
+
+// startDevWith is startDev with environment variables for sanshi dev.
+func startDevWith(t *testing.T, dir string, ports map[string]string, env []string, extra ...string) *platform {
+	t.Helper()
 	args := []string{"dev", "--data", dir, "--site-port", ports["site"], "--console-port", ports["console"],
 		"--config-port", ports["config"], "--etcd-port", ports["etcd"]}
-	p := testkit.Start(t, "sanshi dev", append(args, extra...))
+	p := testkit.Start(t, "sanshi dev", append(args, extra...), env...)
 	return &platform{Proc: p, out: p.Log}
 }
 
@@ -70,8 +77,25 @@ func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 func TestDevRunsTheWholePlatform(t *testing.T) {
 	ports := map[string]string{"site": port(t), "console": port(t), "config": port(t), "etcd": port(t)}
 	dir := t.TempDir()
-	p := startDev(t, dir, ports, "--replicas", "order=2", "--color", "project=A+B")
+	rx := testkit.StartOTLPReceiver(t)
+	p := startDevWith(t, dir, ports, []string{"SANSHI_OTLP_ENDPOINT=" + rx.URL}, "--replicas", "order=2", "--color", "project=A+B")
 	p.waitFor(t, "instances ready in", 60*time.Second)
+	p.waitFor(t, "traces go to "+rx.URL, time.Second)
+	// With SANSHI_OTLP_ENDPOINT, every child traces: a request is one trace
+	// from the gateway into the project service.
+	resp, err := http.Get("http://127.0.0.1:" + ports["site"] + "/api/v1/projects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	traceID := resp.Header.Get("X-Request-Id")
+	testkit.Eventually(t, 15*time.Second, "the request's trace from the gateway into the project service", func() bool {
+		seen := map[string]bool{}
+		for _, s := range rx.Trace(traceID) {
+			seen[s.Service] = true
+		}
+		return seen["gateway"] && seen["project"]
+	})
 
 	ins := instances(t, ports["etcd"])
 	want := len(devrun.Order) + 2 // order has two replicas, project runs both colors

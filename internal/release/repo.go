@@ -78,7 +78,12 @@ func (r Repo) SetWeights(service string, a, b int, message string, now time.Time
 // and the config center that reads this checkout (a container's user, a
 // pod's) would fail on the commit.
 func shareObjects(dir string) error {
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	root, err := os.OpenRoot(dir) // changes stay inside the objects folder, whatever links it holds
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -86,7 +91,7 @@ func shareObjects(dir string) error {
 		if err != nil || info.Mode().Perm()&0o044 == 0o044 {
 			return err
 		}
-		return os.Chmod(path, info.Mode().Perm()|0o044) // #nosec G302 -- configuration without secrets, read by the config center's user
+		return root.Chmod(path, info.Mode().Perm()|0o044) // #nosec G302 -- configuration without secrets, read by the config center's user
 	})
 }
 

@@ -34,7 +34,7 @@ func ConsoleSession(t testing.TB, base, email, password string) *ConsoleClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	home := cc.Get(t, "/")
 	if m = csrfField.FindStringSubmatch(home); m == nil {
 		t.Fatalf("not logged in to the console:\n%s", home)
@@ -91,7 +91,7 @@ func (cc *ConsoleClient) Act(t testing.TB, path string, form url.Values) *url.UR
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	loc, err := resp.Location()
 	if err != nil {
 		t.Fatalf("POST %s: %d without a redirect", path, resp.StatusCode)

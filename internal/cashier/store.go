@@ -159,6 +159,7 @@ func paymentRows() outbox.Rows[Payment] {
 	return outbox.Rows[Payment]{
 		Table: "payments", Cols: paymentCols,
 		Scan: scanPayment, ID: func(p Payment) string { return p.ID }, Missing: errs.E(errs.NotFound, "no such payment"),
+		Trace: func(p Payment) string { return p.Trace },
 		Save: func(p Payment) store.Statement {
 			return store.Statement{SQL: `UPDATE payments SET status = $1, trade_no = $2, finished_at = $3 WHERE id = $4`,
 				Args: []any{string(p.Status), p.TradeNo, store.OptTS(p.FinishedAt), p.ID}}

@@ -268,6 +268,7 @@ func orderRows() outbox.Rows[Order] {
 	return outbox.Rows[Order]{
 		Table: "orders", Cols: orderCols,
 		Scan: scanOrder, ID: func(o Order) string { return o.ID }, Missing: errs.E(errs.NotFound, "no such order"),
+		Trace: func(o Order) string { return o.Trace },
 		Save: func(o Order) store.Statement {
 			var addr any
 			if o.Address != nil {

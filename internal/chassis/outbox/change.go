@@ -53,6 +53,10 @@ type Rows[T any] struct {
 	// (a ledger's entries), from the row before and after it: they are
 	// written in the same transaction, or the change fails.
 	Also func(before, after T) ([]store.Statement, error)
+	// Trace, when set, gives the trace context a row's messages continue
+	// when the change comes from no traced request (a background loop's
+	// expiry or refund): the trace of the request that made the row.
+	Trace func(T) string
 }
 
 // Changes is Change for things that are one row each, on a busy table:
@@ -139,8 +143,12 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 				*v, out[i] = before, batch.Result[T]{Value: before, Err: err}
 				continue
 			}
+			trace := q.trace
+			if trace == "" && c.rows.Trace != nil {
+				trace = c.rows.Trace(*v)
+			}
 			for _, m := range msgs {
-				s, err := enqueueStatement(m, now, q.trace)
+				s, err := enqueueStatement(m, now, trace)
 				if err != nil {
 					return nil, err
 				}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/store"
+	"sanshi/internal/chassis/tracing"
 	"sanshi/internal/testkit"
 )
 
@@ -254,4 +256,49 @@ func concurrently(n int, fn func(i int) error) []error {
 	}
 	wg.Wait()
 	return errs
+}
+
+// TestMessagesCarryTheirTrace: a change made in a traced request stores
+// its messages with that request's trace context; one made by a
+// background loop (no trace in its context) with the row's own (Rows.Trace:
+// the trace of the request that made the row); a message's own Trace wins
+// over both. Their deliveries continue those traces.
+func TestMessagesCarryTheirTrace(t *testing.T) {
+	db := openAccounts(t, store.SQLite, "sqlite:"+t.TempDir()+"/trace.db", 1)
+	rowTrace := "00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01"
+	rows := accountRows()
+	rows.Trace = func(account) string { return rowTrace }
+	c := outbox.NewChanges(db, rows)
+	rx := testkit.StartOTLPReceiver(t)
+	tr, err := tracing.New(tracing.Options{Endpoint: rx.URL, Ratio: 1, Service: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	traced, span := tr.Serve(context.Background(), http.Header{}, "POST", true)
+	defer span.End()
+	own := "00-cccccccccccccccccccccccccccccccc-dddddddddddddddd-01"
+	for key, ctx := range map[string]context.Context{"loop": context.Background(), "request": traced, "own": context.Background()} {
+		_, err := c.Change(ctx, "a", time.Now(), func(a *account) ([]outbox.Message, error) {
+			a.Balance--
+			m := outbox.Message{Key: key, Service: "s", Method: "POST", Path: "/p", Body: key}
+			if key == "own" {
+				m.Trace = own
+			}
+			return []outbox.Message{m}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{"loop": rowTrace, "request": tracing.Traceparent(traced), "own": own}
+	for key, w := range want {
+		var got string
+		if err := db.QueryRowContext(context.Background(), `SELECT trace FROM outbox WHERE id = $1`, key).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != w {
+			t.Errorf("%s: stored trace %q, want %q", key, got, w)
+		}
+	}
 }

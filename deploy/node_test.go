@@ -309,29 +309,17 @@ func (n *node) applyColorB(service, image string) {
 }
 
 // otherOverlays deploys every overlay but develop with the pipeline's
-// script, on the stand-ins cluster.sh gives them (etcd over TLS with
-// authentication, PostgreSQL over TLS, Redis, at the outside names the
-// overlays use), waits for every pod Ready and asks each gateway for the
-// projects. Environments go side by side (production's two colors one
-// after the other: B joins A's); each is removed once checked.
+// script, all side by side, on the stand-ins cluster.sh gives them (etcd
+// over TLS with authentication, PostgreSQL over TLS, Redis, at the outside
+// names the overlays use), waits for every pod Ready and asks each gateway
+// for the projects. They stay until the node is taken down.
 func otherOverlays(t *testing.T, n *node, tag string) {
 	var wg sync.WaitGroup
-	for _, chain := range [][]string{{"staging"}, {"release"}, {"perf"}, {"production-a", "production-b"}} {
+	for _, env := range []string{"staging", "release", "perf", "production-a", "production-b"} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for _, env := range chain {
-				if !n.overlayReady(t, env, tag) {
-					return
-				}
-			}
-			namespaces := []string{"sanshi-" + chain[0], chain[0]} // the environment and its stand-ins
-			if chain[0] == "production-a" {
-				namespaces = []string{"sanshi-production-a", "sanshi-production-b", "prod"}
-			}
-			for _, ns := range namespaces {
-				_, _ = n.run(time.Minute, "cluster.sh", "kubectl", "delete", "namespace", ns, "--wait=false")
-			}
+			n.overlayReady(t, env, tag)
 		}()
 	}
 	wg.Wait()

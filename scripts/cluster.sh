@@ -378,7 +378,14 @@ EOF
   if tls_registry "$env"; then
     printf 'components:\n  - %s\n' "$(realpath --relative-to="$tmp" "$root/deploy/k8s/local/standins/tls")" >> "$tmp/kustomization.yaml"
   fi
-  "$kubectl_bin" -n "$ns" delete job etcd-auth --ignore-not-found >/dev/null # a Job's pods are immutable; it runs again
+  # A Job's pod template is immutable: one made for another tag is made again
+  # (the same one, applied twice when both production colors come at once,
+  # is left as it is).
+  local had
+  had=$("$kubectl_bin" -n "$ns" get job etcd-auth -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null || true)
+  if [ -n "$had" ] && [ "$had" != "registry.example.com/sanshi:$tag" ]; then
+    "$kubectl_bin" -n "$ns" delete job etcd-auth --wait=true >/dev/null
+  fi
   "$kubectl_bin" apply -k "$tmp" >/dev/null
   rm -rf "$tmp"
   for d in etcd postgres redis; do "$kubectl_bin" -n "$ns" rollout status "deploy/$d" --timeout=180s >/dev/null; done
@@ -389,8 +396,9 @@ EOF
 # an overlay: the environment's Secrets, its config repository and, but for
 # develop (whose data stores `up` starts), its stand-ins.
 prepare() {
-  # Environments may be prepared side by side: the shared config repository
-  # and the CA's serial file are changed by one at a time.
+  # Environments may be prepared side by side: the shared config repository,
+  # the CA's serial file and a site's stand-ins (both production colors') are
+  # changed by one at a time.
   exec 8>"$run/prepare.lock"
   flock 8
   secrets "$1"
@@ -400,7 +408,12 @@ prepare() {
     cert "standin-$ns" "/CN=etcd.$ns" "DNS:etcd,DNS:etcd.$ns.svc,DNS:etcd.$ns.svc.cluster.local,DNS:etcd-0.$ns.internal,DNS:etcd-1.$ns.internal,DNS:etcd-2.$ns.internal,DNS:pg.$ns.internal"
   fi
   flock -u 8
-  [ "$1" = develop ] || standins "$1" "$2"
+  if [ "$1" != develop ]; then
+    exec 7>"$run/standins-$(site "$1").lock"
+    flock 7
+    standins "$1" "$2"
+    flock -u 7
+  fi
 }
 
 # config_repo ENV: the config center's Git repository for the environment

@@ -1,13 +1,10 @@
 package testkit
 
 import (
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,21 +27,12 @@ var (
 	jaegerErr  error
 )
 
-func repoFile(parts ...string) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(append([]string{filepath.Dir(file), "..", ".."}, parts...)...)
-}
-
 // StartJaeger starts Jaeger until the test ends and waits for its query API.
 func StartJaeger(t testing.TB) *Jaeger {
 	t.Helper()
 	jaegerOnce.Do(func() {
-		out, err := exec.Command("bash", repoFile("tools", "jaeger", "build.sh")).Output() // #nosec G204 -- the repository's own script
-		if err != nil {
-			jaegerErr = fmt.Errorf("tools/jaeger/build.sh: %v", err)
-			return
-		}
-		jaegerBin = filepath.Join(strings.TrimSpace(string(out)), "jaeger")
+		dir, err := toolDir("jaeger")
+		jaegerBin, jaegerErr = filepath.Join(dir, "jaeger"), err
 	})
 	if jaegerErr != nil {
 		t.Fatal(jaegerErr)

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,16 +36,11 @@ type Kube struct {
 // and returns their folder; tools/kube/build.sh says how.
 func KubeBinaries(t testing.TB) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "tools", "kube", "build.sh")
-	var stderr bytes.Buffer
-	cmd := exec.Command("bash", script, "apiserver", "controller-manager") // #nosec G204 -- the repository's own build script
-	cmd.Stderr = io.MultiWriter(&stderr, os.Stderr)
-	out, err := cmd.Output()
+	dir, err := toolDir("kube", "apiserver", "controller-manager")
 	if err != nil {
-		t.Fatalf("build the Kubernetes control plane: %v\n%s", err, stderr.String())
+		t.Fatalf("build the Kubernetes control plane: %v", err)
 	}
-	return strings.TrimSpace(string(out))
+	return dir
 }
 
 // StartKube starts etcd, the API server (RBAC on, tokens from a file, the

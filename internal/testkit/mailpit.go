@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,14 +37,8 @@ var (
 // mailpitBinary builds (or finds in its cache) the Mailpit binary.
 func mailpitBinary() (string, error) {
 	mailpitOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		script := filepath.Join(filepath.Dir(file), "..", "..", "tools", "mailpit", "build.sh")
-		out, err := exec.Command("bash", script).Output() // #nosec G204 -- the repository's own script
-		if err != nil {
-			mailpitErr = fmt.Errorf("tools/mailpit/build.sh: %v", err)
-			return
-		}
-		mailpitBin = filepath.Join(strings.TrimSpace(string(out)), "mailpit")
+		dir, err := toolDir("mailpit")
+		mailpitBin, mailpitErr = filepath.Join(dir, "mailpit"), err
 	})
 	return mailpitBin, mailpitErr
 }

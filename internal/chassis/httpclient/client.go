@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
@@ -46,6 +47,9 @@ type Client struct {
 	// Sign, when set, makes the signed identity header for a request from
 	// the identity in its context.
 	Sign func(ctx context.Context) string
+	// Calls, when set, counts the requests sent, by the service called
+	// (each attempt is one).
+	Calls *prometheus.CounterVec
 }
 
 // New returns a client that resolves through r.
@@ -188,6 +192,9 @@ func (c *Client) send(ctx context.Context, deadline time.Time, p *peer, inst reg
 	}
 	if c.Sign != nil {
 		ours = append(ours, field{auth.Header, c.Sign(ctx)})
+	}
+	if c.Calls != nil {
+		c.Calls.WithLabelValues(req.Service).Inc()
 	}
 	p.begin()
 	start := c.now()

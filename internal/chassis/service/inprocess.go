@@ -48,6 +48,7 @@ func InProcess(ctx context.Context, spec Spec, dir, key string, client *httpclie
 	rt.Client.Sign = rt.signAs(spec.Name)
 	reg := prometheus.NewRegistry()
 	rt.Metrics, rt.Cache = reg, cache.NewLocal(1000, rt.Now)
+	registerCosts(reg, rt)
 	if rt.DB != nil {
 		rt.Outbox = outbox.New(rt.DB, rt.Client, logs.Logger("outbox"), rt.Now)
 		go rt.Outbox.Run(ctx)

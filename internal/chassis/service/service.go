@@ -156,6 +156,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rt.Metrics = reg
 	httpMetrics := httpx.NewMetrics(reg)
+	registerCosts(reg, rt)
 
 	rt.Cache = cache.NewLocal(10_000, rt.Now)
 	if boot.RedisURL.Set() {

@@ -2,11 +2,9 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"reflect"
-	"sync"
 
 	"modernc.org/sqlite"
 )
@@ -18,20 +16,27 @@ import (
 // connection's compiled statements and reuses them; pgx already does the
 // same for PostgreSQL.
 
-// cachedSQLiteDriver is registered once, for store.Open's SQLite databases.
-const cachedSQLiteDriver = "sqlite-cached"
+// sqliteConnector opens store.Open's SQLite connections: cached
+// statements, counted.
+type sqliteConnector struct {
+	dsn    string
+	counts *Counts
+}
 
-var registerCached sync.Once
+func (c sqliteConnector) Driver() driver.Driver { return cachedSQLite{&sqlite.Driver{}, c.counts} }
 
-func registerCachedSQLite() {
-	registerCached.Do(func() { sql.Register(cachedSQLiteDriver, cachedSQLite{&sqlite.Driver{}}) })
+func (c sqliteConnector) Connect(context.Context) (driver.Conn, error) {
+	return c.Driver().Open(c.dsn)
 }
 
 // stmtsPerConn bounds a connection's cache; queries beyond it are compiled
 // each time, as without the cache (a service has a few dozen statements).
 const stmtsPerConn = 256
 
-type cachedSQLite struct{ inner driver.Driver }
+type cachedSQLite struct {
+	inner  driver.Driver
+	counts *Counts
+}
 
 func (d cachedSQLite) Open(name string) (driver.Conn, error) {
 	c, err := d.inner.Open(name)
@@ -43,7 +48,7 @@ func (d cachedSQLite) Open(name string) (driver.Conn, error) {
 		_ = c.Close()
 		return nil, errors.New("store: the SQLite driver's connection lacks the context methods")
 	}
-	return &cachedConn{sqliteConn: inner, stmts: map[string]*cachedStmt{}}, nil
+	return &cachedConn{sqliteConn: inner, stmts: map[string]*cachedStmt{}, counts: d.counts}, nil
 }
 
 // sqliteConn is what the SQLite driver's connection offers and
@@ -66,7 +71,38 @@ type sqliteConn interface {
 // gets a statement of its own).
 type cachedConn struct {
 	sqliteConn
-	stmts map[string]*cachedStmt
+	stmts  map[string]*cachedStmt
+	counts *Counts
+	inTx   bool // a statement outside a transaction commits by itself
+}
+
+func (c *cachedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	tx, err := c.sqliteConn.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.inTx = true
+	return countedTx{tx, c}, nil
+}
+
+// countedTx counts its commit.
+type countedTx struct {
+	driver.Tx
+	c *cachedConn
+}
+
+func (t countedTx) Commit() error {
+	t.c.inTx = false
+	err := t.Tx.Commit()
+	if err == nil {
+		t.c.counts.Commits.Add(1)
+	}
+	return err
+}
+
+func (t countedTx) Rollback() error {
+	t.c.inTx = false
+	return t.Tx.Rollback()
 }
 
 // sqliteStmt is what the SQLite driver's statement offers.
@@ -120,7 +156,14 @@ func (c *cachedConn) ExecContext(ctx context.Context, query string, args []drive
 		return nil, err
 	}
 	defer s.release()
-	return s.ExecContext(ctx, args)
+	res, err := s.ExecContext(ctx, args)
+	c.counts.Statements.Add(1)
+	if err == nil && !c.inTx {
+		if n, _ := res.RowsAffected(); n > 0 {
+			c.counts.Commits.Add(1)
+		}
+	}
+	return res, err
 }
 
 func (c *cachedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -129,6 +172,7 @@ func (c *cachedConn) QueryContext(ctx context.Context, query string, args []driv
 		return nil, err
 	}
 	rows, err := s.QueryContext(ctx, args)
+	c.counts.Statements.Add(1)
 	if err != nil {
 		s.release()
 		return nil, err

@@ -35,12 +35,14 @@ const (
 type DB struct {
 	*sql.DB
 	Dialect string
+	Counts  *Counts // statements and commits, counted by the driver
 }
 
 // Open connects to url ("sqlite:PATH" or "postgres://...") and checks that the
 // database answers.
 func Open(ctx context.Context, url string) (*DB, error) {
 	var db *DB
+	counts := &Counts{}
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
 		path := strings.TrimPrefix(url, "sqlite:")
@@ -50,14 +52,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		// WAL lets readers run beside the writer; the busy timeout makes
 		// concurrent writers (several instances on one file) wait, not fail.
 		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-		registerCachedSQLite()
-		sdb, err := sql.Open(cachedSQLiteDriver, dsn)
-		if err != nil {
-			return nil, err
-		}
+		sdb := sql.OpenDB(sqliteConnector{dsn: dsn, counts: counts})
 		sdb.SetMaxOpenConns(8)
 		sdb.SetMaxIdleConns(8)
-		db = &DB{DB: sdb, Dialect: SQLite}
+		db = &DB{DB: sdb, Dialect: SQLite, Counts: counts}
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		cfg, err := pgx.ParseConfig(url)
 		if err != nil {
@@ -65,6 +63,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		}
 		d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 5 * time.Second, Control: userTimeout}
 		cfg.DialFunc = d.DialContext
+		cfg.Tracer = pgCounter{counts}
 		sdb := stdlib.OpenDB(*cfg)
 		// Idle connections are kept up to the limit: the default of 2 made a
 		// busy service close and reopen connections all the time, each a
@@ -72,7 +71,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		sdb.SetMaxOpenConns(20)
 		sdb.SetMaxIdleConns(20)
 		sdb.SetConnMaxIdleTime(5 * time.Minute)
-		db = &DB{DB: sdb, Dialect: Postgres}
+		db = &DB{DB: sdb, Dialect: Postgres, Counts: counts}
 	default:
 		return nil, fmt.Errorf("DATABASE_URL: expected sqlite:PATH or postgres://..., got another scheme")
 	}

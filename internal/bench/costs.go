@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"sanshi/internal/chassis/registry"
+)
+
+// costs are the counts of work that do not depend on the machine, summed
+// over every instance of the platform: calls between services, SQL
+// statements and commits (the services' sanshi_calls_total,
+// sanshi_db_statements_total and sanshi_db_commits_total).
+type costs struct {
+	calls, statements, commits map[string]float64 // by service
+}
+
+// sampleCosts reads the counters of every registered instance.
+func (c *cluster) sampleCosts(ctx context.Context) (costs, error) {
+	out := costs{calls: map[string]float64{}, statements: map[string]float64{}, commits: map[string]float64{}}
+	resp, err := c.cli.Get(ctx, registry.Prefix, clientv3.WithPrefix())
+	if err != nil {
+		return out, err
+	}
+	for _, kv := range resp.Kvs {
+		var in registry.Instance
+		if json.Unmarshal(kv.Value, &in) != nil || in.MgmtAddress == "" {
+			continue
+		}
+		if err := c.readCosts(ctx, in, out); err != nil {
+			return out, fmt.Errorf("counters of %s: %w", in.ID, err)
+		}
+	}
+	return out, nil
+}
+
+func (c *cluster) readCosts(ctx context.Context, in registry.Instance, into costs) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+in.MgmtAddress+"/actuator/prometheus", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	resp, err := http.DefaultClient.Do(req) // #nosec G107 -- a loopback instance of the bench's own cluster
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s", resp.Status)
+	}
+	return parseCosts(resp.Body, in.Service, into)
+}
+
+// parseCosts adds the cost counters of one instance's metrics text.
+func parseCosts(r io.Reader, service string, into costs) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		name, rest, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		var m map[string]float64
+		switch {
+		case strings.HasPrefix(name, "sanshi_calls_total"):
+			m = into.calls
+		case name == "sanshi_db_statements_total":
+			m = into.statements
+		case name == "sanshi_db_commits_total":
+			m = into.commits
+		default:
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err != nil {
+			return fmt.Errorf("%q: %w", line, err)
+		}
+		m[service] += v
+	}
+	return sc.Err()
+}
+
+// since is what each counter grew from before to c.
+func (c costs) since(before costs) costs {
+	sub := func(now, then map[string]float64) map[string]float64 {
+		out := map[string]float64{}
+		for k, v := range now {
+			if d := v - then[k]; d != 0 {
+				out[k] = d
+			}
+		}
+		return out
+	}
+	return costs{calls: sub(c.calls, before.calls), statements: sub(c.statements, before.statements), commits: sub(c.commits, before.commits)}
+}
+
+// perUnit formats one counter per unit of work: "5.02 = gateway 3.00 + order 1.01 + …".
+func perUnit(m map[string]float64, n int) string {
+	if n == 0 {
+		return "-"
+	}
+	var total float64
+	var names []string
+	for k, v := range m {
+		total += v
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool { return m[names[i]] > m[names[j]] })
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %.2f", k, m[k]/float64(n))
+	}
+	return fmt.Sprintf("%.2f = %s", total/float64(n), strings.Join(parts, " + "))
+}

@@ -164,7 +164,9 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 		if err := anon.Projects.Project(ctx, projectID, &p); err == nil && p.Pledged == want {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		// Not more often: each look is a project read, counted in the
+		// costs per pledge below.
+		time.Sleep(250 * time.Millisecond)
 	}
 	payTime := time.Since(payStart)
 	cpu := c.sampleCPU().since(cpuBefore)

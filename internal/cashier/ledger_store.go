@@ -11,7 +11,10 @@ import (
 
 // ledgerStatements writes a transfer: its entries, and each account's
 // balance moved by its entry. A transfer that does not balance is a bug:
-// it is refused before anything is written.
+// it is refused before anything is written. Both are written as one VALUES
+// tuple, so that a batch's transfers merge into two statements
+// (store.Merge); the balances sum by account first, as one statement may
+// not change a row twice.
 func ledgerStatements(t Transfer, now time.Time) ([]store.Statement, error) {
 	if !t.Balanced() {
 		return nil, fmt.Errorf("ledger: transfer %s does not balance: %v", t.Event, t.Entries)
@@ -21,7 +24,8 @@ func ledgerStatements(t Transfer, now time.Time) ([]store.Statement, error) {
 		out = append(out,
 			store.Statement{SQL: `INSERT INTO ledger_entries (event, account, amount, created_at) VALUES ($1, $2, $3, $4)`,
 				Args: []any{t.Event, e.Account, e.Amount, store.TS(now)}},
-			store.Statement{SQL: `INSERT INTO ledger_balances (account, balance) VALUES ($1, $2)
+			store.Statement{SQL: `WITH v (account, amount) AS (VALUES ($1, CAST($2 AS BIGINT)))
+				INSERT INTO ledger_balances (account, balance) SELECT account, SUM(amount) FROM v WHERE true GROUP BY account
 				ON CONFLICT (account) DO UPDATE SET balance = ledger_balances.balance + excluded.balance`,
 				Args: []any{e.Account, e.Amount}})
 	}

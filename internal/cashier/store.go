@@ -161,7 +161,9 @@ func paymentRows() outbox.Rows[Payment] {
 		Scan: scanPayment, ID: func(p Payment) string { return p.ID }, Missing: errs.E(errs.NotFound, "no such payment"),
 		Trace: func(p Payment) string { return p.Trace },
 		Save: func(p Payment) store.Statement {
-			return store.Statement{SQL: `UPDATE payments SET status = $1, trade_no = $2, finished_at = $3 WHERE id = $4`,
+			// As a VALUES tuple: a batch's saves go in one statement (store.Merge).
+			return store.Statement{SQL: `WITH v (status, trade_no, finished_at, id) AS (VALUES ($1, $2, $3, $4))
+				UPDATE payments SET status = v.status, trade_no = v.trade_no, finished_at = v.finished_at FROM v WHERE payments.id = v.id`,
 				Args: []any{string(p.Status), p.TradeNo, store.OptTS(p.FinishedAt), p.ID}}
 		},
 		// A payment captured moves money in the ledger, in its transaction.

@@ -276,9 +276,15 @@ func orderRows() outbox.Rows[Order] {
 				addr = string(b)
 			}
 			// A changed pledge changes its tier, amount and address too.
-			return store.Statement{SQL: `UPDATE orders SET status = $1, paid_at = $2, payment_id = $3, tracking = $4,
-				refund_reason = $5, unit_held = $6, counted = $7, version = version + 1, extra = $10, change_due = $11,
-				reward_id = $12, reward_title = $13, amount = $14, address = $15, expires_at = $16 WHERE id = $8 AND version = $9`,
+			// The row's values come as a VALUES tuple, so that a batch's
+			// saves go in one statement (store.Merge).
+			return store.Statement{SQL: `WITH v (status, paid_at, payment_id, tracking, refund_reason, unit_held, counted, id, version,
+				extra, change_due, reward_id, reward_title, amount, address, expires_at) AS (VALUES ($1, $2, $3, $4, $5, CAST($6 AS INTEGER),
+				CAST($7 AS INTEGER), $8, CAST($9 AS BIGINT), $10, $11, $12, $13, CAST($14 AS BIGINT), $15, $16))
+				UPDATE orders SET status = v.status, paid_at = v.paid_at, payment_id = v.payment_id, tracking = v.tracking,
+				refund_reason = v.refund_reason, unit_held = v.unit_held, counted = v.counted, version = orders.version + 1, extra = v.extra,
+				change_due = v.change_due, reward_id = v.reward_id, reward_title = v.reward_title, amount = v.amount, address = v.address,
+				expires_at = v.expires_at FROM v WHERE orders.id = v.id AND orders.version = v.version`,
 				Args: []any{string(o.Status), store.OptTS(o.PaidAt), o.PaymentID, o.Tracking, o.RefundReason, b2i(o.UnitHeld), b2i(o.Counted), o.ID, o.version,
 					o.extraJSON(), o.changeDue(), o.RewardID, o.RewardTitle, o.Amount, addr, store.TS(o.ExpiresAt)}}
 		}}

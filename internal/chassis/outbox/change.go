@@ -120,6 +120,7 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 	// #nosec G202 -- the table and columns are the code's own; the ids go as arguments
 	lock := store.Statement{SQL: `SELECT ` + c.rows.Cols + ` FROM ` + c.rows.Table + ` WHERE id IN (` + store.Placeholders(1, len(ids)) +
 		`) ORDER BY id` + c.db.ForUpdate(), Args: store.Args(ids)}
+	saves := 0 // the last writes are the saves
 	changed, err := c.db.ReadThenWrite(ctx, lock, func(rs store.Rows) error {
 		for rs.Next() {
 			v, err := c.rows.Scan(rs)
@@ -166,16 +167,26 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 			}
 			out[i].Value = *v
 		}
-		for _, id := range saved {
-			stmts = append(stmts, c.rows.Save(*found[id]))
+		// A statement per kind of write, not per row (store.Merge): the
+		// messages, the other writes, then the rows' saves.
+		merged, _ := store.Merge(stmts)
+		saveStmts := make([]store.Statement, len(saved))
+		for k, id := range saved {
+			saveStmts[k] = c.rows.Save(*found[id])
 		}
-		return stmts, nil
+		mergedSaves, _ := store.Merge(saveStmts)
+		saves = len(mergedSaves)
+		return append(merged, mergedSaves...), nil
 	})
-	for k := 0; err == nil && k < len(saved); k++ {
+	if err == nil {
 		// The rows are locked until the end, so each save finds its row:
 		// anything else is a save that does not match its read.
-		if n := changed[len(changed)-len(saved)+k]; n != 1 {
-			err = fmt.Errorf("saving changed %d rows, not the one read", n)
+		var n int64
+		for _, k := range changed[len(changed)-saves:] {
+			n += k
+		}
+		if n != int64(len(saved)) {
+			err = fmt.Errorf("saving changed %d rows, not the %d read", n, len(saved))
 		}
 	}
 	return out, err

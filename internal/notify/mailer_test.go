@@ -71,7 +71,7 @@ func TestMailRetriesAndDeadLetters(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			st := &Store{db: db}
+			st := newStore(db)
 			now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 			if err := st.AddEvent(ctx, "e1", "{}", now); err != nil {
 				t.Fatal(err)

@@ -64,7 +64,7 @@ type API struct {
 }
 
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
-	st := &Store{db: rt.DB}
+	st := newStore(rt.DB)
 	a := &API{store: st, projects: projectapi.NewClient(rt.Client), props: rt.Props, now: rt.Now, log: rt.Log}
 	m := hmac.New(sha256.New, []byte(rt.Boot.InternalKey.Reveal()))
 	m.Write([]byte("sanshi-notify-unsubscribe"))

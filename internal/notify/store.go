@@ -8,13 +8,24 @@ import (
 	"strings"
 	"time"
 
+	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/store"
 	"sanshi/internal/notify/notifyapi"
 )
 
 // Store is the notification service's storage.
-type Store struct{ db *store.DB }
+type Store struct {
+	db     *store.DB
+	events batch.Group[store.Statement, struct{}]
+}
+
+// newStore keeps notify's rows in db.
+func newStore(db *store.DB) *Store {
+	s := &Store{db: db}
+	s.events.Run = s.addEvents
+	return s
+}
 
 // claimFor is how long a claimed event or mail is an instance's: a crashed
 // instance's claims are taken over after it. A fan-out renews its claim
@@ -23,10 +34,30 @@ type Store struct{ db *store.DB }
 const claimFor = 15 * time.Second
 
 // AddEvent keeps an event once; a second delivery of its id changes nothing.
+// Events delivered side by side are kept together (group commit): one
+// statement and one commit for all of them.
 func (s *Store) AddEvent(ctx context.Context, id, body string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO events (id, body, received_at, next_attempt_at) VALUES ($1, $2, $3, $3)
-		ON CONFLICT (id) DO NOTHING`, id, body, store.TS(now))
+	_, err := s.events.Do(ctx, "", store.Statement{SQL: `INSERT INTO events (id, body, received_at, next_attempt_at) VALUES ($1, $2, $3, $3)
+		ON CONFLICT (id) DO NOTHING`, Args: []any{id, body, store.TS(now)}})
 	return err
+}
+
+func (s *Store) addEvents(ctx context.Context, key string, adds []store.Statement) []batch.Result[struct{}] {
+	merged, _ := store.Merge(adds) // one statement: every add is the same insert
+	out := make([]batch.Result[struct{}], len(adds))
+	var err error
+	for _, m := range merged {
+		if _, err = s.db.ExecContext(ctx, m.SQL, m.Args...); err != nil {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		return out
+	case len(adds) == 1:
+		return []batch.Result[struct{}]{{Err: err}}
+	}
+	return batch.OneByOne(ctx, key, adds, s.addEvents) // only the event at fault fails
 }
 
 type storedEvent struct {

@@ -55,12 +55,20 @@ func (a *API) owned(ctx context.Context, projectID string) (Project, auth.Identi
 	return p, id, nil
 }
 
-// changed forgets cached reads of a project after a write.
+// changed forgets cached reads of a project after a write, and sends the
+// messages the write may have queued.
 func (a *API) changed(ctx context.Context, id string) {
-	a.cache.Delete(ctx, "project:"+id)
+	a.forget(ctx, id)
 	if a.outbox != nil {
 		a.outbox.Kick()
 	}
+}
+
+// forget forgets cached reads of a project after a write that queued no
+// message (reservations, holdings, releases: most of a burst's writes),
+// without waking the outbox for a claim that would find nothing.
+func (a *API) forget(ctx context.Context, id string) {
+	a.cache.Delete(ctx, "project:"+id)
 }
 
 // Settled is what other services must learn when a project ends: the
@@ -543,7 +551,7 @@ func (a *API) reserve(r *http.Request) (int, any, error) {
 	if res.State == Released {
 		return 0, nil, errs.E(errs.WrongState, "this order's reservation was already released")
 	}
-	a.changed(r.Context(), b.ProjectID)
+	a.forget(r.Context(), b.ProjectID)
 	if created {
 		return http.StatusCreated, res, nil
 	}
@@ -572,7 +580,7 @@ func (a *API) hold(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if changed {
-		a.changed(r.Context(), h.ProjectID)
+		a.forget(r.Context(), h.ProjectID)
 	}
 	return http.StatusOK, map[string]bool{"changed": changed}, nil
 }
@@ -583,7 +591,7 @@ func (a *API) release(r *http.Request) (int, any, error) {
 	}
 	res, err := a.store.Release(r.Context(), r.PathValue("order"), a.now())
 	if err == nil && res.ProjectID != "" {
-		a.changed(r.Context(), res.ProjectID)
+		a.forget(r.Context(), res.ProjectID)
 	}
 	return http.StatusOK, res, err
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/errs"
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/store"
@@ -25,14 +26,18 @@ import (
 type Pledges struct {
 	store    *Store
 	projects projectapi.Client
-	members  memberapi.Client
-	now      func() time.Time
-	kick     func()
-	timeout  func() time.Duration // order.payment-timeout
-	limits   func() UnpaidLimits  // order.max-unpaid-per-*
-	soldOut  *soldOutGate         // nil: no gate
-	recent   *recentProjects      // recent copies of projects open for pledges
-	log      *slog.Logger
+	// units reserves and holds units: calls of concurrent pledges travel
+	// together to the project service (chassis/bundle); nil: through
+	// projects, one call each.
+	units   *projectapi.Client
+	members memberapi.Client
+	now     func() time.Time
+	kick    func()
+	timeout func() time.Duration // order.payment-timeout
+	limits  func() UnpaidLimits  // order.max-unpaid-per-*
+	soldOut *soldOutGate         // nil: no gate
+	recent  *recentProjects      // recent copies of projects open for pledges
+	log     *slog.Logger
 }
 
 // soldOutWindow is how long a tier the project service just answered
@@ -228,11 +233,17 @@ func (p *Pledges) Finish(ctx context.Context, id string) (Order, error) {
 // another request or recovery recorded it first, that answer stands.
 func (p *Pledges) finish(ctx context.Context, o Order) (Order, error) {
 	var err error
+	units := p.projects
+	if p.units != nil {
+		// As the order service itself, not the backer: the project
+		// service asks no more, and calls of one identity travel together.
+		units, ctx = *p.units, auth.With(ctx, auth.Identity{})
+	}
 	if len(o.AddOns) > 0 {
 		// Tier and add-ons together, all or nothing.
-		err = p.projects.Hold(ctx, o.ID, o.holding(o.version))
+		err = units.Hold(ctx, o.ID, o.holding(o.version))
 	} else {
-		err = p.projects.Reserve(ctx, projectapi.Reservation{OrderID: o.ID, ProjectID: o.ProjectID, RewardID: *o.RewardID})
+		err = units.Reserve(ctx, projectapi.Reservation{OrderID: o.ID, ProjectID: o.ProjectID, RewardID: *o.RewardID})
 	}
 	code := errs.CodeOf(err)
 	if code == errs.SoldOut && len(o.AddOns) == 0 {

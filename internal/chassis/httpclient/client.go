@@ -337,6 +337,11 @@ func (c *Client) JSON(ctx context.Context, service, method, path string, body, o
 	return callJSON(ctx, c, service, method, path, body, out, header)
 }
 
+// CallJSON is JSON over any Caller's Do.
+func CallJSON(ctx context.Context, c Caller, service, method, path string, body, out any, header http.Header) error {
+	return callJSON(ctx, c, service, method, path, body, out, header)
+}
+
 // callJSON is JSON over any Caller's Do.
 func callJSON(ctx context.Context, c Caller, service, method, path string, body, out any, header http.Header) error {
 	var b []byte

@@ -154,30 +154,42 @@ func (o *Outbox) round(ctx context.Context) (claimed, delivered int) {
 		}
 		return 0, 0
 	}
-	byPath := map[string][]pending{}
-	var paths []string
-	for _, m := range msgs {
-		k := m.service + " " + m.path
-		if byPath[k] == nil {
-			paths = append(paths, k)
+	// Each service's messages in one request when there are several; one
+	// by one when there is one, or when the batch was not taken.
+	var sent []any
+	var single []pending
+	services := byPath(len(msgs), func(i int) string { return msgs[i].service })
+	for _, part := range batch.Parallel(services, sendersPerRound, func(idx []int) []batchOutcome {
+		ms := make([]pending, len(idx))
+		for k, i := range idx {
+			ms[k] = msgs[i]
 		}
-		byPath[k] = append(byPath[k], m)
+		if len(ms) > 1 {
+			if ids, ok := o.deliverBatch(ctx, ms[0].service, ms); ok {
+				return []batchOutcome{{sent: ids}}
+			}
+		}
+		return []batchOutcome{{single: ms}}
+	}) {
+		sent = append(sent, part.sent...)
+		single = append(single, part.single...)
 	}
-	groups := make([][]pending, len(paths))
-	for i, k := range paths {
-		groups[i] = byPath[k]
-	}
-	sent := batch.Parallel(groups, sendersPerRound, func(ms []pending) []any {
+	paths := byPath(len(single), func(i int) string { return single[i].service + " " + single[i].path })
+	sent = append(sent, batch.Parallel(paths, sendersPerRound, func(idx []int) []any {
 		var ids []any
-		for i, m := range ms {
-			if ctx.Err() != nil || !o.deliver(ctx, m) {
-				o.unclaim(ctx, ms[i+1:]) // later messages of this path wait for it
+		for k, i := range idx {
+			if ctx.Err() != nil || !o.deliver(ctx, single[i]) {
+				rest := make([]pending, 0, len(idx)-k-1)
+				for _, j := range idx[k+1:] {
+					rest = append(rest, single[j])
+				}
+				o.unclaim(ctx, rest) // later messages of this path wait for it
 				break
 			}
-			ids = append(ids, m.id)
+			ids = append(ids, single[i].id)
 		}
 		return ids
-	})
+	})...)
 	if len(sent) > 0 {
 		args := append([]any{store.TS(o.now())}, sent...)
 		if _, err := o.db.ExecContext(ctx, `UPDATE outbox SET delivered_at = $1, claimed_until = NULL WHERE id IN (`+store.Placeholders(2, len(sent))+`)`, args...); err != nil {
@@ -198,6 +210,13 @@ const (
 	claimBatch      = 100
 	sendersPerRound = 16
 )
+
+// batchOutcome is what became of one service's messages in a round: sent
+// in a batch, or to be sent one by one.
+type batchOutcome struct {
+	sent   []any
+	single []pending
+}
 
 // pending is a claimed message.
 type pending struct {
@@ -277,23 +296,28 @@ func (o *Outbox) deliver(ctx context.Context, m pending) (ok bool) {
 		_ = resp.Body.Close()
 		// 409 means the receiver already has it in a state that makes this
 		// message moot; anything else outside 2xx is tried again.
-		if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusConflict {
+		if !acknowledged(resp.StatusCode) {
 			problem = fmt.Sprintf("%s answered %d: %s", m.service, resp.StatusCode, b)
 		}
 	}
-	now := o.now()
 	if problem == "" {
 		return true
 	}
+	o.failed(ctx, m, problem)
+	return false
+}
+
+// failed records a failed delivery of m: tried again after a pause that
+// grows with its attempts.
+func (o *Outbox) failed(ctx context.Context, m pending, problem string) {
 	attempts := m.attempts + 1
 	delay := min(time.Duration(1<<min(attempts, 9))*500*time.Millisecond, 30*time.Second)
 	level := slog.LevelWarn
 	if attempts >= 10 {
 		level = slog.LevelError
 	}
-	o.log.Log(ctx, level, "outbox: delivery failed; will retry", "id", id, "service", m.service, "path", m.path,
+	o.log.Log(ctx, level, "outbox: delivery failed; will retry", "id", m.id, "service", m.service, "path", m.path,
 		"attempts", attempts, "retry_in", delay, "error", problem)
 	_, _ = o.db.ExecContext(ctx, `UPDATE outbox SET attempts = $1, next_attempt_at = $2, claimed_until = NULL, last_error = $3 WHERE id = $4`,
-		attempts, store.TS(now.Add(delay)), problem, id)
-	return false
+		attempts, store.TS(o.now().Add(delay)), problem, m.id)
 }

@@ -10,9 +10,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"sanshi/internal/chassis/bundle"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/registry"
@@ -36,6 +38,10 @@ type receiver struct {
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.URL.Path == bundle.Path {
+		http.NotFound(w, req) // a receiver of a version before batches
+		return
+	}
 	b, _ := io.ReadAll(req.Body)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -50,55 +56,70 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // TestEveryMessageArrivesOnce: 300 messages to 30 paths, sent by two
 // senders sharing the database (two instances of a service), one path
-// failing once: each message is delivered, and none twice. (Order is not
-// promised: a failed message is retried later while others go on, so
-// receivers apply messages in any order.)
+// failing once: each message is delivered, and none twice — to a receiver
+// that takes batches (a few calls carry them all) and to one that does not
+// (each goes alone). (Order is not promised: a failed message is retried
+// later while others go on, so receivers apply messages in any order.)
 func TestEveryMessageArrivesOnce(t *testing.T) {
-	urls := testkit.DatabaseURLs(t, "outbox")
-	for dialect, url := range urls {
-		t.Run(dialect, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			db, err := store.Open(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if _, err := store.Migrate(ctx, db, "outbox", outbox.Migrations()); err != nil {
-				t.Fatal(err)
-			}
-			rec := &receiver{got: map[string][]string{}, keys: map[string]int{}, failOnce: map[string]bool{"/p/7": true}}
-			srv := httptest.NewServer(rec)
-			defer srv.Close()
-			addr := strings.TrimPrefix(srv.URL, "http://")
-			now := time.Now
-			for i := 0; i < 300; i++ {
-				m := outbox.Message{Key: fmt.Sprintf("m-%03d", i), Service: "receiver", Method: "POST", Path: fmt.Sprintf("/p/%d", i%30), Body: i}
-				err := db.Tx(ctx, func(tx *sql.Tx) error { return outbox.Enqueue(ctx, tx, m, now()) })
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			quiet := slog.New(slog.DiscardHandler)
-			for i := 0; i < 2; i++ {
-				o := outbox.New(db, httpclient.New(oneInstance(addr), now), quiet, now)
-				go o.Run(ctx)
-				o.Kick()
-			}
-			testkit.Eventually(t, 20*time.Second, "every message delivered", func() bool {
-				rec.mu.Lock()
-				defer rec.mu.Unlock()
-				return len(rec.keys) == 300
-			})
-			rec.mu.Lock()
-			defer rec.mu.Unlock()
-			for key, n := range rec.keys {
-				if n != 1 {
-					t.Errorf("%s delivered %d times", key, n)
-				}
+	for _, batches := range []bool{true, false} {
+		t.Run(fmt.Sprintf("batches=%v", batches), func(t *testing.T) {
+			for dialect, url := range testkit.DatabaseURLs(t, "outbox") {
+				t.Run(dialect, func(t *testing.T) { everyMessageArrivesOnce(t, url, batches) })
 			}
 		})
 	}
+}
+
+func everyMessageArrivesOnce(t *testing.T, url string, batches bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := store.Migrate(ctx, db, "outbox", outbox.Migrations()); err != nil {
+		t.Fatal(err)
+	}
+	rec := &receiver{got: map[string][]string{}, keys: map[string]int{}, failOnce: map[string]bool{"/p/7": true}}
+	var h http.Handler = rec
+	if batches {
+		h = bundle.Handler(rec)
+	}
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1); h.ServeHTTP(w, r) }))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	now := time.Now
+	for i := 0; i < 300; i++ {
+		m := outbox.Message{Key: fmt.Sprintf("m-%03d", i), Service: "receiver", Method: "POST", Path: fmt.Sprintf("/p/%d", i%30), Body: i}
+		err := db.Tx(ctx, func(tx *sql.Tx) error { return outbox.Enqueue(ctx, tx, m, now()) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	for i := 0; i < 2; i++ {
+		o := outbox.New(db, httpclient.New(oneInstance(addr), now), quiet, now)
+		go o.Run(ctx)
+		o.Kick()
+	}
+	testkit.Eventually(t, 20*time.Second, "every message delivered", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.keys) == 300
+	})
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for key, n := range rec.keys {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", key, n)
+		}
+	}
+	if batches && calls.Load() > 30 {
+		t.Errorf("%d calls for 300 messages in batches", calls.Load())
+	}
+	t.Logf("%d calls for 300 messages", calls.Load())
 }
 
 // TestABacklogLeavesInOneBurst: 250 messages waiting when a sender starts,

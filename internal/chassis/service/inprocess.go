@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/bundle"
 	"sanshi/internal/chassis/cache"
 	"sanshi/internal/chassis/env"
 	"sanshi/internal/chassis/httpclient"
@@ -58,8 +59,12 @@ func InProcess(ctx context.Context, spec Spec, dir, key string, client *httpclie
 		return nil, nil, fmt.Errorf("%s: %w", spec.Name, err)
 	}
 	rt.ready.Store(true)
-	return httpx.Middleware(h, httpx.Options{Log: logs.Logger("http.access"), Metrics: httpx.NewMetrics(reg), Signer: rt.Signer,
-		Now: rt.Now, Edge: spec.Edge}), rt, nil
+	public := httpx.Middleware(h, httpx.Options{Log: logs.Logger("http.access"), Metrics: httpx.NewMetrics(reg), Signer: rt.Signer,
+		Now: rt.Now, Edge: spec.Edge})
+	if !spec.Edge {
+		public = bundle.Handler(public)
+	}
+	return public, rt, nil
 }
 
 type noInstances struct{}

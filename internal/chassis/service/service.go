@@ -24,6 +24,7 @@ import (
 
 	"sanshi/internal/buildinfo"
 	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/bundle"
 	"sanshi/internal/chassis/cache"
 	"sanshi/internal/chassis/configstore"
 	"sanshi/internal/chassis/env"
@@ -233,6 +234,10 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	handler = withInstance(handler, boot.InstanceID)
 	publicHandler := httpx.Middleware(handler, httpx.Options{Log: logs.Logger("http.access"),
 		Metrics: httpMetrics, Signer: rt.Signer, Now: rt.Now, Edge: spec.Edge, TrustedProxies: boot.TrustedProxies, Tracer: rt.Tracer})
+	if !spec.Edge {
+		// Outbox messages from other services may come in batches.
+		publicHandler = bundle.Handler(publicHandler)
+	}
 	headerTimeout := rt.duration("http.read-header-timeout", 10*time.Second)
 	management := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 2)

@@ -104,15 +104,22 @@ func (c costs) since(before costs) costs {
 	return costs{calls: sub(c.calls, before.calls), statements: sub(c.statements, before.statements), commits: sub(c.commits, before.commits)}
 }
 
+func sum(m map[string]float64) float64 {
+	var t float64
+	for _, v := range m {
+		t += v
+	}
+	return t
+}
+
 // perUnit formats one counter per unit of work: "5.02 = gateway 3.00 + order 1.01 + …".
 func perUnit(m map[string]float64, n int) string {
 	if n == 0 {
 		return "-"
 	}
-	var total float64
+	total := sum(m)
 	var names []string
-	for k, v := range m {
-		total += v
+	for k := range m {
 		names = append(names, k)
 	}
 	sort.Slice(names, func(i, j int) bool { return m[names[i]] > m[names[j]] })

@@ -79,7 +79,7 @@ func (c *cluster) sampleCPU() cpuTimes {
 		}
 	}
 	if d, _, ok := processCPU(os.Getpid()); ok {
-		out["bench client + etcd"] += d
+		out[loadGenerator] += d
 	}
 	if c.pgAdmin != "" { // a PostgreSQL platform; otherwise the server is not the platform's
 		out["PostgreSQL"] = postgresCPU()
@@ -117,13 +117,12 @@ func (t cpuTimes) perUnit(n int) string {
 		return "-"
 	}
 	var parts []string
-	var platform time.Duration
-	for k, v := range t {
-		if k != "bench client + etcd" {
-			platform += v
+	for k := range t {
+		if k != loadGenerator {
 			parts = append(parts, k)
 		}
 	}
+	platform := t.platform()
 	sort.Slice(parts, func(i, j int) bool { return t[parts[i]] > t[parts[j]] })
 	per := func(d time.Duration) string {
 		return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)/float64(n))
@@ -136,6 +135,20 @@ func (t cpuTimes) perUnit(n int) string {
 		}
 		fmt.Fprintf(&b, " %s %s", k, per(t[k]))
 	}
-	fmt.Fprintf(&b, " (load generator and etcd: %s ms more)", per(t["bench client + etcd"]))
+	fmt.Fprintf(&b, " (load generator and etcd: %s ms more)", per(t[loadGenerator]))
 	return b.String()
+}
+
+// loadGenerator names the bench's own process (with the embedded etcd).
+const loadGenerator = "bench client + etcd"
+
+// platform is the CPU of every part but the load generator.
+func (t cpuTimes) platform() time.Duration {
+	var sum time.Duration
+	for k, v := range t {
+		if k != loadGenerator {
+			sum += v
+		}
+	}
+	return sum
 }

@@ -60,8 +60,19 @@ func (a api) signUp(email string) (api, error) {
 	return a.login(email)
 }
 
+// PledgeResult is what one run of the pledge benchmark measured, per paid
+// pledge where it says so.
+type PledgeResult struct {
+	Paid                       int
+	Reservations, Payments     float64 // per second
+	CPU                        time.Duration
+	Calls, Statements, Commits float64
+	Counted                    bool // the build counts calls, statements and commits
+}
+
 // Pledge runs the pledge benchmark and writes its report.
-func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.Writer) error {
+func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.Writer) (PledgeResult, error) {
+	var res PledgeResult
 	db := "SQLite"
 	if o.Postgres != "" {
 		db = "PostgreSQL"
@@ -70,23 +81,23 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 	c, err := startCluster(ctx, exe, o.Postgres, []string{"member", "project", "cashier", "order", "notify"}, o.Replicas)
 	defer c.stop()
 	if err != nil {
-		return err
+		return res, err
 	}
 	tr := &http.Transport{MaxIdleConns: 2000, MaxIdleConnsPerHost: 2000, IdleConnTimeout: time.Minute}
 	anon := newAPI("http://"+c.gateway, &http.Client{Transport: tr, Timeout: 30 * time.Second})
 	projectID, rewardID, err := setupProject(anon, c, o.Units)
 	if err != nil {
-		return err
+		return res, err
 	}
 	fmt.Fprintf(progress, "signing up %d backers…\n", o.Backers)
 	backers, err := signUpBackers(anon, o.Backers)
 	if err != nil {
-		return err
+		return res, err
 	}
 
 	costsBefore, err := c.sampleCosts(ctx)
 	if err != nil {
-		return err
+		return res, err
 	}
 	cpuBefore := c.sampleCPU()
 	profiled := c.profileAll(ctx, o.Profile, "pledge", o.ProfileFor, progress)
@@ -172,13 +183,17 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 	cpu := c.sampleCPU().since(cpuBefore)
 	costsAfter, err := c.sampleCosts(ctx)
 	if err != nil {
-		return err
+		return res, err
 	}
 	spent := costsAfter.since(costsBefore)
 
+	n := float64(max(ok.count(), 1))
+	res = PledgeResult{Paid: ok.count(), Reservations: float64(ok.count()) / pledgeTime.Seconds(), Payments: float64(pays.count()) / payTime.Seconds(),
+		CPU: cpu.platform() / time.Duration(max(ok.count(), 1)), Calls: sum(spent.calls) / n, Statements: sum(spent.statements) / n,
+		Commits: sum(spent.commits) / n, Counted: len(costsAfter.statements) > 0}
 	rep, err := reconcileAsOperator(anon)
 	if err != nil {
-		return err
+		return res, err
 	}
 	fmt.Fprintf(out, "\nsanshi bench pledge — %s, %d backers, a tier of %d units, through the gateway on loopback\n", db, o.Backers, o.Units)
 	fmt.Fprintf(out, "  reservations  %6d in %6.2fs = %7.0f /s   p50 %s  p95 %s  p99 %s\n", ok.count(), pledgeTime.Seconds(),
@@ -199,9 +214,9 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 	fmt.Fprintf(out, "  oversell      %d reserved of %d units (%s)\n", ok.count(), o.Units, map[bool]string{true: "none", false: "OVERSOLD"}[ok.count() <= o.Units])
 	fmt.Fprintf(out, "  reconcile     %s\n", rep)
 	if ok.count() > o.Units {
-		return fmt.Errorf("oversold")
+		return res, fmt.Errorf("oversold")
 	}
-	return nil
+	return res, nil
 }
 
 // triesAfterSoldOut is how many more pledges a backer sends once it has
@@ -378,4 +393,30 @@ func reportProgress(w io.Writer, what string, start time.Time, line func() strin
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// ComparePledge prints the same burst on two builds side by side.
+func ComparePledge(out io.Writer, baselineName string, base, this PledgeResult) {
+	counted := func(r PledgeResult, v float64) string {
+		if !r.Counted {
+			return "not counted"
+		}
+		return fmt.Sprintf("%.2f", v)
+	}
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+	change := func(a, b float64) string {
+		if a == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%+.0f %%", (b-a)/a*100)
+	}
+	fmt.Fprintf(out, "\nthe same burst on both builds, one after the other (baseline: %s)\n", baselineName)
+	fmt.Fprintf(out, "  %-30s %14s %14s %8s\n", "", "baseline", "this build", "change")
+	row := func(name, a, b, c string) { fmt.Fprintf(out, "  %-30s %14s %14s %8s\n", name, a, b, c) }
+	row("CPU per paid pledge", ms(base.CPU), ms(this.CPU), change(float64(base.CPU), float64(this.CPU)))
+	row("calls per paid pledge", counted(base, base.Calls), counted(this, this.Calls), "")
+	row("SQL statements per paid pledge", counted(base, base.Statements), counted(this, this.Statements), "")
+	row("commits per paid pledge", counted(base, base.Commits), counted(this, this.Commits), "")
+	row("reservations/s", fmt.Sprintf("%.0f", base.Reservations), fmt.Sprintf("%.0f", this.Reservations), change(base.Reservations, this.Reservations))
+	row("payments/s", fmt.Sprintf("%.0f", base.Payments), fmt.Sprintf("%.0f", this.Payments), change(base.Payments, this.Payments))
 }

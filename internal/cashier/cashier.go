@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sanshi/internal/chassis/bundle"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/outbox"
 	"sanshi/internal/chassis/props"
@@ -74,7 +75,8 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	load(nil)
 	rt.OnConfigChange(load) // new credentials apply without a restart
 	go a.sandbox.Run(rt.Background())
-	a.payments = &Payments{store: a.store, orders: a.orders, channel: a.channel, outbox: a.outbox, now: a.now, log: rt.Log, kickRef: a.kickRef}
+	// A burst of payments' reads of their orders travel together.
+	a.payments = &Payments{store: a.store, orders: orderapi.NewClient(bundle.NewTogether(rt.Client)), channel: a.channel, outbox: a.outbox, now: a.now, log: rt.Log, kickRef: a.kickRef}
 	refunds := &Refunds{store: a.store, payments: a.payments, now: a.now, kick: a.kickRef, log: rt.Logs.Logger("refunds")}
 	queries := &Queries{store: a.store, payments: a.payments, now: a.now, log: rt.Logs.Logger("queries")}
 	go refunds.Run(rt.Background())

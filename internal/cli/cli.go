@@ -529,6 +529,7 @@ func runBenchPledge(ctx context.Context, args []string, stdout, stderr io.Writer
 	replicas := fs.String("replicas", "", "instances per service, e.g. order=2,project=2")
 	fs.StringVar(&o.Profile, "profile", "", "write a CPU profile of every process, taken while pledging, into this folder")
 	fs.DurationVar(&o.ProfileFor, "profile-for", 5*time.Second, "length of each CPU profile")
+	baseline := fs.String("baseline", "", "another sanshi binary: run the same burst on it first, then on this build, and print both")
 	if err := fs.Parse(args); err != nil {
 		return usage("%v", err)
 	}
@@ -544,5 +545,23 @@ func runBenchPledge(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	return bench.Pledge(ctx, exe, o, stdout, stderr)
+	if *baseline == "" {
+		_, err = bench.Pledge(ctx, exe, o, stdout, stderr)
+		return err
+	}
+	if st, err := os.Stat(*baseline); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		return usage("--baseline %s: not an executable file", *baseline)
+	}
+	fmt.Fprintf(stdout, "baseline: %s\n", *baseline)
+	base, err := bench.Pledge(ctx, *baseline, o, stdout, stderr)
+	if err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	fmt.Fprintf(stdout, "\nthis build: %s\n", exe)
+	this, err := bench.Pledge(ctx, exe, o, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	bench.ComparePledge(stdout, *baseline, base, this)
+	return nil
 }

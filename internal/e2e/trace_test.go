@@ -36,7 +36,7 @@ func TestAPledgeAndItsPaymentAreOneTrace(t *testing.T) {
 		"gateway server POST /api/",
 		"order server POST /api/v1/orders",
 		"order client GET member",
-		"member server GET /api/v1/members/me/addresses/{id}",
+		"member server GET /internal/v1/members/{id}/addresses/{address}",
 		"order client PUT project",
 		"project server PUT /internal/v1/projects/{id}/pledges/{order}",
 		"cashier consumer outbox delivery to order",

@@ -92,6 +92,7 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/members/{id}/avatar", a.avatar)
 	handle(memberapi.RouteSession, a.verify)
 	handle(memberapi.RouteGrantRole, a.grantRole)
+	handle(memberapi.RouteAddressOf, a.addressOf)
 	mux.HandleFunc("/", service.NotFound)
 	return mux
 }
@@ -450,6 +451,14 @@ func (a *API) verify(r *http.Request) (int, any, error) {
 	}
 	m, exp, err := a.store.SessionMember(r.Context(), Token(r), a.now())
 	return http.StatusOK, Verified{MemberID: m.ID, Roles: m.Roles, ExpiresAt: exp, EmailVerified: m.EmailVerified}, err
+}
+
+func (a *API) addressOf(r *http.Request) (int, any, error) {
+	if _, err := auth.FromService(r.Context(), "order"); err != nil {
+		return 0, nil, err
+	}
+	addr, err := a.store.Address(r.Context(), r.PathValue("id"), r.PathValue("address"))
+	return http.StatusOK, addr, err
 }
 
 func (a *API) grantRole(r *http.Request) (int, any, error) {

@@ -17,11 +17,15 @@ import (
 
 // Store is the member service's storage.
 type Store struct {
-	db *store.DB
+	db        *store.DB
+	addresses *store.Reads[ownedAddress] // a burst's reads of single addresses together
 }
 
 // NewStore uses db.
-func NewStore(db *store.DB) *Store { return &Store{db: db} }
+func NewStore(db *store.DB) *Store {
+	return &Store{db: db, addresses: store.NewReads(db, "addresses", "member_id, "+addressCols, "deleted_at IS NULL", scanOwnedAddress,
+		func(a ownedAddress) string { return a.ID })}
+}
 
 const memberCols = `id, email, nickname, bio, avatar, roles, created_at, email_verified, lang`
 
@@ -328,16 +332,31 @@ func (s *Store) Addresses(ctx context.Context, memberID string) ([]Address, erro
 	return out, nil
 }
 
+// ownedAddress is an address with its member.
+type ownedAddress struct {
+	Address
+	member string
+}
+
+func scanOwnedAddress(row store.Row) (ownedAddress, error) {
+	var a ownedAddress
+	var created string
+	var def int
+	err := row.Scan(&a.member, &a.ID, &a.Recipient, &a.Phone, &a.Province, &a.City, &a.District, &a.Detail, &created, &def, &a.Region)
+	a.CreatedAt, a.Default = store.ParseTS(created), def == 1
+	return a, err
+}
+
 // Address reads one of a member's addresses; another member's is not found.
 func (s *Store) Address(ctx context.Context, memberID, id string) (Address, error) {
-	a, err := scanAddress(s.db.QueryRowContext(ctx, `SELECT `+addressCols+` FROM addresses WHERE id = $1 AND member_id = $2 AND deleted_at IS NULL`, id, memberID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, errs.E(errs.NotFound, "no such address")
-	}
+	a, found, err := s.addresses.Get(ctx, id)
 	if err != nil {
-		return a, errs.Wrap(err, "read address")
+		return a.Address, errs.Wrap(err, "read address")
 	}
-	return a, nil
+	if !found || a.member != memberID {
+		return Address{}, errs.E(errs.NotFound, "no such address")
+	}
+	return a.Address, nil
 }
 
 // AddAddress stores a new address, up to MaxAddresses per member.

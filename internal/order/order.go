@@ -53,8 +53,9 @@ type API struct {
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	a := &API{store: NewStore(rt.DB), projects: projectapi.NewClient(rt.Client), members: memberapi.NewClient(rt.Client),
 		cashier: cashierapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log}
-	units := projectapi.NewClient(bundle.NewTogether(rt.Client))
-	a.pledges = &Pledges{store: a.store, projects: a.projects, units: &units, members: a.members, now: a.now, kick: a.kick,
+	together := bundle.NewTogether(rt.Client)
+	units := projectapi.NewClient(together)
+	a.pledges = &Pledges{store: a.store, projects: a.projects, units: &units, members: memberapi.NewClient(together), now: a.now, kick: a.kick,
 		timeout: a.paymentTimeout, limits: a.unpaidLimits, soldOut: newSoldOutGate(),
 		recent: newRecentProjects(a.projects.Get, a.now), log: rt.Log}
 	expiry := &Expiry{store: a.store, pledges: a.pledges, outbox: a.outbox, now: a.now, log: rt.Logs.Logger("expiry")}

@@ -155,7 +155,8 @@ func (p *Pledges) choose(ctx context.Context, o *Order, pick Pick, addressID *st
 		o.RewardID, o.RewardTitle = &pick.Tier.ID, pick.Tier.Title
 	}
 	if pick.Ships {
-		got, err := p.members.MyAddress(ctx, *addressID)
+		// As the order service itself: a burst's reads travel together.
+		got, err := p.members.AddressOf(auth.With(ctx, auth.Identity{}), o.MemberID, *addressID)
 		if errs.CodeOf(err) == errs.NotFound {
 			return errs.Fields(map[string]string{"address_id": "no such address of yours"})
 		}

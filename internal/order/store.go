@@ -22,11 +22,13 @@ type Store struct {
 	db      *store.DB
 	moves   batch.Group[move, Order]
 	changes *outbox.Changes[Order]
+	reads   *store.Reads[Order] // a burst's reads of single orders together
 }
 
 // NewStore uses db.
 func NewStore(db *store.DB) *Store {
-	s := &Store{db: db, changes: outbox.NewChanges(db, orderRows())}
+	s := &Store{db: db, changes: outbox.NewChanges(db, orderRows()),
+		reads: store.NewReads(db, "orders", orderCols, "", scanOrder, func(o Order) string { return o.ID })}
 	s.moves.Run = s.setFromBatch
 	return s
 }
@@ -248,8 +250,8 @@ func (s *Store) ByKey(ctx context.Context, memberID, key string) (Order, bool, e
 
 // Get reads an order.
 func (s *Store) Get(ctx context.Context, id string) (Order, error) {
-	o, err := scanOrder(s.db.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE id = $1`, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	o, found, err := s.reads.Get(ctx, id)
+	if err == nil && !found {
 		return o, errs.E(errs.NotFound, "no such order")
 	}
 	return o, asErr(err, "read order")

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/httpclient"
@@ -36,17 +38,23 @@ func (t *Together) Do(ctx context.Context, req httpclient.Request) (*http.Respon
 	if !asService(auth.From(ctx)) || (len(req.Body) > 0 && !json.Valid(req.Body)) {
 		return t.c.Do(ctx, req)
 	}
-	it := Item{Key: req.Header.Get("Idempotency-Key"), Method: req.Method, Path: req.Path, Traceparent: tracing.Traceparent(ctx)}
+	// The call's own client span, in its caller's trace; the receiver's
+	// request continues it.
+	sctx, span := tracing.Start(ctx, req.Method+" "+req.Service, trace.SpanKindClient)
+	it := Item{Key: req.Header.Get("Idempotency-Key"), Method: req.Method, Path: req.Path, Traceparent: tracing.Traceparent(sctx)}
 	if len(req.Body) > 0 {
 		it.Body = json.RawMessage(req.Body)
 	}
 	a, err := t.group.Do(ctx, req.Service, it)
 	if errors.Is(err, ErrNotTaken) {
+		tracing.End(span, nil)
 		return t.c.Do(ctx, req)
 	}
 	if err != nil {
+		tracing.End(span, err)
 		return nil, err
 	}
+	tracing.EndHTTP(span, req.Method+" "+req.Service, a.Status)
 	return a.Response(), nil
 }
 

@@ -20,6 +20,9 @@ const (
 	RouteSession   = "GET /internal/v1/sessions/current"
 	RouteGrantRole = "POST /internal/v1/members/{id}/roles"
 	RouteAddress   = "GET /api/v1/members/me/addresses/{id}"
+	// RouteAddressOf is a member's address as the order service reads it
+	// for a pledge (as itself, so that a burst's reads travel together).
+	RouteAddressOf = "GET /internal/v1/members/{id}/addresses/{address}"
 	RoutePayoutTo  = "GET /internal/v1/members/{id}/payout-account"
 )
 
@@ -82,6 +85,14 @@ func NewClient(c httpclient.Caller) Client { return Client{c: c} }
 func (c Client) MyAddress(ctx context.Context, id string) (Address, error) {
 	var a Address
 	err := c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/api/v1/members/me/addresses/{}", id), nil, &a, nil)
+	return a, err
+}
+
+// AddressOf reads one of member's addresses (RouteAddressOf); another
+// member's is not found.
+func (c Client) AddressOf(ctx context.Context, member, id string) (Address, error) {
+	var a Address
+	err := c.c.JSON(ctx, Service, http.MethodGet, httpclient.Path("/internal/v1/members/{}/addresses/{}", member, id), nil, &a, nil)
 	return a, err
 }
 

@@ -203,10 +203,14 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 	fmt.Fprintf(out, "  payments      %6d completed in %6.2fs = %7.0f /s (create + pay page p50 %s, p99 %s)\n", pays.count(), payTime.Seconds(),
 		float64(pays.count())/payTime.Seconds(), pays.pct(50), pays.pct(99))
 	fmt.Fprintf(out, "  errors        %d pledge, %d payment\n", failed.Load(), payErrors.Load())
-	fmt.Fprintf(out, "  per paid pledge, counted by the services (callers' side):\n")
-	fmt.Fprintf(out, "    calls between services  %s\n", perUnit(spent.calls, ok.count()))
-	fmt.Fprintf(out, "    SQL statements          %s\n", perUnit(spent.statements, ok.count()))
-	fmt.Fprintf(out, "    commits                 %s\n", perUnit(spent.commits, ok.count()))
+	if len(costsAfter.statements) == 0 {
+		fmt.Fprintf(out, "  per paid pledge: calls, statements and commits not counted by this build\n")
+	} else {
+		fmt.Fprintf(out, "  per paid pledge, counted by the services (callers' side):\n")
+		fmt.Fprintf(out, "    calls between services  %s\n", perUnit(spent.calls, ok.count()))
+		fmt.Fprintf(out, "    SQL statements          %s\n", perUnit(spent.statements, ok.count()))
+		fmt.Fprintf(out, "    commits                 %s\n", perUnit(spent.commits, ok.count()))
+	}
 	fmt.Fprintf(out, "  CPU per paid pledge  %s\n", cpu.perUnit(ok.count()))
 	reserving := cpuReserved.since(cpuBefore)
 	fmt.Fprintf(out, "    of it reserving    %s\n", reserving.perUnit(ok.count()))

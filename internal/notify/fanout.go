@@ -76,16 +76,66 @@ func (f *Fanout) round(ctx context.Context) bool {
 		}
 		return false
 	}
+	var done []eventNotices
 	for _, se := range evs {
-		if err := f.one(ctx, se); err != nil {
-			next := f.now().Add(backoff(se.attempts))
-			f.log.Warn("fan-out failed; trying again later", "event", se.id, "attempt", se.attempts, "next", next, "error", err)
-			if err := f.store.EventFailed(context.WithoutCancel(ctx), se.id, err, next); err != nil {
-				f.log.Warn("record fan-out failure", "error", err)
+		w, err := f.one(ctx, se)
+		if err != nil {
+			f.failed(ctx, se, err)
+			continue
+		}
+		done = append(done, w)
+	}
+	f.finish(ctx, evs, done)
+	return len(evs) == 20
+}
+
+// failed leaves an event due again later.
+func (f *Fanout) failed(ctx context.Context, se storedEvent, err error) {
+	next := f.now().Add(backoff(se.attempts))
+	f.log.Warn("fan-out failed; trying again later", "event", se.id, "attempt", se.attempts, "next", next, "error", err)
+	if err := f.store.EventFailed(context.WithoutCancel(ctx), se.id, err, next); err != nil {
+		f.log.Warn("record fan-out failure", "error", err)
+	}
+}
+
+// finish writes the round's fanned-out events, their notices and their
+// being done, in one transaction; when that fails, each alone, so that
+// only an event at fault stays due.
+func (f *Fanout) finish(ctx context.Context, evs []storedEvent, done []eventNotices) {
+	if len(done) == 0 {
+		return
+	}
+	mails := 0
+	for _, w := range done {
+		mails += len(w.mails)
+	}
+	if err := f.store.FanOut(ctx, done, f.now()); err != nil && len(done) > 1 {
+		for _, w := range done {
+			if err := f.store.FanOut(ctx, []eventNotices{w}, f.now()); err != nil {
+				for _, se := range evs {
+					if se.id == w.event {
+						f.failed(ctx, se, err)
+					}
+				}
+			}
+		}
+	} else if err != nil {
+		for _, se := range evs {
+			if se.id == done[0].event {
+				f.failed(ctx, se, err)
 			}
 		}
 	}
-	return len(evs) == 20
+	if mails > 0 && f.mailKick != nil {
+		f.mailKick()
+	}
+}
+
+// eventNotices are an event's mails and inbox entries, to be written.
+type eventNotices struct {
+	event string
+	mails []mailRow
+	notes []noteRow
 }
 
 // recipient is one person an event reaches.
@@ -98,15 +148,19 @@ type recipient struct {
 	verified bool
 }
 
-func (f *Fanout) one(ctx context.Context, se storedEvent) error {
+// one renders an event's notices. An event whose recipients fill more
+// than one chunk has its earlier chunks written here (its claim renewed
+// with each); the rest is returned, for finish.
+func (f *Fanout) one(ctx context.Context, se storedEvent) (eventNotices, error) {
+	out := eventNotices{event: se.id}
 	var e notifyapi.Event
 	if err := json.Unmarshal([]byte(se.body), &e); err != nil {
-		return fmt.Errorf("unreadable event: %w", err)
+		return out, fmt.Errorf("unreadable event: %w", err)
 	}
 	k, ok := kindOf(e.Kind)
 	if !ok {
 		f.log.Error("event of an unknown kind dropped", "event", se.id, "kind", e.Kind)
-		return f.store.FanOut(ctx, se.id, nil, nil, f.now())
+		return out, nil
 	}
 	if e.Data == nil {
 		e.Data = map[string]string{}
@@ -115,7 +169,7 @@ func (f *Fanout) one(ctx context.Context, se storedEvent) error {
 	if pid := e.Data["project_id"]; pid != "" {
 		p, err := f.dir.Project(ctx, pid)
 		if err != nil {
-			return err
+			return out, err
 		}
 		creator = p.CreatorID
 		if e.Data["project_title"] == "" {
@@ -131,7 +185,7 @@ func (f *Fanout) one(ctx context.Context, se storedEvent) error {
 	if e.BackersOf != "" {
 		backers, err := f.dir.BackerIDs(ctx, e.BackersOf)
 		if err != nil {
-			return err
+			return out, err
 		}
 		ids = append(ids, backers...)
 	}
@@ -140,41 +194,47 @@ func (f *Fanout) one(ctx context.Context, se storedEvent) error {
 	if from := e.Data["from_id"]; from != "" && e.Data["nickname"] == "" {
 		cs, err := f.dir.Contacts(ctx, []string{from})
 		if err != nil {
-			return err
+			return out, err
 		}
 		if len(cs) == 1 {
 			e.Data["nickname"] = cs[0].Nickname
 		}
 	}
 	if e.Email != "" {
-		if err := f.write(ctx, se.id, k, e, creator, []recipient{{key: "email:" + e.Email, address: e.Email, lang: e.Lang, verified: true,
-			name: e.Data["nickname"]}}, false); err != nil {
-			return err
+		if err := f.notices(ctx, &out, k, e, creator, []recipient{{key: "email:" + e.Email, address: e.Email, lang: e.Lang, verified: true,
+			name: e.Data["nickname"]}}); err != nil {
+			return out, err
 		}
-	}
-	if len(ids) == 0 {
-		return f.store.FanOut(ctx, se.id, nil, nil, f.now())
 	}
 	for start := 0; start < len(ids); start += chunk {
 		part := ids[start:min(start+chunk, len(ids))]
 		cs, err := f.dir.Contacts(ctx, part)
 		if err != nil {
-			return err
+			return out, err
 		}
 		rs := make([]recipient, 0, len(cs))
 		for _, c := range cs {
 			rs = append(rs, recipient{key: c.ID, member: c.ID, address: c.Email, name: c.Nickname, lang: c.Lang, verified: c.EmailVerified})
 		}
-		if err := f.write(ctx, se.id, k, e, creator, rs, start+chunk >= len(ids)); err != nil {
-			return err
+		if err := f.notices(ctx, &out, k, e, creator, rs); err != nil {
+			return out, err
+		}
+		if start+chunk < len(ids) && (len(out.mails) > 0 || len(out.notes) > 0) {
+			// Not the last chunk: written now, the event still due.
+			if err := f.store.WriteNotices(ctx, out, f.now()); err != nil {
+				return out, err
+			}
+			if len(out.mails) > 0 && f.mailKick != nil {
+				f.mailKick()
+			}
+			out.mails, out.notes = nil, nil
 		}
 	}
-	return nil
+	return out, nil
 }
 
-// write renders and stores the notices of one chunk of recipients; last
-// marks the event done in the same transaction.
-func (f *Fanout) write(ctx context.Context, eventID string, k kind, e notifyapi.Event, creator string, rs []recipient, last bool) error {
+// notices renders the notices of one chunk of recipients into out.
+func (f *Fanout) notices(ctx context.Context, out *eventNotices, k kind, e notifyapi.Event, creator string, rs []recipient) error {
 	members := make([]string, 0, len(rs))
 	for _, r := range rs {
 		if r.member != "" {
@@ -185,8 +245,6 @@ func (f *Fanout) write(ctx context.Context, eventID string, k kind, e notifyapi.
 	if err != nil {
 		return err
 	}
-	var mails []mailRow
-	var notes []noteRow
 	at := e.At
 	if at.IsZero() {
 		at = f.now()
@@ -209,29 +267,18 @@ func (f *Fanout) write(ctx context.Context, eventID string, k kind, e notifyapi.
 			return fmt.Errorf("render %s: %w", k.name, err)
 		}
 		if inboxIt {
-			notes = append(notes, noteRow{member: r.member, kind: k.name, n: n})
+			out.notes = append(out.notes, noteRow{member: r.member, kind: k.name, n: n})
 		}
 		if mailIt {
 			m, err := f.envelope(r, n, unsub, at)
 			if err != nil {
 				return err
 			}
-			m.kind = k.name
-			mails = append(mails, m)
+			m.kind, m.eventID = k.name, out.event
+			out.mails = append(out.mails, m)
 		}
 	}
-	if !last && len(mails) == 0 && len(notes) == 0 {
-		return nil
-	}
-	if last {
-		err = f.store.FanOut(ctx, eventID, mails, notes, f.now())
-	} else {
-		err = f.store.WriteNotices(ctx, eventID, mails, notes, f.now())
-	}
-	if err == nil && len(mails) > 0 && f.mailKick != nil {
-		f.mailKick()
-	}
-	return err
+	return nil
 }
 
 // envelope renders one recipient's mail whole.

@@ -76,7 +76,7 @@ func TestMailRetriesAndDeadLetters(t *testing.T) {
 			if err := st.AddEvent(ctx, "e1", "{}", now); err != nil {
 				t.Fatal(err)
 			}
-			if err := st.FanOut(ctx, "e1", []mailRow{{id: "m1", recipient: "r1", kind: "message", address: "a@example.cn", subject: "s", message: "x"}}, nil, now); err != nil {
+			if err := st.FanOut(ctx, []eventNotices{{event: "e1", mails: []mailRow{{id: "m1", recipient: "r1", kind: "message", address: "a@example.cn", subject: "s", message: "x"}}}}, now); err != nil {
 				t.Fatal(err)
 			}
 			srv := &scripted{answer: c.answer, commitErr: c.commitErr, attempts: map[string]int{}, delivered: map[string]int{}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -18,12 +19,14 @@ import (
 type Store struct {
 	db     *store.DB
 	events batch.Group[store.Statement, struct{}]
+	sent   batch.Group[sentMail, struct{}] // by claimant
 }
 
 // newStore keeps notify's rows in db.
 func newStore(db *store.DB) *Store {
 	s := &Store{db: db}
 	s.events.Run = s.addEvents
+	s.sent.Run = s.mailsSent
 	return s
 }
 
@@ -107,55 +110,69 @@ type noteRow struct {
 // arguments in one statement; SQLite 32,766).
 const rowsPerInsert = 200
 
-// FanOut writes an event's mails and inbox entries and marks it done, in
-// one transaction: a crash before the commit leaves the event due again,
+// FanOut writes events' mails and inbox entries and marks them done, in
+// one transaction: a crash before the commit leaves the events due again,
 // and the unique (event, recipient) keys make a second fan-out of a part
 // already written harmless.
-func (s *Store) FanOut(ctx context.Context, eventID string, mails []mailRow, notes []noteRow, now time.Time) error {
-	return s.writeNotices(ctx, eventID, mails, notes, now, true)
+func (s *Store) FanOut(ctx context.Context, events []eventNotices, now time.Time) error {
+	return s.writeNotices(ctx, events, now, true)
 }
 
 // WriteNotices writes one chunk of an event's mails and inbox entries, the
 // event staying due until its last chunk (FanOut).
-func (s *Store) WriteNotices(ctx context.Context, eventID string, mails []mailRow, notes []noteRow, now time.Time) error {
-	return s.writeNotices(ctx, eventID, mails, notes, now, false)
+func (s *Store) WriteNotices(ctx context.Context, part eventNotices, now time.Time) error {
+	return s.writeNotices(ctx, []eventNotices{part}, now, false)
 }
 
-func (s *Store) writeNotices(ctx context.Context, eventID string, mails []mailRow, notes []noteRow, now time.Time, done bool) error {
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		ts := store.TS(now)
-		for start := 0; start < len(mails); start += rowsPerInsert {
-			part := mails[start:min(start+rowsPerInsert, len(mails))]
-			args := make([]any, 0, len(part)*10)
-			for _, m := range part {
-				args = append(args, m.id, eventID, m.recipient, m.kind, m.address, m.subject, m.message, "queued", ts, ts)
-			}
-			// #nosec G202 -- only numbered placeholders are built; the values go as arguments
-			if _, err := tx.ExecContext(ctx, `INSERT INTO mails (id, event_id, recipient, kind, address, subject, message, state, next_attempt_at, created_at)
-				VALUES `+store.Tuples(1, len(part), 10)+` ON CONFLICT (event_id, recipient) DO NOTHING`, args...); err != nil {
-				return err
-			}
+func (s *Store) writeNotices(ctx context.Context, events []eventNotices, now time.Time, done bool) error {
+	ts := store.TS(now)
+	var mails, notes [][]any
+	ids := make([]string, len(events))
+	for i, ev := range events {
+		ids[i] = ev.event
+		for _, m := range ev.mails {
+			mails = append(mails, []any{m.id, ev.event, m.recipient, m.kind, m.address, m.subject, m.message, "queued", ts, ts})
 		}
-		for start := 0; start < len(notes); start += rowsPerInsert {
-			part := notes[start:min(start+rowsPerInsert, len(notes))]
-			args := make([]any, 0, len(part)*8)
-			for _, n := range part {
-				args = append(args, store.NewID(), n.member, eventID, n.kind, n.n.Title, n.n.Body, n.n.Link, ts)
-			}
-			// #nosec G202 -- only numbered placeholders are built; the values go as arguments
-			if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, member_id, event_id, kind, title, body, link, created_at)
-				VALUES `+store.Tuples(1, len(part), 8)+` ON CONFLICT (event_id, member_id) DO NOTHING`, args...); err != nil {
-				return err
-			}
+		for _, n := range ev.notes {
+			notes = append(notes, []any{store.NewID(), n.member, ev.event, n.kind, n.n.Title, n.n.Body, n.n.Link, ts})
+		}
+	}
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := insertRows(ctx, tx, `INSERT INTO mails (id, event_id, recipient, kind, address, subject, message, state, next_attempt_at, created_at)
+			VALUES %s ON CONFLICT (event_id, recipient) DO NOTHING`, mails); err != nil {
+			return err
+		}
+		if err := insertRows(ctx, tx, `INSERT INTO notifications (id, member_id, event_id, kind, title, body, link, created_at)
+			VALUES %s ON CONFLICT (event_id, member_id) DO NOTHING`, notes); err != nil {
+			return err
 		}
 		if !done {
 			// Renew the claim: this instance is still fanning the event out.
-			_, err := tx.ExecContext(ctx, `UPDATE events SET claimed_until = $1 WHERE id = $2`, store.TS(now.Add(claimFor)), eventID)
+			_, err := tx.ExecContext(ctx, `UPDATE events SET claimed_until = $1 WHERE id IN (`+store.Placeholders(2, len(ids))+`)`,
+				append([]any{store.TS(now.Add(claimFor))}, store.Args(ids)...)...)
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE events SET done_at = $1, claimed_until = NULL, last_error = '' WHERE id = $2`, ts, eventID)
+		_, err := tx.ExecContext(ctx, `UPDATE events SET done_at = $1, claimed_until = NULL, last_error = '' WHERE id IN (`+store.Placeholders(2, len(ids))+`)`,
+			append([]any{ts}, store.Args(ids)...)...)
 		return err
 	})
+}
+
+// insertRows inserts rows with query (its VALUES as %s), up to
+// rowsPerInsert to a statement.
+func insertRows(ctx context.Context, tx *sql.Tx, query string, rows [][]any) error {
+	for start := 0; start < len(rows); start += rowsPerInsert {
+		part := rows[start:min(start+rowsPerInsert, len(rows))]
+		args := make([]any, 0, len(part)*len(part[0]))
+		for _, r := range part {
+			args = append(args, r...)
+		}
+		// #nosec G201 G202 -- only numbered placeholders are built; the values go as arguments
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(query, store.Tuples(1, len(part), len(part[0]))), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Switches reads the preferences of members, by member.
@@ -224,16 +241,49 @@ func (s *Store) ClaimMails(ctx context.Context, claimant string, now time.Time, 
 
 // MailSent records a mail as sent, if claimant still holds its claim (a
 // claim that ran out and was taken over by another instance is not).
+// Mails sent side by side are recorded together (one statement and one
+// commit), each answered whether its own row was.
 func (s *Store) MailSent(ctx context.Context, claimant, id string, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE mails SET state = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = ''
-		WHERE id = $2 AND state = 'queued' AND claimed_by = $3`, store.TS(now), id, claimant)
-	if err != nil {
-		return err
+	_, err := s.sent.Do(ctx, claimant, sentMail{id: id, at: now})
+	return err
+}
+
+type sentMail struct {
+	id string
+	at time.Time
+}
+
+func (s *Store) mailsSent(ctx context.Context, claimant string, ms []sentMail) []batch.Result[struct{}] {
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.id
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return errors.New("the mail's claim was lost")
+	recorded := map[string]bool{}
+	rows, err := s.db.QueryContext(ctx, `UPDATE mails SET state = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = ''
+		WHERE state = 'queued' AND claimed_by = $2 AND id IN (`+store.Placeholders(3, len(ids))+`) RETURNING id`,
+		append([]any{store.TS(ms[0].at), claimant}, store.Args(ids)...)...)
+	if err == nil {
+		for rows.Next() {
+			var id string
+			if err = rows.Scan(&id); err != nil {
+				break
+			}
+			recorded[id] = true
+		}
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
 	}
-	return nil
+	out := make([]batch.Result[struct{}], len(ms))
+	for i, m := range ms {
+		switch {
+		case err != nil:
+			out[i].Err = err
+		case !recorded[m.id]:
+			out[i].Err = errors.New("the mail's claim was lost")
+		}
+	}
+	return out
 }
 
 // MailFailed records a failed attempt: due again at next, or dead. A mail

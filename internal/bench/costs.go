@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -88,6 +89,25 @@ func parseCosts(r io.Reader, service string, into costs) error {
 		m[service] += v
 	}
 	return sc.Err()
+}
+
+// quiet waits, up to limit, until a second passes without a call or a
+// commit anywhere (idle outboxes still look for work: statements go on),
+// and returns the counters then.
+func (c *cluster) quiet(ctx context.Context, limit time.Duration) (costs, error) {
+	last, err := c.sampleCosts(ctx)
+	for deadline := time.Now().Add(limit); err == nil && time.Now().Before(deadline); {
+		time.Sleep(time.Second)
+		var now costs
+		if now, err = c.sampleCosts(ctx); err == nil {
+			d := now.since(last)
+			if sum(d.calls) == 0 && sum(d.commits) == 0 {
+				return now, nil
+			}
+			last = now
+		}
+	}
+	return last, err
 }
 
 // since is what each counter grew from before to c.

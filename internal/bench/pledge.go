@@ -180,11 +180,14 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 		time.Sleep(250 * time.Millisecond)
 	}
 	payTime := time.Since(payStart)
-	cpu := c.sampleCPU().since(cpuBefore)
-	costsAfter, err := c.sampleCosts(ctx)
+	// What the paid pledges set going after their payments (the
+	// receipts' fan-out and mail) is theirs too: measured once the
+	// platform is quiet — no call and no commit for a second.
+	costsAfter, err := c.quiet(ctx, 30*time.Second)
 	if err != nil {
 		return res, err
 	}
+	cpu := c.sampleCPU().since(cpuBefore)
 	spent := costsAfter.since(costsBefore)
 
 	n := float64(max(ok.count(), 1))

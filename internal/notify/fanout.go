@@ -77,8 +77,9 @@ func (f *Fanout) round(ctx context.Context) bool {
 		return false
 	}
 	var done []eventNotices
+	known := f.prefetch(ctx, evs)
 	for _, se := range evs {
-		w, err := f.one(ctx, se)
+		w, err := f.one(ctx, se, known)
 		if err != nil {
 			f.failed(ctx, se, err)
 			continue
@@ -131,6 +132,89 @@ func (f *Fanout) finish(ctx context.Context, evs []storedEvent, done []eventNoti
 	}
 }
 
+// people are the members a round's events name, read once for the round:
+// who they are and what they want to hear (a round of receipts is two
+// reads, not two per event). Members it does not hold (a project's
+// backers) are read when needed.
+type people struct {
+	who   map[string]memberapi.Contact
+	wants map[string]switches
+}
+
+// prefetch reads the members the round's events name directly.
+func (f *Fanout) prefetch(ctx context.Context, evs []storedEvent) *people {
+	known := &people{}
+	var ids []string
+	for _, se := range evs {
+		var e notifyapi.Event
+		if json.Unmarshal([]byte(se.body), &e) != nil {
+			continue
+		}
+		ids = append(ids, e.To...)
+		if from := e.Data["from_id"]; from != "" {
+			ids = append(ids, from)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) == 0 || len(ids) > chunk {
+		return known
+	}
+	// Best effort: what is not read here is read again when needed.
+	if cs, err := f.dir.Contacts(ctx, ids); err == nil {
+		known.who = map[string]memberapi.Contact{}
+		for _, c := range cs {
+			known.who[c.ID] = c
+		}
+		for _, id := range ids { // asked and not answered: no such member
+
+			if _, ok := known.who[id]; !ok {
+				known.who[id] = memberapi.Contact{}
+			}
+		}
+	}
+	if sw, err := f.store.Switches(ctx, ids); err == nil {
+		known.wants = sw
+		for _, id := range ids {
+			if known.wants[id] == nil {
+				known.wants[id] = switches{}
+			}
+		}
+	}
+	return known
+}
+
+// contacts are ids' contacts, from the round's read when it has them all.
+func (p *people) contacts(ctx context.Context, dir Directory, ids []string) ([]memberapi.Contact, error) {
+	out := make([]memberapi.Contact, 0, len(ids))
+	for _, id := range ids {
+		c, ok := p.who[id]
+		if !ok {
+			return dir.Contacts(ctx, ids)
+		}
+		if c.ID != "" {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// switches are members' preferences, from the round's read when it has
+// them all.
+func (p *people) switches(ctx context.Context, st *Store, members []string) (map[string]switches, error) {
+	out := map[string]switches{}
+	for _, m := range members {
+		sw, ok := p.wants[m]
+		if !ok {
+			return st.Switches(ctx, members)
+		}
+		if len(sw) > 0 {
+			out[m] = sw
+		}
+	}
+	return out, nil
+}
+
 // eventNotices are an event's mails and inbox entries, to be written.
 type eventNotices struct {
 	event string
@@ -151,7 +235,7 @@ type recipient struct {
 // one renders an event's notices. An event whose recipients fill more
 // than one chunk has its earlier chunks written here (its claim renewed
 // with each); the rest is returned, for finish.
-func (f *Fanout) one(ctx context.Context, se storedEvent) (eventNotices, error) {
+func (f *Fanout) one(ctx context.Context, se storedEvent, known *people) (eventNotices, error) {
 	out := eventNotices{event: se.id}
 	var e notifyapi.Event
 	if err := json.Unmarshal([]byte(se.body), &e); err != nil {
@@ -192,7 +276,7 @@ func (f *Fanout) one(ctx context.Context, se storedEvent) (eventNotices, error) 
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	if from := e.Data["from_id"]; from != "" && e.Data["nickname"] == "" {
-		cs, err := f.dir.Contacts(ctx, []string{from})
+		cs, err := known.contacts(ctx, f.dir, []string{from})
 		if err != nil {
 			return out, err
 		}
@@ -201,14 +285,14 @@ func (f *Fanout) one(ctx context.Context, se storedEvent) (eventNotices, error) 
 		}
 	}
 	if e.Email != "" {
-		if err := f.notices(ctx, &out, k, e, creator, []recipient{{key: "email:" + e.Email, address: e.Email, lang: e.Lang, verified: true,
+		if err := f.notices(ctx, &out, known, k, e, creator, []recipient{{key: "email:" + e.Email, address: e.Email, lang: e.Lang, verified: true,
 			name: e.Data["nickname"]}}); err != nil {
 			return out, err
 		}
 	}
 	for start := 0; start < len(ids); start += chunk {
 		part := ids[start:min(start+chunk, len(ids))]
-		cs, err := f.dir.Contacts(ctx, part)
+		cs, err := known.contacts(ctx, f.dir, part)
 		if err != nil {
 			return out, err
 		}
@@ -216,7 +300,7 @@ func (f *Fanout) one(ctx context.Context, se storedEvent) (eventNotices, error) 
 		for _, c := range cs {
 			rs = append(rs, recipient{key: c.ID, member: c.ID, address: c.Email, name: c.Nickname, lang: c.Lang, verified: c.EmailVerified})
 		}
-		if err := f.notices(ctx, &out, k, e, creator, rs); err != nil {
+		if err := f.notices(ctx, &out, known, k, e, creator, rs); err != nil {
 			return out, err
 		}
 		if start+chunk < len(ids) && (len(out.mails) > 0 || len(out.notes) > 0) {
@@ -234,14 +318,14 @@ func (f *Fanout) one(ctx context.Context, se storedEvent) (eventNotices, error) 
 }
 
 // notices renders the notices of one chunk of recipients into out.
-func (f *Fanout) notices(ctx context.Context, out *eventNotices, k kind, e notifyapi.Event, creator string, rs []recipient) error {
+func (f *Fanout) notices(ctx context.Context, out *eventNotices, known *people, k kind, e notifyapi.Event, creator string, rs []recipient) error {
 	members := make([]string, 0, len(rs))
 	for _, r := range rs {
 		if r.member != "" {
 			members = append(members, r.member)
 		}
 	}
-	sw, err := f.store.Switches(ctx, members)
+	sw, err := known.switches(ctx, f.store, members)
 	if err != nil {
 		return err
 	}

@@ -147,6 +147,7 @@ func (a *API) mailSettings() mailSettings {
 func (a *API) Routes() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern string, h httpx.Handler) { mux.HandleFunc(pattern, httpx.JSON(a.log, h)) }
+	handle(notifyapi.RouteEvent, a.event)
 	handle(notifyapi.RouteEvents, a.event)
 	handle(notifyapi.RouteMails, a.mails)
 	handle("GET /internal/v1/mails/{id}", a.mail)

@@ -27,6 +27,9 @@ func newStore(db *store.DB) *Store {
 	s := &Store{db: db}
 	s.events.Run = s.addEvents
 	s.sent.Run = s.mailsSent
+	// The mailer's workers finish their mails a little apart: a mail
+	// waits up to a millisecond for the others' records to go with it.
+	s.sent.Linger = time.Millisecond
 	return s
 }
 

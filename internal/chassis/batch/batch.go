@@ -26,6 +26,10 @@ type Group[Req, Res any] struct {
 	Run     func(ctx context.Context, key string, reqs []Req) []Result[Res]
 	Max     int           // requests per run; 0 = 64
 	Timeout time.Duration // bound of one run; 0 = 10s
+	// Linger, when set, makes a leader wait that long for company before
+	// its run: for callers that come a little apart (a few workers each
+	// doing some work first), where a wait is cheaper than a run each.
+	Linger time.Duration
 
 	mu     sync.Mutex
 	queues map[string]*queue[Req, Res]
@@ -89,6 +93,9 @@ func (g *Group[Req, Res]) lead(key string, q *queue[Req, Res]) {
 	limit := g.Max
 	if limit <= 0 {
 		limit = 64
+	}
+	if g.Linger > 0 {
+		time.Sleep(g.Linger)
 	}
 	g.mu.Lock()
 	n := min(len(q.pending), limit)

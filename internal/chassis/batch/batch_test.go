@@ -144,3 +144,36 @@ func TestOneByOne(t *testing.T) {
 		t.Fatalf("answers %+v, want k1, an error, k3", out)
 	}
 }
+
+// Callers that come a little apart run alone each, unless the leader
+// lingers for them.
+func TestALingeringLeaderTakesCallersThatComeALittleApart(t *testing.T) {
+	for _, linger := range []time.Duration{0, 20 * time.Millisecond} {
+		var runs atomic.Int64
+		g := &Group[int, int]{Linger: linger, Run: func(_ context.Context, _ string, reqs []int) []Result[int] {
+			runs.Add(1)
+			time.Sleep(time.Millisecond)
+			out := make([]Result[int], len(reqs))
+			for i, r := range reqs {
+				out[i].Value = r * 2
+			}
+			return out
+		}}
+		var wg sync.WaitGroup
+		for i := range 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if v, err := g.Do(context.Background(), "k", i); err != nil || v != 2*i {
+					t.Errorf("%d: %d %v", i, v, err)
+				}
+			}()
+			time.Sleep(2 * time.Millisecond)
+		}
+		wg.Wait()
+		if linger > 0 && runs.Load() > 2 {
+			t.Errorf("lingering %s: %d runs for 5 callers 2 ms apart", linger, runs.Load())
+		}
+		t.Logf("linger %s: %d runs for 5 callers", linger, runs.Load())
+	}
+}

@@ -15,8 +15,14 @@ import (
 // Service is the notification service's name in the registry.
 const Service = "notify"
 
-// RouteEvents is where other services' outboxes deliver events.
-const RouteEvents = "POST /internal/v1/events"
+// RouteEvent is where other services' outboxes deliver an event: a path
+// of its own, so that an outbox (which keeps one path's messages in order)
+// sends events side by side and the service keeps them together.
+// RouteEvents, the path without the event, takes messages queued before.
+const (
+	RouteEvent  = "POST /internal/v1/events/{event}"
+	RouteEvents = "POST /internal/v1/events"
+)
 
 // Kinds of notice. Each names one thing that happened; the notification
 // service decides who hears of it and how (mail, inbox).
@@ -65,7 +71,7 @@ type Event struct {
 // of e; the id makes a second delivery harmless.
 func EventMessage(e Event) outbox.Message {
 	return outbox.Message{Key: "notify:" + e.Kind + ":" + e.ID, Service: Service, Method: http.MethodPost,
-		Path: "/internal/v1/events", Body: e}
+		Path: httpclient.Path("/internal/v1/events/{}", e.Kind+":"+e.ID), Body: e}
 }
 
 // Notification is one entry of a member's inbox.

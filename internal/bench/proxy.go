@@ -357,9 +357,15 @@ func registerBackend(ctx context.Context, c *cluster, addr string) error {
 // writeGatewayConfig puts the gateway's configuration into the registry
 // store, as the config center would.
 func writeGatewayConfig(ctx context.Context, cli *clientv3.Client, vals map[string]string) error {
+	return writeServiceConfig(ctx, cli, "gateway", vals)
+}
+
+// writeServiceConfig puts vals in the registry's configuration of service,
+// as the config center would.
+func writeServiceConfig(ctx context.Context, cli *clientv3.Client, service string, vals map[string]string) error {
 	b, _ := json.Marshal(vals)
 	meta, _ := json.Marshal(configstore.Meta{Revision: fmt.Sprintf("bench-%d", time.Now().UnixNano()), AppliedAt: time.Now()})
-	_, err := cli.Txn(ctx).Then(clientv3.OpPut(configstore.SourcesPrefix+"gateway", string(b)), clientv3.OpPut(configstore.MetaKey, string(meta))).Commit()
+	_, err := cli.Txn(ctx).Then(clientv3.OpPut(configstore.SourcesPrefix+service, string(b)), clientv3.OpPut(configstore.MetaKey, string(meta))).Commit()
 	return err
 }
 

@@ -77,10 +77,14 @@ say "go vet"
 go vet ./...
 say "staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
-say "gosec (findings are fixed or annotated with #nosec and the reason)"
+say "gosec, in the background while the tools, images and fuzzing below run (findings are fixed or annotated with #nosec and the reason)"
 # tools/kube and tools/jaeger are modules of their own (Kubernetes' control
 # plane, Jaeger, built from source for the tests): not our code to scan.
-go run github.com/securego/gosec/v2/cmd/gosec@v2.30.0 -quiet -exclude-dir=tools/kube -exclude-dir=tools/jaeger ./...
+# gosec takes minutes and mostly one core; its verdict is read before the
+# tests.
+gosec_log=$(mktemp)
+go run github.com/securego/gosec/v2/cmd/gosec@v2.30.0 -quiet -exclude-dir=tools/kube -exclude-dir=tools/jaeger ./... >"$gosec_log" 2>&1 &
+gosec_pid=$!
 say "Kubernetes (control plane, node, kubectl) and CoreDNS for the manifest and node tests (built once per version, then cached)"
 bash tools/kube/build.sh >/dev/null
 bash tools/coredns/build.sh >/dev/null
@@ -98,6 +102,13 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
 fi
 say "fuzzing the HTTP fast path against net/http (${FUZZTIME:-20s} per target; the seed corpus runs with the tests too)"
 bash scripts/fuzz.sh
+say "gosec's verdict"
+if ! wait "$gosec_pid"; then
+  cat "$gosec_log" >&2
+  rm -f "$gosec_log"
+  exit 1
+fi
+rm -f "$gosec_log"
 # The container tests (package deploy: the images and the 20-container
 # compose deployment) run after the others, not beside them: on 2 cores the
 # deployment and another package's test slowed each other fourfold (the

@@ -224,7 +224,7 @@ func TestPeopleHearFromThePlatform(t *testing.T) {
 		mp.Stop()
 		update("第三次更新")
 		time.Sleep(15 * time.Second) // the mail tried and refused, twice or more (5 s, then 10 s later)
-		mp.Start(t) // an empty server: what arrives now was sent after it came back
+		mp.Start(t)                  // an empty server: what arrives now was sent after it came back
 		mp.WaitFor(t, `subject:"第三次更新"`, 1, 90*time.Second)
 		time.Sleep(2 * time.Second)
 		if n := updates(addr("en-backer"), "第三次更新"); n != 1 {

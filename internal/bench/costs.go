@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,15 +27,11 @@ type costs struct {
 // sampleCosts reads the counters of every registered instance.
 func (c *cluster) sampleCosts(ctx context.Context) (costs, error) {
 	out := costs{calls: map[string]float64{}, statements: map[string]float64{}, commits: map[string]float64{}}
-	resp, err := c.cli.Get(ctx, registry.Prefix, clientv3.WithPrefix())
+	ins, err := c.instances(ctx)
 	if err != nil {
 		return out, err
 	}
-	for _, kv := range resp.Kvs {
-		var in registry.Instance
-		if json.Unmarshal(kv.Value, &in) != nil || in.MgmtAddress == "" {
-			continue
-		}
+	for _, in := range ins {
 		if err := c.readCosts(ctx, in, out); err != nil {
 			return out, fmt.Errorf("counters of %s: %w", in.ID, err)
 		}
@@ -44,21 +39,29 @@ func (c *cluster) sampleCosts(ctx context.Context) (costs, error) {
 	return out, nil
 }
 
+// instances are the cluster's registered instances with a management port.
+func (c *cluster) instances(ctx context.Context) ([]registry.Instance, error) {
+	resp, err := c.cli.Get(ctx, registry.Prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, err
+	}
+	var out []registry.Instance
+	for _, kv := range resp.Kvs {
+		var in registry.Instance
+		if json.Unmarshal(kv.Value, &in) == nil && in.MgmtAddress != "" {
+			out = append(out, in)
+		}
+	}
+	return out, nil
+}
+
 func (c *cluster) readCosts(ctx context.Context, in registry.Instance, into costs) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+in.MgmtAddress+"/actuator/prometheus", nil)
+	body, err := c.mgmtGet(ctx, in, "/actuator/prometheus")
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	resp, err := http.DefaultClient.Do(req) // #nosec G107 -- a loopback instance of the bench's own cluster
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s", resp.Status)
-	}
-	return parseCosts(resp.Body, in.Service, into)
+	defer body.Close()
+	return parseCosts(body, in.Service, into)
 }
 
 // parseCosts adds the cost counters of one instance's metrics text.

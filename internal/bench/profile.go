@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,8 +9,6 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"sanshi/internal/chassis/registry"
 )
@@ -28,16 +25,12 @@ func (c *cluster) profileAll(ctx context.Context, dir, phase string, d time.Dura
 		fmt.Fprintf(progress, "profiles: %v\n", err)
 		return func() {}
 	}
-	resp, err := c.cli.Get(ctx, registry.Prefix, clientv3.WithPrefix())
+	ins, err := c.instances(ctx)
 	if err != nil {
 		fmt.Fprintf(progress, "profiles: %v\n", err)
 		return func() {}
 	}
-	for _, kv := range resp.Kvs {
-		var in registry.Instance
-		if json.Unmarshal(kv.Value, &in) != nil || in.MgmtAddress == "" {
-			continue
-		}
+	for _, in := range ins {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -49,26 +42,36 @@ func (c *cluster) profileAll(ctx context.Context, dir, phase string, d time.Dura
 	return wg.Wait
 }
 
-func (c *cluster) profile(ctx context.Context, in registry.Instance, file string, d time.Duration) error {
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", in.MgmtAddress, max(1, int(d.Seconds())))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// mgmtGet reads path from an instance's management port, as the
+// operator; the body is the caller's to close.
+func (c *cluster) mgmtGet(ctx context.Context, in registry.Instance, path string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+in.MgmtAddress+path, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
 	resp, err := http.DefaultClient.Do(req) // #nosec G107 -- a loopback instance of the bench's own cluster
 	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("%s", resp.Status)
+	}
+	return resp.Body, nil
+}
+
+func (c *cluster) profile(ctx context.Context, in registry.Instance, file string, d time.Duration) error {
+	body, err := c.mgmtGet(ctx, in, fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(1, int(d.Seconds()))))
+	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s", resp.Status)
-	}
+	defer body.Close()
 	f, err := os.Create(file) // #nosec G304 -- the folder the operator named
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	_, err = io.Copy(f, resp.Body)
+	_, err = io.Copy(f, body)
 	return err
 }

@@ -72,7 +72,7 @@ func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Wri
 	if err := registerBackend(ctx, c, backend.Addr().String()); err != nil {
 		return err
 	}
-	if err := writeGatewayConfig(ctx, c.cli, proxyConfig(false)); err != nil {
+	if err := writeServiceConfig(ctx, c.cli, "gateway", proxyConfig(false)); err != nil {
 		return err
 	}
 	gwAddr, _ := FreeAddr()
@@ -111,7 +111,7 @@ func Proxy(ctx context.Context, exe string, o ProxyOptions, out, progress io.Wri
 	ngCPU := func() time.Duration { return groupCPU(ng.pid) }
 	peakGW := 0.0
 	for _, logs := range []bool{false, true} {
-		if err := writeGatewayConfig(ctx, c.cli, proxyConfig(logs)); err != nil {
+		if err := writeServiceConfig(ctx, c.cli, "gateway", proxyConfig(logs)); err != nil {
 			return err
 		}
 		time.Sleep(300 * time.Millisecond) // the gateway applies a configuration change within a watch event
@@ -352,12 +352,6 @@ func registerBackend(ctx context.Context, c *cluster, addr string) error {
 		Status: registry.StatusUp, StartedAt: time.Now()}, 2*time.Second, slog.New(slog.DiscardHandler))
 	r.Start(ctx)
 	return nil
-}
-
-// writeGatewayConfig puts the gateway's configuration into the registry
-// store, as the config center would.
-func writeGatewayConfig(ctx context.Context, cli *clientv3.Client, vals map[string]string) error {
-	return writeServiceConfig(ctx, cli, "gateway", vals)
 }
 
 // writeServiceConfig puts vals in the registry's configuration of service,

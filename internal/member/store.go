@@ -340,12 +340,19 @@ type ownedAddress struct {
 
 func scanOwnedAddress(row store.Row) (ownedAddress, error) {
 	var a ownedAddress
-	var created string
-	var def int
-	err := row.Scan(&a.member, &a.ID, &a.Recipient, &a.Phone, &a.Province, &a.City, &a.District, &a.Detail, &created, &def, &a.Region)
-	a.CreatedAt, a.Default = store.ParseTS(created), def == 1
+	var err error
+	a.Address, err = scanAddress(memberFirst{row, &a.member})
 	return a, err
 }
+
+// memberFirst scans a row whose first column is the member's id into
+// member, the rest as asked.
+type memberFirst struct {
+	row    store.Row
+	member *string
+}
+
+func (m memberFirst) Scan(dest ...any) error { return m.row.Scan(append([]any{m.member}, dest...)...) }
 
 // Address reads one of a member's addresses; another member's is not found.
 func (s *Store) Address(ctx context.Context, memberID, id string) (Address, error) {

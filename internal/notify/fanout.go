@@ -76,25 +76,39 @@ func (f *Fanout) round(ctx context.Context) bool {
 		}
 		return false
 	}
+	// Each event is read once: the round's members are read for all of
+	// them, then each is fanned out.
+	read := make([]notifyapi.Event, len(evs))
+	unreadable := make([]error, len(evs))
+	for i, se := range evs {
+		if err := json.Unmarshal([]byte(se.body), &read[i]); err != nil {
+			unreadable[i] = fmt.Errorf("unreadable event: %w", err)
+		}
+	}
 	var done []eventNotices
-	known := f.prefetch(ctx, evs)
-	for _, se := range evs {
-		w, err := f.one(ctx, se, known)
+	known := f.prefetch(ctx, read)
+	for i, se := range evs {
+		err := unreadable[i]
+		var w eventNotices
+		if err == nil {
+			w, err = f.one(ctx, se.id, read[i], known)
+		}
 		if err != nil {
-			f.failed(ctx, se, err)
+			f.failed(ctx, se.id, se.attempts, err)
 			continue
 		}
+		w.attempts = se.attempts
 		done = append(done, w)
 	}
-	f.finish(ctx, evs, done)
+	f.finish(ctx, done)
 	return len(evs) == 20
 }
 
 // failed leaves an event due again later.
-func (f *Fanout) failed(ctx context.Context, se storedEvent, err error) {
-	next := f.now().Add(backoff(se.attempts))
-	f.log.Warn("fan-out failed; trying again later", "event", se.id, "attempt", se.attempts, "next", next, "error", err)
-	if err := f.store.EventFailed(context.WithoutCancel(ctx), se.id, err, next); err != nil {
+func (f *Fanout) failed(ctx context.Context, id string, attempts int, err error) {
+	next := f.now().Add(backoff(attempts))
+	f.log.Warn("fan-out failed; trying again later", "event", id, "attempt", attempts, "next", next, "error", err)
+	if err := f.store.EventFailed(context.WithoutCancel(ctx), id, err, next); err != nil {
 		f.log.Warn("record fan-out failure", "error", err)
 	}
 }
@@ -102,33 +116,25 @@ func (f *Fanout) failed(ctx context.Context, se storedEvent, err error) {
 // finish writes the round's fanned-out events, their notices and their
 // being done, in one transaction; when that fails, each alone, so that
 // only an event at fault stays due.
-func (f *Fanout) finish(ctx context.Context, evs []storedEvent, done []eventNotices) {
+func (f *Fanout) finish(ctx context.Context, done []eventNotices) {
 	if len(done) == 0 {
 		return
 	}
-	mails := 0
-	for _, w := range done {
-		mails += len(w.mails)
-	}
-	if err := f.store.FanOut(ctx, done, f.now()); err != nil && len(done) > 1 {
+	if err := f.store.FanOut(ctx, done, f.now()); err != nil {
+		if len(done) == 1 {
+			f.failed(ctx, done[0].event, done[0].attempts, err)
+			return
+		}
 		for _, w := range done {
-			if err := f.store.FanOut(ctx, []eventNotices{w}, f.now()); err != nil {
-				for _, se := range evs {
-					if se.id == w.event {
-						f.failed(ctx, se, err)
-					}
-				}
-			}
+			f.finish(ctx, []eventNotices{w})
 		}
-	} else if err != nil {
-		for _, se := range evs {
-			if se.id == done[0].event {
-				f.failed(ctx, se, err)
-			}
-		}
+		return
 	}
-	if mails > 0 && f.mailKick != nil {
-		f.mailKick()
+	for _, w := range done {
+		if len(w.mails) > 0 && f.mailKick != nil {
+			f.mailKick()
+			return
+		}
 	}
 }
 
@@ -142,14 +148,10 @@ type people struct {
 }
 
 // prefetch reads the members the round's events name directly.
-func (f *Fanout) prefetch(ctx context.Context, evs []storedEvent) *people {
+func (f *Fanout) prefetch(ctx context.Context, evs []notifyapi.Event) *people {
 	known := &people{}
 	var ids []string
-	for _, se := range evs {
-		var e notifyapi.Event
-		if json.Unmarshal([]byte(se.body), &e) != nil {
-			continue
-		}
+	for _, e := range evs {
 		ids = append(ids, e.To...)
 		if from := e.Data["from_id"]; from != "" {
 			ids = append(ids, from)
@@ -217,9 +219,10 @@ func (p *people) switches(ctx context.Context, st *Store, members []string) (map
 
 // eventNotices are an event's mails and inbox entries, to be written.
 type eventNotices struct {
-	event string
-	mails []mailRow
-	notes []noteRow
+	event    string
+	attempts int // the fan-outs tried, this one included
+	mails    []mailRow
+	notes    []noteRow
 }
 
 // recipient is one person an event reaches.
@@ -235,15 +238,11 @@ type recipient struct {
 // one renders an event's notices. An event whose recipients fill more
 // than one chunk has its earlier chunks written here (its claim renewed
 // with each); the rest is returned, for finish.
-func (f *Fanout) one(ctx context.Context, se storedEvent, known *people) (eventNotices, error) {
-	out := eventNotices{event: se.id}
-	var e notifyapi.Event
-	if err := json.Unmarshal([]byte(se.body), &e); err != nil {
-		return out, fmt.Errorf("unreadable event: %w", err)
-	}
+func (f *Fanout) one(ctx context.Context, id string, e notifyapi.Event, known *people) (eventNotices, error) {
+	out := eventNotices{event: id}
 	k, ok := kindOf(e.Kind)
 	if !ok {
-		f.log.Error("event of an unknown kind dropped", "event", se.id, "kind", e.Kind)
+		f.log.Error("event of an unknown kind dropped", "event", id, "kind", e.Kind)
 		return out, nil
 	}
 	if e.Data == nil {

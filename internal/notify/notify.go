@@ -17,11 +17,11 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sanshi/internal/chassis/cache"
 	"sanshi/internal/chassis/configstore"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/props"
@@ -94,7 +94,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		sent: counter("sanshi_mail_sent_total", "Mails the mail server took."), failed: counter("sanshi_mail_failed_total", "Mail attempts that failed and will be tried again."),
 		dead: counter("sanshi_mail_dead_total", "Mails given up on (dead letters).")}
 	a.fanout = &Fanout{store: st, dir: directory{members: memberapi.NewClient(rt.Client), orders: orderapi.NewClient(rt.Client), projects: a.projects,
-		recent: &recentProjects{now: rt.Now, seen: map[string]seenProject{}}},
+		cache: rt.Cache},
 		render: r, from: from, key: a.key, now: rt.Now, log: rt.Logs.Logger("fanout"), kick: make(chan struct{}, 1), mailKick: a.mailer.Kick}
 	go a.fanout.Run(rt.Background())
 	go a.mailer.Run(rt.Background())
@@ -174,46 +174,14 @@ type directory struct {
 	members  memberapi.Client
 	orders   orderapi.Client
 	projects projectapi.Client
-	recent   *recentProjects
+	cache    cache.Cache // projects as notices read them, for projectFresh
 }
 
-// recentProjects keeps what notices read of a project (its title, tiers
-// and creator) for projectFresh: a burst of pledges to one project is one
-// read of it, not one per notice.
-type recentProjects struct {
-	mu   sync.Mutex
-	now  func() time.Time
-	seen map[string]seenProject
-}
-
-type seenProject struct {
-	p  projectapi.Project
-	at time.Time
-}
-
-// projectFresh is how old a project read for a notice may be: a title
-// changed meanwhile shows in notices after it.
+// projectFresh is how old a project read for a notice may be (its title,
+// tiers and creator): a burst of pledges to one project is one read of it,
+// not one per notice, and a title changed meanwhile shows in notices after
+// it.
 const projectFresh = 10 * time.Second
-
-func (r *recentProjects) get(ctx context.Context, id string, read func(context.Context, string) (projectapi.Project, error)) (projectapi.Project, error) {
-	r.mu.Lock()
-	s, ok := r.seen[id]
-	r.mu.Unlock()
-	if ok && r.now().Sub(s.at) < projectFresh {
-		return s.p, nil
-	}
-	p, err := read(ctx, id)
-	if err != nil {
-		return p, err
-	}
-	r.mu.Lock()
-	if len(r.seen) > 1000 {
-		clear(r.seen) // a bound, not an eviction policy: reads come back
-	}
-	r.seen[id] = seenProject{p: p, at: r.now()}
-	r.mu.Unlock()
-	return p, nil
-}
 
 func (d directory) Contacts(ctx context.Context, ids []string) ([]memberapi.Contact, error) {
 	return d.members.Contacts(ctx, ids)
@@ -224,5 +192,13 @@ func (d directory) BackerIDs(ctx context.Context, projectID string) ([]string, e
 }
 
 func (d directory) Project(ctx context.Context, id string) (projectapi.Project, error) {
-	return d.recent.get(ctx, id, d.projects.Get)
+	var p projectapi.Project
+	if d.cache.Get(ctx, "notice-project:"+id, &p) {
+		return p, nil
+	}
+	p, err := d.projects.Get(ctx, id)
+	if err == nil {
+		d.cache.Set(ctx, "notice-project:"+id, p, projectFresh)
+	}
+	return p, err
 }

@@ -49,7 +49,7 @@ func (s *Store) AddEvent(ctx context.Context, id, body string, now time.Time) er
 }
 
 func (s *Store) addEvents(ctx context.Context, key string, adds []store.Statement) []batch.Result[struct{}] {
-	merged, _ := store.Merge(adds) // one statement: every add is the same insert
+	merged := store.Merge(adds) // one statement: every add is the same insert
 	out := make([]batch.Result[struct{}], len(adds))
 	var err error
 	for _, m := range merged {

@@ -178,6 +178,23 @@ func Parallel[T, R any](items []T, n int, fn func(T) []R) []R {
 	return out
 }
 
+// GroupBy splits the indexes 0…n-1 into groups of one key each, the
+// groups in the order their keys first come, each in index order.
+func GroupBy(n int, key func(int) string) [][]int {
+	at := map[string]int{}
+	var groups [][]int
+	for i := range n {
+		k, ok := at[key(i)]
+		if !ok {
+			k = len(groups)
+			at[key(i)] = k
+			groups = append(groups, nil)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	return groups
+}
+
 // OneByOne answers a batch that failed as a whole by running each of its
 // requests alone, so that only the request at fault fails.
 func OneByOne[Req, Res any](ctx context.Context, key string, reqs []Req, run func(context.Context, string, []Req) []Result[Res]) []Result[Res] {

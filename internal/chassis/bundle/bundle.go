@@ -23,8 +23,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
-	"time"
 
 	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/httpclient"
@@ -120,20 +120,12 @@ func (it Item) check() error {
 // queues groups the items' indexes: one group per queue, in order, and one
 // per item outside any queue.
 func queues(items []Item) [][]int {
-	at := map[string]int{}
-	var groups [][]int
-	for i, it := range items {
-		k, ok := at[it.Queue]
-		if it.Queue == "" || !ok {
-			k = len(groups)
-			groups = append(groups, nil)
-			if it.Queue != "" {
-				at[it.Queue] = k
-			}
+	return batch.GroupBy(len(items), func(i int) string {
+		if items[i].Queue == "" {
+			return "item " + strconv.Itoa(i)
 		}
-		groups[k] = append(groups[k], i)
-	}
-	return groups
+		return "queue " + items[i].Queue
+	})
 }
 
 // serve runs one item through next, as a request of its own.
@@ -242,6 +234,3 @@ func (a Answer) Response() *http.Response {
 		Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(a.Body)),
 		ContentLength: int64(len(a.Body))}
 }
-
-// timeout bounds one bundle call made for concurrent callers.
-const timeout = 10 * time.Second

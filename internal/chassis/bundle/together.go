@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -13,6 +14,9 @@ import (
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/tracing"
 )
+
+// timeout bounds one bundle call made for concurrent callers.
+const timeout = 10 * time.Second
 
 // Together is a Caller whose calls made as the service itself (no
 // member's identity in their context) travel together: while a bundle to

@@ -169,12 +169,12 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 		}
 		// A statement per kind of write, not per row (store.Merge): the
 		// messages, the other writes, then the rows' saves.
-		merged, _ := store.Merge(stmts)
+		merged := store.Merge(stmts)
 		saveStmts := make([]store.Statement, len(saved))
 		for k, id := range saved {
 			saveStmts[k] = c.rows.Save(*found[id])
 		}
-		mergedSaves, _ := store.Merge(saveStmts)
+		mergedSaves := store.Merge(saveStmts)
 		saves = len(mergedSaves)
 		return append(merged, mergedSaves...), nil
 	})

@@ -62,21 +62,5 @@ func (o *Outbox) deliverBatch(ctx context.Context, service string, ms []pending)
 	return sent, true
 }
 
-// byPath splits indexes 0…n-1 into groups of one key each, in order.
-func byPath(n int, key func(int) string) [][]int {
-	at := map[string]int{}
-	var groups [][]int
-	for i := range n {
-		k, ok := at[key(i)]
-		if !ok {
-			k = len(groups)
-			at[key(i)] = k
-			groups = append(groups, nil)
-		}
-		groups[k] = append(groups[k], i)
-	}
-	return groups
-}
-
 // acknowledged: 2xx, or 409 — the receiver's state makes the message moot.
 func acknowledged(status int) bool { return bundle.Answer{Status: status}.OK() }

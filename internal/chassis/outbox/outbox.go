@@ -158,7 +158,7 @@ func (o *Outbox) round(ctx context.Context) (claimed, delivered int) {
 	// by one when there is one, or when the batch was not taken.
 	var sent []any
 	var single []pending
-	services := byPath(len(msgs), func(i int) string { return msgs[i].service })
+	services := batch.GroupBy(len(msgs), func(i int) string { return msgs[i].service })
 	for _, part := range batch.Parallel(services, sendersPerRound, func(idx []int) []batchOutcome {
 		ms := make([]pending, len(idx))
 		for k, i := range idx {
@@ -174,7 +174,7 @@ func (o *Outbox) round(ctx context.Context) (claimed, delivered int) {
 		sent = append(sent, part.sent...)
 		single = append(single, part.single...)
 	}
-	paths := byPath(len(single), func(i int) string { return single[i].service + " " + single[i].path })
+	paths := batch.GroupBy(len(single), func(i int) string { return single[i].service + " " + single[i].path })
 	sent = append(sent, batch.Parallel(paths, sendersPerRound, func(idx []int) []any {
 		var ids []any
 		for k, i := range idx {

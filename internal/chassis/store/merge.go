@@ -14,36 +14,34 @@ import (
 // original. A batch of changes writes its rows with a statement per kind
 // of write instead of a statement per row: statements, not rows, are what
 // a busy database charges for. Merged statements take the place of the
-// first of their kind; the others keep their order. rows[i] of the result
-// says which statements of stmts went into merged[i].
-func Merge(stmts []Statement) (merged []Statement, rows [][]int) {
+// first of their kind; the others keep their order.
+func Merge(stmts []Statement) (merged []Statement) {
 	type group struct {
 		at         int // in merged
 		head, tail string
 		tuples     []string
 	}
 	groups := map[string]*group{} // by SQL
-	for i, s := range stmts {
+	for _, s := range stmts {
 		head, tuple, tail, ok := valuesTuple(s.SQL, len(s.Args))
 		if !ok {
-			merged, rows = append(merged, s), append(rows, []int{i})
+			merged = append(merged, s)
 			continue
 		}
 		g := groups[s.SQL]
 		if g == nil {
 			g = &group{at: len(merged), head: head, tail: tail}
 			groups[s.SQL] = g
-			merged, rows = append(merged, Statement{}), append(rows, nil)
+			merged = append(merged, Statement{})
 		}
 		m := &merged[g.at]
 		g.tuples = append(g.tuples, renumber(tuple, len(m.Args)))
 		m.Args = append(m.Args, s.Args...)
-		rows[g.at] = append(rows[g.at], i)
 	}
 	for _, g := range groups {
 		merged[g.at].SQL = g.head + strings.Join(g.tuples, ", ") + g.tail
 	}
-	return merged, rows
+	return merged
 }
 
 var placeholder = regexp.MustCompile(`\$(\d+)`)

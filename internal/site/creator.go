@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sanshi/internal/order/orderapi"
 	"sanshi/internal/project/projectapi"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -585,6 +586,64 @@ func (s *Site) addQuestion(w http.ResponseWriter, r *http.Request) {
 	s.finishEditForm(w, r, faqForm, nil, "?flash=saved#faq", func() error {
 		return s.projects.AddQuestion(r.Context(), r.PathValue("id"), body)
 	})
+}
+
+// editQuestion changes a question of the FAQ from its row's form; a
+// problem is said above the FAQ with the field it belongs to.
+func (s *Site) editQuestion(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	body := map[string]any{"question": r.FormValue("question"), "answer": r.FormValue("answer")}
+	err := s.projects.EditQuestion(r.Context(), r.PathValue("id"), r.PathValue("item"), body)
+	if fe := fieldErrors(err); len(fe) > 0 {
+		l := lang(w, r)
+		localizeErrors(l, fe)
+		var parts []string
+		for k, v := range fe {
+			if k != "_" {
+				v = texts[l][k] + "：" + v
+			}
+			parts = append(parts, v)
+		}
+		sort.Strings(parts)
+		s.renderEdit(w, r, http.StatusBadRequest, map[string]string{"_": strings.Join(parts, "；")}, "", faqForm)
+		return
+	}
+	http.Redirect(w, r, "/projects/"+url.PathEscape(r.PathValue("id"))+"/edit?flash=saved#faq", http.StatusSeeOther)
+}
+
+// moveQuestion moves a question one place up or down the FAQ: the
+// questions are numbered afresh in their new order and only those whose
+// place changed are written.
+func (s *Site) moveQuestion(w http.ResponseWriter, r *http.Request) {
+	if !requireMember(w, r) {
+		return
+	}
+	p, err := s.loadProject(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	order := slices.Clone(p.FAQ)
+	i := slices.IndexFunc(order, func(f project.FAQItem) bool { return f.ID == r.PathValue("item") })
+	j := i - 1
+	if r.FormValue("dir") == "down" {
+		j = i + 1
+	}
+	if i >= 0 && j >= 0 && j < len(order) {
+		order[i], order[j] = order[j], order[i]
+	}
+	for pos, f := range order {
+		if f.Position == pos {
+			continue
+		}
+		if err := s.projects.EditQuestion(r.Context(), p.ID, f.ID, map[string]any{"position": pos}); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	http.Redirect(w, r, "/projects/"+url.PathEscape(p.ID)+"/edit?flash=saved#faq", http.StatusSeeOther)
 }
 
 // deleteExtra removes a stretch goal or a question (the kind in the path).

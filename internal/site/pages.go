@@ -62,6 +62,8 @@ func (s *Site) Routes() http.Handler {
 	mux.HandleFunc("POST /projects/{id}/stretch-goals/{item}/delete", s.post(s.deleteExtra(stretchForm)))
 	mux.HandleFunc("POST /projects/{id}/faq", s.post(s.addQuestion))
 	mux.HandleFunc("POST /projects/{id}/faq/{item}/delete", s.post(s.deleteExtra(faqForm)))
+	mux.HandleFunc("POST /projects/{id}/faq/{item}/edit", s.post(s.editQuestion))
+	mux.HandleFunc("POST /projects/{id}/faq/{item}/move", s.post(s.moveQuestion))
 	mux.HandleFunc("POST /me/password", s.post(s.changePassword))
 	mux.HandleFunc("POST /projects/{id}/basics", s.post(s.saveBasics))
 	mux.HandleFunc("POST /projects/{id}/submit", s.post(s.submit))

@@ -78,6 +78,7 @@ func New(client *httpclient.Client, secret string, log *slog.Logger, now func() 
 		}, "div": func(a int64, b int64) int64 { return a / b },
 		"amount": func(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }, // a form's value in yuan
 		"list":   func(xs ...string) []string { return xs },
+		"inc":    func(i int) int { return i + 1 },
 		"plural": func(int, string) string { return "" }, "shippingText": shippingText,
 		"json": func(v any) string { b, _ := json.Marshal(v); return string(b) }} // for data attributes (escaped there)
 	for _, name := range []string{"home", "discover", "project", "login", "signup", "me", "addresses", "pledge", "pay", "result",

@@ -92,6 +92,12 @@ func (c Client) AddQuestion(ctx context.Context, id string, body any) error {
 	return c.c.JSON(ctx, Service, http.MethodPost, httpclient.Path("/api/v1/projects/{}/faq", id), body, nil, nil)
 }
 
+// EditQuestion changes a question of the FAQ {question, answer, position}
+// (what is sent changes).
+func (c Client) EditQuestion(ctx context.Context, id, questionID string, body any) error {
+	return c.c.JSON(ctx, Service, http.MethodPatch, httpclient.Path("/api/v1/projects/{}/faq/{}", id, questionID), body, nil, nil)
+}
+
 // DeleteQuestion removes a question of the FAQ.
 func (c Client) DeleteQuestion(ctx context.Context, id, questionID string) error {
 	return c.c.JSON(ctx, Service, http.MethodDelete, httpclient.Path("/api/v1/projects/{}/faq/{}", id, questionID), nil, nil, nil)

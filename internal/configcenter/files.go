@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,11 +37,11 @@ func sourceName(file string) (string, bool) {
 // parseFile reads a YAML or .properties file into flat dotted keys.
 func parseFile(name string, data []byte) (map[string]string, error) {
 	if strings.HasSuffix(name, ".properties") {
-		return parseProperties(data)
+		return parseProperties(name, data)
 	}
 	var doc any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, syntaxProblem(name, err.Error())
 	}
 	out := map[string]string{}
 	if doc == nil {
@@ -47,7 +49,7 @@ func parseFile(name string, data []byte) (map[string]string, error) {
 	}
 	m, ok := doc.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("%s: expected a mapping at the top", name)
+		return nil, &Rejection{Problems: []Problem{{File: name, Syntax: NotAMapping}}}
 	}
 	flatten("", m, out)
 	return out, nil
@@ -76,7 +78,7 @@ func flatten(prefix string, v any, out map[string]string) {
 	}
 }
 
-func parseProperties(data []byte) (map[string]string, error) {
+func parseProperties(name string, data []byte) (map[string]string, error) {
 	out := map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(string(data)))
 	for n := 1; sc.Scan(); n++ {
@@ -86,7 +88,7 @@ func parseProperties(data []byte) (map[string]string, error) {
 		}
 		i := strings.IndexAny(line, "=:")
 		if i <= 0 {
-			return nil, fmt.Errorf("line %d: expected key=value", n)
+			return nil, &Rejection{Problems: []Problem{{File: name, Line: n, Syntax: "expected key=value"}}}
 		}
 		out[strings.TrimSpace(line[:i])] = strings.TrimSpace(line[i+1:])
 	}
@@ -131,18 +133,53 @@ func Validate(sources map[string]map[string]string, schemas []configstore.Schema
 	return nil
 }
 
-// Problem is one thing wrong in a commit: a key its service declares
-// strict and does not know (Strict set), or a value its type refuses.
+// Problem is one thing wrong in a commit: a file that does not read as
+// configuration (File, Line when known, and the parser's words in Syntax),
+// a value encrypted with no key or a wrong one (Cipher), a key its service
+// declares strict and does not know (Strict), or a value its type refuses
+// (Value). The console says each in its reader's language from these
+// fields.
 type Problem struct {
-	Source  string                `json:"source"`
-	Key     string                `json:"key"`
+	File    string                `json:"file,omitempty"`
+	Line    int                   `json:"line,omitempty"`
+	Syntax  string                `json:"syntax,omitempty"`
+	Source  string                `json:"source,omitempty"`
+	Key     string                `json:"key,omitempty"`
+	Cipher  string                `json:"cipher,omitempty"`
 	Service string                `json:"service,omitempty"`
 	Strict  string                `json:"strict,omitempty"`
 	Value   *configstore.BadValue `json:"value,omitempty"`
 }
 
+// What a Problem's Syntax and Cipher say when it is not the parser's or
+// the cipher's own words.
+const (
+	NotAMapping = "expected a mapping at the top"
+	NoKey       = "encrypted but SANSHI_CONFIG_ENCRYPT_KEY is not set"
+)
+
+// yamlLine finds the line in the YAML parser's words ("yaml: line 3: ...").
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// syntaxProblem is a file the YAML parser refused, with the line it named.
+func syntaxProblem(file, words string) *Rejection {
+	p := Problem{File: file, Syntax: words}
+	if m := yamlLine.FindStringSubmatch(words); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		p.Syntax = strings.TrimPrefix(words, m[0])
+	}
+	return &Rejection{Problems: []Problem{p}}
+}
+
 func (p Problem) String() string {
-	if p.Strict != "" {
+	switch {
+	case p.File != "" && p.Line > 0:
+		return fmt.Sprintf("%s: line %d: %s", p.File, p.Line, p.Syntax)
+	case p.File != "":
+		return fmt.Sprintf("%s: %s", p.File, p.Syntax)
+	case p.Cipher != "":
+		return fmt.Sprintf("%s: %s: %s", p.Source, p.Key, p.Cipher)
+	case p.Strict != "":
 		return fmt.Sprintf("%s: unknown key %s (the %s service declares %s* strict)", p.Source, p.Key, p.Service, p.Strict)
 	}
 	return fmt.Sprintf("%s: %s: %v", p.Source, p.Key, p.Value)
@@ -206,11 +243,11 @@ func decryptAll(sources map[string]map[string]string, c *Cipher) (secret map[str
 				continue
 			}
 			if c == nil {
-				return nil, fmt.Errorf("%s: %s is encrypted but SANSHI_CONFIG_ENCRYPT_KEY is not set", src, k)
+				return nil, &Rejection{Problems: []Problem{{Source: src, Key: k, Cipher: NoKey}}}
 			}
 			plain, err := c.Decrypt(v)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %v", src, k, err)
+				return nil, &Rejection{Problems: []Problem{{Source: src, Key: k, Cipher: err.Error()}}}
 			}
 			vals[k] = plain
 			secret[k] = true

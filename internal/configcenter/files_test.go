@@ -1,6 +1,7 @@
 package configcenter
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -83,5 +84,46 @@ func TestCipher(t *testing.T) {
 	}
 	if _, err := decryptAll(map[string]map[string]string{"x": {"k": enc}}, nil); err == nil {
 		t.Fatal("a cipher value without a key must reject the commit")
+	}
+}
+
+// TestEveryRefusalIsAProblem: whatever makes a commit unreadable is a
+// Problem with the fields the console says it from, not only words.
+func TestEveryRefusalIsAProblem(t *testing.T) {
+	key, _ := NewCipher("0123456789abcdef0123456789abcdef")
+	other, _ := NewCipher("fedcba9876543210fedcba9876543210")
+	sealed := other.Encrypt("s3cret")
+	for _, c := range []struct {
+		name string
+		err  func() error
+		want Problem
+	}{
+		{"bad YAML", func() error { _, err := parseFile("order.yaml", []byte("order:\n  a: 1\n b: [\n")); return err }, Problem{File: "order.yaml", Line: 2}}, // where the parser notices,
+		{"a list at the top", func() error { _, err := parseFile("order.yaml", []byte("- a\n- b\n")); return err }, Problem{File: "order.yaml", Syntax: NotAMapping}},
+		{"a properties line without =", func() error { _, err := parseFile("x.properties", []byte("a=1\nnonsense\n")); return err }, Problem{File: "x.properties", Line: 2}},
+		{"encrypted with no key", func() error {
+			_, err := decryptAll(map[string]map[string]string{"cashier": {"cashier.secret": sealed}}, nil)
+			return err
+		}, Problem{Source: "cashier", Key: "cashier.secret", Cipher: NoKey}},
+		{"encrypted with another key", func() error {
+			_, err := decryptAll(map[string]map[string]string{"cashier": {"cashier.secret": sealed}}, key)
+			return err
+		}, Problem{Source: "cashier", Key: "cashier.secret"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var rej *Rejection
+			if err := c.err(); !errors.As(err, &rej) || len(rej.Problems) != 1 {
+				t.Fatalf("refused with %v, want one problem", err)
+			}
+			got := rej.Problems[0]
+			if got.File != c.want.File || got.Line != c.want.Line || got.Source != c.want.Source || got.Key != c.want.Key ||
+				(c.want.Syntax != "" && got.Syntax != c.want.Syntax) || (c.want.Cipher != "" && got.Cipher != c.want.Cipher) ||
+				(c.want.File != "" && got.Syntax == "") || (c.want.Key != "" && got.Cipher == "") {
+				t.Fatalf("problem %+v, want %+v", got, c.want)
+			}
+			if strings.Contains(got.String(), "s3cret") {
+				t.Fatalf("the problem shows the secret: %s", got)
+			}
+		})
 	}
 }

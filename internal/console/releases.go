@@ -198,18 +198,37 @@ func rejectionReasons(st *configcenter.Status, l string) []string {
 		return nil
 	}
 	w := texts[l]
+	if len(st.Problems) == 0 {
+		if l == "en" {
+			return nil // the config center's own words are English
+		}
+		return []string{w["config.unreadable"]}
+	}
 	out := make([]string, 0, len(st.Problems))
 	for _, p := range st.Problems {
-		if p.Strict != "" {
-			out = append(out, fmt.Sprintf(w["config.unknown key"], p.Source, p.Key, p.Service, p.Strict))
-			continue
-		}
-		if p.Value == nil {
-			out = append(out, p.String())
-			continue
-		}
-		want := fmt.Sprintf(w["config.want."+p.Value.Want], p.Value.Min, p.Value.Max)
-		out = append(out, fmt.Sprintf(w["config.bad value"], p.Source, p.Key, want, p.Value.Got))
+		out = append(out, problemText(p, w))
 	}
 	return out
+}
+
+// problemText says one problem of a refused commit with the texts w.
+func problemText(p configcenter.Problem, w map[string]string) string {
+	switch {
+	case p.File != "" && p.Syntax == configcenter.NotAMapping:
+		return fmt.Sprintf(w["config.not a mapping"], p.File)
+	case p.File != "" && p.Line > 0:
+		return fmt.Sprintf(w["config.syntax at"], p.File, p.Line, p.Syntax)
+	case p.File != "":
+		return fmt.Sprintf(w["config.syntax"], p.File, p.Syntax)
+	case p.Cipher == configcenter.NoKey:
+		return fmt.Sprintf(w["config.no key"], p.Source, p.Key)
+	case p.Cipher != "":
+		return fmt.Sprintf(w["config.cannot decrypt"], p.Source, p.Key)
+	case p.Strict != "":
+		return fmt.Sprintf(w["config.unknown key"], p.Source, p.Key, p.Service, p.Strict)
+	case p.Value != nil:
+		want := fmt.Sprintf(w["config.want."+p.Value.Want], p.Value.Min, p.Value.Max)
+		return fmt.Sprintf(w["config.bad value"], p.Source, p.Key, want, p.Value.Got)
+	}
+	return fmt.Sprintf(w["config.bad key"], p.Source, p.Key)
 }

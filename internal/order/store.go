@@ -198,13 +198,13 @@ func (s *Store) insertPipelined(ctx context.Context, o Order, key string, limits
 	for range 3 {
 		rows, err := s.db.Pipeline(ctx,
 			store.Statement{SQL: `SELECT pg_advisory_xact_lock(hashtextextended($1, 11))`, Args: []any{o.MemberID}},
-			store.Statement{SQL: insertOrder + `SELECT $1, $2, $3, $4, $5, $6::text, $7, $8::bigint, $9, $10::text, $11, $12, $17
+			store.Statement{SQL: insertOrder + `SELECT $1, $2, $3, $4, $5, $6::text, $7, $8::bigint, $9, $10::text, $11, $12, $15
 				FROM (SELECT COUNT(*) AS project, COUNT(*) FILTER (WHERE reward_id = $6::text) AS reward FROM orders
-					WHERE member_id = $2 AND project_id = $4 AND status IN ($13, $14)) AS unpaid
-				WHERE unpaid.project < $15::bigint AND unpaid.reward < $16::bigint
+					WHERE member_id = $2 AND project_id = $4 AND `+unpaidStatus+`) AS unpaid
+				WHERE unpaid.project < $13::bigint AND unpaid.reward < $14::bigint
 				AND NOT EXISTS (SELECT 1 FROM orders WHERE member_id = $2 AND idem_key = $3)`,
 				Args: []any{o.ID, o.MemberID, key, o.ProjectID, o.CreatorID, o.RewardID, o.RewardTitle, o.Amount, string(o.Status), addr,
-					store.TS(o.ExpiresAt), store.TS(o.CreatedAt), string(Reserving), string(PendingPayment), int64(limits.PerProject), perReward, o.extraJSON()}})
+					store.TS(o.ExpiresAt), store.TS(o.CreatedAt), int64(limits.PerProject), perReward, o.extraJSON()}})
 		if err != nil {
 			return false, err
 		}
@@ -225,6 +225,20 @@ func (s *Store) insertPipelined(ctx context.Context, o Order, key string, limits
 	return false, errs.E(errs.Conflict, "your pledges changed while this one was made; please try again")
 }
 
+// unpaidStatus is the condition of the orders_unpaid_by_member index, as
+// it is written there: a planner uses a partial index only for a query
+// that says its condition, and a placeholder would not.
+const unpaidStatus = `status IN ('reserving', 'pending_payment')`
+
+// The loops' reads, each served by the partial index whose condition it
+// writes out (orders_due, orders_change_due, orders_reserving).
+const (
+	dueExpiriesSQL    = `SELECT id FROM orders WHERE status = 'pending_payment' AND expires_at <= $1 ORDER BY expires_at LIMIT $2`
+	dueChangesSQL     = `SELECT id FROM orders WHERE change_due IS NOT NULL AND change_due <= $1 LIMIT $2`
+	staleReservingSQL = `SELECT id FROM orders WHERE status = 'reserving' AND created_at <= $1 LIMIT 100`
+	unpaidCountSQL    = `SELECT COUNT(*) FROM orders WHERE member_id = $1 AND project_id = $2 AND ` + unpaidStatus
+)
+
 type rowQuerier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
@@ -232,10 +246,10 @@ type rowQuerier interface {
 // unpaidCounts answers in one round trip: was key used by the member, and
 // how many unpaid pledges the member has on o's project and on its reward.
 func unpaidCounts(ctx context.Context, q rowQuerier, o Order, key string) (existing, sameReward, sameProject int, err error) {
-	err = q.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM orders WHERE member_id = $1 AND idem_key = $6),
+	err = q.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM orders WHERE member_id = $1 AND idem_key = $4),
 		COUNT(*), COALESCE(SUM(CASE WHEN reward_id = $3 THEN 1 ELSE 0 END), 0) FROM orders
-		WHERE member_id = $1 AND project_id = $2 AND status IN ($4, $5)`,
-		o.MemberID, o.ProjectID, o.RewardID, string(Reserving), string(PendingPayment), key).Scan(&existing, &sameProject, &sameReward)
+		WHERE member_id = $1 AND project_id = $2 AND `+unpaidStatus,
+		o.MemberID, o.ProjectID, o.RewardID, key).Scan(&existing, &sameProject, &sameReward)
 	return existing, sameReward, sameProject, err
 }
 
@@ -341,22 +355,22 @@ func (s *Store) setFromBatch(ctx context.Context, _ string, moves []move) []batc
 var errNoChange = errors.New("no change")
 
 // DueExpiries lists pending orders whose payment deadline has passed, using
-// the (status, expires_at) index: it never scans the whole table.
+// the orders_due index of pending orders (its condition written out, as
+// the planner needs): it never scans the whole table.
 func (s *Store) DueExpiries(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	due, err := s.db.Strings(ctx, `SELECT id FROM orders WHERE status = $1 AND expires_at <= $2 ORDER BY expires_at LIMIT $3`,
-		string(PendingPayment), store.TS(now), limit)
+	due, err := s.db.Strings(ctx, dueExpiriesSQL, store.TS(now), limit)
 	if err != nil || len(due) == limit {
 		return due, err
 	}
 	// And paid pledges whose change was not paid in time.
-	changes, err := s.db.Strings(ctx, `SELECT id FROM orders WHERE change_due <= $1 LIMIT $2`, store.TS(now), limit-len(due))
+	changes, err := s.db.Strings(ctx, dueChangesSQL, store.TS(now), limit-len(due))
 	return append(due, changes...), err
 }
 
 // NextExpiry is the earliest payment deadline of a pending order.
 func (s *Store) NextExpiry(ctx context.Context) (time.Time, error) {
 	var t sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT MIN(expires_at) FROM orders WHERE status = $1`, string(PendingPayment)).Scan(&t)
+	err := s.db.QueryRowContext(ctx, `SELECT MIN(expires_at) FROM orders WHERE status = 'pending_payment'`).Scan(&t)
 	if err != nil || !t.Valid {
 		return time.Time{}, err
 	}
@@ -366,7 +380,7 @@ func (s *Store) NextExpiry(ctx context.Context) (time.Time, error) {
 // StaleReserving lists orders stuck while reserving (their creator crashed
 // or timed out) for recovery.
 func (s *Store) StaleReserving(ctx context.Context, before time.Time) ([]string, error) {
-	return s.db.Strings(ctx, `SELECT id FROM orders WHERE status = $1 AND created_at <= $2 LIMIT 100`, string(Reserving), store.TS(before))
+	return s.db.Strings(ctx, staleReservingSQL, store.TS(before))
 }
 
 // ProjectOrders lists a project's orders in the given statuses.

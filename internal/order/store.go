@@ -200,7 +200,7 @@ func (s *Store) insertPipelined(ctx context.Context, o Order, key string, limits
 			store.Statement{SQL: `SELECT pg_advisory_xact_lock(hashtextextended($1, 11))`, Args: []any{o.MemberID}},
 			store.Statement{SQL: insertOrder + `SELECT $1, $2, $3, $4, $5, $6::text, $7, $8::bigint, $9, $10::text, $11, $12, $15
 				FROM (SELECT COUNT(*) AS project, COUNT(*) FILTER (WHERE reward_id = $6::text) AS reward FROM orders
-					WHERE member_id = $2 AND project_id = $4 AND `+unpaidStatus+`) AS unpaid
+					WHERE member_id = $2 AND project_id = $4 AND ` + unpaidStatus + `) AS unpaid
 				WHERE unpaid.project < $13::bigint AND unpaid.reward < $14::bigint
 				AND NOT EXISTS (SELECT 1 FROM orders WHERE member_id = $2 AND idem_key = $3)`,
 				Args: []any{o.ID, o.MemberID, key, o.ProjectID, o.CreatorID, o.RewardID, o.RewardTitle, o.Amount, string(o.Status), addr,

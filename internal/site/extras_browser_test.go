@@ -63,7 +63,7 @@ func TestStretchGoalsAndFAQInThePages(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS(first+".edit-question summary")), chromedp.WaitVisible(chromedp.CSS(first+".save-question")))
 	b.do(chromedp.SetValue(chromedp.CSS(first+"textarea[name=answer]"), "2027 年 5 月起陆续发货。"), chromedp.Click(chromedp.CSS(first+".save-question")))
 	b.waitURL("flash=saved")
-	b.do(chromedp.Click(chromedp.CSS(row("删掉我")+".delete-question")))
+	b.do(chromedp.Click(chromedp.CSS(row("删掉我") + ".delete-question")))
 	b.waitURL("flash=saved")
 	b.do(chromedp.Navigate(edit), chromedp.WaitVisible(chromedp.CSS("#add-question")))
 	b.do(chromedp.Click(chromedp.CSS(row("支持海外吗？") + ".move-up")))

@@ -270,20 +270,27 @@ func (s *Site) editReward(w http.ResponseWriter, r *http.Request) {
 	body, fe := rewardBody(r, texts[lang(w, r)])
 	err := s.projects.EditReward(r.Context(), r.PathValue("id"), r.PathValue("rid"), body)
 	if fe = mergeErrors(fe, err); len(fe) > 0 {
-		l := lang(w, r)
-		localizeErrors(l, fe)
-		var parts []string
-		for k, v := range fe {
-			if k != "_" {
-				v = texts[l]["reward "+k] + "：" + v
-			}
-			parts = append(parts, v)
-		}
-		sort.Strings(parts)
-		s.renderEdit(w, r, http.StatusBadRequest, map[string]string{"_": strings.Join(parts, "；")}, "", rewardForm)
+		s.rowRefused(w, r, rewardForm, "reward ", fe)
 		return
 	}
 	http.Redirect(w, r, "/projects/"+url.PathEscape(r.PathValue("id"))+"/edit?flash=saved#rewards", http.StatusSeeOther)
+}
+
+// rowRefused shows the edit page again with what a row's own form (a tier,
+// a question) got wrong said above its list, each problem after its
+// field's name (the text labelPrefix+field), all at once.
+func (s *Site) rowRefused(w http.ResponseWriter, r *http.Request, form, labelPrefix string, fe map[string]string) {
+	l := lang(w, r)
+	localizeErrors(l, fe)
+	var parts []string
+	for k, v := range fe {
+		if k != "_" {
+			v = texts[l][labelPrefix+k] + "：" + v
+		}
+		parts = append(parts, v)
+	}
+	sort.Strings(parts)
+	s.renderEdit(w, r, http.StatusBadRequest, map[string]string{"_": strings.Join(parts, "；")}, "", form)
 }
 
 // projectAction posts a lifecycle action (submit, approve, reject).
@@ -597,17 +604,7 @@ func (s *Site) editQuestion(w http.ResponseWriter, r *http.Request) {
 	body := map[string]any{"question": r.FormValue("question"), "answer": r.FormValue("answer")}
 	err := s.projects.EditQuestion(r.Context(), r.PathValue("id"), r.PathValue("item"), body)
 	if fe := fieldErrors(err); len(fe) > 0 {
-		l := lang(w, r)
-		localizeErrors(l, fe)
-		var parts []string
-		for k, v := range fe {
-			if k != "_" {
-				v = texts[l][k] + "：" + v
-			}
-			parts = append(parts, v)
-		}
-		sort.Strings(parts)
-		s.renderEdit(w, r, http.StatusBadRequest, map[string]string{"_": strings.Join(parts, "；")}, "", faqForm)
+		s.rowRefused(w, r, faqForm, "", fe)
 		return
 	}
 	http.Redirect(w, r, "/projects/"+url.PathEscape(r.PathValue("id"))+"/edit?flash=saved#faq", http.StatusSeeOther)

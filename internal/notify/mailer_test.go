@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/textproto"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sanshi/internal/chassis/service"
+	"sanshi/internal/testkit"
 )
 
 // scripted is a mail server that answers each mail as told.
@@ -99,6 +101,26 @@ func TestMailRetriesAndDeadLetters(t *testing.T) {
 			}
 			if want := map[bool]int{true: 1, false: 0}[c.want == "sent"]; srv.delivered["m1"] != want {
 				t.Fatalf("delivered %d times", srv.delivered["m1"])
+			}
+		})
+	}
+}
+
+// TestClaimsFindDueMailThroughItsIndex: the mailer's claim reads queued
+// mail through mails_due in the order it is due, on both databases, and
+// never reads every queued mail to sort them (which made each claim cost
+// as much as the whole queue).
+func TestClaimsFindDueMailThroughItsIndex(t *testing.T) {
+	for dialect, url := range testkit.DatabaseURLs(t, "notify") {
+		t.Run(dialect, func(t *testing.T) {
+			db, err := service.OpenDB(context.Background(), Spec(), url, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			plan := testkit.Plan(t, db, newStore(db).claimMailsSQL(20), "2030", "2029", "me")
+			if !strings.Contains(plan, "mails_due") || strings.Contains(plan, "TEMP B-TREE") {
+				t.Fatalf("the claim's plan: %s", plan)
 			}
 		})
 	}

@@ -226,9 +226,7 @@ func (s *Store) SetSwitch(ctx context.Context, member, kind, channel string, on 
 
 // ClaimMails takes up to limit queued mails that are due, for claimant.
 func (s *Store) ClaimMails(ctx context.Context, claimant string, now time.Time, limit int) ([]mailRow, error) {
-	rows, err := s.db.QueryContext(ctx, s.db.Claim("mails", "id", "claimed_until = $1, claimed_by = $3",
-		"state = 'queued' AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)", "next_attempt_at", limit,
-		"id, event_id, recipient, kind, address, subject, message, attempts"), store.TS(now.Add(claimFor)), store.TS(now), claimant)
+	rows, err := s.db.QueryContext(ctx, s.claimMailsSQL(limit), store.TS(now.Add(claimFor)), store.TS(now), claimant)
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +240,14 @@ func (s *Store) ClaimMails(ctx context.Context, claimant string, now time.Time, 
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// claimMailsSQL claims up to limit due mails ($1 the claim's end, $2 now,
+// $3 the claimant), found through mails_due in the order they are due.
+func (s *Store) claimMailsSQL(limit int) string {
+	return s.db.Claim("mails", "id", "claimed_until = $1, claimed_by = $3",
+		"state = 'queued' AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)", "next_attempt_at", limit,
+		"id, event_id, recipient, kind, address, subject, message, attempts")
 }
 
 // MailSent records a mail as sent, if claimant still holds its claim (a
@@ -332,7 +338,11 @@ func scanMail(row store.Row, extra ...any) (notifyapi.Mail, error) {
 func (s *Store) Mails(ctx context.Context, state string, limit int) ([]notifyapi.Mail, error) {
 	q := `SELECT ` + mailCols + ` FROM mails`
 	args := []any{}
-	if state != "" {
+	switch state {
+	case "":
+	case "dead": // written out, so that the planner can use mails_dead
+		q += ` WHERE state = 'dead'`
+	default:
 		q += ` WHERE state = $1`
 		args = append(args, state)
 	}

@@ -208,7 +208,6 @@ func TestLoopsAndLimitsUseTheirPartialIndexes(t *testing.T) {
 	if Reserving != "reserving" || PendingPayment != "pending_payment" {
 		t.Fatalf("the states are %q and %q: change the partial indexes (migrations) and the queries that name them", Reserving, PendingPayment)
 	}
-	ctx := context.Background()
 	for dialect, s := range storesOnBoth(t) {
 		t.Run(dialect, func(t *testing.T) {
 			for index, q := range map[string]struct {
@@ -221,49 +220,11 @@ func TestLoopsAndLimitsUseTheirPartialIndexes(t *testing.T) {
 				"orders_unpaid_by_member": {unpaidCountSQL, []any{"m", "p"}},
 			} {
 				query := q.sql
-				plan := explain(ctx, t, s.db, query, q.args...)
+				plan := testkit.Plan(t, s.db, query, q.args...)
 				if !strings.Contains(plan, index) {
 					t.Errorf("%s does not use %s: %s", query, index, plan)
 				}
 			}
 		})
 	}
-}
-
-// explain is the plan of query, with sequential scans discouraged on
-// PostgreSQL so that an empty table still shows which index can serve it.
-func explain(ctx context.Context, t *testing.T, db *store.DB, query string, args ...any) string {
-	t.Helper()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	prefix := "EXPLAIN QUERY PLAN "
-	if db.Dialect == store.Postgres {
-		prefix = "EXPLAIN "
-		if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
-			t.Fatal(err)
-		}
-		defer conn.ExecContext(ctx, "RESET enable_seqscan")
-	}
-	rows, err := conn.QueryContext(ctx, prefix+query, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var plan strings.Builder
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintln(&plan, vals...)
-	}
-	return plan.String()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sanshi/internal/chassis/service"
+	"sanshi/internal/chassis/store"
 	"sanshi/internal/testkit"
 )
 
@@ -121,6 +122,12 @@ func TestClaimsFindDueMailThroughItsIndex(t *testing.T) {
 			plan := testkit.Plan(t, db, newStore(db).claimMailsSQL(20), "2030", "2029", "me")
 			if !strings.Contains(plan, "mails_due") || strings.Contains(plan, "TEMP B-TREE") {
 				t.Fatalf("the claim's plan: %s", plan)
+			}
+			if db.Dialect == store.Postgres { // messages kept out of the rows the claims copy
+				var opts string
+				if err := db.QueryRow(`SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE relname = 'mails'`).Scan(&opts); err != nil || !strings.Contains(opts, "toast_tuple_target=128") {
+					t.Fatalf("the mails table's options: %q %v", opts, err)
+				}
 			}
 		})
 	}

@@ -63,6 +63,9 @@ func TestStretchGoalsAndFAQInThePages(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS(first+".edit-question summary")), chromedp.WaitVisible(chromedp.CSS(first+".save-question")))
 	b.do(chromedp.SetValue(chromedp.CSS(first+"textarea[name=answer]"), "2027 年 5 月起陆续发货。"), chromedp.Click(chromedp.CSS(first+".save-question")))
 	b.waitURL("flash=saved")
+	// Each step starts from the page without "flash=saved" in its address,
+	// so that waiting for it waits for that step's own answer.
+	b.do(chromedp.Navigate(edit), chromedp.WaitVisible(chromedp.CSS("#add-question")))
 	b.do(chromedp.Click(chromedp.CSS(row("删掉我") + ".delete-question")))
 	b.waitURL("flash=saved")
 	b.do(chromedp.Navigate(edit), chromedp.WaitVisible(chromedp.CSS("#add-question")))

@@ -508,7 +508,7 @@ down() {
   sleep 1
   pkill -KILL -f "$base/node.sh" 2>/dev/null || true
   pkill -KILL -f "containerd --config $base/containerd.toml" 2>/dev/null || true
-  pkill -KILL -f "containerd-shim-runc-v2 -namespace k8s.io -address $sock" 2>/dev/null || true
+  pkill -KILL -f "containerd-shim-runc-v2 -namespace k8s.io -id [0-9a-f]+ -address $sock" 2>/dev/null || true
   for p in proxy coredns scheduler controller-manager apiserver etcd node; do
     if [ -f "$run/$p.pid" ]; then kill -KILL -- "-$(cat "$run/$p.pid")" 2>/dev/null || true; rm -f "$run/$p.pid"; fi
   done

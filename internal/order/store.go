@@ -236,8 +236,14 @@ const (
 	dueExpiriesSQL    = `SELECT id FROM orders WHERE status = 'pending_payment' AND expires_at <= $1 ORDER BY expires_at LIMIT $2`
 	dueChangesSQL     = `SELECT id FROM orders WHERE change_due IS NOT NULL AND change_due <= $1 LIMIT $2`
 	staleReservingSQL = `SELECT id FROM orders WHERE status = 'reserving' AND created_at <= $1 LIMIT 100`
-	unpaidCountSQL    = `SELECT COUNT(*) FROM orders WHERE member_id = $1 AND project_id = $2 AND ` + unpaidStatus
 )
+
+// unpaidCountsSQL answers whether the member ($1) used the key ($4), and
+// how many unpaid pledges they have on the project ($2) and its reward
+// ($3), through orders_unpaid_by_member.
+const unpaidCountsSQL = `SELECT (SELECT COUNT(*) FROM orders WHERE member_id = $1 AND idem_key = $4),
+		COUNT(*), COALESCE(SUM(CASE WHEN reward_id = $3 THEN 1 ELSE 0 END), 0) FROM orders
+		WHERE member_id = $1 AND project_id = $2 AND ` + unpaidStatus
 
 type rowQuerier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -246,10 +252,7 @@ type rowQuerier interface {
 // unpaidCounts answers in one round trip: was key used by the member, and
 // how many unpaid pledges the member has on o's project and on its reward.
 func unpaidCounts(ctx context.Context, q rowQuerier, o Order, key string) (existing, sameReward, sameProject int, err error) {
-	err = q.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM orders WHERE member_id = $1 AND idem_key = $4),
-		COUNT(*), COALESCE(SUM(CASE WHEN reward_id = $3 THEN 1 ELSE 0 END), 0) FROM orders
-		WHERE member_id = $1 AND project_id = $2 AND `+unpaidStatus,
-		o.MemberID, o.ProjectID, o.RewardID, key).Scan(&existing, &sameProject, &sameReward)
+	err = q.QueryRowContext(ctx, unpaidCountsSQL, o.MemberID, o.ProjectID, o.RewardID, key).Scan(&existing, &sameProject, &sameReward)
 	return existing, sameReward, sameProject, err
 }
 

@@ -12,6 +12,7 @@ targets=(
   "./internal/chassis/httpclient FuzzAnswerParserAgreesWithNetHTTP"
   "./internal/chassis/httpwire FuzzHeadParsingAgreesWithTextproto"
   "./internal/chassis/httpwire FuzzLengthAgreesWithStrconv"
+  "./internal/chassis/store FuzzPositionalAgreesWithSQLite"
 )
 inputs() { { find "$1/testdata/fuzz/$2" -type f 2>/dev/null || true; } | wc -l; }
 rc=0

@@ -28,16 +28,23 @@ func TestConcurrentReadsByIDGoTogether(t *testing.T) {
 				id string
 				n  int64
 			}
-			reads := NewReads(db, "things", "id, n", "gone = 0", func(r Row) (thing, error) {
+			// Each statement is kept in flight for some milliseconds (a
+			// subquery that counts), so that the reads meet even when this
+			// machine runs one goroutine at a time: a bare SQLite read is
+			// over before the next goroutine is scheduled.
+			const slow = "gone = 0 AND (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) SELECT count(*) FROM c) > 0"
+			reads := NewReads(db, "things", "id, n", slow, func(r Row) (thing, error) {
 				var v thing
 				return v, r.Scan(&v.id, &v.n)
 			}, func(v thing) string { return v.id })
 			before := db.Counts.Statements.Load()
 			var wg sync.WaitGroup
+			start := make(chan struct{}) // all at once: a SQLite read is over before the next goroutine starts
 			for i := range 100 {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					<-start
 					k := i % 80
 					if i >= 80 {
 						k = 1 // many reads of one row
@@ -49,6 +56,7 @@ func TestConcurrentReadsByIDGoTogether(t *testing.T) {
 					}
 				}()
 			}
+			close(start)
 			wg.Wait()
 			if n := db.Counts.Statements.Load() - before; n >= 100 {
 				t.Errorf("%d statements for 100 reads", n)

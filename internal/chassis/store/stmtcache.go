@@ -117,6 +117,15 @@ type sqliteStmt interface {
 type cachedStmt struct {
 	sqliteStmt
 	busy, owned bool
+	takes       []int // the argument each ? takes, when $N were rewritten (positional)
+}
+
+// args puts the caller's arguments in the order of the statement's marks.
+func (s *cachedStmt) args(args []driver.NamedValue) ([]driver.NamedValue, error) {
+	if s.takes == nil {
+		return args, nil
+	}
+	return arrange(s.takes, args)
 }
 
 func (s *cachedStmt) release() {
@@ -133,7 +142,12 @@ func (c *cachedConn) statement(ctx context.Context, query string) (*cachedStmt, 
 		s.busy = true
 		return s, nil
 	}
-	ds, err := c.PrepareContext(ctx, query)
+	text := query
+	rewritten, takes, ok := positional(query)
+	if ok {
+		text = rewritten
+	}
+	ds, err := c.PrepareContext(ctx, text)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +157,7 @@ func (c *cachedConn) statement(ctx context.Context, query string) (*cachedStmt, 
 		return nil, errors.New("store: the SQLite driver's statement lacks the context methods")
 	}
 	_, taken := c.stmts[query]
-	s := &cachedStmt{sqliteStmt: st, busy: true, owned: taken || len(c.stmts) >= stmtsPerConn}
+	s := &cachedStmt{sqliteStmt: st, busy: true, owned: taken || len(c.stmts) >= stmtsPerConn, takes: takes}
 	if !s.owned {
 		c.stmts[query] = s
 	}
@@ -156,6 +170,10 @@ func (c *cachedConn) ExecContext(ctx context.Context, query string, args []drive
 		return nil, err
 	}
 	defer s.release()
+	args, err = s.args(args)
+	if err != nil {
+		return nil, err
+	}
 	res, err := s.ExecContext(ctx, args)
 	c.counts.Statements.Add(1)
 	if err == nil && !c.inTx {
@@ -169,6 +187,11 @@ func (c *cachedConn) ExecContext(ctx context.Context, query string, args []drive
 func (c *cachedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	s, err := c.statement(ctx, query)
 	if err != nil {
+		return nil, err
+	}
+	args, err = s.args(args)
+	if err != nil {
+		s.release()
 		return nil, err
 	}
 	rows, err := s.QueryContext(ctx, args)

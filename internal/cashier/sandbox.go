@@ -295,9 +295,9 @@ func (s *Sandbox) notifyDue(ctx context.Context) (claimed, acknowledged int) {
 	if err != nil || len(due) == 0 {
 		return 0, 0
 	}
-	acked := batch.Parallel(due, notifiers, func(t trade) []any {
+	acked := batch.Parallel(due, notifiers, func(t trade) []string {
 		if s.notify(ctx, t) {
-			return []any{t.No}
+			return []string{t.No}
 		}
 		return nil
 	})
@@ -306,8 +306,8 @@ func (s *Sandbox) notifyDue(ctx context.Context) (claimed, acknowledged int) {
 	}
 	// Not written: the claims run out and the cashier is notified again,
 	// which it answers the same (notifications are idempotent).
-	args := append([]any{store.TS(s.now())}, acked...)
-	if _, err := s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notified_at = $1 WHERE trade_no IN (`+store.Placeholders(2, len(acked))+`)`, args...); err != nil {
+	in, args := s.db.In(2, acked)
+	if _, err := s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notified_at = $1 WHERE trade_no`+in, append([]any{store.TS(s.now())}, args...)...); err != nil { // #nosec G202 -- placeholders only
 		s.log.Warn("could not record delivered notifications; they will be sent again", "error", err)
 	}
 	return len(due), len(acked)

@@ -140,6 +140,7 @@ func (s *Store) writeNotices(ctx context.Context, events []eventNotices, now tim
 			notes = append(notes, []any{store.NewID(), n.member, ev.event, n.kind, n.n.Title, n.n.Body, n.n.Link, ts})
 		}
 	}
+	in, idArgs := s.db.In(2, ids)
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if err := insertRows(ctx, tx, `INSERT INTO mails (id, event_id, recipient, kind, address, subject, message, state, next_attempt_at, created_at)
 			VALUES %s ON CONFLICT (event_id, recipient) DO NOTHING`, mails); err != nil {
@@ -151,14 +152,12 @@ func (s *Store) writeNotices(ctx context.Context, events []eventNotices, now tim
 		}
 		if !done {
 			// Renew the claim: this instance is still fanning the event out.
-			// #nosec G202 -- only numbered placeholders are built; the ids go as arguments
-			_, err := tx.ExecContext(ctx, `UPDATE events SET claimed_until = $1 WHERE id IN (`+store.Placeholders(2, len(ids))+`)`,
-				append([]any{store.TS(now.Add(claimFor))}, store.Args(ids)...)...)
+			// #nosec G202 -- only placeholders are built; the ids go as arguments
+			_, err := tx.ExecContext(ctx, `UPDATE events SET claimed_until = $1 WHERE id`+in, append([]any{store.TS(now.Add(claimFor))}, idArgs...)...)
 			return err
 		}
-		// #nosec G202 -- only numbered placeholders are built; the ids go as arguments
-		_, err := tx.ExecContext(ctx, `UPDATE events SET done_at = $1, claimed_until = NULL, last_error = '' WHERE id IN (`+store.Placeholders(2, len(ids))+`)`,
-			append([]any{ts}, store.Args(ids)...)...)
+		// #nosec G202 -- only placeholders are built; the ids go as arguments
+		_, err := tx.ExecContext(ctx, `UPDATE events SET done_at = $1, claimed_until = NULL, last_error = '' WHERE id`+in, append([]any{ts}, idArgs...)...)
 		return err
 	})
 }
@@ -185,8 +184,8 @@ func (s *Store) Switches(ctx context.Context, members []string) (map[string]swit
 	out := map[string]switches{}
 	for start := 0; start < len(members); start += 500 {
 		part := members[start:min(start+500, len(members))]
-		rows, err := s.db.QueryContext(ctx, `SELECT member_id, kind, channel, enabled FROM preferences WHERE member_id IN (`+
-			store.Placeholders(1, len(part))+`)`, store.Args(part)...)
+		in, args := s.db.In(1, part)
+		rows, err := s.db.QueryContext(ctx, `SELECT member_id, kind, channel, enabled FROM preferences WHERE member_id`+in, args...) // #nosec G202 -- placeholders only
 		if err != nil {
 			return nil, err
 		}
@@ -270,9 +269,10 @@ func (s *Store) mailsSent(ctx context.Context, claimant string, ms []sentMail) [
 		ids[i] = m.id
 	}
 	recorded := map[string]bool{}
+	in, idArgs := s.db.In(3, ids)
+	// #nosec G202 -- placeholders only; the ids go as arguments
 	rows, err := s.db.QueryContext(ctx, `UPDATE mails SET state = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = ''
-		WHERE state = 'queued' AND claimed_by = $2 AND id IN (`+store.Placeholders(3, len(ids))+`) RETURNING id`,
-		append([]any{store.TS(ms[0].at), claimant}, store.Args(ids)...)...)
+		WHERE state = 'queued' AND claimed_by = $2 AND id`+in+` RETURNING id`, append([]any{store.TS(ms[0].at), claimant}, idArgs...)...)
 	if err == nil {
 		for rows.Next() {
 			var id string

@@ -330,13 +330,15 @@ type move struct {
 // order it did not change was answered meanwhile and is read as stored.
 func (s *Store) setFromBatch(ctx context.Context, _ string, moves []move) []batch.Result[Order] {
 	out := make([]batch.Result[Order], len(moves))
-	args := append(make([]any, 0, len(moves)+3), string(moves[0].to), b2i(moves[0].held), string(moves[0].from))
-	for _, m := range moves {
-		args = append(args, m.id)
+	ids := make([]string, len(moves))
+	for i, m := range moves {
+		ids[i] = m.id
 	}
-	// #nosec G202 -- only numbered placeholders are built; the values go as arguments
+	in, idArgs := s.db.In(4, ids)
+	args := append([]any{string(moves[0].to), b2i(moves[0].held), string(moves[0].from)}, idArgs...)
+	// #nosec G202 -- only placeholders are built; the values go as arguments
 	moved, err := store.List(ctx, s.db, scanOrder, `UPDATE orders SET status = $1, unit_held = $2, version = version + 1
-		WHERE status = $3 AND id IN (`+store.Placeholders(4, len(moves))+`) RETURNING `+orderCols, args...)
+		WHERE status = $3 AND id`+in+` RETURNING `+orderCols, args...)
 	byID := make(map[string]Order, len(moved))
 	for _, o := range moved {
 		byID[o.ID] = o

@@ -155,14 +155,14 @@ func (s *Store) revise(ctx context.Context, tx *sql.Tx, q pledgeReq) (int64, err
 // pledgeState reads which of the batch's orders are already counted and how
 // many counted pledges each of its members has on the project.
 func (s *Store) pledgeState(ctx context.Context, tx *sql.Tx, projectID string, reqs []pledgeReq) (counted map[string]bool, backing map[string]int, err error) {
-	orders, members := make([]any, len(reqs)), make([]any, 0, len(reqs)+1)
-	members = append(members, projectID)
+	orders, members := make([]string, len(reqs)), make([]string, len(reqs))
 	for i, q := range reqs {
 		orders[i] = q.orderID
-		members = append(members, q.memberID)
+		members[i] = q.memberID
 	}
+	inOrders, orderArgs := s.db.In(1, orders)
 	known, err := store.List(ctx, tx, func(r store.Row) (string, error) { var id string; return id, r.Scan(&id) },
-		`SELECT order_id FROM pledges WHERE order_id IN (`+store.Placeholders(1, len(orders))+`)`, orders...)
+		`SELECT order_id FROM pledges WHERE order_id`+inOrders, orderArgs...) // #nosec G202 -- placeholders only
 	if err != nil {
 		return nil, nil, err
 	}
@@ -171,8 +171,9 @@ func (s *Store) pledgeState(ctx context.Context, tx *sql.Tx, projectID string, r
 		counted[id] = true
 	}
 	// #nosec G202 -- placeholders only; the member ids go as arguments
+	inMembers, memberArgs := s.db.In(2, members)
 	rows, err := tx.QueryContext(ctx, `SELECT member_id, COUNT(*) FROM pledges WHERE project_id = $1 AND removed_at IS NULL
-		AND member_id IN (`+store.Placeholders(2, len(reqs))+`) GROUP BY member_id`, members...)
+		AND member_id`+inMembers+` GROUP BY member_id`, append([]any{projectID}, memberArgs...)...)
 	if err != nil {
 		return nil, nil, err
 	}

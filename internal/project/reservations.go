@@ -140,11 +140,12 @@ func (s *Store) reserveTx(ctx context.Context, reqs []reserveReq) ([]batch.Resul
 
 // knownReservations reads the reservations the batch's orders already have.
 func (s *Store) knownReservations(ctx context.Context, tx *sql.Tx, reqs []reserveReq) (map[string]Reservation, error) {
-	ids := make([]any, len(reqs))
+	ids := make([]string, len(reqs))
 	for i, q := range reqs {
 		ids[i] = q.orderID
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT order_id, project_id, reward_id, state FROM reservations WHERE order_id IN (`+store.Placeholders(1, len(ids))+`)`, ids...) // #nosec G202 -- placeholders only
+	in, args := s.db.In(1, ids)
+	rows, err := tx.QueryContext(ctx, `SELECT order_id, project_id, reward_id, state FROM reservations WHERE order_id`+in, args...) // #nosec G202 -- placeholders only
 	if err != nil {
 		return nil, err
 	}

@@ -118,8 +118,8 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 	var saved []string
 	now := reqs[0].now
 	// #nosec G202 -- the table and columns are the code's own; the ids go as arguments
-	lock := store.Statement{SQL: `SELECT ` + c.rows.Cols + ` FROM ` + c.rows.Table + ` WHERE id IN (` + store.Placeholders(1, len(ids)) +
-		`) ORDER BY id` + c.db.ForUpdate(), Args: store.Args(ids)}
+	in, idArgs := c.db.In(1, ids)
+	lock := store.Statement{SQL: `SELECT ` + c.rows.Cols + ` FROM ` + c.rows.Table + ` WHERE id` + in + ` ORDER BY id` + c.db.ForUpdate(), Args: idArgs}
 	saves := 0 // the last writes are the saves
 	changed, err := c.db.ReadThenWrite(ctx, lock, func(rs store.Rows) error {
 		for rs.Next() {

@@ -19,7 +19,7 @@ import (
 // returns the ids delivered, and false when the receiver took none of it
 // (unreachable, or an older version without bundles): then the messages
 // go one by one.
-func (o *Outbox) deliverBatch(ctx context.Context, service string, ms []pending) ([]any, bool) {
+func (o *Outbox) deliverBatch(ctx context.Context, service string, ms []pending) ([]string, bool) {
 	items := make([]bundle.Item, len(ms))
 	spans := make([]trace.Span, len(ms))
 	for i, m := range ms {
@@ -43,7 +43,7 @@ func (o *Outbox) deliverBatch(ctx context.Context, service string, ms []pending)
 		o.log.Debug("outbox: bundle not taken; sending one by one", "service", service, "error", err)
 		return nil, false
 	}
-	var sent []any
+	var sent []string
 	var later []pending
 	for i, m := range ms {
 		switch a := answers[i]; {

@@ -156,7 +156,7 @@ func (o *Outbox) round(ctx context.Context) (claimed, delivered int) {
 	}
 	// Each service's messages in one request when there are several; one
 	// by one when there is one, or when the batch was not taken.
-	var sent []any
+	var sent []string
 	var single []pending
 	services := batch.GroupBy(len(msgs), func(i int) string { return msgs[i].service })
 	for _, part := range batch.Parallel(services, sendersPerRound, func(idx []int) []batchOutcome {
@@ -175,8 +175,8 @@ func (o *Outbox) round(ctx context.Context) (claimed, delivered int) {
 		single = append(single, part.single...)
 	}
 	paths := batch.GroupBy(len(single), func(i int) string { return single[i].service + " " + single[i].path })
-	sent = append(sent, batch.Parallel(paths, sendersPerRound, func(idx []int) []any {
-		var ids []any
+	sent = append(sent, batch.Parallel(paths, sendersPerRound, func(idx []int) []string {
+		var ids []string
 		for k, i := range idx {
 			if ctx.Err() != nil || !o.deliver(ctx, single[i]) {
 				rest := make([]pending, 0, len(idx)-k-1)
@@ -191,8 +191,8 @@ func (o *Outbox) round(ctx context.Context) (claimed, delivered int) {
 		return ids
 	})...)
 	if len(sent) > 0 {
-		args := append([]any{store.TS(o.now())}, sent...)
-		if _, err := o.db.ExecContext(ctx, `UPDATE outbox SET delivered_at = $1, claimed_until = NULL WHERE id IN (`+store.Placeholders(2, len(sent))+`)`, args...); err != nil {
+		in, ids := o.db.In(2, sent)
+		if _, err := o.db.ExecContext(ctx, `UPDATE outbox SET delivered_at = $1, claimed_until = NULL WHERE id`+in, append([]any{store.TS(o.now())}, ids...)...); err != nil { // #nosec G202 -- placeholders only
 			return len(msgs), 0 // claimed: sent again after claimFor; receivers dedupe by key
 		}
 	}
@@ -214,7 +214,7 @@ const (
 // batchOutcome is what became of one service's messages in a round: sent
 // in a batch, or to be sent one by one.
 type batchOutcome struct {
-	sent   []any
+	sent   []string
 	single []pending
 }
 
@@ -267,11 +267,12 @@ func (o *Outbox) unclaim(ctx context.Context, ms []pending) {
 	if len(ms) == 0 {
 		return
 	}
-	ids := make([]any, len(ms))
+	ids := make([]string, len(ms))
 	for i, m := range ms {
 		ids[i] = m.id
 	}
-	_, _ = o.db.ExecContext(ctx, `UPDATE outbox SET claimed_until = NULL WHERE id IN (`+store.Placeholders(1, len(ids))+`)`, ids...)
+	in, args := o.db.In(1, ids)
+	_, _ = o.db.ExecContext(ctx, `UPDATE outbox SET claimed_until = NULL WHERE id`+in, args...) // #nosec G202 -- placeholders only
 }
 
 func (o *Outbox) deliver(ctx context.Context, m pending) (ok bool) {

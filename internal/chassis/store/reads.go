@@ -14,7 +14,7 @@ import (
 // read sees every write committed before it was asked.
 type Reads[T any] struct {
 	db    *DB
-	query string // SELECT cols FROM table WHERE extra AND id IN
+	query string // SELECT cols FROM table WHERE extra AND id
 	scan  func(Row) (T, error)
 	id    func(T) string
 	group batch.Group[string, *T]
@@ -27,7 +27,7 @@ func NewReads[T any](db *DB, table, cols, where string, scan func(Row) (T, error
 	if where != "" {
 		q += where + ` AND `
 	}
-	r := &Reads[T]{db: db, query: q + `id IN (`, scan: scan, id: id}
+	r := &Reads[T]{db: db, query: q + `id`, scan: scan, id: id}
 	r.group.Run = r.run
 	r.group.Max = 200
 	return r
@@ -53,7 +53,8 @@ func (r *Reads[T]) run(ctx context.Context, _ string, ids []string) []batch.Resu
 		}
 	}
 	found := map[string]*T{}
-	rows, err := r.db.QueryContext(ctx, r.query+Placeholders(1, len(uniq))+`)`, Args(uniq)...)
+	in, args := r.db.In(1, uniq)
+	rows, err := r.db.QueryContext(ctx, r.query+in, args...)
 	if err == nil {
 		for rows.Next() {
 			v, serr := r.scan(rows)

@@ -170,8 +170,8 @@ func (s *Store) pledgeState(ctx context.Context, tx *sql.Tx, projectID string, r
 	for _, id := range known {
 		counted[id] = true
 	}
-	// #nosec G202 -- placeholders only; the member ids go as arguments
 	inMembers, memberArgs := s.db.In(2, members)
+	// #nosec G202 -- placeholders only; the member ids go as arguments
 	rows, err := tx.QueryContext(ctx, `SELECT member_id, COUNT(*) FROM pledges WHERE project_id = $1 AND removed_at IS NULL
 		AND member_id`+inMembers+` GROUP BY member_id`, append([]any{projectID}, memberArgs...)...)
 	if err != nil {

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Fuzzes the HTTP fast path against net/http for a bounded time per target
-# (FUZZTIME, default 20s): the server, the client's answer parser and the
-# head parser. A divergence fails the run and leaves its input under the
+# Fuzzes the hand-written parts that have a reference for a bounded time per
+# target (FUZZTIME, default 20s): the HTTP fast path's server, answer parser
+# and head parser against net/http, and SQLite's $N-to-? rewrite against
+# SQLite. A divergence fails the run and leaves its input under the
 # package's testdata/fuzz/, where `go test` replays it as a seed from then on.
 set -euo pipefail
-case "${1:-}" in -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 cd "$(dirname "$0")/.."
 fuzztime="${FUZZTIME:-20s}"
 targets=(

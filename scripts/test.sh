@@ -100,7 +100,7 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
   tags=$(VERSION=test-prebuild BRANCH=test bash scripts/images.sh)
   docker rmi $tags >/dev/null  # only the application layer's tags: the tests build their own
 fi
-say "fuzzing the HTTP fast path against net/http (${FUZZTIME:-20s} per target; the seed corpus runs with the tests too)"
+say "fuzzing the HTTP fast path against net/http and the SQLite rewrite against SQLite (${FUZZTIME:-20s} per target; the seed corpus runs with the tests too)"
 bash scripts/fuzz.sh
 say "gosec's verdict"
 if ! wait "$gosec_pid"; then

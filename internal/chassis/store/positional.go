@@ -18,7 +18,8 @@ import (
 // positional rewrites query's $N parameters as ? and returns, for each ?,
 // the number of the argument it takes. ok is false when the query has no
 // parameter or has a kind this rewrite does not handle (?, :name, @name,
-// $name, $01, which the driver takes for names): it is then sent as it is.
+// $name, $01, which the driver takes for names) or holds several statements:
+// it is then sent as it is.
 func positional(query string) (rewritten string, takes []int, ok bool) {
 	var b strings.Builder
 	b.Grow(len(query))
@@ -44,6 +45,9 @@ func positional(query string) (rewritten string, takes []int, ok bool) {
 			b.WriteString(query[i : i+2+end+2])
 			i += 2 + end + 2
 		case c == '?':
+			return "", nil, false
+		case c == ';' && strings.TrimSpace(query[i+1:]) != "":
+			// Several statements: the driver numbers each one's ? from 1.
 			return "", nil, false
 		case (c == ':' || c == '@') && i+1 < len(query) && isWord(query[i+1]):
 			return "", nil, false

@@ -33,6 +33,9 @@ func TestPositionalRewritesOnlyNumberedParameters(t *testing.T) {
 		{`SELECT $1 /* open`, ``, nil},   // an open comment: left to SQLite
 		{`SELECT '$1 open, $2`, ``, nil}, // an open string hides the rest
 		{`SELECT [$1], $2`, `SELECT [$1], ?`, []int{2}},
+		{`SELECT $1; SELECT $2`, ``, nil},     // several statements
+		{`SELECT $1;`, `SELECT ?;`, []int{1}}, // one, ended
+		{`SELECT ';', $1`, `SELECT ';', ?`, []int{1}},
 		{`SELECT 1 AS a$1, $2`, `SELECT 1 AS a$1, ?`, []int{2}}, // $ inside an identifier
 	} {
 		out, takes, ok := positional(c.in)
@@ -55,7 +58,7 @@ func FuzzPositionalAgreesWithSQLite(f *testing.F) {
 	for _, s := range []string{
 		`$1`, `$2 || $1 || $2`, `$3 + $1`, `'$1' || $2`, `"$1"`, `$1 -- $2`, `/* $1 */ $2`,
 		`($1, $2)`, `CASE WHEN $1 > 0 THEN $2 ELSE $3 END`, `json_extract('{"a":1}', '$.a') + $1`,
-		`$1 IN ($1, $2, $3)`, `$1$2`, `$1::$2`, `x$1`, `$10`, `$4`, `?`, `:a`, `@a`, `$a`, `$01`, `[$1]`, `'it''s $1' || $2`,
+		`$1 IN ($1, $2, $3)`, `$1$2`, `$1::$2`, `x$1`, `$1; SELECT $2`, `$1;`, `$10`, `$4`, `?`, `:a`, `@a`, `$a`, `$01`, `[$1]`, `'it''s $1' || $2`,
 	} {
 		f.Add(s)
 	}

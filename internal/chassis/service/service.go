@@ -128,6 +128,7 @@ func Run(ctx context.Context, spec Spec, boot env.Bootstrap, stdout io.Writer) e
 	if boot.Getenv != nil {
 		rt.Props.FromEnvironment(boot.Getenv)
 	}
+	paceCollector(boot.Getenv)
 
 	if spec.Migrations != nil {
 		db, err := OpenDB(ctx, spec, boot.DatabaseURL.Reveal(), log)

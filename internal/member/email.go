@@ -330,8 +330,8 @@ func (s *Store) Contacts(ctx context.Context, ids []string) ([]memberapi.Contact
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, email, nickname, lang, email_verified FROM members WHERE id IN (`+
-		store.Placeholders(1, len(ids))+`)`, store.Args(ids)...)
+	in, args := s.db.In(1, ids)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, email, nickname, lang, email_verified FROM members WHERE id`+in, args...) // #nosec G202 -- placeholders only
 	if err != nil {
 		return nil, err
 	}

@@ -322,10 +322,9 @@ func Placeholders(from, n int) string {
 
 // In is the condition that a column is one of ids, the ids taking the
 // arguments from $from on: `= ANY($from)` with one array on PostgreSQL,
-// whose text is then the same for any number of ids (pgx prepares it once
-// per connection; a list's text changes with the batch's size, and each
-// new text was parsed and planned again: about a sixth of PostgreSQL's CPU
-// in a burst of pledges), `IN ($from, …)` on SQLite, which has no arrays.
+// whose text is then the same for any number of ids, so pgx prepares it
+// once per connection instead of PostgreSQL parsing and planning a new
+// text for each batch size; `IN ($from, …)` on SQLite, which has no arrays.
 func (db *DB) In(from int, ids []string) (cond string, args []any) {
 	if db.Dialect == Postgres {
 		return " = ANY($" + strconv.Itoa(from) + ")", []any{ids}

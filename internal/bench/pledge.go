@@ -28,6 +28,9 @@ type PledgeOptions struct {
 	Replicas   map[string]int
 	Profile    string        // folder for CPU profiles of every process while pledging; empty = none
 	ProfileFor time.Duration // length of those profiles
+	// Leftovers, when set, keeps the run's data until its Clean instead of
+	// removing it when the run ends.
+	Leftovers *Leftovers
 }
 
 // api is one user of the platform, calling it through the gateway with the
@@ -79,7 +82,16 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 	}
 	fmt.Fprintf(progress, "starting a %s platform on loopback…\n", db)
 	c, err := startCluster(ctx, exe, o.Postgres, []string{"member", "project", "cashier", "order", "notify"}, o.Replicas)
-	defer c.stop()
+	defer func() {
+		switch {
+		case c == nil:
+		case o.Leftovers == nil:
+			c.stop()
+		default:
+			c.stopProcesses()
+			o.Leftovers.clusters = append(o.Leftovers.clusters, c)
+		}
+	}()
 	if err != nil {
 		return res, err
 	}

@@ -553,6 +553,10 @@ func runBenchPledge(ctx context.Context, args []string, stdout, stderr io.Writer
 		return usage("--baseline %s: not an executable file", *baseline)
 	}
 	fmt.Fprintf(stdout, "baseline: %s\n", *baseline)
+	// Both runs' data stays until both are done: neither run creates its
+	// files where the other's were just deleted.
+	o.Leftovers = &bench.Leftovers{}
+	defer o.Leftovers.Clean()
 	base, err := bench.Pledge(ctx, *baseline, o, stdout, stderr)
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)

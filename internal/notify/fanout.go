@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/mail"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/store"
 	"sanshi/internal/member/memberapi"
 	"sanshi/internal/notify/notifyapi"
@@ -29,6 +31,7 @@ type Directory interface {
 // recipients per transaction, and wakes the Mailer.
 type Fanout struct {
 	store    *Store
+	received batch.Group[storedEvent, struct{}] // Receive's group commit
 	dir      Directory
 	render   *renderer
 	from     *mail.Address
@@ -36,7 +39,21 @@ type Fanout struct {
 	now      func() time.Time
 	log      *slog.Logger
 	kick     chan struct{}
-	mailKick func()
+	mailer   mailQueue // nil: no mailer to wake
+}
+
+// mailQueue is the Mailer as the fan-out sees it.
+type mailQueue interface {
+	Kick()
+	Take(n int) (room int, claimant string)
+	Hand(rows []mailRow, promised int)
+}
+
+// kickMailer wakes the mailer to claim queued mail.
+func (f *Fanout) kickMailer() {
+	if f.mailer != nil {
+		f.mailer.Kick()
+	}
 }
 
 // chunk is how many recipients one fan-out transaction writes: a project
@@ -76,33 +93,133 @@ func (f *Fanout) round(ctx context.Context) bool {
 		}
 		return false
 	}
-	// Each event is read once: the round's members are read for all of
-	// them, then each is fanned out.
-	read := make([]notifyapi.Event, len(evs))
-	unreadable := make([]error, len(evs))
-	for i, se := range evs {
-		if err := json.Unmarshal([]byte(se.body), &read[i]); err != nil {
-			unreadable[i] = fmt.Errorf("unreadable event: %w", err)
-		}
-	}
-	var done []eventNotices
-	known := f.prefetch(ctx, read)
-	for i, se := range evs {
-		err := unreadable[i]
-		var w eventNotices
-		if err == nil {
-			w, err = f.one(ctx, se.id, read[i], known)
-		}
-		if err != nil {
-			f.failed(ctx, se.id, se.attempts, err)
+	read, errs := readEvents(evs)
+	done := make([]eventNotices, 0, len(evs))
+	for i, w := range f.fan(ctx, evs, read, errs) {
+		if errs[i] != nil {
+			f.failed(ctx, evs[i].id, evs[i].attempts, errs[i])
 			continue
 		}
-		w.attempts = se.attempts
+		w.attempts = evs[i].attempts
 		done = append(done, w)
 	}
 	f.finish(ctx, done)
 	return len(evs) == 20
 }
+
+// readEvents decodes stored events' bodies; errs has why one is unreadable.
+func readEvents(evs []storedEvent) ([]notifyapi.Event, []error) {
+	read := make([]notifyapi.Event, len(evs))
+	errs := make([]error, len(evs))
+	for i, se := range evs {
+		if err := json.Unmarshal([]byte(se.body), &read[i]); err != nil {
+			errs[i] = fmt.Errorf("unreadable event: %w", err)
+		}
+	}
+	return read, errs
+}
+
+// fan renders the notices of the events without an error in errs, reading
+// the members they name once for all of them; an event that cannot be
+// fanned out now gets its error in errs.
+func (f *Fanout) fan(ctx context.Context, evs []storedEvent, read []notifyapi.Event, errs []error) []eventNotices {
+	var named []notifyapi.Event
+	for i := range read {
+		if errs[i] == nil {
+			named = append(named, read[i])
+		}
+	}
+	known := f.prefetch(ctx, named)
+	out := make([]eventNotices, len(evs))
+	for i, se := range evs {
+		if errs[i] == nil {
+			out[i], errs[i] = f.one(ctx, se.id, read[i], known)
+		}
+	}
+	return out
+}
+
+// Receive keeps an event told by another service, once. Events delivered
+// side by side are kept together (group commit), and those that name their
+// recipients (a receipt, a message's notice) are fanned out on arrival, in
+// the same transaction: such an event is never claimed, and its mail is
+// queued when the delivery is answered. An event that reaches a project's
+// backers, or that cannot be fanned out now (the member service away), is
+// kept due for the fan-out loop, which retries it.
+func (f *Fanout) Receive(ctx context.Context, id, body string) error {
+	_, err := f.received.Do(ctx, "", storedEvent{id: id, body: body})
+	return err
+}
+
+func (f *Fanout) receive(ctx context.Context, _ string, evs []storedEvent) []batch.Result[struct{}] {
+	read, errs := readEvents(evs)
+	for i, e := range read {
+		if errs[i] == nil && (e.BackersOf != "" || len(e.To) > chunk) {
+			errs[i] = errLater // many recipients: the loop writes them a chunk at a time
+		}
+	}
+	notices := f.fan(ctx, evs, read, errs)
+	now := f.now()
+	promised := f.claimForMailer(notices, errs, now)
+	kept := make([]receivedEvent, len(evs))
+	for i, se := range evs {
+		kept[i] = receivedEvent{id: se.id, body: se.body}
+		if errs[i] == nil {
+			kept[i].notices = &notices[i]
+		}
+	}
+	due, mailed, stored := f.store.Receive(context.WithoutCancel(ctx), kept, now)
+	if due {
+		f.Kick()
+	}
+	var claimed []mailRow
+	for _, m := range mailed {
+		if m.claimedBy == "" {
+			f.kickMailer() // some mail for the mailer's own claims
+		} else {
+			claimed = append(claimed, m)
+		}
+	}
+	if promised > 0 {
+		f.mailer.Hand(claimed, promised)
+	}
+	out := make([]batch.Result[struct{}], len(evs))
+	for i, err := range stored {
+		out[i].Err = err
+	}
+	return out
+}
+
+// claimForMailer writes as many of the fanned-out mails as the mailer has
+// room for claimed by it, so that it sends them as handed over in memory
+// rather than claiming them from the table (a statement and a write of
+// each mail's row fewer); it returns the room promised.
+func (f *Fanout) claimForMailer(notices []eventNotices, errs []error, now time.Time) int {
+	n := 0
+	for i := range notices {
+		if errs[i] == nil {
+			n += len(notices[i].mails)
+		}
+	}
+	if n == 0 || f.mailer == nil {
+		return 0
+	}
+	room, claimant := f.mailer.Take(n)
+	left := room
+	for i := range notices {
+		for j := range notices[i].mails {
+			if left == 0 || errs[i] != nil {
+				break
+			}
+			notices[i].mails[j].claimedBy, notices[i].mails[j].until = claimant, now.Add(claimFor)
+			left--
+		}
+	}
+	return room
+}
+
+// errLater marks an event left to the fan-out loop.
+var errLater = errors.New("fanned out by the loop")
 
 // failed leaves an event due again later.
 func (f *Fanout) failed(ctx context.Context, id string, attempts int, err error) {
@@ -131,8 +248,8 @@ func (f *Fanout) finish(ctx context.Context, done []eventNotices) {
 		return
 	}
 	for _, w := range done {
-		if len(w.mails) > 0 && f.mailKick != nil {
-			f.mailKick()
+		if len(w.mails) > 0 {
+			f.kickMailer()
 			return
 		}
 	}
@@ -307,8 +424,8 @@ func (f *Fanout) one(ctx context.Context, id string, e notifyapi.Event, known *p
 			if err := f.store.WriteNotices(ctx, out, f.now()); err != nil {
 				return out, err
 			}
-			if len(out.mails) > 0 && f.mailKick != nil {
-				f.mailKick()
+			if len(out.mails) > 0 {
+				f.kickMailer()
 			}
 			out.mails, out.notes = nil, nil
 		}

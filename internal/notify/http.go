@@ -12,7 +12,7 @@ import (
 
 const maxJSON = 64 << 10
 
-// event keeps what another service told; the fan-out does the rest.
+// event keeps what another service told, fanned out at once where it can be.
 func (a *API) event(r *http.Request) (int, any, error) {
 	if _, err := auth.FromService(r.Context(), "member", "project", "order", "cashier", "notify"); err != nil {
 		return 0, nil, err
@@ -38,10 +38,9 @@ func (a *API) event(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := a.store.AddEvent(r.Context(), e.Kind+":"+e.ID, string(body), a.now()); err != nil {
+	if err := a.fanout.Receive(r.Context(), e.Kind+":"+e.ID, string(body)); err != nil {
 		return 0, nil, errs.Wrap(err, "keep event")
 	}
-	a.fanout.Kick()
 	return http.StatusAccepted, map[string]string{"status": "accepted"}, nil
 }
 

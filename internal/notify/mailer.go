@@ -23,6 +23,11 @@ type Mailer struct {
 	now      func() time.Time
 	log      *slog.Logger
 	kick     chan struct{}
+	// handed are mails the fan-out wrote claimed by this mailer, sent
+	// without claiming them from the table; promised (under mu) is the
+	// room in it given out by Take and not yet taken back.
+	handed   chan mailRow
+	promised int
 	workers  int
 	// settings read each round (config keys notify.mail.*)
 	settings func() mailSettings
@@ -50,6 +55,55 @@ func (m *Mailer) Kick() {
 	}
 }
 
+// handedMails bounds the mail handed over in memory: at the default rate
+// (100 a second) the last of them is sent within a few seconds, well inside
+// its claim.
+const handedMails = 256
+
+// Take promises room for up to n mails handed over in memory and names the
+// claimant to write them claimed by; the caller gives every promised slot
+// back with Hand, used or not.
+func (m *Mailer) Take(n int) (room int, claimant string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	room = min(n, cap(m.handed)-m.promised)
+	m.promised += room
+	return room, m.claimant
+}
+
+// Hand queues mails written claimed by this mailer (at most the promised
+// room, which never blocks) and gives back the room they did not use.
+func (m *Mailer) Hand(rows []mailRow, promised int) {
+	m.mu.Lock()
+	m.promised -= promised - len(rows)
+	m.mu.Unlock()
+	for _, r := range rows {
+		m.handed <- r
+	}
+	m.Kick()
+}
+
+// takeHanded takes up to limit handed mails. One whose claim would run out
+// before a send could end is left: once its claim is over, a round claims
+// it from the table like any other.
+func (m *Mailer) takeHanded(limit int, s mailSettings) []mailRow {
+	var out []mailRow
+	for len(out) < limit {
+		select {
+		case r := <-m.handed:
+			m.mu.Lock()
+			m.promised--
+			m.mu.Unlock()
+			if r.until.Sub(m.now()) > s.sendTimeout {
+				out = append(out, r)
+			}
+		default:
+			return out
+		}
+	}
+	return out
+}
+
 // Run sends until ctx ends: when kicked, else every half second.
 func (m *Mailer) Run(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
@@ -66,9 +120,14 @@ func (m *Mailer) Run(ctx context.Context) {
 	}
 }
 
-// round sends one claimed batch; true when the batch was full.
+// round sends the handed mails, else one claimed batch; true when there
+// may be more.
 func (m *Mailer) round(ctx context.Context) bool {
 	s := m.settings()
+	if batch := m.takeHanded(s.claimedBatch, s); len(batch) > 0 {
+		m.send(ctx, batch, s)
+		return true
+	}
 	batch, err := m.store.ClaimMails(ctx, m.claimant, m.now(), s.claimedBatch)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -79,6 +138,12 @@ func (m *Mailer) round(ctx context.Context) bool {
 	if len(batch) == 0 {
 		return false
 	}
+	m.send(ctx, batch, s)
+	return len(batch) == s.claimedBatch
+}
+
+// send sends a batch, a few mails side by side.
+func (m *Mailer) send(ctx context.Context, batch []mailRow, s mailSettings) {
 	work := make(chan mailRow)
 	var wg sync.WaitGroup
 	for range m.workers {
@@ -98,7 +163,6 @@ func (m *Mailer) round(ctx context.Context) bool {
 	}
 	close(work)
 	wg.Wait()
-	return len(batch) == s.claimedBatch
 }
 
 // one sends a mail or puts it back.

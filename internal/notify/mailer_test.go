@@ -76,8 +76,8 @@ func TestMailRetriesAndDeadLetters(t *testing.T) {
 			defer db.Close()
 			st := newStore(db)
 			now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
-			if err := st.AddEvent(ctx, "e1", "{}", now); err != nil {
-				t.Fatal(err)
+			if _, _, errs := st.Receive(ctx, []receivedEvent{{id: "e1", body: "{}"}}, now); errs[0] != nil {
+				t.Fatal(errs[0])
 			}
 			if err := st.FanOut(ctx, []eventNotices{{event: "e1", mails: []mailRow{{id: "m1", recipient: "r1", kind: "message", address: "a@example.cn", subject: "s", message: "x"}}}}, now); err != nil {
 				t.Fatal(err)
@@ -130,5 +130,55 @@ func TestClaimsFindDueMailThroughItsIndex(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHandedMailIsSentWithoutAClaim: mail the fan-out wrote claimed by
+// this mailer is sent as handed over, and recorded as sent; handed mail
+// whose claim runs out before a send could end is left for a round to
+// claim once the claim is over. Room given out comes back.
+func TestHandedMailIsSentWithoutAClaim(t *testing.T) {
+	ctx := context.Background()
+	db, err := service.OpenDB(ctx, Spec(), "sqlite:"+filepath.Join(t.TempDir(), "notify.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := newStore(db)
+	clock := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	srv := &scripted{answer: func(int) error { return nil }, attempts: map[string]int{}, delivered: map[string]int{}}
+	m := &Mailer{store: st, claimant: "me", sender: srv, now: func() time.Time { return clock }, log: slog.New(slog.DiscardHandler),
+		handed: make(chan mailRow, 2), kick: make(chan struct{}, 1), workers: 1, buckets: map[string]bucket{}, settings: func() mailSettings {
+			return mailSettings{perHour: 3600, maxAttempts: 4, sendTimeout: time.Second, claimedBatch: 4}
+		}, sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "s"}), failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "f"}),
+		dead: prometheus.NewCounter(prometheus.CounterOpts{Name: "d"})}
+	if room, _ := m.Take(5); room != 2 {
+		t.Fatalf("room %d of 2", room)
+	}
+	if room, _ := m.Take(1); room != 0 {
+		t.Fatalf("room %d after all of it was promised", room)
+	}
+	fresh := mailRow{id: "m1", recipient: "r1", kind: "message", address: "a@example.cn", subject: "s", message: "x", claimedBy: "me", until: clock.Add(claimFor)}
+	stale := mailRow{id: "m2", recipient: "r2", kind: "message", address: "b@example.cn", subject: "s", message: "y", claimedBy: "me", until: clock.Add(time.Second / 2)}
+	ev := eventNotices{event: "e1", mails: []mailRow{fresh, stale}}
+	if _, written, errs := st.Receive(ctx, []receivedEvent{{id: "e1", body: "{}", notices: &ev}}, clock); errs[0] != nil || len(written) != 2 {
+		t.Fatal(errs[0], len(written))
+	}
+	m.Hand([]mailRow{fresh, stale}, 2)
+	m.round(ctx)
+	if srv.delivered["m1"] != 1 || srv.attempts["m2"] != 0 {
+		t.Fatalf("after a round: m1 delivered %d times, m2 tried %d times", srv.delivered["m1"], srv.attempts["m2"])
+	}
+	if got, err := st.Mail(ctx, "m1", false); err != nil || got.State != "sent" {
+		t.Fatalf("m1: %+v %v", got, err)
+	}
+	if room, _ := m.Take(2); room != 2 {
+		t.Fatalf("room %d after the handed mail was taken, want 2", room)
+	}
+	m.round(ctx) // m2's claim has not run out: nobody sends it
+	clock = clock.Add(time.Second)
+	m.round(ctx)
+	if srv.delivered["m2"] != 1 {
+		t.Fatalf("m2 delivered %d times once its claim ran out", srv.delivered["m2"])
 	}
 }

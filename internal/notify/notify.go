@@ -89,13 +89,14 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		rt.Metrics.MustRegister(c)
 		return c
 	}
-	a.mailer = &Mailer{store: st, claimant: rt.Boot.InstanceID + "-" + store.NewID(), sender: sender, from: from.Address, now: rt.Now, log: rt.Logs.Logger("mail"), kick: make(chan struct{}, 1),
+	a.mailer = &Mailer{store: st, handed: make(chan mailRow, handedMails), claimant: rt.Boot.InstanceID + "-" + store.NewID(), sender: sender, from: from.Address, now: rt.Now, log: rt.Logs.Logger("mail"), kick: make(chan struct{}, 1),
 		workers: a.intSetting("notify.mail.workers", 4), buckets: map[string]bucket{}, settings: a.mailSettings,
 		sent: counter("sanshi_mail_sent_total", "Mails the mail server took."), failed: counter("sanshi_mail_failed_total", "Mail attempts that failed and will be tried again."),
 		dead: counter("sanshi_mail_dead_total", "Mails given up on (dead letters).")}
 	a.fanout = &Fanout{store: st, dir: directory{members: memberapi.NewClient(rt.Client), orders: orderapi.NewClient(rt.Client), projects: a.projects,
 		cache: rt.Cache},
-		render: r, from: from, key: a.key, now: rt.Now, log: rt.Logs.Logger("fanout"), kick: make(chan struct{}, 1), mailKick: a.mailer.Kick}
+		render: r, from: from, key: a.key, now: rt.Now, log: rt.Logs.Logger("fanout"), kick: make(chan struct{}, 1), mailer: a.mailer}
+	a.fanout.received.Run = a.fanout.receive
 	go a.fanout.Run(rt.Background())
 	go a.mailer.Run(rt.Background())
 	return a.Routes(), nil

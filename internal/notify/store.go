@@ -17,15 +17,13 @@ import (
 
 // Store is the notification service's storage.
 type Store struct {
-	db     *store.DB
-	events batch.Group[store.Statement, struct{}]
-	sent   batch.Group[sentMail, struct{}] // by claimant
+	db   *store.DB
+	sent batch.Group[sentMail, struct{}] // by claimant
 }
 
 // newStore keeps notify's rows in db.
 func newStore(db *store.DB) *Store {
 	s := &Store{db: db}
-	s.events.Run = s.addEvents
 	s.sent.Run = s.mailsSent
 	// The mailer's workers finish their mails a little apart: a mail
 	// waits up to a millisecond for the others' records to go with it.
@@ -39,31 +37,97 @@ func newStore(db *store.DB) *Store {
 // holds its claim, so a claim taken over never sends a mail twice.
 const claimFor = 15 * time.Second
 
-// AddEvent keeps an event once; a second delivery of its id changes nothing.
-// Events delivered side by side are kept together (group commit): one
-// statement and one commit for all of them.
-func (s *Store) AddEvent(ctx context.Context, id, body string, now time.Time) error {
-	_, err := s.events.Do(ctx, "", store.Statement{SQL: `INSERT INTO events (id, body, received_at, next_attempt_at) VALUES ($1, $2, $3, $3)
-		ON CONFLICT (id) DO NOTHING`, Args: []any{id, body, store.TS(now)}})
-	return err
+// receivedEvent is an event as delivered, with its notices when it was
+// fanned out on arrival (nil: it is kept due, for the fan-out loop).
+type receivedEvent struct {
+	id, body string
+	notices  *eventNotices
 }
 
-func (s *Store) addEvents(ctx context.Context, key string, adds []store.Statement) []batch.Result[struct{}] {
-	merged := store.Merge(adds) // one statement: every add is the same insert
-	out := make([]batch.Result[struct{}], len(adds))
-	var err error
-	for _, m := range merged {
-		if _, err = s.db.ExecContext(ctx, m.SQL, m.Args...); err != nil {
-			break
-		}
-	}
+// Receive keeps delivered events, each once (a second delivery of an id
+// changes nothing), in one transaction: an event fanned out on arrival
+// with its mails and inbox entries and done, any other due for the fan-out
+// loop. due says whether it kept an event due, mailed is the mail it
+// wrote; errs has each event's error (when the transaction fails, each
+// event is kept alone, so that only the one at fault fails).
+func (s *Store) Receive(ctx context.Context, evs []receivedEvent, now time.Time) (due bool, mailed []mailRow, errs []error) {
+	errs = make([]error, len(evs))
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		due, mailed, err = s.receive(ctx, tx, evs, now)
+		return err
+	})
 	switch {
 	case err == nil:
-		return out
-	case len(adds) == 1:
-		return []batch.Result[struct{}]{{Err: err}}
+		return due, mailed, errs
+	case len(evs) == 1:
+		errs[0] = err
+		return false, nil, errs
 	}
-	return batch.OneByOne(ctx, key, adds, s.addEvents) // only the event at fault fails
+	due, mailed = false, nil
+	for i := range evs {
+		d, m, e := s.Receive(ctx, evs[i:i+1], now)
+		due, mailed, errs[i] = due || d, append(mailed, m...), e[0]
+	}
+	return due, mailed, errs
+}
+
+func (s *Store) receive(ctx context.Context, tx *sql.Tx, evs []receivedEvent, now time.Time) (due bool, mailed []mailRow, err error) {
+	ts := store.TS(now)
+	rows := make([][]any, len(evs))
+	for i, e := range evs {
+		var done any // NULL: due now
+		attempts := 0
+		if e.notices != nil {
+			done, attempts = ts, 1
+		}
+		rows[i] = []any{e.id, e.body, ts, ts, attempts, done}
+	}
+	kept := map[string]bool{} // the ids new to the table
+	for start := 0; start < len(rows); start += rowsPerInsert {
+		part := rows[start:min(start+rowsPerInsert, len(rows))]
+		args := make([]any, 0, len(part)*len(part[0]))
+		for _, r := range part {
+			args = append(args, r...)
+		}
+		// #nosec G202 -- only numbered placeholders are built; the values go as arguments
+		q := `INSERT INTO events (id, body, received_at, next_attempt_at, attempts, done_at) VALUES ` + store.Tuples(1, len(part), len(part[0])) +
+			` ON CONFLICT (id) DO NOTHING RETURNING id`
+		if err := collectIDs(ctx, tx, q, args, kept); err != nil {
+			return false, nil, err
+		}
+	}
+	var fanned []eventNotices
+	for _, e := range evs {
+		if !kept[e.id] {
+			continue // delivered before (or twice in this batch)
+		}
+		delete(kept, e.id)
+		if e.notices == nil {
+			due = true
+			continue
+		}
+		fanned = append(fanned, *e.notices)
+		mailed = append(mailed, e.notices.mails...)
+	}
+	return due, mailed, insertNotices(ctx, tx, fanned, ts)
+}
+
+// collectIDs runs q and adds the ids it returns to into.
+func collectIDs(ctx context.Context, tx *sql.Tx, q string, args []any, into map[string]bool) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		into[id] = true
+	}
+	return rows.Err()
 }
 
 type storedEvent struct {
@@ -101,6 +165,10 @@ func (s *Store) EventFailed(ctx context.Context, id string, cause error, next ti
 type mailRow struct {
 	id, eventID, recipient, kind, address, subject, message string
 	attempts                                                int
+	// claimedBy and until: a mail written already claimed by a mailer of
+	// this instance, handed to it in memory (Mailer.Take); else "" and zero.
+	claimedBy string
+	until     time.Time
 }
 
 type noteRow struct {
@@ -129,25 +197,13 @@ func (s *Store) WriteNotices(ctx context.Context, part eventNotices, now time.Ti
 
 func (s *Store) writeNotices(ctx context.Context, events []eventNotices, now time.Time, done bool) error {
 	ts := store.TS(now)
-	var mails, notes [][]any
 	ids := make([]string, len(events))
 	for i, ev := range events {
 		ids[i] = ev.event
-		for _, m := range ev.mails {
-			mails = append(mails, []any{m.id, ev.event, m.recipient, m.kind, m.address, m.subject, m.message, "queued", ts, ts})
-		}
-		for _, n := range ev.notes {
-			notes = append(notes, []any{store.NewID(), n.member, ev.event, n.kind, n.n.Title, n.n.Body, n.n.Link, ts})
-		}
 	}
 	in, idArgs := s.db.In(2, ids)
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := insertRows(ctx, tx, `INSERT INTO mails (id, event_id, recipient, kind, address, subject, message, state, next_attempt_at, created_at)
-			VALUES %s ON CONFLICT (event_id, recipient) DO NOTHING`, mails); err != nil {
-			return err
-		}
-		if err := insertRows(ctx, tx, `INSERT INTO notifications (id, member_id, event_id, kind, title, body, link, created_at)
-			VALUES %s ON CONFLICT (event_id, member_id) DO NOTHING`, notes); err != nil {
+		if err := insertNotices(ctx, tx, events, ts); err != nil {
 			return err
 		}
 		if !done {
@@ -160,6 +216,30 @@ func (s *Store) writeNotices(ctx context.Context, events []eventNotices, now tim
 		_, err := tx.ExecContext(ctx, `UPDATE events SET done_at = $1, claimed_until = NULL, last_error = '' WHERE id`+in, append([]any{ts}, idArgs...)...)
 		return err
 	})
+}
+
+// insertNotices writes events' mails (queued) and inbox entries; a mail or
+// entry already written for its event and recipient stays as it is.
+func insertNotices(ctx context.Context, tx *sql.Tx, events []eventNotices, ts string) error {
+	var mails, notes [][]any
+	for _, ev := range events {
+		for _, m := range ev.mails {
+			var until any // NULL: not claimed
+			if m.claimedBy != "" {
+				until = store.TS(m.until)
+			}
+			mails = append(mails, []any{m.id, ev.event, m.recipient, m.kind, m.address, m.subject, m.message, "queued", ts, ts, until, m.claimedBy})
+		}
+		for _, n := range ev.notes {
+			notes = append(notes, []any{store.NewID(), n.member, ev.event, n.kind, n.n.Title, n.n.Body, n.n.Link, ts})
+		}
+	}
+	if err := insertRows(ctx, tx, `INSERT INTO mails (id, event_id, recipient, kind, address, subject, message, state, next_attempt_at, created_at,
+		claimed_until, claimed_by) VALUES %s ON CONFLICT (event_id, recipient) DO NOTHING`, mails); err != nil {
+		return err
+	}
+	return insertRows(ctx, tx, `INSERT INTO notifications (id, member_id, event_id, kind, title, body, link, created_at)
+		VALUES %s ON CONFLICT (event_id, member_id) DO NOTHING`, notes)
 }
 
 // insertRows inserts rows with query (its VALUES as %s), up to

@@ -64,6 +64,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	a := &API{store: NewStore(rt.DB), orders: orderapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log,
 		kickRef: make(chan struct{}, 1), projects: projectapi.NewClient(rt.Client), kickSettle: make(chan struct{}, 1),
 		kickPayouts: make(chan struct{}, 1), members: memberapi.NewClient(rt.Client)}
+	a.store.HandMessagesTo(rt.Outbox)
 	a.transfers = map[string]Transferer{"sandbox": SandboxTransfers{db: rt.DB, now: rt.Now}}
 	a.sandbox = NewSandbox(rt.DB, m.Sum(nil), rt.Client, rt.Now, rt.Logs.Logger("sandbox"))
 	a.sandbox.Offered = a.sandboxOffered

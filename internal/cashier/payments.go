@@ -127,10 +127,7 @@ func (s *Payments) Apply(ctx context.Context, n Notice) error {
 	if errors.Is(err, errNoChange) {
 		return nil
 	}
-	if err == nil {
-		s.outbox.Kick()
-	}
-	return err
+	return err // the messages go to the outbox's sender in memory (Store.HandMessagesTo)
 }
 
 // RequestRefund records that a captured payment must go back (once) and

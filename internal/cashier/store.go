@@ -29,6 +29,10 @@ type Store struct {
 	changes *outbox.Changes[Payment]
 }
 
+// HandMessagesTo hands the messages of the rows' changes to o's sender in
+// memory (outbox.Changes.HandTo).
+func (s *Store) HandMessagesTo(o *outbox.Outbox) { s.changes.HandTo(o) }
+
 // NewStore uses db.
 func NewStore(db *store.DB) *Store {
 	s := &Store{db: db, changes: outbox.NewChanges(db, paymentRows())}

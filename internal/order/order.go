@@ -53,6 +53,7 @@ type API struct {
 func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	a := &API{store: NewStore(rt.DB), projects: projectapi.NewClient(rt.Client), members: memberapi.NewClient(rt.Client),
 		cashier: cashierapi.NewClient(rt.Client), outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log}
+	a.store.HandMessagesTo(rt.Outbox)
 	together := bundle.NewTogether(rt.Client)
 	units := projectapi.NewClient(together)
 	a.pledges = &Pledges{store: a.store, projects: a.projects, units: &units, members: memberapi.NewClient(together), now: a.now, kick: a.kick,

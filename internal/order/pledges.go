@@ -259,20 +259,16 @@ func (p *Pledges) finish(ctx context.Context, o Order) (Order, error) {
 	if cerr != nil {
 		return o, cerr
 	}
-	p.kick()
 	if err != nil && o.Status == Rejected {
 		return o, errs.As(err)
 	}
 	return o, nil
 }
 
-// change runs a domain change of one order and wakes the loops.
+// change runs a domain change of one order; its messages go to the
+// outbox's sender in memory (Store.HandMessagesTo), which needs no kick.
 func (p *Pledges) change(ctx context.Context, id string, fn func(o *Order) ([]outbox.Message, error)) (Order, error) {
-	o, err := p.store.Change(ctx, id, p.now(), fn)
-	if err == nil {
-		p.kick()
-	}
-	return o, err
+	return p.store.Change(ctx, id, p.now(), fn)
 }
 
 // Cancel cancels a pledge for its backer: an unpaid one gives its unit

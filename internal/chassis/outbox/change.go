@@ -72,7 +72,17 @@ type Changes[T any] struct {
 	db    *store.DB
 	rows  Rows[T]
 	group batch.Group[rowChange[T], T]
+	relay *Outbox // nil: the messages wait for the sender to claim them
 }
+
+// HandTo hands the changes' messages to o's sender in memory once they
+// are committed: they are written claimed by it, so that it sends them
+// without claiming them from the table (a statement, a commit and a write
+// of each message's row fewer). A crash before they are sent leaves them
+// to whoever claims them once the claim is over. The changes wake o
+// themselves (a message without room in it waits in the table): their
+// callers need not Kick.
+func (c *Changes[T]) HandTo(o *Outbox) { c.relay = o }
 
 type rowChange[T any] struct {
 	id, trace string
@@ -121,6 +131,14 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 	in, idArgs := c.db.In(1, ids)
 	lock := store.Statement{SQL: `SELECT ` + c.rows.Cols + ` FROM ` + c.rows.Table + ` WHERE id` + in + ` ORDER BY id` + c.db.ForUpdate(), Args: idArgs}
 	saves := 0 // the last writes are the saves
+	var handed []pending
+	promised, unhanded := 0, 0
+	defer func() {
+		c.relay.hand(handed, promised)
+		if unhanded > 0 && c.relay != nil {
+			c.relay.Kick() // the messages without room wait in the table
+		}
+	}()
 	changed, err := c.db.ReadThenWrite(ctx, lock, func(rs store.Rows) error {
 		for rs.Next() {
 			v, err := c.rows.Scan(rs)
@@ -131,6 +149,8 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 		}
 		return rs.Err()
 	}, func() ([]store.Statement, error) {
+		c.relay.hand(nil, promised) // a transaction tried again: its room anew
+		handed, promised, unhanded = nil, 0, 0
 		var stmts []store.Statement
 		for i, q := range reqs {
 			v, ok := found[q.id]
@@ -149,11 +169,20 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 				trace = c.rows.Trace(*v)
 			}
 			for _, m := range msgs {
-				s, err := enqueueStatement(m, now, trace)
+				var until time.Time
+				if room, end := c.relay.take(1); room == 1 {
+					promised, until = promised+1, end
+				}
+				s, p, err := enqueueClaimed(m, now, trace, until)
 				if err != nil {
 					return nil, err
 				}
 				stmts = append(stmts, s)
+				if until.IsZero() {
+					unhanded++
+				} else {
+					handed = append(handed, p)
+				}
 			}
 			if c.rows.Also != nil {
 				also, err := c.rows.Also(before, *v)
@@ -188,6 +217,9 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 		if n != int64(len(saved)) {
 			err = fmt.Errorf("saving changed %d rows, not the %d read", n, len(saved))
 		}
+	}
+	if err != nil {
+		handed, unhanded = nil, 0 // not written: the room goes back
 	}
 	return out, err
 }

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -63,16 +64,30 @@ func Enqueue(ctx context.Context, tx *sql.Tx, m Message, now time.Time) error {
 // enqueueStatement is the insert that stores m, with the trace context of
 // the request that wrote it (its delivery continues that trace).
 func enqueueStatement(m Message, now time.Time, trace string) (store.Statement, error) {
+	s, _, err := enqueueClaimed(m, now, trace, time.Time{})
+	return s, err
+}
+
+// enqueueClaimed is enqueueStatement for a message claimed until until by
+// the sender it is handed to (zero: not claimed), and the message as that
+// sender takes it.
+func enqueueClaimed(m Message, now time.Time, trace string, until time.Time) (store.Statement, pending, error) {
 	body, err := json.Marshal(m.Body)
 	if err != nil {
-		return store.Statement{}, err
+		return store.Statement{}, pending{}, err
 	}
 	if m.Trace != "" {
 		trace = m.Trace
 	}
-	return store.Statement{SQL: `INSERT INTO outbox (id, service, method, path, body, next_attempt_at, created_at, trace)
+	p := pending{id: m.Key, service: m.Service, method: m.Method, path: m.Path, body: string(body), trace: trace, until: until}
+	if until.IsZero() {
+		return store.Statement{SQL: `INSERT INTO outbox (id, service, method, path, body, next_attempt_at, created_at, trace)
 		VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT (id) DO NOTHING`,
-		Args: []any{m.Key, m.Service, m.Method, m.Path, string(body), store.TS(now), trace}}, nil
+			Args: []any{m.Key, m.Service, m.Method, m.Path, p.body, store.TS(now), trace}}, p, nil
+	}
+	return store.Statement{SQL: `INSERT INTO outbox (id, service, method, path, body, next_attempt_at, created_at, trace, claimed_until)
+		VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+		Args: []any{m.Key, m.Service, m.Method, m.Path, p.body, store.TS(now), trace, store.TS(until)}}, p, nil
 }
 
 // EnqueueAll stores every message in tx, in order.
@@ -95,11 +110,80 @@ type Outbox struct {
 	every  time.Duration // the rounds nobody kicked: retries, a missed kick
 	// Tracer continues each message's trace in its delivery (nil: none).
 	Tracer *tracing.Tracer
+
+	// handed are messages written claimed by this sender (Changes with
+	// HandTo), sent without claiming them from the table; handKick wakes
+	// the sender for them. promised (under mu) is the room in handed
+	// given out by take and not yet taken back.
+	handed   chan pending
+	handKick chan struct{}
+	mu       sync.Mutex
+	promised int
 }
+
+// handedMessages bounds the messages handed over in memory; a writer
+// that finds no room writes its messages for the sender to claim.
+const handedMessages = 2048
 
 // New delivers db's outbox through client.
 func New(db *store.DB, client *httpclient.Client, log *slog.Logger, now func() time.Time) *Outbox {
-	return &Outbox{db: db, client: client, log: log, now: now, kick: make(chan struct{}, 1), every: 500 * time.Millisecond}
+	return &Outbox{db: db, client: client, log: log, now: now, kick: make(chan struct{}, 1), every: 500 * time.Millisecond,
+		handed: make(chan pending, handedMessages), handKick: make(chan struct{}, 1)}
+}
+
+// take promises room for up to n handed messages and says until when
+// they are to be written claimed; every promised slot comes back through
+// hand, used or not.
+func (o *Outbox) take(n int) (int, time.Time) {
+	if o == nil {
+		return 0, time.Time{}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	room := min(n, cap(o.handed)-o.promised)
+	o.promised += room
+	return room, o.now().Add(claimFor)
+}
+
+// hand queues messages written claimed by this sender (within the room
+// promised, so it never blocks) and gives back the room they did not use.
+func (o *Outbox) hand(ms []pending, promised int) {
+	if o == nil || (promised == 0 && len(ms) == 0) {
+		return
+	}
+	o.mu.Lock()
+	o.promised -= promised - len(ms)
+	o.mu.Unlock()
+	for _, m := range ms {
+		o.handed <- m
+	}
+	if len(ms) > 0 {
+		select {
+		case o.handKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// takeHanded takes up to limit handed messages. One whose claim is half
+// gone is left: once the claim is over, a round claims it from the table
+// (a receiver applies a message once, whoever sends it).
+func (o *Outbox) takeHanded(limit int) []pending {
+	var out []pending
+	for len(out) < limit {
+		select {
+		case m := <-o.handed:
+			o.mu.Lock()
+			o.promised--
+			o.mu.Unlock()
+			if m.until.Sub(o.now()) > claimFor/2 {
+				out = append(out, m)
+			}
+		default:
+			return out
+		}
+	}
+	return out
 }
 
 // Kick asks for a delivery round now.
@@ -115,17 +199,27 @@ func (o *Outbox) Kick() {
 // written during a round kicks again (the kick waits in its channel), so a
 // round that found less than a full batch ends the burst without one more
 // claim that would find nothing.
+// Messages handed over in memory are sent as they come, without a claim
+// from the table; the table is read when kicked and on the ticker.
 func (o *Outbox) Run(ctx context.Context) {
 	t := time.NewTicker(o.every)
 	defer t.Stop()
+	fromTable := true
 	for {
-		for more(o.round(ctx)) && ctx.Err() == nil {
+		for ms := o.takeHanded(claimBatch); len(ms) > 0 && ctx.Err() == nil; ms = o.takeHanded(claimBatch) {
+			o.send(ctx, ms)
+		}
+		for fromTable && more(o.round(ctx)) && ctx.Err() == nil {
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			fromTable = true
 		case <-o.kick:
+			fromTable = true
+		case <-o.handKick:
+			fromTable = false
 		}
 	}
 }
@@ -154,6 +248,12 @@ func (o *Outbox) round(ctx context.Context) (claimed, delivered int) {
 		}
 		return 0, 0
 	}
+	return len(msgs), o.send(ctx, msgs)
+}
+
+// send delivers claimed messages and marks the delivered ones in one
+// statement; it returns how many it delivered.
+func (o *Outbox) send(ctx context.Context, msgs []pending) int {
 	// Each service's messages in one request when there are several; one
 	// by one when there is one, or when the batch was not taken.
 	var sent []string
@@ -193,10 +293,10 @@ func (o *Outbox) round(ctx context.Context) (claimed, delivered int) {
 	if len(sent) > 0 {
 		in, ids := o.db.In(2, sent)
 		if _, err := o.db.ExecContext(ctx, `UPDATE outbox SET delivered_at = $1, claimed_until = NULL WHERE id`+in, append([]any{store.TS(o.now())}, ids...)...); err != nil { // #nosec G202 -- placeholders only
-			return len(msgs), 0 // claimed: sent again after claimFor; receivers dedupe by key
+			return 0 // claimed: sent again after claimFor; receivers dedupe by key
 		}
 	}
-	return len(msgs), len(sent)
+	return len(sent)
 }
 
 // claimFor is how long a claimed message is left to its sender: longer than
@@ -222,6 +322,7 @@ type batchOutcome struct {
 type pending struct {
 	id, service, method, path, body, trace string
 	attempts                               int
+	until                                  time.Time // a handed message's claim (zero when claimed from the table)
 }
 
 // claim takes the due messages for claimFor, so that several instances of

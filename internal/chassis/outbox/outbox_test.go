@@ -154,3 +154,82 @@ func TestABacklogLeavesInOneBurst(t *testing.T) {
 		return len(rec.keys) == 250
 	})
 }
+
+// TestHandedMessagesGoWithoutAClaim: changes whose messages are handed to
+// a running sender are delivered without a kick or a tick (the sender
+// never reads the table for them), each once, and marked delivered; the
+// messages handed to a sender that died before sending them are claimed by
+// another once their claim is over, and not before. On both databases.
+func TestHandedMessagesGoWithoutAClaim(t *testing.T) {
+	for dialect, url := range bothURLs(t) {
+		t.Run(dialect, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			db := openAccounts(t, dialect, url, 8)
+			rec := &receiver{got: map[string][]string{}, keys: map[string]int{}}
+			srv := httptest.NewServer(bundle.Handler(rec))
+			defer srv.Close()
+			client := httpclient.New(oneInstance(strings.TrimPrefix(srv.URL, "http://")), time.Now)
+			quiet := slog.New(slog.DiscardHandler)
+			delivered := func() int {
+				var n int
+				if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			change := func(changes *outbox.Changes[account], i int) {
+				_, err := changes.Change(ctx, "a", time.Now(), func(a *account) ([]outbox.Message, error) {
+					a.Balance--
+					return []outbox.Message{{Key: fmt.Sprintf("m-%03d", i), Service: "receiver", Method: "POST", Path: fmt.Sprintf("/p/%d", i%5), Body: i}}, nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+
+			running := outbox.New(db, client, quiet, time.Now)
+			outbox.SetEvery(running, time.Hour)
+			go running.Run(ctx)
+			changes := outbox.NewChanges(db, accountRows())
+			changes.HandTo(running)
+			var wg sync.WaitGroup
+			for i := range 40 {
+				wg.Add(1)
+				go func() { defer wg.Done(); change(changes, i) }()
+			}
+			wg.Wait()
+			testkit.Eventually(t, 10*time.Second, "the handed messages delivered and marked", func() bool { return delivered() == 40 })
+
+			dead := outbox.New(db, client, quiet, time.Now) // never runs: a sender killed before it sent
+			gone := outbox.NewChanges(db, accountRows())
+			gone.HandTo(dead)
+			for i := 40; i < 50; i++ {
+				change(gone, i)
+			}
+			later := time.Now().Add(20 * time.Second) // past the dead sender's claims
+			var clock atomic.Pointer[time.Time]
+			now := time.Now()
+			clock.Store(&now)
+			other := outbox.New(db, client, quiet, func() time.Time { return *clock.Load() })
+			outbox.SetEvery(other, 50*time.Millisecond)
+			go other.Run(ctx)
+			time.Sleep(300 * time.Millisecond)
+			if n := delivered(); n != 40 {
+				t.Fatalf("%d delivered while the dead sender's claims held, want 40", n)
+			}
+			clock.Store(&later)
+			testkit.Eventually(t, 10*time.Second, "the dead sender's messages delivered by another", func() bool { return delivered() == 50 })
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			for key, n := range rec.keys {
+				if n != 1 {
+					t.Errorf("%s delivered %d times", key, n)
+				}
+			}
+			if len(rec.keys) != 50 {
+				t.Errorf("%d messages arrived, want 50", len(rec.keys))
+			}
+		})
+	}
+}

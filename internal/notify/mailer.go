@@ -55,18 +55,24 @@ func (m *Mailer) Kick() {
 	}
 }
 
-// handedMails bounds the mail handed over in memory: at the default rate
-// (100 a second) the last of them is sent within a few seconds, well inside
-// its claim.
-const handedMails = 256
+// handedMails bounds the mail handed over in memory; Take also keeps it to
+// what the rate sends in handedFor, well inside a claim.
+const (
+	handedMails = 2048
+	handedFor   = 5 * time.Second
+)
 
 // Take promises room for up to n mails handed over in memory and names the
 // claimant to write them claimed by; the caller gives every promised slot
 // back with Hand, used or not.
 func (m *Mailer) Take(n int) (room int, claimant string) {
+	limit := cap(m.handed)
+	if s := m.settings(); s.rate > 0 {
+		limit = min(limit, int(s.rate*handedFor.Seconds()))
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	room = min(n, cap(m.handed)-m.promised)
+	room = max(0, min(n, limit-m.promised))
 	m.promised += room
 	return room, m.claimant
 }

@@ -608,7 +608,10 @@ func (a *API) addPledge(r *http.Request) (int, any, error) {
 		return 0, nil, errs.Fields(map[string]string{"amount": "a pledge amount in fen", "member_id": "required"})
 	}
 	p, refused, err := a.store.AddPledge(r.Context(), r.PathValue("id"), r.PathValue("order"), b.MemberID, b.Amount, b.Revision, a.now())
-	code, body, err := a.totals(r, p, err)
+	if err == nil {
+		a.forget(r.Context(), p.ID) // the store wakes the outbox when the count queued a message (Store.Queued)
+	}
+	code, body, err := a.totalsOf(p, err)
 	if m, ok := body.(map[string]any); ok {
 		m["refused"] = refused
 	}
@@ -632,10 +635,17 @@ func (a *API) allTotals(r *http.Request) (int, any, error) {
 }
 
 func (a *API) totals(r *http.Request, p Project, err error) (int, any, error) {
+	if err == nil {
+		a.changed(r.Context(), p.ID)
+	}
+	return a.totalsOf(p, err)
+}
+
+// totalsOf answers with a project's totals after a write to them.
+func (a *API) totalsOf(p Project, err error) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	a.changed(r.Context(), p.ID)
 	return http.StatusOK, map[string]any{"project_id": p.ID, "pledged": p.Pledged, "backers": p.Backers, "status": p.Status}, nil
 }
 

@@ -41,7 +41,9 @@ func (s *Store) AddPledge(ctx context.Context, projectID, orderID, memberID stri
 // addPledges counts a batch of one project's pledges (batch.Group.Run).
 func (s *Store) addPledges(ctx context.Context, projectID string, reqs []pledgeReq) []batch.Result[pledgeRes] {
 	out := make([]batch.Result[pledgeRes], len(reqs))
+	queued := false
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		queued = false
 		p, err := s.lock(ctx, tx, projectID)
 		if err != nil {
 			return err
@@ -84,6 +86,7 @@ func (s *Store) addPledges(ctx context.Context, projectID string, reqs []pledgeR
 				if err := outbox.Enqueue(ctx, tx, orderapi.PledgeRefusedMessage(q.orderID, projectID), q.now); err != nil {
 					return err
 				}
+				queued = true
 				continue
 			}
 			inBatch[q.orderID] = len(added)
@@ -105,12 +108,16 @@ func (s *Store) addPledges(ctx context.Context, projectID string, reqs []pledgeR
 			return err
 		}
 		if p.nextStretch > 0 && p.Pledged+pledged >= p.nextStretch {
+			queued = true
 			return s.reachStretchGoals(ctx, tx, p, p.Pledged+pledged, reqs[len(reqs)-1].now)
 		}
 		return nil
 	})
 	var p Project
 	if err == nil {
+		if queued && s.Queued != nil {
+			s.Queued()
+		}
 		p, err = s.Get(ctx, projectID)
 	}
 	for i := range out {

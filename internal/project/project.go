@@ -80,6 +80,9 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		cache: rt.Cache, outbox: rt.Outbox, props: rt.Props, now: rt.Now, log: rt.Log, wake: make(chan struct{}, 1),
 		members: memberapi.NewClient(rt.Client),
 	}
+	if rt.Outbox != nil {
+		a.store.Queued = rt.Outbox.Kick
+	}
 	a.lives = NewWatchers(a.read)
 	a.campaigns = &Campaigns{store: a.store, now: a.now, changed: a.changed, wake: a.wake}
 	d := &Deadlines{store: a.store, now: rt.Now, log: rt.Logs.Logger("deadlines"), wake: a.wake, settled: Settled}

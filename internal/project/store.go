@@ -23,6 +23,11 @@ type Store struct {
 	db           *store.DB
 	reservations batch.Group[reserveReq, reserveRes]
 	pledges      batch.Group[pledgeReq, pledgeRes]
+	// Queued, when set, is called after a count of pledges that queued
+	// outbox messages (a refusal, a stretch goal reached) is committed: most
+	// counts queue none, and waking the outbox for them would be a claim
+	// that finds nothing.
+	Queued func()
 }
 
 // NewStore uses db.

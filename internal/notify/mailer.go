@@ -27,6 +27,7 @@ type Mailer struct {
 	// without claiming them from the table; promised (under mu) is the
 	// room in it given out by Take and not yet taken back.
 	handed   chan mailRow
+	handKick chan struct{}
 	promised int
 	workers  int
 	// settings read each round (config keys notify.mail.*)
@@ -86,7 +87,12 @@ func (m *Mailer) Hand(rows []mailRow, promised int) {
 	for _, r := range rows {
 		m.handed <- r
 	}
-	m.Kick()
+	if len(rows) > 0 {
+		select {
+		case m.handKick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // takeHanded takes up to limit handed mails. One whose claim would run out
@@ -111,37 +117,48 @@ func (m *Mailer) takeHanded(limit int, s mailSettings) []mailRow {
 }
 
 // Run sends until ctx ends: when kicked, else every half second.
+// Mail handed over in memory is sent as it comes, without a claim from
+// the table; the table is read when kicked and on the ticker.
 func (m *Mailer) Run(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
+	fromTable := true
 	for {
-		for m.round(ctx) && ctx.Err() == nil {
+		for m.sendHanded(ctx) && ctx.Err() == nil {
+		}
+		for fromTable && m.round(ctx) && ctx.Err() == nil {
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			fromTable = true
 		case <-m.kick:
+			fromTable = true
+		case <-m.handKick:
+			fromTable = false
 		}
 	}
 }
 
-// round sends the handed mails, else one claimed batch; true when there
-// may be more.
-func (m *Mailer) round(ctx context.Context) bool {
+// sendHanded sends a batch of the handed mail; true when it sent some.
+func (m *Mailer) sendHanded(ctx context.Context) bool {
 	s := m.settings()
-	if batch := m.takeHanded(s.claimedBatch, s); len(batch) > 0 {
-		m.send(ctx, batch, s)
-		return true
-	}
+	batch := m.takeHanded(s.claimedBatch, s)
+	m.send(ctx, batch, s)
+	return len(batch) > 0
+}
+
+// round sends the handed mails, then one claimed batch; true when that
+// batch was full.
+func (m *Mailer) round(ctx context.Context) bool {
+	m.sendHanded(ctx)
+	s := m.settings()
 	batch, err := m.store.ClaimMails(ctx, m.claimant, m.now(), s.claimedBatch)
 	if err != nil {
 		if ctx.Err() == nil {
 			m.log.Warn("claim mail", "error", err)
 		}
-		return false
-	}
-	if len(batch) == 0 {
 		return false
 	}
 	m.send(ctx, batch, s)
@@ -150,6 +167,9 @@ func (m *Mailer) round(ctx context.Context) bool {
 
 // send sends a batch, a few mails side by side.
 func (m *Mailer) send(ctx context.Context, batch []mailRow, s mailSettings) {
+	if len(batch) == 0 {
+		return
+	}
 	work := make(chan mailRow)
 	var wg sync.WaitGroup
 	for range m.workers {

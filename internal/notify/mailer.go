@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"sanshi/internal/chassis/handoff"
 )
 
 // Mailer sends queued mail: a few senders side by side, a global rate, a
@@ -24,12 +26,9 @@ type Mailer struct {
 	log      *slog.Logger
 	kick     chan struct{}
 	// handed are mails the fan-out wrote claimed by this mailer, sent
-	// without claiming them from the table; promised (under mu) is the
-	// room in it given out by Take and not yet taken back.
-	handed   chan mailRow
-	handKick chan struct{}
-	promised int
-	workers  int
+	// without claiming them from the table.
+	handed  *handoff.Queue[mailRow]
+	workers int
 	// settings read each round (config keys notify.mail.*)
 	settings func() mailSettings
 
@@ -67,56 +66,25 @@ const (
 // claimant to write them claimed by; the caller gives every promised slot
 // back with Hand, used or not.
 func (m *Mailer) Take(n int) (room int, claimant string) {
-	limit := cap(m.handed)
+	limit := 0
 	if s := m.settings(); s.rate > 0 {
-		limit = min(limit, int(s.rate*handedFor.Seconds()))
+		limit = max(1, int(s.rate*handedFor.Seconds()))
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	room = max(0, min(n, limit-m.promised))
-	m.promised += room
-	return room, m.claimant
+	return m.handed.Take(n, limit), m.claimant
 }
 
-// Hand queues mails written claimed by this mailer (at most the promised
-// room, which never blocks) and gives back the room they did not use.
-func (m *Mailer) Hand(rows []mailRow, promised int) {
-	m.mu.Lock()
-	m.promised -= promised - len(rows)
-	m.mu.Unlock()
-	for _, r := range rows {
-		m.handed <- r
-	}
-	if len(rows) > 0 {
-		select {
-		case m.handKick <- struct{}{}:
-		default:
-		}
-	}
-}
+// Hand queues mails written claimed by this mailer and gives back the
+// room they did not use.
+func (m *Mailer) Hand(rows []mailRow, promised int) { m.handed.Hand(rows, promised) }
 
 // takeHanded takes up to limit handed mails. One whose claim would run out
 // before a send could end is left: once its claim is over, a round claims
 // it from the table like any other.
 func (m *Mailer) takeHanded(limit int, s mailSettings) []mailRow {
-	var out []mailRow
-	for len(out) < limit {
-		select {
-		case r := <-m.handed:
-			m.mu.Lock()
-			m.promised--
-			m.mu.Unlock()
-			if r.until.Sub(m.now()) > s.sendTimeout {
-				out = append(out, r)
-			}
-		default:
-			return out
-		}
-	}
-	return out
+	now := m.now()
+	return m.handed.Next(limit, func(r mailRow) bool { return r.until.Sub(now) > s.sendTimeout })
 }
 
-// Run sends until ctx ends: when kicked, else every half second.
 // Mail handed over in memory is sent as it comes, without a claim from
 // the table; the table is read when kicked and on the ticker.
 func (m *Mailer) Run(ctx context.Context) {
@@ -135,7 +103,7 @@ func (m *Mailer) Run(ctx context.Context) {
 			fromTable = true
 		case <-m.kick:
 			fromTable = true
-		case <-m.handKick:
+		case <-m.handed.Ready():
 			fromTable = false
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sanshi/internal/chassis/handoff"
 	"sanshi/internal/chassis/service"
 	"sanshi/internal/chassis/store"
 	"sanshi/internal/testkit"
@@ -69,12 +70,7 @@ func TestMailRetriesAndDeadLetters(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := service.OpenDB(ctx, Spec(), "sqlite:"+filepath.Join(t.TempDir(), "notify.db"), slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			st := newStore(db)
+			st := sqliteStore(t)
 			now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 			if _, _, errs := st.Receive(ctx, []receivedEvent{{id: "e1", body: "{}"}}, now); errs[0] != nil {
 				t.Fatal(errs[0])
@@ -133,22 +129,28 @@ func TestClaimsFindDueMailThroughItsIndex(t *testing.T) {
 	}
 }
 
+// sqliteStore is the notification service's store on a new SQLite file.
+func sqliteStore(t *testing.T) *Store {
+	t.Helper()
+	db, err := service.OpenDB(context.Background(), Spec(), "sqlite:"+filepath.Join(t.TempDir(), "notify.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return newStore(db)
+}
+
 // TestHandedMailIsSentWithoutAClaim: mail the fan-out wrote claimed by
 // this mailer is sent as handed over, and recorded as sent; handed mail
 // whose claim runs out before a send could end is left for a round to
 // claim once the claim is over. Room given out comes back.
 func TestHandedMailIsSentWithoutAClaim(t *testing.T) {
 	ctx := context.Background()
-	db, err := service.OpenDB(ctx, Spec(), "sqlite:"+filepath.Join(t.TempDir(), "notify.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st := newStore(db)
+	st := sqliteStore(t)
 	clock := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	srv := &scripted{answer: func(int) error { return nil }, attempts: map[string]int{}, delivered: map[string]int{}}
 	m := &Mailer{store: st, claimant: "me", sender: srv, now: func() time.Time { return clock }, log: slog.New(slog.DiscardHandler),
-		handed: make(chan mailRow, 2), kick: make(chan struct{}, 1), workers: 1, buckets: map[string]bucket{}, settings: func() mailSettings {
+		handed: handoff.New[mailRow](2), kick: make(chan struct{}, 1), workers: 1, buckets: map[string]bucket{}, settings: func() mailSettings {
 			return mailSettings{perHour: 3600, maxAttempts: 4, sendTimeout: time.Second, claimedBatch: 4}
 		}, sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "s"}), failed: prometheus.NewCounter(prometheus.CounterOpts{Name: "f"}),
 		dead: prometheus.NewCounter(prometheus.CounterOpts{Name: "d"})}

@@ -23,6 +23,7 @@ import (
 
 	"sanshi/internal/chassis/cache"
 	"sanshi/internal/chassis/configstore"
+	"sanshi/internal/chassis/handoff"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/props"
 	"sanshi/internal/chassis/service"
@@ -89,7 +90,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		rt.Metrics.MustRegister(c)
 		return c
 	}
-	a.mailer = &Mailer{store: st, handed: make(chan mailRow, handedMails), handKick: make(chan struct{}, 1), claimant: rt.Boot.InstanceID + "-" + store.NewID(), sender: sender, from: from.Address, now: rt.Now, log: rt.Logs.Logger("mail"), kick: make(chan struct{}, 1),
+	a.mailer = &Mailer{store: st, handed: handoff.New[mailRow](handedMails), claimant: rt.Boot.InstanceID + "-" + store.NewID(), sender: sender, from: from.Address, now: rt.Now, log: rt.Logs.Logger("mail"), kick: make(chan struct{}, 1),
 		workers: a.intSetting("notify.mail.workers", 4), buckets: map[string]bucket{}, settings: a.mailSettings,
 		sent: counter("sanshi_mail_sent_total", "Mails the mail server took."), failed: counter("sanshi_mail_failed_total", "Mail attempts that failed and will be tried again."),
 		dead: counter("sanshi_mail_dead_total", "Mails given up on (dead letters).")}

@@ -134,8 +134,11 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 	var handed []pending
 	promised, unhanded := 0, 0
 	defer func() {
-		c.relay.hand(handed, promised)
-		if unhanded > 0 && c.relay != nil {
+		if c.relay == nil {
+			return
+		}
+		c.relay.handed.Hand(handed, promised)
+		if unhanded > 0 {
 			c.relay.Kick() // the messages without room wait in the table
 		}
 	}()
@@ -149,7 +152,9 @@ func (c *Changes[T]) change(ctx context.Context, reqs []rowChange[T]) ([]batch.R
 		}
 		return rs.Err()
 	}, func() ([]store.Statement, error) {
-		c.relay.hand(nil, promised) // a transaction tried again: its room anew
+		if c.relay != nil {
+			c.relay.handed.Hand(nil, promised) // a transaction tried again: its room anew
+		}
 		handed, promised, unhanded = nil, 0, 0
 		var stmts []store.Statement
 		for i, q := range reqs {

@@ -17,13 +17,13 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 
 	"sanshi/internal/chassis/batch"
+	"sanshi/internal/chassis/handoff"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/store"
 	"sanshi/internal/chassis/tracing"
@@ -112,13 +112,8 @@ type Outbox struct {
 	Tracer *tracing.Tracer
 
 	// handed are messages written claimed by this sender (Changes with
-	// HandTo), sent without claiming them from the table; handKick wakes
-	// the sender for them. promised (under mu) is the room in handed
-	// given out by take and not yet taken back.
-	handed   chan pending
-	handKick chan struct{}
-	mu       sync.Mutex
-	promised int
+	// HandTo), sent without claiming them from the table.
+	handed *handoff.Queue[pending]
 }
 
 // handedMessages bounds the messages handed over in memory; a writer
@@ -128,62 +123,25 @@ const handedMessages = 2048
 // New delivers db's outbox through client.
 func New(db *store.DB, client *httpclient.Client, log *slog.Logger, now func() time.Time) *Outbox {
 	return &Outbox{db: db, client: client, log: log, now: now, kick: make(chan struct{}, 1), every: 500 * time.Millisecond,
-		handed: make(chan pending, handedMessages), handKick: make(chan struct{}, 1)}
+		handed: handoff.New[pending](handedMessages)}
 }
 
 // take promises room for up to n handed messages and says until when
 // they are to be written claimed; every promised slot comes back through
-// hand, used or not.
+// handed.Hand, used or not.
 func (o *Outbox) take(n int) (int, time.Time) {
 	if o == nil {
 		return 0, time.Time{}
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	room := min(n, cap(o.handed)-o.promised)
-	o.promised += room
-	return room, o.now().Add(claimFor)
-}
-
-// hand queues messages written claimed by this sender (within the room
-// promised, so it never blocks) and gives back the room they did not use.
-func (o *Outbox) hand(ms []pending, promised int) {
-	if o == nil || (promised == 0 && len(ms) == 0) {
-		return
-	}
-	o.mu.Lock()
-	o.promised -= promised - len(ms)
-	o.mu.Unlock()
-	for _, m := range ms {
-		o.handed <- m
-	}
-	if len(ms) > 0 {
-		select {
-		case o.handKick <- struct{}{}:
-		default:
-		}
-	}
+	return o.handed.Take(n, 0), o.now().Add(claimFor)
 }
 
 // takeHanded takes up to limit handed messages. One whose claim is half
 // gone is left: once the claim is over, a round claims it from the table
 // (a receiver applies a message once, whoever sends it).
 func (o *Outbox) takeHanded(limit int) []pending {
-	var out []pending
-	for len(out) < limit {
-		select {
-		case m := <-o.handed:
-			o.mu.Lock()
-			o.promised--
-			o.mu.Unlock()
-			if m.until.Sub(o.now()) > claimFor/2 {
-				out = append(out, m)
-			}
-		default:
-			return out
-		}
-	}
-	return out
+	now := o.now()
+	return o.handed.Next(limit, func(m pending) bool { return m.until.Sub(now) > claimFor/2 })
 }
 
 // Kick asks for a delivery round now.
@@ -218,7 +176,7 @@ func (o *Outbox) Run(ctx context.Context) {
 			fromTable = true
 		case <-o.kick:
 			fromTable = true
-		case <-o.handKick:
+		case <-o.handed.Ready():
 			fromTable = false
 		}
 	}

@@ -210,8 +210,8 @@ func (c *cluster) removeData() {
 // until Clean, so that a run measured after another does not create its
 // files among the inodes the first one just freed: ext4 without a journal
 // steps over inodes freed in the last 30 s or more one by one when it
-// allocates, which made each mail file of a second run cost up to several
-// times what it cost the first.
+// allocates, which would charge the second run's mail files for the first
+// run's clean-up.
 type Leftovers struct{ clusters []*cluster }
 
 // Clean removes what the runs left.

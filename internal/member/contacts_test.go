@@ -3,12 +3,10 @@ package member
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
-	"sanshi/internal/chassis/service"
 	"sanshi/internal/testkit"
 )
 
@@ -18,12 +16,7 @@ import (
 func TestContactsReadTheMembersAsked(t *testing.T) {
 	for dialect, url := range testkit.DatabaseURLs(t, "member") {
 		t.Run(dialect, func(t *testing.T) {
-			db, err := service.OpenDB(context.Background(), Spec(), url, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			s := NewStore(db)
+			s := NewStore(testkit.ServiceDB(t, Spec(), url))
 			var ids []string
 			for i := range 3 {
 				m, err := s.Create(context.Background(), SignUp{Email: fmt.Sprintf("contact%d-%d@example.cn", time.Now().UnixNano(), i), Nickname: fmt.Sprint("联系", i), Lang: "zh-CN"}, "hash", time.Now())

@@ -2,14 +2,12 @@ package member
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"sanshi/internal/chassis/errs"
-	"sanshi/internal/chassis/service"
 	"sanshi/internal/testkit"
 )
 
@@ -20,11 +18,7 @@ func TestParallelGuessesCheckAtMostTheLimit(t *testing.T) {
 	urls := testkit.DatabaseURLs(t, "member")
 	for dialect, url := range urls {
 		t.Run(dialect, func(t *testing.T) {
-			db, err := service.OpenDB(context.Background(), Spec(), url, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := testkit.ServiceDB(t, Spec(), url)
 			s := NewStore(db)
 			now := time.Now()
 			var allowed, throttled atomic.Int64

@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sanshi/internal/chassis/handoff"
-	"sanshi/internal/chassis/service"
 	"sanshi/internal/chassis/store"
 	"sanshi/internal/testkit"
 )
@@ -110,11 +109,7 @@ func TestMailRetriesAndDeadLetters(t *testing.T) {
 func TestClaimsFindDueMailThroughItsIndex(t *testing.T) {
 	for dialect, url := range testkit.DatabaseURLs(t, "notify") {
 		t.Run(dialect, func(t *testing.T) {
-			db, err := service.OpenDB(context.Background(), Spec(), url, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := testkit.ServiceDB(t, Spec(), url)
 			plan := testkit.Plan(t, db, newStore(db).claimMailsSQL(20), "2030", "2029", "me")
 			if !strings.Contains(plan, "mails_due") || strings.Contains(plan, "TEMP B-TREE") {
 				t.Fatalf("the claim's plan: %s", plan)
@@ -132,12 +127,7 @@ func TestClaimsFindDueMailThroughItsIndex(t *testing.T) {
 // sqliteStore is the notification service's store on a new SQLite file.
 func sqliteStore(t *testing.T) *Store {
 	t.Helper()
-	db, err := service.OpenDB(context.Background(), Spec(), "sqlite:"+filepath.Join(t.TempDir(), "notify.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return newStore(db)
+	return newStore(testkit.ServiceDB(t, Spec(), "sqlite:"+filepath.Join(t.TempDir(), "notify.db")))
 }
 
 // TestHandedMailIsSentWithoutAClaim: mail the fan-out wrote claimed by

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"sanshi/internal/chassis/service"
 	"sanshi/internal/member/memberapi"
 	"sanshi/internal/notify/notifyapi"
 	"sanshi/internal/project/projectapi"
@@ -69,12 +68,7 @@ func TestEventsNamingTheirRecipientsAreFannedOutOnArrival(t *testing.T) {
 	for dialect, url := range testkit.DatabaseURLs(t, "notify-receive") {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := service.OpenDB(ctx, Spec(), url, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			st := newStore(db)
+			st := newStore(testkit.ServiceDB(t, Spec(), url))
 			r, err := newRenderer(func() string { return "http://localhost:8080" })
 			if err != nil {
 				t.Fatal(err)

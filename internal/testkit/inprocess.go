@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/service"
+	"sanshi/internal/chassis/store"
 )
 
 // InProc is one service built in the test's own process on a temporary
@@ -57,4 +59,16 @@ func (p *InProc) As(id auth.Identity) *Client {
 func (p *InProc) Do(id auth.Identity, method, path string, body any, headers ...string) Response {
 	p.t.Helper()
 	return p.As(id).Do(method, path, body, headers...)
+}
+
+// ServiceDB opens a service's database at url with its migrations run, for
+// a test of its store; it is closed when the test ends.
+func ServiceDB(t testing.TB, spec service.Spec, url string) *store.DB {
+	t.Helper()
+	db, err := service.OpenDB(context.Background(), spec, url, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }

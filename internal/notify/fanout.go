@@ -172,13 +172,14 @@ func (f *Fanout) receive(ctx context.Context, _ string, evs []storedEvent) []bat
 	if due {
 		f.Kick()
 	}
-	var claimed []mailRow
+	claimed := make([]mailRow, 0, len(mailed))
 	for _, m := range mailed {
-		if m.claimedBy == "" {
-			f.kickMailer() // some mail for the mailer's own claims
-		} else {
+		if m.claimedBy != "" {
 			claimed = append(claimed, m)
 		}
+	}
+	if len(claimed) < len(mailed) {
+		f.kickMailer() // some mail for the mailer's own claims
 	}
 	if promised > 0 {
 		f.mailer.Hand(claimed, promised)

@@ -84,18 +84,10 @@ func (s *Store) receive(ctx context.Context, tx *sql.Tx, evs []receivedEvent, no
 		rows[i] = []any{e.id, e.body, ts, ts, attempts, done}
 	}
 	kept := map[string]bool{} // the ids new to the table
-	for start := 0; start < len(rows); start += rowsPerInsert {
-		part := rows[start:min(start+rowsPerInsert, len(rows))]
-		args := make([]any, 0, len(part)*len(part[0]))
-		for _, r := range part {
-			args = append(args, r...)
-		}
-		// #nosec G202 -- only numbered placeholders are built; the values go as arguments
-		q := `INSERT INTO events (id, body, received_at, next_attempt_at, attempts, done_at) VALUES ` + store.Tuples(1, len(part), len(part[0])) +
-			` ON CONFLICT (id) DO NOTHING RETURNING id`
-		if err := collectIDs(ctx, tx, q, args, kept); err != nil {
-			return false, nil, err
-		}
+	err = eachInsert(`INSERT INTO events (id, body, received_at, next_attempt_at, attempts, done_at) VALUES %s
+		ON CONFLICT (id) DO NOTHING RETURNING id`, rows, func(q string, args []any) error { return collectIDs(ctx, tx, q, args, kept) })
+	if err != nil {
+		return false, nil, err
 	}
 	var fanned []eventNotices
 	for _, e := range evs {
@@ -245,14 +237,23 @@ func insertNotices(ctx context.Context, tx *sql.Tx, events []eventNotices, ts st
 // insertRows inserts rows with query (its VALUES as %s), up to
 // rowsPerInsert to a statement.
 func insertRows(ctx context.Context, tx *sql.Tx, query string, rows [][]any) error {
+	return eachInsert(query, rows, func(q string, args []any) error {
+		_, err := tx.ExecContext(ctx, q, args...)
+		return err
+	})
+}
+
+// eachInsert hands run query (its VALUES as %s) with the tuples of up to
+// rowsPerInsert rows and their values, part after part.
+func eachInsert(query string, rows [][]any, run func(q string, args []any) error) error {
 	for start := 0; start < len(rows); start += rowsPerInsert {
 		part := rows[start:min(start+rowsPerInsert, len(rows))]
 		args := make([]any, 0, len(part)*len(part[0]))
 		for _, r := range part {
 			args = append(args, r...)
 		}
-		// #nosec G201 G202 -- only numbered placeholders are built; the values go as arguments
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(query, store.Tuples(1, len(part), len(part[0]))), args...); err != nil {
+		// #nosec G201 -- only numbered placeholders are built; the values go as arguments
+		if err := run(fmt.Sprintf(query, store.Tuples(1, len(part), len(part[0]))), args); err != nil {
 			return err
 		}
 	}

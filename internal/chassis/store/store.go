@@ -32,10 +32,20 @@ const (
 
 // DB is a service's database. Queries use $1-style placeholders, which both
 // dialects accept.
+//
+// On SQLite every write goes through one connection of its own (writer):
+// transactions, Exec and any query that is not a plain SELECT. SQLite has
+// one writer at a time anyway; what a pool of writers added was cost. A
+// connection that begins a transaction after another connection committed
+// throws its page cache away and reads its pages again from the files (a
+// pread per page), and writers waiting for the lock sleep in SQLite's busy
+// handler. With one writer its cache stays warm across transactions and
+// writers queue in Go. Plain reads go to the pool (*sql.DB), side by side.
 type DB struct {
 	*sql.DB
 	Dialect string
 	Counts  *Counts // statements and commits, counted by the driver
+	writer  *sql.DB // SQLite's one writing connection; nil: the pool writes
 }
 
 // Open connects to url ("sqlite:PATH" or "postgres://...") and checks that the
@@ -55,7 +65,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		sdb := sql.OpenDB(sqliteConnector{dsn: dsn, counts: counts})
 		sdb.SetMaxOpenConns(8)
 		sdb.SetMaxIdleConns(8)
-		db = &DB{DB: sdb, Dialect: SQLite, Counts: counts}
+		w := sql.OpenDB(sqliteConnector{dsn: dsn, counts: counts})
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		db = &DB{DB: sdb, Dialect: SQLite, Counts: counts, writer: w}
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		cfg, err := pgx.ParseConfig(url)
 		if err != nil {
@@ -82,6 +95,62 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("database does not answer: %w", err)
 	}
 	return db, nil
+}
+
+// writes is where statements that write go: SQLite's writer, or the pool.
+func (db *DB) writes() *sql.DB {
+	if db.writer != nil {
+		return db.writer
+	}
+	return db.DB
+}
+
+// BeginTx begins a transaction on the connection that writes. A
+// transaction must not wait for another statement of db that writes (it
+// would wait for itself on SQLite): inside one, write through the *sql.Tx.
+func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
+	return db.writes().BeginTx(ctx, opts)
+}
+
+// ExecContext runs a statement on the connection that writes.
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return db.writes().ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a plain SELECT on the pool and anything else (an
+// UPDATE … RETURNING, a claim's WITH … UPDATE) on the connection that
+// writes.
+func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return db.by(query).QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext is QueryContext for one row.
+func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.by(query).QueryRowContext(ctx, query, args...)
+}
+
+func (db *DB) by(query string) *sql.DB {
+	if keyword(query) == "SELECT" {
+		return db.DB
+	}
+	return db.writes()
+}
+
+// Conn is a connection of its own from the connection that writes, for
+// work that needs one session (migrations, pgx's pipelines).
+func (db *DB) Conn(ctx context.Context) (*sql.Conn, error) {
+	return db.writes().Conn(ctx)
+}
+
+// Close closes the pool and the writer.
+func (db *DB) Close() error {
+	err := db.DB.Close()
+	if db.writer != nil {
+		if werr := db.writer.Close(); err == nil {
+			err = werr
+		}
+	}
+	return err
 }
 
 // TimeFormat stores times as fixed-width UTC text, so that they sort and

@@ -1,0 +1,7 @@
+package store
+
+import "database/sql"
+
+// Writer is SQLite's one writing connection, for tests that check where
+// statements go.
+func Writer(db *DB) *sql.DB { return db.writer }

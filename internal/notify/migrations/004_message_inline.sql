@@ -1,0 +1,2 @@
+-- PostgreSQL only (004_message_inline.postgres.sql).
+SELECT 1;

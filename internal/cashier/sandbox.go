@@ -20,6 +20,7 @@ import (
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/batch"
 	"sanshi/internal/chassis/errs"
+	"sanshi/internal/chassis/handoff"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/httpx"
 	"sanshi/internal/chassis/store"
@@ -37,6 +38,12 @@ type Sandbox struct {
 	now    func() time.Time
 	log    *slog.Logger
 	kick   chan struct{}
+	every  time.Duration // the notifier's rounds nobody kicked: retries, a missed kick
+	// handed are trades decided on this instance's pages, written claimed
+	// by its notifier and handed to it in memory, so that it need not claim
+	// them from the table (a statement, a commit and a rewrite of every
+	// trade's row fewer per round).
+	handed *handoff.Queue[handedTrade]
 	// A burst's new trades and the payers' choices are written many to a
 	// statement and a commit, as a provider's busy database would.
 	trades    batch.Group[Payment, string]
@@ -48,7 +55,8 @@ type Sandbox struct {
 
 // NewSandbox signs with secret and notifies through client.
 func NewSandbox(db *store.DB, secret []byte, client *httpclient.Client, now func() time.Time, log *slog.Logger) *Sandbox {
-	s := &Sandbox{db: db, secret: secret, client: client, now: now, log: log, kick: make(chan struct{}, 1)}
+	s := &Sandbox{db: db, secret: secret, client: client, now: now, log: log, kick: make(chan struct{}, 1),
+		every: 500 * time.Millisecond, handed: handoff.New[handedTrade](handedTrades)}
 	s.trades.Run = s.createTrades
 	s.decisions.Run = s.decideBatch
 	return s
@@ -221,10 +229,6 @@ func (s *Sandbox) decide(r *http.Request, payer string) (trade, error) {
 	if err != nil {
 		return t, errs.Wrap(err, "sandbox decide")
 	}
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
 	return t, nil
 }
 
@@ -234,10 +238,39 @@ type decision struct{ no, payer string }
 // errUndecided: the trade is not waiting, or not the payer's.
 var errUndecided = errors.New("trade not decided")
 
+// handedTrade is a decided trade handed to the notifier, claimed by it
+// until until.
+type handedTrade struct {
+	trade
+	until time.Time
+}
+
+// handedTrades bounds the trades waiting in memory for the notifier; a
+// batch that finds no room is written due at once and claimed from the
+// table.
+const handedTrades = 1024
+
+// claimFor is how long a claim (or a hand-over) keeps a notification from
+// another cashier instance's notifier.
+const claimFor = 15 * time.Second
+
 // decideBatch records one choice on a batch of trades with one update that
-// also checks each trade's payer.
+// also checks each trade's payer. The decided trades are written claimed
+// by this instance's notifier and handed to it when there is room for all
+// of them; otherwise they are written due at once and the notifier is
+// kicked to claim them.
 func (s *Sandbox) decideBatch(ctx context.Context, state string, ds []decision) []batch.Result[trade] {
-	args := append(make([]any, 0, 2+2*len(ds)), state, store.TS(s.now()))
+	now := s.now()
+	room := s.handed.Take(len(ds), 0)
+	if room < len(ds) {
+		s.handed.Hand(nil, room)
+		room = 0
+	}
+	next := now
+	if room > 0 {
+		next = now.Add(claimFor)
+	}
+	args := append(make([]any, 0, 2+2*len(ds)), state, store.TS(next))
 	for _, d := range ds {
 		args = append(args, d.no, d.payer)
 	}
@@ -245,8 +278,19 @@ func (s *Sandbox) decideBatch(ctx context.Context, state string, ds []decision) 
 	decided, err := store.List(ctx, s.db, scanTrade, `UPDATE sandbox_trades SET state = $1, notify_next_at = $2
 		WHERE state = 'waiting' AND (trade_no, payer) IN (VALUES `+store.Tuples(3, len(ds), 2)+`) RETURNING `+tradeCols, args...)
 	byNo := make(map[string]trade, len(decided))
+	var handed []handedTrade
 	for _, t := range decided {
 		byNo[t.No] = t
+		if err == nil && room > 0 {
+			handed = append(handed, handedTrade{t, next})
+		}
+	}
+	s.handed.Hand(handed, room)
+	if room == 0 && len(decided) > 0 {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
 	}
 	out := make([]batch.Result[trade], len(ds))
 	for i, d := range ds {
@@ -266,35 +310,65 @@ func (s *Sandbox) decideBatch(ctx context.Context, state string, ds []decision) 
 // Run delivers notifications until ctx ends: each decided trade is
 // notified, and again with growing pauses until the cashier acknowledges.
 func (s *Sandbox) Run(ctx context.Context) {
-	t := time.NewTicker(500 * time.Millisecond)
+	t := time.NewTicker(s.every)
 	defer t.Stop()
+	claim := true
 	for {
-		// Only a full claim may leave more due at once: a trade decided
-		// meanwhile kicks again, and a cashier that does not acknowledge
-		// waits for the retry time.
+		// Handed trades first, without a claim; then, unless only a
+		// hand-over woke it, what is due in the table. Only a full claim
+		// may leave more due at once: a trade decided meanwhile kicks
+		// again, and a cashier that does not acknowledge waits for the
+		// retry time.
 		for ctx.Err() == nil {
+			if handed := s.takeHanded(); len(handed) > 0 {
+				s.notifyAll(ctx, handed)
+				continue
+			}
+			if !claim {
+				break
+			}
 			if claimed, acked := s.notifyDue(ctx); claimed < claimLimit || acked == 0 {
 				break
 			}
 		}
+		claim = true
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-s.kick:
+		case <-s.handed.Ready():
+			claim = false
 		}
 	}
 }
 
-// notifyDue sends the due notifications: claimed together (one statement),
-// sent side by side as a provider's notifier does, the acknowledged ones
-// recorded together. It returns how many it claimed and how many were
+// takeHanded takes the handed trades whose hand-over has not run out (one
+// that has may be another instance's to notify by now).
+func (s *Sandbox) takeHanded() []trade {
+	now := s.now()
+	var out []trade
+	for _, h := range s.handed.Next(claimLimit, func(h handedTrade) bool { return now.Before(h.until) }) {
+		out = append(out, h.trade)
+	}
+	return out
+}
+
+// notifyDue sends the due notifications, claimed together (one
+// statement), and returns how many it claimed and how many were
 // acknowledged.
 func (s *Sandbox) notifyDue(ctx context.Context) (claimed, acknowledged int) {
 	due, err := s.claimDue(ctx)
 	if err != nil || len(due) == 0 {
 		return 0, 0
 	}
+	return len(due), s.notifyAll(ctx, due)
+}
+
+// notifyAll sends claimed notifications side by side, as a provider's
+// notifier does, records the acknowledged ones together and returns how
+// many were acknowledged.
+func (s *Sandbox) notifyAll(ctx context.Context, due []trade) int {
 	acked := batch.Parallel(due, notifiers, func(t trade) []string {
 		if s.notify(ctx, t) {
 			return []string{t.No}
@@ -302,7 +376,7 @@ func (s *Sandbox) notifyDue(ctx context.Context) (claimed, acknowledged int) {
 		return nil
 	})
 	if len(acked) == 0 {
-		return len(due), 0
+		return 0
 	}
 	// Not written: the claims run out and the cashier is notified again,
 	// which it answers the same (notifications are idempotent).
@@ -310,7 +384,7 @@ func (s *Sandbox) notifyDue(ctx context.Context) (claimed, acknowledged int) {
 	if _, err := s.db.ExecContext(ctx, `UPDATE sandbox_trades SET notified_at = $1 WHERE trade_no`+in, append([]any{store.TS(s.now())}, args...)...); err != nil { // #nosec G202 -- placeholders only
 		s.log.Warn("could not record delivered notifications; they will be sent again", "error", err)
 	}
-	return len(due), len(acked)
+	return len(acked)
 }
 
 // notifiers is how many notifications the sandbox sends at once;
@@ -327,7 +401,7 @@ func (s *Sandbox) claimDue(ctx context.Context) ([]trade, error) {
 	now := s.now()
 	rows, err := s.db.QueryContext(ctx, s.db.Claim("sandbox_trades", "trade_no", "notify_next_at = $1",
 		"notified_at IS NULL AND notify_next_at <= $2", "notify_next_at", claimLimit, tradeCols),
-		store.TS(now.Add(15*time.Second)), store.TS(now))
+		store.TS(now.Add(claimFor)), store.TS(now))
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,9 @@ package cashier
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -10,11 +12,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"sanshi/internal/chassis/auth"
+	"sanshi/internal/chassis/httpclient"
+	"sanshi/internal/chassis/registry"
 	"sanshi/internal/chassis/service"
 	"sanshi/internal/chassis/store"
 	"sanshi/internal/testkit"
@@ -217,4 +222,111 @@ func TestSandboxPayerMigration(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDecidedTradesAreNotifiedWithoutAClaim: a trade decided on a pay
+// page goes to the deciding instance's notifier in memory and is notified
+// with no claim (no kick, no tick), once; a trade handed to a notifier that
+// died is notified by another instance only after its claim ran out. On
+// both databases.
+func TestDecidedTradesAreNotifiedWithoutAClaim(t *testing.T) {
+	for dialect, dsn := range testkit.DatabaseURLs(t, "cashier") {
+		t.Run(dialect, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			secret := []byte("secret")
+			cashier := &notifiedTrades{secret: secret, got: map[string]int{}}
+			srv := httptest.NewServer(cashier)
+			defer srv.Close()
+			var offset atomic.Int64
+			now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+			client := httpclient.New(oneInstance(srv.Listener.Addr().String()), time.Now)
+			sb, db, mux := sandboxOn(t, dsn)
+			sb.client, sb.now, sb.every = client, now, time.Hour
+			go sb.Run(ctx)
+
+			pay := func(h http.Handler, sb *Sandbox) string {
+				no, err := sb.createTrade(ctx, Payment{ID: store.NewID(), MemberID: "alice", Amount: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if code, body := openPage(h, no, "alice", http.MethodPost, "pay"); code != 200 {
+					t.Fatalf("pay: %d %s", code, body)
+				}
+				return no
+			}
+			first := pay(mux, sb)
+			if !cashier.wait(first, 5*time.Second) {
+				t.Fatal("a handed trade was not notified without a kick or a tick")
+			}
+			var notified sql.NullString
+			if err := db.QueryRowContext(ctx, `SELECT notified_at FROM sandbox_trades WHERE trade_no = $1`, first).Scan(&notified); err != nil || !notified.Valid {
+				t.Fatalf("notified_at after the acknowledgement: %v %v", notified, err)
+			}
+
+			// Another instance decides a trade and dies before notifying it.
+			dead := NewSandbox(db, secret, client, now, slog.New(slog.DiscardHandler))
+			dead.Offered = func() bool { return true }
+			deadMux := http.NewServeMux()
+			deadMux.HandleFunc("/pay/{trade}", dead.Page)
+			second := pay(deadMux, dead)
+			sb.kick <- struct{}{}
+			if cashier.wait(second, 300*time.Millisecond) {
+				t.Fatal("a trade handed to another instance was claimed before its claim ran out")
+			}
+			offset.Store(int64(claimFor + time.Second))
+			sb.kick <- struct{}{}
+			if !cashier.wait(second, 5*time.Second) {
+				t.Fatal("a dead instance's trade was not notified once its claim ran out")
+			}
+			time.Sleep(100 * time.Millisecond)
+			if n := cashier.count(first) + cashier.count(second); n != 2 {
+				t.Fatalf("%d notifications for two trades", n)
+			}
+		})
+	}
+}
+
+// notifiedTrades plays the cashier's notification endpoint: it checks the
+// signature, counts each trade's notifications and answers "success".
+type notifiedTrades struct {
+	secret []byte
+	mu     sync.Mutex
+	got    map[string]int
+}
+
+func (n *notifiedTrades) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	v, err := url.ParseQuery(string(body))
+	if err != nil || v.Get("sign") != sign(n.secret, v) {
+		http.Error(w, "bad signature", http.StatusBadRequest)
+		return
+	}
+	n.mu.Lock()
+	n.got[v.Get("trade_no")]++
+	n.mu.Unlock()
+	_, _ = io.WriteString(w, "success")
+}
+
+func (n *notifiedTrades) count(no string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.got[no]
+}
+
+// wait reports whether trade no was notified within d.
+func (n *notifiedTrades) wait(no string, d time.Duration) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if n.count(no) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// oneInstance resolves every service to one address.
+type oneInstance string
+
+func (o oneInstance) Instances(service string) []registry.Instance {
+	return []registry.Instance{{ID: service + "-1", Service: service, Address: string(o), Status: registry.StatusUp}}
 }

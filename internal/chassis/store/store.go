@@ -80,9 +80,15 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		sdb := stdlib.OpenDB(*cfg)
 		// Idle connections are kept up to the limit: the default of 2 made a
 		// busy service close and reopen connections all the time, each a
-		// new PostgreSQL process and a SCRAM handshake.
-		sdb.SetMaxOpenConns(20)
-		sdb.SetMaxIdleConns(20)
+		// new PostgreSQL process and a SCRAM handshake. The limit is low
+		// because every connection is a server process of its own that
+		// warms its own catalog caches and plans each statement again (the
+		// pledge's insert took 3.6 ms to plan on a new connection), while
+		// the writes that matter go in batches (group commits, pipelines)
+		// that need few connections: a pledge burst's PostgreSQL CPU was
+		// about a tenth lower with 8 than with 20 (docs/performance.md).
+		sdb.SetMaxOpenConns(8)
+		sdb.SetMaxIdleConns(8)
 		sdb.SetConnMaxIdleTime(5 * time.Minute)
 		db = &DB{DB: sdb, Dialect: Postgres, Counts: counts}
 	default:

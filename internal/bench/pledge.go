@@ -107,6 +107,9 @@ func Pledge(ctx context.Context, exe string, o PledgeOptions, out, progress io.W
 		return res, err
 	}
 
+	if err := c.checkpoint(ctx); err != nil {
+		return res, err
+	}
 	costsBefore, err := c.sampleCosts(ctx)
 	if err != nil {
 		return res, err

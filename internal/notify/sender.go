@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/smtp"
 	"net/textproto"
@@ -148,12 +149,17 @@ type Folder struct{ Dir string }
 
 // Send writes msg to DIR/<time>-<id>.eml, whole or not at all.
 func (f Folder) Send(_ context.Context, _, _, id string, msg []byte, commit func() error) error {
-	if err := os.MkdirAll(f.Dir, 0o750); err != nil {
-		return err
-	}
 	name := filepath.Join(f.Dir, time.Now().UTC().Format("20060102-150405.000")+"-"+id+".eml")
 	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, msg, 0o600); err != nil {
+	// The folder is made when a mail finds it missing, not checked before
+	// every mail (a system call each).
+	err := os.WriteFile(tmp, msg, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(f.Dir, 0o750); err == nil {
+			err = os.WriteFile(tmp, msg, 0o600)
+		}
+	}
+	if err != nil {
 		return err
 	}
 	if err := commit(); err != nil {

@@ -92,3 +92,40 @@ func TestSMTPOverTLSWithALogin(t *testing.T) {
 		})
 	}
 }
+
+// TestFolderWritesEachMailOnce: the folder mailer makes its folder when it
+// is missing (also when it was removed while running), writes a mail as
+// one .eml file once the send is recorded, and leaves no file when the
+// record fails.
+func TestFolderWritesEachMailOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mail", "out")
+	f := Folder{Dir: dir}
+	ok := func() error { return nil }
+	emls := func() []string {
+		names, _ := filepath.Glob(filepath.Join(dir, "*"))
+		return names
+	}
+	if err := f.Send(context.Background(), "", "a@example.com", "m1", []byte("Subject: one\r\n\r\nhi"), ok); err != nil {
+		t.Fatal(err)
+	}
+	if got := emls(); len(got) != 1 || !strings.HasSuffix(got[0], "-m1.eml") {
+		t.Fatalf("files after one mail: %v", got)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Send(context.Background(), "", "a@example.com", "m2", []byte("Subject: two\r\n\r\nhi"), ok); err != nil {
+		t.Fatalf("the folder removed while running: %v", err)
+	}
+	failed := func() error { return os.ErrDeadlineExceeded }
+	if err := f.Send(context.Background(), "", "a@example.com", "m3", []byte("Subject: three\r\n\r\nhi"), failed); err == nil {
+		t.Fatal("a send whose record failed reported success")
+	}
+	if got := emls(); len(got) != 1 || !strings.HasSuffix(got[0], "-m2.eml") {
+		t.Fatalf("files after the folder came back and a failed record: %v", got)
+	}
+	body, err := os.ReadFile(emls()[0])
+	if err != nil || !strings.Contains(string(body), "Subject: two") {
+		t.Fatalf("the mail's file: %q %v", body, err)
+	}
+}

@@ -310,37 +310,20 @@ func (s *Sandbox) decideBatch(ctx context.Context, state string, ds []decision) 
 // Run delivers notifications until ctx ends: each decided trade is
 // notified, and again with growing pauses until the cashier acknowledges.
 func (s *Sandbox) Run(ctx context.Context) {
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	claim := true
-	for {
-		// Handed trades first, without a claim; then, unless only a
-		// hand-over woke it, what is due in the table. Only a full claim
-		// may leave more due at once: a trade decided meanwhile kicks
-		// again, and a cashier that does not acknowledge waits for the
-		// retry time.
-		for ctx.Err() == nil {
-			if handed := s.takeHanded(); len(handed) > 0 {
-				s.notifyAll(ctx, handed)
-				continue
-			}
-			if !claim {
-				break
-			}
-			if claimed, acked := s.notifyDue(ctx); claimed < claimLimit || acked == 0 {
-				break
-			}
+	// Handed trades without a claim; then, unless only a hand-over woke
+	// it, what is due in the table. Only a full claim may leave more due
+	// at once: a trade decided meanwhile kicks again, and a cashier that
+	// does not acknowledge waits for the retry time.
+	s.handed.Run(ctx, s.every, s.kick, func() bool {
+		handed := s.takeHanded()
+		if len(handed) > 0 {
+			s.notifyAll(ctx, handed)
 		}
-		claim = true
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.kick:
-		case <-s.handed.Ready():
-			claim = false
-		}
-	}
+		return len(handed) > 0
+	}, func() bool {
+		claimed, acked := s.notifyDue(ctx)
+		return claimed == claimLimit && acked > 0
+	})
 }
 
 // takeHanded takes the handed trades whose hand-over has not run out (one

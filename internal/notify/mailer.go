@@ -88,25 +88,7 @@ func (m *Mailer) takeHanded(limit int, s mailSettings) []mailRow {
 // Mail handed over in memory is sent as it comes, without a claim from
 // the table; the table is read when kicked and on the ticker.
 func (m *Mailer) Run(ctx context.Context) {
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	fromTable := true
-	for {
-		for m.sendHanded(ctx) && ctx.Err() == nil {
-		}
-		for fromTable && m.round(ctx) && ctx.Err() == nil {
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fromTable = true
-		case <-m.kick:
-			fromTable = true
-		case <-m.handed.Ready():
-			fromTable = false
-		}
-	}
+	m.handed.Run(ctx, 500*time.Millisecond, m.kick, func() bool { return m.sendHanded(ctx) }, func() bool { return m.round(ctx) })
 }
 
 // sendHanded sends a batch of the handed mail; true when it sent some.

@@ -6,7 +6,11 @@
 // finds no room is written unclaimed and claimed from the table as before.
 package handoff
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"time"
+)
 
 // Queue holds handed-over items for one worker. A nil *Queue promises no
 // room and takes nothing.
@@ -77,6 +81,33 @@ func (q *Queue[T]) Next(limit int, keep func(T) bool) []T {
 		}
 	}
 	return out
+}
+
+// Run is the worker's loop until ctx ends: handed does the handed-over work
+// waiting (and reports whether there was any), round does a round from the
+// table (and reports whether more may be due at once). The table is read at
+// the start, when kicked and every period; a hand-over alone wakes the
+// worker for the handed work only.
+func (q *Queue[T]) Run(ctx context.Context, every time.Duration, kick <-chan struct{}, handed, round func() bool) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	fromTable := true
+	for {
+		for ctx.Err() == nil && handed() {
+		}
+		for fromTable && ctx.Err() == nil && round() {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fromTable = true
+		case <-kick:
+			fromTable = true
+		case <-q.Ready():
+			fromTable = false
+		}
+	}
 }
 
 // Ready is signalled when items were handed; nil for a nil queue.

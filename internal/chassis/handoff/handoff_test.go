@@ -1,8 +1,10 @@
 package handoff
 
 import (
+	"context"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestRoomIsPromisedAndGivenBack: room is never promised beyond the queue
@@ -82,5 +84,60 @@ func TestConcurrentHandOversNeverBlock(t *testing.T) {
 			return
 		default:
 		}
+	}
+}
+
+// TestRunReadsTheTableOnlyWhenKickedOrTicked: the loop reads the table at
+// the start and when kicked, does handed work when items are handed, and a
+// hand-over alone does not read the table.
+func TestRunReadsTheTableOnlyWhenKickedOrTicked(t *testing.T) {
+	q := New[int](8)
+	kick := make(chan struct{}, 1)
+	var mu sync.Mutex
+	rounds, done := 0, []int{}
+	events := make(chan string, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go q.Run(ctx, time.Hour, kick, func() bool {
+		items := q.Next(8, func(int) bool { return true })
+		mu.Lock()
+		done = append(done, items...)
+		mu.Unlock()
+		if len(items) > 0 {
+			events <- "handed"
+		}
+		return len(items) > 0
+	}, func() bool {
+		mu.Lock()
+		rounds++
+		mu.Unlock()
+		events <- "round"
+		return false
+	})
+	wait := func(want string) {
+		t.Helper()
+		select {
+		case got := <-events:
+			if got != want {
+				t.Fatalf("%s, want %s", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %s", want)
+		}
+	}
+	wait("round") // at the start
+	q.Hand([]int{1, 2}, q.Take(2, 0))
+	wait("handed")
+	kick <- struct{}{}
+	wait("round")
+	select {
+	case got := <-events:
+		t.Fatalf("unexpected %s", got)
+	case <-time.After(100 * time.Millisecond):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if rounds != 2 || len(done) != 2 {
+		t.Fatalf("%d rounds and %v done, want 2 rounds and [1 2]", rounds, done)
 	}
 }

@@ -160,26 +160,13 @@ func (o *Outbox) Kick() {
 // Messages handed over in memory are sent as they come, without a claim
 // from the table; the table is read when kicked and on the ticker.
 func (o *Outbox) Run(ctx context.Context) {
-	t := time.NewTicker(o.every)
-	defer t.Stop()
-	fromTable := true
-	for {
-		for ms := o.takeHanded(claimBatch); len(ms) > 0 && ctx.Err() == nil; ms = o.takeHanded(claimBatch) {
+	o.handed.Run(ctx, o.every, o.kick, func() bool {
+		ms := o.takeHanded(claimBatch)
+		if len(ms) > 0 {
 			o.send(ctx, ms)
 		}
-		for fromTable && more(o.round(ctx)) && ctx.Err() == nil {
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fromTable = true
-		case <-o.kick:
-			fromTable = true
-		case <-o.handed.Ready():
-			fromTable = false
-		}
-	}
+		return len(ms) > 0
+	}, func() bool { return more(o.round(ctx)) })
 }
 
 // Pending counts messages not yet acknowledged (for health and tests).

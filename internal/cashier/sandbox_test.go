@@ -20,7 +20,6 @@ import (
 	"sanshi/internal/chassis/auth"
 	"sanshi/internal/chassis/httpclient"
 	"sanshi/internal/chassis/registry"
-	"sanshi/internal/chassis/service"
 	"sanshi/internal/chassis/store"
 	"sanshi/internal/testkit"
 )
@@ -73,11 +72,7 @@ func TestSandboxPayPage(t *testing.T) {
 
 // sandboxOn serves a sandbox's pay pages on a migrated database.
 func sandboxOn(t *testing.T, dsn string) (*Sandbox, *store.DB, http.Handler) {
-	db, err := service.OpenDB(context.Background(), Spec(), dsn, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testkit.ServiceDB(t, Spec(), dsn)
 	sb := NewSandbox(db, []byte("secret"), nil, time.Now, slog.New(slog.DiscardHandler))
 	sb.Offered = func() bool { return true }
 	mux := http.NewServeMux()

@@ -136,7 +136,7 @@ func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *s
 }
 
 func (db *DB) by(query string) *sql.DB {
-	if keyword(query) == "SELECT" {
+	if db.writer == nil || keyword(query) == "SELECT" { // PostgreSQL's pool does both
 		return db.DB
 	}
 	return db.writes()

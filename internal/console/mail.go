@@ -10,7 +10,7 @@ import (
 
 // The platform's mail as operators see it: what was sent, what waits for
 // a retry, the dead letters (with a retry button, journaled), and in
-// sanshi dev each mail whole (the .eml files).
+// sanshi dev each mail whole (as kept in the mailbox files).
 
 type mailView struct {
 	chrome

@@ -315,7 +315,7 @@ func printSummary(out *printer, o Options, dir string, groups [][]*child, cli *c
 	if o.SMTP != "" {
 		fmt.Fprintf(&b, "  Mail           sent to smtp://%s\n", o.SMTP)
 	} else {
-		fmt.Fprintf(&b, "  Mail           written as .eml files to %s (the console lists them; --smtp HOST:PORT sends them)\n", filepath.Join(dir, "mail"))
+		fmt.Fprintf(&b, "  Mail           kept in an mbox file a day in %s (the console lists it; --smtp HOST:PORT sends it)\n", filepath.Join(dir, "mail"))
 	}
 	fmt.Fprintf(&b, "  Data folder    %s (management token in %s)\n", dir, filepath.Join(dir, "mgmt-token"))
 	fmt.Fprintf(&b, "  %s\n", operator)

@@ -27,7 +27,7 @@ type Options struct {
 	Colors     map[string]string
 	Executable string // the sanshi binary the children run
 	// SMTP is a mail server (host:port) the platform's mail goes to; empty:
-	// each mail is an .eml file under DataDir/mail.
+	// the mail is kept in an mbox file a day under DataDir/mail.
 	SMTP string
 }
 
@@ -43,7 +43,7 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.IntVar(&o.EtcdPort, "etcd-port", 2379, "client port of the embedded etcd")
 	replicas := fs.String("replicas", "", "instances per service, e.g. order=2,project=2")
 	colors := fs.String("color", "", "release colors per service, e.g. order=A+B (both) or order=B")
-	fs.StringVar(&o.SMTP, "smtp", "", "send the platform's mail to this SMTP server (host:port, e.g. 127.0.0.1:1025 for Mailpit); default: .eml files in the data folder")
+	fs.StringVar(&o.SMTP, "smtp", "", "send the platform's mail to this SMTP server (host:port, e.g. 127.0.0.1:1025 for Mailpit); default: an mbox file a day in the data folder")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

@@ -120,6 +120,10 @@ func (m *Mailer) send(ctx context.Context, batch []mailRow, s mailSettings) {
 	if len(batch) == 0 {
 		return
 	}
+	if b, ok := m.sender.(batchSender); ok {
+		m.sendBatch(ctx, b, batch, s)
+		return
+	}
 	work := make(chan mailRow)
 	var wg sync.WaitGroup
 	for range m.workers {
@@ -144,10 +148,7 @@ func (m *Mailer) send(ctx context.Context, batch []mailRow, s mailSettings) {
 // one sends a mail or puts it back.
 func (m *Mailer) one(ctx context.Context, row mailRow, s mailSettings) {
 	bg := context.WithoutCancel(ctx)
-	if later := m.slot(row.address, s); !later.IsZero() {
-		if err := m.store.MailDeferred(bg, row.id, later); err != nil {
-			m.log.Warn("defer mail", "mail", row.id, "error", err)
-		}
+	if !m.due(bg, row, s) {
 		return
 	}
 	sctx, cancel := context.WithTimeout(ctx, s.sendTimeout)
@@ -157,9 +158,56 @@ func (m *Mailer) one(ctx context.Context, row mailRow, s mailSettings) {
 		m.sent.Inc()
 		return
 	}
+	m.failedSend(bg, row, err, s)
+}
+
+// due takes the mail's slot of the rates; a mail with none left is
+// deferred to when its recipient has one.
+func (m *Mailer) due(ctx context.Context, row mailRow, s mailSettings) bool {
+	later := m.slot(row.address, s)
+	if later.IsZero() {
+		return true
+	}
+	if err := m.store.MailDeferred(ctx, row.id, later); err != nil {
+		m.log.Warn("defer mail", "mail", row.id, "error", err)
+	}
+	return false
+}
+
+// sendBatch hands the mails that are due to a sender that takes them
+// together and records them with one statement.
+func (m *Mailer) sendBatch(ctx context.Context, b batchSender, batch []mailRow, s mailSettings) {
+	bg := context.WithoutCancel(ctx)
+	var due []mailRow
+	var out []outMail
+	for _, row := range batch {
+		if !m.due(bg, row, s) {
+			continue
+		}
+		due = append(due, row)
+		out = append(out, outMail{id: row.id, to: row.address, msg: []byte(row.message)})
+	}
+	var recorded int
+	err := b.SendBatch(ctx, m.from, out, func(ids []string) ([]string, error) {
+		got, err := m.store.MailsSent(bg, m.claimant, ids, m.now())
+		recorded = len(got)
+		return got, err
+	})
+	if err == nil {
+		m.sent.Add(float64(recorded))
+		return
+	}
+	for _, row := range due {
+		m.failedSend(bg, row, err, s)
+	}
+}
+
+// failedSend puts a mail whose send failed back: due again after a
+// backoff, or a dead letter. One that could not be recorded as sent was
+// not finished, and its claim running out sends it again.
+func (m *Mailer) failedSend(ctx context.Context, row mailRow, err error, s mailSettings) {
 	var unrecorded errUncommitted
 	if errors.As(err, &unrecorded) {
-		// Not recorded, so not finished: the claim runs out and it goes again.
 		m.log.Warn("mail not recorded as sent, so not finished; it goes again", "mail", row.id, "error", err)
 		return
 	}
@@ -173,7 +221,7 @@ func (m *Mailer) one(ctx context.Context, row mailRow, s mailSettings) {
 		m.failed.Inc()
 		m.log.Warn("mail not sent; trying again", "mail", row.id, "attempts", attempts, "next", next, "error", err)
 	}
-	if err := m.store.MailFailed(bg, row.id, err, next, dead); err != nil {
+	if err := m.store.MailFailed(ctx, row.id, err, next, dead); err != nil {
 		m.log.Warn("record mail failure", "mail", row.id, "error", err)
 	}
 }

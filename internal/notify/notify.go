@@ -54,7 +54,7 @@ func Spec() service.Spec {
 type API struct {
 	store  *Store
 	fanout *Fanout
-	// showMessages: mail goes to .eml files (sanshi dev), so operators may
+	// showMessages: mail goes to the mailbox files (sanshi dev), so operators may
 	// read it whole; with a real mail server they may not (reset links).
 	showMessages bool
 	mailer       *Mailer
@@ -84,7 +84,7 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 		return nil, err
 	}
 	rt.Log.Info("mail goes to " + where)
-	_, a.showMessages = sender.(Folder)
+	_, a.showMessages = sender.(*Mailbox)
 	counter := func(name, help string) prometheus.Counter {
 		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 		rt.Metrics.MustRegister(c)
@@ -103,8 +103,8 @@ func build(ctx context.Context, rt *service.Runtime) (http.Handler, error) {
 	return a.Routes(), nil
 }
 
-// senderFor is the mail server of SANSHI_SMTP_URL, else the folder of .eml
-// files under the data folder; where says which, for the log.
+// senderFor is the mail server of SANSHI_SMTP_URL, else the mailbox (an
+// mbox file a day) under the data folder; where says which, for the log.
 func senderFor(rt *service.Runtime) (Sender, string, error) {
 	if raw := rt.Boot.SMTPURL.Reveal(); raw != "" {
 		s, err := ParseSMTP(raw, rt.Boot.SMTPPassword.Reveal())
@@ -114,7 +114,7 @@ func senderFor(rt *service.Runtime) (Sender, string, error) {
 		return s, s.URL.Scheme + "://" + s.URL.Host, nil
 	}
 	dir := filepath.Join(rt.Boot.DataDir, "mail")
-	return Folder{Dir: dir}, dir + " (.eml files; set SANSHI_SMTP_URL to send)", nil
+	return NewMailbox(dir, rt.Now), dir + " (an mbox file a day; set SANSHI_SMTP_URL to send)", nil
 }
 
 // siteURL is where links in mail point (notify.site-url).

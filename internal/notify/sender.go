@@ -5,13 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/smtp"
 	"net/textproto"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -141,32 +138,6 @@ func addressOf(s string) string {
 		return s[i+1 : j]
 	}
 	return s
-}
-
-// Folder writes each mail as an .eml file (sanshi dev without a mail
-// server): any mail program opens them, and the console lists them.
-type Folder struct{ Dir string }
-
-// Send writes msg to DIR/<time>-<id>.eml, whole or not at all.
-func (f Folder) Send(_ context.Context, _, _, id string, msg []byte, commit func() error) error {
-	name := filepath.Join(f.Dir, time.Now().UTC().Format("20060102-150405.000")+"-"+id+".eml")
-	tmp := name + ".tmp"
-	// The folder is made when a mail finds it missing, not checked before
-	// every mail (a system call each).
-	err := os.WriteFile(tmp, msg, 0o600)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(f.Dir, 0o750); err == nil {
-			err = os.WriteFile(tmp, msg, 0o600)
-		}
-	}
-	if err != nil {
-		return err
-	}
-	if err := commit(); err != nil {
-		_ = os.Remove(tmp)
-		return errUncommitted{err}
-	}
-	return os.Rename(tmp, name)
 }
 
 // errUncommitted: the mail could not be recorded as sent, so it was not

@@ -349,22 +349,10 @@ func (s *Store) mailsSent(ctx context.Context, claimant string, ms []sentMail) [
 	for i, m := range ms {
 		ids[i] = m.id
 	}
+	got, err := s.MailsSent(ctx, claimant, ids, ms[0].at)
 	recorded := map[string]bool{}
-	in, idArgs := s.db.In(3, ids)
-	// #nosec G202 -- placeholders only; the ids go as arguments
-	rows, err := s.db.QueryContext(ctx, `UPDATE mails SET state = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = ''
-		WHERE state = 'queued' AND claimed_by = $2 AND id`+in+` RETURNING id`, append([]any{store.TS(ms[0].at), claimant}, idArgs...)...)
-	if err == nil {
-		for rows.Next() {
-			var id string
-			if err = rows.Scan(&id); err != nil {
-				break
-			}
-			recorded[id] = true
-		}
-		if cerr := rows.Close(); err == nil {
-			err = cerr
-		}
+	for _, id := range got {
+		recorded[id] = true
 	}
 	out := make([]batch.Result[struct{}], len(ms))
 	for i, m := range ms {
@@ -376,6 +364,28 @@ func (s *Store) mailsSent(ctx context.Context, claimant string, ms []sentMail) [
 		}
 	}
 	return out
+}
+
+// MailsSent records mails as sent in one statement and returns those it
+// recorded: the ones whose claim claimant still held.
+func (s *Store) MailsSent(ctx context.Context, claimant string, ids []string, now time.Time) ([]string, error) {
+	in, idArgs := s.db.In(3, ids)
+	// #nosec G202 -- placeholders only; the ids go as arguments
+	rows, err := s.db.QueryContext(ctx, `UPDATE mails SET state = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = ''
+		WHERE state = 'queued' AND claimed_by = $2 AND id`+in+` RETURNING id`, append([]any{store.TS(now), claimant}, idArgs...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var recorded []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		recorded = append(recorded, id)
+	}
+	return recorded, rows.Err()
 }
 
 // MailFailed records a failed attempt: due again at next, or dead. A mail

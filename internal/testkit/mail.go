@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"bytes"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sanshi/internal/notify/mbox"
 )
 
 // Mail is one message as a reader sees it: its headers, subject and parts.
@@ -22,7 +25,6 @@ type Mail struct {
 	Subject string
 	Text    string
 	HTML    string
-	File    string
 }
 
 // ReadMail parses an RFC 5322 message with a multipart/alternative body.
@@ -64,25 +66,26 @@ func ReadMail(r io.Reader) (Mail, error) {
 	}
 }
 
-// MailsTo reads the .eml files in dir addressed to address, oldest first.
+// MailsTo reads the mailbox files in dir (an mbox file a day) and returns
+// the mails addressed to address, oldest first.
 func MailsTo(t testing.TB, dir, address string) []Mail {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+	files, _ := filepath.Glob(filepath.Join(dir, "*.mbox"))
 	sort.Strings(files)
 	var out []Mail
 	for _, f := range files {
-		fh, err := os.Open(f) // #nosec G304 -- the test's own folder
+		data, err := os.ReadFile(f) // #nosec G304 -- the test's own folder
 		if err != nil {
 			continue
 		}
-		m, err := ReadMail(fh)
-		_ = fh.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if to, err := mail.ParseAddress(m.Header.Get("To")); err == nil && strings.EqualFold(to.Address, address) {
-			m.File = f
-			out = append(out, m)
+		for _, msg := range mbox.Split(data) {
+			m, err := ReadMail(bytes.NewReader(msg))
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if to, err := mail.ParseAddress(m.Header.Get("To")); err == nil && strings.EqualFold(to.Address, address) {
+				out = append(out, m)
+			}
 		}
 	}
 	return out

@@ -46,7 +46,7 @@ type PlatformOptions struct {
 	// know it in advance, such as payment notifications).
 	GatewayAddr string
 	// Mail, when set, is the SMTP server every service sends through
-	// (otherwise the notification service writes .eml files).
+	// (otherwise the notification service writes its mailbox files).
 	Mail *Mailpit
 }
 
@@ -256,7 +256,7 @@ func (p *Platform) Creator(t testing.TB, email, nickname string) *Client {
 }
 
 // MailToken waits for a mail to address with a link containing marker
-// (from Mailpit, or the .eml folder) and returns the link's token.
+// (from Mailpit, or the mailbox folder) and returns the link's token.
 func (p *Platform) MailToken(t testing.TB, address, marker string) string {
 	t.Helper()
 	if p.Mail == nil {

@@ -94,7 +94,7 @@ type Bootstrap struct {
 	LastExit string `json:"last_exit"`
 	// SMTPURL is the mail server the notification service sends through
 	// (smtp://user@host:587 with STARTTLS, smtps://host:465); empty: mail
-	// is written as .eml files under the data folder. SMTPPassword, when
+	// is kept in an mbox file a day under the data folder. SMTPPassword, when
 	// set, replaces the URL's password; MailFrom is the sender's address.
 	SMTPURL      Secret `json:"smtp_url"`
 	SMTPPassword Secret `json:"smtp_password"`
@@ -140,7 +140,7 @@ var Vars = []Var{
 	{"SANSHI_TRACE_RATIO", "1", "share of new traces kept, 0 to 1 (a continued trace keeps its caller's choice)"},
 	{"SANSHI_RESTARTS", "0", "set by a supervisor: how many times it restarted this instance (the console shows it)"},
 	{"SANSHI_LAST_EXIT", "(none)", "set by a supervisor: how the previous process ended, e.g. exit status 2"},
-	{"SANSHI_SMTP_URL", "(none: mail written as .eml files under $SANSHI_DATA_DIR/mail)", "mail server of the notification service: smtp://user@host:587 (STARTTLS) or smtps://user@host:465 (secret)"},
+	{"SANSHI_SMTP_URL", "(none: mail kept in an mbox file a day under $SANSHI_DATA_DIR/mail)", "mail server of the notification service: smtp://user@host:587 (STARTTLS) or smtps://user@host:465 (secret)"},
 	{"SANSHI_SMTP_PASSWORD", "(none)", "password of the SMTP user, replacing the URL's (secret; SANSHI_SMTP_PASSWORD_FILE reads it from a file)"},
 	{"SANSHI_MAIL_FROM", "三拾众筹 <noreply@sanshi.local>", "sender of the platform's mail (RFC 5322 address)"},
 	{"SANSHI_TRUSTED_PROXIES", "(none)", "CIDRs of load balancers whose X-Forwarded-For/-Proto the gateway believes, e.g. 10.0.0.0/8"},

@@ -225,7 +225,7 @@ type Mail struct {
 	CreatedAt time.Time  `json:"created_at"`
 	SentAt    *time.Time `json:"sent_at"`
 	// Message is the mail whole (RFC 5322), shown only where mail goes to
-	// .eml files (sanshi dev): elsewhere it holds reset links.
+	// mailbox files (sanshi dev): elsewhere it holds reset links.
 	Message string `json:"message,omitempty"`
 }
 

@@ -371,21 +371,8 @@ func (s *Store) mailsSent(ctx context.Context, claimant string, ms []sentMail) [
 func (s *Store) MailsSent(ctx context.Context, claimant string, ids []string, now time.Time) ([]string, error) {
 	in, idArgs := s.db.In(3, ids)
 	// #nosec G202 -- placeholders only; the ids go as arguments
-	rows, err := s.db.QueryContext(ctx, `UPDATE mails SET state = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = ''
+	return s.db.Strings(ctx, `UPDATE mails SET state = 'sent', sent_at = $1, attempts = attempts + 1, claimed_until = NULL, last_error = ''
 		WHERE state = 'queued' AND claimed_by = $2 AND id`+in+` RETURNING id`, append([]any{store.TS(now), claimant}, idArgs...)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var recorded []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		recorded = append(recorded, id)
-	}
-	return recorded, rows.Err()
 }
 
 // MailFailed records a failed attempt: due again at next, or dead. A mail

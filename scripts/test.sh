@@ -122,6 +122,15 @@ go test -race -count=1 -timeout 15m "$@" $slow $(go list ./... | grep -vx sanshi
 say "go test: the container tests, alone (race detector on)"
 # A bound against a hang, not the expected time (10 to 16 minutes warm on
 # the 2-core machines it has run on; a machine's first run took over 15).
-go test -race -count=1 -timeout 25m "$@" ./deploy/ || rc=$?
+# Each step's start, end and measured times are shown as it runs (the whole
+# output, long, only when it fails).
+deploy_log=$(mktemp)
+set +o pipefail
+go test -race -count=1 -timeout 25m -v "$@" ./deploy/ 2>&1 | tee "$deploy_log" |
+  { grep --line-buffered -E '^ *(--- |ok |FAIL|PASS$)|MEASURED'; true; }
+deploy_rc=${PIPESTATUS[0]}
+set -o pipefail
+if [ "$deploy_rc" != 0 ]; then cat "$deploy_log"; rc=$deploy_rc; fi
+rm -f "$deploy_log"
 say "done: exit $rc"
 exit $rc

@@ -18,32 +18,26 @@ import (
 // is one append to a file that is there already, where a file a mail made
 // and named a new inode for each.
 type Mailbox struct {
-	Dir string
+	dir string
 	now func() time.Time
 	mu  sync.Mutex // one batch at a time in this process; lockFile between processes
 }
 
 // NewMailbox is the mailbox in dir, its files named for now's day (UTC).
 func NewMailbox(dir string, now func() time.Time) *Mailbox {
-	return &Mailbox{Dir: dir, now: now}
-}
-
-// outMail is a rendered mail on its way out.
-type outMail struct {
-	id, to string
-	msg    []byte
+	return &Mailbox{dir: dir, now: now}
 }
 
 // batchSender takes a batch of mail at once and records it with one call:
 // record is given the mails' ids and returns those it recorded as sent
 // (a mail whose claim another instance took is not).
 type batchSender interface {
-	SendBatch(ctx context.Context, from string, mails []outMail, record func(ids []string) ([]string, error)) error
+	SendBatch(ctx context.Context, from string, mails []mailRow, record func(ids []string) ([]string, error)) error
 }
 
 // Send writes one mail, as a batch of one.
 func (b *Mailbox) Send(ctx context.Context, from, to, id string, msg []byte, commit func() error) error {
-	return b.SendBatch(ctx, from, []outMail{{id: id, to: to, msg: msg}}, func(ids []string) ([]string, error) {
+	return b.SendBatch(ctx, from, []mailRow{{id: id, address: to, message: string(msg)}}, func(ids []string) ([]string, error) {
 		if err := commit(); err != nil {
 			return nil, err
 		}
@@ -56,7 +50,7 @@ func (b *Mailbox) Send(ctx context.Context, from, to, id string, msg []byte, com
 // from the file again, so the file holds a mail exactly when it is
 // recorded as sent, once. If the record fails, nothing stays and the
 // error is an errUncommitted.
-func (b *Mailbox) SendBatch(_ context.Context, from string, mails []outMail, record func(ids []string) ([]string, error)) error {
+func (b *Mailbox) SendBatch(_ context.Context, from string, mails []mailRow, record func(ids []string) ([]string, error)) error {
 	if len(mails) == 0 {
 		return nil
 	}
@@ -94,7 +88,7 @@ func (b *Mailbox) SendBatch(_ context.Context, from string, mails []outMail, rec
 	for _, id := range recorded {
 		kept[id] = true
 	}
-	var keep []outMail
+	var keep []mailRow
 	for _, m := range mails {
 		if kept[m.id] {
 			keep = append(keep, m)
@@ -107,10 +101,10 @@ func (b *Mailbox) SendBatch(_ context.Context, from string, mails []outMail, rec
 }
 
 // write appends the mails in one write; a write cut short is taken back.
-func (b *Mailbox) write(f *os.File, start int64, from string, at time.Time, mails []outMail) error {
+func (b *Mailbox) write(f *os.File, start int64, from string, at time.Time, mails []mailRow) error {
 	var buf []byte
 	for _, m := range mails {
-		buf = mbox.Append(buf, from, at, m.msg)
+		buf = mbox.Append(buf, from, at, []byte(m.message))
 	}
 	if _, err := f.Write(buf); err != nil {
 		return errors.Join(err, f.Truncate(start))
@@ -121,13 +115,13 @@ func (b *Mailbox) write(f *os.File, start int64, from string, at time.Time, mail
 // open opens the day's file to append to, making the folder when it is
 // missing (also when it was removed while the platform ran).
 func (b *Mailbox) open(at time.Time) (*os.File, error) {
-	name := filepath.Join(b.Dir, at.UTC().Format(time.DateOnly)+".mbox")
+	name := filepath.Join(b.dir, at.UTC().Format(time.DateOnly)+".mbox")
 	open := func() (*os.File, error) {
 		return os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600) // #nosec G304 -- the data folder's own file
 	}
 	f, err := open()
 	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(b.Dir, 0o750); err == nil {
+		if err = os.MkdirAll(b.dir, 0o750); err == nil {
 			f, err = open()
 		}
 	}

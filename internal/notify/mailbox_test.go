@@ -35,10 +35,10 @@ func boxed(t *testing.T, dir string, day time.Time) []string {
 	return ids
 }
 
-func mailsNamed(ids ...string) []outMail {
-	var out []outMail
+func mailsNamed(ids ...string) []mailRow {
+	var out []mailRow
 	for _, id := range ids {
-		out = append(out, outMail{id: id, to: "a@example.com", msg: []byte("Subject: " + id + "\r\n")})
+		out = append(out, mailRow{id: id, address: "a@example.com", message: "Subject: " + id + "\r\n"})
 	}
 	return out
 }

@@ -179,16 +179,13 @@ func (m *Mailer) due(ctx context.Context, row mailRow, s mailSettings) bool {
 func (m *Mailer) sendBatch(ctx context.Context, b batchSender, batch []mailRow, s mailSettings) {
 	bg := context.WithoutCancel(ctx)
 	var due []mailRow
-	var out []outMail
 	for _, row := range batch {
-		if !m.due(bg, row, s) {
-			continue
+		if m.due(bg, row, s) {
+			due = append(due, row)
 		}
-		due = append(due, row)
-		out = append(out, outMail{id: row.id, to: row.address, msg: []byte(row.message)})
 	}
 	var recorded int
-	err := b.SendBatch(ctx, m.from, out, func(ids []string) ([]string, error) {
+	err := b.SendBatch(ctx, m.from, due, func(ids []string) ([]string, error) {
 		got, err := m.store.MailsSent(bg, m.claimant, ids, m.now())
 		recorded = len(got)
 		return got, err
